@@ -1,0 +1,107 @@
+// The backend contract: opaque storage plus a table of named kernels. Everything above the ops
+// layer sees only Tensor; the ops layer sees only this interface, never a concrete backend.
+
+import type { DType, TypedArray } from '../dtype.js';
+
+/** Backend-owned memory. Opaque above the backend: read it through Backend.readSync/read. */
+export interface Storage {
+  readonly dtype: DType;
+  readonly size: number;
+}
+
+/** A strided window on a storage: element (i0, i1, ...) lives at offset + sum(ik * strides[k]). */
+export interface View {
+  readonly storage: Storage;
+  readonly shape: readonly number[];
+  readonly strides: readonly number[];
+  readonly offset: number;
+}
+
+export type UnaryOp =
+  | 'neg' | 'exp' | 'log' | 'log1p' | 'sqrt' | 'abs' | 'sign' | 'relu' | 'sigmoid' | 'tanh' | 'softplus'
+  | 'reciprocal' | 'square' | 'step' // step: 1 where x > 0, else 0
+  | 'leakyRelu' // param a: negative slope
+  | 'clamp' // params a, b: min, max (either may be +-Infinity)
+  | 'powScalar' // param a: exponent
+  | 'addScalar' | 'mulScalar' // param a
+  | 'inRange'; // 1 where a <= x <= b, else 0
+
+export type BinaryOp =
+  | 'add' | 'sub' | 'mul' | 'div' | 'pow' | 'maximum' | 'minimum'
+  | 'eq' | 'ne' | 'lt' | 'le' | 'gt' | 'ge';
+
+export type ReduceOp = 'sum' | 'max' | 'min';
+
+/** Geometry of a 2-D convolution in PyTorch's NCHW / [O, C/groups, kH, kW] layout. */
+export interface Conv2dGeometry {
+  n: number; c: number; h: number; w: number; // input
+  o: number; kh: number; kw: number; // weight [o, c / groups, kh, kw]
+  oh: number; ow: number; // output
+  strideH: number; strideW: number;
+  padH: number; padW: number;
+  dilH: number; dilW: number;
+  groups: number;
+}
+
+/** Geometry of 2-D pooling over NCHW input. */
+export interface Pool2dGeometry {
+  n: number; c: number; h: number; w: number;
+  oh: number; ow: number;
+  kh: number; kw: number;
+  strideH: number; strideW: number;
+  padH: number; padW: number;
+  /** avg pooling: divide by the full window (true) or only the in-bounds part (false). */
+  countIncludePad: boolean;
+}
+
+export interface AdamHyper {
+  lr: number; beta1: number; beta2: number; eps: number; weightDecay: number;
+  /** 'adam' adds weight decay to the gradient (L2); 'adamw' decays the weights directly. */
+  decoupled: boolean;
+  step: number; // 1-based, for bias correction
+}
+
+export interface Backend {
+  readonly name: string;
+
+  // ---- storage ----
+  /** Wrap or copy host data into backend storage (the backend may keep the array: callers hand it over). */
+  fromArray(data: TypedArray): Storage;
+  zeros(dtype: DType, size: number): Storage;
+  /** Host copy of the whole storage, or null where the backend can only read asynchronously. */
+  readSync(s: Storage): TypedArray | null;
+  read(s: Storage): Promise<TypedArray>;
+  /** Does this backend own the storage (so kernels may use it directly)? */
+  owns(s: Storage): boolean;
+
+  // ---- elementwise (inputs are views already broadcast to outShape; outputs are contiguous) ----
+  copy(x: View, dtype?: DType): Storage; // materialise a view, optionally casting
+  unary(op: UnaryOp, x: View, a?: number, b?: number): Storage;
+  binary(op: BinaryOp, a: View, b: View): Storage;
+  where(cond: View, a: View, b: View): Storage;
+  /** Write src (same shape) into dst's window of dst.storage, in place. */
+  assign(dst: View, src: View): void;
+
+  // ---- reductions: output has x's shape with `axes` set to 1 (keepdim), contiguous ----
+  reduce(op: ReduceOp, x: View, axes: readonly number[]): Storage;
+  /** Index (int32) of the first max/min along one axis; output shape as reduce. */
+  argReduce(op: 'max' | 'min', x: View, axis: number): Storage;
+
+  // ---- linear algebra ----
+  /** Batched C[b] = A[b] @ B[b]; a: [batch, m, k], b: [batch, k, n] views (any strides, batch stride may be 0). */
+  matmul(a: View, b: View): Storage;
+
+  // ---- convolution (contiguous NCHW storages); conv-transpose is conv2dBackwardData ----
+  conv2d(x: Storage, w: Storage, g: Conv2dGeometry): Storage;
+  conv2dBackwardData(dy: Storage, w: Storage, g: Conv2dGeometry): Storage;
+  conv2dBackwardFilter(x: Storage, dy: Storage, g: Conv2dGeometry): Storage;
+
+  // ---- pooling (contiguous NCHW storages) ----
+  maxPool2d(x: Storage, g: Pool2dGeometry): { out: Storage; indices: Storage };
+  maxPool2dBackward(dy: Storage, indices: Storage, g: Pool2dGeometry): Storage;
+  avgPool2d(x: Storage, g: Pool2dGeometry): Storage;
+  avgPool2dBackward(dy: Storage, g: Pool2dGeometry): Storage;
+
+  // ---- optimiser update, in place on contiguous storages of equal size ----
+  adamUpdate(param: Storage, grad: Storage, m: Storage, v: Storage, h: AdamHyper): void;
+}

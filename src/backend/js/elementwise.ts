@@ -1,0 +1,110 @@
+// Reference elementwise kernels over strided views: one plain loop per op.
+
+import type { TypedArray } from '../../dtype.js';
+import { allocArray } from '../../dtype.js';
+import type { BinaryOp, UnaryOp, View } from '../backend.js';
+import { numel } from '../../shape.js';
+import { host } from './storage.js';
+import { forEachRow } from './strided.js';
+
+const sigmoid = (x: number): number => (x >= 0 ? 1 / (1 + Math.exp(-x)) : Math.exp(x) / (1 + Math.exp(x)));
+const softplus = (x: number): number => Math.max(x, 0) + Math.log1p(Math.exp(-Math.abs(x)));
+
+function unaryFn(op: UnaryOp, a: number, b: number): (x: number) => number {
+  switch (op) {
+    case 'neg': return (x) => -x;
+    case 'exp': return Math.exp;
+    case 'log': return Math.log;
+    case 'log1p': return Math.log1p;
+    case 'sqrt': return Math.sqrt;
+    case 'abs': return Math.abs;
+    case 'sign': return (x) => (x > 0 ? 1 : x < 0 ? -1 : x); // keeps 0 and NaN
+    case 'relu': return (x) => (x > 0 ? x : x !== x ? x : 0);
+    case 'sigmoid': return sigmoid;
+    case 'tanh': return Math.tanh;
+    case 'softplus': return softplus;
+    case 'reciprocal': return (x) => 1 / x;
+    case 'square': return (x) => x * x;
+    case 'step': return (x) => (x > 0 ? 1 : 0);
+    case 'leakyRelu': return (x) => (x > 0 ? x : x * a);
+    case 'clamp': return (x) => (x < a ? a : x > b ? b : x);
+    case 'powScalar': return (x) => x ** a;
+    case 'addScalar': return (x) => x + a;
+    case 'mulScalar': return (x) => x * a;
+    case 'inRange': return (x) => (x >= a && x <= b ? 1 : 0);
+    default: throw new Error(`js backend: unknown unary op '${String(op)}'`);
+  }
+}
+
+export function unary(op: UnaryOp, x: View, a = 0, b = 0): TypedArray {
+  const src = host(x.storage);
+  const out = allocArray(x.storage.dtype, numel(x.shape));
+  const f = unaryFn(op, a, b);
+  forEachRow(x.shape, [x], (offs, o, len, inner) => {
+    for (let j = 0, i = offs[0]!, s = inner[0]!; j < len; j++, i += s) out[o + j] = f(src[i]!);
+  });
+  return out;
+}
+
+function binaryFn(op: BinaryOp): (x: number, y: number) => number {
+  switch (op) {
+    case 'add': return (x, y) => x + y;
+    case 'sub': return (x, y) => x - y;
+    case 'mul': return (x, y) => x * y;
+    case 'div': return (x, y) => x / y;
+    case 'pow': return (x, y) => x ** y;
+    case 'maximum': return (x, y) => (x !== x || y !== y ? NaN : Math.max(x, y));
+    case 'minimum': return (x, y) => (x !== x || y !== y ? NaN : Math.min(x, y));
+    case 'eq': return (x, y) => +(x === y);
+    case 'ne': return (x, y) => +(x !== y);
+    case 'lt': return (x, y) => +(x < y);
+    case 'le': return (x, y) => +(x <= y);
+    case 'gt': return (x, y) => +(x > y);
+    case 'ge': return (x, y) => +(x >= y);
+    default: throw new Error(`js backend: unknown binary op '${String(op)}'`);
+  }
+}
+
+export function binary(op: BinaryOp, a: View, b: View): TypedArray {
+  const x = host(a.storage);
+  const y = host(b.storage);
+  const out = allocArray(a.storage.dtype, numel(a.shape));
+  const f = binaryFn(op);
+  forEachRow(a.shape, [a, b], (offs, o, len, inner) => {
+    let i = offs[0]!;
+    let k = offs[1]!;
+    const si = inner[0]!;
+    const sk = inner[1]!;
+    for (let j = 0; j < len; j++, i += si, k += sk) out[o + j] = f(x[i]!, y[k]!);
+  });
+  return out;
+}
+
+export function where(cond: View, a: View, b: View): TypedArray {
+  const c = host(cond.storage);
+  const x = host(a.storage);
+  const y = host(b.storage);
+  const out = allocArray(a.storage.dtype, numel(a.shape));
+  forEachRow(a.shape, [cond, a, b], (offs, o, len, inner) => {
+    for (let j = 0; j < len; j++) {
+      out[o + j] = c[offs[0]! + j * inner[0]!] ? x[offs[1]! + j * inner[1]!]! : y[offs[2]! + j * inner[2]!]!;
+    }
+  });
+  return out;
+}
+
+export function copy(x: View, out: TypedArray): TypedArray {
+  const src = host(x.storage);
+  forEachRow(x.shape, [x], (offs, o, len, inner) => {
+    for (let j = 0, i = offs[0]!, s = inner[0]!; j < len; j++, i += s) out[o + j] = src[i]!;
+  });
+  return out;
+}
+
+export function assign(dst: View, src: View): void {
+  const d = host(dst.storage);
+  const s = host(src.storage);
+  forEachRow(dst.shape, [dst, src], (offs, _o, len, inner) => {
+    for (let j = 0; j < len; j++) d[offs[0]! + j * inner[0]!] = s[offs[1]! + j * inner[1]!]!;
+  });
+}

@@ -1,0 +1,53 @@
+// The reference backend: every kernel in plain TypeScript over host typed arrays, for float32
+// and float64. It is the oracle that the fast backends are tested against.
+
+import type { DType, TypedArray } from '../../dtype.js';
+import { allocArray } from '../../dtype.js';
+import type { AdamHyper, Backend, BinaryOp, Conv2dGeometry, Pool2dGeometry, ReduceOp, Storage, UnaryOp, View } from '../backend.js';
+import { numel } from '../../shape.js';
+import { HostStorage, host } from './storage.js';
+import * as ew from './elementwise.js';
+import * as red from './reduce.js';
+import { matmul } from './matmul.js';
+import * as conv from './conv.js';
+import * as pool from './pool.js';
+import { adamUpdate } from './optim.js';
+
+export class JsBackend implements Backend {
+  readonly name: string = 'js';
+
+  fromArray(data: TypedArray): Storage { return new HostStorage(data); }
+  zeros(dtype: DType, size: number): Storage { return new HostStorage(allocArray(dtype, size)); }
+  readSync(s: Storage): TypedArray { return host(s); }
+  read(s: Storage): Promise<TypedArray> { return Promise.resolve(host(s)); }
+  owns(s: Storage): boolean { return s instanceof HostStorage; }
+
+  copy(x: View, dtype: DType = x.storage.dtype): Storage {
+    return new HostStorage(ew.copy(x, allocArray(dtype, numel(x.shape))));
+  }
+  unary(op: UnaryOp, x: View, a?: number, b?: number): Storage { return new HostStorage(ew.unary(op, x, a, b)); }
+  binary(op: BinaryOp, a: View, b: View): Storage { return new HostStorage(ew.binary(op, a, b)); }
+  where(cond: View, a: View, b: View): Storage { return new HostStorage(ew.where(cond, a, b)); }
+  assign(dst: View, src: View): void { ew.assign(dst, src); }
+
+  reduce(op: ReduceOp, x: View, axes: readonly number[]): Storage { return new HostStorage(red.reduce(op, x, axes)); }
+  argReduce(op: 'max' | 'min', x: View, axis: number): Storage { return new HostStorage(red.argReduce(op, x, axis)); }
+
+  matmul(a: View, b: View): Storage { return new HostStorage(matmul(a, b)); }
+
+  conv2d(x: Storage, w: Storage, g: Conv2dGeometry): Storage { return new HostStorage(conv.conv2d(host(x), host(w), g)); }
+  conv2dBackwardData(dy: Storage, w: Storage, g: Conv2dGeometry): Storage { return new HostStorage(conv.conv2dBackwardData(host(dy), host(w), g)); }
+  conv2dBackwardFilter(x: Storage, dy: Storage, g: Conv2dGeometry): Storage { return new HostStorage(conv.conv2dBackwardFilter(host(x), host(dy), g)); }
+
+  maxPool2d(x: Storage, g: Pool2dGeometry): { out: Storage; indices: Storage } {
+    const r = pool.maxPool2d(host(x), g);
+    return { out: new HostStorage(r.out), indices: new HostStorage(r.indices) };
+  }
+  maxPool2dBackward(dy: Storage, indices: Storage, g: Pool2dGeometry): Storage { return new HostStorage(pool.maxPool2dBackward(host(dy), host(indices), g)); }
+  avgPool2d(x: Storage, g: Pool2dGeometry): Storage { return new HostStorage(pool.avgPool2d(host(x), g)); }
+  avgPool2dBackward(dy: Storage, g: Pool2dGeometry): Storage { return new HostStorage(pool.avgPool2dBackward(host(dy), g)); }
+
+  adamUpdate(param: Storage, grad: Storage, m: Storage, v: Storage, h: AdamHyper): void {
+    adamUpdate(host(param), host(grad), host(m), host(v), h);
+  }
+}

@@ -1,0 +1,59 @@
+// Reference reductions: the reduced axes are moved innermost, so each output element owns a
+// run of consecutive rows. Sums accumulate in float64.
+
+import type { TypedArray } from '../../dtype.js';
+import { allocArray } from '../../dtype.js';
+import type { ReduceOp, View } from '../backend.js';
+import { numel } from '../../shape.js';
+import { host } from './storage.js';
+import { forEachRow, permuteView } from './strided.js';
+
+function splitAxes(x: View, axes: readonly number[]): { view: View; outSize: number; inner: number } {
+  const kept = x.shape.map((_, i) => i).filter((i) => !axes.includes(i));
+  const view = permuteView(x, [...kept, ...axes]);
+  const inner = axes.reduce((p, a) => p * x.shape[a]!, 1);
+  return { view, outSize: numel(kept.map((d) => x.shape[d]!)), inner };
+}
+
+export function reduce(op: ReduceOp, x: View, axes: readonly number[]): TypedArray {
+  const src = host(x.storage);
+  const { view, outSize, inner } = splitAxes(x, axes);
+  const acc = new Float64Array(outSize).fill(op === 'sum' ? 0 : op === 'max' ? -Infinity : Infinity);
+  if (inner > 0) {
+    forEachRow(view.shape, [view], (offs, start, len, st) => {
+      const o = Math.floor(start / inner);
+      let a = acc[o]!;
+      for (let j = 0, i = offs[0]!, s = st[0]!; j < len; j++, i += s) {
+        const v = src[i]!;
+        if (op === 'sum') a += v;
+        else if (v !== v || (op === 'max' ? v > a : v < a)) a = a !== a ? a : v; // NaN propagates
+      }
+      acc[o] = a;
+    });
+  } else if (op !== 'sum') {
+    throw new Error(`${op}: cannot reduce over an empty dimension`);
+  }
+  const out = allocArray(x.storage.dtype, outSize);
+  out.set(acc);
+  return out;
+}
+
+export function argReduce(op: 'max' | 'min', x: View, axis: number): TypedArray {
+  const src = host(x.storage);
+  const { view, outSize, inner } = splitAxes(x, [axis]);
+  if (inner === 0) throw new Error(`arg${op}: cannot reduce over an empty dimension`);
+  const out = new Int32Array(outSize);
+  forEachRow(view.shape, [view], (offs, start, len, st) => {
+    let best = src[offs[0]!]!;
+    let bi = 0;
+    for (let j = 1, i = offs[0]! + st[0]!; j < len && best === best; j++, i += st[0]!) {
+      const v = src[i]!;
+      if (v !== v || (op === 'max' ? v > best : v < best)) {
+        best = v;
+        bi = j;
+      }
+    }
+    out[start / inner] = bi;
+  });
+  return out;
+}

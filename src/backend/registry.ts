@@ -1,0 +1,89 @@
+// The one place that knows which backends exist and which one runs. Everything above reaches a
+// backend only through currentBackend(); setBackend/getBackend are the public switch.
+
+import type { Backend, Storage } from './backend.js';
+import { JsBackend } from './js/index.js';
+
+type Factory = () => Backend | Promise<Backend>;
+
+const factories = new Map<string, Factory>();
+const loaded = new Map<string, Backend>();
+let current: Backend | null = null;
+/** Backends tried, in order, when none was chosen: the first that loads synchronously wins. */
+const defaultOrder: string[] = [];
+
+export function registerBackend(name: string, factory: Factory, opts: { preferDefault?: boolean } = {}): void {
+  factories.set(name, factory);
+  if (opts.preferDefault) defaultOrder.unshift(name);
+  else defaultOrder.push(name);
+}
+
+registerBackend('js', () => new JsBackend());
+
+/** Switch the global backend. Resolves once it has loaded (the GPU backend loads asynchronously). */
+export async function setBackend(name: string): Promise<void> {
+  const existing = loaded.get(name);
+  if (existing) {
+    current = existing;
+    return;
+  }
+  const factory = factories.get(name);
+  if (!factory) throw new Error(`setBackend: unknown backend '${name}' (available: ${[...factories.keys()].join(', ')})`);
+  const made = factory();
+  if (!(made instanceof Promise)) {
+    loaded.set(name, made);
+    current = made;
+    return;
+  }
+  const b = await made;
+  loaded.set(name, b);
+  current = b;
+}
+
+/** Use a backend that has already loaded, synchronously (for tests and scoped work). */
+export function useLoadedBackend(name: string): void {
+  const b = loaded.get(name);
+  if (!b) throw new Error(`backend '${name}' has not been loaded: await setBackend('${name}') first`);
+  current = b;
+}
+
+function pickDefault(): Backend {
+  for (const name of defaultOrder) {
+    try {
+      const made = factories.get(name)!();
+      if (made instanceof Promise) {
+        made.catch(() => undefined);
+        continue;
+      }
+      loaded.set(name, made);
+      return made;
+    } catch {
+      // fall through to the next backend; getBackend() reports which one runs
+    }
+  }
+  throw new Error('no backend could be loaded');
+}
+
+export function currentBackend(): Backend {
+  return (current ??= pickDefault());
+}
+
+/** The name of the backend that runs. */
+export function getBackend(): string {
+  return currentBackend().name;
+}
+
+export function listBackends(): string[] {
+  return [...factories.keys()];
+}
+
+/** Copy storage made by another loaded backend into `to` (tensors follow setBackend lazily). */
+export function moveStorage(s: Storage, to: Backend): Storage {
+  for (const b of loaded.values()) {
+    if (b === to || !b.owns(s)) continue;
+    const host = b.readSync(s);
+    if (!host) throw new Error(`cannot move a tensor from backend '${b.name}' to '${to.name}' synchronously: await tensor.data() first`);
+    return to.fromArray(host.slice());
+  }
+  throw new Error(`internal: no loaded backend owns this storage (moving to '${to.name}')`);
+}

@@ -1,0 +1,20 @@
+// The functional API (vg.F), like torch.nn.functional: stateless ops on tensors.
+
+export { relu, leakyRelu, sigmoid, tanh, softplus } from './ops/elementwise.js';
+export { softmax, logSoftmax, logsumexp } from './ops/reduce.js';
+export { conv2d, convTranspose2d } from './ops/conv.js';
+export type { Conv2dOptions, ConvTranspose2dOptions } from './ops/conv.js';
+export { maxPool2d, avgPool2d } from './ops/pool.js';
+export type { Pool2dOptions, AvgPool2dOptions } from './ops/pool.js';
+export { batchNorm } from './ops/norm.js';
+export type { BatchNormOptions } from './ops/norm.js';
+export { dropout } from './ops/dropout.js';
+export { binaryCrossEntropyWithLogits, binaryCrossEntropy, mseLoss, l1Loss, gaussianKl } from './ops/loss.js';
+export type { LossOptions, Reduction } from './ops/loss.js';
+export { matmul } from './ops/matmul.js';
+export { flatten, unflatten } from './ops/movement.js';
+export function linear(x: Tensor, weight: Tensor, bias?: Tensor | null): Tensor {
+  const y = x.matmul(weight.transpose(0, 1));
+  return bias ? y.add(bias) : y;
+}
+import type { Tensor } from './tensor.js';

@@ -1,0 +1,29 @@
+// vaegrad: the browser-safe public barrel. No Node-only imports here (those live in vaegrad/node).
+
+import './ops/methods.js';
+
+export { Tensor } from './tensor.js';
+export type { NestedArray, GradFn } from './tensor.js';
+export type { DType, TypedArray } from './dtype.js';
+export type { Shape } from './shape.js';
+export { tensor, zeros, ones, full, zerosLike, onesLike, fullLike, arange, linspace, eye, rand, randn, randint, uniform } from './creation.js';
+export type { TensorOptions, RandomOptions } from './creation.js';
+export { Generator, manualSeed, defaultGenerator } from './random.js';
+export { setBackend, getBackend, listBackends, registerBackend } from './backend/registry.js';
+export type { Backend } from './backend/backend.js';
+export { noGrad, enableGrad, isGradEnabled } from './autograd/grad-mode.js';
+export { Function } from './autograd/function.js';
+export { gradcheck } from './autograd/gradcheck.js';
+export type { GradcheckOptions } from './autograd/gradcheck.js';
+export type { BackwardOptions } from './autograd/engine.js';
+export {
+  neg, exp, log, log1p, sqrt, abs, sign, relu, leakyRelu, sigmoid, tanh, softplus, reciprocal, square, clamp,
+  add, sub, mul, div, pow, maximum, minimum, eq, ne, lt, le, gt, ge, where, inRange,
+} from './ops/elementwise.js';
+export { sum, mean, max, min, argmax, argmin, variance, logsumexp, softmax, logSoftmax } from './ops/reduce.js';
+export {
+  reshape, view, permute, transpose, expand, broadcastTo, slice, narrow, select, squeeze, unsqueeze, flatten, unflatten,
+  contiguous, clone, detach, to, cat, stack, split, chunk,
+} from './ops/movement.js';
+export { matmul } from './ops/matmul.js';
+export * as F from './functional.js';

@@ -1,0 +1,147 @@
+// 2-D convolution and transposed convolution. Three kernels cover both layers and all their
+// gradients: conv2d, its backward-data (= conv-transpose forward) and its backward-filter.
+// Each is a Function whose gradient is written with the other two, so they nest to any order.
+
+import type { Conv2dGeometry } from '../backend/backend.js';
+import { Function } from '../autograd/function.js';
+import { fmtShape } from '../shape.js';
+import type { Tensor } from '../tensor.js';
+import { backend, checkFloat, checkTensor, fromStorage } from './kernel.js';
+
+export type Pair = number | readonly [number, number];
+
+export interface Conv2dOptions {
+  stride?: Pair;
+  padding?: Pair;
+  dilation?: Pair;
+  groups?: number;
+}
+export interface ConvTranspose2dOptions extends Conv2dOptions {
+  outputPadding?: Pair;
+}
+
+export function pair(op: string, name: string, v: Pair | undefined, dflt: number, min = 0): [number, number] {
+  const p: [number, number] = v === undefined ? [dflt, dflt] : typeof v === 'number' ? [v, v] : [v[0], v[1]];
+  if (p.some((x) => !Number.isInteger(x) || x < min)) throw new Error(`${op}: ${name} must be an integer >= ${min} or a pair of them, got ${JSON.stringify(v)}`);
+  return p;
+}
+
+const xShape = (g: Conv2dGeometry): number[] => [g.n, g.c, g.h, g.w];
+const yShape = (g: Conv2dGeometry): number[] => [g.n, g.o, g.oh, g.ow];
+const wShape = (g: Conv2dGeometry): number[] => [g.o, g.c / g.groups, g.kh, g.kw];
+
+class Conv2dFn extends Function {
+  x!: Tensor;
+  w!: Tensor;
+  g!: Conv2dGeometry;
+  forward(x: Tensor, w: Tensor, g: Conv2dGeometry): Tensor {
+    Object.assign(this, { x, w, g });
+    return fromStorage(backend().conv2d(x.contiguous().storage, w.contiguous().storage, g), yShape(g));
+  }
+  backward(dy: Tensor): (Tensor | null)[] {
+    return [
+      this.needsGrad[0] ? ConvBackwardData.apply(dy, this.w, this.g) : null,
+      this.needsGrad[1] ? ConvBackwardFilter.apply(this.x, dy, this.g) : null,
+    ];
+  }
+}
+
+class ConvBackwardData extends Function {
+  dy!: Tensor;
+  w!: Tensor;
+  g!: Conv2dGeometry;
+  forward(dy: Tensor, w: Tensor, g: Conv2dGeometry): Tensor {
+    Object.assign(this, { dy, w, g });
+    return fromStorage(backend().conv2dBackwardData(dy.contiguous().storage, w.contiguous().storage, g), xShape(g));
+  }
+  backward(gx: Tensor): (Tensor | null)[] {
+    return [
+      this.needsGrad[0] ? Conv2dFn.apply(gx, this.w, this.g) : null,
+      this.needsGrad[1] ? ConvBackwardFilter.apply(gx, this.dy, this.g) : null,
+    ];
+  }
+}
+
+class ConvBackwardFilter extends Function {
+  x!: Tensor;
+  dy!: Tensor;
+  g!: Conv2dGeometry;
+  forward(x: Tensor, dy: Tensor, g: Conv2dGeometry): Tensor {
+    Object.assign(this, { x, dy, g });
+    return fromStorage(backend().conv2dBackwardFilter(x.contiguous().storage, dy.contiguous().storage, g), wShape(g));
+  }
+  backward(gw: Tensor): (Tensor | null)[] {
+    return [
+      this.needsGrad[0] ? ConvBackwardData.apply(this.dy, gw, this.g) : null,
+      this.needsGrad[1] ? Conv2dFn.apply(this.x, gw, this.g) : null,
+    ];
+  }
+}
+
+function checkConvArgs(op: string, x: Tensor, w: Tensor, bias: Tensor | null | undefined): void {
+  checkTensor(op, x);
+  checkTensor(op, w, 'weight');
+  checkFloat(op, x);
+  if (x.ndim !== 4) throw new Error(`${op}: expected 4-D input [N, C, H, W], got ${fmtShape(x.shape)}`);
+  if (w.ndim !== 4) throw new Error(`${op}: expected 4-D weight, got ${fmtShape(w.shape)}`);
+  for (const t of [w, bias]) {
+    if (t && t.dtype !== x.dtype) throw new Error(`${op}: dtype mismatch: input ${x.dtype}, parameter ${t.dtype}`);
+  }
+}
+
+function addBias(op: string, y: Tensor, bias: Tensor | null | undefined, channels: number): Tensor {
+  if (!bias) return y;
+  checkTensor(op, bias, 'bias');
+  if (bias.ndim !== 1 || bias.shape[0] !== channels) throw new Error(`${op}: bias must have shape [${channels}], got ${fmtShape(bias.shape)}`);
+  return y.add(bias.reshape([1, channels, 1, 1]));
+}
+
+function outSize(op: string, size: number, k: number, s: number, p: number, d: number): number {
+  const o = Math.floor((size + 2 * p - d * (k - 1) - 1) / s) + 1;
+  if (o < 1) throw new Error(`${op}: input size ${size} is too small for kernel ${k} (dilation ${d}, padding ${p}): output would be ${o}`);
+  return o;
+}
+
+/** PyTorch's F.conv2d: x [N, C, H, W], weight [O, C / groups, kH, kW], bias [O]. */
+export function conv2d(x: Tensor, weight: Tensor, bias?: Tensor | null, opts: Conv2dOptions = {}): Tensor {
+  const op = 'conv2d';
+  checkConvArgs(op, x, weight, bias);
+  const [strideH, strideW] = pair(op, 'stride', opts.stride, 1, 1);
+  const [padH, padW] = pair(op, 'padding', opts.padding, 0);
+  const [dilH, dilW] = pair(op, 'dilation', opts.dilation, 1, 1);
+  const groups = opts.groups ?? 1;
+  const [n, c, h, w] = x.shape as [number, number, number, number];
+  const [o, cg, kh, kw] = weight.shape as [number, number, number, number];
+  if (!Number.isInteger(groups) || groups < 1 || c % groups || o % groups) {
+    throw new Error(`${op}: groups=${groups} must divide both input channels (${c}) and output channels (${o})`);
+  }
+  if (cg * groups !== c) throw new Error(`${op}: weight ${fmtShape(weight.shape)} expects ${cg * groups} input channels (groups=${groups}), input ${fmtShape(x.shape)} has ${c}`);
+  const g: Conv2dGeometry = {
+    n, c, h, w, o, kh, kw, strideH, strideW, padH, padW, dilH, dilW, groups,
+    oh: outSize(op, h, kh, strideH, padH, dilH),
+    ow: outSize(op, w, kw, strideW, padW, dilW),
+  };
+  return addBias(op, Conv2dFn.apply(x, weight, g), bias, o);
+}
+
+/** PyTorch's F.conv_transpose2d: x [N, Cin, H, W], weight [Cin, Cout / groups, kH, kW], bias [Cout]. */
+export function convTranspose2d(x: Tensor, weight: Tensor, bias?: Tensor | null, opts: ConvTranspose2dOptions = {}): Tensor {
+  const op = 'convTranspose2d';
+  checkConvArgs(op, x, weight, bias);
+  const [strideH, strideW] = pair(op, 'stride', opts.stride, 1, 1);
+  const [padH, padW] = pair(op, 'padding', opts.padding, 0);
+  const [dilH, dilW] = pair(op, 'dilation', opts.dilation, 1, 1);
+  const [opH, opW] = pair(op, 'outputPadding', opts.outputPadding, 0);
+  const groups = opts.groups ?? 1;
+  const [n, cin, h, w] = x.shape as [number, number, number, number];
+  const [wi, coutg, kh, kw] = weight.shape as [number, number, number, number];
+  if (wi !== cin) throw new Error(`${op}: weight ${fmtShape(weight.shape)} expects ${wi} input channels, input ${fmtShape(x.shape)} has ${cin}`);
+  if (!Number.isInteger(groups) || groups < 1 || cin % groups) throw new Error(`${op}: groups=${groups} must divide input channels (${cin})`);
+  if (opH >= strideH || opW >= strideW) throw new Error(`${op}: outputPadding (${opH}, ${opW}) must be smaller than stride (${strideH}, ${strideW})`);
+  const oh = (h - 1) * strideH - 2 * padH + dilH * (kh - 1) + opH + 1;
+  const ow = (w - 1) * strideW - 2 * padW + dilW * (kw - 1) + opW + 1;
+  if (oh < 1 || ow < 1) throw new Error(`${op}: output size ${oh}x${ow} is not positive for input ${fmtShape(x.shape)}`);
+  // The transposed conv is the backward-data of a conv from the (larger) output to the input.
+  const g: Conv2dGeometry = { n, c: coutg * groups, h: oh, w: ow, o: cin, kh, kw, oh: h, ow: w, strideH, strideW, padH, padW, dilH, dilW, groups };
+  return addBias(op, ConvBackwardData.apply(x, weight, g), bias, coutg * groups);
+}

@@ -1,0 +1,49 @@
+// Matrix product with PyTorch's rules: 1-D operands are promoted and squeezed back, and
+// leading (batch) dims broadcast. The kernel sees [batch, m, k] x [batch, k, n] strided views.
+
+import { Function } from '../autograd/function.js';
+import { broadcastShapes, fmtShape } from '../shape.js';
+import type { Tensor } from '../tensor.js';
+import { backend, checkFloat, checkTensor, fromStorage } from './kernel.js';
+import { sumTo } from './reduce.js';
+
+class MatMul extends Function {
+  a!: Tensor;
+  b!: Tensor;
+  forward(a: Tensor, b: Tensor): Tensor {
+    this.a = a;
+    this.b = b;
+    const m = a.shape[a.ndim - 2]!;
+    const k = a.shape[a.ndim - 1]!;
+    const n = b.shape[b.ndim - 1]!;
+    const batch = broadcastShapes('matmul', a.shape.slice(0, -2), b.shape.slice(0, -2));
+    const nb = batch.reduce((p, d) => p * d, 1);
+    const a3 = a.expand([...batch, m, k]).reshape([nb, m, k]);
+    const b3 = b.expand([...batch, k, n]).reshape([nb, k, n]);
+    return fromStorage(backend().matmul(a3.stridedView, b3.stridedView), [...batch, m, n]);
+  }
+  backward(g: Tensor): (Tensor | null)[] {
+    const { a, b } = this;
+    return [
+      this.needsGrad[0] ? sumTo(g.matmul(b.transpose(-1, -2)), a.shape) : null,
+      this.needsGrad[1] ? sumTo(a.transpose(-1, -2).matmul(g), b.shape) : null,
+    ];
+  }
+}
+
+export function matmul(a: Tensor, b: Tensor): Tensor {
+  checkTensor('matmul', a);
+  checkTensor('matmul', b, 'other');
+  checkFloat('matmul', a);
+  if (a.dtype !== b.dtype) throw new Error(`matmul: dtype mismatch: ${a.dtype} and ${b.dtype}`);
+  if (a.ndim === 0 || b.ndim === 0) throw new Error(`matmul: both arguments need at least 1 dim, got ${fmtShape(a.shape)} and ${fmtShape(b.shape)}`);
+  const a2 = a.ndim === 1 ? a.unsqueeze(0) : a;
+  const b2 = b.ndim === 1 ? b.unsqueeze(1) : b;
+  if (a2.shape[a2.ndim - 1] !== b2.shape[b2.ndim - 2]) {
+    throw new Error(`matmul: shapes ${fmtShape(a.shape)} and ${fmtShape(b.shape)} cannot be multiplied (${a2.shape[a2.ndim - 1]} != ${b2.shape[b2.ndim - 2]})`);
+  }
+  let out = MatMul.apply(a2, b2);
+  if (a.ndim === 1) out = out.squeeze(-2);
+  if (b.ndim === 1) out = out.squeeze(-1);
+  return out;
+}

@@ -1,0 +1,69 @@
+// 2-D max and average pooling (NCHW). Max pooling keeps the argmax indices for its backward.
+
+import type { Pool2dGeometry } from '../backend/backend.js';
+import { Function } from '../autograd/function.js';
+import { fmtShape } from '../shape.js';
+import type { Tensor } from '../tensor.js';
+import type { Pair } from './conv.js';
+import { pair } from './conv.js';
+import { backend, checkFloat, checkTensor, fromStorage } from './kernel.js';
+
+export interface Pool2dOptions {
+  stride?: Pair;
+  padding?: Pair;
+}
+export interface AvgPool2dOptions extends Pool2dOptions {
+  countIncludePad?: boolean;
+}
+
+function geometry(op: string, x: Tensor, kernelSize: Pair, opts: AvgPool2dOptions): Pool2dGeometry {
+  checkTensor(op, x);
+  checkFloat(op, x);
+  if (x.ndim !== 4) throw new Error(`${op}: expected 4-D input [N, C, H, W], got ${fmtShape(x.shape)}`);
+  const [kh, kw] = pair(op, 'kernelSize', kernelSize, 1, 1);
+  const [strideH, strideW] = pair(op, 'stride', opts.stride ?? [kh, kw], 1, 1);
+  const [padH, padW] = pair(op, 'padding', opts.padding, 0);
+  if (2 * padH > kh || 2 * padW > kw) throw new Error(`${op}: padding (${padH}, ${padW}) must be at most half the kernel (${kh}, ${kw})`);
+  const [n, c, h, w] = x.shape as [number, number, number, number];
+  const oh = Math.floor((h + 2 * padH - kh) / strideH) + 1;
+  const ow = Math.floor((w + 2 * padW - kw) / strideW) + 1;
+  if (oh < 1 || ow < 1) throw new Error(`${op}: input ${fmtShape(x.shape)} is smaller than the kernel (${kh}, ${kw})`);
+  return { n, c, h, w, oh, ow, kh, kw, strideH, strideW, padH, padW, countIncludePad: opts.countIncludePad ?? true };
+}
+
+class MaxPool2dFn extends Function {
+  indices!: Tensor;
+  g!: Pool2dGeometry;
+  forward(x: Tensor, g: Pool2dGeometry): Tensor {
+    this.g = g;
+    const { out, indices } = backend().maxPool2d(x.contiguous().storage, g);
+    this.indices = fromStorage(indices, [g.n, g.c, g.oh, g.ow]);
+    return fromStorage(out, [g.n, g.c, g.oh, g.ow]);
+  }
+  backward(dy: Tensor): Tensor[] {
+    const g = this.g;
+    return [fromStorage(backend().maxPool2dBackward(dy.contiguous().storage, this.indices.storage, g), [g.n, g.c, g.h, g.w])];
+  }
+}
+
+class AvgPool2dFn extends Function {
+  g!: Pool2dGeometry;
+  forward(x: Tensor, g: Pool2dGeometry): Tensor {
+    this.g = g;
+    return fromStorage(backend().avgPool2d(x.contiguous().storage, g), [g.n, g.c, g.oh, g.ow]);
+  }
+  backward(dy: Tensor): Tensor[] {
+    const g = this.g;
+    return [fromStorage(backend().avgPool2dBackward(dy.contiguous().storage, g), [g.n, g.c, g.h, g.w])];
+  }
+}
+
+/** PyTorch's F.max_pool2d (stride defaults to the kernel size). */
+export function maxPool2d(x: Tensor, kernelSize: Pair, opts: Pool2dOptions = {}): Tensor {
+  return MaxPool2dFn.apply(x, geometry('maxPool2d', x, kernelSize, opts));
+}
+
+/** PyTorch's F.avg_pool2d (stride defaults to the kernel size; padding counted unless told otherwise). */
+export function avgPool2d(x: Tensor, kernelSize: Pair, opts: AvgPool2dOptions = {}): Tensor {
+  return AvgPool2dFn.apply(x, geometry('avgPool2d', x, kernelSize, opts));
+}

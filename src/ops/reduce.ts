@@ -1,0 +1,121 @@
+// Reductions over any set of dims (keepdim or not), and the ops built from them:
+// mean, var, logsumexp, softmax, logSoftmax, argmax/argmin, and sumTo for broadcast gradients.
+
+import { Function } from '../autograd/function.js';
+import type { Shape } from '../shape.js';
+import { fmtShape, normDim, normDims, numel, shapeEq } from '../shape.js';
+import type { Tensor } from '../tensor.js';
+import { backend, checkFloat, checkTensor, fromStorage } from './kernel.js';
+
+export type Dims = number | readonly number[];
+
+function keptShape(shape: Shape, dims: readonly number[]): number[] {
+  return shape.map((d, i) => (dims.includes(i) ? 1 : d));
+}
+
+function finish(out: Tensor, shape: Shape, dims: readonly number[], keepdim: boolean): Tensor {
+  return keepdim ? out : out.reshape(shape.filter((_, i) => !dims.includes(i)));
+}
+
+class Sum extends Function {
+  inShape!: Shape;
+  keep!: number[];
+  forward(x: Tensor, dims: number[], keepdim: boolean): Tensor {
+    this.inShape = x.shape;
+    this.keep = keptShape(x.shape, dims);
+    return finish(fromStorage(backend().reduce('sum', x.stridedView, dims), this.keep), x.shape, dims, keepdim);
+  }
+  backward(g: Tensor): Tensor[] {
+    return [g.reshape(this.keep).expand(this.inShape)];
+  }
+}
+
+/** max / min over dims; ties share the gradient equally (as torch.amax). */
+class Extreme extends Function {
+  x!: Tensor;
+  y!: Tensor;
+  dims!: number[];
+  forward(x: Tensor, op: 'max' | 'min', dims: number[], keepdim: boolean): Tensor {
+    const keep = keptShape(x.shape, dims);
+    if (dims.some((d) => x.shape[d] === 0)) throw new Error(`${op}: cannot reduce over an empty dimension of shape ${fmtShape(x.shape)}`);
+    this.x = x;
+    this.dims = dims;
+    this.y = fromStorage(backend().reduce(op, x.stridedView, dims), keep);
+    return finish(this.y, x.shape, dims, keepdim);
+  }
+  backward(g: Tensor): Tensor[] {
+    const mask = this.x.eq(this.y);
+    const count = mask.sum(this.dims, true);
+    return [mask.div(count).mul(g.reshape(this.y.shape))];
+  }
+}
+
+export function sum(x: Tensor, dims?: Dims, keepdim = false): Tensor {
+  checkTensor('sum', x);
+  checkFloat('sum', x);
+  return Sum.apply(x, normDims('sum', dims, x.ndim), keepdim);
+}
+
+export function mean(x: Tensor, dims?: Dims, keepdim = false): Tensor {
+  const d = normDims('mean', dims, checkTensor('mean', x).ndim);
+  const n = d.reduce((p, i) => p * x.shape[i]!, 1);
+  return sum(x, d, keepdim).div(n);
+}
+
+export function max(x: Tensor, dims?: Dims, keepdim = false): Tensor {
+  checkFloat('max', checkTensor('max', x));
+  return Extreme.apply(x, 'max', normDims('max', dims, x.ndim), keepdim);
+}
+
+export function min(x: Tensor, dims?: Dims, keepdim = false): Tensor {
+  checkFloat('min', checkTensor('min', x));
+  return Extreme.apply(x, 'min', normDims('min', dims, x.ndim), keepdim);
+}
+
+function argReduce(op: 'max' | 'min', x: Tensor, dim: number | undefined, keepdim: boolean): Tensor {
+  checkTensor(`arg${op}`, x);
+  if (dim === undefined) return argReduce(op, x.reshape([-1]), 0, false);
+  const d = normDim(`arg${op}`, dim, x.ndim);
+  if (x.ndim === 0) return fromStorage(backend().zeros('int32', 1), []);
+  const out = fromStorage(backend().argReduce(op, x.stridedView, d), keptShape(x.shape, [d]));
+  return finish(out, x.shape, [d], keepdim);
+}
+/** Index of the first maximum along dim (over the flattened tensor when dim is omitted), int32. */
+export function argmax(x: Tensor, dim?: number, keepdim = false): Tensor { return argReduce('max', x, dim, keepdim); }
+export function argmin(x: Tensor, dim?: number, keepdim = false): Tensor { return argReduce('min', x, dim, keepdim); }
+
+/** Variance; unbiased (divide by n - 1) unless told otherwise, as PyTorch's default. */
+export function variance(x: Tensor, dims?: Dims, opts: { unbiased?: boolean; keepdim?: boolean } = {}): Tensor {
+  const d = normDims('var', dims, checkTensor('var', x).ndim);
+  const n = d.reduce((p, i) => p * x.shape[i]!, 1);
+  const denom = opts.unbiased === false ? n : n - 1;
+  const centred = x.sub(x.mean(d, true));
+  return centred.square().sum(d, opts.keepdim ?? false).div(denom);
+}
+
+export function logsumexp(x: Tensor, dims?: Dims, keepdim = false): Tensor {
+  const d = normDims('logsumexp', dims, checkTensor('logsumexp', x).ndim);
+  // Shift by the (constant) max for stability; an infinite max shifts by 0 instead.
+  const m = x.detach().max(d, true);
+  const shift = m.mul(m.abs().lt(Infinity));
+  const out = x.sub(shift).exp().sum(d, true).log().add(shift);
+  return finish(out, x.shape, d, keepdim);
+}
+
+export function logSoftmax(x: Tensor, dim: number): Tensor {
+  return x.sub(logsumexp(x, dim, true));
+}
+
+export function softmax(x: Tensor, dim: number): Tensor {
+  return logSoftmax(x, dim).exp();
+}
+
+/** Sum a broadcast gradient back down to `shape` (the inverse of broadcasting). */
+export function sumTo(g: Tensor, shape: Shape): Tensor {
+  if (shapeEq(g.shape, shape)) return g;
+  const lead = g.ndim - shape.length;
+  const dims: number[] = [];
+  for (let i = 0; i < g.ndim; i++) if (i < lead || (shape[i - lead] === 1 && g.shape[i] !== 1)) dims.push(i);
+  const s = dims.length ? g.sum(dims, true) : g;
+  return numel(s.shape) === numel(shape) ? s.reshape(shape) : s;
+}

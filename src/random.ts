@@ -1,0 +1,91 @@
+// The seedable PRNG behind rand/randn/randint/dropout: xoshiro128** over 32-bit integer math,
+// so the same seed gives the same numbers in every JavaScript engine.
+
+export type RngState = [number, number, number, number];
+
+function splitmix32(seed: number): () => number {
+  let s = seed >>> 0;
+  return () => {
+    s = (s + 0x9e3779b9) >>> 0;
+    let z = s;
+    z = Math.imul(z ^ (z >>> 16), 0x85ebca6b);
+    z = Math.imul(z ^ (z >>> 13), 0xc2b2ae35);
+    return (z ^ (z >>> 16)) >>> 0;
+  };
+}
+
+const rotl = (x: number, k: number): number => (x << k) | (x >>> (32 - k));
+
+export class Generator {
+  private s = new Uint32Array(4);
+  /** A cached second normal from Box-Muller, as part of the state so that resumes replay exactly. */
+  private spare = NaN;
+
+  constructor(seed = 0) {
+    this.manualSeed(seed);
+  }
+
+  manualSeed(seed: number): this {
+    if (!Number.isFinite(seed)) throw new Error(`manualSeed: seed must be a finite number, got ${seed}`);
+    const sm = splitmix32(Math.floor(seed) ^ Math.floor(seed / 2 ** 32));
+    for (let i = 0; i < 4; i++) this.s[i] = sm();
+    this.spare = NaN;
+    return this;
+  }
+
+  /** Uniform 32-bit unsigned integer. */
+  nextU32(): number {
+    const s = this.s;
+    const result = Math.imul(rotl(Math.imul(s[1]!, 5), 7), 9) >>> 0;
+    const t = s[1]! << 9;
+    s[2]! ^= s[0]!;
+    s[3]! ^= s[1]!;
+    s[1]! ^= s[2]!;
+    s[0]! ^= s[3]!;
+    s[2]! ^= t;
+    s[3] = rotl(s[3]!, 11);
+    return result;
+  }
+
+  /** Uniform in [0, 1) with 32 bits of randomness. */
+  uniform(): number {
+    return this.nextU32() / 4294967296;
+  }
+
+  /** Standard normal (Box-Muller, both values used). */
+  normal(): number {
+    if (!Number.isNaN(this.spare)) {
+      const v = this.spare;
+      this.spare = NaN;
+      return v;
+    }
+    let u = 0;
+    while (u === 0) u = this.uniform();
+    const v = this.uniform();
+    const r = Math.sqrt(-2 * Math.log(u));
+    this.spare = r * Math.sin(2 * Math.PI * v);
+    return r * Math.cos(2 * Math.PI * v);
+  }
+
+  /** Integer in [low, high). */
+  int(low: number, high: number): number {
+    return low + Math.floor(this.uniform() * (high - low));
+  }
+
+  getState(): { s: RngState; spare: number | null } {
+    return { s: [this.s[0]!, this.s[1]!, this.s[2]!, this.s[3]!], spare: Number.isNaN(this.spare) ? null : this.spare };
+  }
+
+  setState(state: { s: RngState; spare: number | null }): void {
+    if (!Array.isArray(state?.s) || state.s.length !== 4) throw new Error('Generator.setState: expected { s: [4 x uint32], spare }');
+    this.s.set(state.s.map((x) => x >>> 0));
+    this.spare = state.spare ?? NaN;
+  }
+}
+
+/** The global generator used when an op is not given one. */
+export const defaultGenerator = new Generator(0);
+
+export function manualSeed(seed: number): void {
+  defaultGenerator.manualSeed(seed);
+}

@@ -1,0 +1,164 @@
+// Tensor: a strided view (shape, strides, offset) on backend storage, plus its place in the
+// autograd graph. Ops and backward() are attached by the layers above (ops/methods.ts,
+// autograd/engine.ts), so this file depends only on shapes, dtypes and the backend registry.
+
+import type { Storage, View } from './backend/backend.js';
+import { currentBackend, moveStorage } from './backend/registry.js';
+import type { DType, TypedArray } from './dtype.js';
+import { isFloat } from './dtype.js';
+import type { Shape } from './shape.js';
+import { contiguousStrides, fmtShape, isContiguous, numel } from './shape.js';
+
+/** A node of the backward graph: the op that made a tensor and how to push a gradient through it. */
+export interface GradFn {
+  readonly name: string;
+  readonly inputs: readonly Tensor[];
+  /** One gradient per input (null where the input needs none), written with public ops. */
+  backward(grad: Tensor): (Tensor | null)[];
+}
+
+export type NestedArray = number | NestedArray[];
+
+export class Tensor {
+  /** Gradient accumulated by backward(), same shape as this tensor. */
+  grad: Tensor | null = null;
+  /** The op that produced this tensor, when it is part of a graph. */
+  gradFn: GradFn | null = null;
+  /** Keep .grad on a non-leaf tensor too (PyTorch's retain_grad). */
+  retainsGrad = false;
+  private _requiresGrad = false;
+  private _storage: Storage;
+
+  constructor(
+    storage: Storage,
+    readonly shape: readonly number[],
+    readonly strides: readonly number[] = contiguousStrides(shape),
+    readonly offset = 0,
+  ) {
+    this._storage = storage;
+  }
+
+  get dtype(): DType {
+    return this._storage.dtype;
+  }
+  get ndim(): number {
+    return this.shape.length;
+  }
+  get numel(): number {
+    return numel(this.shape);
+  }
+  size(dim?: number): number | readonly number[] {
+    if (dim === undefined) return this.shape;
+    const d = dim < 0 ? dim + this.ndim : dim;
+    if (d < 0 || d >= this.ndim) throw new Error(`size: dim ${dim} out of range for shape ${fmtShape(this.shape)}`);
+    return this.shape[d]!;
+  }
+
+  get requiresGrad(): boolean {
+    return this._requiresGrad;
+  }
+  set requiresGrad(v: boolean) {
+    if (v && !isFloat(this.dtype)) throw new Error(`requiresGrad: only floating-point tensors can require gradients (got ${this.dtype})`);
+    if (!v && this.gradFn) throw new Error('requiresGrad: cannot turn off gradients of a non-leaf tensor; use detach()');
+    this._requiresGrad = v;
+  }
+  /** Mark a tensor as requiring gradients, in place; returns it (PyTorch's requires_grad_). */
+  requiresGrad_(v = true): this {
+    this.requiresGrad = v;
+    return this;
+  }
+  get isLeaf(): boolean {
+    return this.gradFn === null;
+  }
+
+  /** Backend storage, moved to the current backend if it lives on another one. */
+  get storage(): Storage {
+    const b = currentBackend();
+    if (!b.owns(this._storage)) this._storage = moveStorage(this._storage, b);
+    return this._storage;
+  }
+
+  /** The strided view kernels consume. */
+  get stridedView(): View {
+    return { storage: this.storage, shape: this.shape, strides: this.strides, offset: this.offset };
+  }
+
+  isContiguous(): boolean {
+    return isContiguous(this.shape, this.strides);
+  }
+
+  /** Replace this tensor's values in place with a same-shaped contiguous storage (optimisers, loadStateDict). */
+  _setStorage(s: Storage): void {
+    if (s.size !== this.numel || s.dtype !== this.dtype) {
+      throw new Error(`internal: storage of ${s.size} x ${s.dtype} does not fit tensor ${fmtShape(this.shape)} ${this.dtype}`);
+    }
+    this._storage = s;
+    (this as { strides: readonly number[] }).strides = contiguousStrides(this.shape);
+    (this as { offset: number }).offset = 0;
+  }
+
+  /** The values as a contiguous typed array, synchronously (throws where the backend reads only asynchronously). */
+  dataSync(): TypedArray {
+    const b = currentBackend();
+    const s = this.storage;
+    const whole = this.isContiguous() && this.offset === 0 && s.size === this.numel;
+    const src = whole ? s : b.copy(this.stridedView);
+    const arr = b.readSync(src);
+    if (!arr) throw new Error(`backend '${b.name}' reads only asynchronously: use await tensor.data()`);
+    return whole ? arr.slice() : arr;
+  }
+
+  /** The values as a contiguous typed array (works on every backend). */
+  async data(): Promise<TypedArray> {
+    const b = currentBackend();
+    const s = this.storage;
+    const whole = this.isContiguous() && this.offset === 0 && s.size === this.numel;
+    const arr = await b.read(whole ? s : b.copy(this.stridedView));
+    return whole ? arr.slice() : arr;
+  }
+
+  /** Nested JavaScript arrays (a number for a scalar). */
+  toArray(): NestedArray {
+    return nest(this.dataSync(), this.shape);
+  }
+
+  item(): number {
+    if (this.numel !== 1) throw new Error(`item: only one-element tensors can be converted to a number, got shape ${fmtShape(this.shape)}`);
+    return this.dataSync()[0]!;
+  }
+
+  toString(): string {
+    const arr = this.dataSync();
+    const fmt = (v: number): string => (this.dtype === 'int32' ? String(v) : Number.isInteger(v) ? `${v}.` : v.toPrecision(4).replace(/\.?0+$/, ''));
+    const render = (dim: number, off: number, indent: string): string => {
+      if (dim === this.ndim) return fmt(arr[off]!);
+      const n = this.shape[dim]!;
+      const step = numel(this.shape.slice(dim + 1));
+      const parts: string[] = [];
+      const show = n > 8 ? [0, 1, 2, -1, n - 3, n - 2, n - 1] : Array.from({ length: n }, (_, i) => i);
+      for (const i of show) parts.push(i < 0 ? '...' : render(dim + 1, off + i * step, indent + ' '));
+      const sep = dim === this.ndim - 1 ? ', ' : `,\n${indent} `;
+      return `[${parts.join(sep)}]`;
+    };
+    const grad = this.gradFn ? `, gradFn=${this.gradFn.name}` : this.requiresGrad ? ', requiresGrad=true' : '';
+    return `tensor(${render(0, 0, '       ')}, shape=${fmtShape(this.shape)}, dtype=${this.dtype}${grad})`;
+  }
+}
+
+function nest(flat: TypedArray, shape: Shape): NestedArray {
+  if (shape.length === 0) return flat[0]!;
+  const build = (dim: number, off: number): NestedArray[] => {
+    const n = shape[dim]!;
+    const step = numel(shape.slice(dim + 1));
+    const out: NestedArray[] = new Array(n);
+    for (let i = 0; i < n; i++) out[i] = dim === shape.length - 1 ? flat[off + i]! : build(dim + 1, off + i * step);
+    return out;
+  };
+  return build(0, 0);
+}
+
+/** A new tensor over a fresh contiguous storage. */
+export function fromStorage(storage: Storage, shape: Shape): Tensor {
+  if (storage.size !== numel(shape)) throw new Error(`internal: storage of ${storage.size} elements for shape ${fmtShape(shape)}`);
+  return new Tensor(storage, [...shape]);
+}
