@@ -20,7 +20,6 @@ _DTYPES = {
     'U64': np.dtype('<u8'), 'U32': np.dtype('<u4'), 'U16': np.dtype('<u2'), 'U8': np.dtype('u1'),
     'BOOL': np.dtype('?'),
 }
-_NP_TO_ST = {v.newbyteorder('<') if v.byteorder not in ('|', '=') else v: k for k, v in _DTYPES.items()}
 
 
 def _st_dtype(arr):
@@ -34,7 +33,9 @@ def _st_dtype(arr):
 def _to_numpy(t):
     if hasattr(t, 'detach'):  # torch tensor
         t = t.detach().cpu().contiguous().numpy()
-    return np.ascontiguousarray(t)
+    a = np.asarray(t)
+    # (np.ascontiguousarray would turn a 0-d array into shape [1])
+    return a if a.flags['C_CONTIGUOUS'] else a.copy(order='C')
 
 
 def write_safetensors(path, tensors, metadata=None):

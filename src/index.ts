@@ -27,3 +27,5 @@ export {
 } from './ops/movement.js';
 export { matmul } from './ops/matmul.js';
 export * as F from './functional.js';
+export * as nn from './nn/index.js';
+export * as optim from './optim/index.js';

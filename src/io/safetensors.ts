@@ -456,6 +456,7 @@ function checkEntry(name: string, e: SafeEntry): void {
  * Serializes tensors to the safetensors format. The header lists tensors in the given order;
  * their bytes are laid out by descending element size (stable) so that every tensor starts at a
  * multiple of its element size, since the header is padded to 8 bytes, as the reference writer does.
+ * Pass a Map to control the order fully: a plain object lists integer-like keys ("0", "12") first.
  */
 export function serializeSafetensors(
   tensors: Map<string, SafeEntry> | Record<string, SafeEntry>,

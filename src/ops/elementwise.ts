@@ -30,6 +30,8 @@ const DERIVS: Partial<Record<UnaryOp, Deriv>> = {
   mulScalar: (g, _x, _y, a) => g.mul(a),
 };
 
+const INT_OK = new Set<UnaryOp>(['neg', 'abs', 'addScalar', 'mulScalar']);
+
 class Unary extends Function {
   op!: UnaryOp;
   a = 0;
@@ -37,7 +39,8 @@ class Unary extends Function {
   x!: Tensor;
   y!: Tensor;
   forward(x: Tensor, op: UnaryOp, a = 0, b = 0): Tensor {
-    checkFloat(op, x);
+    // Integer tensors allow the ops that stay integral (counters such as num_batches_tracked).
+    if (!INT_OK.has(op)) checkFloat(op, x);
     Object.assign(this, { x, op, a, b });
     this.y = fromStorage(backend().unary(op, x.stridedView, a, b), x.shape);
     return this.y;

@@ -1,0 +1,208 @@
+// Packed, cache-blocked SGEMM: C[m, n] (+)= A[m, k] * B[k, n], float32.
+//
+// A and B are read through (row stride, column stride) pairs in elements, so any view whose
+// rows or columns are evenly spaced (row-major, transposed, sliced) packs without a copy first.
+// C is row-major with leading dimension ldc (elements). Loop order is the BLIS/GotoBLAS one:
+//   jc (NC columns of B) -> pc (KC of k: pack B block) -> ic (MC rows: pack A block)
+//     -> jr (NR-wide B micro-panel, stays in L1) -> ir (MR-tall A micro-panel) -> micro-kernel.
+// The micro-kernel keeps a 4x8 tile of C in 8 f32x4 registers (+2 for B, +1 broadcast A: 11
+// live v128, under the ~13 that V8 keeps in registers without spilling).
+//
+// Determinism: the default build multiplies and adds separately (f32x4.mul then f32x4.add), so
+// results are the same on every engine. A build with the relaxed-simd feature enabled
+// (asconfig target "relaxed") uses f32x4.relaxed_madd instead: faster where the engine fuses
+// it, but the rounding may differ between engines/CPUs. It is opt-in only.
+//
+// No allocation: the caller (TypeScript) hands in the packing buffers (16-byte aligned):
+//   packA: roundUp(min(MC, m), MR) * min(KC, k) floats, packB: roundUp(min(NC, n), NR) * min(KC, k)
+//   floats, tmp: MR * NR floats.
+
+export const MR: i32 = 4;
+export const NR: i32 = 8;
+export const KC: i32 = 256;
+export const MC: i32 = 128;
+export const NC: i32 = 2048;
+
+/** The blocking constants, so TypeScript can size sgemm's buffers: 0 MR, 1 NR, 2 KC, 3 MC, 4 NC. */
+export function gemmBlocking(which: i32): i32 {
+  return which == 0 ? MR : which == 1 ? NR : which == 2 ? KC : which == 3 ? MC : NC;
+}
+
+@inline function madd(acc: v128, a: v128, b: v128): v128 {
+  if (ASC_FEATURE_RELAXED_SIMD) {
+    return f32x4.relaxed_madd(a, b, acc);
+  } else {
+    return f32x4.add(acc, f32x4.mul(a, b));
+  }
+}
+
+/** Pack rows [0, mc) x cols [0, kc) of A (a points at the block's first element) into MR-row panels [kc][MR], zero-padded. */
+function packA(dst: usize, a: usize, rs: i32, cs: i32, mc: i32, kc: i32): void {
+  for (let i = 0; i < mc; i += MR) {
+    const rows = min(MR, mc - i);
+    const base = a + ((<isize>i * rs) << 2);
+    if (rows == MR && rs == 1) {
+      // transposed A: the 4 rows of one column are adjacent
+      let src = base;
+      const step = <usize>(cs << 2);
+      for (let p = 0; p < kc; p++) {
+        v128.store(dst, v128.load(src));
+        dst += 16;
+        src += step;
+      }
+    } else if (rows == MR) {
+      const r0 = base;
+      const r1 = base + ((<isize>rs) << 2);
+      const r2 = base + ((<isize>rs * 2) << 2);
+      const r3 = base + ((<isize>rs * 3) << 2);
+      for (let p = 0; p < kc; p++) {
+        const o = <usize>((<isize>p * cs) << 2);
+        store<f32>(dst, load<f32>(r0 + o));
+        store<f32>(dst, load<f32>(r1 + o), 4);
+        store<f32>(dst, load<f32>(r2 + o), 8);
+        store<f32>(dst, load<f32>(r3 + o), 12);
+        dst += 16;
+      }
+    } else {
+      for (let p = 0; p < kc; p++) {
+        for (let r = 0; r < MR; r++) {
+          store<f32>(dst + (r << 2), r < rows ? load<f32>(base + ((<isize>r * rs + <isize>p * cs) << 2)) : 0);
+        }
+        dst += 16;
+      }
+    }
+  }
+}
+
+/** Pack rows [0, kc) x cols [0, nc) of B into NR-column panels [kc][NR], zero-padded. */
+function packB(dst: usize, b: usize, rs: i32, cs: i32, kc: i32, nc: i32): void {
+  for (let j = 0; j < nc; j += NR) {
+    const cols = min(NR, nc - j);
+    const base = b + ((<isize>j * cs) << 2);
+    if (cols == NR && cs == 1) {
+      let src = base;
+      const step = <usize>(rs << 2);
+      for (let p = 0; p < kc; p++) {
+        v128.store(dst, v128.load(src));
+        v128.store(dst, v128.load(src, 16), 16);
+        dst += 32;
+        src += step;
+      }
+    } else if (cols == NR) {
+      const c1 = <isize>cs << 2;
+      for (let p = 0; p < kc; p++) {
+        let src = base + ((<isize>p * rs) << 2);
+        store<f32>(dst, load<f32>(src)); src += c1;
+        store<f32>(dst, load<f32>(src), 4); src += c1;
+        store<f32>(dst, load<f32>(src), 8); src += c1;
+        store<f32>(dst, load<f32>(src), 12); src += c1;
+        store<f32>(dst, load<f32>(src), 16); src += c1;
+        store<f32>(dst, load<f32>(src), 20); src += c1;
+        store<f32>(dst, load<f32>(src), 24); src += c1;
+        store<f32>(dst, load<f32>(src), 28);
+        dst += 32;
+      }
+    } else {
+      for (let p = 0; p < kc; p++) {
+        for (let c = 0; c < NR; c++) {
+          store<f32>(dst + (c << 2), c < cols ? load<f32>(base + ((<isize>p * rs + <isize>c * cs) << 2)) : 0);
+        }
+        dst += 32;
+      }
+    }
+  }
+}
+
+/**
+ * 4x8 micro-kernel over packed panels. Writes (accumulate == 0) or adds (accumulate != 0) the
+ * tile into c with leading dimension ldc (elements).
+ */
+function kernel4x8(kc: i32, pa: usize, pb: usize, c: usize, ldc: i32, accumulate: i32): void {
+  let c00 = f32x4.splat(0), c01 = f32x4.splat(0);
+  let c10 = f32x4.splat(0), c11 = f32x4.splat(0);
+  let c20 = f32x4.splat(0), c21 = f32x4.splat(0);
+  let c30 = f32x4.splat(0), c31 = f32x4.splat(0);
+  for (let p = 0; p < kc; p++) {
+    const b0 = v128.load(pb);
+    const b1 = v128.load(pb, 16);
+    let a = v128.load32_splat(pa);
+    c00 = madd(c00, a, b0); c01 = madd(c01, a, b1);
+    a = v128.load32_splat(pa, 4);
+    c10 = madd(c10, a, b0); c11 = madd(c11, a, b1);
+    a = v128.load32_splat(pa, 8);
+    c20 = madd(c20, a, b0); c21 = madd(c21, a, b1);
+    a = v128.load32_splat(pa, 12);
+    c30 = madd(c30, a, b0); c31 = madd(c31, a, b1);
+    pa += 16;
+    pb += 32;
+  }
+  const ld = <usize>ldc << 2;
+  if (accumulate) {
+    v128.store(c, f32x4.add(v128.load(c), c00)); v128.store(c, f32x4.add(v128.load(c, 16), c01), 16); c += ld;
+    v128.store(c, f32x4.add(v128.load(c), c10)); v128.store(c, f32x4.add(v128.load(c, 16), c11), 16); c += ld;
+    v128.store(c, f32x4.add(v128.load(c), c20)); v128.store(c, f32x4.add(v128.load(c, 16), c21), 16); c += ld;
+    v128.store(c, f32x4.add(v128.load(c), c30)); v128.store(c, f32x4.add(v128.load(c, 16), c31), 16);
+  } else {
+    v128.store(c, c00); v128.store(c, c01, 16); c += ld;
+    v128.store(c, c10); v128.store(c, c11, 16); c += ld;
+    v128.store(c, c20); v128.store(c, c21, 16); c += ld;
+    v128.store(c, c30); v128.store(c, c31, 16);
+  }
+}
+
+/**
+ * C[m, n] = A[m, k] * B[k, n]            (accumulate == 0)
+ * C[m, n] += A[m, k] * B[k, n]           (accumulate != 0)
+ * Element (i, p) of A is at a + 4 * (i * rsa + p * csa); likewise B; C is row-major, ldc.
+ */
+export function sgemm(
+  m: i32, n: i32, k: i32,
+  a: usize, rsa: i32, csa: i32,
+  b: usize, rsb: i32, csb: i32,
+  c: usize, ldc: i32, accumulate: i32,
+  packABuf: usize, packBBuf: usize, tmp: usize,
+): void {
+  if (m <= 0 || n <= 0) return;
+  if (k <= 0) {
+    if (!accumulate) {
+      for (let i = 0; i < m; i++) memory.fill(c + ((<usize>i * ldc) << 2), 0, <usize>n << 2);
+    }
+    return;
+  }
+  for (let jc = 0; jc < n; jc += NC) {
+    const nc = min(NC, n - jc);
+    for (let pc = 0; pc < k; pc += KC) {
+      const kc = min(KC, k - pc);
+      const acc = accumulate || pc > 0 ? 1 : 0;
+      packB(packBBuf, b + ((<isize>pc * rsb + <isize>jc * csb) << 2), rsb, csb, kc, nc);
+      for (let ic = 0; ic < m; ic += MC) {
+        const mc = min(MC, m - ic);
+        packA(packABuf, a + ((<isize>ic * rsa + <isize>pc * csa) << 2), rsa, csa, mc, kc);
+        for (let jr = 0; jr < nc; jr += NR) {
+          const nr = min(NR, nc - jr);
+          const pb = packBBuf + ((<usize>jr * kc) << 2);
+          for (let ir = 0; ir < mc; ir += MR) {
+            const mr = min(MR, mc - ir);
+            const pa = packABuf + ((<usize>ir * kc) << 2);
+            const cp = c + ((<usize>(ic + ir) * ldc + <usize>(jc + jr)) << 2);
+            if (mr == MR && nr == NR) {
+              kernel4x8(kc, pa, pb, cp, ldc, acc);
+            } else {
+              // edge tile: compute the full 4x8 into tmp, then write the valid part
+              kernel4x8(kc, pa, pb, tmp, NR, 0);
+              for (let r = 0; r < mr; r++) {
+                const crow = cp + ((<usize>r * ldc) << 2);
+                const trow = tmp + ((<usize>r * NR) << 2);
+                if (acc) {
+                  for (let q = 0; q < nr; q++) store<f32>(crow + (q << 2), load<f32>(crow + (q << 2)) + load<f32>(trow + (q << 2)));
+                } else {
+                  for (let q = 0; q < nr; q++) store<f32>(crow + (q << 2), load<f32>(trow + (q << 2)));
+                }
+              }
+            }
+          }
+        }
+      }
+    }
+  }
+}

@@ -1,0 +1,116 @@
+// 2-D max and average pooling over NCHW float32, forward and backward. Same semantics as the
+// js reference (src/backend/js/pool.ts): windows clipped to the input, max-pool indices are
+// positions within the input plane, the first NaN in a window wins, avg sums in f64.
+//
+// Geometry is read from an i32[13] block at `geo`:
+//   0 n, 1 c, 2 h, 3 w, 4 oh, 5 ow, 6 kh, 7 kw, 8 strideH, 9 strideW, 10 padH, 11 padW,
+//   12 countIncludePad
+
+@inline function gi(geo: usize, i: i32): i32 { return load<i32>(geo + (<usize>i << 2)); }
+
+export function maxPool2d(geo: usize, x: usize, out: usize, indices: usize): void {
+  const planes = gi(geo, 0) * gi(geo, 1), h = gi(geo, 2), w = gi(geo, 3);
+  const oh = gi(geo, 4), ow = gi(geo, 5), kh = gi(geo, 6), kw = gi(geo, 7);
+  const sh = gi(geo, 8), sw = gi(geo, 9), ph = gi(geo, 10), pw = gi(geo, 11);
+  let o: usize = 0;
+  for (let p = 0; p < planes; p++) {
+    const plane = x + ((<usize>p * h * w) << 2);
+    for (let oy = 0; oy < oh; oy++) {
+      const ys = oy * sh - ph;
+      const y0 = max(ys, 0), y1 = min(ys + kh, h);
+      for (let ox = 0; ox < ow; ox++, o++) {
+        const xs = ox * sw - pw;
+        const x0 = max(xs, 0), x1 = min(xs + kw, w);
+        let best: f32 = -Infinity;
+        let bi: i32 = y0 * w + x0;
+        for (let y = y0; y < y1; y++) {
+          const r = plane + ((<usize>y * w) << 2);
+          let nan = false;
+          for (let xx = x0; xx < x1; xx++) {
+            const v = load<f32>(r + (<usize>xx << 2));
+            if (v > best || v != v) {
+              best = v;
+              bi = y * w + xx;
+              if (v != v) { nan = true; break; }
+            }
+          }
+          if (nan) break;
+        }
+        store<f32>(out + (o << 2), best);
+        store<i32>(indices + (o << 2), bi);
+      }
+    }
+  }
+}
+
+/** dx (zeroed by the caller, n*c*h*w) += dy scattered through indices. */
+export function maxPool2dBackward(geo: usize, dy: usize, indices: usize, dx: usize): void {
+  const planes = gi(geo, 0) * gi(geo, 1), hw = gi(geo, 2) * gi(geo, 3);
+  const S = gi(geo, 4) * gi(geo, 5);
+  let o: usize = 0;
+  for (let p = 0; p < planes; p++) {
+    const plane = dx + ((<usize>p * hw) << 2);
+    for (let s = 0; s < S; s++, o++) {
+      const d = plane + (<usize>load<i32>(indices + (o << 2)) << 2);
+      store<f32>(d, load<f32>(d) + load<f32>(dy + (o << 2)));
+    }
+  }
+}
+
+@inline function divisor(geo: usize, ys: i32, xs: i32, y0: i32, y1: i32, x0: i32, x1: i32): f64 {
+  if (!gi(geo, 12)) return <f64>((y1 - y0) * (x1 - x0));
+  const h = gi(geo, 2), w = gi(geo, 3), kh = gi(geo, 6), kw = gi(geo, 7), ph = gi(geo, 10), pw = gi(geo, 11);
+  return <f64>((min(ys + kh, h + ph) - ys) * (min(xs + kw, w + pw) - xs));
+}
+
+export function avgPool2d(geo: usize, x: usize, out: usize): void {
+  const planes = gi(geo, 0) * gi(geo, 1), h = gi(geo, 2), w = gi(geo, 3);
+  const oh = gi(geo, 4), ow = gi(geo, 5), kh = gi(geo, 6), kw = gi(geo, 7);
+  const sh = gi(geo, 8), sw = gi(geo, 9), ph = gi(geo, 10), pw = gi(geo, 11);
+  let o: usize = 0;
+  for (let p = 0; p < planes; p++) {
+    const plane = x + ((<usize>p * h * w) << 2);
+    for (let oy = 0; oy < oh; oy++) {
+      const ys = oy * sh - ph;
+      const y0 = max(ys, 0), y1 = min(ys + kh, h);
+      for (let ox = 0; ox < ow; ox++, o++) {
+        const xs = ox * sw - pw;
+        const x0 = max(xs, 0), x1 = min(xs + kw, w);
+        let s: f64 = 0;
+        for (let y = y0; y < y1; y++) {
+          const r = plane + ((<usize>y * w) << 2);
+          for (let xx = x0; xx < x1; xx++) s += <f64>load<f32>(r + (<usize>xx << 2));
+        }
+        store<f32>(out + (o << 2), <f32>(s / divisor(geo, ys, xs, y0, y1, x0, x1)));
+      }
+    }
+  }
+}
+
+/** dx (zeroed by the caller) += each dy spread evenly over its window. */
+export function avgPool2dBackward(geo: usize, dy: usize, dx: usize): void {
+  const planes = gi(geo, 0) * gi(geo, 1), h = gi(geo, 2), w = gi(geo, 3);
+  const oh = gi(geo, 4), ow = gi(geo, 5), kh = gi(geo, 6), kw = gi(geo, 7);
+  const sh = gi(geo, 8), sw = gi(geo, 9), ph = gi(geo, 10), pw = gi(geo, 11);
+  let o: usize = 0;
+  for (let p = 0; p < planes; p++) {
+    const plane = dx + ((<usize>p * h * w) << 2);
+    for (let oy = 0; oy < oh; oy++) {
+      const ys = oy * sh - ph;
+      const y0 = max(ys, 0), y1 = min(ys + kh, h);
+      for (let ox = 0; ox < ow; ox++, o++) {
+        const xs = ox * sw - pw;
+        const x0 = max(xs, 0), x1 = min(xs + kw, w);
+        // js reference: v = dy / divisor in f64, then dx[i] (f32) += v, rounded each time
+        const v: f64 = <f64>load<f32>(dy + (o << 2)) / divisor(geo, ys, xs, y0, y1, x0, x1);
+        for (let y = y0; y < y1; y++) {
+          const r = plane + ((<usize>y * w) << 2);
+          for (let xx = x0; xx < x1; xx++) {
+            const d = r + (<usize>xx << 2);
+            store<f32>(d, <f32>(<f64>load<f32>(d) + v));
+          }
+        }
+      }
+    }
+  }
+}

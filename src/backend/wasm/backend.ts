@@ -1,0 +1,378 @@
+// The WASM SIMD backend: the js reference backend with its heavy float32 kernels replaced by
+// AssemblyScript ones (assembly/). Storage is shared with the js backend (HostStorage: typed
+// arrays on the JS heap, garbage-collected); a kernel call copies its inputs into the arena in
+// linear memory, runs, and copies the result out. float64 and int32 calls use the js reference.
+//
+// Which kernels earn a wasm version was measured (bench/, and the numbers in the comments):
+// GEMM, conv (im2col + GEMM), pooling and Adam do; elementwise ops on their own do not (see
+// the note above `unary` below).
+
+import type { AdamHyper, Conv2dGeometry, Pool2dGeometry, Storage, View } from '../backend.js';
+import { JsBackend } from '../js/index.js';
+import { HostStorage, host } from '../js/storage.js';
+import { Arena } from './arena.js';
+import type { KernelExports, LoadedKernels } from './loader.js';
+
+const F32 = 4;
+/** Target size (floats) of one chunk's im2col matrix: about L2-sized, so col stays cached. */
+const COL_TARGET = 1 << 18;
+
+const isF32 = (s: Storage): boolean => s.dtype === 'float32';
+const f32 = (s: Storage): Float32Array => host(s) as Float32Array;
+const roundUp = (x: number, m: number): number => Math.ceil(x / m) * m;
+
+interface Staged {
+  ptr: number; // byte offset of element (0, 0, ...) of the view
+  strides: number[];
+}
+
+export class WasmBackend extends JsBackend {
+  override readonly name: string = 'wasm';
+  readonly flavor: string;
+  private readonly k: KernelExports;
+  readonly arena: Arena;
+  private readonly MR: number;
+  private readonly NR: number;
+  private readonly KC: number;
+  private readonly MC: number;
+  private readonly NC: number;
+
+  constructor(loaded: LoadedKernels) {
+    super();
+    this.k = loaded.exports;
+    this.flavor = loaded.flavor;
+    this.arena = new Arena(loaded.memory, this.k.heapBase());
+    [this.MR, this.NR, this.KC, this.MC, this.NC] = [0, 1, 2, 3, 4].map((i) => this.k.gemmBlocking(i)) as [number, number, number, number, number];
+  }
+
+  // ---------------------------------------------------------------- helpers
+
+  /** Reserve sgemm's packing buffers for an (m, n, k) product. */
+  private gemmBuffers(m: number, n: number, k: number): [number, number, number] {
+    const kc = Math.min(this.KC, Math.max(k, 1));
+    const pa = this.arena.allocF32(roundUp(Math.min(this.MC, m), this.MR) * kc);
+    const pb = this.arena.allocF32(roundUp(Math.min(this.NC, n), this.NR) * kc);
+    const tmp = this.arena.allocF32(this.MR * this.NR);
+    return [pa, pb, tmp];
+  }
+
+  /**
+   * Copy the part of the storage a view spans into the arena, keeping its strides, so that the
+   * GEMM packs straight from them. A view that spans far more than its elements (a small window
+   * of a big storage) is materialised contiguously first instead.
+   */
+  private stage(v: View): Staged {
+    const data = f32(v.storage);
+    let lo = v.offset;
+    let hi = v.offset;
+    let count = 1;
+    for (let d = 0; d < v.shape.length; d++) {
+      const ext = (v.shape[d]! - 1) * v.strides[d]!;
+      if (ext < 0) lo += ext;
+      else hi += ext;
+      count *= v.shape[d]!;
+    }
+    if (hi - lo + 1 > 2 * count + 4096) {
+      const dense = f32(super.copy(v));
+      const p = this.arena.allocF32(dense.length);
+      this.arena.f32.set(dense, p / F32);
+      const strides = new Array<number>(v.shape.length);
+      for (let d = v.shape.length - 1, s = 1; d >= 0; d--) {
+        strides[d] = s;
+        s *= v.shape[d]!;
+      }
+      return { ptr: p, strides };
+    }
+    const p = this.arena.allocF32(hi - lo + 1);
+    this.arena.f32.set(data.subarray(lo, hi + 1), p / F32);
+    return { ptr: p + (v.offset - lo) * F32, strides: [...v.strides] };
+  }
+
+  private putGeo(values: number[]): number {
+    const p = this.arena.alloc(64);
+    this.arena.i32.set(values, p / F32);
+    return p;
+  }
+
+  private copyIn(src: Float32Array, p: number): void {
+    this.arena.f32.set(src, p / F32);
+  }
+
+  private copyOut(p: number, count: number, dst: Float32Array, at = 0): void {
+    dst.set(this.arena.f32.subarray(p / F32, p / F32 + count), at);
+  }
+
+  // ---------------------------------------------------------------- linear algebra
+
+  override matmul(a: View, b: View): Storage {
+    if (!isF32(a.storage) || !isF32(b.storage)) return super.matmul(a, b);
+    const [batch, m, k] = a.shape as [number, number, number];
+    const n = b.shape[2]!;
+    const out = new Float32Array(batch * m * n);
+    if (out.length === 0 || k === 0) return new HostStorage(out);
+    const ar = this.arena;
+    ar.reset();
+    const A = this.stage(a);
+    const B = this.stage(b);
+    let [sab, sam, sak] = A.strides as [number, number, number];
+    const [sbb, sbk, sbn] = B.strides as [number, number, number];
+    // One product of batch*m rows when B is shared by every batch and A's rows are evenly spaced.
+    let rows = m;
+    let batches = batch;
+    if (batch > 1 && (sbb === 0 || batch === 1)) {
+      if (m === 1) sam = sab;
+      if (sab === m * sam) {
+        rows = batch * m;
+        batches = 1;
+      }
+    }
+    if (batches === 1) sab = 0;
+    const C = ar.allocF32(out.length);
+    const [pa, pb, tmp] = this.gemmBuffers(rows, n, k);
+    for (let t = 0; t < batches; t++) {
+      this.k.sgemm(rows, n, k, A.ptr + t * sab * F32, sam, sak, B.ptr + t * sbb * F32, sbk, sbn, C + t * rows * n * F32, n, 0, pa, pb, tmp);
+    }
+    this.copyOut(C, out.length, out);
+    return new HostStorage(out);
+  }
+
+  // ---------------------------------------------------------------- convolution
+
+  /** Images per chunk so that a chunk's im2col matrix stays near COL_TARGET floats. */
+  private chunk(n: number, colPerImage: number): number {
+    return Math.max(1, Math.min(n, Math.floor(COL_TARGET / Math.max(colPerImage, 1))));
+  }
+
+  private convGeo(g: Conv2dGeometry, nb: number): number[] {
+    return [nb, g.c, g.h, g.w, g.o, g.kh, g.kw, g.oh, g.ow, g.strideH, g.strideW, g.padH, g.padW, g.dilH, g.dilW, g.groups];
+  }
+
+  override conv2d(x: Storage, w: Storage, g: Conv2dGeometry): Storage {
+    if (!isF32(x) || !isF32(w)) return super.conv2d(x, w, g);
+    const S = g.oh * g.ow;
+    const out = new Float32Array(g.n * g.o * S);
+    if (out.length === 0) return new HostStorage(out);
+    const X = f32(x);
+    const cg = g.c / g.groups;
+    const og = g.o / g.groups;
+    const K = cg * g.kh * g.kw;
+    const inImg = g.c * g.h * g.w;
+    const nb = this.chunk(g.n, K * S);
+    const ar = this.arena;
+    ar.reset();
+    const geo = ar.alloc(64);
+    const wp = ar.allocF32(g.o * K);
+    const xb = ar.allocF32(nb * inImg);
+    const col = ar.allocF32(K * nb * S);
+    const ymat = nb > 1 ? ar.allocF32(og * nb * S) : 0;
+    const yb = ar.allocF32(nb * g.o * S);
+    const [pa, pb, tmp] = this.gemmBuffers(og, nb * S, K);
+    this.copyIn(f32(w), wp);
+    for (let n0 = 0; n0 < g.n; n0 += nb) {
+      const cur = Math.min(nb, g.n - n0);
+      ar.i32.set(this.convGeo(g, cur), geo / F32);
+      this.copyIn(X.subarray(n0 * inImg, (n0 + cur) * inImg), xb);
+      for (let grp = 0; grp < g.groups; grp++) {
+        this.k.im2col(geo, xb, col, grp);
+        const a = wp + grp * og * K * F32;
+        if (cur === 1) {
+          this.k.sgemm(og, S, K, a, K, 1, col, S, 1, yb + grp * og * S * F32, S, 0, pa, pb, tmp);
+        } else {
+          this.k.sgemm(og, cur * S, K, a, K, 1, col, cur * S, 1, ymat, cur * S, 0, pa, pb, tmp);
+          this.k.scatterChannels(ymat, yb, cur, g.o, grp * og, og, S);
+        }
+      }
+      this.copyOut(yb, cur * g.o * S, out, n0 * g.o * S);
+    }
+    return new HostStorage(out);
+  }
+
+  override conv2dBackwardData(dy: Storage, w: Storage, g: Conv2dGeometry): Storage {
+    if (!isF32(dy) || !isF32(w)) return super.conv2dBackwardData(dy, w, g);
+    const S = g.oh * g.ow;
+    const inImg = g.c * g.h * g.w;
+    const dx = new Float32Array(g.n * inImg);
+    if (dx.length === 0 || S === 0 || g.o === 0) return new HostStorage(dx);
+    const DY = f32(dy);
+    const cg = g.c / g.groups;
+    const og = g.o / g.groups;
+    const K = cg * g.kh * g.kw;
+    const nb = this.chunk(g.n, K * S);
+    const ar = this.arena;
+    ar.reset();
+    const geo = ar.alloc(64);
+    const wp = ar.allocF32(g.o * K);
+    const dyb = ar.allocF32(nb * g.o * S);
+    const dymat = nb > 1 ? ar.allocF32(og * nb * S) : 0;
+    const col = ar.allocF32(K * nb * S);
+    const dxb = ar.allocF32(nb * inImg);
+    const [pa, pb, tmp] = this.gemmBuffers(K, nb * S, og);
+    this.copyIn(f32(w), wp);
+    for (let n0 = 0; n0 < g.n; n0 += nb) {
+      const cur = Math.min(nb, g.n - n0);
+      ar.i32.set(this.convGeo(g, cur), geo / F32);
+      this.copyIn(DY.subarray(n0 * g.o * S, (n0 + cur) * g.o * S), dyb);
+      ar.f32.fill(0, dxb / F32, dxb / F32 + cur * inImg);
+      for (let grp = 0; grp < g.groups; grp++) {
+        let bp = dyb + grp * og * S * F32;
+        if (cur > 1) {
+          this.k.gatherChannels(dyb, dymat, cur, g.o, grp * og, og, S);
+          bp = dymat;
+        }
+        // col[K, cur*S] = W_g^T [K, og] . dY_g [og, cur*S]
+        this.k.sgemm(K, cur * S, og, wp + grp * og * K * F32, 1, K, bp, cur * S, 1, col, cur * S, 0, pa, pb, tmp);
+        this.k.col2im(geo, col, dxb, grp);
+      }
+      this.copyOut(dxb, cur * inImg, dx, n0 * inImg);
+    }
+    return new HostStorage(dx);
+  }
+
+  override conv2dBackwardFilter(x: Storage, dy: Storage, g: Conv2dGeometry): Storage {
+    if (!isF32(x) || !isF32(dy)) return super.conv2dBackwardFilter(x, dy, g);
+    const S = g.oh * g.ow;
+    const cg = g.c / g.groups;
+    const og = g.o / g.groups;
+    const K = cg * g.kh * g.kw;
+    const dw = new Float32Array(g.o * K);
+    if (dw.length === 0 || S === 0 || g.n === 0) return new HostStorage(dw);
+    const X = f32(x);
+    const DY = f32(dy);
+    const inImg = g.c * g.h * g.w;
+    const nb = this.chunk(g.n, K * S);
+    const ar = this.arena;
+    ar.reset();
+    const geo = ar.alloc(64);
+    const xb = ar.allocF32(nb * inImg);
+    const dyb = ar.allocF32(nb * g.o * S);
+    const dymat = nb > 1 ? ar.allocF32(og * nb * S) : 0;
+    const col = ar.allocF32(K * nb * S);
+    const dwb = ar.allocF32(g.o * K);
+    const [pa, pb, tmp] = this.gemmBuffers(og, K, nb * S);
+    ar.f32.fill(0, dwb / F32, dwb / F32 + g.o * K);
+    for (let n0 = 0; n0 < g.n; n0 += nb) {
+      const cur = Math.min(nb, g.n - n0);
+      ar.i32.set(this.convGeo(g, cur), geo / F32);
+      this.copyIn(X.subarray(n0 * inImg, (n0 + cur) * inImg), xb);
+      this.copyIn(DY.subarray(n0 * g.o * S, (n0 + cur) * g.o * S), dyb);
+      for (let grp = 0; grp < g.groups; grp++) {
+        this.k.im2col(geo, xb, col, grp);
+        let ap = dyb + grp * og * S * F32;
+        if (cur > 1) {
+          this.k.gatherChannels(dyb, dymat, cur, g.o, grp * og, og, S);
+          ap = dymat;
+        }
+        // dW_g [og, K] += dY_g [og, cur*S] . col^T [cur*S, K]
+        this.k.sgemm(og, K, cur * S, ap, cur * S, 1, col, 1, cur * S, dwb + grp * og * K * F32, K, 1, pa, pb, tmp);
+      }
+    }
+    this.copyOut(dwb, dw.length, dw);
+    return new HostStorage(dw);
+  }
+
+  // ---------------------------------------------------------------- pooling
+
+  private poolGeo(g: Pool2dGeometry): number {
+    return this.putGeo([g.n, g.c, g.h, g.w, g.oh, g.ow, g.kh, g.kw, g.strideH, g.strideW, g.padH, g.padW, g.countIncludePad ? 1 : 0]);
+  }
+
+  override maxPool2d(x: Storage, g: Pool2dGeometry): { out: Storage; indices: Storage } {
+    if (!isF32(x)) return super.maxPool2d(x, g);
+    const size = g.n * g.c * g.oh * g.ow;
+    const out = new Float32Array(size);
+    const indices = new Int32Array(size);
+    if (size > 0) {
+      const ar = this.arena;
+      ar.reset();
+      const geo = this.poolGeo(g);
+      const xp = ar.allocF32(x.size);
+      const op = ar.allocF32(size);
+      const ip = ar.alloc(size * 4);
+      this.copyIn(f32(x), xp);
+      this.k.maxPool2d(geo, xp, op, ip);
+      this.copyOut(op, size, out);
+      indices.set(ar.i32.subarray(ip / 4, ip / 4 + size));
+    }
+    return { out: new HostStorage(out), indices: new HostStorage(indices) };
+  }
+
+  override maxPool2dBackward(dy: Storage, indices: Storage, g: Pool2dGeometry): Storage {
+    if (!isF32(dy) || indices.dtype !== 'int32') return super.maxPool2dBackward(dy, indices, g);
+    const size = g.n * g.c * g.h * g.w;
+    const dx = new Float32Array(size);
+    if (size > 0 && dy.size > 0) {
+      const ar = this.arena;
+      ar.reset();
+      const geo = this.poolGeo(g);
+      const dyp = ar.allocF32(dy.size);
+      const ip = ar.alloc(dy.size * 4);
+      const dxp = ar.allocF32(size);
+      this.copyIn(f32(dy), dyp);
+      ar.i32.set(host(indices) as Int32Array, ip / 4);
+      ar.f32.fill(0, dxp / F32, dxp / F32 + size);
+      this.k.maxPool2dBackward(geo, dyp, ip, dxp);
+      this.copyOut(dxp, size, dx);
+    }
+    return new HostStorage(dx);
+  }
+
+  override avgPool2d(x: Storage, g: Pool2dGeometry): Storage {
+    if (!isF32(x)) return super.avgPool2d(x, g);
+    const size = g.n * g.c * g.oh * g.ow;
+    const out = new Float32Array(size);
+    if (size > 0) {
+      const ar = this.arena;
+      ar.reset();
+      const geo = this.poolGeo(g);
+      const xp = ar.allocF32(x.size);
+      const op = ar.allocF32(size);
+      this.copyIn(f32(x), xp);
+      this.k.avgPool2d(geo, xp, op);
+      this.copyOut(op, size, out);
+    }
+    return new HostStorage(out);
+  }
+
+  override avgPool2dBackward(dy: Storage, g: Pool2dGeometry): Storage {
+    if (!isF32(dy)) return super.avgPool2dBackward(dy, g);
+    const size = g.n * g.c * g.h * g.w;
+    const dx = new Float32Array(size);
+    if (size > 0 && dy.size > 0) {
+      const ar = this.arena;
+      ar.reset();
+      const geo = this.poolGeo(g);
+      const dyp = ar.allocF32(dy.size);
+      const dxp = ar.allocF32(size);
+      this.copyIn(f32(dy), dyp);
+      ar.f32.fill(0, dxp / F32, dxp / F32 + size);
+      this.k.avgPool2dBackward(geo, dyp, dxp);
+      this.copyOut(dxp, size, dx);
+    }
+    return new HostStorage(dx);
+  }
+
+  // ---------------------------------------------------------------- optimiser
+
+  override adamUpdate(param: Storage, grad: Storage, m: Storage, v: Storage, h: AdamHyper): void {
+    if (!isF32(param) || !isF32(grad) || !isF32(m) || !isF32(v)) return super.adamUpdate(param, grad, m, v, h);
+    const n = param.size;
+    if (n === 0) return;
+    const P = f32(param), G = f32(grad), M = f32(m), V = f32(v);
+    const ar = this.arena;
+    ar.reset();
+    const pp = ar.allocF32(n), gp = ar.allocF32(n), mp = ar.allocF32(n), vp = ar.allocF32(n);
+    this.copyIn(P, pp);
+    this.copyIn(G, gp);
+    this.copyIn(M, mp);
+    this.copyIn(V, vp);
+    // the same doubles as the js reference computes
+    const bc1 = 1 - h.beta1 ** h.step;
+    const bc2 = 1 - h.beta2 ** h.step;
+    const mode = h.weightDecay === 0 ? 0 : h.decoupled ? 2 : 1;
+    const decay = mode === 2 ? 1 - h.lr * h.weightDecay : h.weightDecay;
+    this.k.adamUpdate(pp, gp, mp, vp, n, h.beta1, 1 - h.beta1, h.beta2, 1 - h.beta2, h.lr / bc1, Math.sqrt(bc2), h.eps, mode, decay);
+    this.copyOut(pp, n, P);
+    this.copyOut(mp, n, M);
+    this.copyOut(vp, n, V);
+  }
+}

@@ -1,0 +1,104 @@
+// Loads the embedded kernel module: decode the base64 bytes, let WebAssembly.validate pick the
+// build this engine runs, compile, and instantiate over a memory that TypeScript creates.
+//
+// Builds: the SIMD build (deterministic; the default) and, opt-in only, a relaxed-SIMD build
+// (fused multiply-add in the GEMM micro-kernel: faster where the engine fuses, but rounding may
+// differ between engines). Opt in with the environment variable VAEGRAD_WASM_RELAXED=1 (Node)
+// or `globalThis.VAEGRAD_WASM_RELAXED = true` before the first use. An engine without SIMD gets
+// no wasm backend: the registry falls back to the js reference backend.
+
+import { RELAXED_WASM_BASE64, SIMD_WASM_BASE64 } from './generated/kernels.js';
+
+/** The kernel module's exports (see assembly/index.ts). Pointers are byte offsets into memory. */
+export interface KernelExports {
+  sgemm(m: number, n: number, k: number, a: number, rsa: number, csa: number, b: number, rsb: number, csb: number,
+    c: number, ldc: number, accumulate: number, packA: number, packB: number, tmp: number): void;
+  gemmBlocking(which: number): number;
+  im2col(geo: number, x: number, col: number, g: number): void;
+  col2im(geo: number, col: number, dx: number, g: number): void;
+  gatherChannels(src: number, dst: number, nb: number, chanTotal: number, c0: number, cnt: number, s: number): void;
+  scatterChannels(src: number, dst: number, nb: number, chanTotal: number, c0: number, cnt: number, s: number): void;
+  maxPool2d(geo: number, x: number, out: number, indices: number): void;
+  maxPool2dBackward(geo: number, dy: number, indices: number, dx: number): void;
+  avgPool2d(geo: number, x: number, out: number): void;
+  avgPool2dBackward(geo: number, dy: number, dx: number): void;
+  adamUpdate(p: number, g: number, m: number, v: number, n: number, beta1: number, oneMinusBeta1: number, beta2: number,
+    oneMinusBeta2: number, stepSize: number, sqrtBc2: number, eps: number, mode: number, decay: number): void;
+  heapBase(): number;
+}
+
+export interface LoadedKernels {
+  exports: KernelExports;
+  memory: WebAssembly.Memory;
+  /** 'simd' or 'relaxed-simd' */
+  flavor: string;
+}
+
+/** Maximum pages the module declares (asconfig.json "maximumMemory"): 2 GiB. */
+const MAX_PAGES = 32768;
+
+function decodeBase64(b64: string): Uint8Array<ArrayBuffer> {
+  const bin = atob(b64);
+  const bytes = new Uint8Array(bin.length);
+  for (let i = 0; i < bin.length; i++) bytes[i] = bin.charCodeAt(i);
+  return bytes;
+}
+
+function relaxedWanted(): boolean {
+  const g = globalThis as { VAEGRAD_WASM_RELAXED?: unknown; process?: { env?: Record<string, string | undefined> } };
+  return g.VAEGRAD_WASM_RELAXED === true || g.process?.env?.VAEGRAD_WASM_RELAXED === '1';
+}
+
+let picked: { bytes: Uint8Array<ArrayBuffer>; flavor: string } | null = null;
+
+/** The bytes of the build this engine can run; throws when it has no WebAssembly SIMD. */
+function pickBytes(): { bytes: Uint8Array<ArrayBuffer>; flavor: string } {
+  if (picked) return picked;
+  if (typeof WebAssembly !== 'object' || typeof WebAssembly.validate !== 'function') {
+    throw new Error('wasm backend: this engine has no WebAssembly');
+  }
+  if (relaxedWanted() && RELAXED_WASM_BASE64) {
+    const bytes = decodeBase64(RELAXED_WASM_BASE64);
+    if (WebAssembly.validate(bytes)) return (picked = { bytes, flavor: 'relaxed-simd' });
+  }
+  const bytes = decodeBase64(SIMD_WASM_BASE64);
+  if (!WebAssembly.validate(bytes)) throw new Error('wasm backend: this engine has no WebAssembly SIMD');
+  return (picked = { bytes, flavor: 'simd' });
+}
+
+function instantiate(module: WebAssembly.Module, flavor: string): LoadedKernels {
+  // Non-shared memory for now (see arena.ts for the layout that a shared, multi-worker version
+  // keeps): the module is built with --importMemory, so the memory is ours to create and grow.
+  const memory = new WebAssembly.Memory({ initial: 1, maximum: MAX_PAGES });
+  const instance = new WebAssembly.Instance(module, {
+    env: {
+      memory,
+      abort: () => { throw new Error('wasm backend: kernel abort'); },
+    },
+  });
+  return { exports: instance.exports as unknown as KernelExports, memory, flavor };
+}
+
+/**
+ * Compile and instantiate synchronously. Works in Node and in workers; a browser's main thread
+ * refuses to compile large modules synchronously and this throws there (use loadKernelsAsync).
+ */
+export function loadKernelsSync(): LoadedKernels {
+  const { bytes, flavor } = pickBytes();
+  return instantiate(new WebAssembly.Module(bytes), flavor);
+}
+
+export async function loadKernelsAsync(): Promise<LoadedKernels> {
+  const { bytes, flavor } = pickBytes();
+  return instantiate(await WebAssembly.compile(bytes), flavor);
+}
+
+/** True when this engine can run the kernels at all (WebAssembly with SIMD). */
+export function wasmSupported(): boolean {
+  try {
+    pickBytes();
+    return true;
+  } catch {
+    return false;
+  }
+}

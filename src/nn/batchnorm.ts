@@ -1,0 +1,86 @@
+// BatchNorm1d / BatchNorm2d: affine weight and bias, running statistics and a step counter as
+// buffers under PyTorch's names (running_mean, running_var, num_batches_tracked).
+
+import { noGrad } from '../autograd/grad-mode.js';
+import { full, ones, zeros } from '../creation.js';
+import { batchNorm } from '../ops/norm.js';
+import { fmtShape } from '../shape.js';
+import type { Tensor } from '../tensor.js';
+import { Module, Parameter } from './module.js';
+import { checkPositiveInt } from './tensors.js';
+
+export interface BatchNormLayerOptions {
+  eps?: number;
+  /** null: a cumulative average, as PyTorch's momentum=None. */
+  momentum?: number | null;
+  affine?: boolean;
+  trackRunningStats?: boolean;
+}
+
+abstract class BatchNormNd extends Module {
+  weight: Parameter | null;
+  bias: Parameter | null;
+  readonly eps: number;
+  readonly momentum: number | null;
+  readonly trackRunningStats: boolean;
+  protected abstract readonly ranks: number[];
+
+  constructor(readonly numFeatures: number, opts: BatchNormLayerOptions = {}) {
+    super();
+    checkPositiveInt(new.target.name, 'numFeatures', numFeatures);
+    this.eps = opts.eps ?? 1e-5;
+    this.momentum = opts.momentum === undefined ? 0.1 : opts.momentum;
+    this.trackRunningStats = opts.trackRunningStats ?? true;
+    const affine = opts.affine ?? true;
+    this.weight = affine ? new Parameter(ones([numFeatures])) : null;
+    this.bias = affine ? new Parameter(zeros([numFeatures])) : null;
+    if (this.trackRunningStats) {
+      this.registerBuffer('running_mean', zeros([numFeatures]));
+      this.registerBuffer('running_var', ones([numFeatures]));
+      this.registerBuffer('num_batches_tracked', full([], 0, { dtype: 'int32' }));
+    }
+  }
+
+  get runningMean(): Tensor | null {
+    return this.trackRunningStats ? this.buffer('running_mean') : null;
+  }
+  get runningVar(): Tensor | null {
+    return this.trackRunningStats ? this.buffer('running_var') : null;
+  }
+  get numBatchesTracked(): Tensor | null {
+    return this.trackRunningStats ? this.buffer('num_batches_tracked') : null;
+  }
+
+  forward(x: Tensor): Tensor {
+    if (!this.ranks.includes(x.ndim) || x.shape[1] !== this.numFeatures) {
+      throw new Error(`${this.constructor.name}(${this.numFeatures}): expected input of rank ${this.ranks.join(' or ')} with ${this.numFeatures} channels in dim 1, got ${fmtShape(x.shape)}`);
+    }
+    const useBatchStats = this.training || !this.trackRunningStats;
+    let momentum = this.momentum ?? 0;
+    if (this.training && this.trackRunningStats) {
+      const nbt = this.numBatchesTracked!;
+      noGrad(() => nbt.copy_(nbt.add(1)));
+      if (this.momentum === null) momentum = 1 / nbt.item();
+    }
+    const track = this.trackRunningStats && this.training;
+    return batchNorm(x, track || !useBatchStats ? this.runningMean : null, track || !useBatchStats ? this.runningVar : null, this.weight, this.bias, {
+      training: useBatchStats,
+      momentum,
+      eps: this.eps,
+    });
+  }
+
+  override extraRepr(): string {
+    return `${this.numFeatures}, eps=${this.eps}, momentum=${this.momentum}`;
+  }
+}
+
+/** Over [N, C] or [N, C, L]. */
+export class BatchNorm1d extends BatchNormNd {
+  protected readonly ranks = [2, 3];
+}
+
+/** Over [N, C, H, W]. */
+export class BatchNorm2d extends BatchNormNd {
+  protected readonly ranks = [4];
+}

@@ -1,0 +1,72 @@
+// Conv2d and ConvTranspose2d layers over the functional ops, PyTorch's weight layouts and init.
+
+import { conv2d, convTranspose2d } from '../ops/conv.js';
+import type { Pair } from '../ops/conv.js';
+import { pair } from '../ops/conv.js';
+import type { Tensor } from '../tensor.js';
+import { defaultLayerInit } from './init.js';
+import { Module, Parameter } from './module.js';
+import { checkPositiveInt, empty } from './tensors.js';
+
+export interface Conv2dLayerOptions {
+  stride?: Pair;
+  padding?: Pair;
+  dilation?: Pair;
+  groups?: number;
+  bias?: boolean;
+}
+
+abstract class ConvNd extends Module {
+  weight: Parameter;
+  bias: Parameter | null;
+  readonly kernelSize: [number, number];
+  readonly groups: number;
+  constructor(
+    readonly inChannels: number,
+    readonly outChannels: number,
+    kernelSize: Pair,
+    protected readonly opts: Conv2dLayerOptions,
+    weightShape: (k: [number, number], groups: number) => number[],
+  ) {
+    super();
+    const name = new.target.name;
+    checkPositiveInt(name, 'inChannels', inChannels);
+    checkPositiveInt(name, 'outChannels', outChannels);
+    this.groups = opts.groups ?? 1;
+    if (inChannels % this.groups || outChannels % this.groups) {
+      throw new Error(`${name}: groups=${this.groups} must divide inChannels (${inChannels}) and outChannels (${outChannels})`);
+    }
+    this.kernelSize = pair(name, 'kernelSize', kernelSize, 1, 1);
+    this.weight = new Parameter(empty(weightShape(this.kernelSize, this.groups)));
+    this.bias = opts.bias === false ? null : new Parameter(empty([outChannels]));
+    this.resetParameters();
+  }
+  resetParameters(): void {
+    // PyTorch computes fan_in from weight dims 1.. for both layers (for ConvTranspose2d that is out/groups * kH * kW).
+    const w = this.weight.shape;
+    defaultLayerInit(this.weight, this.bias, w[1]! * w[2]! * w[3]!);
+  }
+  override extraRepr(): string {
+    const o = this.opts;
+    const extra = [o.stride && `stride=${JSON.stringify(o.stride)}`, o.padding && `padding=${JSON.stringify(o.padding)}`, this.groups !== 1 && `groups=${this.groups}`].filter(Boolean);
+    return [`${this.inChannels}, ${this.outChannels}, kernelSize=[${this.kernelSize.join(', ')}]`, ...extra].join(', ');
+  }
+}
+
+export class Conv2d extends ConvNd {
+  constructor(inChannels: number, outChannels: number, kernelSize: Pair, opts: Conv2dLayerOptions = {}) {
+    super(inChannels, outChannels, kernelSize, opts, (k, g) => [outChannels, inChannels / g, ...k]);
+  }
+  forward(x: Tensor): Tensor {
+    return conv2d(x, this.weight, this.bias, this.opts);
+  }
+}
+
+export class ConvTranspose2d extends ConvNd {
+  constructor(inChannels: number, outChannels: number, kernelSize: Pair, opts: Conv2dLayerOptions & { outputPadding?: Pair } = {}) {
+    super(inChannels, outChannels, kernelSize, opts, (k, g) => [inChannels, outChannels / g, ...k]);
+  }
+  forward(x: Tensor): Tensor {
+    return convTranspose2d(x, this.weight, this.bias, this.opts);
+  }
+}

@@ -1,0 +1,12 @@
+// nn: modules, layers and initialisers (vg.nn).
+
+export { Module, Parameter } from './module.js';
+export type { StateDict, LoadResult } from './module.js';
+export { Linear } from './linear.js';
+export { Conv2d, ConvTranspose2d } from './conv.js';
+export type { Conv2dLayerOptions } from './conv.js';
+export { BatchNorm1d, BatchNorm2d } from './batchnorm.js';
+export type { BatchNormLayerOptions } from './batchnorm.js';
+export { ReLU, LeakyReLU, Sigmoid, Tanh, Identity, MaxPool2d, AvgPool2d, Dropout, Flatten, Unflatten } from './layers.js';
+export { Sequential } from './sequential.js';
+export * as init from './init.js';

@@ -1,0 +1,27 @@
+// Linear: y = x W^T + b, with weight [out, in] as PyTorch lays it out.
+
+import { empty } from './tensors.js';
+import { linear } from '../functional.js';
+import type { Tensor } from '../tensor.js';
+import { defaultLayerInit } from './init.js';
+import { Module, Parameter } from './module.js';
+
+export class Linear extends Module {
+  weight: Parameter;
+  bias: Parameter | null;
+  constructor(readonly inFeatures: number, readonly outFeatures: number, opts: { bias?: boolean } = {}) {
+    super();
+    this.weight = new Parameter(empty([outFeatures, inFeatures]));
+    this.bias = opts.bias === false ? null : new Parameter(empty([outFeatures]));
+    this.resetParameters();
+  }
+  resetParameters(): void {
+    defaultLayerInit(this.weight, this.bias, this.inFeatures);
+  }
+  forward(x: Tensor): Tensor {
+    return linear(x, this.weight, this.bias);
+  }
+  override extraRepr(): string {
+    return `inFeatures=${this.inFeatures}, outFeatures=${this.outFeatures}, bias=${this.bias !== null}`;
+  }
+}

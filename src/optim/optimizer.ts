@@ -1,0 +1,102 @@
+// Optimizer base: parameter groups with their hyperparameters, per-parameter state, zeroGrad,
+// and stateDict/loadStateDict in PyTorch's shape so that training resumes exactly.
+
+import { noGrad } from '../autograd/grad-mode.js';
+import { fmtShape, shapeEq } from '../shape.js';
+import { Tensor } from '../tensor.js';
+
+export interface ParamGroup<H> {
+  params: Tensor[];
+  options: H;
+}
+
+export type ParamsArg<H> = Tensor[] | { params: Tensor[]; options?: Partial<H> }[];
+
+export type StateValue = Tensor | number;
+export interface OptimizerState<H> {
+  /** Per-parameter state, keyed by the parameter's index across all groups (as PyTorch). */
+  state: Map<number, Record<string, StateValue>>;
+  paramGroups: { options: H; params: number[] }[];
+}
+
+export abstract class Optimizer<H extends { lr: number }> {
+  readonly paramGroups: ParamGroup<H>[];
+  protected state = new Map<Tensor, Record<string, StateValue>>();
+
+  constructor(params: ParamsArg<H>, defaults: H) {
+    const name = new.target.name;
+    if (!Array.isArray(params) || params.length === 0) throw new Error(`${name}: got an empty parameter list`);
+    const groups = params[0] instanceof Tensor ? [{ params: params as Tensor[] }] : (params as { params: Tensor[]; options?: Partial<H> }[]);
+    this.paramGroups = groups.map((g, gi) => {
+      g.params.forEach((p, i) => {
+        if (!(p instanceof Tensor)) throw new Error(`${name}: parameter ${i} of group ${gi} is not a Tensor`);
+        if (!p.requiresGrad || !p.isLeaf) throw new Error(`${name}: parameter ${i} of group ${gi} ${fmtShape(p.shape)} must be a leaf tensor that requires grad`);
+      });
+      return { params: [...g.params], options: { ...defaults, ...(g as { options?: Partial<H> }).options } };
+    });
+    const all = this.paramGroups.flatMap((g) => g.params);
+    if (new Set(all).size !== all.length) throw new Error(`${name}: some parameters appear more than once`);
+  }
+
+  zeroGrad(): void {
+    for (const g of this.paramGroups) for (const p of g.params) p.grad = null;
+  }
+
+  /** One update of every parameter that has a gradient. */
+  step(): void {
+    noGrad(() => {
+      for (const group of this.paramGroups) {
+        for (const p of group.params) {
+          if (!p.grad) continue;
+          let s = this.state.get(p);
+          if (!s) this.state.set(p, (s = {}));
+          this.update(p, p.grad.contiguous(), s, group.options);
+        }
+      }
+    });
+  }
+
+  protected abstract update(p: Tensor, grad: Tensor, state: Record<string, StateValue>, h: H): void;
+
+  stateDict(): OptimizerState<H> {
+    const state = new Map<number, Record<string, StateValue>>();
+    let i = 0;
+    const paramGroups = this.paramGroups.map((g) => ({
+      options: { ...g.options },
+      params: g.params.map((p) => {
+        const s = this.state.get(p);
+        if (s) state.set(i, Object.fromEntries(Object.entries(s).map(([k, v]) => [k, v instanceof Tensor ? v.clone() : v])));
+        return i++;
+      }),
+    }));
+    return { state, paramGroups };
+  }
+
+  loadStateDict(sd: OptimizerState<H>): void {
+    const name = this.constructor.name;
+    const params = this.paramGroups.flatMap((g) => g.params);
+    if (sd.paramGroups.length !== this.paramGroups.length) {
+      throw new Error(`${name}.loadStateDict: ${sd.paramGroups.length} parameter groups in the state, ${this.paramGroups.length} in the optimizer`);
+    }
+    sd.paramGroups.forEach((g, gi) => {
+      if (g.params.length !== this.paramGroups[gi]!.params.length) {
+        throw new Error(`${name}.loadStateDict: group ${gi} has ${g.params.length} parameters in the state, ${this.paramGroups[gi]!.params.length} in the optimizer`);
+      }
+    });
+    for (const [i, s] of sd.state) {
+      const p = params[i];
+      if (!p) throw new Error(`${name}.loadStateDict: state for parameter ${i}, but the optimizer has ${params.length}`);
+      for (const [k, v] of Object.entries(s)) {
+        if (v instanceof Tensor && !shapeEq(v.shape, p.shape)) {
+          throw new Error(`${name}.loadStateDict: state '${k}' of parameter ${i} has shape ${fmtShape(v.shape)}, parameter has ${fmtShape(p.shape)}`);
+        }
+      }
+    }
+    this.paramGroups.forEach((g, gi) => Object.assign(g.options, sd.paramGroups[gi]!.options));
+    this.state = new Map();
+    for (const [i, s] of sd.state) {
+      const p = params[i]!;
+      this.state.set(p, Object.fromEntries(Object.entries(s).map(([k, v]) => [k, v instanceof Tensor ? v.to(p.dtype).clone() : v])));
+    }
+  }
+}

@@ -1,0 +1,76 @@
+// Learning-rate schedulers (torch.optim.lr_scheduler): call step() once per epoch (or per
+// iteration, as you choose); each sets the lr of every parameter group from its base lr.
+
+import type { Optimizer } from './optimizer.js';
+
+export abstract class LRScheduler {
+  lastEpoch = 0;
+  readonly baseLrs: number[];
+  constructor(protected readonly optimizer: Optimizer<{ lr: number }>) {
+    this.baseLrs = optimizer.paramGroups.map((g) => g.options.lr);
+  }
+  /** lr for group i at epoch this.lastEpoch. */
+  protected abstract lrAt(base: number, epoch: number): number;
+  /** Subclasses call this last in their constructor, once their own fields are set. */
+  protected apply(): void {
+    this.optimizer.paramGroups.forEach((g, i) => (g.options.lr = this.lrAt(this.baseLrs[i]!, this.lastEpoch)));
+  }
+  step(): void {
+    this.lastEpoch++;
+    this.apply();
+  }
+  getLastLr(): number[] {
+    return this.optimizer.paramGroups.map((g) => g.options.lr);
+  }
+  stateDict(): { lastEpoch: number } {
+    return { lastEpoch: this.lastEpoch };
+  }
+  loadStateDict(s: { lastEpoch: number }): void {
+    if (!Number.isInteger(s?.lastEpoch) || s.lastEpoch < 0) throw new Error(`${this.constructor.name}.loadStateDict: lastEpoch must be a non-negative integer`);
+    this.lastEpoch = s.lastEpoch;
+    this.apply();
+  }
+}
+
+/** lr * gamma^floor(epoch / stepSize). */
+export class StepLR extends LRScheduler {
+  constructor(opt: Optimizer<{ lr: number }>, readonly stepSize: number, readonly gamma = 0.1) {
+    if (!Number.isInteger(stepSize) || stepSize <= 0) throw new Error(`StepLR: stepSize must be a positive integer, got ${stepSize}`);
+    super(opt);
+    this.apply();
+  }
+  protected lrAt(base: number, e: number): number { return base * this.gamma ** Math.floor(e / this.stepSize); }
+}
+
+/** lr * gamma^epoch. */
+export class ExponentialLR extends LRScheduler {
+  constructor(opt: Optimizer<{ lr: number }>, readonly gamma: number) {
+    super(opt);
+    this.apply();
+  }
+  protected lrAt(base: number, e: number): number { return base * this.gamma ** e; }
+}
+
+/** Cosine from lr down to etaMin over tMax epochs (the closed form of CosineAnnealingLR). */
+export class CosineAnnealingLR extends LRScheduler {
+  constructor(opt: Optimizer<{ lr: number }>, readonly tMax: number, readonly etaMin = 0) {
+    if (!(tMax > 0)) throw new Error(`CosineAnnealingLR: tMax must be positive, got ${tMax}`);
+    super(opt);
+    this.apply();
+  }
+  protected lrAt(base: number, e: number): number {
+    return this.etaMin + ((base - this.etaMin) * (1 + Math.cos((Math.PI * Math.min(e, this.tMax)) / this.tMax))) / 2;
+  }
+}
+
+/** Linear warm-up from startFactor * lr to lr over totalIters epochs, then constant (LinearLR). */
+export class LinearWarmup extends LRScheduler {
+  constructor(opt: Optimizer<{ lr: number }>, readonly totalIters: number, readonly startFactor = 1 / 3) {
+    if (!(startFactor > 0 && startFactor <= 1)) throw new Error(`LinearWarmup: startFactor must be in (0, 1], got ${startFactor}`);
+    super(opt);
+    this.apply();
+  }
+  protected lrAt(base: number, e: number): number {
+    return base * (this.startFactor + ((1 - this.startFactor) * Math.min(e, this.totalIters)) / this.totalIters);
+  }
+}

@@ -1,0 +1,141 @@
+// The seed project's models: ConvVAE (the reference model, exactly as
+// ../shared/reference-model.md specifies, with PyTorch's state_dict names) and the MLP VAE of
+// PyTorch's examples (784-400-latent).
+
+import { randn } from '../creation.js';
+import type { Generator } from '../random.js';
+import { fmtShape } from '../shape.js';
+import type { Tensor } from '../tensor.js';
+import { BatchNorm1d, BatchNorm2d, Conv2d, ConvTranspose2d, Flatten, Linear, MaxPool2d, Module, ReLU, Sequential } from '../nn/index.js';
+
+export interface VaeOutput {
+  logits: Tensor;
+  mu: Tensor;
+  logvar: Tensor;
+  z: Tensor;
+}
+
+export interface ForwardOptions {
+  /** Noise [N, latent] for z = mu + exp(logvar / 2) * eps; drawn from the generator when omitted. */
+  eps?: Tensor;
+  /** Use z = mu (no sampling), e.g. for reconstructions in eval mode. */
+  useMean?: boolean;
+  generator?: Generator;
+}
+
+export abstract class VAE extends Module {
+  abstract readonly latent: number;
+  abstract readonly kind: 'conv' | 'mlp';
+  abstract encode(x: Tensor): { mu: Tensor; logvar: Tensor };
+  /** Logits of the Bernoulli means, [N, 1, 28, 28]; sigmoid gives the images. */
+  abstract decode(z: Tensor): Tensor;
+
+  reparameterize(mu: Tensor, logvar: Tensor, opts: ForwardOptions = {}): Tensor {
+    if (opts.useMean) return mu;
+    const eps = opts.eps ?? randn(mu.shape, { dtype: mu.dtype, generator: opts.generator });
+    if (eps.shape.length !== 2 || eps.shape[0] !== mu.shape[0] || eps.shape[1] !== this.latent) {
+      throw new Error(`${this.constructor.name}.forward: eps must have shape [${mu.shape[0]}, ${this.latent}], got ${fmtShape(eps.shape)}`);
+    }
+    return mu.add(logvar.mul(0.5).exp().mul(eps));
+  }
+
+  forward(x: Tensor, opts: ForwardOptions = {}): VaeOutput {
+    if (x.ndim !== 4 || x.shape[1] !== 1 || x.shape[2] !== 28 || x.shape[3] !== 28) {
+      throw new Error(`${this.constructor.name}.forward: expected images [N, 1, 28, 28], got ${fmtShape(x.shape)}`);
+    }
+    const { mu, logvar } = this.encode(x);
+    const z = this.reparameterize(mu, logvar, opts);
+    return { logits: this.decode(z), mu, logvar, z };
+  }
+
+  protected checkLatent(z: Tensor): void {
+    if (z.ndim !== 2 || z.shape[1] !== this.latent) throw new Error(`${this.constructor.name}.decode: expected z [N, ${this.latent}], got ${fmtShape(z.shape)}`);
+  }
+}
+
+export interface ConvVaeOptions {
+  latent?: number;
+}
+
+export class ConvVAE extends VAE {
+  readonly kind = 'conv' as const;
+  readonly latent: number;
+  readonly encoder: Sequential;
+  readonly fcMu: Linear;
+  readonly fcLogvar: Linear;
+  readonly decoderInput: Sequential;
+  readonly decoder: Sequential;
+
+  constructor(opts: ConvVaeOptions = {}) {
+    super();
+    this.latent = opts.latent ?? 20;
+    this.encoder = new Sequential(
+      new Conv2d(1, 32, 3, { padding: 1 }), new BatchNorm2d(32), new ReLU(), new MaxPool2d(2),
+      new Conv2d(32, 64, 3, { padding: 1 }), new BatchNorm2d(64), new ReLU(), new MaxPool2d(2),
+      new Flatten(), new Linear(3136, 256), new BatchNorm1d(256), new ReLU(),
+    );
+    this.fcMu = new Linear(256, this.latent);
+    this.fcLogvar = new Linear(256, this.latent);
+    this.decoderInput = new Sequential(new Linear(this.latent, 256), new BatchNorm1d(256), new ReLU(), new Linear(256, 3136), new BatchNorm1d(3136), new ReLU());
+    this.decoder = new Sequential(
+      new ConvTranspose2d(64, 32, 4, { stride: 2, padding: 1 }), new BatchNorm2d(32), new ReLU(),
+      new ConvTranspose2d(32, 1, 4, { stride: 2, padding: 1 }),
+    );
+  }
+
+  /** PyTorch's attribute names, so state_dict keys match the reference module. */
+  override namedChildren(): [string, Module][] {
+    return [['encoder', this.encoder], ['fc_mu', this.fcMu], ['fc_logvar', this.fcLogvar], ['decoder_input', this.decoderInput], ['decoder', this.decoder]];
+  }
+
+  encode(x: Tensor): { mu: Tensor; logvar: Tensor } {
+    const h = this.encoder.forward(x);
+    return { mu: this.fcMu.forward(h), logvar: this.fcLogvar.forward(h) };
+  }
+
+  decode(z: Tensor): Tensor {
+    this.checkLatent(z);
+    return this.decoder.forward(this.decoderInput.forward(z).reshape([-1, 64, 7, 7]));
+  }
+}
+
+/** The VAE of PyTorch's examples/vae: fc1 784-400, fc21/fc22 400-latent, fc3 latent-400, fc4 400-784. */
+export class MlpVAE extends VAE {
+  readonly kind = 'mlp' as const;
+  readonly latent: number;
+  readonly fc1: Linear;
+  readonly fc21: Linear;
+  readonly fc22: Linear;
+  readonly fc3: Linear;
+  readonly fc4: Linear;
+
+  constructor(opts: { latent?: number; hidden?: number } = {}) {
+    super();
+    this.latent = opts.latent ?? 20;
+    const h = opts.hidden ?? 400;
+    this.fc1 = new Linear(784, h);
+    this.fc21 = new Linear(h, this.latent);
+    this.fc22 = new Linear(h, this.latent);
+    this.fc3 = new Linear(this.latent, h);
+    this.fc4 = new Linear(h, 784);
+  }
+
+  encode(x: Tensor): { mu: Tensor; logvar: Tensor } {
+    const h = this.fc1.forward(x.reshape([-1, 784])).relu();
+    return { mu: this.fc21.forward(h), logvar: this.fc22.forward(h) };
+  }
+
+  decode(z: Tensor): Tensor {
+    this.checkLatent(z);
+    return this.fc4.forward(this.fc3.forward(z).relu()).reshape([-1, 1, 28, 28]);
+  }
+}
+
+export type ModelKind = 'conv' | 'mlp';
+
+export function createModel(kind: ModelKind, latent: number): VAE {
+  if (!Number.isInteger(latent) || latent < 1) throw new Error(`latent size must be a positive integer, got ${latent}`);
+  if (kind === 'conv') return new ConvVAE({ latent });
+  if (kind === 'mlp') return new MlpVAE({ latent });
+  throw new Error(`unknown model '${String(kind)}' (expected 'conv' or 'mlp')`);
+}

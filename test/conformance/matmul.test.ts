@@ -1,0 +1,99 @@
+// Conformance: Backend.matmul on every backend against the float64 js oracle.
+import { describe, expect, it } from 'vitest';
+import fc from 'fast-check';
+import type { Backend, View } from '../../src/backend/backend.js';
+import { BACKENDS, BACKEND_NAMES, abs64, expectClose, oracle, randomF32, to64 } from './backends.js';
+
+type Layout = 'row' | 'trans' | 'padded' | 'bcast' | 'neg';
+
+/**
+ * A [batch, r, c] operand in one of several memory layouts over a float32 buffer:
+ * row-major, transposed (stored [batch, c, r]), padded rows with an offset, batch-broadcast
+ * (batch stride 0), or with a reversed (negative-stride) row order.
+ */
+function operand(batch: number, r: number, c: number, layout: Layout, seed: number): { data: Float32Array; shape: number[]; strides: number[]; offset: number } {
+  const shape = [batch, r, c];
+  switch (layout) {
+    case 'row': return { data: randomF32(batch * r * c, seed), shape, strides: [r * c, c, 1], offset: 0 };
+    case 'trans': return { data: randomF32(batch * r * c, seed), shape, strides: [r * c, 1, r], offset: 0 };
+    case 'padded': {
+      const ld = c + 3;
+      return { data: randomF32(5 + batch * r * ld, seed), shape, strides: [r * ld, ld, 1], offset: 5 };
+    }
+    case 'bcast': return { data: randomF32(r * c, seed), shape, strides: [0, c, 1], offset: 0 };
+    case 'neg': return { data: randomF32(batch * r * c, seed), shape, strides: [r * c, -c, 1], offset: Math.max(r - 1, 0) * c };
+  }
+}
+
+function check(b: Backend, batch: number, m: number, k: number, n: number, la: Layout, lb: Layout, seed: number): void {
+  const A = operand(batch, m, k, la, seed);
+  const B = operand(batch, k, n, lb, seed + 1);
+  const mk = (d: Float32Array | Float64Array, o: typeof A, be: Backend): View => ({ storage: be.fromArray(d), shape: o.shape, strides: o.strides, offset: o.offset });
+  const got = b.readSync(b.matmul(mk(A.data, A, b), mk(B.data, B, b)))!;
+  expect(got).toBeInstanceOf(Float32Array);
+  expect(got.length).toBe(batch * m * n);
+  const want = oracle.readSync(oracle.matmul(mk(to64(A.data), A, oracle), mk(to64(B.data), B, oracle)));
+  const bound = oracle.readSync(oracle.matmul(mk(abs64(A.data), A, oracle), mk(abs64(B.data), B, oracle)));
+  expectClose(got, want, bound, k);
+}
+
+const layouts: Layout[] = ['row', 'trans', 'padded', 'bcast', 'neg'];
+// sizes around the 4x8 register tile and the 256/128 cache blocks, 1s and primes
+const dim = fc.oneof(fc.integer({ min: 1, max: 19 }), fc.constantFrom(1, 2, 3, 4, 5, 7, 8, 9, 13, 17, 31, 33, 37));
+
+describe.each(BACKEND_NAMES)('matmul conformance [%s]', (name) => {
+  const b = BACKENDS[name]!();
+
+  it('random shapes and strided / transposed / broadcast layouts', () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 1, max: 3 }), dim, dim, dim, fc.constantFrom(...layouts), fc.constantFrom(...layouts), fc.integer({ min: 1, max: 1e9 }),
+        (batch, m, k, n, la, lb, seed) => check(b, batch, m, k, n, la, lb, seed)),
+      { numRuns: 120 },
+    );
+  });
+
+  it('crosses the k (256) and m (128) cache blocks', () => {
+    check(b, 1, 131, 263, 21, 'row', 'row', 1);
+    check(b, 2, 129, 257, 9, 'trans', 'trans', 2);
+    check(b, 3, 5, 300, 7, 'padded', 'bcast', 3);
+  });
+
+  it('one large product (300x500x200)', () => {
+    check(b, 1, 300, 500, 200, 'row', 'row', 4);
+  });
+
+  it('m = 1 and n = 1 (vector products), batch 1', () => {
+    check(b, 1, 1, 37, 29, 'row', 'row', 5);
+    check(b, 1, 29, 37, 1, 'row', 'trans', 6);
+    check(b, 4, 1, 33, 9, 'row', 'bcast', 7); // folds batch into rows
+    check(b, 1, 1, 1, 1, 'row', 'row', 8);
+  });
+
+  it('k = 0 gives zeros; empty m or n gives an empty result', () => {
+    const z = b.readSync(b.matmul(
+      { storage: b.fromArray(new Float32Array(0)), shape: [2, 3, 0], strides: [0, 0, 1], offset: 0 },
+      { storage: b.fromArray(new Float32Array(0)), shape: [2, 0, 4], strides: [0, 4, 1], offset: 0 },
+    ))!;
+    expect(Array.from(z)).toEqual(new Array(24).fill(0));
+    const e = b.readSync(b.matmul(
+      { storage: b.fromArray(new Float32Array(6)), shape: [1, 0, 6], strides: [0, 6, 1], offset: 0 },
+      { storage: b.fromArray(new Float32Array(12)), shape: [1, 6, 2], strides: [0, 2, 1], offset: 0 },
+    ))!;
+    expect(e.length).toBe(0);
+  });
+
+  it('float64 inputs give float64 results (the reference path)', () => {
+    const a = randomF32(6 * 5, 9);
+    const c = randomF32(5 * 4, 10);
+    const got = b.readSync(b.matmul(
+      { storage: b.fromArray(to64(a)), shape: [1, 6, 5], strides: [30, 5, 1], offset: 0 },
+      { storage: b.fromArray(to64(c)), shape: [1, 5, 4], strides: [20, 4, 1], offset: 0 },
+    ))!;
+    expect(got).toBeInstanceOf(Float64Array);
+    const want = oracle.readSync(oracle.matmul(
+      { storage: oracle.fromArray(to64(a)), shape: [1, 6, 5], strides: [30, 5, 1], offset: 0 },
+      { storage: oracle.fromArray(to64(c)), shape: [1, 5, 4], strides: [20, 4, 1], offset: 0 },
+    ));
+    for (let i = 0; i < want.length; i++) expect(Math.abs(got[i]! - want[i]!)).toBeLessThanOrEqual(1e-12);
+  });
+});
