@@ -1,6 +1,7 @@
 // vaegrad: the browser-safe public barrel. No Node-only imports here (those live in vaegrad/node).
 
 import './ops/methods.js';
+import './backend/wasm/index.js'; // registers the WASM SIMD backend (the default where it loads)
 
 export { Tensor } from './tensor.js';
 export type { NestedArray, GradFn } from './tensor.js';

@@ -76,6 +76,12 @@ export class Generator {
     return { s: [this.s[0]!, this.s[1]!, this.s[2]!, this.s[3]!], spare: Number.isNaN(this.spare) ? null : this.spare };
   }
 
+  static fromState(state: { s: RngState; spare: number | null }): Generator {
+    const g = new Generator();
+    g.setState(state);
+    return g;
+  }
+
   setState(state: { s: RngState; spare: number | null }): void {
     if (!Array.isArray(state?.s) || state.s.length !== 4) throw new Error('Generator.setState: expected { s: [4 x uint32], spare }');
     this.s.set(state.s.map((x) => x >>> 0));

@@ -201,8 +201,12 @@ class Copy extends Function {
   }
 }
 
+/** x itself when it is dense (row-major from offset 0 of a storage of exactly its size), else a copy. */
 export function contiguous(x: Tensor): Tensor {
-  return checkTensor('contiguous', x).isContiguous() ? x : Copy.apply(x, x.dtype);
+  // Kernels (conv, pool) read `.contiguous().storage` from index 0, so a row-major view at an
+  // offset (a narrow, a strided slice of size-1 dims) must be copied too.
+  const dense = checkTensor('contiguous', x).isContiguous() && x.offset === 0 && x.storage.size === x.numel;
+  return dense ? x : Copy.apply(x, x.dtype);
 }
 
 /** A copy with its own storage (gradients flow through it). */

@@ -6,6 +6,7 @@ import type { Shape } from '../shape.js';
 import { fmtShape, normDim, normDims, numel, shapeEq } from '../shape.js';
 import type { Tensor } from '../tensor.js';
 import { backend, checkFloat, checkTensor, fromStorage } from './kernel.js';
+import { where } from './elementwise.js';
 
 export type Dims = number | readonly number[];
 
@@ -93,17 +94,23 @@ export function variance(x: Tensor, dims?: Dims, opts: { unbiased?: boolean; kee
   return centred.square().sum(d, opts.keepdim ?? false).div(denom);
 }
 
+/** The (constant) max over dims for a stable exp; an infinite max shifts by 0 instead (m * 0 would be NaN). */
+function stableShift(x: Tensor, dims: number[]): Tensor {
+  const m = x.detach().max(dims, true);
+  return where(m.abs().lt(Infinity), m, 0);
+}
+
 export function logsumexp(x: Tensor, dims?: Dims, keepdim = false): Tensor {
   const d = normDims('logsumexp', dims, checkTensor('logsumexp', x).ndim);
-  // Shift by the (constant) max for stability; an infinite max shifts by 0 instead.
-  const m = x.detach().max(d, true);
-  const shift = m.mul(m.abs().lt(Infinity));
+  const shift = stableShift(x, d);
   const out = x.sub(shift).exp().sum(d, true).log().add(shift);
   return finish(out, x.shape, d, keepdim);
 }
 
 export function logSoftmax(x: Tensor, dim: number): Tensor {
-  return x.sub(logsumexp(x, dim, true));
+  // (x - max) - log(sum(exp(x - max))): adding the max back first would cost float32 precision for large x.
+  const z = x.sub(stableShift(x, normDims('logSoftmax', dim, checkTensor('logSoftmax', x).ndim)));
+  return z.sub(z.exp().sum(dim, true).log());
 }
 
 export function softmax(x: Tensor, dim: number): Tensor {

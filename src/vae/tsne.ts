@@ -55,9 +55,9 @@ function conditionalP(d: Tensor, n: number, perplexity: number): Tensor {
   let beta = meanDist.add(1e-12).reciprocal();
   let betaMin = full([n, 1], -Infinity);
   let betaMax = full([n, 1], Infinity);
-  let p = shifted.mul(beta).neg().exp();
+  let p: Tensor = shifted;
   for (let iter = 0; iter < 200; iter++) {
-    p = shifted.mul(beta).neg().exp();
+    p = shifted.mul(beta.neg()).exp();
     const sumP = p.sum(1, true); // >= 1: the nearest neighbour contributes exp(0)
     const h = sumP.log().add(beta.mul(shifted.mul(p).sum(1, true)).div(sumP));
     const diff = h.sub(logU);

@@ -7,7 +7,7 @@ import * as vg from '../../src/index.js';
 
 export const FC = { numRuns: 25 };
 
-export type Values = 'normal' | 'positive' | 'awayFromZero' | 'distinct' | 'unit';
+export type Values = 'normal' | 'positive' | 'awayFromZero' | 'distinct' | 'unit' | 'int';
 export type LayoutKind = 'contiguous' | 'permuted' | 'strided' | 'expanded';
 
 export function numel(shape: readonly number[]): number {
@@ -77,6 +77,7 @@ export function values(kind: Values, n: number, gen: vg.Generator): Float64Array
     if (kind === 'normal') v[i] = z;
     else if (kind === 'positive') v[i] = 0.2 + 2 * gen.uniform();
     else if (kind === 'unit') v[i] = 0.05 + 0.9 * gen.uniform();
+    else if (kind === 'int') v[i] = gen.int(-2, 3); // small integers: many ties
     else v[i] = (z >= 0 ? 1 : -1) * (0.05 + Math.abs(z)); // |x| >= 0.05, far above eps
   }
   return v;

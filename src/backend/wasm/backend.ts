@@ -14,8 +14,6 @@ import { Arena } from './arena.js';
 import type { KernelExports, LoadedKernels } from './loader.js';
 
 const F32 = 4;
-/** Target size (floats) of one chunk's im2col matrix: about L2-sized, so col stays cached. */
-const COL_TARGET = 1 << 18;
 
 const isF32 = (s: Storage): boolean => s.dtype === 'float32';
 const f32 = (s: Storage): Float32Array => host(s) as Float32Array;
@@ -29,6 +27,8 @@ interface Staged {
 export class WasmBackend extends JsBackend {
   override readonly name: string = 'wasm';
   readonly flavor: string;
+  /** Target size (floats) of one conv chunk's im2col matrix: about L2-sized (1 MiB), so it stays cached. */
+  colTarget = 1 << 18;
   private readonly k: KernelExports;
   readonly arena: Arena;
   private readonly MR: number;
@@ -138,9 +138,9 @@ export class WasmBackend extends JsBackend {
 
   // ---------------------------------------------------------------- convolution
 
-  /** Images per chunk so that a chunk's im2col matrix stays near COL_TARGET floats. */
+  /** Images per chunk so that a chunk's im2col matrix stays near colTarget floats. */
   private chunk(n: number, colPerImage: number): number {
-    return Math.max(1, Math.min(n, Math.floor(COL_TARGET / Math.max(colPerImage, 1))));
+    return Math.max(1, Math.min(n, Math.floor(this.colTarget / Math.max(colPerImage, 1))));
   }
 
   private convGeo(g: Conv2dGeometry, nb: number): number[] {

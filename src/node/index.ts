@@ -1,0 +1,25 @@
+// vaegrad/node: the Node-only part of the API: files (atomic writes), safetensors checkpoints
+// on disk, data loading and PNG output.
+
+import type { Tensor } from '../tensor.js';
+import { safetensorsToStateDict, stateDictToSafetensors } from '../io/state-dict.js';
+import { readFileBytes, writeFileAtomic } from './files.js';
+
+/** A state dict (PyTorch names) from a safetensors file, e.g. one written by safetensors.torch.save_file. */
+export async function loadSafetensors(file: string): Promise<Map<string, Tensor>> {
+  return safetensorsToStateDict(await readFileBytes(file), file).tensors;
+}
+
+/** The tensors and the `__metadata__` strings of a safetensors file. */
+export async function loadSafetensorsWithMetadata(file: string): Promise<{ tensors: Map<string, Tensor>; metadata: Record<string, string> }> {
+  return safetensorsToStateDict(await readFileBytes(file), file);
+}
+
+/** Write a state dict atomically (a temporary file, then a rename): a failed save leaves the old file intact. */
+export async function saveSafetensors(file: string, sd: Map<string, Tensor> | Record<string, Tensor>, metadata?: Record<string, string>): Promise<void> {
+  const map = sd instanceof Map ? sd : new Map(Object.entries(sd));
+  await writeFileAtomic(file, stateDictToSafetensors(map, metadata));
+}
+
+export { writeFileAtomic, readFileBytes, loadIdxFile, findIdxFiles } from './files.js';
+export { loadBundledDigits, loadIdxDirectory, NO_DATA_HELP } from './data.js';

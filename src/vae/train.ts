@@ -1,0 +1,192 @@
+// The training loop of the reference VAE: seeded shuffling and noise from one generator whose
+// state is checkpointed, so a resumed run replays an uninterrupted one bit for bit.
+
+import { noGrad } from '../autograd/grad-mode.js';
+import { randn } from '../creation.js';
+import { binaryCrossEntropyWithLogits } from '../ops/loss.js';
+import { manualSeed, Generator } from '../random.js';
+import type { RngState } from '../random.js';
+import { Adam } from '../optim/adam.js';
+import type { ImageDataset } from './data.js';
+import { batchOf, permutation } from './data.js';
+import { vaeLoss } from './loss.js';
+import type { ModelKind, VAE } from './models.js';
+import { createModel } from './models.js';
+
+export interface TrainConfig {
+  model: ModelKind;
+  latent: number;
+  batchSize: number;
+  lr: number;
+  beta: number;
+  seed: number;
+}
+
+export const DEFAULT_CONFIG: TrainConfig = { model: 'conv', latent: 20, batchSize: 128, lr: 1e-3, beta: 1, seed: 1 };
+
+export interface StepStats {
+  loss: number;
+  bce: number;
+  kl: number;
+}
+
+export interface Averages extends StepStats {
+  images: number;
+}
+
+export type GeneratorState = { s: RngState; spare: number | null };
+
+/** Where training stands: enough to resume exactly. */
+export interface Progress {
+  /** Completed epochs. */
+  epoch: number;
+  /** Batches done in the current (incomplete) epoch. */
+  step: number;
+  /** Generator state at the start of the current epoch (it fixes the epoch's shuffle). */
+  rngEpochStart: GeneratorState;
+  rng: GeneratorState;
+}
+
+export class Trainer {
+  readonly model: VAE;
+  readonly optimizer: Adam;
+  readonly rng: Generator;
+  epoch = 0;
+  step = 0;
+  private rngEpochStart: GeneratorState;
+  private running = { loss: 0, bce: 0, kl: 0, images: 0 };
+
+  constructor(readonly config: TrainConfig) {
+    manualSeed(config.seed); // parameter initialisation
+    this.model = createModel(config.model, config.latent);
+    this.optimizer = new Adam(this.model.parameters(), { lr: config.lr });
+    this.rng = new Generator(config.seed + 1);
+    this.rngEpochStart = this.rng.getState();
+  }
+
+  stepsPerEpoch(train: ImageDataset): number {
+    return Math.ceil(train.n / this.config.batchSize);
+  }
+
+  /**
+   * Train until the current epoch ends (or shouldStop() says so between steps). Returns the
+   * epoch's averages so far and whether the epoch completed.
+   */
+  trainEpoch(train: ImageDataset, opts: { onStep?: (step: number, total: number, s: StepStats) => void; shouldStop?: () => boolean } = {}): { averages: Averages; completed: boolean } {
+    const model = this.model.train();
+    const total = this.stepsPerEpoch(train);
+    if (this.step === 0) {
+      this.rngEpochStart = this.rng.getState();
+      this.running = { loss: 0, bce: 0, kl: 0, images: 0 };
+    }
+    const order = permutation(train.n, Generator.fromState(this.rngEpochStart));
+    if (this.step === 0) this.rng.setState(advance(this.rngEpochStart, train.n));
+    while (this.step < total) {
+      if (opts.shouldStop?.()) return { averages: this.averages(), completed: false };
+      const s = this.step * this.config.batchSize;
+      const { x } = batchOf(train, order.subarray(s, Math.min(s + this.config.batchSize, train.n)));
+      const out = model.forward(x, { generator: this.rng });
+      const { loss, bce, kl } = vaeLoss(out.logits, x, out.mu, out.logvar, this.config.beta);
+      this.optimizer.zeroGrad();
+      loss.backward();
+      this.optimizer.step();
+      const stats = { loss: loss.item(), bce: bce.item(), kl: kl.item() };
+      if (!Number.isFinite(stats.loss)) throw new Error(`training diverged: loss is ${stats.loss} at epoch ${this.epoch + 1}, step ${this.step + 1}; try a lower --lr`);
+      const n = x.shape[0]!;
+      this.running.loss += stats.loss * n;
+      this.running.bce += stats.bce * n;
+      this.running.kl += stats.kl * n;
+      this.running.images += n;
+      this.step++;
+      opts.onStep?.(this.step, total, stats);
+    }
+    this.epoch++;
+    this.step = 0;
+    return { averages: this.averages(), completed: true };
+  }
+
+  private averages(): Averages {
+    const r = this.running;
+    const n = Math.max(r.images, 1);
+    return { loss: r.loss / n, bce: r.bce / n, kl: r.kl / n, images: r.images };
+  }
+
+  progress(): Progress {
+    return { epoch: this.epoch, step: this.step, rngEpochStart: this.rngEpochStart, rng: this.rng.getState() };
+  }
+
+  restore(p: Progress, running?: Averages): void {
+    this.epoch = p.epoch;
+    this.step = p.step;
+    this.rngEpochStart = p.rngEpochStart;
+    this.rng.setState(p.rng);
+    if (running) this.running = { loss: running.loss * running.images, bce: running.bce * running.images, kl: running.kl * running.images, images: running.images };
+  }
+}
+
+/** The generator state after drawing a permutation of n (so that shuffling consumes the same numbers on resume). */
+function advance(state: GeneratorState, n: number): GeneratorState {
+  const g = Generator.fromState(state);
+  permutation(n, g);
+  return g.getState();
+}
+
+export interface EvalResult {
+  test_loss: number;
+  test_bce: number;
+  test_kl: number;
+  elbo: number;
+  nll_iwae: number;
+  bits_per_dim: number;
+  k: number;
+  images: number;
+}
+
+/**
+ * Test-set metrics in eval mode with seeded noise: BCE + KL per image (the training objective
+ * at beta = 1, i.e. the negative ELBO, from the first sample) and the importance-weighted
+ * estimate of -log p(x) from k samples (IWAE), in nats and bits per pixel.
+ */
+export function evaluate(model: VAE, test: ImageDataset, opts: { k?: number; seed?: number; batchSize?: number } = {}): EvalResult {
+  const k = opts.k ?? 1;
+  if (!Number.isInteger(k) || k < 1) throw new Error(`evaluate: k must be a positive integer, got ${k}`);
+  const batchSize = opts.batchSize ?? 250;
+  const g = new Generator(opts.seed ?? 0);
+  model.eval();
+  const halfLog2Pi = 0.5 * Math.log(2 * Math.PI) * model.latent;
+  let bceSum = 0;
+  let klSum = 0;
+  let nllSum = 0;
+  noGrad(() => {
+    for (let s = 0; s < test.n; s += batchSize) {
+      const idx = Int32Array.from({ length: Math.min(batchSize, test.n - s) }, (_, i) => s + i);
+      const { x } = batchOf(test, idx);
+      const n = idx.length;
+      const { mu, logvar } = model.encode(x);
+      const std = logvar.mul(0.5).exp();
+      const logws: number[][] = Array.from({ length: n }, () => []);
+      for (let j = 0; j < k; j++) {
+        const eps = randn(mu.shape, { generator: g });
+        const z = mu.add(std.mul(eps));
+        const bcePer = binaryCrossEntropyWithLogits(model.decode(z), x, { reduction: 'none' }).reshape([n, -1]).sum(1).dataSync();
+        const logPz = z.square().sum(1).mul(-0.5).sub(halfLog2Pi).dataSync();
+        const logQz = eps.square().add(logvar).sum(1).mul(-0.5).sub(halfLog2Pi).dataSync();
+        for (let i = 0; i < n; i++) logws[i]!.push(-bcePer[i]! + logPz[i]! - logQz[i]!);
+        if (j === 0) {
+          for (let i = 0; i < n; i++) bceSum += bcePer[i]!;
+          klSum += mu.square().add(logvar.exp()).sub(logvar).sub(1).mul(0.5).sum().item();
+        }
+      }
+      for (const lw of logws) {
+        const m = Math.max(...lw);
+        nllSum -= m + Math.log(lw.reduce((a, v) => a + Math.exp(v - m), 0)) - Math.log(k);
+      }
+    }
+  });
+  const n = test.n;
+  const nll = nllSum / n;
+  return {
+    test_loss: (bceSum + klSum) / n, test_bce: bceSum / n, test_kl: klSum / n, elbo: -(bceSum + klSum) / n,
+    nll_iwae: nll, bits_per_dim: nll / (784 * Math.LN2), k, images: n,
+  };
+}
