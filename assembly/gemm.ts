@@ -169,10 +169,14 @@ export function sgemm(
     }
     return;
   }
+  // split k into equal blocks of at most KC (288 -> 2 x 144, not 256 + 32: a thin last block
+  // would re-read and re-write all of C for little work)
+  const kBlocks = (k + KC - 1) / KC;
+  const kcStep = (k + kBlocks - 1) / kBlocks;
   for (let jc = 0; jc < n; jc += NC) {
     const nc = min(NC, n - jc);
-    for (let pc = 0; pc < k; pc += KC) {
-      const kc = min(KC, k - pc);
+    for (let pc = 0; pc < k; pc += kcStep) {
+      const kc = min(kcStep, k - pc);
       const acc = accumulate || pc > 0 ? 1 : 0;
       packB(packBBuf, b + ((<isize>pc * rsb + <isize>jc * csb) << 2), rsb, csb, kc, nc);
       for (let ic = 0; ic < m; ic += MC) {

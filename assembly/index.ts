@@ -5,3 +5,4 @@ export { im2col, col2im, gatherChannels, scatterChannels } from './conv';
 export { maxPool2d, maxPool2dBackward, avgPool2d, avgPool2dBackward } from './pool';
 export { adamUpdate } from './optim';
 export { heapBase } from './memory';
+export { gather4, unaryF32, binaryF32 } from './elementwise';

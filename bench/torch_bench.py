@@ -98,11 +98,13 @@ def child(args):
         train_steps(torch.randperm(n))
     else:
         train_steps(torch.randperm(n), args.warmup)
+    rates = {'train': [], 'infer': []}
     for rep in range(args.repeats):
         t0 = time.perf_counter()
         perm = torch.randperm(n)          # shuffling + batching counted
         last = train_steps(perm)
         dt = time.perf_counter() - t0
+        rates['train'].append(n / dt)
         print(json.dumps(dict(base, kind='train', images=n, batch=bs, seconds=round(dt, 3),
                               images_per_s=round(n / dt, 1), rep=rep, last_loss=round(last, 3))), flush=True)
 
@@ -117,8 +119,13 @@ def child(args):
                 mu, _ = model.encode(trx[i:i + ib])
                 torch.sigmoid(model.decode(mu))
             dt = time.perf_counter() - t0
+            rates['infer'].append(n / dt)
             print(json.dumps(dict(base, kind='infer', images=n, batch=ib, seconds=round(dt, 3),
                                   images_per_s=round(n / dt, 1), rep=rep)), flush=True)
+    for kind, r in rates.items():
+        r = sorted(r)
+        print(json.dumps(dict(base, kind=kind + '_summary', repeats=len(r), best_images_per_s=round(r[-1], 1),
+                              median_images_per_s=round(r[len(r) // 2], 1))), flush=True)
 
 
 def main():
@@ -130,7 +137,8 @@ def main():
     p.add_argument('--infer-batch', type=int, default=128)
     p.add_argument('--warmup', type=int, default=10, help='warm-up training steps')
     p.add_argument('--warmup-epoch', action='store_true', help='warm up with a full epoch instead')
-    p.add_argument('--repeats', type=int, default=1)
+    p.add_argument('--repeats', type=int, default=3, help='timed repetitions (the machine may be shared: '
+                   'a summary line gives the best and the median)')
     p.add_argument('--child-threads', type=int, default=0, help=argparse.SUPPRESS)
     args = p.parse_args()
     if args.child_threads:

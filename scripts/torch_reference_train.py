@@ -32,6 +32,14 @@ import numpy as np
 from torch_vae import ConvVAE, vae_loss, split_digits
 
 
+RECORDS = []
+
+
+def emit(rec):
+    RECORDS.append(rec)
+    print(json.dumps(rec), flush=True)
+
+
 def evaluate(model, x, eval_seed, batch=500):
     model.eval()
     g = torch.Generator().manual_seed(eval_seed)
@@ -75,10 +83,10 @@ def train_seed(seed, args, trx, tex):
                'epoch_s': round(time.time() - te, 2)}
         if args.eval_every and ep % args.eval_every == 0:
             rec.update(evaluate(model, tex, args.eval_seed))
-        print(json.dumps(rec), flush=True)
+        emit(rec)
     res = {'kind': 'seed_result', 'seed': seed, 'epochs': args.epochs, 'train_s': round(time.time() - t0, 1)}
     res.update(evaluate(model, tex, args.eval_seed))
-    print(json.dumps(res), flush=True)
+    emit(res)
     return res
 
 
@@ -98,9 +106,9 @@ def main():
     torch.set_num_threads(args.threads)
     trx, _, tex, _ = split_digits()
     trx, tex = torch.from_numpy(trx), torch.from_numpy(tex)
-    print(json.dumps({'kind': 'config', 'torch': torch.__version__, 'threads': torch.get_num_threads(),
+    emit(({'kind': 'config', 'torch': torch.__version__, 'threads': torch.get_num_threads(),
                       'OPENBLAS_CORETYPE': os.environ.get('OPENBLAS_CORETYPE'), 'train': trx.shape[0],
-                      'test': tex.shape[0], **{k: v for k, v in vars(args).items() if k != 'out'}}), flush=True)
+                      'test': tex.shape[0], **{k: v for k, v in vars(args).items() if k != 'out'}}))
     results = [train_seed(int(s), args, trx, tex) for s in args.seeds.split(',')]
     summary = {'kind': 'summary', 'seeds': [r['seed'] for r in results], 'epochs': args.epochs}
     for key in ('test_loss_sampled_z', 'test_loss_z_mu', 'test_kl'):
@@ -110,10 +118,11 @@ def main():
                         'min': float(vals.min()), 'max': float(vals.max()),
                         'rel_spread': float((vals.max() - vals.min()) / abs(m)),
                         'per_seed': [float(v) for v in vals]}
-    print(json.dumps(summary), flush=True)
+    emit(summary)
     if args.out:
         with open(args.out, 'w') as f:
-            json.dump({'command': ' '.join(sys.argv), 'results': results, 'summary': summary}, f, indent=1)
+            json.dump({'command': '/usr/bin/python3 ' + ' '.join(sys.argv), 'summary': summary,
+                       'results': results, 'records': RECORDS}, f, indent=1)
 
 
 if __name__ == '__main__':

@@ -54,6 +54,11 @@ export interface Pool2dGeometry {
   countIncludePad: boolean;
 }
 
+/** Batch-norm layout: x is contiguous [n, c, s] (s = product of the spatial dims, 1 for [N, C]). */
+export interface ChannelGeometry {
+  n: number; c: number; s: number;
+}
+
 export interface AdamHyper {
   lr: number; beta1: number; beta2: number; eps: number; weightDecay: number;
   /** 'adam' adds weight decay to the gradient (L2); 'adamw' decays the weights directly. */
@@ -101,6 +106,17 @@ export interface Backend {
   maxPool2dBackward(dy: Storage, indices: Storage, g: Pool2dGeometry): Storage;
   avgPool2d(x: Storage, g: Pool2dGeometry): Storage;
   avgPool2dBackward(dy: Storage, g: Pool2dGeometry): Storage;
+
+  // ---- batch norm (contiguous storages; mean, invstd, weight, bias are [c]) ----
+  /** Per-channel mean and biased variance. */
+  batchNormStats(x: Storage, g: ChannelGeometry): { mean: Storage; variance: Storage };
+  /** y = (x - mean) * invstd * weight + bias, per channel. */
+  batchNormForward(x: Storage, mean: Storage, invstd: Storage, weight: Storage, bias: Storage, g: ChannelGeometry): Storage;
+  /**
+   * Gradients of batchNormForward. With batchStats, mean and invstd are the batch's own
+   * statistics and dx includes their dependence on x; otherwise they are constants (eval).
+   */
+  batchNormBackward(dy: Storage, x: Storage, mean: Storage, invstd: Storage, weight: Storage, g: ChannelGeometry, batchStats: boolean): { dx: Storage; dweight: Storage; dbias: Storage };
 
   // ---- optimiser update, in place on contiguous storages of equal size ----
   adamUpdate(param: Storage, grad: Storage, m: Storage, v: Storage, h: AdamHyper): void;

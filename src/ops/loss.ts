@@ -66,9 +66,14 @@ export function l1Loss(input: Tensor, target: Tensor, opts: LossOptions = {}): T
   return reduce('l1Loss', input.sub(t).abs(), opts.reduction);
 }
 
-/** KL(N(mu, exp(logvar)) || N(0, I)) per element: -0.5 * (1 + logvar - mu^2 - exp(logvar)). */
+/**
+ * KL(N(mu, exp(logvar)) || N(0, I)) per sample: -0.5 * sum over all dims but the first (batch) dim
+ * of (1 + logvar - mu^2 - exp(logvar)). 'none' gives [N], 'mean' the mean over the batch (the VAE
+ * convention, as scripts/make-fixtures.py), 'sum' the total over every element.
+ */
 export function gaussianKl(mu: Tensor, logvar: Tensor, opts: LossOptions = {}): Tensor {
   const lv = pairArgs('gaussianKl', mu, logvar);
   const kl = lv.add(1).sub(mu.square()).sub(lv.exp()).mul(-0.5);
-  return reduce('gaussianKl', kl, opts.reduction);
+  const perSample = kl.ndim > 1 ? kl.sum(kl.shape.map((_, i) => i).slice(1)) : kl;
+  return reduce('gaussianKl', perSample, opts.reduction);
 }

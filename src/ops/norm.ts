@@ -1,17 +1,47 @@
 // Batch normalisation over dim 1 of [N, C] or [N, C, ...] input, as PyTorch's F.batch_norm:
 // training normalises with the biased batch variance and moves the running statistics toward
-// the batch's mean and unbiased variance; eval uses the running statistics.
+// the batch's mean and unbiased variance; eval uses the running statistics. Forward and
+// backward are fused kernels (one pass each instead of a dozen elementwise ops).
 
-import { noGrad } from '../autograd/grad-mode.js';
+import type { ChannelGeometry } from '../backend/backend.js';
+import { Function } from '../autograd/function.js';
+import { isGradEnabled, noGrad } from '../autograd/grad-mode.js';
+import { full } from '../creation.js';
 import { fmtShape } from '../shape.js';
 import type { Tensor } from '../tensor.js';
-import { checkFloat, checkTensor } from './kernel.js';
+import { backend, checkFloat, checkTensor, fromStorage } from './kernel.js';
 import { copy_ } from './movement.js';
 
 export interface BatchNormOptions {
   training?: boolean;
   momentum?: number;
   eps?: number;
+}
+
+class BatchNormFn extends Function {
+  x!: Tensor;
+  mean!: Tensor;
+  invstd!: Tensor;
+  weight!: Tensor;
+  g!: ChannelGeometry;
+  batchStats!: boolean;
+  forward(x: Tensor, weight: Tensor, bias: Tensor, mean: Tensor, invstd: Tensor, g: ChannelGeometry, batchStats: boolean): Tensor {
+    const xc = x.contiguous();
+    Object.assign(this, { x: xc, mean, invstd, weight, g, batchStats });
+    return fromStorage(backend().batchNormForward(xc.storage, mean.storage, invstd.storage, weight.contiguous().storage, bias.contiguous().storage, g), x.shape);
+  }
+  backward(dy: Tensor): (Tensor | null)[] {
+    if (isGradEnabled()) throw new Error('batchNorm: gradients of gradients (createGraph) are not supported through batchNorm');
+    const { x, g } = this;
+    const r = backend().batchNormBackward(dy.contiguous().storage, x.storage, this.mean.storage, this.invstd.storage, this.weight.contiguous().storage, g, this.batchStats);
+    return [
+      this.needsGrad[0] ? fromStorage(r.dx, x.shape) : null,
+      this.needsGrad[1] ? fromStorage(r.dweight, [g.c]) : null,
+      this.needsGrad[2] ? fromStorage(r.dbias, [g.c]) : null,
+      null,
+      null,
+    ];
+  }
 }
 
 export function batchNorm(
@@ -29,30 +59,25 @@ export function batchNorm(
   const c = x.shape[1]!;
   for (const [name, t] of [['runningMean', runningMean], ['runningVar', runningVar], ['weight', weight], ['bias', bias]] as const) {
     if (t && (t.ndim !== 1 || t.shape[0] !== c)) throw new Error(`${op}: ${name} must have shape [${c}], got ${fmtShape(t.shape)}`);
+    if (t && t.dtype !== x.dtype) throw new Error(`${op}: ${name} is ${t.dtype}, input is ${x.dtype}`);
   }
   const { training = false, momentum = 0.1, eps = 1e-5 } = opts;
-  const dims = [0, ...x.shape.slice(2).map((_, i) => i + 2)];
-  const bshape = x.shape.map((d, i) => (i === 1 ? d : 1));
-  let mean: Tensor;
-  let varBiased: Tensor;
-  if (training) {
-    const n = x.numel / c;
-    if (n <= 1) throw new Error(`${op}: expected more than 1 value per channel when training, got input ${fmtShape(x.shape)}`);
-    mean = x.mean(dims, true);
-    varBiased = x.sub(mean).square().mean(dims, true);
-    if (runningMean && runningVar) {
-      noGrad(() => {
-        copy_(runningMean, runningMean.mul(1 - momentum).add(mean.reshape([c]).mul(momentum)));
-        copy_(runningVar, runningVar.mul(1 - momentum).add(varBiased.reshape([c]).mul((momentum * n) / (n - 1))));
-      });
+  const g: ChannelGeometry = { n: x.shape[0]!, c, s: x.numel / (x.shape[0]! * c || 1) };
+  const count = g.n * g.s;
+  const [mean, invstd] = noGrad((): [Tensor, Tensor] => {
+    if (!training) {
+      if (!runningMean || !runningVar) throw new Error(`${op}: eval mode needs runningMean and runningVar`);
+      return [runningMean.contiguous(), runningVar.add(eps).pow(-0.5)];
     }
-  } else {
-    if (!runningMean || !runningVar) throw new Error(`${op}: eval mode needs runningMean and runningVar`);
-    mean = runningMean.reshape(bshape);
-    varBiased = runningVar.reshape(bshape);
-  }
-  let y = x.sub(mean).div(varBiased.add(eps).sqrt());
-  if (weight) y = y.mul(weight.reshape(bshape));
-  if (bias) y = y.add(bias.reshape(bshape));
-  return y;
+    if (count <= 1) throw new Error(`${op}: expected more than 1 value per channel when training, got input ${fmtShape(x.shape)}`);
+    const st = backend().batchNormStats(x.contiguous().storage, g);
+    const m = fromStorage(st.mean, [c]);
+    const v = fromStorage(st.variance, [c]);
+    if (runningMean) copy_(runningMean, runningMean.mul(1 - momentum).add(m.mul(momentum)));
+    if (runningVar) copy_(runningVar, runningVar.mul(1 - momentum).add(v.mul((momentum * count) / (count - 1))));
+    return [m, v.add(eps).pow(-0.5)];
+  });
+  const w = weight ?? full([c], 1, { dtype: x.dtype });
+  const b = bias ?? full([c], 0, { dtype: x.dtype });
+  return BatchNormFn.apply(x, w, b, mean, invstd, g, training);
 }

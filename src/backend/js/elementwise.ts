@@ -36,11 +36,25 @@ function unaryFn(op: UnaryOp, a: number, b: number): (x: number) => number {
   }
 }
 
+/** The ops of a training step get their own loops; the rest go through unaryFn per element. */
+function unaryRow(op: UnaryOp, a: number, src: TypedArray, out: TypedArray, o: number, i: number, s: number, len: number): boolean {
+  switch (op) {
+    case 'neg': for (let j = 0; j < len; j++, i += s) out[o + j] = -src[i]!; return true;
+    case 'relu': for (let j = 0; j < len; j++, i += s) { const v = src[i]!; out[o + j] = v > 0 || v !== v ? v : 0; } return true;
+    case 'square': for (let j = 0; j < len; j++, i += s) { const v = src[i]!; out[o + j] = v * v; } return true;
+    case 'mulScalar': for (let j = 0; j < len; j++, i += s) out[o + j] = src[i]! * a; return true;
+    case 'addScalar': for (let j = 0; j < len; j++, i += s) out[o + j] = src[i]! + a; return true;
+    case 'exp': for (let j = 0; j < len; j++, i += s) out[o + j] = Math.exp(src[i]!); return true;
+    default: return false;
+  }
+}
+
 export function unary(op: UnaryOp, x: View, a = 0, b = 0): TypedArray {
   const src = host(x.storage);
   const out = allocArray(x.storage.dtype, numel(x.shape));
   const f = unaryFn(op, a, b);
   forEachRow(x.shape, [x], (offs, o, len, inner) => {
+    if (unaryRow(op, a, src, out, o, offs[0]!, inner[0]!, len)) return;
     for (let j = 0, i = offs[0]!, s = inner[0]!; j < len; j++, i += s) out[o + j] = f(src[i]!);
   });
   return out;
@@ -75,7 +89,14 @@ export function binary(op: BinaryOp, a: View, b: View): TypedArray {
     let k = offs[1]!;
     const si = inner[0]!;
     const sk = inner[1]!;
-    for (let j = 0; j < len; j++, i += si, k += sk) out[o + j] = f(x[i]!, y[k]!);
+    // The arithmetic of a training step gets its own loops; the rest call f per element.
+    switch (op) {
+      case 'add': for (let j = 0; j < len; j++, i += si, k += sk) out[o + j] = x[i]! + y[k]!; return;
+      case 'sub': for (let j = 0; j < len; j++, i += si, k += sk) out[o + j] = x[i]! - y[k]!; return;
+      case 'mul': for (let j = 0; j < len; j++, i += si, k += sk) out[o + j] = x[i]! * y[k]!; return;
+      case 'div': for (let j = 0; j < len; j++, i += si, k += sk) out[o + j] = x[i]! / y[k]!; return;
+      default: for (let j = 0; j < len; j++, i += si, k += sk) out[o + j] = f(x[i]!, y[k]!);
+    }
   });
   return out;
 }

@@ -3,7 +3,7 @@
 
 import type { DType, TypedArray } from '../../dtype.js';
 import { allocArray } from '../../dtype.js';
-import type { AdamHyper, Backend, BinaryOp, Conv2dGeometry, Pool2dGeometry, ReduceOp, Storage, UnaryOp, View } from '../backend.js';
+import type { AdamHyper, Backend, BinaryOp, ChannelGeometry, Conv2dGeometry, Pool2dGeometry, ReduceOp, Storage, UnaryOp, View } from '../backend.js';
 import { numel } from '../../shape.js';
 import { HostStorage, host } from './storage.js';
 import * as ew from './elementwise.js';
@@ -12,6 +12,7 @@ import { matmul } from './matmul.js';
 import * as conv from './conv.js';
 import * as pool from './pool.js';
 import { adamUpdate } from './optim.js';
+import * as norm from './norm.js';
 
 export class JsBackend implements Backend {
   readonly name: string = 'js';
@@ -46,6 +47,18 @@ export class JsBackend implements Backend {
   maxPool2dBackward(dy: Storage, indices: Storage, g: Pool2dGeometry): Storage { return new HostStorage(pool.maxPool2dBackward(host(dy), host(indices), g)); }
   avgPool2d(x: Storage, g: Pool2dGeometry): Storage { return new HostStorage(pool.avgPool2d(host(x), g)); }
   avgPool2dBackward(dy: Storage, g: Pool2dGeometry): Storage { return new HostStorage(pool.avgPool2dBackward(host(dy), g)); }
+
+  batchNormStats(x: Storage, g: ChannelGeometry): { mean: Storage; variance: Storage } {
+    const r = norm.batchNormStats(host(x), g);
+    return { mean: new HostStorage(r.mean), variance: new HostStorage(r.variance) };
+  }
+  batchNormForward(x: Storage, mean: Storage, invstd: Storage, weight: Storage, bias: Storage, g: ChannelGeometry): Storage {
+    return new HostStorage(norm.batchNormForward(host(x), host(mean), host(invstd), host(weight), host(bias), g));
+  }
+  batchNormBackward(dy: Storage, x: Storage, mean: Storage, invstd: Storage, weight: Storage, g: ChannelGeometry, batchStats: boolean): { dx: Storage; dweight: Storage; dbias: Storage } {
+    const r = norm.batchNormBackward(host(dy), host(x), host(mean), host(invstd), host(weight), g, batchStats);
+    return { dx: new HostStorage(r.dx), dweight: new HostStorage(r.dweight), dbias: new HostStorage(r.dbias) };
+  }
 
   adamUpdate(param: Storage, grad: Storage, m: Storage, v: Storage, h: AdamHyper): void {
     adamUpdate(host(param), host(grad), host(m), host(v), h);

@@ -6,20 +6,23 @@ import { allocArray } from '../../dtype.js';
 import type { ReduceOp, View } from '../backend.js';
 import { numel } from '../../shape.js';
 import { host } from './storage.js';
+import { copy } from './elementwise.js';
 import { forEachRow, permuteView } from './strided.js';
 
-function splitAxes(x: View, axes: readonly number[]): { view: View; outSize: number; inner: number } {
+function splitAxes(x: View, axes: readonly number[]): { view: View; outSize: number; inner: number; boundary: number } {
   const kept = x.shape.map((_, i) => i).filter((i) => !axes.includes(i));
   const view = permuteView(x, [...kept, ...axes]);
   const inner = axes.reduce((p, a) => p * x.shape[a]!, 1);
-  return { view, outSize: numel(kept.map((d) => x.shape[d]!)), inner };
+  return { view, outSize: numel(kept.map((d) => x.shape[d]!)), inner, boundary: kept.length };
 }
 
 export function reduce(op: ReduceOp, x: View, axes: readonly number[]): TypedArray {
   const src = host(x.storage);
-  const { view, outSize, inner } = splitAxes(x, axes);
+  const { view, outSize, inner, boundary } = splitAxes(x, axes);
   const acc = new Float64Array(outSize).fill(op === 'sum' ? 0 : op === 'max' ? -Infinity : Infinity);
-  if (inner > 0) {
+  if (inner === 1) {
+    return copy(x, allocArray(x.storage.dtype, outSize)); // reducing size-1 dims only
+  } else if (inner > 0) {
     forEachRow(view.shape, [view], (offs, start, len, st) => {
       const o = Math.floor(start / inner);
       let a = acc[o]!;
@@ -29,7 +32,7 @@ export function reduce(op: ReduceOp, x: View, axes: readonly number[]): TypedArr
         else if (v !== v || (op === 'max' ? v > a : v < a)) a = a !== a ? a : v; // NaN propagates
       }
       acc[o] = a;
-    });
+    }, boundary);
   } else if (op !== 'sum') {
     throw new Error(`${op}: cannot reduce over an empty dimension`);
   }
@@ -40,9 +43,10 @@ export function reduce(op: ReduceOp, x: View, axes: readonly number[]): TypedArr
 
 export function argReduce(op: 'max' | 'min', x: View, axis: number): TypedArray {
   const src = host(x.storage);
-  const { view, outSize, inner } = splitAxes(x, [axis]);
+  const { view, outSize, inner, boundary } = splitAxes(x, [axis]);
   if (inner === 0) throw new Error(`arg${op}: cannot reduce over an empty dimension`);
   const out = new Int32Array(outSize);
+  if (inner === 1) return out;
   forEachRow(view.shape, [view], (offs, start, len, st) => {
     let best = src[offs[0]!]!;
     let bi = 0;
@@ -54,6 +58,6 @@ export function argReduce(op: 'max' | 'min', x: View, axis: number): TypedArray 
       }
     }
     out[start / inner] = bi;
-  });
+  }, boundary);
   return out;
 }

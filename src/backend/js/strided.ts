@@ -7,10 +7,12 @@ import type { View } from '../backend.js';
  * row's position in a contiguous output, the row length and each view's innermost stride.
  */
 export function forEachRow(
-  shape: readonly number[],
-  views: readonly Pick<View, 'strides' | 'offset'>[],
+  shapeIn: readonly number[],
+  viewsIn: readonly Pick<View, 'strides' | 'offset'>[],
   fn: (offs: number[], outStart: number, len: number, inner: number[]) => void,
+  boundary = 0,
 ): void {
+  const { shape, views } = coalesce(shapeIn, viewsIn, boundary);
   const rank = shape.length;
   const offs = views.map((v) => v.offset);
   if (rank === 0) {
@@ -38,4 +40,35 @@ export function forEachRow(
 /** A view with its dims reordered (no data moves). */
 export function permuteView<V extends Pick<View, 'shape' | 'strides' | 'offset'>>(v: V, order: readonly number[]): V {
   return { ...v, shape: order.map((d) => v.shape[d]!), strides: order.map((d) => v.strides[d]!) };
+}
+
+/**
+ * Merge adjacent dims that every view walks as one (stride[d] = stride[d+1] * shape[d+1]) and
+ * drop size-1 dims, so rows get as long as possible: [N, C, H, W] + [1, C, 1, 1] walks rows of H*W.
+ * Dims before `boundary` never merge with dims from `boundary` on (reductions keep their split).
+ */
+export function coalesce(
+  shape: readonly number[],
+  views: readonly Pick<View, 'strides' | 'offset'>[],
+  boundary = 0,
+): { shape: number[]; views: { strides: number[]; offset: number }[] } {
+  const dims = shape.map((_, i) => i).filter((i) => shape[i] !== 1);
+  const outShape: number[] = [];
+  const outStrides: number[][] = views.map(() => []);
+  let lastDim = -1;
+  for (const d of dims) {
+    const last = outShape.length - 1;
+    const crosses = lastDim < boundary && d >= boundary;
+    lastDim = d;
+    const mergeable = last >= 0 && !crosses && views.every((v, k) => outStrides[k]![last] === v.strides[d]! * shape[d]!);
+    if (mergeable) {
+      outShape[last]! *= shape[d]!;
+      views.forEach((v, k) => (outStrides[k]![last] = v.strides[d]!));
+    } else {
+      outShape.push(shape[d]!);
+      views.forEach((v, k) => outStrides[k]!.push(v.strides[d]!));
+    }
+  }
+  if (shape.includes(0)) return { shape: [0], views: views.map((v) => ({ strides: [1], offset: v.offset })) };
+  return { shape: outShape, views: views.map((v, k) => ({ strides: outStrides[k]!, offset: v.offset })) };
 }

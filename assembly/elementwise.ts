@@ -1,0 +1,155 @@
+// Elementwise kernels over contiguous float32 buffers, plus the strided gather that makes a
+// view contiguous. Semantics follow the js reference (src/backend/js/elementwise.ts), which
+// computes in f64 and rounds to f32: ops that are exactly rounded in f32 (+ - * /, sqrt, min,
+// max, comparisons, relu, abs, neg) use f32x4 and give the very same bits; ops with a double
+// scalar parameter (addScalar, mulScalar, leakyRelu, clamp, inRange) compute in f64 like the
+// reference; transcendentals (exp, log, log1p, tanh, sigmoid, softplus, pow) use
+// AssemblyScript's f64 Math, which can differ from V8's in the last f64 bit, so after rounding
+// to f32 they agree with the reference to within 1 f32 ulp (almost always exactly).
+
+/**
+ * dst (contiguous) = the 4-d strided view at src: geo = i32[8] {shape[0..3], strides[0..3]}
+ * in elements, outermost first. Negative and zero strides are fine.
+ */
+export function gather4(src: usize, dst: usize, geo: usize): void {
+  const n0 = load<i32>(geo), n1 = load<i32>(geo, 4), n2 = load<i32>(geo, 8), n3 = load<i32>(geo, 12);
+  const s0 = load<i32>(geo, 16), s1 = load<i32>(geo, 20), s2 = load<i32>(geo, 24), s3 = load<i32>(geo, 28);
+  const rowBytes = <usize>n3 << 2;
+  for (let i0 = 0; i0 < n0; i0++) {
+    for (let i1 = 0; i1 < n1; i1++) {
+      for (let i2 = 0; i2 < n2; i2++) {
+        const base = src + ((<isize>i0 * s0 + <isize>i1 * s1 + <isize>i2 * s2) << 2);
+        if (s3 == 1) {
+          memory.copy(dst, base, rowBytes);
+        } else if (s3 == 0) {
+          const v = load<f32>(base);
+          const v4 = f32x4.splat(v);
+          let j = 0;
+          for (; j + 4 <= n3; j += 4) v128.store(dst + (<usize>j << 2), v4);
+          for (; j < n3; j++) store<f32>(dst + (<usize>j << 2), v);
+        } else {
+          let p = base;
+          const step = <isize>s3 << 2;
+          for (let j = 0; j < n3; j++, p += step) store<f32>(dst + (<usize>j << 2), load<f32>(p));
+        }
+        dst += rowBytes;
+      }
+    }
+  }
+}
+
+@inline function sigmoid(x: f64): f64 {
+  if (x >= 0) return 1 / (1 + Math.exp(-x));
+  const e = Math.exp(x);
+  return e / (1 + e);
+}
+
+@inline function softplus(x: f64): f64 {
+  return Math.max(x, 0) + Math.log1p(Math.exp(-Math.abs(x)));
+}
+
+// unary op codes (keep in sync with src/backend/wasm/backend.ts)
+const NEG = 0, EXP = 1, LOG = 2, LOG1P = 3, SQRT = 4, ABS = 5, SIGN = 6, RELU = 7, SIGMOID = 8, TANH = 9,
+  SOFTPLUS = 10, RECIPROCAL = 11, SQUARE = 12, STEP = 13, LEAKY_RELU = 14, CLAMP = 15, POW_SCALAR = 16,
+  ADD_SCALAR = 17, MUL_SCALAR = 18, IN_RANGE = 19;
+
+@inline function unaryScalar(op: i32, v: f32, a: f64, b: f64): f32 {
+  const x = <f64>v;
+  switch (op) {
+    case NEG: return -v;
+    case EXP: return <f32>Math.exp(x);
+    case LOG: return <f32>Math.log(x);
+    case LOG1P: return <f32>Math.log1p(x);
+    case SQRT: return <f32>Math.sqrt(x);
+    case ABS: return Mathf.abs(v);
+    case SIGN: return v > 0 ? 1 : v < 0 ? -1 : v;
+    case RELU: return v > 0 ? v : v != v ? v : 0;
+    case SIGMOID: return <f32>sigmoid(x);
+    case TANH: return <f32>Math.tanh(x);
+    case SOFTPLUS: return <f32>softplus(x);
+    case RECIPROCAL: return <f32>(1 / x);
+    case SQUARE: return <f32>(x * x);
+    case STEP: return v > 0 ? 1 : 0;
+    case LEAKY_RELU: return v > 0 ? v : <f32>(x * a);
+    case CLAMP: return x < a ? <f32>a : x > b ? <f32>b : v;
+    case POW_SCALAR: return <f32>Math.pow(x, a);
+    case ADD_SCALAR: return <f32>(x + a);
+    case MUL_SCALAR: return <f32>(x * a);
+    case IN_RANGE: return x >= a && x <= b ? 1 : 0;
+    default: return NaN;
+  }
+}
+
+/** out[i] = op(x[i]) for i < n; a, b: the op's scalar parameters. */
+export function unaryF32(op: i32, x: usize, out: usize, n: i32, a: f64, b: f64): void {
+  let i = 0;
+  const zero = f32x4.splat(0);
+  const one = f32x4.splat(1);
+  // the exactly rounded ops, four lanes at a time
+  if (op == RELU) {
+    for (; i + 4 <= n; i += 4) {
+      const v = v128.load(x + (<usize>i << 2));
+      v128.store(out + (<usize>i << 2), v128.and(v, v128.or(f32x4.gt(v, zero), f32x4.ne(v, v))));
+    }
+  } else if (op == NEG) {
+    for (; i + 4 <= n; i += 4) v128.store(out + (<usize>i << 2), f32x4.neg(v128.load(x + (<usize>i << 2))));
+  } else if (op == ABS) {
+    for (; i + 4 <= n; i += 4) v128.store(out + (<usize>i << 2), f32x4.abs(v128.load(x + (<usize>i << 2))));
+  } else if (op == SQRT) {
+    for (; i + 4 <= n; i += 4) v128.store(out + (<usize>i << 2), f32x4.sqrt(v128.load(x + (<usize>i << 2))));
+  } else if (op == SQUARE) {
+    for (; i + 4 <= n; i += 4) {
+      const v = v128.load(x + (<usize>i << 2));
+      v128.store(out + (<usize>i << 2), f32x4.mul(v, v));
+    }
+  } else if (op == RECIPROCAL) {
+    for (; i + 4 <= n; i += 4) v128.store(out + (<usize>i << 2), f32x4.div(one, v128.load(x + (<usize>i << 2))));
+  } else if (op == STEP) {
+    for (; i + 4 <= n; i += 4) v128.store(out + (<usize>i << 2), v128.and(f32x4.gt(v128.load(x + (<usize>i << 2)), zero), one));
+  } else if (op == MUL_SCALAR || op == ADD_SCALAR) {
+    // in f64, two lanes at a time (a is a double, as in the reference)
+    const a2 = f64x2.splat(a);
+    for (; i + 2 <= n; i += 2) {
+      const v = f64x2.promote_low_f32x4(v128.load64_zero(x + (<usize>i << 2)));
+      const r = op == MUL_SCALAR ? f64x2.mul(v, a2) : f64x2.add(v, a2);
+      v128.store64_lane(out + (<usize>i << 2), f32x4.demote_f64x2_zero(r), 0);
+    }
+  }
+  for (; i < n; i++) store<f32>(out + (<usize>i << 2), unaryScalar(op, load<f32>(x + (<usize>i << 2)), a, b));
+}
+
+// binary op codes
+const ADD = 0, SUB = 1, MUL = 2, DIV = 3, MAXIMUM = 4, MINIMUM = 5, EQ = 6, NE = 7, LT = 8, LE = 9, GT = 10, GE = 11;
+
+@inline function binaryVec(op: i32, u: v128, v: v128, one: v128): v128 {
+  switch (op) {
+    case ADD: return f32x4.add(u, v);
+    case SUB: return f32x4.sub(u, v);
+    case MUL: return f32x4.mul(u, v);
+    case DIV: return f32x4.div(u, v);
+    case MAXIMUM: return f32x4.max(u, v);
+    case MINIMUM: return f32x4.min(u, v);
+    case EQ: return v128.and(f32x4.eq(u, v), one);
+    case NE: return v128.and(f32x4.ne(u, v), one);
+    case LT: return v128.and(f32x4.lt(u, v), one);
+    case LE: return v128.and(f32x4.le(u, v), one);
+    case GT: return v128.and(f32x4.gt(u, v), one);
+    default: return v128.and(f32x4.ge(u, v), one);
+  }
+}
+
+/** out[i] = x[i] op y[i] for i < n (one lane-wise path; the tail goes through a padded vector). */
+export function binaryF32(op: i32, x: usize, y: usize, out: usize, n: i32): void {
+  const one = f32x4.splat(1);
+  let i = 0;
+  // the switch is hoisted out of the loop by specialising on op
+  if (op == ADD) for (; i + 4 <= n; i += 4) v128.store(out + (<usize>i << 2), f32x4.add(v128.load(x + (<usize>i << 2)), v128.load(y + (<usize>i << 2))));
+  else if (op == SUB) for (; i + 4 <= n; i += 4) v128.store(out + (<usize>i << 2), f32x4.sub(v128.load(x + (<usize>i << 2)), v128.load(y + (<usize>i << 2))));
+  else if (op == MUL) for (; i + 4 <= n; i += 4) v128.store(out + (<usize>i << 2), f32x4.mul(v128.load(x + (<usize>i << 2)), v128.load(y + (<usize>i << 2))));
+  else if (op == DIV) for (; i + 4 <= n; i += 4) v128.store(out + (<usize>i << 2), f32x4.div(v128.load(x + (<usize>i << 2)), v128.load(y + (<usize>i << 2))));
+  else for (; i + 4 <= n; i += 4) v128.store(out + (<usize>i << 2), binaryVec(op, v128.load(x + (<usize>i << 2)), v128.load(y + (<usize>i << 2)), one));
+  for (; i < n; i++) {
+    const r = binaryVec(op, f32x4.splat(load<f32>(x + (<usize>i << 2))), f32x4.splat(load<f32>(y + (<usize>i << 2))), one);
+    store<f32>(out + (<usize>i << 2), f32x4.extract_lane(r, 0));
+  }
+}
