@@ -22,6 +22,7 @@ import json
 import os
 import subprocess
 import sys
+sys.dont_write_bytecode = True  # keep __pycache__ out of the tree
 import time
 
 try:

@@ -2,7 +2,11 @@
 // Embeds the compiled AssemblyScript kernels into TypeScript as base64, so that
 // `import 'vaegrad'` works in Node and in browsers with no bundler or path setup.
 //   in:  build/kernels.wasm          (asc --target release: SIMD, deterministic; required)
-//        build/kernels-relaxed.wasm  (asc --target relaxed: relaxed-SIMD FMA; optional, opt-in)
+//        build/kernels-relaxed.wasm  (asc --target relaxed: relaxed-SIMD FMA; embedded only with
+//                                     --relaxed, so a stale one is never picked up by accident)
+// Relaxed build: asc assembly/index.ts --target release && asc assembly/index.ts --target relaxed
+//   && node scripts/embed-wasm.mjs --relaxed; then run with VAEGRAD_WASM_RELAXED=1 (Node 20 also
+//   needs --experimental-wasm-relaxed-simd). Without both, the deterministic SIMD build runs.
 //   out: src/backend/wasm/generated/kernels.ts (gitignored; `npm run build:wasm` regenerates it)
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -18,7 +22,11 @@ if (!simd) {
   console.error('embed-wasm: build/kernels.wasm is missing: run `asc assembly/index.ts --target release` first');
   process.exit(1);
 }
-const relaxed = read('kernels-relaxed.wasm');
+const relaxed = process.argv.includes('--relaxed') ? read('kernels-relaxed.wasm') : null;
+if (process.argv.includes('--relaxed') && !relaxed) {
+  console.error('embed-wasm: --relaxed given but build/kernels-relaxed.wasm is missing: run `asc assembly/index.ts --target relaxed`');
+  process.exit(1);
+}
 const out = join(root, 'src/backend/wasm/generated/kernels.ts');
 mkdirSync(dirname(out), { recursive: true });
 writeFileSync(

@@ -47,6 +47,7 @@ All tensors float32 (num_batches_tracked I64 shape []). Written with scripts/saf
 import json
 import os
 import sys
+sys.dont_write_bytecode = True  # keep __pycache__ out of the tree
 
 import torch
 import torch.nn as nn

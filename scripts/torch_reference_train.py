@@ -20,6 +20,7 @@ import argparse
 import json
 import os
 import sys
+sys.dont_write_bytecode = True  # keep __pycache__ out of the tree
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))

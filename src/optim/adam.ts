@@ -5,7 +5,7 @@ import { zerosLike } from '../creation.js';
 import { adamUpdate_ } from '../ops/adam.js';
 import type { Tensor } from '../tensor.js';
 import type { ParamsArg, StateValue } from './optimizer.js';
-import { Optimizer } from './optimizer.js';
+import { Optimizer, withDefaults } from './optimizer.js';
 
 export interface AdamOptions {
   lr: number;
@@ -25,7 +25,7 @@ function check(name: string, o: AdamOptions): void {
 export class Adam extends Optimizer<AdamOptions> {
   protected readonly decoupled: boolean = false;
   constructor(params: ParamsArg<AdamOptions>, opts: Partial<AdamOptions> = {}) {
-    const o: AdamOptions = { lr: 1e-3, betas: [0.9, 0.999], eps: 1e-8, weightDecay: 0, ...opts };
+    const o = withDefaults<AdamOptions>({ lr: 1e-3, betas: [0.9, 0.999], eps: 1e-8, weightDecay: 0 }, opts);
     check(new.target.name, o);
     super(params, o);
   }
@@ -46,6 +46,6 @@ export class Adam extends Optimizer<AdamOptions> {
 export class AdamW extends Adam {
   protected override readonly decoupled = true;
   constructor(params: ParamsArg<AdamOptions>, opts: Partial<AdamOptions> = {}) {
-    super(params, { weightDecay: 0.01, ...opts });
+    super(params, withDefaults<Partial<AdamOptions>>({ weightDecay: 0.01 }, opts));
   }
 }

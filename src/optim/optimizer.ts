@@ -19,6 +19,13 @@ export interface OptimizerState<H> {
   paramGroups: { options: H; params: number[] }[];
 }
 
+/** defaults overridden by the options that are set (an explicit undefined keeps the default). */
+export function withDefaults<H extends object>(defaults: H, opts: Partial<H> = {}): H {
+  const out = { ...defaults };
+  for (const [k, v] of Object.entries(opts)) if (v !== undefined) (out as Record<string, unknown>)[k] = v;
+  return out;
+}
+
 export abstract class Optimizer<H extends { lr: number }> {
   readonly paramGroups: ParamGroup<H>[];
   protected state = new Map<Tensor, Record<string, StateValue>>();
@@ -32,7 +39,7 @@ export abstract class Optimizer<H extends { lr: number }> {
         if (!(p instanceof Tensor)) throw new Error(`${name}: parameter ${i} of group ${gi} is not a Tensor`);
         if (!p.requiresGrad || !p.isLeaf) throw new Error(`${name}: parameter ${i} of group ${gi} ${fmtShape(p.shape)} must be a leaf tensor that requires grad`);
       });
-      return { params: [...g.params], options: { ...defaults, ...(g as { options?: Partial<H> }).options } };
+      return { params: [...g.params], options: withDefaults(defaults, (g as { options?: Partial<H> }).options) };
     });
     const all = this.paramGroups.flatMap((g) => g.params);
     if (new Set(all).size !== all.length) throw new Error(`${name}: some parameters appear more than once`);

@@ -51,7 +51,7 @@ export class ExponentialLR extends LRScheduler {
   protected lrAt(base: number, e: number): number { return base * this.gamma ** e; }
 }
 
-/** Cosine from lr down to etaMin over tMax epochs (the closed form of CosineAnnealingLR). */
+/** Cosine from lr down to etaMin over tMax epochs, and back up after (the closed form of CosineAnnealingLR). */
 export class CosineAnnealingLR extends LRScheduler {
   constructor(opt: Optimizer<{ lr: number }>, readonly tMax: number, readonly etaMin = 0) {
     if (!(tMax > 0)) throw new Error(`CosineAnnealingLR: tMax must be positive, got ${tMax}`);
@@ -59,7 +59,7 @@ export class CosineAnnealingLR extends LRScheduler {
     this.apply();
   }
   protected lrAt(base: number, e: number): number {
-    return this.etaMin + ((base - this.etaMin) * (1 + Math.cos((Math.PI * Math.min(e, this.tMax)) / this.tMax))) / 2;
+    return this.etaMin + ((base - this.etaMin) * (1 + Math.cos((Math.PI * e) / this.tMax))) / 2;
   }
 }
 

@@ -2,7 +2,7 @@
 
 import type { Tensor } from '../tensor.js';
 import type { ParamsArg, StateValue } from './optimizer.js';
-import { Optimizer } from './optimizer.js';
+import { Optimizer, withDefaults } from './optimizer.js';
 
 export interface SGDOptions {
   lr: number;
@@ -14,7 +14,7 @@ export interface SGDOptions {
 
 export class SGD extends Optimizer<SGDOptions> {
   constructor(params: ParamsArg<SGDOptions>, opts: Partial<SGDOptions> & { lr: number }) {
-    const o = { momentum: 0, dampening: 0, weightDecay: 0, nesterov: false, ...opts };
+    const o = withDefaults<SGDOptions>({ lr: opts.lr, momentum: 0, dampening: 0, weightDecay: 0, nesterov: false }, opts);
     if (!(o.lr >= 0)) throw new Error(`SGD: invalid learning rate ${o.lr}`);
     if (o.nesterov && (o.momentum <= 0 || o.dampening !== 0)) throw new Error('SGD: nesterov momentum requires a momentum and zero dampening');
     super(params, o);

@@ -56,7 +56,7 @@ function conditionalP(d: Tensor, n: number, perplexity: number): Tensor {
   let betaMin = full([n, 1], -Infinity);
   let betaMax = full([n, 1], Infinity);
   let p: Tensor = shifted;
-  for (let iter = 0; iter < 200; iter++) {
+  for (let iter = 0; iter < 100; iter++) {
     p = shifted.mul(beta.neg()).exp();
     const sumP = p.sum(1, true); // >= 1: the nearest neighbour contributes exp(0)
     const h = sumP.log().add(beta.mul(shifted.mul(p).sum(1, true)).div(sumP));
@@ -68,7 +68,8 @@ function conditionalP(d: Tensor, n: number, perplexity: number): Tensor {
     betaMax = where(tooWide, betaMax, beta);
     const up = where(betaMax.eq(Infinity), beta.mul(2), beta.add(betaMax).div(2));
     const down = where(betaMin.eq(-Infinity), beta.div(2), beta.add(betaMin).div(2));
-    beta = where(tooWide, up, down);
+    // Bounded so that rows whose entropy cannot reach the target (duplicate points) never make beta infinite (inf * 0 = NaN).
+    beta = where(tooWide, up, down).clamp(1e-30, 1e30);
   }
   return p.div(p.sum(1, true));
 }

@@ -192,7 +192,7 @@ describe('pooling', () => {
 
 describe('batchNorm', () => {
   const arbBn = fc.record({
-    shape: fc.constantFrom([4, 3], [2, 2, 3], [3, 2, 2, 2], [2, 1, 2, 1]),
+    shape: fc.constantFrom<number[]>([4, 3], [2, 2, 3], [3, 2, 2, 2], [2, 1, 2, 1]),
     affine: fc.boolean(),
     layout: arbLayout(['contiguous', 'permuted', 'strided']),
     seed: arbSeed,
@@ -289,14 +289,14 @@ describe('dropout', () => {
 
 describe('losses', () => {
   const arbLoss = fc.record({
-    shape: fc.constantFrom([4], [2, 3], [1, 2, 2], []),
-    reduction: fc.constantFrom('mean', 'sum', 'none') as fc.Arbitrary<vg.Reduction>,
+    shape: fc.constantFrom<number[]>([4], [2, 3], [1, 2, 2], []),
+    reduction: fc.constantFrom('mean', 'sum', 'none') as fc.Arbitrary<vg.F.Reduction>,
     layout: arbLayout(),
     seed: arbSeed,
   });
-  const reduce = (v: number[], r: vg.Reduction): number[] => (r === 'none' ? v : r === 'sum' ? [v.reduce((a, b) => a + b, 0)] : [v.reduce((a, b) => a + b, 0) / v.length]);
+  const reduce = (v: number[], r: vg.F.Reduction): number[] => (r === 'none' ? v : r === 'sum' ? [v.reduce((a, b) => a + b, 0)] : [v.reduce((a, b) => a + b, 0) / v.length]);
   const sigmoid = (z: number): number => 1 / (1 + Math.exp(-z));
-  const cases: [string, (a: vg.Tensor, b: vg.Tensor, r: vg.Reduction) => vg.Tensor, (a: number, b: number) => number, 'normal' | 'unit' | 'distinct', 'normal' | 'unit' | 'distinct'][] = [
+  const cases: [string, (a: vg.Tensor, b: vg.Tensor, r: vg.F.Reduction) => vg.Tensor, (a: number, b: number) => number, 'normal' | 'unit' | 'distinct', 'normal' | 'unit' | 'distinct'][] = [
     ['binaryCrossEntropyWithLogits', (a, b, r) => vg.F.binaryCrossEntropyWithLogits(a, b, { reduction: r }), (l, t) => -(t * Math.log(sigmoid(l)) + (1 - t) * Math.log(1 - sigmoid(l))), 'normal', 'unit'],
     ['binaryCrossEntropy', (a, b, r) => vg.F.binaryCrossEntropy(a, b, { reduction: r }), (p, t) => -(t * Math.log(p) + (1 - t) * Math.log(1 - p)), 'unit', 'unit'],
     ['mseLoss', (a, b, r) => vg.F.mseLoss(a, b, { reduction: r }), (a, b) => (a - b) ** 2, 'normal', 'normal'],
@@ -314,7 +314,7 @@ describe('losses', () => {
           check((x, y) => f(a.view(x), b.view(y), reduction), [a.leaf, b.leaf]);
           const out = f(a.view(a.leaf), b.leaf, reduction);
           let per = Array.from(a.vals, (v, i) => ref(v, b.vals[i]!));
-          let noneShape = shape;
+          let noneShape: number[] = shape;
           if (name === 'gaussianKl' && shape.length > 1) {
             // per sample: summed over every dim but the batch dim
             const n = shape[0]!;

@@ -5,7 +5,7 @@ import fc from 'fast-check';
 import { expect } from 'vitest';
 import * as vg from '../../src/index.js';
 
-export const FC = { numRuns: 25 };
+export const FC = { numRuns: 40 };
 
 export type Values = 'normal' | 'positive' | 'awayFromZero' | 'distinct' | 'unit' | 'int';
 export type LayoutKind = 'contiguous' | 'permuted' | 'strided' | 'expanded';

@@ -1,0 +1,14 @@
+// vaegrad/vae: the seed project's models, loss, data handling, training loop, evaluation,
+// checkpoints, t-SNE and drawing (browser-safe; file and PNG output live in vaegrad/node).
+
+export { VAE, ConvVAE, MlpVAE, createModel } from './models.js';
+export type { VaeOutput, ForwardOptions, ConvVaeOptions, ModelKind } from './models.js';
+export { vaeLoss } from './loss.js';
+export type { VaeLoss } from './loss.js';
+export { makeDataset, splitBundled, subset, limit, permutation, batchOf, batches, IMAGE_SIZE } from './data.js';
+export type { ImageDataset, Batch } from './data.js';
+export { Trainer, evaluate, DEFAULT_CONFIG } from './train.js';
+export type { TrainConfig, StepStats, Averages, Progress, EvalResult } from './train.js';
+export { checkpointBytes, modelBytes, readCheckpoint, trainerFromCheckpoint, CHECKPOINT_FORMAT } from './checkpoint.js';
+export type { CheckpointMeta } from './checkpoint.js';
+export { tsne } from './tsne.js';
