@@ -27,7 +27,7 @@ function randf(n) {
   return a;
 }
 
-export async function run({ timeit, tfjs, loadVaegrad }) {
+export async function run({ timeit, timeInterleaved, tfjs, loadVaegrad }) {
   const { wasm, js } = await loadVaegrad();
   const { tf } = await tfjs();
   const rows = [];
@@ -56,8 +56,7 @@ export async function run({ timeit, tfjs, loadVaegrad }) {
     ];
     for (const [kname, fw, ft, fj] of kernels) {
       const role = transposed ? (kname === 'conv2d' ? ' (convT input grad)' : kname === 'backward-data' ? ' (convT forward)' : ' (convT weight grad)') : '';
-      const tW = timeit(fw, { warmup: 2, reps: 7 });
-      const tT = ft ? timeit(ft, { warmup: 2, reps: 7 }) : NaN;
+      const [tW, tT] = timeInterleaved([fw, ft], { warmup: 2, reps: 7 });
       const gf = (ms) => flop / ms / 1e6;
       rows.push([`${name}: ${kname}${role}`, gf(tW), tW, gf(tT), tT, tW > 0 && ft ? tT / tW : NaN, fj()]);
     }
@@ -73,5 +72,5 @@ export async function run({ timeit, tfjs, loadVaegrad }) {
 
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
   const r = await import('./run.mjs');
-  r.printTable(await run({ timeit: r.timeit, tfjs: r.tfjs, loadVaegrad: r.loadVaegrad }));
+  r.printTable(await run({ timeit: r.timeit, timeInterleaved: r.timeInterleaved, tfjs: r.tfjs, loadVaegrad: r.loadVaegrad }));
 }

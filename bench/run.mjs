@@ -4,12 +4,13 @@
 // Runs bench/gemm.mjs, bench/conv.mjs and then every bench/*.bench.mjs (sorted by name), each
 // in this one process, and prints one table per bench. A bench module exports
 //   export async function run(ctx) -> { title, columns: string[], rows: (string|number)[][], notes?: string[] }
-// where ctx = { timeit, tfjs, loadVaegrad } (helpers below). Run one bench alone with
+// where ctx = { timeit, timeInterleaved, tfjs, loadVaegrad } (helpers below). Run one bench alone with
 // `node bench/run.mjs gemm` (names are matched against file names).
 // Benches import the built JavaScript (dist/, from `npm run build:ts`) and the embedded wasm.
 //
 // Timing: `timeit(fn)` runs `warmup` untimed calls, then `reps` timed ones, and reports the
-// median (ms). The machine may be shared, so medians, not means.
+// median (ms); `timeInterleaved([f, g])` alternates the contenders' reps so both see the same
+// background load. The machine may be shared, so medians, not means.
 
 import { readdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -30,6 +31,30 @@ export function timeit(fn, { warmup = 2, reps = 7, maxMs = Infinity } = {}) {
   }
   times.sort((a, b) => a - b);
   return times[Math.floor((times.length - 1) / 2)];
+}
+
+/**
+ * Time several functions with their reps interleaved (a, b, a, b, ...), so that on a shared
+ * machine every contender sees the same background load; returns each one's median (ms).
+ * Entries may be null (-> NaN).
+ */
+export function timeInterleaved(fns, { warmup = 2, reps = 7 } = {}) {
+  const live = fns.map((f) => f ?? null);
+  for (let i = 0; i < warmup; i++) for (const f of live) f?.();
+  const times = live.map(() => []);
+  for (let r = 0; r < reps; r++) {
+    live.forEach((f, k) => {
+      if (!f) return;
+      const t = performance.now();
+      f();
+      times[k].push(performance.now() - t);
+    });
+  }
+  return times.map((t) => {
+    if (!t.length) return NaN;
+    t.sort((a, b) => a - b);
+    return t[Math.floor((t.length - 1) / 2)];
+  });
 }
 
 let tfjsPromise = null;
@@ -73,7 +98,7 @@ async function main() {
   console.log(`# vaegrad benchmarks (node ${process.version}, single thread, medians after warm-up)`);
   for (const f of chosen) {
     const mod = await import(pathToFileURL(join(here, f)).href);
-    const table = await mod.run({ timeit, tfjs, loadVaegrad });
+    const table = await mod.run({ timeit, timeInterleaved, tfjs, loadVaegrad });
     printTable(table);
   }
 }

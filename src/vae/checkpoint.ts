@@ -51,9 +51,21 @@ function parseMeta(metadata: Record<string, string>, source: string): Checkpoint
   return meta;
 }
 
-/** Split a checkpoint's tensors into the model state dict and the optimiser moments. */
-export function readCheckpoint(bytes: Uint8Array, source: string): { meta: CheckpointMeta; model: Map<string, Tensor>; moments: Map<number, { exp_avg?: Tensor; exp_avg_sq?: Tensor }> } {
+export interface Checkpoint {
+  meta: CheckpointMeta;
+  model: Map<string, Tensor>;
+  moments: Map<number, { exp_avg?: Tensor; exp_avg_sq?: Tensor }>;
+}
+
+export function readCheckpoint(bytes: Uint8Array, source: string): Checkpoint {
   const { tensors, metadata } = safetensorsToStateDict(bytes, source);
+  return splitCheckpoint(tensors, metadata, source);
+}
+
+export const isCheckpoint = (metadata: Record<string, string>): boolean => 'vaegrad' in metadata;
+
+/** Split a checkpoint's tensors into the model state dict and the optimiser moments. */
+export function splitCheckpoint(tensors: Map<string, Tensor>, metadata: Record<string, string>, source: string): Checkpoint {
   const meta = parseMeta(metadata, source);
   const model = new Map<string, Tensor>();
   const moments = new Map<number, { exp_avg?: Tensor; exp_avg_sq?: Tensor }>();

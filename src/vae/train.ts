@@ -70,9 +70,10 @@ export class Trainer {
 
   /**
    * Train until the current epoch ends (or shouldStop() says so between steps). Returns the
-   * epoch's averages so far and whether the epoch completed.
+   * epoch's averages so far and whether the epoch completed. Yields to the event loop between
+   * steps so that signals (Ctrl-C) and UI updates get through.
    */
-  trainEpoch(train: ImageDataset, opts: { onStep?: (step: number, total: number, s: StepStats) => void; shouldStop?: () => boolean } = {}): { averages: Averages; completed: boolean } {
+  async trainEpoch(train: ImageDataset, opts: { onStep?: (step: number, total: number, s: StepStats & { images: number }) => void; shouldStop?: () => boolean } = {}): Promise<{ averages: Averages; completed: boolean }> {
     const model = this.model.train();
     const total = this.stepsPerEpoch(train);
     if (this.step === 0) {
@@ -82,6 +83,7 @@ export class Trainer {
     const order = permutation(train.n, Generator.fromState(this.rngEpochStart));
     if (this.step === 0) this.rng.setState(advance(this.rngEpochStart, train.n));
     while (this.step < total) {
+      await yieldToEventLoop();
       if (opts.shouldStop?.()) return { averages: this.averages(), completed: false };
       const s = this.step * this.config.batchSize;
       const { x } = batchOf(train, order.subarray(s, Math.min(s + this.config.batchSize, train.n)));
@@ -98,7 +100,7 @@ export class Trainer {
       this.running.kl += stats.kl * n;
       this.running.images += n;
       this.step++;
-      opts.onStep?.(this.step, total, stats);
+      opts.onStep?.(this.step, total, { ...stats, images: n });
     }
     this.epoch++;
     this.step = 0;
@@ -123,6 +125,9 @@ export class Trainer {
     if (running) this.running = { loss: running.loss * running.images, bce: running.bce * running.images, kl: running.kl * running.images, images: running.images };
   }
 }
+
+const yieldToEventLoop = (): Promise<void> =>
+  new Promise((resolve) => (typeof setImmediate === 'function' ? setImmediate(resolve) : setTimeout(resolve, 0)));
 
 /** The generator state after drawing a permutation of n (so that shuffling consumes the same numbers on resume). */
 function advance(state: GeneratorState, n: number): GeneratorState {

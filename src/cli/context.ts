@@ -1,0 +1,65 @@
+// What the commands share: choosing the backend, loading data and models, and output paths.
+
+import { mkdir, access, constants } from 'node:fs/promises';
+import { dirname, resolve } from 'node:path';
+import { setBackend } from '../backend/registry.js';
+import { loadBundledDigits, loadIdxDirectory, loadSafetensorsWithMetadata } from '../node/index.js';
+import type { ImageDataset } from '../vae/data.js';
+import { isCheckpoint, splitCheckpoint } from '../vae/checkpoint.js';
+import type { ModelKind, VAE } from '../vae/models.js';
+import { createModel } from '../vae/models.js';
+
+export class CliError extends Error {}
+
+export async function chooseBackend(device: 'cpu' | 'gpu', backend: 'wasm' | 'js'): Promise<void> {
+  if (device === 'gpu') {
+    throw new CliError('--device gpu: the GPU.js backend is not available in this version of vaegrad yet; use --device cpu (WebAssembly SIMD)');
+  }
+  await setBackend(backend);
+}
+
+export async function loadData(dir: string | undefined): Promise<{ train: ImageDataset; test: ImageDataset; source: string }> {
+  if (dir) return { ...(await loadIdxDirectory(dir)), source: dir };
+  return { ...(await loadBundledDigits()), source: 'bundled digits (mnist package)' };
+}
+
+/** A model from a training checkpoint, a vaegrad model.safetensors or a PyTorch state_dict file. */
+export async function loadModel(file: string, kind?: ModelKind, latent?: number): Promise<VAE> {
+  let tensors;
+  let meta: Record<string, string>;
+  try {
+    ({ tensors, metadata: meta } = await loadSafetensorsWithMetadata(file));
+  } catch (e) {
+    const msg = (e as Error).message;
+    if (/file not found/.test(msg)) throw new CliError(`checkpoint not found: ${file} (train one with \`vaegrad train\`, or pass --checkpoint FILE)`);
+    throw new CliError(msg);
+  }
+  let sd = tensors;
+  let k: ModelKind = kind ?? ((meta.model as ModelKind | undefined) ?? 'conv');
+  let z = latent ?? (meta.latent ? Number(meta.latent) : 20);
+  if (isCheckpoint(meta)) {
+    const ck = splitCheckpoint(tensors, meta, file);
+    sd = ck.model;
+    k = kind ?? ck.meta.config.model;
+    z = latent ?? ck.meta.config.latent;
+  }
+  const model = createModel(k, z);
+  try {
+    model.loadStateDict(sd);
+  } catch (e) {
+    throw new CliError(`${file} does not hold a ${k} VAE with latent ${z} (pass --model/--latent if it is another): ${(e as Error).message}`);
+  }
+  return model.eval();
+}
+
+/** Make sure a file can be written there before doing any work, with a message naming the path. */
+export async function ensureWritableDir(dir: string): Promise<void> {
+  try {
+    await mkdir(dir, { recursive: true });
+    await access(dir, constants.W_OK);
+  } catch (e) {
+    throw new CliError(`cannot write to output directory ${resolve(dir)}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+  }
+}
+
+export const ensureWritableFileDir = (file: string): Promise<void> => ensureWritableDir(dirname(resolve(file)));

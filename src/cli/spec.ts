@@ -1,0 +1,101 @@
+// The vaegrad command line: every command's flags, defaults and help text in one place.
+
+import type { CliSpec } from './args.js';
+import { defineCommand } from './args.js';
+
+const compute = {
+  device: { type: 'enum', values: ['cpu', 'gpu'], default: 'cpu', description: 'cpu (WebAssembly SIMD) or gpu (GPU.js)' },
+  backend: { type: 'enum', values: ['wasm', 'js'], default: 'wasm', description: 'CPU backend: wasm (SIMD kernels) or js (the reference)' },
+} as const;
+
+const data = {
+  data: { type: 'path', metavar: 'DIR', description: 'directory with the four MNIST/Fashion-MNIST IDX files (default: the bundled digits of the `mnist` package)' },
+} as const;
+
+const model = {
+  checkpoint: { type: 'path', metavar: 'FILE', default: 'runs/vae/checkpoint.safetensors', description: 'a training checkpoint, or a bare state_dict (with --model/--latent)' },
+  model: { type: 'enum', values: ['conv', 'mlp'], description: 'model of a bare state_dict (default: from the file, else conv)' },
+  latent: { type: 'int', min: 1, description: 'latent size of a bare state_dict (default: from the file, else 20)' },
+} as const;
+
+export const train = defineCommand({
+  name: 'train',
+  summary: 'Train the VAE; writes checkpoints, sample and reconstruction PNGs and metrics every epoch.',
+  flags: {
+    ...data,
+    model: { type: 'enum', values: ['conv', 'mlp'], default: 'conv', description: 'conv: the reference ConvVAE; mlp: the 784-400-latent VAE' },
+    epochs: { type: 'int', min: 1, default: 10, description: 'total epochs (with --resume: up to this many in all)' },
+    'batch-size': { type: 'int', min: 1, default: 128, description: 'images per step' },
+    lr: { type: 'float', min: 0, exclusiveMin: true, default: 1e-3, description: 'Adam learning rate' },
+    latent: { type: 'int', min: 1, default: 20, description: 'latent dimensions' },
+    beta: { type: 'float', min: 0, default: 1, description: 'weight of the KL term' },
+    seed: { type: 'int', default: 1, description: 'seed for initialisation, shuffling and noise' },
+    ...compute,
+    out: { type: 'path', short: 'o', metavar: 'DIR', default: 'runs/vae', description: 'output directory' },
+    resume: { type: 'boolean', description: 'continue from DIR/checkpoint.safetensors' },
+    limit: { type: 'int', min: 1, description: 'train on the first N training images only (quick runs)' },
+    'test-limit': { type: 'int', min: 1, description: 'evaluate on the first N test images only' },
+    json: { type: 'boolean', description: 'one JSON line per epoch on stdout' },
+  },
+  examples: ['vaegrad train', 'vaegrad train --epochs 3 --limit 2000 --out runs/quick', 'vaegrad train --resume --epochs 20', 'vaegrad train --data /usr/share/datasets/fashion-mnist'],
+});
+
+export const sample = defineCommand({
+  name: 'sample',
+  summary: 'Decode N draws from N(0, I) into a PNG grid.',
+  flags: { ...model, n: { type: 'int', min: 1, default: 64, description: 'number of images' }, seed: { type: 'int', default: 0, description: 'noise seed' }, out: { type: 'path', short: 'o', default: 'samples.png', description: 'PNG to write' }, ...compute },
+  examples: ['vaegrad sample --n 100 --out samples.png'],
+});
+
+export const reconstruct = defineCommand({
+  name: 'reconstruct',
+  summary: 'Test images (odd rows) above their reconstructions (even rows), as a PNG.',
+  flags: { ...model, ...data, n: { type: 'int', min: 1, default: 32, description: 'number of test images' }, out: { type: 'path', short: 'o', default: 'reconstruction.png', description: 'PNG to write' }, ...compute },
+});
+
+export const interpolate = defineCommand({
+  name: 'interpolate',
+  summary: 'Decode a straight line in latent space between two test images, as a PNG strip.',
+  flags: {
+    ...model, ...data,
+    from: { type: 'int', min: 0, default: 0, description: 'index of the first test image' },
+    to: { type: 'int', min: 0, default: 1, description: 'index of the second test image' },
+    steps: { type: 'int', min: 2, default: 10, description: 'images along the line, ends included' },
+    out: { type: 'path', short: 'o', default: 'interpolation.png', description: 'PNG to write' },
+    ...compute,
+  },
+});
+
+export const latent = defineCommand({
+  name: 'latent',
+  summary: "t-SNE of the test set's mu coloured by digit, as a PNG (and the decoded manifold for a 2-D latent).",
+  flags: {
+    ...model, ...data,
+    n: { type: 'int', min: 10, default: 1000, description: 'test images to embed' },
+    perplexity: { type: 'float', min: 1, default: 30, description: 't-SNE perplexity' },
+    iterations: { type: 'int', min: 10, default: 1000, description: 't-SNE iterations' },
+    seed: { type: 'int', default: 0, description: 't-SNE seed' },
+    out: { type: 'path', short: 'o', default: 'latent.png', description: 'PNG to write' },
+    manifold: { type: 'path', default: 'manifold.png', description: 'PNG of the decoded grid (2-D latents only)' },
+    ...compute,
+  },
+});
+
+export const evaluate = defineCommand({
+  name: 'eval',
+  summary: 'Test BCE, KL, ELBO and the importance-weighted NLL (k samples), as one JSON line.',
+  flags: {
+    ...model, ...data,
+    k: { type: 'int', min: 1, default: 100, description: 'importance samples per image' },
+    seed: { type: 'int', default: 0, description: 'noise seed' },
+    limit: { type: 'int', min: 1, description: 'evaluate the first N test images only' },
+    ...compute,
+  },
+});
+
+export const cli: CliSpec = {
+  program: 'vaegrad',
+  summary: 'Train and explore a convolutional VAE on MNIST, in TypeScript with WebAssembly SIMD kernels.',
+  commands: [train, sample, reconstruct, interpolate, latent, evaluate],
+  footer: 'Run `vaegrad COMMAND --help` for the flags of a command.',
+};

@@ -1,0 +1,130 @@
+// `vaegrad train`: the training run with per-epoch checkpoints, pictures and metrics, a progress
+// display, Ctrl-C that saves before stopping, and --resume that continues bit for bit.
+
+import { existsSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { noGrad } from '../autograd/grad-mode.js';
+import { randn } from '../creation.js';
+import { Generator } from '../random.js';
+import { readFileBytes, writeFileAtomic } from '../node/files.js';
+import type { ImageDataset } from '../vae/data.js';
+import { batchOf, limit } from '../vae/data.js';
+import { checkpointBytes, modelBytes, trainerFromCheckpoint } from '../vae/checkpoint.js';
+import type { TrainConfig } from '../vae/train.js';
+import { Trainer, evaluate } from '../vae/train.js';
+import type { ParsedFlags } from './args.js';
+import type { train as trainSpec } from './spec.js';
+import { CliError, chooseBackend, ensureWritableDir, loadData } from './context.js';
+import { saveImageGrid, saveLossCurve, saveReconstructions } from './pictures.js';
+import { TrainingProgress } from './progress.js';
+
+type Flags = ParsedFlags<typeof trainSpec.flags>;
+
+interface MetricsLine {
+  epoch: number;
+  train_loss: number;
+  train_bce: number;
+  train_kl: number;
+  test_loss: number;
+  test_bce: number;
+  test_kl: number;
+  seconds: number;
+  images_per_s: number;
+}
+
+export async function trainCommand(f: Flags, given: Set<string>, out: NodeJS.WritableStream & { isTTY?: boolean }, err: NodeJS.WritableStream & { isTTY?: boolean; columns?: number }): Promise<number> {
+  await chooseBackend(f.device, f.backend);
+  await ensureWritableDir(f.out);
+  const ckptPath = join(f.out, 'checkpoint.safetensors');
+  const metricsPath = join(f.out, 'metrics.jsonl');
+
+  let trainer: Trainer;
+  let history: MetricsLine[] = [];
+  if (f.resume) {
+    if (!existsSync(ckptPath)) throw new CliError(`--resume: no checkpoint at ${ckptPath}; train without --resume first`);
+    const asked: Partial<TrainConfig> = {};
+    for (const k of ['model', 'latent', 'lr', 'beta', 'seed'] as const) if (given.has(k)) (asked as Record<string, unknown>)[k] = f[k];
+    if (given.has('batch-size')) asked.batchSize = f['batch-size'];
+    ({ trainer } = trainerFromCheckpoint(await readFileBytes(ckptPath), ckptPath, asked));
+    if (existsSync(metricsPath)) {
+      history = (await readFile(metricsPath, 'utf8')).split('\n').filter(Boolean).map((l) => JSON.parse(l) as MetricsLine).filter((m) => m.epoch <= trainer.epoch);
+    }
+    if (trainer.epoch >= f.epochs) throw new CliError(`--resume: the checkpoint has already done ${trainer.epoch} epochs; pass --epochs N with N > ${trainer.epoch} to train further`);
+  } else {
+    trainer = new Trainer({ model: f.model, latent: f.latent, batchSize: f['batch-size'], lr: f.lr, beta: f.beta, seed: f.seed });
+  }
+
+  const data = await loadData(f.data);
+  const train = f.limit ? limit(data.train, f.limit) : data.train;
+  const test = f['test-limit'] ? limit(data.test, f['test-limit']) : data.test;
+  const cfg = trainer.config;
+  const fixedZ = noGrad(() => randn([64, cfg.latent], { generator: new Generator(cfg.seed + 1000) }));
+  const reconIdx = Int32Array.from({ length: Math.min(32, test.n) }, (_, i) => i);
+
+  const progress = new TrainingProgress({
+    stream: f.json ? { write: () => true } : err,
+    mode: f.json ? 'plain' : 'auto',
+    epochs: f.epochs - trainer.epoch,
+    stepsPerEpoch: trainer.stepsPerEpoch(train),
+    firstEpoch: trainer.epoch + 1,
+  });
+  if (!f.json) progress.log(`training ${cfg.model} VAE (latent ${cfg.latent}) on ${train.n} images of ${data.source}, ${f.backend} backend; writing to ${f.out}`);
+
+  let stop = false;
+  const onSigint = (): void => {
+    if (stop) process.exit(130); // a second Ctrl-C does not wait
+    stop = true;
+    progress.log('stopping after this step: saving a checkpoint (Ctrl-C again to quit without saving)');
+  };
+  process.on('SIGINT', onSigint);
+  try {
+    while (trainer.epoch < f.epochs) {
+      progress.epochStart();
+      const t0 = performance.now();
+      const r = await trainer.trainEpoch(train, {
+        shouldStop: () => stop,
+        onStep: (step, _total, s) => progress.step({ step, images: s.images, loss: s.loss, bce: s.bce, kl: s.kl }),
+      });
+      if (!r.completed) {
+        await writeFileAtomic(ckptPath, checkpointBytes(trainer, r.averages));
+        progress.log(`saved ${ckptPath} at epoch ${trainer.epoch + 1}, step ${trainer.step}; continue with --resume`);
+        return 130;
+      }
+      const seconds = (performance.now() - t0) / 1000;
+      const ev = evaluate(trainer.model, test, { seed: cfg.seed, k: 1 });
+      const line: MetricsLine = {
+        epoch: trainer.epoch, train_loss: r.averages.loss, train_bce: r.averages.bce, train_kl: r.averages.kl,
+        test_loss: ev.test_loss, test_bce: ev.test_bce, test_kl: ev.test_kl, seconds, images_per_s: r.averages.images / seconds,
+      };
+      history.push(line);
+      await writeEpochFiles(f.out, trainer, history, fixedZ, test, reconIdx);
+      progress.epochEnd({ loss: line.train_loss, bce: line.train_bce, kl: line.train_kl, testLoss: line.test_loss, testBce: line.test_bce, testKl: line.test_kl });
+      if (f.json) out.write(`${JSON.stringify({ event: 'epoch', ...line })}\n`);
+    }
+    progress.finish();
+    return 0;
+  } finally {
+    process.off('SIGINT', onSigint);
+  }
+}
+
+async function writeEpochFiles(dir: string, t: Trainer, history: MetricsLine[], fixedZ: ReturnType<typeof randn>, test: ImageDataset, reconIdx: Int32Array): Promise<void> {
+  const e = t.epoch;
+  const model = t.model.eval();
+  const { samples, originals, recons } = noGrad(() => {
+    const { x } = batchOf(test, reconIdx);
+    return {
+      samples: model.decode(fixedZ).sigmoid().dataSync() as Float32Array,
+      originals: x.dataSync() as Float32Array,
+      recons: model.forward(x, { useMean: true }).logits.sigmoid().dataSync() as Float32Array,
+    };
+  });
+  // The checkpoint goes first: pictures are a by-product, the checkpoint is the state.
+  await writeFileAtomic(join(dir, 'checkpoint.safetensors'), checkpointBytes(t));
+  await writeFileAtomic(join(dir, 'model.safetensors'), modelBytes(t));
+  await writeFileAtomic(join(dir, 'metrics.jsonl'), history.map((h) => JSON.stringify(h)).join('\n') + '\n');
+  await saveImageGrid(join(dir, `samples_epoch_${e}.png`), samples, 64, 8);
+  await saveReconstructions(join(dir, `recon_epoch_${e}.png`), originals, recons, reconIdx.length);
+  await saveLossCurve(join(dir, 'loss.png'), history.map((h) => h.train_loss), history.map((h) => h.test_loss));
+}
