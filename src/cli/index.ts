@@ -1,6 +1,9 @@
 // The vaegrad command: parse, dispatch, and turn errors into messages and exit codes
 // (0 ok, 1 failure, 2 usage error, 130 interrupted).
 
+// The core barrel installs tensor methods and registers the backends: every entry point loads it.
+import '../index.js';
+
 import { ArgError, parseCli } from './args.js';
 import type { ParsedFlags } from './args.js';
 import { CliError } from './context.js';

@@ -1,6 +1,9 @@
 // vaegrad/node: the Node-only part of the API: files (atomic writes), safetensors checkpoints
 // on disk, data loading and PNG output.
 
+// The core barrel installs tensor methods and registers the backends: every entry point loads it.
+import '../index.js';
+
 import type { Tensor } from '../tensor.js';
 import { safetensorsToStateDict, stateDictToSafetensors } from '../io/state-dict.js';
 import { readFileBytes, writeFileAtomic } from './files.js';

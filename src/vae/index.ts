@@ -1,6 +1,9 @@
 // vaegrad/vae: the seed project's models, loss, data handling, training loop, evaluation,
 // checkpoints, t-SNE and drawing (browser-safe; file and PNG output live in vaegrad/node).
 
+// The core barrel installs tensor methods and registers the backends: every entry point loads it.
+import '../index.js';
+
 export { VAE, ConvVAE, MlpVAE, createModel } from './models.js';
 export type { VaeOutput, ForwardOptions, ConvVaeOptions, ModelKind } from './models.js';
 export { vaeLoss } from './loss.js';
