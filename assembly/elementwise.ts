@@ -119,7 +119,8 @@ export function unaryF32(op: i32, x: usize, out: usize, n: i32, a: f64, b: f64):
 }
 
 // binary op codes
-const ADD = 0, SUB = 1, MUL = 2, DIV = 3, MAXIMUM = 4, MINIMUM = 5, EQ = 6, NE = 7, LT = 8, LE = 9, GT = 10, GE = 11;
+const ADD = 0, SUB = 1, MUL = 2, DIV = 3, MAXIMUM = 4, MINIMUM = 5, EQ = 6, NE = 7, LT = 8, LE = 9, GT = 10, GE = 11,
+  MUL_POS = 12; // x * (y > 0 ? 1 : 0): the ReLU gradient in one pass
 
 @inline function binaryVec(op: i32, u: v128, v: v128, one: v128): v128 {
   switch (op) {
@@ -134,6 +135,7 @@ const ADD = 0, SUB = 1, MUL = 2, DIV = 3, MAXIMUM = 4, MINIMUM = 5, EQ = 6, NE =
     case LT: return v128.and(f32x4.lt(u, v), one);
     case LE: return v128.and(f32x4.le(u, v), one);
     case GT: return v128.and(f32x4.gt(u, v), one);
+    case MUL_POS: return f32x4.mul(u, v128.and(f32x4.gt(v, f32x4.splat(0)), one));
     default: return v128.and(f32x4.ge(u, v), one);
   }
 }
@@ -147,7 +149,13 @@ export function binaryF32(op: i32, x: usize, y: usize, out: usize, n: i32): void
   else if (op == SUB) for (; i + 4 <= n; i += 4) v128.store(out + (<usize>i << 2), f32x4.sub(v128.load(x + (<usize>i << 2)), v128.load(y + (<usize>i << 2))));
   else if (op == MUL) for (; i + 4 <= n; i += 4) v128.store(out + (<usize>i << 2), f32x4.mul(v128.load(x + (<usize>i << 2)), v128.load(y + (<usize>i << 2))));
   else if (op == DIV) for (; i + 4 <= n; i += 4) v128.store(out + (<usize>i << 2), f32x4.div(v128.load(x + (<usize>i << 2)), v128.load(y + (<usize>i << 2))));
-  else for (; i + 4 <= n; i += 4) v128.store(out + (<usize>i << 2), binaryVec(op, v128.load(x + (<usize>i << 2)), v128.load(y + (<usize>i << 2)), one));
+  else if (op == MUL_POS) {
+    const zero = f32x4.splat(0);
+    for (; i + 4 <= n; i += 4) {
+      const y4 = v128.load(y + (<usize>i << 2));
+      v128.store(out + (<usize>i << 2), f32x4.mul(v128.load(x + (<usize>i << 2)), v128.and(f32x4.gt(y4, zero), one)));
+    }
+  } else for (; i + 4 <= n; i += 4) v128.store(out + (<usize>i << 2), binaryVec(op, v128.load(x + (<usize>i << 2)), v128.load(y + (<usize>i << 2)), one));
   for (; i < n; i++) {
     const r = binaryVec(op, f32x4.splat(load<f32>(x + (<usize>i << 2))), f32x4.splat(load<f32>(y + (<usize>i << 2))), one);
     store<f32>(out + (<usize>i << 2), f32x4.extract_lane(r, 0));

@@ -6,3 +6,4 @@ export { maxPool2d, maxPool2dBackward, avgPool2d, avgPool2dBackward } from './po
 export { adamUpdate } from './optim';
 export { heapBase } from './memory';
 export { gather4, unaryF32, binaryF32 } from './elementwise';
+export { bnStats, bnForward, bnBackward, sumRows, sumCols, f64ToF32 } from './norm';

@@ -8,10 +8,70 @@
 
 @inline function gi(geo: usize, i: i32): i32 { return load<i32>(geo + (<usize>i << 2)); }
 
+/**
+ * The common 2x2 / stride 2 / no padding case, four outputs at a time: lanes hold the window's
+ * candidates in the reference's scan order (row y0: x0, x0+1; row y0+1: x0, x0+1); a candidate
+ * wins where it is greater or NaN, and nothing wins once the best is NaN (the first NaN stays).
+ */
+function maxPool2x2(planes: i32, h: i32, w: i32, oh: i32, ow: i32, x: usize, out: usize, indices: usize): void {
+  let o: usize = 0;
+  const step = i32x4(0, 2, 4, 6);
+  for (let p = 0; p < planes; p++) {
+    const plane = x + ((<usize>p * h * w) << 2);
+    for (let oy = 0; oy < oh; oy++) {
+      const y0 = oy * 2;
+      const r0 = plane + ((<usize>y0 * w) << 2);
+      const r1 = r0 + (<usize>w << 2);
+      let ox = 0;
+      for (; ox + 4 <= ow; ox += 4, o += 4) {
+        const c = <usize>(ox * 2) << 2;
+        const a0 = v128.load(r0 + c), b0 = v128.load(r0 + c, 16);
+        const a1 = v128.load(r1 + c), b1 = v128.load(r1 + c, 16);
+        const i00 = i32x4.add(i32x4.splat(y0 * w + ox * 2), step);
+        let best = v128.shuffle<f32>(a0, b0, 0, 2, 4, 6);
+        let bi = i00;
+        let v = v128.shuffle<f32>(a0, b0, 1, 3, 5, 7);
+        let take = v128.and(v128.or(f32x4.gt(v, best), f32x4.ne(v, v)), f32x4.eq(best, best));
+        best = v128.bitselect(v, best, take);
+        bi = v128.bitselect(i32x4.add(i00, i32x4.splat(1)), bi, take);
+        v = v128.shuffle<f32>(a1, b1, 0, 2, 4, 6);
+        take = v128.and(v128.or(f32x4.gt(v, best), f32x4.ne(v, v)), f32x4.eq(best, best));
+        best = v128.bitselect(v, best, take);
+        bi = v128.bitselect(i32x4.add(i00, i32x4.splat(w)), bi, take);
+        v = v128.shuffle<f32>(a1, b1, 1, 3, 5, 7);
+        take = v128.and(v128.or(f32x4.gt(v, best), f32x4.ne(v, v)), f32x4.eq(best, best));
+        best = v128.bitselect(v, best, take);
+        bi = v128.bitselect(i32x4.add(i00, i32x4.splat(w + 1)), bi, take);
+        v128.store(out + (o << 2), best);
+        v128.store(indices + (o << 2), bi);
+      }
+      for (; ox < ow; ox++, o++) {
+        const x0 = ox * 2;
+        let best = load<f32>(r0 + (<usize>x0 << 2));
+        let bi = y0 * w + x0;
+        if (best == best) {
+          const c1 = load<f32>(r0 + (<usize>(x0 + 1) << 2));
+          const c2 = load<f32>(r1 + (<usize>x0 << 2));
+          const c3 = load<f32>(r1 + (<usize>(x0 + 1) << 2));
+          if (c1 > best || c1 != c1) { best = c1; bi = y0 * w + x0 + 1; }
+          if (best == best && (c2 > best || c2 != c2)) { best = c2; bi = (y0 + 1) * w + x0; }
+          if (best == best && (c3 > best || c3 != c3)) { best = c3; bi = (y0 + 1) * w + x0 + 1; }
+        }
+        store<f32>(out + (o << 2), best);
+        store<i32>(indices + (o << 2), bi);
+      }
+    }
+  }
+}
+
 export function maxPool2d(geo: usize, x: usize, out: usize, indices: usize): void {
   const planes = gi(geo, 0) * gi(geo, 1), h = gi(geo, 2), w = gi(geo, 3);
   const oh = gi(geo, 4), ow = gi(geo, 5), kh = gi(geo, 6), kw = gi(geo, 7);
   const sh = gi(geo, 8), sw = gi(geo, 9), ph = gi(geo, 10), pw = gi(geo, 11);
+  if (kh == 2 && kw == 2 && sh == 2 && sw == 2 && ph == 0 && pw == 0 && oh * 2 <= h && ow * 2 <= w) {
+    maxPool2x2(planes, h, w, oh, ow, x, out, indices);
+    return;
+  }
   let o: usize = 0;
   for (let p = 0; p < planes; p++) {
     const plane = x + ((<usize>p * h * w) << 2);

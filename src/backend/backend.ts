@@ -28,7 +28,8 @@ export type UnaryOp =
 
 export type BinaryOp =
   | 'add' | 'sub' | 'mul' | 'div' | 'pow' | 'maximum' | 'minimum'
-  | 'eq' | 'ne' | 'lt' | 'le' | 'gt' | 'ge';
+  | 'eq' | 'ne' | 'lt' | 'le' | 'gt' | 'ge'
+  | 'mulStep'; // a * step(b) = a * (b > 0 ? 1 : 0), i.e. a.mul(b.gt(0)) in one pass (the ReLU gradient)
 
 export type ReduceOp = 'sum' | 'max' | 'min';
 

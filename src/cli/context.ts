@@ -1,6 +1,6 @@
 // What the commands share: choosing the backend, loading data and models, and output paths.
 
-import { mkdir, access, constants } from 'node:fs/promises';
+import { mkdir, access, constants, stat } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import { setBackend } from '../backend/registry.js';
 import { loadBundledDigits, loadIdxDirectory, loadSafetensorsWithMetadata } from '../node/index.js';
@@ -52,14 +52,40 @@ export async function loadModel(file: string, kind?: ModelKind, latent?: number)
   return model.eval();
 }
 
-/** Make sure a file can be written there before doing any work, with a message naming the path. */
-export async function ensureWritableDir(dir: string): Promise<void> {
-  try {
-    await mkdir(dir, { recursive: true });
-    await access(dir, constants.W_OK);
-  } catch (e) {
-    throw new CliError(`cannot write to output directory ${resolve(dir)}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+/**
+ * Make sure files can be written to `dir` before doing any work, with a message naming the path.
+ * Nothing is created: a failing command leaves no empty directory behind (makeOutputDir creates
+ * it just before the first file is written).
+ */
+export async function checkWritableDir(dir: string): Promise<void> {
+  const target = resolve(dir);
+  let p = target;
+  for (;;) {
+    try {
+      if (!(await stat(p)).isDirectory()) throw new CliError(`cannot write to output directory ${target}: ${p} is not a directory`);
+      await access(p, constants.W_OK);
+      return;
+    } catch (e) {
+      if (e instanceof CliError) throw e;
+      const code = (e as NodeJS.ErrnoException).code;
+      if (code === 'ENOENT' && dirname(p) !== p) {
+        p = dirname(p);
+        continue;
+      }
+      throw new CliError(`cannot write to output directory ${target}: ${code === 'EACCES' || code === 'EPERM' ? `permission denied on ${p}` : (code ?? (e as Error).message)}`);
+    }
   }
 }
 
-export const ensureWritableFileDir = (file: string): Promise<void> => ensureWritableDir(dirname(resolve(file)));
+export const checkWritableFileDir = (file: string): Promise<void> => checkWritableDir(dirname(resolve(file)));
+
+/** Create the output directory (checked by checkWritableDir) right before writing into it. */
+export async function makeOutputDir(dir: string): Promise<void> {
+  try {
+    await mkdir(dir, { recursive: true });
+  } catch (e) {
+    throw new CliError(`cannot create output directory ${resolve(dir)}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+  }
+}
+
+export const makeFileDir = (file: string): Promise<void> => makeOutputDir(dirname(resolve(file)));

@@ -8,21 +8,22 @@ import { evaluate } from '../vae/train.js';
 import { tsne } from '../vae/tsne.js';
 import type { ParsedFlags } from './args.js';
 import type { evaluate as evalSpec, interpolate as interpSpec, latent as latentSpec, reconstruct as reconSpec, sample as sampleSpec } from './spec.js';
-import { CliError, chooseBackend, ensureWritableFileDir, loadData, loadModel } from './context.js';
+import { CliError, checkWritableFileDir, chooseBackend, loadData, loadModel, makeFileDir } from './context.js';
 import { saveImageGrid, saveReconstructions, saveScatter } from './pictures.js';
 
 type Log = (line: string) => void;
 type ModelFlags = { checkpoint: string; model?: 'conv' | 'mlp'; latent?: number; device: 'cpu' | 'gpu'; backend: 'wasm' | 'js' };
 
-async function setup(f: ModelFlags, outFile?: string): Promise<Awaited<ReturnType<typeof loadModel>>> {
+async function setup(f: ModelFlags, ...outFiles: string[]): Promise<Awaited<ReturnType<typeof loadModel>>> {
   await chooseBackend(f.device, f.backend);
-  if (outFile) await ensureWritableFileDir(outFile);
+  for (const file of outFiles) await checkWritableFileDir(file);
   return loadModel(f.checkpoint, f.model, f.latent);
 }
 
 export async function sampleCommand(f: ParsedFlags<typeof sampleSpec.flags>, log: Log): Promise<number> {
   const model = await setup(f, f.out);
   const images = noGrad(() => model.decode(randn([f.n, model.latent], { generator: new Generator(f.seed) })).sigmoid().dataSync() as Float32Array);
+  await makeFileDir(f.out);
   await saveImageGrid(f.out, images, f.n, Math.ceil(Math.sqrt(f.n)));
   log(`wrote ${f.n} samples to ${f.out}`);
   return 0;
@@ -34,6 +35,7 @@ export async function reconstructCommand(f: ParsedFlags<typeof reconSpec.flags>,
   const n = Math.min(f.n, test.n);
   const { x } = batchOf(test, Int32Array.from({ length: n }, (_, i) => i));
   const recon = noGrad(() => model.forward(x, { useMean: true }).logits.sigmoid().dataSync() as Float32Array);
+  await makeFileDir(f.out);
   await saveReconstructions(f.out, x.dataSync() as Float32Array, recon, n);
   log(`wrote ${n} test images and their reconstructions to ${f.out}`);
   return 0;
@@ -51,6 +53,7 @@ export async function interpolateCommand(f: ParsedFlags<typeof interpSpec.flags>
     const z = mu.select(0, 0).mul(t.neg().add(1)).add(mu.select(0, 1).mul(t));
     return model.decode(z).sigmoid().dataSync() as Float32Array;
   });
+  await makeFileDir(f.out);
   await saveImageGrid(f.out, images, f.steps, f.steps);
   log(`wrote ${f.steps} images from test image ${f.from} to test image ${f.to} to ${f.out}`);
   return 0;
@@ -58,16 +61,18 @@ export async function interpolateCommand(f: ParsedFlags<typeof interpSpec.flags>
 
 export async function latentCommand(f: ParsedFlags<typeof latentSpec.flags>, log: Log): Promise<number> {
   const model = await setup(f, f.out);
+  if (model.latent === 2) await checkWritableFileDir(f.manifold);
   const test = limit((await loadData(f.data)).test, f.n);
   if (f.perplexity >= test.n) throw new CliError(`--perplexity ${f.perplexity} must be smaller than the number of points (${test.n})`);
   const { x, labels } = batchOf(test, Int32Array.from({ length: test.n }, (_, i) => i));
   const mu = noGrad(() => model.encode(x).mu);
   const points = model.latent === 2 ? mu : tsne(mu, { perplexity: f.perplexity, iterations: f.iterations, seed: f.seed });
   const title = model.latent === 2 ? `Latent means of ${test.n} test images` : `t-SNE of the latent means of ${test.n} test images (latent ${model.latent})`;
+  await makeFileDir(f.out);
   await saveScatter(f.out, points.dataSync() as Float32Array, labels, title);
   log(`wrote ${f.out}`);
   if (model.latent === 2) {
-    await ensureWritableFileDir(f.manifold);
+    await makeFileDir(f.manifold);
     // Decode a 20 x 20 grid of z over [-3, 3]^2 (rows: z1 from high to low, as a plot's y axis).
     const g = 20;
     const zs = new Float32Array(g * g * 2);

@@ -15,7 +15,7 @@ import type { TrainConfig } from '../vae/train.js';
 import { Trainer, evaluate } from '../vae/train.js';
 import type { ParsedFlags } from './args.js';
 import type { train as trainSpec } from './spec.js';
-import { CliError, chooseBackend, ensureWritableDir, loadData } from './context.js';
+import { CliError, checkWritableDir, chooseBackend, loadData, makeOutputDir } from './context.js';
 import { saveImageGrid, saveLossCurve, saveReconstructions } from './pictures.js';
 import { TrainingProgress } from './progress.js';
 
@@ -35,7 +35,7 @@ interface MetricsLine {
 
 export async function trainCommand(f: Flags, given: Set<string>, out: NodeJS.WritableStream & { isTTY?: boolean }, err: NodeJS.WritableStream & { isTTY?: boolean; columns?: number }): Promise<number> {
   await chooseBackend(f.device, f.backend);
-  await ensureWritableDir(f.out);
+  await checkWritableDir(f.out);
   const ckptPath = join(f.out, 'checkpoint.safetensors');
   const metricsPath = join(f.out, 'metrics.jsonl');
 
@@ -50,7 +50,7 @@ export async function trainCommand(f: Flags, given: Set<string>, out: NodeJS.Wri
     if (existsSync(metricsPath)) {
       history = (await readFile(metricsPath, 'utf8')).split('\n').filter(Boolean).map((l) => JSON.parse(l) as MetricsLine).filter((m) => m.epoch <= trainer.epoch);
     }
-    if (trainer.epoch >= f.epochs) throw new CliError(`--resume: the checkpoint has already done ${trainer.epoch} epochs; pass --epochs N with N > ${trainer.epoch} to train further`);
+    if (trainer.epoch >= f.epochs) throw new CliError(`--resume: the checkpoint has already done ${trainer.epoch} epoch${trainer.epoch === 1 ? '' : 's'}; pass --epochs N with N > ${trainer.epoch} to train further`);
   } else {
     trainer = new Trainer({ model: f.model, latent: f.latent, batchSize: f['batch-size'], lr: f.lr, beta: f.beta, seed: f.seed });
   }
@@ -82,11 +82,16 @@ export async function trainCommand(f: Flags, given: Set<string>, out: NodeJS.Wri
     while (trainer.epoch < f.epochs) {
       progress.epochStart();
       const t0 = performance.now();
+      let images = 0; // in this run: a resumed epoch's averages also count the images before the interruption
       const r = await trainer.trainEpoch(train, {
         shouldStop: () => stop,
-        onStep: (step, _total, s) => progress.step({ step, images: s.images, loss: s.loss, bce: s.bce, kl: s.kl }),
+        onStep: (step, _total, s) => {
+          images += s.images;
+          progress.step({ step, images: s.images, loss: s.loss, bce: s.bce, kl: s.kl });
+        },
       });
       if (!r.completed) {
+        await makeOutputDir(f.out);
         await writeFileAtomic(ckptPath, checkpointBytes(trainer, r.averages));
         progress.log(`saved ${ckptPath} at epoch ${trainer.epoch + 1}, step ${trainer.step}; continue with --resume`);
         return 130;
@@ -95,7 +100,7 @@ export async function trainCommand(f: Flags, given: Set<string>, out: NodeJS.Wri
       const ev = evaluate(trainer.model, test, { seed: cfg.seed, k: 1 });
       const line: MetricsLine = {
         epoch: trainer.epoch, train_loss: r.averages.loss, train_bce: r.averages.bce, train_kl: r.averages.kl,
-        test_loss: ev.test_loss, test_bce: ev.test_bce, test_kl: ev.test_kl, seconds, images_per_s: r.averages.images / seconds,
+        test_loss: ev.test_loss, test_bce: ev.test_bce, test_kl: ev.test_kl, seconds, images_per_s: images / seconds,
       };
       history.push(line);
       await writeEpochFiles(f.out, trainer, history, fixedZ, test, reconIdx);
@@ -120,6 +125,7 @@ async function writeEpochFiles(dir: string, t: Trainer, history: MetricsLine[], 
       recons: model.forward(x, { useMean: true }).logits.sigmoid().dataSync() as Float32Array,
     };
   });
+  await makeOutputDir(dir);
   // The checkpoint goes first: pictures are a by-product, the checkpoint is the state.
   await writeFileAtomic(join(dir, 'checkpoint.safetensors'), checkpointBytes(t));
   await writeFileAtomic(join(dir, 'model.safetensors'), modelBytes(t));

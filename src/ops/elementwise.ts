@@ -7,6 +7,7 @@ import { broadcastShapes } from '../shape.js';
 import type { Tensor } from '../tensor.js';
 import { asTensor, backend, checkFloat, checkTensor, fromStorage, viewAs } from './kernel.js';
 import { sumTo } from './reduce.js';
+import { full } from '../creation.js';
 
 type Deriv = (g: Tensor, x: Tensor, y: Tensor, a: number, b: number) => Tensor;
 
@@ -17,7 +18,7 @@ const DERIVS: Partial<Record<UnaryOp, Deriv>> = {
   log1p: (g, x) => g.div(x.add(1)),
   sqrt: (g, _x, y) => g.div(y.mul(2)),
   abs: (g, x) => g.mul(x.sign()),
-  relu: (g, x) => g.mul(x.gt(0)), // 0 at x = 0, as PyTorch
+  relu: (g, x) => binary('mulStep', g, x), // g * (x > 0): 0 at x = 0, as PyTorch; one kernel
   leakyRelu: (g, x, _y, a) => g.mul(x.gt(0).mul(1 - a).add(a)),
   sigmoid: (g, _x, y) => g.mul(y.mul(y.neg().add(1))),
   tanh: (g, _x, y) => g.mul(y.square().neg().add(1)),
@@ -107,6 +108,8 @@ class Binary extends Function {
       case 'add': return [() => g, () => g];
       case 'sub': return [() => g, () => g.neg()];
       case 'mul': return [() => g.mul(b), () => g.mul(a)];
+      // a * step(b): linear in a; step is flat (its derivative is 0 wherever it exists)
+      case 'mulStep': return [() => binary('mulStep', g, b), () => full(b.shape, 0, { dtype: b.dtype })];
       case 'div': return [() => g.div(b), () => g.mul(y).div(b).neg()];
       case 'pow': return [
         () => g.mul(b).mul(a.pow(b.sub(1))),

@@ -75,6 +75,7 @@ function binaryFn(op: BinaryOp): (x: number, y: number) => number {
     case 'le': return (x, y) => +(x <= y);
     case 'gt': return (x, y) => +(x > y);
     case 'ge': return (x, y) => +(x >= y);
+    case 'mulStep': return (x, y) => x * +(y > 0);
     default: throw new Error(`js backend: unknown binary op '${String(op)}'`);
   }
 }

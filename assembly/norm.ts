@@ -1,0 +1,208 @@
+// Batch-norm kernels and sum reductions over contiguous float32 data, accumulating in float64
+// like the js reference (src/backend/js/norm.ts, reduce.ts).
+//
+// Precision choice: every sum is carried in f64 (two f64x2 accumulators per run, four lanes of
+// partial sums), so the result differs from the reference's sequential f64 sum only by the
+// reordering of f64 additions: a relative error of about n * 2^-53 of sum|x|, far below one f32
+// ulp for the sizes here (<= 2^24 terms), i.e. after rounding to f32 the results agree with the
+// reference exactly or within 1 ulp. The elementwise passes (normalise, dx) also compute in f64
+// in the reference's order, so they round to the same f32 values.
+//
+// Layout: x is [n, c, s]; each (image, channel) pair owns a run of s consecutive floats.
+// Per-channel f64 results go to caller-provided f64[c] buffers.
+
+@inline function lo2(v: v128): v128 { return f64x2.promote_low_f32x4(v); }
+@inline function hi2(v: v128): v128 { return f64x2.promote_low_f32x4(v128.shuffle<f32>(v, v, 2, 3, 0, 1)); }
+@inline function hsum(a: v128, b: v128): f64 {
+  const s = f64x2.add(a, b);
+  return f64x2.extract_lane(s, 0) + f64x2.extract_lane(s, 1);
+}
+@inline function st4(p: usize, a: v128, b: v128): void {
+  v128.store(p, v128.shuffle<f32>(f32x4.demote_f64x2_zero(a), f32x4.demote_f64x2_zero(b), 0, 1, 4, 5));
+}
+
+/** Sum of s floats at p, in f64. */
+@inline function runSum(p: usize, s: i32): f64 {
+  let a = f64x2.splat(0), b = f64x2.splat(0);
+  let j = 0;
+  for (; j + 4 <= s; j += 4) {
+    const v = v128.load(p + (<usize>j << 2));
+    a = f64x2.add(a, lo2(v));
+    b = f64x2.add(b, hi2(v));
+  }
+  let r = hsum(a, b);
+  for (; j < s; j++) r += <f64>load<f32>(p + (<usize>j << 2));
+  return r;
+}
+
+/** mean[c], variance[c] (f64, biased) of x [n, c, s]: two passes, as the reference. */
+export function bnStats(x: usize, n: i32, c: i32, s: i32, mean: usize, variance: usize): void {
+  const count = <f64>n * <f64>s;
+  memory.fill(mean, 0, <usize>c << 3);
+  memory.fill(variance, 0, <usize>c << 3);
+  for (let i = 0; i < n; i++) {
+    for (let ch = 0; ch < c; ch++) {
+      const p = x + ((<usize>(i * c + ch) * s) << 2);
+      const q = mean + (<usize>ch << 3);
+      store<f64>(q, load<f64>(q) + runSum(p, s));
+    }
+  }
+  for (let ch = 0; ch < c; ch++) {
+    const q = mean + (<usize>ch << 3);
+    store<f64>(q, load<f64>(q) / count);
+  }
+  for (let i = 0; i < n; i++) {
+    for (let ch = 0; ch < c; ch++) {
+      const p = x + ((<usize>(i * c + ch) * s) << 2);
+      const mu = load<f64>(mean + (<usize>ch << 3));
+      const m2 = f64x2.splat(mu);
+      let a = f64x2.splat(0), b = f64x2.splat(0);
+      let j = 0;
+      for (; j + 4 <= s; j += 4) {
+        const v = v128.load(p + (<usize>j << 2));
+        const d0 = f64x2.sub(lo2(v), m2), d1 = f64x2.sub(hi2(v), m2);
+        a = f64x2.add(a, f64x2.mul(d0, d0));
+        b = f64x2.add(b, f64x2.mul(d1, d1));
+      }
+      let r = hsum(a, b);
+      for (; j < s; j++) {
+        const d = <f64>load<f32>(p + (<usize>j << 2)) - mu;
+        r += d * d;
+      }
+      const q = variance + (<usize>ch << 3);
+      store<f64>(q, load<f64>(q) + r);
+    }
+  }
+  for (let ch = 0; ch < c; ch++) {
+    const q = variance + (<usize>ch << 3);
+    store<f64>(q, load<f64>(q) / count);
+  }
+}
+
+/** y = x * scale + shift per channel, with scale = invstd * w and shift = b - mean * scale in f64 (f32[c] inputs). */
+export function bnForward(x: usize, y: usize, n: i32, c: i32, s: i32, mean: usize, invstd: usize, w: usize, b: usize): void {
+  for (let i = 0; i < n; i++) {
+    for (let ch = 0; ch < c; ch++) {
+      const o = (<usize>(i * c + ch) * s) << 2;
+      const k = <usize>ch << 2;
+      const scale = <f64>load<f32>(invstd + k) * <f64>load<f32>(w + k);
+      const shift = <f64>load<f32>(b + k) - <f64>load<f32>(mean + k) * scale;
+      const sc = f64x2.splat(scale), sh = f64x2.splat(shift);
+      let j = 0;
+      for (; j + 4 <= s; j += 4) {
+        const v = v128.load(x + o + (<usize>j << 2));
+        st4(y + o + (<usize>j << 2), f64x2.add(f64x2.mul(lo2(v), sc), sh), f64x2.add(f64x2.mul(hi2(v), sc), sh));
+      }
+      for (; j < s; j++) {
+        const q = o + (<usize>j << 2);
+        store<f32>(y + q, <f32>(<f64>load<f32>(x + q) * scale + shift));
+      }
+    }
+  }
+}
+
+/**
+ * Batch-norm backward. sumDy, sumDyXhat: f64[c] outputs (= dbias, dweight). With batchStats,
+ * dx = k * (dy - mean(dy) - xhat * mean(dy * xhat)), k = invstd * w; otherwise dx = dy * k.
+ */
+export function bnBackward(dy: usize, x: usize, dx: usize, n: i32, c: i32, s: i32, mean: usize, invstd: usize, w: usize,
+  batchStats: i32, sumDy: usize, sumDyXhat: usize): void {
+  memory.fill(sumDy, 0, <usize>c << 3);
+  memory.fill(sumDyXhat, 0, <usize>c << 3);
+  for (let i = 0; i < n; i++) {
+    for (let ch = 0; ch < c; ch++) {
+      const o = (<usize>(i * c + ch) * s) << 2;
+      const mu = <f64>load<f32>(mean + (<usize>ch << 2));
+      const is = <f64>load<f32>(invstd + (<usize>ch << 2));
+      const m2 = f64x2.splat(mu), i2 = f64x2.splat(is);
+      let a0 = f64x2.splat(0), a1 = f64x2.splat(0), b0 = f64x2.splat(0), b1 = f64x2.splat(0);
+      let j = 0;
+      for (; j + 4 <= s; j += 4) {
+        const d = v128.load(dy + o + (<usize>j << 2));
+        const v = v128.load(x + o + (<usize>j << 2));
+        const d0 = lo2(d), d1 = hi2(d);
+        a0 = f64x2.add(a0, d0);
+        a1 = f64x2.add(a1, d1);
+        b0 = f64x2.add(b0, f64x2.mul(f64x2.mul(d0, f64x2.sub(lo2(v), m2)), i2));
+        b1 = f64x2.add(b1, f64x2.mul(f64x2.mul(d1, f64x2.sub(hi2(v), m2)), i2));
+      }
+      let ra = hsum(a0, a1), rb = hsum(b0, b1);
+      for (; j < s; j++) {
+        const q = o + (<usize>j << 2);
+        const d = <f64>load<f32>(dy + q);
+        ra += d;
+        rb += d * (<f64>load<f32>(x + q) - mu) * is;
+      }
+      const qa = sumDy + (<usize>ch << 3), qb = sumDyXhat + (<usize>ch << 3);
+      store<f64>(qa, load<f64>(qa) + ra);
+      store<f64>(qb, load<f64>(qb) + rb);
+    }
+  }
+  const count = <f64>n * <f64>s;
+  for (let i = 0; i < n; i++) {
+    for (let ch = 0; ch < c; ch++) {
+      const o = (<usize>(i * c + ch) * s) << 2;
+      const mu = <f64>load<f32>(mean + (<usize>ch << 2));
+      const is = <f64>load<f32>(invstd + (<usize>ch << 2));
+      const k = is * <f64>load<f32>(w + (<usize>ch << 2));
+      const k2 = f64x2.splat(k);
+      let j = 0;
+      if (!batchStats) {
+        for (; j + 4 <= s; j += 4) {
+          const d = v128.load(dy + o + (<usize>j << 2));
+          st4(dx + o + (<usize>j << 2), f64x2.mul(lo2(d), k2), f64x2.mul(hi2(d), k2));
+        }
+        for (; j < s; j++) {
+          const q = o + (<usize>j << 2);
+          store<f32>(dx + q, <f32>(<f64>load<f32>(dy + q) * k));
+        }
+        continue;
+      }
+      const mDy = load<f64>(sumDy + (<usize>ch << 3)) / count;
+      const mDyXhat = load<f64>(sumDyXhat + (<usize>ch << 3)) / count;
+      const m2 = f64x2.splat(mu), i2 = f64x2.splat(is), md = f64x2.splat(mDy), mx = f64x2.splat(mDyXhat);
+      for (; j + 4 <= s; j += 4) {
+        const d = v128.load(dy + o + (<usize>j << 2));
+        const v = v128.load(x + o + (<usize>j << 2));
+        const r0 = f64x2.mul(k2, f64x2.sub(f64x2.sub(lo2(d), md), f64x2.mul(f64x2.mul(f64x2.sub(lo2(v), m2), i2), mx)));
+        const r1 = f64x2.mul(k2, f64x2.sub(f64x2.sub(hi2(d), md), f64x2.mul(f64x2.mul(f64x2.sub(hi2(v), m2), i2), mx)));
+        st4(dx + o + (<usize>j << 2), r0, r1);
+      }
+      for (; j < s; j++) {
+        const q = o + (<usize>j << 2);
+        store<f32>(dx + q, <f32>(k * (<f64>load<f32>(dy + q) - mDy - (<f64>load<f32>(x + q) - mu) * is * mDyXhat)));
+      }
+    }
+  }
+}
+
+/** acc[r] += sum of row r (len floats), for r < rows; acc is f64[rows]. */
+export function sumRows(x: usize, rows: i32, len: i32, acc: usize): void {
+  for (let r = 0; r < rows; r++) {
+    const q = acc + (<usize>r << 3);
+    store<f64>(q, load<f64>(q) + runSum(x + ((<usize>r * len) << 2), len));
+  }
+}
+
+/** acc[j] += sum over rows of x[r, j], for j < cols; acc is f64[cols]. */
+export function sumCols(x: usize, rows: i32, cols: i32, acc: usize): void {
+  for (let r = 0; r < rows; r++) {
+    const p = x + ((<usize>r * cols) << 2);
+    let j = 0;
+    for (; j + 4 <= cols; j += 4) {
+      const v = v128.load(p + (<usize>j << 2));
+      const q = acc + (<usize>j << 3);
+      v128.store(q, f64x2.add(v128.load(q), lo2(v)));
+      v128.store(q, f64x2.add(v128.load(q, 16), hi2(v)), 16);
+    }
+    for (; j < cols; j++) {
+      const q = acc + (<usize>j << 3);
+      store<f64>(q, load<f64>(q) + <f64>load<f32>(p + (<usize>j << 2)));
+    }
+  }
+}
+
+/** out (f32) = acc (f64), rounded. */
+export function f64ToF32(acc: usize, out: usize, n: i32): void {
+  for (let i = 0; i < n; i++) store<f32>(out + (<usize>i << 2), <f32>load<f64>(acc + (<usize>i << 3)));
+}
