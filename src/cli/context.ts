@@ -35,13 +35,17 @@ export async function loadModel(file: string, kind?: ModelKind, latent?: number)
     throw new CliError(msg);
   }
   let sd = tensors;
-  let k: ModelKind = kind ?? ((meta.model as ModelKind | undefined) ?? 'conv');
-  let z = latent ?? (meta.latent ? Number(meta.latent) : 20);
+  // What the file says it holds (a checkpoint's config, or model.safetensors' metadata), if anything.
+  let held = meta.model && meta.latent ? { model: meta.model as ModelKind, latent: Number(meta.latent) } : undefined;
   if (isCheckpoint(meta)) {
     const ck = splitCheckpoint(tensors, meta, file);
     sd = ck.model;
-    k = kind ?? ck.meta.config.model;
-    z = latent ?? ck.meta.config.latent;
+    held = ck.meta.config;
+  }
+  const k: ModelKind = kind ?? held?.model ?? 'conv';
+  const z = latent ?? held?.latent ?? 20;
+  if (held && (held.model !== k || held.latent !== z)) {
+    throw new CliError(`${file} holds a ${held.model} VAE with latent ${held.latent}, not the ${k} VAE with latent ${z} asked for (drop --model/--latent to use the file's)`);
   }
   const model = createModel(k, z);
   try {
@@ -68,7 +72,7 @@ export async function checkWritableDir(dir: string): Promise<void> {
     } catch (e) {
       if (e instanceof CliError) throw e;
       const code = (e as NodeJS.ErrnoException).code;
-      if (code === 'ENOENT' && dirname(p) !== p) {
+      if ((code === 'ENOENT' || code === 'ENOTDIR') && dirname(p) !== p) {
         p = dirname(p);
         continue;
       }

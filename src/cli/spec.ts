@@ -97,5 +97,4 @@ export const cli: CliSpec = {
   program: 'vaegrad',
   summary: 'Train and explore a convolutional VAE on MNIST, in TypeScript with WebAssembly SIMD kernels.',
   commands: [train, sample, reconstruct, interpolate, latent, evaluate],
-  footer: 'Run `vaegrad COMMAND --help` for the flags of a command.',
 };

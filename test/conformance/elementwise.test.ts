@@ -13,7 +13,7 @@ const UNARY: [UnaryOp, number?, number?][] = [
   ['reciprocal'], ['square'], ['step'], ['leakyRelu', 0.01], ['clamp', -0.3, 0.7], ['clamp', -Infinity, 0.1], ['powScalar', 2.5],
   ['powScalar', 2], ['addScalar', 0.1], ['mulScalar', 1 / 3], ['inRange', -0.25, 0.5],
 ];
-const BINARY: BinaryOp[] = ['add', 'sub', 'mul', 'div', 'pow', 'maximum', 'minimum', 'eq', 'ne', 'lt', 'le', 'gt', 'ge'];
+const BINARY: BinaryOp[] = ['add', 'sub', 'mul', 'div', 'pow', 'maximum', 'minimum', 'eq', 'ne', 'lt', 'le', 'gt', 'ge', 'mulStep'];
 
 function specials(n: number, seed: number): Float32Array {
   const x = randomF32(n, seed).map((v) => v * 4);

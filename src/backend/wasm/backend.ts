@@ -8,7 +8,7 @@
 // pays a closure call per element: 5-20x slower than copy-in + SIMD + copy-out). Reductions,
 // where, assign, argReduce and pow-free int32/float64 work stay on the js reference.
 
-import type { AdamHyper, BinaryOp, Conv2dGeometry, Pool2dGeometry, Storage, UnaryOp, View } from '../backend.js';
+import type { AdamHyper, BinaryOp, ChannelGeometry, Conv2dGeometry, Pool2dGeometry, ReduceOp, Storage, UnaryOp, View } from '../backend.js';
 import type { DType } from '../../dtype.js';
 import { JsBackend } from '../js/index.js';
 import { HostStorage, host } from '../js/storage.js';
@@ -25,7 +25,7 @@ const UNARY: Partial<Record<UnaryOp, number>> = {
   reciprocal: 11, square: 12, step: 13, leakyRelu: 14, clamp: 15, powScalar: 16, addScalar: 17, mulScalar: 18, inRange: 19,
 };
 const BINARY: Partial<Record<BinaryOp, number>> = {
-  add: 0, sub: 1, mul: 2, div: 3, maximum: 4, minimum: 5, eq: 6, ne: 7, lt: 8, le: 9, gt: 10, ge: 11,
+  add: 0, sub: 1, mul: 2, div: 3, maximum: 4, minimum: 5, eq: 6, ne: 7, lt: 8, le: 9, gt: 10, ge: 11, mulStep: 12,
 };
 
 /**
@@ -492,6 +492,122 @@ export class WasmBackend extends JsBackend {
       this.copyOut(dxp, size, dx);
     }
     return new HostStorage(dx);
+  }
+
+  // ---------------------------------------------------------------- reductions
+  //
+  // Sums of float32 (bias gradients: [N, C, H, W] -> C, [N, F] -> F; per-image loss sums): the
+  // input is staged densely, its dims are merged into alternating kept/reduced groups, and the
+  // patterns [R], [K, R], [R, K], [K, R, K] and [R, K, R] run as row sums or column sums with
+  // float64 accumulators (as the reference). max/min and other patterns use the reference.
+
+  override reduce(op: ReduceOp, x: View, axes: readonly number[]): Storage {
+    if (op !== 'sum' || !isF32(x.storage)) return super.reduce(op, x, axes);
+    // groups of consecutive dims (size-1 dims dropped): [size, reduced?]
+    const groups: [number, boolean][] = [];
+    let outSize = 1;
+    for (let d = 0; d < x.shape.length; d++) {
+      const n = x.shape[d]!;
+      const r = axes.includes(d);
+      if (!r) outSize *= n;
+      if (n === 1) continue;
+      const last = groups[groups.length - 1];
+      if (last && last[1] === r) last[0] *= n;
+      else groups.push([n, r]);
+    }
+    const total = x.shape.reduce((p, q) => p * q, 1);
+    const pat = groups.map((g) => (g[1] ? 'R' : 'K')).join('');
+    if (total === 0 || !['R', 'KR', 'RK', 'KRK', 'RKR'].includes(pat)) return super.reduce(op, x, axes);
+    const ar = this.arena;
+    ar.reset();
+    const ptrs = this.stageDense(x.shape, [x]);
+    if (!ptrs) return super.reduce(op, x, axes);
+    const xp = ptrs[0]!;
+    const acc = ar.alloc(outSize * 8);
+    new Float64Array(ar.memory.buffer, acc, outSize).fill(0);
+    const sz = groups.map((g) => g[0]);
+    switch (pat) {
+      case 'R': this.k.sumRows(xp, 1, sz[0]!, acc); break;
+      case 'KR': this.k.sumRows(xp, sz[0]!, sz[1]!, acc); break;
+      case 'RK': this.k.sumCols(xp, sz[0]!, sz[1]!, acc); break;
+      case 'KRK': {
+        const [a, b, c] = sz as [number, number, number];
+        for (let i = 0; i < a; i++) this.k.sumCols(xp + i * b * c * F32, b, c, acc + i * c * 8);
+        break;
+      }
+      default: {
+        const [a, b, c] = sz as [number, number, number];
+        for (let i = 0; i < a; i++) this.k.sumRows(xp + i * b * c * F32, b, c, acc);
+      }
+    }
+    const out = new Float32Array(outSize);
+    out.set(new Float64Array(ar.memory.buffer, acc, outSize));
+    return new HostStorage(out);
+  }
+
+  // ---------------------------------------------------------------- batch norm
+  //
+  // Fused kernels (assembly/norm.ts), f64 accumulation and f64 elementwise arithmetic in the
+  // reference's order: results match the reference exactly or within 1 f32 ulp.
+
+  override batchNormStats(x: Storage, g: ChannelGeometry): { mean: Storage; variance: Storage } {
+    if (!isF32(x) || x.size === 0) return super.batchNormStats(x, g);
+    const ar = this.arena;
+    ar.reset();
+    const xp = ar.allocF32(x.size);
+    const mp = ar.alloc(g.c * 8);
+    const vp = ar.alloc(g.c * 8);
+    this.copyIn(f32(x), xp);
+    this.k.bnStats(xp, g.n, g.c, g.s, mp, vp);
+    const mean = new Float32Array(g.c);
+    const variance = new Float32Array(g.c);
+    mean.set(new Float64Array(ar.memory.buffer, mp, g.c));
+    variance.set(new Float64Array(ar.memory.buffer, vp, g.c));
+    return { mean: new HostStorage(mean), variance: new HostStorage(variance) };
+  }
+
+  override batchNormForward(x: Storage, mean: Storage, invstd: Storage, weight: Storage, bias: Storage, g: ChannelGeometry): Storage {
+    if (![x, mean, invstd, weight, bias].every(isF32) || x.size === 0) return super.batchNormForward(x, mean, invstd, weight, bias, g);
+    const ar = this.arena;
+    ar.reset();
+    const xp = ar.allocF32(x.size);
+    const yp = ar.allocF32(x.size);
+    const [mp, ip, wp, bp] = [mean, invstd, weight, bias].map((t) => {
+      const p = ar.allocF32(g.c);
+      this.copyIn(f32(t), p);
+      return p;
+    }) as [number, number, number, number];
+    this.copyIn(f32(x), xp);
+    this.k.bnForward(xp, yp, g.n, g.c, g.s, mp, ip, wp, bp);
+    const y = new Float32Array(x.size);
+    this.copyOut(yp, x.size, y);
+    return new HostStorage(y);
+  }
+
+  override batchNormBackward(dy: Storage, x: Storage, mean: Storage, invstd: Storage, weight: Storage, g: ChannelGeometry, batchStats: boolean): { dx: Storage; dweight: Storage; dbias: Storage } {
+    if (![dy, x, mean, invstd, weight].every(isF32) || x.size === 0) return super.batchNormBackward(dy, x, mean, invstd, weight, g, batchStats);
+    const ar = this.arena;
+    ar.reset();
+    const dyp = ar.allocF32(x.size);
+    const xp = ar.allocF32(x.size);
+    const dxp = ar.allocF32(x.size);
+    const [mp, ip, wp] = [mean, invstd, weight].map((t) => {
+      const p = ar.allocF32(g.c);
+      this.copyIn(f32(t), p);
+      return p;
+    }) as [number, number, number];
+    const sd = ar.alloc(g.c * 8);
+    const sx = ar.alloc(g.c * 8);
+    this.copyIn(f32(dy), dyp);
+    this.copyIn(f32(x), xp);
+    this.k.bnBackward(dyp, xp, dxp, g.n, g.c, g.s, mp, ip, wp, batchStats ? 1 : 0, sd, sx);
+    const dx = new Float32Array(x.size);
+    this.copyOut(dxp, x.size, dx);
+    const dweight = new Float32Array(g.c);
+    const dbias = new Float32Array(g.c);
+    dweight.set(new Float64Array(ar.memory.buffer, sx, g.c));
+    dbias.set(new Float64Array(ar.memory.buffer, sd, g.c));
+    return { dx: new HostStorage(dx), dweight: new HostStorage(dweight), dbias: new HostStorage(dbias) };
   }
 
   // ---------------------------------------------------------------- optimiser
