@@ -18,3 +18,8 @@ export function linear(x: Tensor, weight: Tensor, bias?: Tensor | null): Tensor 
   return bias ? y.add(bias) : y;
 }
 import type { Tensor } from './tensor.js';
+
+// Short names, as the issue tracker and most users spell them.
+export {
+  binaryCrossEntropyWithLogits as bceWithLogits, binaryCrossEntropy as bce, mseLoss as mse, l1Loss as l1,
+} from './ops/loss.js';

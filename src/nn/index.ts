@@ -10,3 +10,4 @@ export type { BatchNormLayerOptions } from './batchnorm.js';
 export { ReLU, LeakyReLU, Sigmoid, Tanh, Identity, MaxPool2d, AvgPool2d, Dropout, Flatten, Unflatten } from './layers.js';
 export { Sequential } from './sequential.js';
 export * as init from './init.js';
+export { BCEWithLogitsLoss, BCELoss, MSELoss, L1Loss, GaussianKLLoss } from './loss.js';

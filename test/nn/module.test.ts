@@ -191,3 +191,18 @@ describe('layers', () => {
     expect(() => new nn.Sequential(new nn.ReLU()).at(3)).toThrow(/out of range/);
   });
 });
+
+describe('loss modules and short functional names', () => {
+  it('give the functional losses with the stored reduction', () => {
+    const a = vg.tensor([[0.5, -1], [2, 0]]);
+    const t = vg.tensor([[1, 0], [0, 1]]);
+    expect(new nn.BCEWithLogitsLoss().forward(a, t).item()).toBeCloseTo(vg.F.binaryCrossEntropyWithLogits(a, t).item(), 6);
+    expect(new nn.MSELoss('sum').forward(a, t).item()).toBeCloseTo(0.25 + 1 + 4 + 1, 5);
+    expect(new nn.L1Loss('none').forward(a, t).toArray()).toEqual([[0.5, 1], [2, 1]]);
+    expect(new nn.BCELoss().forward(a.sigmoid(), t).item()).toBeCloseTo(vg.F.bceWithLogits(a, t).item(), 5);
+    expect(vg.F.mse(a, t).item()).toBeCloseTo(6.25 / 4, 6);
+    expect(vg.F.l1(a, t, { reduction: 'sum' }).item()).toBeCloseTo(4.5, 6);
+    expect(new nn.GaussianKLLoss('sum').forward(vg.zeros([2, 3]), vg.zeros([2, 3])).item()).toBe(0);
+    expect(new nn.MSELoss().toString()).toBe("MSELoss(reduction='mean')");
+  });
+});

@@ -1,0 +1,81 @@
+#!/usr/bin/env node
+// Where a training step of the reference ConvVAE spends its time, per backend kernel.
+//
+//   npm run build && node bench/profile-step.mjs [backend=wasm] [steps=8] [--json]
+//
+// Wraps every kernel of the active backend (the Backend interface's table) with a timer, trains
+// one warm-up batch, then `steps` shuffled batches of 128 of the bundled digits (the Trainer's
+// own loop: data handling, loss.item() and all), and prints a markdown table: ms per step for
+// each kernel (elementwise kernels split by op), its share of the step, and the time outside
+// kernels (autograd bookkeeping, tensor creation, data batching). The machine may be shared:
+// the table is the median over three runs of `steps` steps each, per row.
+
+import { dirname, join } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const dist = (p) => import(pathToFileURL(join(root, 'dist/src', p)).href);
+
+const args = process.argv.slice(2).filter((a) => !a.startsWith('--'));
+const asJson = process.argv.includes('--json');
+const backendName = args[0] ?? 'wasm';
+const steps = Number(args[1] ?? 8);
+const BATCH = 128;
+const KERNELS = ['copy', 'unary', 'binary', 'where', 'assign', 'reduce', 'argReduce', 'matmul', 'conv2d', 'conv2dBackwardData',
+  'conv2dBackwardFilter', 'maxPool2d', 'maxPool2dBackward', 'avgPool2d', 'avgPool2dBackward', 'batchNormStats', 'batchNormForward',
+  'batchNormBackward', 'adamUpdate', 'fromArray', 'zeros'];
+
+const vg = await dist('index.js');
+const { Trainer, limit, subset } = await dist('vae/index.js');
+const { loadBundledDigits } = await dist('node/index.js');
+const { currentBackend } = await dist('backend/registry.js');
+
+await vg.setBackend(backendName);
+const be = currentBackend();
+const times = new Map();
+for (const name of KERNELS) {
+  if (typeof be[name] !== 'function') continue;
+  const orig = be[name].bind(be);
+  be[name] = (...a) => {
+    const t = performance.now();
+    const r = orig(...a);
+    const key = name + (typeof a[0] === 'string' ? `:${a[0]}` : '');
+    times.set(key, (times.get(key) ?? 0) + performance.now() - t);
+    return r;
+  };
+}
+
+const { train } = await loadBundledDigits();
+const tr = new Trainer({ model: 'conv', latent: 20, batchSize: BATCH, lr: 1e-3, beta: 1, seed: 1 });
+await tr.trainEpoch(limit(train, BATCH)); // warm-up (JIT, arena growth)
+
+const runs = [];
+for (let r = 0; r < 3; r++) {
+  const idx = Array.from({ length: steps * BATCH }, (_, i) => (i + r * 997) % train.n);
+  const ds = subset(train, idx);
+  times.clear();
+  const t0 = performance.now();
+  await tr.trainEpoch(ds);
+  const total = performance.now() - t0;
+  runs.push({ total: total / steps, kernels: new Map([...times].map(([k, v]) => [k, v / steps])) });
+}
+const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor((xs.length - 1) / 2)];
+const keys = [...new Set(runs.flatMap((r) => [...r.kernels.keys()]))];
+const rows = keys.map((k) => [k, median(runs.map((r) => r.kernels.get(k) ?? 0))]).sort((a, b) => b[1] - a[1]);
+const step = median(runs.map((r) => r.total));
+const inKernels = rows.reduce((s, r) => s + r[1], 0);
+
+if (asJson) {
+  console.log(JSON.stringify({ backend: vg.getBackend(), batch: BATCH, stepMs: step, kernels: Object.fromEntries(rows) }));
+} else {
+  console.log(`Training step of the reference ConvVAE, backend '${vg.getBackend()}', batch ${BATCH}, node ${process.version}: ` +
+    `${step.toFixed(1)} ms/step (${((BATCH / step) * 1000).toFixed(0)} images/s), median of 3 runs of ${steps} steps\n`);
+  console.log('| kernel | ms / step | % of step |');
+  console.log('|---|---:|---:|');
+  for (const [k, v] of rows) {
+    if (v < 0.05) continue;
+    console.log(`| ${k} | ${v.toFixed(1)} | ${((100 * v) / step).toFixed(1)} |`);
+  }
+  console.log(`| *outside kernels* (autograd, tensor bookkeeping, batching) | ${(step - inKernels).toFixed(1)} | ${((100 * (step - inKernels)) / step).toFixed(1)} |`);
+  console.log(`| **total** | **${step.toFixed(1)}** | 100 |`);
+}

@@ -1,0 +1,659 @@
+// The GPU.js backend: every float32 kernel of a training step is a GPU.js kernel in pipeline mode,
+// so tensors stay on the device between kernels (textures in GL modes; the typed arrays GPU.js's
+// cpu and webasm modes pass from kernel to kernel) and the host reads back only what it asks for
+// (readSync / read: the loss, checkpoints, pictures).
+//
+// - Kernels are generated source (codegen.ts) with the geometry baked in, compiled once per
+//   source + output size + argument sizes and cached in a Map; per-call scalars are arguments.
+// - Outputs are always 1-D ([n]); GPU.js lays a 1-D output of any size out as a near-square 2-D
+//   texture and indexes its inputs flat, so strided views index one flat texture.
+// - Kernels are `immutable`: each call returns a new texture, freed when its storage is collected
+//   (storage.ts). In-place ops (assign, adamUpdate) compute a new texture and swap it in.
+// - float64 and int32 tensors are host-side: those calls go to a JsBackend (the reference) on
+//   host copies, like the wasm backend does. argReduce (int32 output, not in a training step)
+//   also runs there, after a readback.
+// - In cpu mode GPU.js runs the kernel source as JavaScript in doubles and stores float32
+//   results, so results equal the js reference's bit for bit where it does the same arithmetic;
+//   in GL modes arithmetic is IEEE single precision on the device (within float32 tolerances).
+
+import type { DType, TypedArray } from '../../dtype.js';
+import { allocArray } from '../../dtype.js';
+import type { AdamHyper, Backend, BinaryOp, ChannelGeometry, Conv2dGeometry, Pool2dGeometry, ReduceOp, Storage, UnaryOp, View } from '../backend.js';
+import { JsBackend } from '../js/index.js';
+import { HostStorage } from '../js/storage.js';
+import { numel } from '../../shape.js';
+import { binaryExpr, coalesceViews, decompose, index, lit, unaryExpr } from './codegen.js';
+import { GpuStorage, type GpuTexture } from './storage.js';
+
+/** The slice of the GPU.js module the backend uses (so the core never imports gpu.js types). */
+export interface GpuJsModule {
+  GPU: new (settings?: { mode?: string }) => GpuInstance;
+}
+export interface GpuInstance {
+  mode: string;
+  createKernel(source: string, settings: Record<string, unknown>): GpuKernel;
+  destroy(): void;
+}
+type GpuKernel = ((...args: unknown[]) => unknown) & { destroy?: () => void };
+
+type KArg = Storage | number;
+
+const isF32 = (s: Storage): boolean => s.dtype === 'float32';
+
+export interface GpuBackendOptions {
+  /** GPU.js mode ('gpu' | 'cpu' | 'headlessgl' | 'webgl2' | 'webgl' | 'webasm'); default: GPU.js's choice. */
+  mode?: string;
+}
+
+export class GpuBackend implements Backend {
+  readonly name: string = 'gpu';
+  /** The GPU.js mode that runs (gpu.mode): 'headlessgl', 'webgl2', 'webgl', 'webasm' or 'cpu'. */
+  readonly mode: string;
+  /** True where kernel outputs are device textures (GL modes). */
+  readonly textures: boolean;
+  readonly gpu: GpuInstance;
+  private readonly kernels = new Map<string, GpuKernel>();
+  private readonly ref = new JsBackend();
+  /** Kernel calls and readbacks, for tests and benchmarks. */
+  readonly stats = { kernelCalls: 0, compiles: 0, readbacks: 0, hostFallbacks: 0 };
+
+  constructor(gpujs: GpuJsModule, opts: GpuBackendOptions = {}) {
+    const mode = opts.mode && opts.mode !== 'auto' ? opts.mode : undefined;
+    this.gpu = new gpujs.GPU(mode ? { mode } : {});
+    this.mode = this.gpu.mode;
+    this.textures = !['cpu', 'webasm'].includes(this.mode);
+    if (mode && mode !== 'gpu' && this.mode !== mode) throw new Error(`gpu backend: GPU.js mode '${mode}' was asked for but '${this.mode}' runs`);
+  }
+
+  /** Free the compiled kernels and the GPU.js instance. */
+  destroy(): void {
+    for (const k of this.kernels.values()) k.destroy?.();
+    this.kernels.clear();
+    this.gpu.destroy();
+  }
+
+  // ---------------------------------------------------------------- storage
+
+  fromArray(data: TypedArray): Storage {
+    return new GpuStorage(dtypeOf(data), data.length, data);
+  }
+  zeros(dtype: DType, size: number): Storage {
+    return new GpuStorage(dtype, size, allocArray(dtype, size));
+  }
+  readSync(s: Storage): TypedArray {
+    const g = gs(s);
+    if (!g.host) this.stats.readbacks++;
+    return g.readHost();
+  }
+  read(s: Storage): Promise<TypedArray> {
+    return Promise.resolve(this.readSync(s));
+  }
+  owns(s: Storage): boolean {
+    return s instanceof GpuStorage;
+  }
+
+  // ---------------------------------------------------------------- kernel plumbing
+
+  /** The kernel argument for a float32 storage: its texture, uploading host data once (GL modes). */
+  private arg(s: Storage): unknown {
+    const g = gs(s);
+    if (g.tex) return g.tex;
+    if (!this.textures) return g.host;
+    // upload once: an identity kernel turns the host array into a device texture
+    const host = g.host!;
+    const up = Float32Array.from(host as ArrayLike<number>);
+    const tex = this.call(`function(a) { return a[this.thread.x]; }`, g.size, [up]) as GpuTexture;
+    g.setTexture(tex, host);
+    return tex;
+  }
+
+  /** Run (compiling on first use) a kernel over [n] outputs; returns a texture or a Float32Array. */
+  private call(src: string, n: number, args: unknown[]): unknown {
+    const sig = args.map((a) => (typeof a === 'number' ? 'n' : isTex(a) ? 't' : `a${(a as ArrayLike<number>).length}`)).join(',');
+    const key = `${n}|${sig}|${src}`;
+    let k = this.kernels.get(key);
+    if (!k) {
+      k = this.gpu.createKernel(src, {
+        output: [n], pipeline: true, immutable: true, precision: 'single', tactic: 'precision', loopMaxIterations: 1 << 30,
+      });
+      this.kernels.set(key, k);
+      this.stats.compiles++;
+    }
+    this.stats.kernelCalls++;
+    return k(...args);
+  }
+
+  /** Run a kernel over float32 inputs and wrap its output in a new storage. */
+  private kernel(src: string, n: number, args: KArg[], dtype: DType = 'float32'): GpuStorage {
+    if (n === 0) return new GpuStorage(dtype, 0, allocArray(dtype, 0));
+    const out = this.call(src, n, args.map((a) => (typeof a === 'number' ? a : this.arg(a))));
+    return wrap(out, n, dtype);
+  }
+
+  /** Run the js reference on host copies (float64 / int32 work, rare ops). */
+  private onHost<T>(f: (h: (s: Storage) => Storage) => T): T {
+    this.stats.hostFallbacks++;
+    return f((s) => new HostStorage(this.readSync(s)));
+  }
+  private fromHost(s: Storage): GpuStorage {
+    const d = (s as HostStorage).data;
+    return new GpuStorage(dtypeOf(d), d.length, d);
+  }
+  private hostView(v: View, h: (s: Storage) => Storage): View {
+    return { ...v, storage: h(v.storage) };
+  }
+
+  // ---------------------------------------------------------------- elementwise
+
+  /** A gather kernel: the views (same shape) read at one output position, combined by `expr`. */
+  private gather(shape: readonly number[], views: readonly View[], expr: string, scalars: number[] = []): GpuStorage {
+    const n = numel(shape);
+    const c = coalesceViews(shape, views);
+    const names = views.map((_, k) => `v${k}`);
+    const body = [
+      decompose('this.thread.x', c.shape, 'i'),
+      ...views.map((_, k) => `const ${'xyz'[k]} = ${names[k]}[${index('i', c.strides[k]!, c.offsets[k]!)}];`),
+      `return ${expr};`,
+    ].join('\n');
+    const params = [...names, ...scalars.map((_, k) => `p${'ab'[k]}`)];
+    return this.kernel(`function(${params.join(', ')}) {\n${body}\n}`, n, [...views.map((v) => v.storage), ...scalars]);
+  }
+
+  copy(x: View, dtype: DType = x.storage.dtype): Storage {
+    if (!isF32(x.storage) || dtype !== 'float32') return this.onHost((h) => this.fromHost(this.ref.copy(this.hostView(x, h), dtype)));
+    return this.gather(x.shape, [x], 'x');
+  }
+  unary(op: UnaryOp, x: View, a = 0, b = 0): Storage {
+    if (!isF32(x.storage)) return this.onHost((h) => this.fromHost(this.ref.unary(op, this.hostView(x, h), a, b)));
+    const expr = unaryExpr(op);
+    const scalars = expr.includes('pb') ? [a, b] : expr.includes('pa') ? [a] : [];
+    return this.gather(x.shape, [x], expr, scalars);
+  }
+  binary(op: BinaryOp, a: View, b: View): Storage {
+    if (!isF32(a.storage) || !isF32(b.storage)) return this.onHost((h) => this.fromHost(this.ref.binary(op, this.hostView(a, h), this.hostView(b, h))));
+    return this.gather(a.shape, [a, b], binaryExpr(op));
+  }
+  where(cond: View, a: View, b: View): Storage {
+    if (!isF32(cond.storage) || !isF32(a.storage) || !isF32(b.storage)) {
+      return this.onHost((h) => this.fromHost(this.ref.where(this.hostView(cond, h), this.hostView(a, h), this.hostView(b, h))));
+    }
+    return this.gather(a.shape, [cond, a, b], '(x !== 0 ? y : z)');
+  }
+
+  /**
+   * In place: a kernel over the whole destination storage that takes src where the position
+   * falls in dst's window and the old value elsewhere, then swaps the new texture in. Needs a
+   * window whose positions can be inverted greedily (positive strides, each larger than the span
+   * of the smaller ones: slices, narrows, transposes); others go through the host.
+   */
+  assign(dst: View, src: View): void {
+    const n = numel(dst.shape);
+    if (n === 0) return;
+    const order = dst.shape.map((_, d) => d).filter((d) => dst.shape[d] !== 1).sort((p, q) => dst.strides[q]! - dst.strides[p]!);
+    let invertible = isF32(dst.storage) && isF32(src.storage);
+    let span = 0;
+    for (let k = order.length - 1; k >= 0 && invertible; k--) {
+      const d = order[k]!;
+      if (dst.strides[d]! <= span) invertible = false;
+      span += (dst.shape[d]! - 1) * dst.strides[d]!;
+    }
+    const g = gs(dst.storage);
+    if (!invertible || g.size === 0) {
+      this.onHost((h) => {
+        const hd = h(dst.storage);
+        this.ref.assign({ ...dst, storage: hd }, this.hostView(src, h));
+        g.setHost((hd as HostStorage).data);
+      });
+      return;
+    }
+    const lines = [`let r = this.thread.x - ${lit(dst.offset)};`, 'let hit = r >= 0 ? 1.0 : 0.0;', 'let si = 0.0;'];
+    for (const d of order) {
+      const s = dst.strides[d]!;
+      lines.push(`const c${d} = Math.floor((r + 0.5) / ${lit(s)});`);
+      lines.push(`if (c${d} >= ${lit(dst.shape[d]!)}) { hit = 0.0; }`);
+      lines.push(`r = r - c${d} * ${lit(s)};`);
+      if (src.strides[d] !== 0) lines.push(`si = si + c${d} * ${lit(src.strides[d]!)};`);
+    }
+    lines.push('if (r !== 0) { hit = 0.0; }');
+    lines.push(`if (hit > 0) { return s[si + ${lit(src.offset)}]; }`);
+    lines.push('return d[this.thread.x];');
+    const out = this.call(`function(d, s) {\n${lines.join('\n')}\n}`, g.size, [this.arg(dst.storage), this.arg(src.storage)]);
+    replace(g, out);
+  }
+
+  // ---------------------------------------------------------------- reductions
+
+  reduce(op: ReduceOp, x: View, axes: readonly number[]): Storage {
+    if (!isF32(x.storage)) return this.onHost((h) => this.fromHost(this.ref.reduce(op, this.hostView(x, h), axes)));
+    const kept = x.shape.map((_, i) => i).filter((i) => !axes.includes(i));
+    const keptShape = kept.map((d) => x.shape[d]!);
+    const outSize = numel(keptShape);
+    const inner = axes.reduce((p, a) => p * x.shape[a]!, 1);
+    if (inner === 1) return this.copy(x);
+    if (inner === 0) {
+      if (op !== 'sum') throw new Error(`${op}: cannot reduce over an empty dimension`);
+      return this.zeros('float32', outSize);
+    }
+    if (outSize === 0) return this.zeros('float32', 0);
+    const ko = coalesceViews(keptShape, [{ ...x, shape: keptShape, strides: kept.map((d) => x.strides[d]!) }]);
+    const ro = coalesceViews(axes.map((a) => x.shape[a]!), [{ ...x, offset: 0, shape: axes.map((a) => x.shape[a]!), strides: axes.map((a) => x.strides[a]!) }]);
+    const lines = [decompose('this.thread.x', ko.shape, 'i'), `const base = ${index('i', ko.strides[0]!, ko.offsets[0]!)};`];
+    lines.push(`let acc = ${op === 'sum' ? '0.0' : op === 'max' ? '-1.0 / 0.0' : '1.0 / 0.0'};`);
+    let off = 'base';
+    ro.shape.forEach((len, d) => {
+      lines.push(`for (let j${d} = 0; j${d} < ${lit(len)}; j${d}++) {`);
+      off += ` + j${d} * ${lit(ro.strides[0]![d]!)}`;
+    });
+    lines.push(`const v = a[${off}];`);
+    if (op === 'sum') lines.push('acc += v;');
+    else lines.push(`if (v !== v || v ${op === 'max' ? '>' : '<'} acc) { if (acc === acc) { acc = v; } }`);
+    lines.push('}'.repeat(ro.shape.length));
+    lines.push('return acc;');
+    return this.kernel(`function(a) {\n${lines.join('\n')}\n}`, outSize, [x.storage]);
+  }
+
+  argReduce(op: 'max' | 'min', x: View, axis: number): Storage {
+    return this.onHost((h) => this.fromHost(this.ref.argReduce(op, this.hostView(x, h), axis)));
+  }
+
+  // ---------------------------------------------------------------- matmul
+
+  matmul(a: View, b: View): Storage {
+    if (!isF32(a.storage) || !isF32(b.storage)) return this.onHost((h) => this.fromHost(this.ref.matmul(this.hostView(a, h), this.hostView(b, h))));
+    const [batch, m, k] = a.shape as [number, number, number];
+    const n = b.shape[2]!;
+    if (batch * m * n === 0) return this.zeros('float32', 0);
+    if (k === 0) return this.zeros('float32', batch * m * n);
+    const [sab, sam, sak] = a.strides as [number, number, number];
+    const [sbb, sbk, sbn] = b.strides as [number, number, number];
+    const src = `function(A, B) {
+${decompose('this.thread.x', [batch, m, n], 'i')}
+const ao = ${index('i', [sab, sam, 0], a.offset)};
+const bo = ${index('i', [sbb, 0, sbn], b.offset)};
+let acc = 0.0;
+for (let p = 0; p < ${lit(k)}; p++) {
+  acc += A[ao + p * ${lit(sak)}] * B[bo + p * ${lit(sbk)}];
+}
+return acc;
+}`;
+    return this.kernel(src, batch * m * n, [a.storage, b.storage]);
+  }
+
+  // ---------------------------------------------------------------- convolution
+
+  conv2d(x: Storage, w: Storage, g: Conv2dGeometry): Storage {
+    if (!isF32(x) || !isF32(w)) return this.onHost((h) => this.fromHost(this.ref.conv2d(h(x), h(w), g)));
+    const cg = g.c / g.groups, og = g.o / g.groups;
+    const src = `function(X, W) {
+${decompose('this.thread.x', [g.n, g.o, g.oh, g.ow], 'i')}
+const grp = Math.floor((i1 + 0.5) / ${lit(og)});
+let acc = 0.0;
+for (let ci = 0; ci < ${lit(cg)}; ci++) {
+  const xb = (i0 * ${lit(g.c)} + grp * ${lit(cg)} + ci) * ${lit(g.h * g.w)};
+  const wb = (i1 * ${lit(cg)} + ci) * ${lit(g.kh * g.kw)};
+  for (let ky = 0; ky < ${lit(g.kh)}; ky++) {
+    const iy = i2 * ${lit(g.strideH)} - ${lit(g.padH)} + ky * ${lit(g.dilH)};
+    if (iy >= 0 && iy < ${lit(g.h)}) {
+      for (let kx = 0; kx < ${lit(g.kw)}; kx++) {
+        const ix = i3 * ${lit(g.strideW)} - ${lit(g.padW)} + kx * ${lit(g.dilW)};
+        if (ix >= 0 && ix < ${lit(g.w)}) {
+          acc += X[xb + iy * ${lit(g.w)} + ix] * W[wb + ky * ${lit(g.kw)} + kx];
+        }
+      }
+    }
+  }
+}
+return acc;
+}`;
+    return this.kernel(src, g.n * g.o * g.oh * g.ow, [x, w]);
+  }
+
+  conv2dBackwardData(dy: Storage, w: Storage, g: Conv2dGeometry): Storage {
+    if (!isF32(dy) || !isF32(w)) return this.onHost((h) => this.fromHost(this.ref.conv2dBackwardData(h(dy), h(w), g)));
+    const cg = g.c / g.groups, og = g.o / g.groups;
+    const src = `function(DY, W) {
+${decompose('this.thread.x', [g.n, g.c, g.h, g.w], 'i')}
+const grp = Math.floor((i1 + 0.5) / ${lit(cg)});
+const ci = i1 - grp * ${lit(cg)};
+let acc = 0.0;
+for (let oo = 0; oo < ${lit(og)}; oo++) {
+  const o = grp * ${lit(og)} + oo;
+  const db = (i0 * ${lit(g.o)} + o) * ${lit(g.oh * g.ow)};
+  const wb = (o * ${lit(cg)} + ci) * ${lit(g.kh * g.kw)};
+  for (let ky = 0; ky < ${lit(g.kh)}; ky++) {
+    const ty = i2 + ${lit(g.padH)} - ky * ${lit(g.dilH)};
+    const oy = Math.floor((ty + 0.5) / ${lit(g.strideH)});
+    if (ty >= 0 && oy * ${lit(g.strideH)} === ty && oy < ${lit(g.oh)}) {
+      for (let kx = 0; kx < ${lit(g.kw)}; kx++) {
+        const tx = i3 + ${lit(g.padW)} - kx * ${lit(g.dilW)};
+        const ox = Math.floor((tx + 0.5) / ${lit(g.strideW)});
+        if (tx >= 0 && ox * ${lit(g.strideW)} === tx && ox < ${lit(g.ow)}) {
+          acc += DY[db + oy * ${lit(g.ow)} + ox] * W[wb + ky * ${lit(g.kw)} + kx];
+        }
+      }
+    }
+  }
+}
+return acc;
+}`;
+    return this.kernel(src, g.n * g.c * g.h * g.w, [dy, w]);
+  }
+
+  conv2dBackwardFilter(x: Storage, dy: Storage, g: Conv2dGeometry): Storage {
+    if (!isF32(x) || !isF32(dy)) return this.onHost((h) => this.fromHost(this.ref.conv2dBackwardFilter(h(x), h(dy), g)));
+    const cg = g.c / g.groups, og = g.o / g.groups;
+    const src = `function(X, DY) {
+${decompose('this.thread.x', [g.o, cg, g.kh, g.kw], 'i')}
+const grp = Math.floor((i0 + 0.5) / ${lit(og)});
+const c = grp * ${lit(cg)} + i1;
+let acc = 0.0;
+for (let b = 0; b < ${lit(g.n)}; b++) {
+  const xb = (b * ${lit(g.c)} + c) * ${lit(g.h * g.w)};
+  const db = (b * ${lit(g.o)} + i0) * ${lit(g.oh * g.ow)};
+  for (let oy = 0; oy < ${lit(g.oh)}; oy++) {
+    const iy = oy * ${lit(g.strideH)} - ${lit(g.padH)} + i2 * ${lit(g.dilH)};
+    if (iy >= 0 && iy < ${lit(g.h)}) {
+      for (let ox = 0; ox < ${lit(g.ow)}; ox++) {
+        const ix = ox * ${lit(g.strideW)} - ${lit(g.padW)} + i3 * ${lit(g.dilW)};
+        if (ix >= 0 && ix < ${lit(g.w)}) {
+          acc += X[xb + iy * ${lit(g.w)} + ix] * DY[db + oy * ${lit(g.ow)} + ox];
+        }
+      }
+    }
+  }
+}
+return acc;
+}`;
+    return this.kernel(src, g.o * cg * g.kh * g.kw, [x, dy]);
+  }
+
+  // ---------------------------------------------------------------- pooling
+
+  /** Statements giving the clipped window y0..y1, x0..x1 of output (i2, i3). */
+  private windowOf(g: Pool2dGeometry): string {
+    return `const ys = i2 * ${lit(g.strideH)} - ${lit(g.padH)};
+const xs = i3 * ${lit(g.strideW)} - ${lit(g.padW)};
+const y0 = Math.max(ys, 0); const y1 = Math.min(ys + ${lit(g.kh)}, ${lit(g.h)});
+const x0 = Math.max(xs, 0); const x1 = Math.min(xs + ${lit(g.kw)}, ${lit(g.w)});
+const plane = (i0 * ${lit(g.c)} + i1) * ${lit(g.h * g.w)};`;
+  }
+
+  private divisorOf(g: Pool2dGeometry): string {
+    return g.countIncludePad
+      ? `((Math.min(ys + ${lit(g.kh)}, ${lit(g.h + g.padH)}) - ys) * (Math.min(xs + ${lit(g.kw)}, ${lit(g.w + g.padW)}) - xs))`
+      : '((y1 - y0) * (x1 - x0))';
+  }
+
+  maxPool2d(x: Storage, g: Pool2dGeometry): { out: Storage; indices: Storage } {
+    if (!isF32(x)) {
+      return this.onHost((h) => {
+        const r = this.ref.maxPool2d(h(x), g);
+        return { out: this.fromHost(r.out), indices: this.fromHost(r.indices) };
+      });
+    }
+    const scan = (ret: string): string => `function(X) {
+${decompose('this.thread.x', [g.n, g.c, g.oh, g.ow], 'i')}
+${this.windowOf(g)}
+let best = -1.0 / 0.0;
+let bi = y0 * ${lit(g.w)} + x0;
+let done = 0.0;
+for (let ky = 0; ky < ${lit(g.kh)}; ky++) {
+  const y = ys + ky;
+  for (let kx = 0; kx < ${lit(g.kw)}; kx++) {
+    const xx = xs + kx;
+    if (done < 1 && y >= y0 && y < y1 && xx >= x0 && xx < x1) {
+      const v = X[plane + y * ${lit(g.w)} + xx];
+      if (v > best || v !== v) {
+        best = v;
+        bi = y * ${lit(g.w)} + xx;
+        if (v !== v) { done = 1.0; }
+      }
+    }
+  }
+}
+return ${ret};
+}`;
+    const n = g.n * g.c * g.oh * g.ow;
+    return { out: this.kernel(scan('best'), n, [x]), indices: this.kernel(scan('bi'), n, [x], 'int32') };
+  }
+
+  /**
+   * Gather form of the scatter-add backward passes: each input position visits the windows
+   * that contain it in increasing output order and rounds to float32 after every add, the
+   * order and rounding of the reference's `dx[k] += v`.
+   */
+  private poolBackward(g: Pool2dGeometry, term: string, args: KArg[], params: string): GpuStorage {
+    const ka = Math.ceil(g.kh / g.strideH), kb = Math.ceil(g.kw / g.strideW);
+    const src = `function(${params}) {
+${decompose('this.thread.x', [g.n, g.c, g.h, g.w], 'i')}
+const oyHi = Math.floor((i2 + ${lit(g.padH)} + 0.5) / ${lit(g.strideH)});
+const oxHi = Math.floor((i3 + ${lit(g.padW)} + 0.5) / ${lit(g.strideW)});
+let acc = 0.0;
+for (let a = 0; a < ${lit(ka)}; a++) {
+  const oy = oyHi - ${lit(ka - 1)} + a;
+  const ys = oy * ${lit(g.strideH)} - ${lit(g.padH)};
+  if (oy >= 0 && oy < ${lit(g.oh)} && ys + ${lit(g.kh)} > i2) {
+    for (let b = 0; b < ${lit(kb)}; b++) {
+      const ox = oxHi - ${lit(kb - 1)} + b;
+      const xs = ox * ${lit(g.strideW)} - ${lit(g.padW)};
+      if (ox >= 0 && ox < ${lit(g.ow)} && xs + ${lit(g.kw)} > i3) {
+        const oi = ((i0 * ${lit(g.c)} + i1) * ${lit(g.oh)} + oy) * ${lit(g.ow)} + ox;
+        const y0 = Math.max(ys, 0); const y1 = Math.min(ys + ${lit(g.kh)}, ${lit(g.h)});
+        const x0 = Math.max(xs, 0); const x1 = Math.min(xs + ${lit(g.kw)}, ${lit(g.w)});
+        ${term}
+      }
+    }
+  }
+}
+return acc;
+}`;
+    return this.kernel(src, g.n * g.c * g.h * g.w, args);
+  }
+
+  maxPool2dBackward(dy: Storage, indices: Storage, g: Pool2dGeometry): Storage {
+    if (!isF32(dy) || !(indices instanceof GpuStorage) || (!indices.tex && !(indices.host instanceof Float32Array) && this.textures)) {
+      if (!isF32(dy)) return this.onHost((h) => this.fromHost(this.ref.maxPool2dBackward(h(dy), h(indices), g)));
+    }
+    const idx = this.indexArg(indices);
+    const term = `if (I[oi] === i2 * ${lit(g.w)} + i3) { acc = Math.fround(acc + DY[oi]); }`;
+    return this.poolBackward(g, term, [dy, idx], 'DY, I');
+  }
+
+  /** Max-pool indices as a float32 kernel argument (device indices are float textures already). */
+  private indexArg(s: Storage): Storage {
+    const g = gs(s);
+    if (g.tex || g.host instanceof Float32Array) return s.dtype === 'float32' ? s : new GpuStorage('float32', g.size, g.host, null).withTex(g);
+    return new GpuStorage('float32', g.size, Float32Array.from(g.readHost() as ArrayLike<number>));
+  }
+
+  avgPool2d(x: Storage, g: Pool2dGeometry): Storage {
+    if (!isF32(x)) return this.onHost((h) => this.fromHost(this.ref.avgPool2d(h(x), g)));
+    const src = `function(X) {
+${decompose('this.thread.x', [g.n, g.c, g.oh, g.ow], 'i')}
+${this.windowOf(g)}
+let s = 0.0;
+for (let ky = 0; ky < ${lit(g.kh)}; ky++) {
+  const y = ys + ky;
+  for (let kx = 0; kx < ${lit(g.kw)}; kx++) {
+    const xx = xs + kx;
+    if (y >= y0 && y < y1 && xx >= x0 && xx < x1) { s += X[plane + y * ${lit(g.w)} + xx]; }
+  }
+}
+return s / ${this.divisorOf(g)};
+}`;
+    return this.kernel(src, g.n * g.c * g.oh * g.ow, [x]);
+  }
+
+  avgPool2dBackward(dy: Storage, g: Pool2dGeometry): Storage {
+    if (!isF32(dy)) return this.onHost((h) => this.fromHost(this.ref.avgPool2dBackward(h(dy), g)));
+    const term = `acc = Math.fround(acc + DY[oi] / ${this.divisorOf(g)});`;
+    return this.poolBackward(g, term, [dy], 'DY');
+  }
+
+  // ---------------------------------------------------------------- batch norm
+
+  /** Per-channel sum over [n, c, s] of `expr` (of v = X[k], channel mean m, invstd q, dy d). */
+  private channelSum(g: ChannelGeometry, expr: string, params: string, args: KArg[]): GpuStorage {
+    const src = `function(${params}) {
+const ch = this.thread.x;
+let acc = 0.0;
+for (let b = 0; b < ${lit(g.n)}; b++) {
+  const base = (b * ${lit(g.c)} + ch) * ${lit(g.s)};
+  for (let j = 0; j < ${lit(g.s)}; j++) {
+    acc += ${expr};
+  }
+}
+return acc;
+}`;
+    return this.kernel(src, g.c, args);
+  }
+
+  batchNormStats(x: Storage, g: ChannelGeometry): { mean: Storage; variance: Storage } {
+    if (!isF32(x)) {
+      return this.onHost((h) => {
+        const r = this.ref.batchNormStats(h(x), g);
+        return { mean: this.fromHost(r.mean), variance: this.fromHost(r.variance) };
+      });
+    }
+    const count = g.n * g.s;
+    // sums stay unrounded inside the kernel; the mean is rounded to float32 as the reference's is
+    const mean = this.kernel(`function(X) {
+const ch = this.thread.x;
+let acc = 0.0;
+for (let b = 0; b < ${lit(g.n)}; b++) {
+  for (let j = 0; j < ${lit(g.s)}; j++) { acc += X[(b * ${lit(g.c)} + ch) * ${lit(g.s)} + j]; }
+}
+return acc / ${lit(count)};
+}`, g.c, [x]);
+    const variance = this.kernel(`function(X, M) {
+const ch = this.thread.x;
+const mu = M[ch];
+let acc = 0.0;
+for (let b = 0; b < ${lit(g.n)}; b++) {
+  for (let j = 0; j < ${lit(g.s)}; j++) { const d = X[(b * ${lit(g.c)} + ch) * ${lit(g.s)} + j] - mu; acc += d * d; }
+}
+return acc / ${lit(count)};
+}`, g.c, [x, mean]);
+    return { mean, variance };
+  }
+
+  batchNormForward(x: Storage, mean: Storage, invstd: Storage, weight: Storage, bias: Storage, g: ChannelGeometry): Storage {
+    if (![x, mean, invstd, weight, bias].every(isF32)) {
+      return this.onHost((h) => this.fromHost(this.ref.batchNormForward(h(x), h(mean), h(invstd), h(weight), h(bias), g)));
+    }
+    const src = `function(X, M, Q, W, B) {
+const ch = Math.floor((this.thread.x + 0.5) / ${lit(g.s)}) - Math.floor((this.thread.x + 0.5) / ${lit(g.s * g.c)}) * ${lit(g.c)};
+const scale = Q[ch] * W[ch];
+const shift = B[ch] - M[ch] * scale;
+return X[this.thread.x] * scale + shift;
+}`;
+    return this.kernel(src, g.n * g.c * g.s, [x, mean, invstd, weight, bias]);
+  }
+
+  batchNormBackward(dy: Storage, x: Storage, mean: Storage, invstd: Storage, weight: Storage, g: ChannelGeometry, batchStats: boolean): { dx: Storage; dweight: Storage; dbias: Storage } {
+    if (![dy, x, mean, invstd, weight].every(isF32)) {
+      return this.onHost((h) => {
+        const r = this.ref.batchNormBackward(h(dy), h(x), h(mean), h(invstd), h(weight), g, batchStats);
+        return { dx: this.fromHost(r.dx), dweight: this.fromHost(r.dweight), dbias: this.fromHost(r.dbias) };
+      });
+    }
+    const k = 'base + j';
+    const dbias = this.channelSum(g, `DY[${k}]`, 'DY', [dy]);
+    const dweight = this.channelSum(g, `DY[${k}] * (X[${k}] - M[ch]) * Q[ch]`, 'DY, X, M, Q', [dy, x, mean, invstd]);
+    const count = g.n * g.s;
+    const chan = `const ch = Math.floor((this.thread.x + 0.5) / ${lit(g.s)}) - Math.floor((this.thread.x + 0.5) / ${lit(g.s * g.c)}) * ${lit(g.c)};`;
+    const dx = batchStats
+      ? this.kernel(`function(DY, X, M, Q, W, SD, SX) {
+${chan}
+const q = Q[ch];
+const t = this.thread.x;
+return q * W[ch] * (DY[t] - SD[ch] / ${lit(count)} - (X[t] - M[ch]) * q * (SX[ch] / ${lit(count)}));
+}`, g.n * g.c * g.s, [dy, x, mean, invstd, weight, dbias, dweight])
+      : this.kernel(`function(DY, Q, W) {
+${chan}
+return DY[this.thread.x] * (Q[ch] * W[ch]);
+}`, g.n * g.c * g.s, [dy, invstd, weight]);
+    return { dx, dweight, dbias };
+  }
+
+  // ---------------------------------------------------------------- optimiser
+
+  /**
+   * Adam in four kernels (decayed param, m, v, param), each output rounded to float32 where the
+   * reference stores it, so cpu mode matches the reference bit for bit.
+   */
+  adamUpdate(param: Storage, grad: Storage, m: Storage, v: Storage, h: AdamHyper): void {
+    if (![param, grad, m, v].every(isF32)) {
+      this.onHost((hs) => {
+        const [P, G, M, V] = [param, grad, m, v].map(hs) as [Storage, Storage, Storage, Storage];
+        this.ref.adamUpdate(P, G, M, V, h);
+        [param, m, v].forEach((s, i) => gs(s).setHost(([P, M, V][i] as HostStorage).data));
+      });
+      return;
+    }
+    const n = param.size;
+    if (n === 0) return;
+    const bc1 = 1 - h.beta1 ** h.step;
+    const bc2 = 1 - h.beta2 ** h.step;
+    const stepSize = h.lr / bc1;
+    const sqrtBc2 = Math.sqrt(bc2);
+    const l2 = h.weightDecay !== 0 && !h.decoupled;
+    const gi = l2 ? '(G[t] + wd * P[t])' : 'G[t]';
+    const mNew = this.kernel(`function(G, P, M, b1, wd) { const t = this.thread.x; return b1 * M[t] + (1 - b1) * ${gi}; }`, n, [grad, param, m, h.beta1, h.weightDecay]);
+    const vNew = this.kernel(`function(G, P, V, b2, wd) { const t = this.thread.x; const g = ${gi}; return b2 * V[t] + (1 - b2) * g * g; }`, n, [grad, param, v, h.beta2, h.weightDecay]);
+    let p: Storage = param;
+    if (h.weightDecay !== 0 && h.decoupled) {
+      p = this.kernel('function(P, f) { return P[this.thread.x] * f; }', n, [param, 1 - h.lr * h.weightDecay]);
+    }
+    const pNew = this.kernel(
+      'function(P, M, V, ss, sb, eps) { const t = this.thread.x; return P[t] - (ss * M[t]) / (Math.sqrt(V[t]) / sb + eps); }',
+      n, [p, mNew, vNew, stepSize, sqrtBc2, h.eps],
+    );
+    take(gs(m), mNew);
+    take(gs(v), vNew);
+    take(gs(param), pNew);
+  }
+}
+
+// ---------------------------------------------------------------- helpers
+
+function gs(s: Storage): GpuStorage {
+  if (!(s instanceof GpuStorage)) throw new Error('internal: storage does not belong to the gpu backend');
+  return s;
+}
+
+function dtypeOf(d: TypedArray): DType {
+  return d instanceof Float32Array ? 'float32' : d instanceof Float64Array ? 'float64' : 'int32';
+}
+
+function isTex(a: unknown): boolean {
+  return typeof a === 'object' && a !== null && typeof (a as { toArray?: unknown }).toArray === 'function' && !ArrayBuffer.isView(a);
+}
+
+/** A kernel result (texture or typed array) as a storage of n elements. */
+function wrap(out: unknown, n: number, dtype: DType): GpuStorage {
+  if (isTex(out)) return new GpuStorage(dtype, n, null, out as GpuTexture);
+  const arr = out as Float32Array;
+  if (dtype === 'int32') {
+    // cpu/webasm modes hand back floats; indices are exact small integers
+    const s = new GpuStorage('int32', n, null, null);
+    s.setHost(Int32Array.from(arr));
+    (s as unknown as { devF32: Float32Array }).devF32 = arr;
+    return s;
+  }
+  return new GpuStorage(dtype, n, arr.length === n ? arr : arr.slice(0, n));
+}
+
+/** Make `dst` hold the contents of a kernel output storage (in-place kernels). */
+function take(dst: GpuStorage, src: GpuStorage): void {
+  if (src.tex) {
+    const t = src.tex;
+    src.detach();
+    dst.setTexture(t);
+  } else dst.setHost(src.host!);
+}
+
+function replace(dst: GpuStorage, out: unknown): void {
+  if (isTex(out)) dst.setTexture(out as GpuTexture);
+  else dst.setHost(out as Float32Array);
+}
