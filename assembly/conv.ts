@@ -128,3 +128,74 @@ export function scatterChannels(src: usize, dst: usize, nb: i32, chanTotal: i32,
     }
   }
 }
+
+@inline function hsum4(v: v128): f32 {
+  return (f32x4.extract_lane(v, 0) + f32x4.extract_lane(v, 1)) + (f32x4.extract_lane(v, 2) + f32x4.extract_lane(v, 3));
+}
+
+/** Dot product of k floats at a and b (four lane sums, then the tail). */
+@inline function dotF32(a: usize, b: usize, k: i32): f32 {
+  let acc = f32x4.splat(0);
+  let p = 0;
+  for (; p + 4 <= k; p += 4) acc = f32x4.add(acc, f32x4.mul(v128.load(a + (<usize>p << 2)), v128.load(b + (<usize>p << 2))));
+  let r = hsum4(acc);
+  for (; p < k; p++) r += load<f32>(a + (<usize>p << 2)) * load<f32>(b + (<usize>p << 2));
+  return r;
+}
+
+/**
+ * C[m, n] += A[m, k] . B[n, k]^T, rows of A and B contiguous along k (leading dims lda, ldb;
+ * C row-major, ldc). For the weight gradient of convolutions with few columns per filter
+ * (K = C/groups * kH * kW small, e.g. 9 for a one-channel 3x3 conv) and a huge k (batch *
+ * pixels), where the packed GEMM pads K up to its 8-wide tile and packs a transposed operand.
+ * 2x3 register tile of dot products (6 accumulators + 5 loads: no spills).
+ */
+export function gemmNT(m: i32, n: i32, k: i32, a: usize, lda: i32, b: usize, ldb: i32, c: usize, ldc: i32): void {
+  let i = 0;
+  for (; i + 2 <= m; i += 2) {
+    const a0 = a + ((<usize>i * lda) << 2), a1 = a0 + (<usize>lda << 2);
+    const c0 = c + ((<usize>i * ldc) << 2), c1 = c0 + (<usize>ldc << 2);
+    let j = 0;
+    for (; j + 3 <= n; j += 3) {
+      const b0 = b + ((<usize>j * ldb) << 2), b1 = b0 + (<usize>ldb << 2), b2 = b1 + (<usize>ldb << 2);
+      let s00 = f32x4.splat(0), s01 = f32x4.splat(0), s02 = f32x4.splat(0);
+      let s10 = f32x4.splat(0), s11 = f32x4.splat(0), s12 = f32x4.splat(0);
+      let p = 0;
+      for (; p + 4 <= k; p += 4) {
+        const o = <usize>p << 2;
+        const x0 = v128.load(a0 + o), x1 = v128.load(a1 + o);
+        const y0 = v128.load(b0 + o), y1 = v128.load(b1 + o), y2 = v128.load(b2 + o);
+        s00 = f32x4.add(s00, f32x4.mul(x0, y0));
+        s01 = f32x4.add(s01, f32x4.mul(x0, y1));
+        s02 = f32x4.add(s02, f32x4.mul(x0, y2));
+        s10 = f32x4.add(s10, f32x4.mul(x1, y0));
+        s11 = f32x4.add(s11, f32x4.mul(x1, y1));
+        s12 = f32x4.add(s12, f32x4.mul(x1, y2));
+      }
+      let r00 = hsum4(s00), r01 = hsum4(s01), r02 = hsum4(s02), r10 = hsum4(s10), r11 = hsum4(s11), r12 = hsum4(s12);
+      for (; p < k; p++) {
+        const o = <usize>p << 2;
+        const x0 = load<f32>(a0 + o), x1 = load<f32>(a1 + o);
+        const y0 = load<f32>(b0 + o), y1 = load<f32>(b1 + o), y2 = load<f32>(b2 + o);
+        r00 += x0 * y0; r01 += x0 * y1; r02 += x0 * y2;
+        r10 += x1 * y0; r11 += x1 * y1; r12 += x1 * y2;
+      }
+      const q0 = c0 + (<usize>j << 2), q1 = c1 + (<usize>j << 2);
+      store<f32>(q0, load<f32>(q0) + r00); store<f32>(q0, load<f32>(q0, 4) + r01, 4); store<f32>(q0, load<f32>(q0, 8) + r02, 8);
+      store<f32>(q1, load<f32>(q1) + r10); store<f32>(q1, load<f32>(q1, 4) + r11, 4); store<f32>(q1, load<f32>(q1, 8) + r12, 8);
+    }
+    for (; j < n; j++) {
+      const bj = b + ((<usize>j * ldb) << 2);
+      const q0 = c0 + (<usize>j << 2), q1 = c1 + (<usize>j << 2);
+      store<f32>(q0, load<f32>(q0) + dotF32(a0, bj, k));
+      store<f32>(q1, load<f32>(q1) + dotF32(a1, bj, k));
+    }
+  }
+  for (; i < m; i++) {
+    const ai = a + ((<usize>i * lda) << 2);
+    for (let j = 0; j < n; j++) {
+      const q = c + ((<usize>(i * ldc + j)) << 2);
+      store<f32>(q, load<f32>(q) + dotF32(ai, b + ((<usize>j * ldb) << 2), k));
+    }
+  }
+}

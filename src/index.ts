@@ -2,6 +2,7 @@
 
 import './ops/methods.js';
 import './backend/wasm/index.js'; // registers the WASM SIMD backend (the default where it loads)
+import './backend/gpu/index.js'; // registers 'gpu' (GPU.js, loaded by dynamic import on setBackend('gpu'))
 
 export { Tensor } from './tensor.js';
 export type { NestedArray, GradFn } from './tensor.js';
@@ -10,7 +11,8 @@ export type { Shape } from './shape.js';
 export { tensor, zeros, ones, full, zerosLike, onesLike, fullLike, arange, linspace, eye, rand, randn, randint, uniform } from './creation.js';
 export type { TensorOptions, RandomOptions } from './creation.js';
 export { Generator, manualSeed, defaultGenerator } from './random.js';
-export { setBackend, getBackend, listBackends, registerBackend } from './backend/registry.js';
+export { setBackend, getBackend, getBackendInfo, listBackends, registerBackend } from './backend/registry.js';
+export { configureGpuBackend } from './backend/gpu/index.js';
 export type { Backend } from './backend/backend.js';
 export { noGrad, enableGrad, isGradEnabled } from './autograd/grad-mode.js';
 export { Function } from './autograd/function.js';

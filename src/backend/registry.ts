@@ -73,6 +73,12 @@ export function getBackend(): string {
   return currentBackend().name;
 }
 
+/** The backend that runs and, for the GPU.js backend, the GPU.js mode it runs in. */
+export function getBackendInfo(): { name: string; mode?: string } {
+  const b = currentBackend() as Backend & { mode?: string };
+  return b.mode === undefined ? { name: b.name } : { name: b.name, mode: b.mode };
+}
+
 export function listBackends(): string[] {
   return [...factories.keys()];
 }

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { noGrad } from '../autograd/grad-mode.js';
 import { randn } from '../creation.js';
 import { Generator } from '../random.js';
-import { readFileBytes, writeFileAtomic } from '../node/files.js';
+import { readFileBytes, removeTempFilesSync, writeFileAtomic } from '../node/files.js';
 import type { ImageDataset } from '../vae/data.js';
 import { batchOf, limit } from '../vae/data.js';
 import { checkpointBytes, modelBytes, trainerFromCheckpoint } from '../vae/checkpoint.js';
@@ -73,7 +73,11 @@ export async function trainCommand(f: Flags, given: Set<string>, out: NodeJS.Wri
 
   let stop = false;
   const onSigint = (): void => {
-    if (stop) process.exit(130); // a second Ctrl-C does not wait
+    if (stop) {
+      // A second Ctrl-C does not wait; a write it cuts short leaves the old file, and no temp file.
+      removeTempFilesSync(f.out);
+      process.exit(130);
+    }
     stop = true;
     progress.log('stopping after this step: saving a checkpoint (Ctrl-C again to quit without saving)');
   };

@@ -53,6 +53,22 @@ function tempName(dir: string, file: string): string {
 }
 
 /**
+ * Removes the temporary files this process's atomic writes have in `dir` (for an exit in the
+ * middle of a write, such as a second Ctrl-C); best effort.
+ */
+export function removeTempFilesSync(dir: string): void {
+  let names: string[];
+  try {
+    names = fs.readdirSync(dir);
+  } catch {
+    return;
+  }
+  for (const n of names) {
+    if (n.startsWith('.') && n.endsWith('.tmp') && n.includes(`.${process.pid}.`)) fs.rmSync(path.join(dir, n), { force: true });
+  }
+}
+
+/**
  * Writes a file so that readers see either the old contents or the new ones, never a torn file:
  * temp file in the same directory, fsync, rename. The temp file is removed on any failure.
  */

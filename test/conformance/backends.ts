@@ -4,10 +4,12 @@
 import type { Backend, View } from '../../src/backend/backend.js';
 import { JsBackend } from '../../src/backend/js/index.js';
 import { createWasmBackendSync } from '../../src/backend/wasm/index.js';
+import { gpuCpuBackend } from '../gpu/helpers.js';
 
 export const BACKENDS: Record<string, () => Backend> = {
   js: () => new JsBackend(),
   wasm: () => createWasmBackendSync(),
+  gpu: gpuCpuBackend, // GPU.js in cpu mode (test/gpu/ runs headlessgl where it can)
 };
 export const BACKEND_NAMES = Object.keys(BACKENDS);
 

@@ -31,12 +31,16 @@ export interface GpuJsModule {
 }
 export interface GpuInstance {
   mode: string;
+  Kernel: unknown;
   createKernel(source: string, settings: Record<string, unknown>): GpuKernel;
   destroy(): void;
 }
 type GpuKernel = ((...args: unknown[]) => unknown) & { destroy?: () => void };
 
 type KArg = Storage | number;
+
+/** The float32 twin of host int32 index arrays (cpu-mode max-pool indices), to skip reconversion. */
+const indexF32 = new WeakMap<object, Float32Array>();
 
 const isF32 = (s: Storage): boolean => s.dtype === 'float32';
 
@@ -60,7 +64,7 @@ export class GpuBackend implements Backend {
   constructor(gpujs: GpuJsModule, opts: GpuBackendOptions = {}) {
     const mode = opts.mode && opts.mode !== 'auto' ? opts.mode : undefined;
     this.gpu = new gpujs.GPU(mode ? { mode } : {});
-    this.mode = this.gpu.mode;
+    this.mode = modeOf(gpujs, this.gpu);
     this.textures = !['cpu', 'webasm'].includes(this.mode);
     if (mode && mode !== 'gpu' && this.mode !== mode) throw new Error(`gpu backend: GPU.js mode '${mode}' was asked for but '${this.mode}' runs`);
   }
@@ -451,19 +455,21 @@ return acc;
   }
 
   maxPool2dBackward(dy: Storage, indices: Storage, g: Pool2dGeometry): Storage {
-    if (!isF32(dy) || !(indices instanceof GpuStorage) || (!indices.tex && !(indices.host instanceof Float32Array) && this.textures)) {
-      if (!isF32(dy)) return this.onHost((h) => this.fromHost(this.ref.maxPool2dBackward(h(dy), h(indices), g)));
-    }
-    const idx = this.indexArg(indices);
+    if (!isF32(dy)) return this.onHost((h) => this.fromHost(this.ref.maxPool2dBackward(h(dy), h(indices), g)));
     const term = `if (I[oi] === i2 * ${lit(g.w)} + i3) { acc = Math.fround(acc + DY[oi]); }`;
-    return this.poolBackward(g, term, [dy, idx], 'DY, I');
+    return this.poolBackward(g, term, [dy, this.indexArg(indices)], 'DY, I');
   }
 
-  /** Max-pool indices as a float32 kernel argument (device indices are float textures already). */
+  /**
+   * Max-pool indices as a float32 storage: device indices are float textures already (exact
+   * small integers); host int32 indices are converted (and uploaded once in GL modes).
+   */
   private indexArg(s: Storage): Storage {
     const g = gs(s);
-    if (g.tex || g.host instanceof Float32Array) return s.dtype === 'float32' ? s : new GpuStorage('float32', g.size, g.host, null).withTex(g);
-    return new GpuStorage('float32', g.size, Float32Array.from(g.readHost() as ArrayLike<number>));
+    if (g.tex) return new GpuStorage('float32', g.size, null, null).borrow(g.tex);
+    const f = indexF32.get(g.host!) ?? Float32Array.from(g.host as ArrayLike<number>);
+    indexF32.set(g.host!, f);
+    return new GpuStorage('float32', g.size, f);
   }
 
   avgPool2d(x: Storage, g: Pool2dGeometry): Storage {
@@ -492,20 +498,26 @@ return s / ${this.divisorOf(g)};
 
   // ---------------------------------------------------------------- batch norm
 
-  /** Per-channel sum over [n, c, s] of `expr` (of v = X[k], channel mean m, invstd q, dy d). */
-  private channelSum(g: ChannelGeometry, expr: string, params: string, args: KArg[]): GpuStorage {
-    const src = `function(${params}) {
+  /**
+   * Per-channel sums over [n, c, s] of `expr` (in terms of k = the element's index and ch), as
+   * two float32 storages hi + lo: hi is the sum rounded to float32 and lo the rounding error.
+   * In cpu mode (double arithmetic) hi + lo carries the sum to ~2^-48, so later kernels use the
+   * unrounded sums the reference uses; in GL modes lo is 0.
+   */
+  private channelSums(g: ChannelGeometry, expr: string, params: string, args: KArg[]): [GpuStorage, GpuStorage] {
+    const src = (ret: string): string => `function(${params}) {
 const ch = this.thread.x;
 let acc = 0.0;
 for (let b = 0; b < ${lit(g.n)}; b++) {
   const base = (b * ${lit(g.c)} + ch) * ${lit(g.s)};
   for (let j = 0; j < ${lit(g.s)}; j++) {
+    const k = base + j;
     acc += ${expr};
   }
 }
-return acc;
+return ${ret};
 }`;
-    return this.kernel(src, g.c, args);
+    return [this.kernel(src('acc'), g.c, args), this.kernel(src('acc - Math.fround(acc)'), g.c, args)];
   }
 
   batchNormStats(x: Storage, g: ChannelGeometry): { mean: Storage; variance: Storage } {
@@ -516,24 +528,12 @@ return acc;
       });
     }
     const count = g.n * g.s;
-    // sums stay unrounded inside the kernel; the mean is rounded to float32 as the reference's is
-    const mean = this.kernel(`function(X) {
-const ch = this.thread.x;
-let acc = 0.0;
-for (let b = 0; b < ${lit(g.n)}; b++) {
-  for (let j = 0; j < ${lit(g.s)}; j++) { acc += X[(b * ${lit(g.c)} + ch) * ${lit(g.s)} + j]; }
-}
-return acc / ${lit(count)};
-}`, g.c, [x]);
-    const variance = this.kernel(`function(X, M) {
-const ch = this.thread.x;
-const mu = M[ch];
-let acc = 0.0;
-for (let b = 0; b < ${lit(g.n)}; b++) {
-  for (let j = 0; j < ${lit(g.s)}; j++) { const d = X[(b * ${lit(g.c)} + ch) * ${lit(g.s)} + j] - mu; acc += d * d; }
-}
-return acc / ${lit(count)};
-}`, g.c, [x, mean]);
+    const [sh, sl] = this.channelSums(g, 'X[k]', 'X', [x]);
+    const mean = this.kernel(`function(H, L) { return (H[this.thread.x] + L[this.thread.x]) / ${lit(count)}; }`, g.c, [sh, sl]);
+    // the reference centres with the unrounded mean
+    const mu = `((H[ch] + L[ch]) / ${lit(count)})`;
+    const [vh, vl] = this.channelSums(g, `(X[k] - ${mu}) * (X[k] - ${mu})`, 'X, H, L', [x, sh, sl]);
+    const variance = this.kernel(`function(H, L) { return (H[this.thread.x] + L[this.thread.x]) / ${lit(count)}; }`, g.c, [vh, vl]);
     return { mean, variance };
   }
 
@@ -542,12 +542,16 @@ return acc / ${lit(count)};
       return this.onHost((h) => this.fromHost(this.ref.batchNormForward(h(x), h(mean), h(invstd), h(weight), h(bias), g)));
     }
     const src = `function(X, M, Q, W, B) {
-const ch = Math.floor((this.thread.x + 0.5) / ${lit(g.s)}) - Math.floor((this.thread.x + 0.5) / ${lit(g.s * g.c)}) * ${lit(g.c)};
+${this.channelOf(g)}
 const scale = Q[ch] * W[ch];
 const shift = B[ch] - M[ch] * scale;
 return X[this.thread.x] * scale + shift;
 }`;
     return this.kernel(src, g.n * g.c * g.s, [x, mean, invstd, weight, bias]);
+  }
+
+  private channelOf(g: ChannelGeometry): string {
+    return `const ch = Math.floor((this.thread.x + 0.5) / ${lit(g.s)}) - Math.floor((this.thread.x + 0.5) / ${lit(g.s * g.c)}) * ${lit(g.c)};`;
   }
 
   batchNormBackward(dy: Storage, x: Storage, mean: Storage, invstd: Storage, weight: Storage, g: ChannelGeometry, batchStats: boolean): { dx: Storage; dweight: Storage; dbias: Storage } {
@@ -557,22 +561,23 @@ return X[this.thread.x] * scale + shift;
         return { dx: this.fromHost(r.dx), dweight: this.fromHost(r.dweight), dbias: this.fromHost(r.dbias) };
       });
     }
-    const k = 'base + j';
-    const dbias = this.channelSum(g, `DY[${k}]`, 'DY', [dy]);
-    const dweight = this.channelSum(g, `DY[${k}] * (X[${k}] - M[ch]) * Q[ch]`, 'DY, X, M, Q', [dy, x, mean, invstd]);
+    const n = g.n * g.c * g.s;
+    const [dbias, dbLo] = this.channelSums(g, 'DY[k]', 'DY', [dy]);
+    const [dweight, dwLo] = this.channelSums(g, 'DY[k] * (X[k] - M[ch]) * Q[ch]', 'DY, X, M, Q', [dy, x, mean, invstd]);
     const count = g.n * g.s;
-    const chan = `const ch = Math.floor((this.thread.x + 0.5) / ${lit(g.s)}) - Math.floor((this.thread.x + 0.5) / ${lit(g.s * g.c)}) * ${lit(g.c)};`;
     const dx = batchStats
-      ? this.kernel(`function(DY, X, M, Q, W, SD, SX) {
-${chan}
+      ? this.kernel(`function(DY, X, M, Q, W, SD, SDL, SX, SXL) {
+${this.channelOf(g)}
 const q = Q[ch];
 const t = this.thread.x;
-return q * W[ch] * (DY[t] - SD[ch] / ${lit(count)} - (X[t] - M[ch]) * q * (SX[ch] / ${lit(count)}));
-}`, g.n * g.c * g.s, [dy, x, mean, invstd, weight, dbias, dweight])
+const mDy = (SD[ch] + SDL[ch]) / ${lit(count)};
+const mDyXhat = (SX[ch] + SXL[ch]) / ${lit(count)};
+return q * W[ch] * (DY[t] - mDy - (X[t] - M[ch]) * q * mDyXhat);
+}`, n, [dy, x, mean, invstd, weight, dbias, dbLo, dweight, dwLo])
       : this.kernel(`function(DY, Q, W) {
-${chan}
+${this.channelOf(g)}
 return DY[this.thread.x] * (Q[ch] * W[ch]);
-}`, g.n * g.c * g.s, [dy, invstd, weight]);
+}`, n, [dy, invstd, weight]);
     return { dx, dweight, dbias };
   }
 
@@ -599,8 +604,9 @@ return DY[this.thread.x] * (Q[ch] * W[ch]);
     const sqrtBc2 = Math.sqrt(bc2);
     const l2 = h.weightDecay !== 0 && !h.decoupled;
     const gi = l2 ? '(G[t] + wd * P[t])' : 'G[t]';
-    const mNew = this.kernel(`function(G, P, M, b1, wd) { const t = this.thread.x; return b1 * M[t] + (1 - b1) * ${gi}; }`, n, [grad, param, m, h.beta1, h.weightDecay]);
-    const vNew = this.kernel(`function(G, P, V, b2, wd) { const t = this.thread.x; const g = ${gi}; return b2 * V[t] + (1 - b2) * g * g; }`, n, [grad, param, v, h.beta2, h.weightDecay]);
+    // 1 - beta is computed on the host: in GL modes 1 - float32(0.999) would be 5e-5 off
+    const mNew = this.kernel(`function(G, P, M, b1, c1, wd) { const t = this.thread.x; return b1 * M[t] + c1 * ${gi}; }`, n, [grad, param, m, h.beta1, 1 - h.beta1, h.weightDecay]);
+    const vNew = this.kernel(`function(G, P, V, b2, c2, wd) { const t = this.thread.x; const g = ${gi}; return b2 * V[t] + c2 * g * g; }`, n, [grad, param, v, h.beta2, 1 - h.beta2, h.weightDecay]);
     let p: Storage = param;
     if (h.weightDecay !== 0 && h.decoupled) {
       p = this.kernel('function(P, f) { return P[this.thread.x] * f; }', n, [param, 1 - h.lr * h.weightDecay]);
@@ -616,6 +622,14 @@ return DY[this.thread.x] * (Q[ch] * W[ch]);
 }
 
 // ---------------------------------------------------------------- helpers
+
+/** The concrete mode GPU.js picked (its GL kernels all call themselves 'gpu'). */
+function modeOf(gpujs: GpuJsModule, gpu: GpuInstance): string {
+  const m = gpujs as unknown as Record<string, unknown>;
+  const names: [string, string][] = [['HeadlessGLKernel', 'headlessgl'], ['WebGL2Kernel', 'webgl2'], ['WebGLKernel', 'webgl'], ['WebGPUKernel', 'webgpu'], ['WebAssemblyKernel', 'webasm'], ['CPUKernel', 'cpu']];
+  for (const [k, mode] of names) if (m[k] && gpu.Kernel === m[k]) return mode;
+  return gpu.mode;
+}
 
 function gs(s: Storage): GpuStorage {
   if (!(s instanceof GpuStorage)) throw new Error('internal: storage does not belong to the gpu backend');
@@ -636,24 +650,29 @@ function wrap(out: unknown, n: number, dtype: DType): GpuStorage {
   const arr = out as Float32Array;
   if (dtype === 'int32') {
     // cpu/webasm modes hand back floats; indices are exact small integers
-    const s = new GpuStorage('int32', n, null, null);
-    s.setHost(Int32Array.from(arr));
-    (s as unknown as { devF32: Float32Array }).devF32 = arr;
-    return s;
+    const ints = Int32Array.from(arr);
+    indexF32.set(ints, arr);
+    return new GpuStorage('int32', n, ints);
   }
   return new GpuStorage(dtype, n, arr.length === n ? arr : arr.slice(0, n));
 }
 
-/** Make `dst` hold the contents of a kernel output storage (in-place kernels). */
+/**
+ * Make `dst` hold the contents of a kernel output storage (in-place kernels). In cpu/webasm
+ * modes the result is copied into dst's own host array, so an array handed to fromArray sees
+ * in-place updates as on the js backend; in GL modes the new texture is swapped in (and a host
+ * array handed over earlier no longer follows the storage: read it with readSync).
+ */
 function take(dst: GpuStorage, src: GpuStorage): void {
   if (src.tex) {
     const t = src.tex;
     src.detach();
     dst.setTexture(t);
-  } else dst.setHost(src.host!);
+  } else replace(dst, src.host!);
 }
 
 function replace(dst: GpuStorage, out: unknown): void {
   if (isTex(out)) dst.setTexture(out as GpuTexture);
+  else if (dst.host && !dst.tex && dst.host instanceof Float32Array && (out as Float32Array).length >= dst.size) dst.host.set((out as Float32Array).subarray(0, dst.size));
   else dst.setHost(out as Float32Array);
 }

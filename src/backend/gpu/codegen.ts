@@ -94,6 +94,7 @@ export function binaryExpr(op: string): string {
     case 'le': return '(x <= y ? 1.0 : 0.0)';
     case 'gt': return '(x > y ? 1.0 : 0.0)';
     case 'ge': return '(x >= y ? 1.0 : 0.0)';
+    case 'mulStep': return '(x * (y > 0 ? 1.0 : 0.0))'; // the fused ReLU gradient
     default: throw new Error(`gpu backend: unknown binary op '${op}'`);
   }
 }

@@ -54,6 +54,18 @@ export class GpuStorage implements Storage {
     this._host = data;
   }
 
+  /** A non-owning alias of another storage's texture (never deletes it). */
+  borrow(tex: GpuTexture): this {
+    this._tex = tex;
+    return this;
+  }
+
+  /** Give up the texture without deleting it (its new owner took it over). */
+  detach(): void {
+    if (this._tex) registry?.unregister(this);
+    this._tex = null;
+  }
+
   /** Host copy of the contents (reads the texture back once, then caches). */
   readHost(): TypedArray {
     if (this._host) return this._host;

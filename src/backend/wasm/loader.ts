@@ -34,6 +34,7 @@ export interface KernelExports {
   sumRows(x: number, rows: number, len: number, acc: number): void;
   sumCols(x: number, rows: number, cols: number, acc: number): void;
   f64ToF32(acc: number, out: number, n: number): void;
+  gemmNT(m: number, n: number, k: number, a: number, lda: number, b: number, ldb: number, c: number, ldc: number): void;
   heapBase(): number;
 }
 
