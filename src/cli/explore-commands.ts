@@ -3,7 +3,7 @@
 import { noGrad } from '../autograd/grad-mode.js';
 import { linspace, randn, tensor } from '../creation.js';
 import { Generator } from '../random.js';
-import { batchOf, limit } from '../vae/data.js';
+import { batchOf, limit, spreadIndices, subset } from '../vae/data.js';
 import { evaluate } from '../vae/train.js';
 import { tsne } from '../vae/tsne.js';
 import type { ParsedFlags } from './args.js';
@@ -33,7 +33,7 @@ export async function reconstructCommand(f: ParsedFlags<typeof reconSpec.flags>,
   const model = await setup(f, f.out);
   const { test } = await loadData(f.data);
   const n = Math.min(f.n, test.n);
-  const { x } = batchOf(test, Int32Array.from({ length: n }, (_, i) => i));
+  const { x } = batchOf(test, spreadIndices(test.n, n));
   const recon = noGrad(() => model.forward(x, { useMean: true }).logits.sigmoid().dataSync() as Float32Array);
   await makeFileDir(f.out);
   await saveReconstructions(f.out, x.dataSync() as Float32Array, recon, n);
@@ -62,7 +62,8 @@ export async function interpolateCommand(f: ParsedFlags<typeof interpSpec.flags>
 export async function latentCommand(f: ParsedFlags<typeof latentSpec.flags>, log: Log): Promise<number> {
   const model = await setup(f, f.out);
   if (model.latent === 2) await checkWritableFileDir(f.manifold);
-  const test = limit((await loadData(f.data)).test, f.n);
+  const all = (await loadData(f.data)).test;
+  const test = subset(all, Array.from(spreadIndices(all.n, f.n)));
   if (f.perplexity >= test.n) throw new CliError(`--perplexity ${f.perplexity} must be smaller than the number of points (${test.n})`);
   const { x, labels } = batchOf(test, Int32Array.from({ length: test.n }, (_, i) => i));
   const mu = noGrad(() => model.encode(x).mu);

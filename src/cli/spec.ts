@@ -49,7 +49,7 @@ export const sample = defineCommand({
 
 export const reconstruct = defineCommand({
   name: 'reconstruct',
-  summary: 'Test images (odd rows) above their reconstructions (even rows), as a PNG.',
+  summary: 'Test images spread over the test set (odd rows) above their reconstructions (even rows), as a PNG.',
   flags: { ...model, ...data, n: { type: 'int', min: 1, default: 32, description: 'number of test images' }, out: { type: 'path', short: 'o', default: 'reconstruction.png', description: 'PNG to write' }, ...compute },
 });
 

@@ -9,7 +9,7 @@ import { randn } from '../creation.js';
 import { Generator } from '../random.js';
 import { readFileBytes, removeTempFilesSync, writeFileAtomic } from '../node/files.js';
 import type { ImageDataset } from '../vae/data.js';
-import { batchOf, limit } from '../vae/data.js';
+import { batchOf, limit, spreadIndices } from '../vae/data.js';
 import { checkpointBytes, modelBytes, trainerFromCheckpoint } from '../vae/checkpoint.js';
 import type { TrainConfig } from '../vae/train.js';
 import { Trainer, evaluate } from '../vae/train.js';
@@ -60,7 +60,7 @@ export async function trainCommand(f: Flags, given: Set<string>, out: NodeJS.Wri
   const test = f['test-limit'] ? limit(data.test, f['test-limit']) : data.test;
   const cfg = trainer.config;
   const fixedZ = noGrad(() => randn([64, cfg.latent], { generator: new Generator(cfg.seed + 1000) }));
-  const reconIdx = Int32Array.from({ length: Math.min(32, test.n) }, (_, i) => i);
+  const reconIdx = spreadIndices(test.n, 32);
 
   const progress = new TrainingProgress({
     stream: f.json ? { write: () => true } : err,

@@ -50,6 +50,12 @@ export function limit(ds: ImageDataset, n: number): ImageDataset {
   return subset(ds, Array.from({ length: n }, (_, i) => i));
 }
 
+/** k indices spread evenly over 0..n-1 (the bundled test set is sorted by digit, so this shows them all). */
+export function spreadIndices(n: number, k: number): Int32Array {
+  const m = Math.min(n, k);
+  return Int32Array.from({ length: m }, (_, i) => Math.floor((i * n) / m));
+}
+
 /** Fisher-Yates with the given generator: the same seed gives the same order everywhere. */
 export function permutation(n: number, g: Generator): Int32Array {
   const p = Int32Array.from({ length: n }, (_, i) => i);

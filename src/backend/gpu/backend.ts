@@ -137,6 +137,7 @@ export class GpuBackend implements Backend {
   /** Run the js reference on host copies (float64 / int32 work, rare ops). */
   private onHost<T>(f: (h: (s: Storage) => Storage) => T): T {
     this.stats.hostFallbacks++;
+    if ((globalThis as { process?: { env?: Record<string, string> } }).process?.env?.VAEGRAD_GPU_TRACE) console.warn('gpu backend host fallback', new Error().stack?.split('\n')[2]?.trim());
     return f((s) => new HostStorage(this.readSync(s)));
   }
   private fromHost(s: Storage): GpuStorage {
