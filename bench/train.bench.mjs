@@ -77,9 +77,9 @@ function torchRates() {
     const same = (l) => l.OPENBLAS_CORETYPE === env.OPENBLAS_CORETYPE && l.threads === env.threads;
     const tr = lines.find((l) => l.kind === 'train_summary' && same(l));
     const inf = lines.find((l) => l.kind === 'infer_summary' && same(l));
-    const blas = (env.config ?? '').match(/BLAS_INFO=(\w+)/)?.[1] ?? '?';
+    const blas = (env.blas_libs ?? []).filter((l) => /openblas|mkl/.test(l.split('/').pop())).map((l) => l.split('/').slice(-2).join('/')).join(', ') || '?';
     configs.push({
-      label: `PyTorch ${env.torch}, ${env.threads} thread, OPENBLAS_CORETYPE=${env.OPENBLAS_CORETYPE ?? '(unset)'} (OpenBLAS core ${env.openblas_corename}, BLAS ${blas}, cpu ${env.cpu_capability ?? '?'}, mkldnn ${env.mkldnn})`,
+      label: `PyTorch ${env.torch}, ${env.threads} thread, OPENBLAS_CORETYPE=${env.OPENBLAS_CORETYPE ?? '(unset)'} (OpenBLAS kernels: ${env.openblas_corename}; ${blas}; mkldnn ${env.mkldnn})`,
       train: tr?.median_images_per_s ?? NaN,
       infer: inf?.median_images_per_s ?? NaN,
     });

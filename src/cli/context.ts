@@ -2,7 +2,7 @@
 
 import { mkdir, access, constants, stat } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
-import { setBackend } from '../backend/registry.js';
+import { getBackendInfo, setBackend } from '../backend/registry.js';
 import { loadBundledDigits, loadIdxDirectory, loadSafetensorsWithMetadata } from '../node/index.js';
 import type { ImageDataset } from '../vae/data.js';
 import { isCheckpoint, splitCheckpoint } from '../vae/checkpoint.js';
@@ -11,11 +11,18 @@ import { createModel } from '../vae/models.js';
 
 export class CliError extends Error {}
 
-export async function chooseBackend(device: 'cpu' | 'gpu', backend: 'wasm' | 'js'): Promise<void> {
+/** Select the backend; returns a description for logs ('wasm backend', 'gpu backend (GPU.js headlessgl mode)'). */
+export async function chooseBackend(device: 'cpu' | 'gpu', backend: 'wasm' | 'js'): Promise<string> {
   if (device === 'gpu') {
-    throw new CliError('--device gpu: the GPU.js backend is not available in this version of vaegrad yet; use --device cpu (WebAssembly SIMD)');
+    try {
+      await setBackend('gpu');
+    } catch (e) {
+      throw new CliError(`--device gpu: ${(e as Error).message}\n(or use --device cpu: WebAssembly SIMD)`);
+    }
+    return `gpu backend (GPU.js ${getBackendInfo().mode} mode)`;
   }
   await setBackend(backend);
+  return `${backend} backend`;
 }
 
 export async function loadData(dir: string | undefined): Promise<{ train: ImageDataset; test: ImageDataset; source: string }> {

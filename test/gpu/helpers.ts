@@ -1,5 +1,6 @@
 // Shared by the GPU backend tests: GPU.js backends created synchronously (the registry's
 // 'gpu' factory is async), one per mode, and whether headlessgl can run in this process.
+import { createRequire } from 'node:module';
 import * as gpujs from 'gpu.js';
 import { GpuBackend, type GpuJsModule } from '../../src/backend/gpu/backend.js';
 
@@ -19,10 +20,11 @@ export const gpuCpuBackend = (): GpuBackend => gpuBackend('cpu');
 export function headlessglUnavailable(): string | null {
   const G = (gpujs as unknown as { GPU: { isHeadlessGLSupported: boolean } }).GPU;
   if (G.isHeadlessGLSupported) return null;
-  let gl: string;
+  let gl = 'the `gl` module loads, so there is probably no display: run under `xvfb-run -a`';
   try {
-    const require = (globalThis as { process?: unknown }).process ? (0, eval)('require') as NodeRequire | undefined : undefined;
-    gl = require ? 'installed' : 'unknown';
-  } catch { gl = 'unknown'; }
-  return `GPU.js reports headlessgl unsupported (the \`gl\` module must be built and a display available: run under \`xvfb-run -a\`; gl module: ${gl})`;
+    createRequire(import.meta.url)('gl');
+  } catch (e) {
+    gl = `the \`gl\` module does not load (${(e as Error).message.split('\n')[0]}): it builds from source with libxi-dev libglu1-mesa-dev libglew-dev pkg-config (npm rebuild gl)`;
+  }
+  return `GPU.js reports headlessgl unsupported: ${gl}`;
 }

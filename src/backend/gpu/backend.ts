@@ -59,7 +59,13 @@ export class GpuBackend implements Backend {
   private readonly kernels = new Map<string, GpuKernel>();
   private readonly ref = new JsBackend();
   /** Kernel calls and readbacks, for tests and benchmarks. */
-  readonly stats = { kernelCalls: 0, compiles: 0, readbacks: 0, hostFallbacks: 0 };
+  readonly stats = {
+    kernelCalls: 0, compiles: 0, readbacks: 0,
+    /** Calls computed on the host: float64/int32 work (by design), plus... */
+    hostCalls: 0,
+    /** ...float32 work that could not run as a kernel (argReduce, assign to an odd window). */
+    hostFloat32Calls: 0,
+  };
 
   constructor(gpujs: GpuJsModule, opts: GpuBackendOptions = {}) {
     const mode = opts.mode && opts.mode !== 'auto' ? opts.mode : undefined;
@@ -135,9 +141,9 @@ export class GpuBackend implements Backend {
   }
 
   /** Run the js reference on host copies (float64 / int32 work, rare ops). */
-  private onHost<T>(f: (h: (s: Storage) => Storage) => T): T {
-    this.stats.hostFallbacks++;
-    if ((globalThis as { process?: { env?: Record<string, string> } }).process?.env?.VAEGRAD_GPU_TRACE) console.warn('gpu backend host fallback', new Error().stack?.split('\n')[2]?.trim());
+  private onHost<T>(f: (h: (s: Storage) => Storage) => T, float32 = false): T {
+    this.stats.hostCalls++;
+    if (float32) this.stats.hostFloat32Calls++;
     return f((s) => new HostStorage(this.readSync(s)));
   }
   private fromHost(s: Storage): GpuStorage {
@@ -208,7 +214,7 @@ export class GpuBackend implements Backend {
         const hd = h(dst.storage);
         this.ref.assign({ ...dst, storage: hd }, this.hostView(src, h));
         g.setHost((hd as HostStorage).data);
-      });
+      }, isF32(dst.storage));
       return;
     }
     const lines = [`let r = this.thread.x - ${lit(dst.offset)};`, 'let hit = r >= 0 ? 1.0 : 0.0;', 'let si = 0.0;'];
@@ -258,7 +264,7 @@ export class GpuBackend implements Backend {
   }
 
   argReduce(op: 'max' | 'min', x: View, axis: number): Storage {
-    return this.onHost((h) => this.fromHost(this.ref.argReduce(op, this.hostView(x, h), axis)));
+    return this.onHost((h) => this.fromHost(this.ref.argReduce(op, this.hostView(x, h), axis)), isF32(x.storage));
   }
 
   // ---------------------------------------------------------------- matmul

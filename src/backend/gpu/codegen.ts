@@ -5,7 +5,7 @@
 // GLSL's float division is not correctly rounded, and the half keeps the quotient away from an
 // integer, exact for indices below 2^22.
 
-import type { View } from '../backend.js';
+import type { BinaryOp, UnaryOp, View } from '../backend.js';
 import { coalesce } from '../js/strided.js';
 
 export const lit = (v: number): string => {
@@ -53,7 +53,7 @@ export function coalesceViews(shape: readonly number[], views: readonly View[]):
 }
 
 /** The float32 expression of a unary op on `x`, with per-call scalars `pa`, `pb`. */
-export function unaryExpr(op: string): string {
+export function unaryExpr(op: UnaryOp): string {
   switch (op) {
     case 'neg': return '-x';
     case 'exp': return 'Math.exp(x)';
@@ -75,11 +75,11 @@ export function unaryExpr(op: string): string {
     case 'addScalar': return '(x + pa)';
     case 'mulScalar': return '(x * pa)';
     case 'inRange': return '(x >= pa && x <= pb ? 1.0 : 0.0)';
-    default: throw new Error(`gpu backend: unknown unary op '${op}'`);
+    default: throw new Error(`gpu backend: unknown unary op '${String(op satisfies never)}'`); // a new UnaryOp fails to typecheck here
   }
 }
 
-export function binaryExpr(op: string): string {
+export function binaryExpr(op: BinaryOp): string {
   switch (op) {
     case 'add': return '(x + y)';
     case 'sub': return '(x - y)';
@@ -95,6 +95,6 @@ export function binaryExpr(op: string): string {
     case 'gt': return '(x > y ? 1.0 : 0.0)';
     case 'ge': return '(x >= y ? 1.0 : 0.0)';
     case 'mulStep': return '(x * (y > 0 ? 1.0 : 0.0))'; // the fused ReLU gradient
-    default: throw new Error(`gpu backend: unknown binary op '${op}'`);
+    default: throw new Error(`gpu backend: unknown binary op '${String(op satisfies never)}'`); // a new BinaryOp fails to typecheck here
   }
 }

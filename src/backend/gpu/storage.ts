@@ -24,6 +24,13 @@ const registry: FinalizationRegistry<GpuTexture> | null =
 export class GpuStorage implements Storage {
   private _host: TypedArray | null;
   private _tex: GpuTexture | null = null;
+  /**
+   * An untouched ArrayBuffer as large as the texture's data: it costs no resident memory (the
+   * pages are never written), but V8 counts it as external memory, so garbage collections, and
+   * with them the finalizers that delete textures, keep pace with the device memory in use.
+   * Without it the small JS wrappers never press the collector and textures pile up.
+   */
+  private _ballast: ArrayBuffer | null = null;
 
   constructor(readonly dtype: DType, readonly size: number, host: TypedArray | null, tex: GpuTexture | null = null) {
     this._host = host;
@@ -41,6 +48,8 @@ export class GpuStorage implements Storage {
     }
     this._tex = tex;
     this._host = host;
+    // GPU.js single-precision textures hold one value per RGBA float texel: 16 bytes a value
+    this._ballast = this.size >= 4096 ? new ArrayBuffer(this.size * 16) : null;
     registry?.register(this, tex, this);
   }
 
@@ -50,6 +59,7 @@ export class GpuStorage implements Storage {
       registry?.unregister(this);
       try { this._tex.delete(); } catch { /* already gone */ }
       this._tex = null;
+      this._ballast = null;
     }
     this._host = data;
   }
@@ -64,6 +74,7 @@ export class GpuStorage implements Storage {
   detach(): void {
     if (this._tex) registry?.unregister(this);
     this._tex = null;
+    this._ballast = null;
   }
 
   /** Host copy of the contents (reads the texture back once, then caches). */
