@@ -34,7 +34,7 @@ interface MetricsLine {
 }
 
 export async function trainCommand(f: Flags, given: Set<string>, out: NodeJS.WritableStream & { isTTY?: boolean }, err: NodeJS.WritableStream & { isTTY?: boolean; columns?: number }): Promise<number> {
-  await chooseBackend(f.device, f.backend);
+  const running = await chooseBackend(f.device, f.backend);
   await checkWritableDir(f.out);
   const ckptPath = join(f.out, 'checkpoint.safetensors');
   const metricsPath = join(f.out, 'metrics.jsonl');
@@ -69,7 +69,7 @@ export async function trainCommand(f: Flags, given: Set<string>, out: NodeJS.Wri
     stepsPerEpoch: trainer.stepsPerEpoch(train),
     firstEpoch: trainer.epoch + 1,
   });
-  if (!f.json) progress.log(`training ${cfg.model} VAE (latent ${cfg.latent}) on ${train.n} images of ${data.source}, ${f.backend} backend; writing to ${f.out}`);
+  if (!f.json) progress.log(`training ${cfg.model} VAE (latent ${cfg.latent}) on ${train.n} images of ${data.source}, ${running}; writing to ${f.out}`);
 
   let stop = false;
   const onSigint = (): void => {
@@ -89,6 +89,8 @@ export async function trainCommand(f: Flags, given: Set<string>, out: NodeJS.Wri
       let images = 0; // in this run: a resumed epoch's averages also count the images before the interruption
       const r = await trainer.trainEpoch(train, {
         shouldStop: () => stop,
+        // A GPU pays for every readback: read the losses every 10 steps there.
+        readEvery: f.device === 'gpu' ? 10 : 1,
         onStep: (step, _total, s) => {
           images += s.images;
           progress.step({ step, images: s.images, loss: s.loss, bce: s.bce, kl: s.kl });

@@ -3,6 +3,8 @@
 
 import { noGrad } from '../autograd/grad-mode.js';
 import { randn } from '../creation.js';
+import { stack } from '../ops/movement.js';
+import type { Tensor } from '../tensor.js';
 import { binaryCrossEntropyWithLogits } from '../ops/loss.js';
 import { manualSeed, Generator } from '../random.js';
 import type { RngState } from '../random.js';
@@ -71,20 +73,41 @@ export class Trainer {
   /**
    * Train until the current epoch ends (or shouldStop() says so between steps). Returns the
    * epoch's averages so far and whether the epoch completed. Yields to the event loop between
-   * steps so that signals (Ctrl-C) and UI updates get through.
+   * steps so that signals (Ctrl-C) and UI updates get through. The losses are summed on the
+   * backend and read back every `readEvery` steps (a GPU pays for each readback); onStep then
+   * gets their per-image means over the steps since the last read.
    */
-  async trainEpoch(train: ImageDataset, opts: { onStep?: (step: number, total: number, s: StepStats & { images: number }) => void; shouldStop?: () => boolean } = {}): Promise<{ averages: Averages; completed: boolean }> {
+  async trainEpoch(
+    train: ImageDataset,
+    opts: { onStep?: (step: number, total: number, s: StepStats & { images: number }) => void; shouldStop?: () => boolean; readEvery?: number } = {},
+  ): Promise<{ averages: Averages; completed: boolean }> {
     const model = this.model.train();
     const total = this.stepsPerEpoch(train);
+    const readEvery = opts.readEvery ?? 1;
     if (this.step === 0) {
       this.rngEpochStart = this.rng.getState();
       this.running = { loss: 0, bce: 0, kl: 0, images: 0 };
     }
     const order = permutation(train.n, Generator.fromState(this.rngEpochStart));
     if (this.step === 0) this.rng.setState(advance(this.rngEpochStart, train.n));
+    let pending: Tensor | null = null; // [loss, bce, kl] summed over the images since the last read
+    let pendingImages = 0;
+    const flush = (): void => {
+      if (!pending) return;
+      const [loss, bce, kl] = Array.from(pending.dataSync(), (v) => v / pendingImages);
+      if (!Number.isFinite(loss!)) throw new Error(`training diverged: loss is ${loss} at epoch ${this.epoch + 1}, step ${this.step}; try a lower --lr`);
+      this.running.loss += loss! * pendingImages;
+      this.running.bce += bce! * pendingImages;
+      this.running.kl += kl! * pendingImages;
+      this.running.images += pendingImages;
+      opts.onStep?.(this.step, total, { loss: loss!, bce: bce!, kl: kl!, images: pendingImages });
+      pending = null;
+      pendingImages = 0;
+    };
     while (this.step < total) {
       await yieldToEventLoop();
       if (opts.shouldStop?.()) {
+        flush();
         // Stopped before the epoch's first step: rewind the shuffle's draws so that the saved state
         // is the epoch's start, which is where a resumed trainEpoch (at step 0) begins.
         if (this.step === 0) this.rng.setState(this.rngEpochStart);
@@ -97,15 +120,12 @@ export class Trainer {
       this.optimizer.zeroGrad();
       loss.backward();
       this.optimizer.step();
-      const stats = { loss: loss.item(), bce: bce.item(), kl: kl.item() };
-      if (!Number.isFinite(stats.loss)) throw new Error(`training diverged: loss is ${stats.loss} at epoch ${this.epoch + 1}, step ${this.step + 1}; try a lower --lr`);
       const n = x.shape[0]!;
-      this.running.loss += stats.loss * n;
-      this.running.bce += stats.bce * n;
-      this.running.kl += stats.kl * n;
-      this.running.images += n;
+      const sums = noGrad(() => stack([loss, bce, kl]).mul(n));
+      pending = pending ? pending.add(sums) : sums;
+      pendingImages += n;
       this.step++;
-      opts.onStep?.(this.step, total, { ...stats, images: n });
+      if (this.step % readEvery === 0 || this.step === total) flush();
     }
     this.epoch++;
     this.step = 0;
