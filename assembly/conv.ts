@@ -199,3 +199,17 @@ export function gemmNT(m: i32, n: i32, k: i32, a: usize, lda: i32, b: usize, ldb
     }
   }
 }
+
+/** y[i, ch, :] += bias[ch] for nb images of c channels of s pixels (a conv's bias, fused into its output chunk). */
+export function addChannelBias(y: usize, nb: i32, c: i32, s: i32, bias: usize): void {
+  let p = y;
+  for (let i = 0; i < nb; i++) {
+    for (let ch = 0; ch < c; ch++) {
+      const bv = load<f32>(bias + (<usize>ch << 2));
+      const b4 = f32x4.splat(bv);
+      let j = 0;
+      for (; j + 4 <= s; j += 4, p += 16) v128.store(p, f32x4.add(v128.load(p), b4));
+      for (; j < s; j++, p += 4) store<f32>(p, load<f32>(p) + bv);
+    }
+  }
+}

@@ -1,7 +1,9 @@
 #!/usr/bin/env node
 // Where a training step of the reference ConvVAE spends its time, per backend kernel.
 //
-//   npm run build && node bench/profile-step.mjs [backend=wasm] [steps=8] [--json]
+//   npm run build && node bench/profile-step.mjs [backend=wasm] [steps=8] [--json] [--infer]
+//
+// --infer profiles inference instead: encode + decode (z = mu) + sigmoid, eval mode, no grad.
 //
 // Wraps every kernel of the active backend (the Backend interface's table) with a timer, trains
 // one warm-up batch, then `steps` shuffled batches of 128 of the bundled digits (the Trainer's
@@ -18,30 +20,37 @@ const dist = (p) => import(pathToFileURL(join(root, 'dist/src', p)).href);
 
 const args = process.argv.slice(2).filter((a) => !a.startsWith('--'));
 const asJson = process.argv.includes('--json');
+const infer = process.argv.includes('--infer');
 const backendName = args[0] ?? 'wasm';
 const steps = Number(args[1] ?? 8);
 const BATCH = 128;
 const KERNELS = ['copy', 'unary', 'binary', 'where', 'assign', 'reduce', 'argReduce', 'matmul', 'conv2d', 'conv2dBackwardData',
   'conv2dBackwardFilter', 'maxPool2d', 'maxPool2dBackward', 'avgPool2d', 'avgPool2dBackward', 'batchNormStats', 'batchNormForward',
-  'batchNormBackward', 'adamUpdate', 'fromArray', 'zeros'];
+  'batchNormBackward', 'adamUpdate', 'fromArray', 'zeros', 'conv2dBias', 'conv2dBackwardDataBias'];
 
 const vg = await dist('index.js');
-const { Trainer, limit, subset } = await dist('vae/index.js');
+const { Trainer, limit, subset, batchOf } = await dist('vae/index.js');
 const { loadBundledDigits } = await dist('node/index.js');
 const { currentBackend } = await dist('backend/registry.js');
 
 await vg.setBackend(backendName);
 const be = currentBackend();
 const times = new Map();
+let depth = 0; // a kernel that calls another (a fused one composed of two) is timed once, outermost
 for (const name of KERNELS) {
   if (typeof be[name] !== 'function') continue;
   const orig = be[name].bind(be);
   be[name] = (...a) => {
+    if (depth > 0) return orig(...a);
+    depth++;
     const t = performance.now();
-    const r = orig(...a);
-    const key = name + (typeof a[0] === 'string' ? `:${a[0]}` : '');
-    times.set(key, (times.get(key) ?? 0) + performance.now() - t);
-    return r;
+    try {
+      return orig(...a);
+    } finally {
+      depth--;
+      const key = name + (typeof a[0] === 'string' ? `:${a[0]}` : '');
+      times.set(key, (times.get(key) ?? 0) + performance.now() - t);
+    }
   };
 }
 
@@ -55,7 +64,17 @@ for (let r = 0; r < 3; r++) {
   const ds = subset(train, idx);
   times.clear();
   const t0 = performance.now();
-  await tr.trainEpoch(ds);
+  if (infer) {
+    const model = tr.model.eval();
+    vg.noGrad(() => {
+      for (let s = 0; s < ds.n; s += BATCH) {
+        const { x } = batchOf(ds, Int32Array.from({ length: BATCH }, (_, i) => s + i));
+        model.decode(model.encode(x).mu).sigmoid().dataSync();
+      }
+    });
+  } else {
+    await tr.trainEpoch(ds);
+  }
   const total = performance.now() - t0;
   runs.push({ total: total / steps, kernels: new Map([...times].map(([k, v]) => [k, v / steps])) });
 }
@@ -66,10 +85,10 @@ const step = median(runs.map((r) => r.total));
 const inKernels = rows.reduce((s, r) => s + r[1], 0);
 
 if (asJson) {
-  console.log(JSON.stringify({ backend: vg.getBackend(), batch: BATCH, stepMs: step, kernels: Object.fromEntries(rows) }));
+  console.log(JSON.stringify({ backend: vg.getBackend(), mode: infer ? 'infer' : 'train', batch: BATCH, stepMs: step, kernels: Object.fromEntries(rows) }));
 } else {
-  console.log(`Training step of the reference ConvVAE, backend '${vg.getBackend()}', batch ${BATCH}, node ${process.version}: ` +
-    `${step.toFixed(1)} ms/step (${((BATCH / step) * 1000).toFixed(0)} images/s), median of 3 runs of ${steps} steps\n`);
+  console.log(`${infer ? 'Inference (encode + decode, eval, batch of 128)' : 'Training step'} of the reference ConvVAE, backend '${vg.getBackend()}', batch ${BATCH}, node ${process.version}: ` +
+    `${step.toFixed(1)} ms/step (${((BATCH / step) * 1000).toFixed(0)} images/s), median of 3 runs of ${steps} ${infer ? 'batches' : 'steps'}\n`);
   console.log('| kernel | ms / step | % of step |');
   console.log('|---|---:|---:|');
   for (const [k, v] of rows) {

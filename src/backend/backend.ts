@@ -101,6 +101,13 @@ export interface Backend {
   conv2d(x: Storage, w: Storage, g: Conv2dGeometry): Storage;
   conv2dBackwardData(dy: Storage, w: Storage, g: Conv2dGeometry): Storage;
   conv2dBackwardFilter(x: Storage, dy: Storage, g: Conv2dGeometry): Storage;
+  // Optional fused forms (a backend may leave them out: the ops then run the kernel above and a
+  // broadcast add). bias is [channels of the result], contiguous; the result must equal the
+  // unfused composition (kernel, then the float32 add of the bias).
+  /** conv2d(x, w, g) + bias[o] on every output channel. */
+  conv2dBias?(x: Storage, w: Storage, bias: Storage, g: Conv2dGeometry): Storage;
+  /** conv2dBackwardData(dy, w, g) + bias[c] on every channel of the result: conv-transpose with bias. */
+  conv2dBackwardDataBias?(dy: Storage, w: Storage, bias: Storage, g: Conv2dGeometry): Storage;
 
   // ---- pooling (contiguous NCHW storages) ----
   maxPool2d(x: Storage, g: Pool2dGeometry): { out: Storage; indices: Storage };

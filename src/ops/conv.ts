@@ -30,34 +30,47 @@ const xShape = (g: Conv2dGeometry): number[] => [g.n, g.c, g.h, g.w];
 const yShape = (g: Conv2dGeometry): number[] => [g.n, g.o, g.oh, g.ow];
 const wShape = (g: Conv2dGeometry): number[] => [g.o, g.c / g.groups, g.kh, g.kw];
 
+/** A fused bias's gradient: the sum over every dim but the channels. */
+const biasGrad = (fn: Function, g: Tensor): (Tensor | null)[] => (fn.inputs.length > 2 && fn.needsGrad[2] ? [g.sum([0, 2, 3])] : []);
+
+/** conv2d(x, w) [+ bias, fused in the kernel when the backend offers conv2dBias]. */
 class Conv2dFn extends Function {
   x!: Tensor;
   w!: Tensor;
   g!: Conv2dGeometry;
-  forward(x: Tensor, w: Tensor, g: Conv2dGeometry): Tensor {
+  forward(x: Tensor, w: Tensor, g: Conv2dGeometry, bias?: Tensor): Tensor {
     Object.assign(this, { x, w, g });
-    return fromStorage(backend().conv2d(x.contiguous().storage, w.contiguous().storage, g), yShape(g));
+    const b = backend();
+    const xs = x.contiguous().storage;
+    const ws = w.contiguous().storage;
+    return fromStorage(bias ? b.conv2dBias!(xs, ws, bias.contiguous().storage, g) : b.conv2d(xs, ws, g), yShape(g));
   }
   backward(dy: Tensor): (Tensor | null)[] {
     return [
       this.needsGrad[0] ? ConvBackwardData.apply(dy, this.w, this.g) : null,
       this.needsGrad[1] ? ConvBackwardFilter.apply(this.x, dy, this.g) : null,
+      ...biasGrad(this, dy),
     ];
   }
 }
 
+/** conv2d's backward-data, which is conv-transpose's forward [+ bias, fused when the backend offers it]. */
 class ConvBackwardData extends Function {
   dy!: Tensor;
   w!: Tensor;
   g!: Conv2dGeometry;
-  forward(dy: Tensor, w: Tensor, g: Conv2dGeometry): Tensor {
+  forward(dy: Tensor, w: Tensor, g: Conv2dGeometry, bias?: Tensor): Tensor {
     Object.assign(this, { dy, w, g });
-    return fromStorage(backend().conv2dBackwardData(dy.contiguous().storage, w.contiguous().storage, g), xShape(g));
+    const b = backend();
+    const ds = dy.contiguous().storage;
+    const ws = w.contiguous().storage;
+    return fromStorage(bias ? b.conv2dBackwardDataBias!(ds, ws, bias.contiguous().storage, g) : b.conv2dBackwardData(ds, ws, g), xShape(g));
   }
   backward(gx: Tensor): (Tensor | null)[] {
     return [
       this.needsGrad[0] ? Conv2dFn.apply(gx, this.w, this.g) : null,
       this.needsGrad[1] ? ConvBackwardFilter.apply(gx, this.dy, this.g) : null,
+      ...biasGrad(this, gx),
     ];
   }
 }
@@ -89,10 +102,14 @@ function checkConvArgs(op: string, x: Tensor, w: Tensor, bias: Tensor | null | u
   }
 }
 
-function addBias(op: string, y: Tensor, bias: Tensor | null | undefined, channels: number): Tensor {
-  if (!bias) return y;
+function checkBias(op: string, bias: Tensor, channels: number): void {
   checkTensor(op, bias, 'bias');
   if (bias.ndim !== 1 || bias.shape[0] !== channels) throw new Error(`${op}: bias must have shape [${channels}], got ${fmtShape(bias.shape)}`);
+}
+
+function addBias(op: string, y: Tensor, bias: Tensor | null | undefined, channels: number): Tensor {
+  if (!bias) return y;
+  checkBias(op, bias, channels);
   return y.add(bias.reshape([1, channels, 1, 1]));
 }
 
@@ -121,6 +138,10 @@ export function conv2d(x: Tensor, weight: Tensor, bias?: Tensor | null, opts: Co
     oh: outSize(op, h, kh, strideH, padH, dilH),
     ow: outSize(op, w, kw, strideW, padW, dilW),
   };
+  if (bias && backend().conv2dBias) {
+    checkBias(op, bias, o);
+    return Conv2dFn.apply(x, weight, g, bias);
+  }
   return addBias(op, Conv2dFn.apply(x, weight, g), bias, o);
 }
 
@@ -143,5 +164,9 @@ export function convTranspose2d(x: Tensor, weight: Tensor, bias?: Tensor | null,
   if (oh < 1 || ow < 1) throw new Error(`${op}: output size ${oh}x${ow} is not positive for input ${fmtShape(x.shape)}`);
   // The transposed conv is the backward-data of a conv from the (larger) output to the input.
   const g: Conv2dGeometry = { n, c: coutg * groups, h: oh, w: ow, o: cin, kh, kw, oh: h, ow: w, strideH, strideW, padH, padW, dilH, dilW, groups };
+  if (bias && backend().conv2dBackwardDataBias) {
+    checkBias(op, bias, coutg * groups);
+    return ConvBackwardData.apply(x, weight, g, bias);
+  }
   return addBias(op, ConvBackwardData.apply(x, weight, g), bias, coutg * groups);
 }

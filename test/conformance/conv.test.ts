@@ -3,7 +3,7 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import type { Conv2dGeometry } from '../../src/backend/backend.js';
-import { BACKENDS, BACKEND_NAMES, abs64, expectClose, oracle, randomF32, to64 } from './backends.js';
+import { BACKENDS, BACKEND_NAMES, abs64, expectClose, expectExact, oracle, randomF32, to64 } from './backends.js';
 
 const geometry = fc
   .record({
@@ -49,6 +49,18 @@ function checkAll(name: string, g: Conv2dGeometry, seed: number): void {
 
   const dx = b.readSync(b.conv2dBackwardData(s(dy), s(w), g))!;
   expectClose(dx, oracle.readSync(oracle.conv2dBackwardData(o64(to64(dy)), o64(to64(w)), g)), oracle.readSync(oracle.conv2dBackwardData(o64(abs64(dy)), o64(abs64(w)), g)), og * g.kh * g.kw);
+
+  // the optional fused-bias kernels equal the backend's own kernel + broadcast add, bit for bit
+  const addBias = (out: Float32Array, bias: Float32Array, n: number, c: number, sp: number): ArrayLike<number> =>
+    b.readSync(b.binary('add', { storage: s(out), shape: [n, c, sp], strides: [c * sp, sp, 1], offset: 0 }, { storage: s(bias), shape: [n, c, sp], strides: [0, 1, 0], offset: 0 }))!;
+  if (b.conv2dBias) {
+    const bias = randomF32(g.o, seed + 3);
+    expectExact(b.readSync(b.conv2dBias(s(x), s(w), s(bias), g))!, addBias(y as Float32Array, bias, g.n, g.o, g.oh * g.ow));
+  }
+  if (b.conv2dBackwardDataBias) {
+    const bias = randomF32(g.c, seed + 4);
+    expectExact(b.readSync(b.conv2dBackwardDataBias(s(dy), s(w), s(bias), g))!, addBias(dx as Float32Array, bias, g.n, g.c, g.h * g.w));
+  }
 
   const dw = b.readSync(b.conv2dBackwardFilter(s(x), s(dy), g))!;
   expectClose(dw, oracle.readSync(oracle.conv2dBackwardFilter(o64(to64(x)), o64(to64(dy)), g)), oracle.readSync(oracle.conv2dBackwardFilter(o64(abs64(x)), o64(abs64(dy)), g)), g.n * g.oh * g.ow);

@@ -52,3 +52,14 @@ export function conv2dBackwardData(dy: TypedArray, w: TypedArray, g: Conv2dGeome
 export function conv2dBackwardFilter(x: TypedArray, dy: TypedArray, g: Conv2dGeometry): TypedArray {
   return accumulate(g.o * (g.c / g.groups) * g.kh * g.kw, x, g, (acc) => (xi, wi, yi) => { acc[wi]! += x[xi]! * dy[yi]!; });
 }
+
+/** out[i, ch, :] += bias[ch] in place, rounded to out's dtype (the reference's broadcast add). */
+export function addChannelBias(out: TypedArray, bias: TypedArray, n: number, c: number, s: number): TypedArray {
+  for (let i = 0, p = 0; i < n; i++) {
+    for (let ch = 0; ch < c; ch++) {
+      const b = bias[ch]!;
+      for (let j = 0; j < s; j++, p++) out[p] = out[p]! + b;
+    }
+  }
+  return out;
+}

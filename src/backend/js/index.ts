@@ -39,6 +39,12 @@ export class JsBackend implements Backend {
   conv2d(x: Storage, w: Storage, g: Conv2dGeometry): Storage { return new HostStorage(conv.conv2d(host(x), host(w), g)); }
   conv2dBackwardData(dy: Storage, w: Storage, g: Conv2dGeometry): Storage { return new HostStorage(conv.conv2dBackwardData(host(dy), host(w), g)); }
   conv2dBackwardFilter(x: Storage, dy: Storage, g: Conv2dGeometry): Storage { return new HostStorage(conv.conv2dBackwardFilter(host(x), host(dy), g)); }
+  conv2dBias(x: Storage, w: Storage, bias: Storage, g: Conv2dGeometry): Storage {
+    return new HostStorage(conv.addChannelBias(host(this.conv2d(x, w, g)), host(bias), g.n, g.o, g.oh * g.ow));
+  }
+  conv2dBackwardDataBias(dy: Storage, w: Storage, bias: Storage, g: Conv2dGeometry): Storage {
+    return new HostStorage(conv.addChannelBias(host(this.conv2dBackwardData(dy, w, g)), host(bias), g.n, g.c, g.h * g.w));
+  }
 
   maxPool2d(x: Storage, g: Pool2dGeometry): { out: Storage; indices: Storage } {
     const r = pool.maxPool2d(host(x), g);

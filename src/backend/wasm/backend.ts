@@ -4,9 +4,11 @@
 // linear memory, runs, and copies the result out. float64 and int32 calls use the js reference.
 //
 // Which kernels earn a wasm version was measured (bench/, and the numbers in the comments):
-// GEMM, conv (im2col + GEMM), pooling, Adam, and float32 unary/binary/copy (the js reference
-// pays a closure call per element: 5-20x slower than copy-in + SIMD + copy-out). Reductions,
-// where, assign, argReduce and pow-free int32/float64 work stay on the js reference.
+// GEMM, conv (im2col + GEMM; the weight gradient by a dot-product kernel; optional fused bias),
+// pooling, Adam, batch norm (f64 accumulation), float32 sums over axes, and float32
+// unary/binary/copy (the js reference pays a closure call per element: 5-20x slower than
+// copy-in + SIMD + copy-out). max/min reductions, where, assign, argReduce and int32/float64
+// work stay on the js reference.
 
 import type { AdamHyper, BinaryOp, ChannelGeometry, Conv2dGeometry, Pool2dGeometry, ReduceOp, Storage, UnaryOp, View } from '../backend.js';
 import type { DType } from '../../dtype.js';
@@ -283,6 +285,16 @@ export class WasmBackend extends JsBackend {
 
   override conv2d(x: Storage, w: Storage, g: Conv2dGeometry): Storage {
     if (!isF32(x) || !isF32(w)) return super.conv2d(x, w, g);
+    return this.convForward(x, w, null, g);
+  }
+
+  /** The bias is added to each output chunk while it is in cache (instead of a separate broadcast add over the whole output). */
+  override conv2dBias(x: Storage, w: Storage, bias: Storage, g: Conv2dGeometry): Storage {
+    if (!isF32(x) || !isF32(w) || !isF32(bias)) return super.conv2dBias(x, w, bias, g);
+    return this.convForward(x, w, bias, g);
+  }
+
+  private convForward(x: Storage, w: Storage, bias: Storage | null, g: Conv2dGeometry): Storage {
     const S = g.oh * g.ow;
     const out = new Float32Array(g.n * g.o * S);
     if (out.length === 0) return new HostStorage(out);
@@ -303,6 +315,8 @@ export class WasmBackend extends JsBackend {
     const yb = ar.allocF32(nb * g.o * S);
     const [pa, pb, tmp] = this.gemmBuffers(og, nb * S, K);
     this.copyIn(f32(w), wp);
+    const bp = bias ? ar.allocF32(g.o) : 0;
+    if (bias) this.copyIn(f32(bias), bp);
     for (let n0 = 0; n0 < g.n; n0 += nb) {
       const cur = Math.min(nb, g.n - n0);
       ar.i32.set(this.convGeo(g, cur), geo / F32);
@@ -320,6 +334,7 @@ export class WasmBackend extends JsBackend {
           this.k.scatterChannels(ymat, yb, cur, g.o, grp * og, og, S);
         }
       }
+      if (bias) this.k.addChannelBias(yb, cur, g.o, S, bp);
       this.copyOut(yb, cur * g.o * S, out, n0 * g.o * S);
     }
     return new HostStorage(out);
@@ -327,10 +342,19 @@ export class WasmBackend extends JsBackend {
 
   override conv2dBackwardData(dy: Storage, w: Storage, g: Conv2dGeometry): Storage {
     if (!isF32(dy) || !isF32(w)) return super.conv2dBackwardData(dy, w, g);
+    return this.convBackwardData(dy, w, null, g);
+  }
+
+  override conv2dBackwardDataBias(dy: Storage, w: Storage, bias: Storage, g: Conv2dGeometry): Storage {
+    if (!isF32(dy) || !isF32(w) || !isF32(bias)) return super.conv2dBackwardDataBias(dy, w, bias, g);
+    return this.convBackwardData(dy, w, bias, g);
+  }
+
+  private convBackwardData(dy: Storage, w: Storage, bias: Storage | null, g: Conv2dGeometry): Storage {
     const S = g.oh * g.ow;
     const inImg = g.c * g.h * g.w;
     const dx = new Float32Array(g.n * inImg);
-    if (dx.length === 0 || S === 0 || g.o === 0) return new HostStorage(dx);
+    if (dx.length === 0 || S === 0 || g.o === 0) return bias ? super.conv2dBackwardDataBias(dy, w, bias, g) : new HostStorage(dx);
     const DY = f32(dy);
     const cg = g.c / g.groups;
     const og = g.o / g.groups;
@@ -347,6 +371,8 @@ export class WasmBackend extends JsBackend {
     const dxb = ar.allocF32(nb * inImg);
     const [pa, pb, tmp] = this.gemmBuffers(K, nb * S, og);
     this.copyIn(f32(w), wp);
+    const bp = bias ? ar.allocF32(g.c) : 0;
+    if (bias) this.copyIn(f32(bias), bp);
     for (let n0 = 0; n0 < g.n; n0 += nb) {
       const cur = Math.min(nb, g.n - n0);
       ar.i32.set(this.convGeo(g, cur), geo / F32);
@@ -366,6 +392,7 @@ export class WasmBackend extends JsBackend {
         }
         this.k.col2im(geo, col, dxb, grp);
       }
+      if (bias) this.k.addChannelBias(dxb, cur, g.c, g.h * g.w, bp);
       this.copyOut(dxb, cur * inImg, dx, n0 * inImg);
     }
     return new HostStorage(dx);

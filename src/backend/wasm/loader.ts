@@ -35,6 +35,7 @@ export interface KernelExports {
   sumCols(x: number, rows: number, cols: number, acc: number): void;
   f64ToF32(acc: number, out: number, n: number): void;
   gemmNT(m: number, n: number, k: number, a: number, lda: number, b: number, ldb: number, c: number, ldc: number): void;
+  addChannelBias(y: number, nb: number, c: number, s: number, bias: number): void;
   heapBase(): number;
 }
 
