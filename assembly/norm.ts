@@ -17,9 +17,22 @@
   const s = f64x2.add(a, b);
   return f64x2.extract_lane(s, 0) + f64x2.extract_lane(s, 1);
 }
-@inline function st4(p: usize, a: v128, b: v128): void {
-  v128.store(p, v128.shuffle<f32>(f32x4.demote_f64x2_zero(a), f32x4.demote_f64x2_zero(b), 0, 1, 4, 5));
+@inline function to4(a: v128, b: v128): v128 {
+  return v128.shuffle<f32>(f32x4.demote_f64x2_zero(a), f32x4.demote_f64x2_zero(b), 0, 1, 4, 5);
 }
+@inline function st4(p: usize, a: v128, b: v128): void {
+  v128.store(p, to4(a, b));
+}
+/** relu in f32, as unaryF32's RELU: v where v > 0 or v is NaN, else +0. */
+@inline function relu4(v: v128): v128 {
+  return v128.and(v, v128.or(f32x4.gt(v, f32x4.splat(0)), f32x4.ne(v, v)));
+}
+@inline function relu1(v: f32): f32 { return v > 0 ? v : v != v ? v : 0; }
+/** dy * step(y), as binaryF32's MUL_POS (the ReLU gradient): an f32 product with 1 or 0. */
+@inline function mulStep4(d: v128, y: v128): v128 {
+  return f32x4.mul(d, v128.and(f32x4.gt(y, f32x4.splat(0)), f32x4.splat(1)));
+}
+@inline function mulStep1(d: f32, y: f32): f32 { return d * (y > 0 ? <f32>1 : <f32>0); }
 
 /** Sum of s floats at p, in f64. */
 @inline function runSum(p: usize, s: i32): f64 {
@@ -79,8 +92,12 @@ export function bnStats(x: usize, n: i32, c: i32, s: i32, mean: usize, variance:
   }
 }
 
-/** y = x * scale + shift per channel, with scale = invstd * w and shift = b - mean * scale in f64 (f32[c] inputs). */
-export function bnForward(x: usize, y: usize, n: i32, c: i32, s: i32, mean: usize, invstd: usize, w: usize, b: usize): void {
+/**
+ * y = x * scale + shift per channel, with scale = invstd * w and shift = b - mean * scale in f64
+ * (f32[c] inputs). relu != 0: y = relu(that), applied to the rounded f32 value (bit-identical to
+ * bnForward followed by unaryF32 RELU).
+ */
+export function bnForward(x: usize, y: usize, n: i32, c: i32, s: i32, mean: usize, invstd: usize, w: usize, b: usize, relu: i32): void {
   for (let i = 0; i < n; i++) {
     for (let ch = 0; ch < c; ch++) {
       const o = (<usize>(i * c + ch) * s) << 2;
@@ -91,11 +108,13 @@ export function bnForward(x: usize, y: usize, n: i32, c: i32, s: i32, mean: usiz
       let j = 0;
       for (; j + 4 <= s; j += 4) {
         const v = v128.load(x + o + (<usize>j << 2));
-        st4(y + o + (<usize>j << 2), f64x2.add(f64x2.mul(lo2(v), sc), sh), f64x2.add(f64x2.mul(hi2(v), sc), sh));
+        const r = to4(f64x2.add(f64x2.mul(lo2(v), sc), sh), f64x2.add(f64x2.mul(hi2(v), sc), sh));
+        v128.store(y + o + (<usize>j << 2), relu ? relu4(r) : r);
       }
       for (; j < s; j++) {
         const q = o + (<usize>j << 2);
-        store<f32>(y + q, <f32>(<f64>load<f32>(x + q) * scale + shift));
+        const r = <f32>(<f64>load<f32>(x + q) * scale + shift);
+        store<f32>(y + q, relu ? relu1(r) : r);
       }
     }
   }
@@ -104,9 +123,12 @@ export function bnForward(x: usize, y: usize, n: i32, c: i32, s: i32, mean: usiz
 /**
  * Batch-norm backward. sumDy, sumDyXhat: f64[c] outputs (= dbias, dweight). With batchStats,
  * dx = k * (dy - mean(dy) - xhat * mean(dy * xhat)), k = invstd * w; otherwise dx = dy * k.
+ * mask != 0 (BatchNorm followed by ReLU; mask = the ReLU's output, or its input: the same sign):
+ * dy is replaced by dy * step(mask) as it is read, the same f32 product as binaryF32's MUL_POS,
+ * so the result is bit-identical to that kernel followed by this one.
  */
 export function bnBackward(dy: usize, x: usize, dx: usize, n: i32, c: i32, s: i32, mean: usize, invstd: usize, w: usize,
-  batchStats: i32, sumDy: usize, sumDyXhat: usize): void {
+  batchStats: i32, sumDy: usize, sumDyXhat: usize, mask: usize): void {
   memory.fill(sumDy, 0, <usize>c << 3);
   memory.fill(sumDyXhat, 0, <usize>c << 3);
   for (let i = 0; i < n; i++) {
@@ -118,7 +140,8 @@ export function bnBackward(dy: usize, x: usize, dx: usize, n: i32, c: i32, s: i3
       let a0 = f64x2.splat(0), a1 = f64x2.splat(0), b0 = f64x2.splat(0), b1 = f64x2.splat(0);
       let j = 0;
       for (; j + 4 <= s; j += 4) {
-        const d = v128.load(dy + o + (<usize>j << 2));
+        let d = v128.load(dy + o + (<usize>j << 2));
+        if (mask) d = mulStep4(d, v128.load(mask + o + (<usize>j << 2)));
         const v = v128.load(x + o + (<usize>j << 2));
         const d0 = lo2(d), d1 = hi2(d);
         a0 = f64x2.add(a0, d0);
@@ -129,7 +152,7 @@ export function bnBackward(dy: usize, x: usize, dx: usize, n: i32, c: i32, s: i3
       let ra = hsum(a0, a1), rb = hsum(b0, b1);
       for (; j < s; j++) {
         const q = o + (<usize>j << 2);
-        const d = <f64>load<f32>(dy + q);
+        const d = <f64>(mask ? mulStep1(load<f32>(dy + q), load<f32>(mask + q)) : load<f32>(dy + q));
         ra += d;
         rb += d * (<f64>load<f32>(x + q) - mu) * is;
       }
@@ -149,12 +172,14 @@ export function bnBackward(dy: usize, x: usize, dx: usize, n: i32, c: i32, s: i3
       let j = 0;
       if (!batchStats) {
         for (; j + 4 <= s; j += 4) {
-          const d = v128.load(dy + o + (<usize>j << 2));
+          let d = v128.load(dy + o + (<usize>j << 2));
+          if (mask) d = mulStep4(d, v128.load(mask + o + (<usize>j << 2)));
           st4(dx + o + (<usize>j << 2), f64x2.mul(lo2(d), k2), f64x2.mul(hi2(d), k2));
         }
         for (; j < s; j++) {
           const q = o + (<usize>j << 2);
-          store<f32>(dx + q, <f32>(<f64>load<f32>(dy + q) * k));
+          const d = mask ? mulStep1(load<f32>(dy + q), load<f32>(mask + q)) : load<f32>(dy + q);
+          store<f32>(dx + q, <f32>(<f64>d * k));
         }
         continue;
       }
@@ -162,7 +187,8 @@ export function bnBackward(dy: usize, x: usize, dx: usize, n: i32, c: i32, s: i3
       const mDyXhat = load<f64>(sumDyXhat + (<usize>ch << 3)) / count;
       const m2 = f64x2.splat(mu), i2 = f64x2.splat(is), md = f64x2.splat(mDy), mx = f64x2.splat(mDyXhat);
       for (; j + 4 <= s; j += 4) {
-        const d = v128.load(dy + o + (<usize>j << 2));
+        let d = v128.load(dy + o + (<usize>j << 2));
+        if (mask) d = mulStep4(d, v128.load(mask + o + (<usize>j << 2)));
         const v = v128.load(x + o + (<usize>j << 2));
         const r0 = f64x2.mul(k2, f64x2.sub(f64x2.sub(lo2(d), md), f64x2.mul(f64x2.mul(f64x2.sub(lo2(v), m2), i2), mx)));
         const r1 = f64x2.mul(k2, f64x2.sub(f64x2.sub(hi2(d), md), f64x2.mul(f64x2.mul(f64x2.sub(hi2(v), m2), i2), mx)));
@@ -170,7 +196,8 @@ export function bnBackward(dy: usize, x: usize, dx: usize, n: i32, c: i32, s: i3
       }
       for (; j < s; j++) {
         const q = o + (<usize>j << 2);
-        store<f32>(dx + q, <f32>(k * (<f64>load<f32>(dy + q) - mDy - (<f64>load<f32>(x + q) - mu) * is * mDyXhat)));
+        const d = mask ? mulStep1(load<f32>(dy + q), load<f32>(mask + q)) : load<f32>(dy + q);
+        store<f32>(dx + q, <f32>(k * (<f64>d - mDy - (<f64>load<f32>(x + q) - mu) * is * mDyXhat)));
       }
     }
   }

@@ -43,7 +43,7 @@ function maxPool2x2(planes: i32, h: i32, w: i32, oh: i32, ow: i32, x: usize, out
         best = v128.bitselect(v, best, take);
         bi = v128.bitselect(i32x4.add(i00, i32x4.splat(w + 1)), bi, take);
         v128.store(out + (o << 2), best);
-        v128.store(indices + (o << 2), bi);
+        if (indices) v128.store(indices + (o << 2), bi);
       }
       for (; ox < ow; ox++, o++) {
         const x0 = ox * 2;
@@ -58,12 +58,13 @@ function maxPool2x2(planes: i32, h: i32, w: i32, oh: i32, ow: i32, x: usize, out
           if (best == best && (c3 > best || c3 != c3)) { best = c3; bi = (y0 + 1) * w + x0 + 1; }
         }
         store<f32>(out + (o << 2), best);
-        store<i32>(indices + (o << 2), bi);
+        if (indices) store<i32>(indices + (o << 2), bi);
       }
     }
   }
 }
 
+/** indices = 0: values only (no gradient wanted). */
 export function maxPool2d(geo: usize, x: usize, out: usize, indices: usize): void {
   const planes = gi(geo, 0) * gi(geo, 1), h = gi(geo, 2), w = gi(geo, 3);
   const oh = gi(geo, 4), ow = gi(geo, 5), kh = gi(geo, 6), kw = gi(geo, 7);
@@ -97,7 +98,7 @@ export function maxPool2d(geo: usize, x: usize, out: usize, indices: usize): voi
           if (nan) break;
         }
         store<f32>(out + (o << 2), best);
-        store<i32>(indices + (o << 2), bi);
+        if (indices) store<i32>(indices + (o << 2), bi);
       }
     }
   }

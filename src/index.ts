@@ -32,3 +32,6 @@ export { matmul } from './ops/matmul.js';
 export * as F from './functional.js';
 export * as nn from './nn/index.js';
 export * as optim from './optim/index.js';
+export { stateDictToSafetensors, safetensorsToStateDict } from './io/state-dict.js';
+export { parseSafetensors, serializeSafetensors } from './io/safetensors.js';
+export type { SafeEntry, SafeDType, SafetensorsContents } from './io/safetensors.js';

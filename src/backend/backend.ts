@@ -112,6 +112,8 @@ export interface Backend {
   // ---- pooling (contiguous NCHW storages) ----
   maxPool2d(x: Storage, g: Pool2dGeometry): { out: Storage; indices: Storage };
   maxPool2dBackward(dy: Storage, indices: Storage, g: Pool2dGeometry): Storage;
+  /** Optional: maxPool2d's values alone, for a forward that wants no gradient (no indices written). */
+  maxPool2dValues?(x: Storage, g: Pool2dGeometry): Storage;
   avgPool2d(x: Storage, g: Pool2dGeometry): Storage;
   avgPool2dBackward(dy: Storage, g: Pool2dGeometry): Storage;
 
@@ -125,6 +127,12 @@ export interface Backend {
    * statistics and dx includes their dependence on x; otherwise they are constants (eval).
    */
   batchNormBackward(dy: Storage, x: Storage, mean: Storage, invstd: Storage, weight: Storage, g: ChannelGeometry, batchStats: boolean): { dx: Storage; dweight: Storage; dbias: Storage };
+  // Optional fused BatchNorm + ReLU (the ops run the kernels above plus unary 'relu' / binary
+  // 'mulStep' where a backend leaves them out). Results must be bit-identical to that composition.
+  /** relu(batchNormForward(x, ...)). */
+  batchNormReluForward?(x: Storage, mean: Storage, invstd: Storage, weight: Storage, bias: Storage, g: ChannelGeometry): Storage;
+  /** batchNormBackward(mulStep(dy, y), x, ...): y is batchNormReluForward's output (y > 0 exactly where its relu input is). */
+  batchNormReluBackward?(dy: Storage, y: Storage, x: Storage, mean: Storage, invstd: Storage, weight: Storage, g: ChannelGeometry, batchStats: boolean): { dx: Storage; dweight: Storage; dbias: Storage };
 
   // ---- optimiser update, in place on contiguous storages of equal size ----
   adamUpdate(param: Storage, grad: Storage, m: Storage, v: Storage, h: AdamHyper): void;

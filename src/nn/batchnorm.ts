@@ -3,7 +3,7 @@
 
 import { noGrad } from '../autograd/grad-mode.js';
 import { full, ones, zeros } from '../creation.js';
-import { batchNorm } from '../ops/norm.js';
+import { batchNorm, batchNormRelu } from '../ops/norm.js';
 import { fmtShape } from '../shape.js';
 import type { Tensor } from '../tensor.js';
 import { Module, Parameter } from './module.js';
@@ -17,7 +17,7 @@ export interface BatchNormLayerOptions {
   trackRunningStats?: boolean;
 }
 
-abstract class BatchNormNd extends Module {
+export abstract class BatchNormNd extends Module {
   weight: Parameter | null;
   bias: Parameter | null;
   readonly eps: number;
@@ -52,6 +52,15 @@ abstract class BatchNormNd extends Module {
   }
 
   forward(x: Tensor): Tensor {
+    return this.run(x, false);
+  }
+
+  /** relu(this.forward(x)) as one fused op: what Sequential runs for a BatchNorm followed by a ReLU. */
+  forwardRelu(x: Tensor): Tensor {
+    return this.run(x, true);
+  }
+
+  private run(x: Tensor, withRelu: boolean): Tensor {
     if (!this.ranks.includes(x.ndim) || x.shape[1] !== this.numFeatures) {
       throw new Error(`${this.constructor.name}(${this.numFeatures}): expected input of rank ${this.ranks.join(' or ')} with ${this.numFeatures} channels in dim 1, got ${fmtShape(x.shape)}`);
     }
@@ -63,7 +72,7 @@ abstract class BatchNormNd extends Module {
       if (this.momentum === null) momentum = 1 / nbt.item();
     }
     const track = this.trackRunningStats && this.training;
-    return batchNorm(x, track || !useBatchStats ? this.runningMean : null, track || !useBatchStats ? this.runningVar : null, this.weight, this.bias, {
+    return (withRelu ? batchNormRelu : batchNorm)(x, track || !useBatchStats ? this.runningMean : null, track || !useBatchStats ? this.runningVar : null, this.weight, this.bias, {
       training: useBatchStats,
       momentum,
       eps: this.eps,

@@ -2,6 +2,12 @@
 // training normalises with the biased batch variance and moves the running statistics toward
 // the batch's mean and unbiased variance; eval uses the running statistics. Forward and
 // backward are fused kernels (one pass each instead of a dozen elementwise ops).
+//
+// batchNormRelu is relu(batchNorm(...)) as one op, for the BatchNorm -> ReLU pairs that
+// nn.Sequential finds: where the backend has the optional fused kernels, the ReLU rides on the
+// batch-norm passes (forward: relu of each rounded output; backward: dy * step(y) as dy is read),
+// saving the separate relu and mulStep passes and their memory traffic. The kernels are
+// bit-identical to the composition, which is what runs where a backend lacks them.
 
 import type { ChannelGeometry } from '../backend/backend.js';
 import { Function } from '../autograd/function.js';
@@ -11,6 +17,7 @@ import { fmtShape } from '../shape.js';
 import type { Tensor } from '../tensor.js';
 import { backend, checkFloat, checkTensor, fromStorage } from './kernel.js';
 import { copy_ } from './movement.js';
+import { relu } from './elementwise.js';
 
 export interface BatchNormOptions {
   training?: boolean;
@@ -25,15 +32,26 @@ class BatchNormFn extends Function {
   weight!: Tensor;
   g!: ChannelGeometry;
   batchStats!: boolean;
-  forward(x: Tensor, weight: Tensor, bias: Tensor, mean: Tensor, invstd: Tensor, g: ChannelGeometry, batchStats: boolean): Tensor {
+  /** The fused ReLU's output (its mask for the backward), when fused. */
+  y: Tensor | null = null;
+  forward(x: Tensor, weight: Tensor, bias: Tensor, mean: Tensor, invstd: Tensor, g: ChannelGeometry, batchStats: boolean, fuseRelu: boolean): Tensor {
     const xc = x.contiguous();
     Object.assign(this, { x: xc, mean, invstd, weight, g, batchStats });
-    return fromStorage(backend().batchNormForward(xc.storage, mean.storage, invstd.storage, weight.contiguous().storage, bias.contiguous().storage, g), x.shape);
+    const b = backend();
+    const args = [xc.storage, mean.storage, invstd.storage, weight.contiguous().storage, bias.contiguous().storage, g] as const;
+    if (!fuseRelu) return fromStorage(b.batchNormForward(...args), x.shape);
+    this.y = fromStorage(b.batchNormReluForward!(...args), x.shape);
+    return this.y;
+  }
+  override get name(): string {
+    return this.y ? 'BatchNormReluBackward' : 'BatchNormBackward';
   }
   backward(dy: Tensor): (Tensor | null)[] {
     if (isGradEnabled()) throw new Error('batchNorm: gradients of gradients (createGraph) are not supported through batchNorm');
-    const { x, g } = this;
-    const r = backend().batchNormBackward(dy.contiguous().storage, x.storage, this.mean.storage, this.invstd.storage, this.weight.contiguous().storage, g, this.batchStats);
+    const { x, g, y } = this;
+    const b = backend();
+    const rest = [x.storage, this.mean.storage, this.invstd.storage, this.weight.contiguous().storage, g, this.batchStats] as const;
+    const r = y ? b.batchNormReluBackward!(dy.contiguous().storage, y.storage, ...rest) : b.batchNormBackward(dy.contiguous().storage, ...rest);
     return [
       this.needsGrad[0] ? fromStorage(r.dx, x.shape) : null,
       this.needsGrad[1] ? fromStorage(r.dweight, [g.c]) : null,
@@ -52,7 +70,34 @@ export function batchNorm(
   bias?: Tensor | null,
   opts: BatchNormOptions = {},
 ): Tensor {
-  const op = 'batchNorm';
+  return batchNormImpl('batchNorm', x, runningMean, runningVar, weight, bias, opts, false);
+}
+
+/** relu(batchNorm(...)), fused where the backend offers the kernels (same results either way). */
+export function batchNormRelu(
+  x: Tensor,
+  runningMean: Tensor | null,
+  runningVar: Tensor | null,
+  weight?: Tensor | null,
+  bias?: Tensor | null,
+  opts: BatchNormOptions = {},
+): Tensor {
+  const b = backend();
+  const fused = !!b.batchNormReluForward && !!b.batchNormReluBackward;
+  const y = batchNormImpl('batchNormRelu', x, runningMean, runningVar, weight, bias, opts, fused);
+  return fused ? y : relu(y);
+}
+
+function batchNormImpl(
+  op: string,
+  x: Tensor,
+  runningMean: Tensor | null,
+  runningVar: Tensor | null,
+  weight: Tensor | null | undefined,
+  bias: Tensor | null | undefined,
+  opts: BatchNormOptions,
+  fuseRelu: boolean,
+): Tensor {
   checkTensor(op, x);
   checkFloat(op, x);
   if (x.ndim < 2) throw new Error(`${op}: expected input of at least 2 dims [N, C, ...], got ${fmtShape(x.shape)}`);
@@ -79,5 +124,5 @@ export function batchNorm(
   });
   const w = weight ?? full([c], 1, { dtype: x.dtype });
   const b = bias ?? full([c], 0, { dtype: x.dtype });
-  return BatchNormFn.apply(x, w, b, mean, invstd, g, training);
+  return BatchNormFn.apply(x, w, b, mean, invstd, g, training, fuseRelu);
 }

@@ -2,6 +2,7 @@
 
 import type { Pool2dGeometry } from '../backend/backend.js';
 import { Function } from '../autograd/function.js';
+import { isGradEnabled } from '../autograd/grad-mode.js';
 import { fmtShape } from '../shape.js';
 import type { Tensor } from '../tensor.js';
 import type { Pair } from './conv.js';
@@ -60,7 +61,11 @@ class AvgPool2dFn extends Function {
 
 /** PyTorch's F.max_pool2d (stride defaults to the kernel size). */
 export function maxPool2d(x: Tensor, kernelSize: Pair, opts: Pool2dOptions = {}): Tensor {
-  return MaxPool2dFn.apply(x, geometry('maxPool2d', x, kernelSize, opts));
+  const g = geometry('maxPool2d', x, kernelSize, opts);
+  const b = backend();
+  // No gradient wanted (noGrad, inference): the values alone, without computing the indices.
+  if (b.maxPool2dValues && !(isGradEnabled() && x.requiresGrad)) return fromStorage(b.maxPool2dValues(x.contiguous().storage, g), [g.n, g.c, g.oh, g.ow]);
+  return MaxPool2dFn.apply(x, g);
 }
 
 /** PyTorch's F.avg_pool2d (stride defaults to the kernel size; padding counted unless told otherwise). */

@@ -45,7 +45,12 @@ export function createGpuBackend(opts: GpuBackendOptions = options): Promise<Gpu
       const m = (await import(/* @vite-ignore */ spec)) as GpuJsModule & { default?: GpuJsModule };
       mod = m.GPU ? m : m.default!;
     } catch (e) {
-      throw new Error(`${MISSING}\n(cause: ${(e as Error).message})`);
+      // In a page the module must be resolvable by the browser: an import map or a bundler.
+      const inBrowser = typeof (globalThis as { document?: unknown }).document !== 'undefined';
+      const help = inBrowser
+        ? "setBackend('gpu'): could not import gpu.js in this page: map the bare specifier 'gpu.js' to its browser build with an import map, or bundle the page"
+        : MISSING;
+      throw new Error(`${help}\n(cause: ${(e as Error).message})`);
     }
     const mode = opts.mode ?? envMode();
     try {

@@ -14,6 +14,9 @@ import * as pool from './pool.js';
 import { adamUpdate } from './optim.js';
 import * as norm from './norm.js';
 
+/** The whole of a storage as a 1-d view. */
+const flat = (s: Storage): View => ({ storage: s, shape: [s.size], strides: [1], offset: 0 });
+
 export class JsBackend implements Backend {
   readonly name: string = 'js';
 
@@ -50,6 +53,7 @@ export class JsBackend implements Backend {
     const r = pool.maxPool2d(host(x), g);
     return { out: new HostStorage(r.out), indices: new HostStorage(r.indices) };
   }
+  maxPool2dValues(x: Storage, g: Pool2dGeometry): Storage { return this.maxPool2d(x, g).out; }
   maxPool2dBackward(dy: Storage, indices: Storage, g: Pool2dGeometry): Storage { return new HostStorage(pool.maxPool2dBackward(host(dy), host(indices), g)); }
   avgPool2d(x: Storage, g: Pool2dGeometry): Storage { return new HostStorage(pool.avgPool2d(host(x), g)); }
   avgPool2dBackward(dy: Storage, g: Pool2dGeometry): Storage { return new HostStorage(pool.avgPool2dBackward(host(dy), g)); }
@@ -64,6 +68,15 @@ export class JsBackend implements Backend {
   batchNormBackward(dy: Storage, x: Storage, mean: Storage, invstd: Storage, weight: Storage, g: ChannelGeometry, batchStats: boolean): { dx: Storage; dweight: Storage; dbias: Storage } {
     const r = norm.batchNormBackward(host(dy), host(x), host(mean), host(invstd), host(weight), g, batchStats);
     return { dx: new HostStorage(r.dx), dweight: new HostStorage(r.dweight), dbias: new HostStorage(r.dbias) };
+  }
+
+  // The fused BatchNorm + ReLU, as the composition it stands for (the reference for faster backends).
+  batchNormReluForward(x: Storage, mean: Storage, invstd: Storage, weight: Storage, bias: Storage, g: ChannelGeometry): Storage {
+    const y = this.batchNormForward(x, mean, invstd, weight, bias, g);
+    return this.unary('relu', flat(y));
+  }
+  batchNormReluBackward(dy: Storage, y: Storage, x: Storage, mean: Storage, invstd: Storage, weight: Storage, g: ChannelGeometry, batchStats: boolean): { dx: Storage; dweight: Storage; dbias: Storage } {
+    return this.batchNormBackward(this.binary('mulStep', flat(dy), flat(y)), x, mean, invstd, weight, g, batchStats);
   }
 
   adamUpdate(param: Storage, grad: Storage, m: Storage, v: Storage, h: AdamHyper): void {

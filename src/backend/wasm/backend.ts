@@ -450,22 +450,32 @@ export class WasmBackend extends JsBackend {
 
   override maxPool2d(x: Storage, g: Pool2dGeometry): { out: Storage; indices: Storage } {
     if (!isF32(x)) return super.maxPool2d(x, g);
+    const indices = new Int32Array(g.n * g.c * g.oh * g.ow);
+    return { out: this.maxPoolForward(x, g, indices), indices: new HostStorage(indices) };
+  }
+
+  override maxPool2dValues(x: Storage, g: Pool2dGeometry): Storage {
+    if (!isF32(x)) return super.maxPool2dValues(x, g);
+    return this.maxPoolForward(x, g, null);
+  }
+
+  /** The pooled values; the argmax indices into `indices` when given (the kernel skips them otherwise). */
+  private maxPoolForward(x: Storage, g: Pool2dGeometry, indices: Int32Array | null): Storage {
     const size = g.n * g.c * g.oh * g.ow;
     const out = new Float32Array(size);
-    const indices = new Int32Array(size);
     if (size > 0) {
       const ar = this.arena;
       ar.reset();
       const geo = this.poolGeo(g);
       const xp = ar.allocF32(x.size);
       const op = ar.allocF32(size);
-      const ip = ar.alloc(size * 4);
+      const ip = indices ? ar.alloc(size * 4) : 0;
       this.copyIn(f32(x), xp);
       this.k.maxPool2d(geo, xp, op, ip);
       this.copyOut(op, size, out);
-      indices.set(ar.i32.subarray(ip / 4, ip / 4 + size));
+      if (indices) indices.set(ar.i32.subarray(ip / 4, ip / 4 + size));
     }
-    return { out: new HostStorage(out), indices: new HostStorage(indices) };
+    return new HostStorage(out);
   }
 
   override maxPool2dBackward(dy: Storage, indices: Storage, g: Pool2dGeometry): Storage {
@@ -597,6 +607,16 @@ export class WasmBackend extends JsBackend {
 
   override batchNormForward(x: Storage, mean: Storage, invstd: Storage, weight: Storage, bias: Storage, g: ChannelGeometry): Storage {
     if (![x, mean, invstd, weight, bias].every(isF32) || x.size === 0) return super.batchNormForward(x, mean, invstd, weight, bias, g);
+    return this.bnForward(x, mean, invstd, weight, bias, g, false);
+  }
+
+  /** BatchNorm + ReLU in one pass: saves the relu kernel's copy in, pass and copy out. */
+  override batchNormReluForward(x: Storage, mean: Storage, invstd: Storage, weight: Storage, bias: Storage, g: ChannelGeometry): Storage {
+    if (![x, mean, invstd, weight, bias].every(isF32) || x.size === 0) return super.batchNormReluForward(x, mean, invstd, weight, bias, g);
+    return this.bnForward(x, mean, invstd, weight, bias, g, true);
+  }
+
+  private bnForward(x: Storage, mean: Storage, invstd: Storage, weight: Storage, bias: Storage, g: ChannelGeometry, relu: boolean): Storage {
     const ar = this.arena;
     ar.reset();
     const xp = ar.allocF32(x.size);
@@ -607,7 +627,7 @@ export class WasmBackend extends JsBackend {
       return p;
     }) as [number, number, number, number];
     this.copyIn(f32(x), xp);
-    this.k.bnForward(xp, yp, g.n, g.c, g.s, mp, ip, wp, bp);
+    this.k.bnForward(xp, yp, g.n, g.c, g.s, mp, ip, wp, bp, relu ? 1 : 0);
     const y = new Float32Array(x.size);
     this.copyOut(yp, x.size, y);
     return new HostStorage(y);
@@ -615,9 +635,20 @@ export class WasmBackend extends JsBackend {
 
   override batchNormBackward(dy: Storage, x: Storage, mean: Storage, invstd: Storage, weight: Storage, g: ChannelGeometry, batchStats: boolean): { dx: Storage; dweight: Storage; dbias: Storage } {
     if (![dy, x, mean, invstd, weight].every(isF32) || x.size === 0) return super.batchNormBackward(dy, x, mean, invstd, weight, g, batchStats);
+    return this.bnBackward(dy, null, x, mean, invstd, weight, g, batchStats);
+  }
+
+  /** The ReLU gradient (dy * step(y)) is applied as dy is read: saves the mulStep kernel and its copies. */
+  override batchNormReluBackward(dy: Storage, y: Storage, x: Storage, mean: Storage, invstd: Storage, weight: Storage, g: ChannelGeometry, batchStats: boolean): { dx: Storage; dweight: Storage; dbias: Storage } {
+    if (![dy, y, x, mean, invstd, weight].every(isF32) || x.size === 0) return super.batchNormReluBackward(dy, y, x, mean, invstd, weight, g, batchStats);
+    return this.bnBackward(dy, y, x, mean, invstd, weight, g, batchStats);
+  }
+
+  private bnBackward(dy: Storage, mask: Storage | null, x: Storage, mean: Storage, invstd: Storage, weight: Storage, g: ChannelGeometry, batchStats: boolean): { dx: Storage; dweight: Storage; dbias: Storage } {
     const ar = this.arena;
     ar.reset();
     const dyp = ar.allocF32(x.size);
+    const yp = mask ? ar.allocF32(x.size) : 0;
     const xp = ar.allocF32(x.size);
     const dxp = ar.allocF32(x.size);
     const [mp, ip, wp] = [mean, invstd, weight].map((t) => {
@@ -628,8 +659,9 @@ export class WasmBackend extends JsBackend {
     const sd = ar.alloc(g.c * 8);
     const sx = ar.alloc(g.c * 8);
     this.copyIn(f32(dy), dyp);
+    if (mask) this.copyIn(f32(mask), yp);
     this.copyIn(f32(x), xp);
-    this.k.bnBackward(dyp, xp, dxp, g.n, g.c, g.s, mp, ip, wp, batchStats ? 1 : 0, sd, sx);
+    this.k.bnBackward(dyp, xp, dxp, g.n, g.c, g.s, mp, ip, wp, batchStats ? 1 : 0, sd, sx, yp);
     const dx = new Float32Array(x.size);
     this.copyOut(dxp, x.size, dx);
     const dweight = new Float32Array(g.c);

@@ -12,14 +12,20 @@ import { loadKernelsAsync, loadKernelsSync, wasmSupported } from './loader.js';
 export { WasmBackend } from './backend.js';
 
 let instance: WasmBackend | null = null;
+/** The async load in flight: the default pick and a later setBackend('wasm') share one compile. */
+let pending: Promise<WasmBackend> | null = null;
 
 /** Create (once) the wasm backend synchronously; throws where that is impossible. */
 export function createWasmBackendSync(): WasmBackend {
   return (instance ??= new WasmBackend(loadKernelsSync()));
 }
 
-export async function createWasmBackend(): Promise<WasmBackend> {
-  return (instance ??= new WasmBackend(await loadKernelsAsync()));
+export function createWasmBackend(): Promise<WasmBackend> {
+  if (instance) return Promise.resolve(instance);
+  return (pending ??= loadKernelsAsync().then(
+    (k) => (instance ??= new WasmBackend(k)),
+    (e: unknown) => { pending = null; throw e; },
+  ));
 }
 
 registerBackend(

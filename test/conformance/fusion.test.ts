@@ -1,0 +1,141 @@
+// Conformance: the optional fused kernels that must be bit-identical to the composition they
+// replace (so that fusing changes no number anywhere):
+//   batchNormReluForward  == unary relu of batchNormForward
+//   batchNormReluBackward == batchNormBackward of binary mulStep(dy, y)
+//   maxPool2dValues       == maxPool2d(...).out
+// on every backend that offers them (each against its own unfused kernels, and the fused
+// reference in the js backend against the float64 oracle's composition), and through nn:
+// Sequential(BatchNorm, ReLU) fuses and gives the same outputs, gradients and running stats as
+// the layers run one by one.
+import { afterAll, describe, expect, it } from 'vitest';
+import type { ChannelGeometry, Pool2dGeometry, Storage, View } from '../../src/backend/backend.js';
+import * as vg from '../../src/index.js';
+import { BACKENDS, BACKEND_NAMES, oracle, randomF32, rng } from './backends.js';
+
+/** Same bits, or both NaN (Object.is tells -0 from +0). */
+function expectBits(got: ArrayLike<number>, want: ArrayLike<number>): void {
+  expect(got.length).toBe(want.length);
+  for (let i = 0; i < want.length; i++) {
+    const g = got[i]!, w = want[i]!;
+    if (!(Object.is(g, w) || (g !== g && w !== w))) throw new Error(`element ${i}: got ${g}, want ${w}`);
+  }
+}
+
+const flat = (s: Storage): View => ({ storage: s, shape: [s.size], strides: [1], offset: 0 });
+
+/** Values with specials sprinkled in (NaN, +-0, +-Infinity, tiny), as a ReLU mask and gradient may hold. */
+function withSpecials(n: number, seed: number, p = 0.1): Float32Array {
+  const r = rng(seed);
+  const sp = [NaN, 0, -0, Infinity, -Infinity, 1e-40, -1e-40];
+  return Float32Array.from(randomF32(n, seed), (v) => (r() < p ? sp[Math.floor(r() * sp.length)]! : v));
+}
+
+describe.each(BACKEND_NAMES)('fused kernels equal their composition bit for bit [%s]', (name) => {
+  const b = BACKENDS[name]!();
+  const geos: ChannelGeometry[] = [{ n: 3, c: 4, s: 13 }, { n: 2, c: 5, s: 1 }, { n: 4, c: 3, s: 64 }, { n: 8, c: 32, s: 49 }, { n: 2, c: 7, s: 3 }];
+
+  it.skipIf(!b.batchNormReluForward || !b.batchNormReluBackward)('batchNormRelu forward and backward', () => {
+    for (const [k, g] of geos.entries()) {
+      const size = g.n * g.c * g.s;
+      // offsets so that about half of the normalised values are negative; a few specials
+      const x = withSpecials(size, 10 + k, 0.02).map((v, i) => v * 3 + (Math.floor(i / g.s) % g.c) * 0.5);
+      const dy = withSpecials(size, 20 + k);
+      const mean = randomF32(g.c, 30 + k);
+      const invstd = randomF32(g.c, 40 + k).map((v) => Math.abs(v) + 0.5);
+      const w = randomF32(g.c, 50 + k).map((v) => v * 2);
+      const bias = randomF32(g.c, 60 + k);
+      const st = (a: Float32Array): Storage => b.fromArray(a.slice());
+      const args = [st(x), st(mean), st(invstd), st(w), st(bias), g] as const;
+      const y = b.batchNormReluForward!(...args);
+      const yRef = b.unary('relu', flat(b.batchNormForward(...args)));
+      expectBits(b.readSync(y)!, b.readSync(yRef)!);
+      // the js reference's fused form against the float64 oracle's composition, too
+      const so = (a: Float32Array): Storage => oracle.fromArray(a.slice());
+      const oargs = [so(x), so(mean), so(invstd), so(w), so(bias), g] as const;
+      if (name === 'js') expectBits(b.readSync(y)!, oracle.readSync(oracle.unary('relu', flat(oracle.batchNormForward(...oargs)))));
+      for (const batchStats of [true, false]) {
+        const r = b.batchNormReluBackward!(st(dy), y, st(x), st(mean), st(invstd), st(w), g, batchStats);
+        const want = b.batchNormBackward(b.binary('mulStep', flat(st(dy)), flat(yRef)), st(x), st(mean), st(invstd), st(w), g, batchStats);
+        expectBits(b.readSync(r.dx)!, b.readSync(want.dx)!);
+        expectBits(b.readSync(r.dweight)!, b.readSync(want.dweight)!);
+        expectBits(b.readSync(r.dbias)!, b.readSync(want.dbias)!);
+      }
+    }
+  });
+
+  it.skipIf(!b.maxPool2dValues)('maxPool2dValues equals maxPool2d().out (fast 2x2 path and the general one)', () => {
+    const cases: Pool2dGeometry[] = [
+      { n: 2, c: 3, h: 28, w: 28, oh: 14, ow: 14, kh: 2, kw: 2, strideH: 2, strideW: 2, padH: 0, padW: 0, countIncludePad: true },
+      { n: 1, c: 2, h: 7, w: 9, oh: 3, ow: 4, kh: 2, kw: 2, strideH: 2, strideW: 2, padH: 0, padW: 0, countIncludePad: true },
+      { n: 2, c: 2, h: 9, w: 9, oh: 5, ow: 5, kh: 3, kw: 3, strideH: 2, strideW: 2, padH: 1, padW: 1, countIncludePad: true },
+    ];
+    for (const [k, g] of cases.entries()) {
+      const x = withSpecials(g.n * g.c * g.h * g.w, 70 + k);
+      const got = b.maxPool2dValues!(b.fromArray(x.slice()), g);
+      expectBits(b.readSync(got)!, b.readSync(b.maxPool2d(b.fromArray(x.slice()), g).out)!);
+      expectBits(b.readSync(got)!, oracle.readSync(oracle.maxPool2d(oracle.fromArray(x.slice()), g).out));
+    }
+  });
+});
+
+describe('nn.Sequential fuses BatchNorm -> ReLU with the same numbers', () => {
+  afterAll(async () => {
+    await vg.setBackend('wasm');
+  });
+
+  type Out = { y: Float32Array; grads: Float32Array[]; stats: Float32Array[]; keys: string[] };
+
+  function run(fused: boolean, conv: boolean, training: boolean): Out {
+    const c = conv ? 4 : 6;
+    const bn = conv ? new vg.nn.BatchNorm2d(c) : new vg.nn.BatchNorm1d(c);
+    vg.noGrad(() => {
+      bn.weight!.copy_(vg.tensor(randomF32(c, 3).map((v) => v + 1)));
+      bn.bias!.copy_(vg.tensor(randomF32(c, 4)));
+      bn.runningMean!.copy_(vg.tensor(randomF32(c, 5)));
+    });
+    const relu = new vg.nn.ReLU();
+    const seq = new vg.nn.Sequential(bn, relu);
+    if (!training) seq.eval();
+    const shape = conv ? [5, c, 6, 7] : [9, c];
+    const n = shape.reduce((p, q) => p * q, 1);
+    const x = vg.tensor(randomF32(n, 1).map((v) => v * 2 + 0.3), { shape, requiresGrad: true });
+    const y = fused ? seq.forward(x) : relu.forward(bn.forward(x));
+    y.mul(vg.tensor(randomF32(n, 2), { shape })).sum().backward();
+    return {
+      y: y.dataSync() as Float32Array,
+      grads: [x.grad!, bn.weight!.grad!, bn.bias!.grad!].map((t) => t.dataSync() as Float32Array),
+      stats: [bn.runningMean!, bn.runningVar!, bn.numBatchesTracked!].map((t) => Float32Array.from(t.dataSync())),
+      keys: [...seq.stateDict().keys()],
+    };
+  }
+
+  for (const backend of ['js', 'wasm']) {
+    it(`${backend}: outputs, gradients, running statistics and state_dict keys`, async () => {
+      await vg.setBackend(backend);
+      for (const conv of [true, false]) {
+        for (const training of [true, false]) {
+          const a = run(true, conv, training);
+          const b = run(false, conv, training);
+          expectBits(a.y, b.y);
+          a.grads.forEach((g, i) => expectBits(g, b.grads[i]!));
+          a.stats.forEach((s, i) => expectBits(s, b.stats[i]!));
+          expect(a.keys).toEqual(b.keys);
+          expect(a.keys).toEqual(['0.weight', '0.bias', '0.running_mean', '0.running_var', '0.num_batches_tracked']);
+        }
+      }
+    });
+  }
+
+  it('the fused op is really used (one graph node), and a patched forward is left alone', async () => {
+    await vg.setBackend('wasm');
+    const bn = new vg.nn.BatchNorm2d(3);
+    const seq = new vg.nn.Sequential(bn, new vg.nn.ReLU());
+    const x = vg.tensor(randomF32(2 * 3 * 4 * 4, 9), { shape: [2, 3, 4, 4], requiresGrad: true });
+    expect(seq.forward(x).gradFn!.name).toBe('BatchNormReluBackward');
+    let called = 0;
+    const orig = bn.forward;
+    bn.forward = (t: vg.Tensor) => { called++; return orig.call(bn, t); };
+    expect(seq.forward(x).gradFn!.name).toBe('ReluBackward');
+    expect(called).toBe(1);
+  });
+});
