@@ -50,6 +50,7 @@
 
 /** mean[c], variance[c] (f64, biased) of x [n, c, s]: two passes, as the reference. */
 export function bnStats(x: usize, n: i32, c: i32, s: i32, mean: usize, variance: usize): void {
+  if (s == 1) { bnStatsRows(x, n, c, mean, variance); return; }
   const count = <f64>n * <f64>s;
   memory.fill(mean, 0, <usize>c << 3);
   memory.fill(variance, 0, <usize>c << 3);
@@ -98,6 +99,7 @@ export function bnStats(x: usize, n: i32, c: i32, s: i32, mean: usize, variance:
  * bnForward followed by unaryF32 RELU).
  */
 export function bnForward(x: usize, y: usize, n: i32, c: i32, s: i32, mean: usize, invstd: usize, w: usize, b: usize, relu: i32): void {
+  if (s == 1) { bnForwardRows(x, y, n, c, mean, invstd, w, b, relu); return; }
   for (let i = 0; i < n; i++) {
     for (let ch = 0; ch < c; ch++) {
       const o = (<usize>(i * c + ch) * s) << 2;
@@ -123,12 +125,15 @@ export function bnForward(x: usize, y: usize, n: i32, c: i32, s: i32, mean: usiz
 /**
  * Batch-norm backward. sumDy, sumDyXhat: f64[c] outputs (= dbias, dweight). With batchStats,
  * dx = k * (dy - mean(dy) - xhat * mean(dy * xhat)), k = invstd * w; otherwise dx = dy * k.
- * mask != 0 (BatchNorm followed by ReLU; mask = the ReLU's output, or its input: the same sign):
- * dy is replaced by dy * step(mask) as it is read, the same f32 product as binaryF32's MUL_POS,
- * so the result is bit-identical to that kernel followed by this one.
+ * reluBias != 0 (BatchNorm followed by ReLU; reluBias = the BN's bias b, f32[c]): the first pass
+ * recomputes the forward's output y = x * scale + shift exactly as bnForward does (same f64
+ * operations, same rounding), replaces dy in place by dy * step(y) (the same f32 product as
+ * binaryF32's MUL_POS: the ReLU gradient) and the second pass reads that, so the result is
+ * bit-identical to mulStep followed by this kernel, without reading a mask from memory.
  */
 export function bnBackward(dy: usize, x: usize, dx: usize, n: i32, c: i32, s: i32, mean: usize, invstd: usize, w: usize,
-  batchStats: i32, sumDy: usize, sumDyXhat: usize, mask: usize): void {
+  batchStats: i32, sumDy: usize, sumDyXhat: usize, reluBias: usize): void {
+  if (s == 1) { bnBackwardRows(dy, x, dx, n, c, mean, invstd, w, batchStats, sumDy, sumDyXhat, reluBias); return; }
   memory.fill(sumDy, 0, <usize>c << 3);
   memory.fill(sumDyXhat, 0, <usize>c << 3);
   for (let i = 0; i < n; i++) {
@@ -137,12 +142,19 @@ export function bnBackward(dy: usize, x: usize, dx: usize, n: i32, c: i32, s: i3
       const mu = <f64>load<f32>(mean + (<usize>ch << 2));
       const is = <f64>load<f32>(invstd + (<usize>ch << 2));
       const m2 = f64x2.splat(mu), i2 = f64x2.splat(is);
+      // the forward's per-channel affine, as bnForward computes it (only used with reluBias)
+      const scale = is * <f64>load<f32>(w + (<usize>ch << 2));
+      const shift = reluBias ? <f64>load<f32>(reluBias + (<usize>ch << 2)) - mu * scale : 0;
+      const sc = f64x2.splat(scale), sh = f64x2.splat(shift);
       let a0 = f64x2.splat(0), a1 = f64x2.splat(0), b0 = f64x2.splat(0), b1 = f64x2.splat(0);
       let j = 0;
       for (; j + 4 <= s; j += 4) {
         let d = v128.load(dy + o + (<usize>j << 2));
-        if (mask) d = mulStep4(d, v128.load(mask + o + (<usize>j << 2)));
         const v = v128.load(x + o + (<usize>j << 2));
+        if (reluBias) {
+          d = mulStep4(d, to4(f64x2.add(f64x2.mul(lo2(v), sc), sh), f64x2.add(f64x2.mul(hi2(v), sc), sh)));
+          v128.store(dy + o + (<usize>j << 2), d);
+        }
         const d0 = lo2(d), d1 = hi2(d);
         a0 = f64x2.add(a0, d0);
         a1 = f64x2.add(a1, d1);
@@ -152,7 +164,12 @@ export function bnBackward(dy: usize, x: usize, dx: usize, n: i32, c: i32, s: i3
       let ra = hsum(a0, a1), rb = hsum(b0, b1);
       for (; j < s; j++) {
         const q = o + (<usize>j << 2);
-        const d = <f64>(mask ? mulStep1(load<f32>(dy + q), load<f32>(mask + q)) : load<f32>(dy + q));
+        let d32 = load<f32>(dy + q);
+        if (reluBias) {
+          d32 = mulStep1(d32, <f32>(<f64>load<f32>(x + q) * scale + shift));
+          store<f32>(dy + q, d32);
+        }
+        const d = <f64>d32;
         ra += d;
         rb += d * (<f64>load<f32>(x + q) - mu) * is;
       }
@@ -172,14 +189,12 @@ export function bnBackward(dy: usize, x: usize, dx: usize, n: i32, c: i32, s: i3
       let j = 0;
       if (!batchStats) {
         for (; j + 4 <= s; j += 4) {
-          let d = v128.load(dy + o + (<usize>j << 2));
-          if (mask) d = mulStep4(d, v128.load(mask + o + (<usize>j << 2)));
+          const d = v128.load(dy + o + (<usize>j << 2));
           st4(dx + o + (<usize>j << 2), f64x2.mul(lo2(d), k2), f64x2.mul(hi2(d), k2));
         }
         for (; j < s; j++) {
           const q = o + (<usize>j << 2);
-          const d = mask ? mulStep1(load<f32>(dy + q), load<f32>(mask + q)) : load<f32>(dy + q);
-          store<f32>(dx + q, <f32>(<f64>d * k));
+          store<f32>(dx + q, <f32>(<f64>load<f32>(dy + q) * k));
         }
         continue;
       }
@@ -187,8 +202,7 @@ export function bnBackward(dy: usize, x: usize, dx: usize, n: i32, c: i32, s: i3
       const mDyXhat = load<f64>(sumDyXhat + (<usize>ch << 3)) / count;
       const m2 = f64x2.splat(mu), i2 = f64x2.splat(is), md = f64x2.splat(mDy), mx = f64x2.splat(mDyXhat);
       for (; j + 4 <= s; j += 4) {
-        let d = v128.load(dy + o + (<usize>j << 2));
-        if (mask) d = mulStep4(d, v128.load(mask + o + (<usize>j << 2)));
+        const d = v128.load(dy + o + (<usize>j << 2));
         const v = v128.load(x + o + (<usize>j << 2));
         const r0 = f64x2.mul(k2, f64x2.sub(f64x2.sub(lo2(d), md), f64x2.mul(f64x2.mul(f64x2.sub(lo2(v), m2), i2), mx)));
         const r1 = f64x2.mul(k2, f64x2.sub(f64x2.sub(hi2(d), md), f64x2.mul(f64x2.mul(f64x2.sub(hi2(v), m2), i2), mx)));
@@ -196,9 +210,151 @@ export function bnBackward(dy: usize, x: usize, dx: usize, n: i32, c: i32, s: i3
       }
       for (; j < s; j++) {
         const q = o + (<usize>j << 2);
-        const d = mask ? mulStep1(load<f32>(dy + q), load<f32>(mask + q)) : load<f32>(dy + q);
-        store<f32>(dx + q, <f32>(k * (<f64>d - mDy - (<f64>load<f32>(x + q) - mu) * is * mDyXhat)));
+        store<f32>(dx + q, <f32>(k * (<f64>load<f32>(dy + q) - mDy - (<f64>load<f32>(x + q) - mu) * is * mDyXhat)));
       }
+    }
+  }
+}
+
+// ---- s == 1 ([n, c] input, BatchNorm1d): rows of c channels, vectorised across channels.
+//
+// The general loops above work per (image, channel) run of s floats; with s = 1 each run is one
+// float and all the per-run setup is paid per element. These loops take two channels per f64x2
+// instead, doing per element the very same f64 operations in the same order, and summing over
+// images sequentially as the general loops do (there each run's partial sum is 0 + term, equal
+// to the term: adding +-0 to a sum that starts at +0 never changes it), so the results are
+// bit-identical to the general path.
+
+@inline function ld2(p: usize): v128 { return f64x2.promote_low_f32x4(v128.load64_zero(p)); }
+@inline function st2(p: usize, v: v128): void { v128.store64_lane(p, f32x4.demote_f64x2_zero(v), 0); }
+
+function bnStatsRows(x: usize, n: i32, c: i32, mean: usize, variance: usize): void {
+  const count = <f64>n;
+  memory.fill(mean, 0, <usize>c << 3);
+  memory.fill(variance, 0, <usize>c << 3);
+  for (let i = 0; i < n; i++) {
+    const row = x + ((<usize>i * c) << 2);
+    let ch = 0;
+    for (; ch + 2 <= c; ch += 2) {
+      const q = mean + (<usize>ch << 3);
+      v128.store(q, f64x2.add(v128.load(q), ld2(row + (<usize>ch << 2))));
+    }
+    for (; ch < c; ch++) {
+      const q = mean + (<usize>ch << 3);
+      store<f64>(q, load<f64>(q) + <f64>load<f32>(row + (<usize>ch << 2)));
+    }
+  }
+  for (let ch = 0; ch < c; ch++) {
+    const q = mean + (<usize>ch << 3);
+    store<f64>(q, load<f64>(q) / count);
+  }
+  for (let i = 0; i < n; i++) {
+    const row = x + ((<usize>i * c) << 2);
+    let ch = 0;
+    for (; ch + 2 <= c; ch += 2) {
+      const q = variance + (<usize>ch << 3);
+      const d = f64x2.sub(ld2(row + (<usize>ch << 2)), v128.load(mean + (<usize>ch << 3)));
+      v128.store(q, f64x2.add(v128.load(q), f64x2.mul(d, d)));
+    }
+    for (; ch < c; ch++) {
+      const q = variance + (<usize>ch << 3);
+      const d = <f64>load<f32>(row + (<usize>ch << 2)) - load<f64>(mean + (<usize>ch << 3));
+      store<f64>(q, load<f64>(q) + d * d);
+    }
+  }
+  for (let ch = 0; ch < c; ch++) {
+    const q = variance + (<usize>ch << 3);
+    store<f64>(q, load<f64>(q) / count);
+  }
+}
+
+function bnForwardRows(x: usize, y: usize, n: i32, c: i32, mean: usize, invstd: usize, w: usize, b: usize, relu: i32): void {
+  for (let i = 0; i < n; i++) {
+    const o = (<usize>i * c) << 2;
+    let ch = 0;
+    for (; ch + 2 <= c; ch += 2) {
+      const k = <usize>ch << 2;
+      const scale = f64x2.mul(ld2(invstd + k), ld2(w + k));
+      const shift = f64x2.sub(ld2(b + k), f64x2.mul(ld2(mean + k), scale));
+      const r = f32x4.demote_f64x2_zero(f64x2.add(f64x2.mul(ld2(x + o + k), scale), shift));
+      v128.store64_lane(y + o + k, relu ? relu4(r) : r, 0);
+    }
+    for (; ch < c; ch++) {
+      const k = <usize>ch << 2;
+      const scale = <f64>load<f32>(invstd + k) * <f64>load<f32>(w + k);
+      const shift = <f64>load<f32>(b + k) - <f64>load<f32>(mean + k) * scale;
+      const r = <f32>(<f64>load<f32>(x + o + k) * scale + shift);
+      store<f32>(y + o + k, relu ? relu1(r) : r);
+    }
+  }
+}
+
+function bnBackwardRows(dy: usize, x: usize, dx: usize, n: i32, c: i32, mean: usize, invstd: usize, w: usize,
+  batchStats: i32, sumDy: usize, sumDyXhat: usize, reluBias: usize): void {
+  memory.fill(sumDy, 0, <usize>c << 3);
+  memory.fill(sumDyXhat, 0, <usize>c << 3);
+  for (let i = 0; i < n; i++) {
+    const o = (<usize>i * c) << 2;
+    let ch = 0;
+    for (; ch + 2 <= c; ch += 2) {
+      const k = <usize>ch << 2;
+      let d4 = v128.load64_zero(dy + o + k);
+      if (reluBias) {
+        const scale = f64x2.mul(ld2(invstd + k), ld2(w + k));
+        const shift = f64x2.sub(ld2(reluBias + k), f64x2.mul(ld2(mean + k), scale));
+        d4 = mulStep4(d4, f32x4.demote_f64x2_zero(f64x2.add(f64x2.mul(ld2(x + o + k), scale), shift)));
+        v128.store64_lane(dy + o + k, d4, 0);
+      }
+      const d = f64x2.promote_low_f32x4(d4);
+      const qa = sumDy + (<usize>ch << 3), qb = sumDyXhat + (<usize>ch << 3);
+      v128.store(qa, f64x2.add(v128.load(qa), d));
+      v128.store(qb, f64x2.add(v128.load(qb), f64x2.mul(f64x2.mul(d, f64x2.sub(ld2(x + o + k), ld2(mean + k))), ld2(invstd + k))));
+    }
+    for (; ch < c; ch++) {
+      const k = <usize>ch << 2;
+      let d32 = load<f32>(dy + o + k);
+      if (reluBias) {
+        const scale = <f64>load<f32>(invstd + k) * <f64>load<f32>(w + k);
+        const shift = <f64>load<f32>(reluBias + k) - <f64>load<f32>(mean + k) * scale;
+        d32 = mulStep1(d32, <f32>(<f64>load<f32>(x + o + k) * scale + shift));
+        store<f32>(dy + o + k, d32);
+      }
+      const d = <f64>d32;
+      const qa = sumDy + (<usize>ch << 3), qb = sumDyXhat + (<usize>ch << 3);
+      store<f64>(qa, load<f64>(qa) + d);
+      store<f64>(qb, load<f64>(qb) + d * (<f64>load<f32>(x + o + k) - <f64>load<f32>(mean + k)) * <f64>load<f32>(invstd + k));
+    }
+  }
+  const count = <f64>n;
+  const cnt2 = f64x2.splat(count);
+  for (let i = 0; i < n; i++) {
+    const o = (<usize>i * c) << 2;
+    let ch = 0;
+    for (; ch + 2 <= c; ch += 2) {
+      const k = <usize>ch << 2;
+      const d = ld2(dy + o + k);
+      const is = ld2(invstd + k);
+      const kk = f64x2.mul(is, ld2(w + k));
+      if (!batchStats) {
+        st2(dx + o + k, f64x2.mul(d, kk));
+        continue;
+      }
+      const md = f64x2.div(v128.load(sumDy + (<usize>ch << 3)), cnt2);
+      const mx = f64x2.div(v128.load(sumDyXhat + (<usize>ch << 3)), cnt2);
+      st2(dx + o + k, f64x2.mul(kk, f64x2.sub(f64x2.sub(d, md), f64x2.mul(f64x2.mul(f64x2.sub(ld2(x + o + k), ld2(mean + k)), is), mx))));
+    }
+    for (; ch < c; ch++) {
+      const k = <usize>ch << 2;
+      const d = load<f32>(dy + o + k);
+      const is = <f64>load<f32>(invstd + k);
+      const kk = is * <f64>load<f32>(w + k);
+      if (!batchStats) {
+        store<f32>(dx + o + k, <f32>(<f64>d * kk));
+        continue;
+      }
+      const mDy = load<f64>(sumDy + (<usize>ch << 3)) / count;
+      const mDyXhat = load<f64>(sumDyXhat + (<usize>ch << 3)) / count;
+      store<f32>(dx + o + k, <f32>(kk * (<f64>d - mDy - (<f64>load<f32>(x + o + k) - <f64>load<f32>(mean + k)) * is * mDyXhat)));
     }
   }
 }

@@ -60,6 +60,11 @@ export interface ChannelGeometry {
   n: number; c: number; s: number;
 }
 
+/** Eval-mode batch-norm parameters (all [c], contiguous): y = (x - mean) * invstd * weight + bias. */
+export interface BatchNormParams {
+  mean: Storage; invstd: Storage; weight: Storage; bias: Storage;
+}
+
 export interface AdamHyper {
   lr: number; beta1: number; beta2: number; eps: number; weightDecay: number;
   /** 'adam' adds weight decay to the gradient (L2); 'adamw' decays the weights directly. */
@@ -109,6 +114,17 @@ export interface Backend {
   /** conv2dBackwardData(dy, w, g) + bias[c] on every channel of the result: conv-transpose with bias. */
   conv2dBackwardDataBias?(dy: Storage, w: Storage, bias: Storage, g: Conv2dGeometry): Storage;
 
+  /**
+   * Optional, for inference (no gradient): an eval-mode Conv2d -> BatchNorm -> ReLU [-> MaxPool2d]
+   * block, i.e. batchNormReluForward of conv2dBias (conv2d when bias is null) with bn's
+   * parameters over the conv's channels, then maxPool2dValues with `pool` when given. A backend
+   * may run it chunk by chunk while the conv output is in cache; the result must be
+   * bit-identical to those kernels run one after another (no folding of the BN into the conv).
+   */
+  conv2dBnRelu?(x: Storage, w: Storage, bias: Storage | null, bn: BatchNormParams, g: Conv2dGeometry, pool: Pool2dGeometry | null): Storage;
+  /** The same for ConvTranspose2d -> BatchNorm -> ReLU: batchNormReluForward of conv2dBackwardDataBias (or conv2dBackwardData). */
+  convTranspose2dBnRelu?(x: Storage, w: Storage, bias: Storage | null, bn: BatchNormParams, g: Conv2dGeometry): Storage;
+
   // ---- pooling (contiguous NCHW storages) ----
   maxPool2d(x: Storage, g: Pool2dGeometry): { out: Storage; indices: Storage };
   maxPool2dBackward(dy: Storage, indices: Storage, g: Pool2dGeometry): Storage;
@@ -131,8 +147,12 @@ export interface Backend {
   // 'mulStep' where a backend leaves them out). Results must be bit-identical to that composition.
   /** relu(batchNormForward(x, ...)). */
   batchNormReluForward?(x: Storage, mean: Storage, invstd: Storage, weight: Storage, bias: Storage, g: ChannelGeometry): Storage;
-  /** batchNormBackward(mulStep(dy, y), x, ...): y is batchNormReluForward's output (y > 0 exactly where its relu input is). */
-  batchNormReluBackward?(dy: Storage, y: Storage, x: Storage, mean: Storage, invstd: Storage, weight: Storage, g: ChannelGeometry, batchStats: boolean): { dx: Storage; dweight: Storage; dbias: Storage };
+  /**
+   * Gradients of batchNormReluForward: batchNormBackward(mulStep(dy, y), x, ...) with y =
+   * batchNormForward(x, mean, invstd, weight, bias) (the forward's pre-ReLU output, which a
+   * backend recomputes from x rather than reading it back: the same operations give the same bits).
+   */
+  batchNormReluBackward?(dy: Storage, x: Storage, mean: Storage, invstd: Storage, weight: Storage, bias: Storage, g: ChannelGeometry, batchStats: boolean): { dx: Storage; dweight: Storage; dbias: Storage };
 
   // ---- optimiser update, in place on contiguous storages of equal size ----
   adamUpdate(param: Storage, grad: Storage, m: Storage, v: Storage, h: AdamHyper): void;

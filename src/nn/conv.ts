@@ -25,7 +25,7 @@ abstract class ConvNd extends Module {
     readonly inChannels: number,
     readonly outChannels: number,
     kernelSize: Pair,
-    protected readonly opts: Conv2dLayerOptions,
+    readonly opts: Conv2dLayerOptions,
     weightShape: (k: [number, number], groups: number) => number[],
   ) {
     super();

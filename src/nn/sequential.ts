@@ -1,19 +1,43 @@
 // Sequential: children numbered 0, 1, ... so state_dict keys match PyTorch's.
 
+import { isGradEnabled } from '../autograd/grad-mode.js';
+import { conv2dBnReluEval, convTranspose2dBnReluEval } from '../ops/fused.js';
 import { Tensor } from '../tensor.js';
-import { BatchNormNd } from './batchnorm.js';
-import { ReLU } from './layers.js';
+import { BatchNorm2d, BatchNormNd } from './batchnorm.js';
+import { Conv2d, ConvTranspose2d } from './conv.js';
+import { MaxPool2d, ReLU } from './layers.js';
 import { Module } from './module.js';
 
-/**
- * A BatchNorm followed by a ReLU runs as one fused op (BatchNormNd.forwardRelu: the same numbers,
- * one pass over memory each way instead of two). The decision sits here, where the pair is
- * visible, and nowhere else: the layers and their state_dict keys are untouched. Only the stock
- * forward methods fuse: a subclass overriding forward, or an instance whose forward is patched
- * (summary()'s instrumentation), runs layer by layer.
- */
-function fusesWithRelu(l: Module, next: Module | undefined): l is BatchNormNd {
-  return l instanceof BatchNormNd && l.forward === BatchNormNd.prototype.forward && next instanceof ReLU && next.forward === ReLU.prototype.forward;
+// Layer fusion. Sequential is where consecutive layers are visible, so the decision to fuse sits
+// here and nowhere else; the layers, their parameters and state_dict keys are untouched, and a
+// fused run gives the same numbers as the layers one by one (the fused kernels are checked bit
+// for bit against their composition in test/conformance/fusion.test.ts). Two patterns:
+//   BatchNorm -> ReLU: BatchNormNd.forwardRelu (training and eval; one op, one graph node).
+//   Conv2d -> BatchNorm2d (eval) -> ReLU [-> MaxPool2d], when no gradient is wanted (inference):
+//     ops/fused.ts runs the block per chunk of images without materialising the conv output.
+//   ConvTranspose2d -> BatchNorm2d (eval) -> ReLU likewise.
+// Only stock forward methods fuse: a subclass overriding forward, or an instance whose forward is
+// patched (summary()'s instrumentation), runs layer by layer.
+const stock = (m: Module | undefined, cls: abstract new (...a: never[]) => Module): boolean =>
+  m instanceof cls && m.forward === cls.prototype.forward;
+
+/** Runs the fusable pattern that starts at layers[i] (returning its output and length), or null. */
+function runFused(layers: readonly Module[], i: number, h: Tensor): [Tensor, number] | null {
+  const [a, b, c, d] = [layers[i], layers[i + 1], layers[i + 2], layers[i + 3]];
+  if ((stock(a, Conv2d) || stock(a, ConvTranspose2d)) && stock(b, BatchNorm2d) && stock(c, ReLU)) {
+    const conv = a as Conv2d | ConvTranspose2d;
+    const bn = b as BatchNormNd;
+    const grad = isGradEnabled() && [h, conv.weight, conv.bias, bn.weight, bn.bias].some((t) => t?.requiresGrad);
+    if (!bn.training && bn.trackRunningStats && !grad && bn.numFeatures === conv.outChannels) {
+      const params = { weight: conv.weight, bias: conv.bias, opts: conv.opts };
+      const stats = { runningMean: bn.runningMean!, runningVar: bn.runningVar!, weight: bn.weight, bias: bn.bias, eps: bn.eps };
+      if (conv instanceof ConvTranspose2d) return [convTranspose2dBnReluEval(h, params, stats), 3];
+      const pool = stock(d, MaxPool2d) ? (d as MaxPool2d) : null;
+      return [conv2dBnReluEval(h, params, stats, pool && { kernelSize: pool.kernelSize, opts: pool.opts }), pool ? 4 : 3];
+    }
+  }
+  if (stock(a, BatchNormNd) && stock(b, ReLU)) return [(a as BatchNormNd).forwardRelu(h), 2];
+  return null;
 }
 
 export class Sequential extends Module {
@@ -42,13 +66,13 @@ export class Sequential extends Module {
   }
   forward(x: Tensor): Tensor {
     let h = x;
-    for (let i = 0; i < this.layers.length; i++) {
+    for (let i = 0; i < this.layers.length; ) {
       const l = this.layers[i]!;
-      const fuse = fusesWithRelu(l, this.layers[i + 1]);
-      const y: unknown = fuse ? l.forwardRelu(h) : l.forward(h);
+      const fused = runFused(this.layers, i, h);
+      const y: unknown = fused ? fused[0] : l.forward(h);
       if (!(y instanceof Tensor)) throw new Error(`Sequential: layer ${i} (${l.constructor.name}) did not return a Tensor`);
       h = y;
-      if (fuse) i++;
+      i += fused ? fused[1] : 1;
     }
     return h;
   }

@@ -102,7 +102,7 @@ function checkConvArgs(op: string, x: Tensor, w: Tensor, bias: Tensor | null | u
   }
 }
 
-function checkBias(op: string, bias: Tensor, channels: number): void {
+export function checkBias(op: string, bias: Tensor, channels: number): void {
   checkTensor(op, bias, 'bias');
   if (bias.ndim !== 1 || bias.shape[0] !== channels) throw new Error(`${op}: bias must have shape [${channels}], got ${fmtShape(bias.shape)}`);
 }
@@ -122,6 +122,16 @@ function outSize(op: string, size: number, k: number, s: number, p: number, d: n
 /** PyTorch's F.conv2d: x [N, C, H, W], weight [O, C / groups, kH, kW], bias [O]. */
 export function conv2d(x: Tensor, weight: Tensor, bias?: Tensor | null, opts: Conv2dOptions = {}): Tensor {
   const op = 'conv2d';
+  const g = conv2dGeometry(op, x, weight, bias, opts);
+  if (bias && backend().conv2dBias) {
+    checkBias(op, bias, g.o);
+    return Conv2dFn.apply(x, weight, g, bias);
+  }
+  return addBias(op, Conv2dFn.apply(x, weight, g), bias, g.o);
+}
+
+/** conv2d's checks and geometry (bias is only type-checked here). */
+export function conv2dGeometry(op: string, x: Tensor, weight: Tensor, bias: Tensor | null | undefined, opts: Conv2dOptions): Conv2dGeometry {
   checkConvArgs(op, x, weight, bias);
   const [strideH, strideW] = pair(op, 'stride', opts.stride, 1, 1);
   const [padH, padW] = pair(op, 'padding', opts.padding, 0);
@@ -138,16 +148,22 @@ export function conv2d(x: Tensor, weight: Tensor, bias?: Tensor | null, opts: Co
     oh: outSize(op, h, kh, strideH, padH, dilH),
     ow: outSize(op, w, kw, strideW, padW, dilW),
   };
-  if (bias && backend().conv2dBias) {
-    checkBias(op, bias, o);
-    return Conv2dFn.apply(x, weight, g, bias);
-  }
-  return addBias(op, Conv2dFn.apply(x, weight, g), bias, o);
+  return g;
 }
 
 /** PyTorch's F.conv_transpose2d: x [N, Cin, H, W], weight [Cin, Cout / groups, kH, kW], bias [Cout]. */
 export function convTranspose2d(x: Tensor, weight: Tensor, bias?: Tensor | null, opts: ConvTranspose2dOptions = {}): Tensor {
   const op = 'convTranspose2d';
+  const g = convTranspose2dGeometry(op, x, weight, bias, opts);
+  if (bias && backend().conv2dBackwardDataBias) {
+    checkBias(op, bias, g.c);
+    return ConvBackwardData.apply(x, weight, g, bias);
+  }
+  return addBias(op, ConvBackwardData.apply(x, weight, g), bias, g.c);
+}
+
+/** convTranspose2d's checks and geometry: that of the conv whose backward-data it is (result [n, c, h, w]). */
+export function convTranspose2dGeometry(op: string, x: Tensor, weight: Tensor, bias: Tensor | null | undefined, opts: ConvTranspose2dOptions): Conv2dGeometry {
   checkConvArgs(op, x, weight, bias);
   const [strideH, strideW] = pair(op, 'stride', opts.stride, 1, 1);
   const [padH, padW] = pair(op, 'padding', opts.padding, 0);
@@ -163,10 +179,5 @@ export function convTranspose2d(x: Tensor, weight: Tensor, bias?: Tensor | null,
   const ow = (w - 1) * strideW - 2 * padW + dilW * (kw - 1) + opW + 1;
   if (oh < 1 || ow < 1) throw new Error(`${op}: output size ${oh}x${ow} is not positive for input ${fmtShape(x.shape)}`);
   // The transposed conv is the backward-data of a conv from the (larger) output to the input.
-  const g: Conv2dGeometry = { n, c: coutg * groups, h: oh, w: ow, o: cin, kh, kw, oh: h, ow: w, strideH, strideW, padH, padW, dilH, dilW, groups };
-  if (bias && backend().conv2dBackwardDataBias) {
-    checkBias(op, bias, coutg * groups);
-    return ConvBackwardData.apply(x, weight, g, bias);
-  }
-  return addBias(op, ConvBackwardData.apply(x, weight, g), bias, coutg * groups);
+  return { n, c: coutg * groups, h: oh, w: ow, o: cin, kh, kw, oh: h, ow: w, strideH, strideW, padH, padW, dilH, dilW, groups };
 }

@@ -5,11 +5,13 @@
 //
 // batchNormRelu is relu(batchNorm(...)) as one op, for the BatchNorm -> ReLU pairs that
 // nn.Sequential finds: where the backend has the optional fused kernels, the ReLU rides on the
-// batch-norm passes (forward: relu of each rounded output; backward: dy * step(y) as dy is read),
+// batch-norm passes (forward: relu of each rounded output; backward: dy * step(y), y recomputed
+// from x, in the first pass),
 // saving the separate relu and mulStep passes and their memory traffic. The kernels are
 // bit-identical to the composition, which is what runs where a backend lacks them.
 
 import type { ChannelGeometry } from '../backend/backend.js';
+import type { DType } from '../dtype.js';
 import { Function } from '../autograd/function.js';
 import { isGradEnabled, noGrad } from '../autograd/grad-mode.js';
 import { full } from '../creation.js';
@@ -32,26 +34,26 @@ class BatchNormFn extends Function {
   weight!: Tensor;
   g!: ChannelGeometry;
   batchStats!: boolean;
-  /** The fused ReLU's output (its mask for the backward), when fused. */
-  y: Tensor | null = null;
+  /** The BN's bias when a ReLU is fused in (the backward recomputes the pre-ReLU output from it). */
+  reluBias: Tensor | null = null;
   forward(x: Tensor, weight: Tensor, bias: Tensor, mean: Tensor, invstd: Tensor, g: ChannelGeometry, batchStats: boolean, fuseRelu: boolean): Tensor {
     const xc = x.contiguous();
     Object.assign(this, { x: xc, mean, invstd, weight, g, batchStats });
     const b = backend();
     const args = [xc.storage, mean.storage, invstd.storage, weight.contiguous().storage, bias.contiguous().storage, g] as const;
     if (!fuseRelu) return fromStorage(b.batchNormForward(...args), x.shape);
-    this.y = fromStorage(b.batchNormReluForward!(...args), x.shape);
-    return this.y;
+    this.reluBias = bias.contiguous();
+    return fromStorage(b.batchNormReluForward!(...args), x.shape);
   }
   override get name(): string {
-    return this.y ? 'BatchNormReluBackward' : 'BatchNormBackward';
+    return this.reluBias ? 'BatchNormReluBackward' : 'BatchNormBackward';
   }
   backward(dy: Tensor): (Tensor | null)[] {
     if (isGradEnabled()) throw new Error('batchNorm: gradients of gradients (createGraph) are not supported through batchNorm');
-    const { x, g, y } = this;
+    const { x, g, reluBias } = this;
     const b = backend();
-    const rest = [x.storage, this.mean.storage, this.invstd.storage, this.weight.contiguous().storage, g, this.batchStats] as const;
-    const r = y ? b.batchNormReluBackward!(dy.contiguous().storage, y.storage, ...rest) : b.batchNormBackward(dy.contiguous().storage, ...rest);
+    const [ds, xs, ms, is, ws] = [dy.contiguous().storage, x.storage, this.mean.storage, this.invstd.storage, this.weight.contiguous().storage];
+    const r = reluBias ? b.batchNormReluBackward!(ds, xs, ms, is, ws, reluBias.storage, g, this.batchStats) : b.batchNormBackward(ds, xs, ms, is, ws, g, this.batchStats);
     return [
       this.needsGrad[0] ? fromStorage(r.dx, x.shape) : null,
       this.needsGrad[1] ? fromStorage(r.dweight, [g.c]) : null,
@@ -100,20 +102,16 @@ function batchNormImpl(
 ): Tensor {
   checkTensor(op, x);
   checkFloat(op, x);
-  if (x.ndim < 2) throw new Error(`${op}: expected input of at least 2 dims [N, C, ...], got ${fmtShape(x.shape)}`);
+  checkParams(op, x.shape, x.dtype, runningMean, runningVar, weight, bias);
   const c = x.shape[1]!;
-  for (const [name, t] of [['runningMean', runningMean], ['runningVar', runningVar], ['weight', weight], ['bias', bias]] as const) {
-    if (t && (t.ndim !== 1 || t.shape[0] !== c)) throw new Error(`${op}: ${name} must have shape [${c}], got ${fmtShape(t.shape)}`);
-    if (t && t.dtype !== x.dtype) throw new Error(`${op}: ${name} is ${t.dtype}, input is ${x.dtype}`);
-  }
   const { training = false, momentum = 0.1, eps = 1e-5 } = opts;
   const g: ChannelGeometry = { n: x.shape[0]!, c, s: x.numel / (x.shape[0]! * c || 1) };
+  if (!training) {
+    const p = batchNormEvalParams(op, x.shape, x.dtype, runningMean, runningVar, weight, bias, eps);
+    return BatchNormFn.apply(x, p.weight, p.bias, p.mean, p.invstd, g, false, fuseRelu);
+  }
   const count = g.n * g.s;
   const [mean, invstd] = noGrad((): [Tensor, Tensor] => {
-    if (!training) {
-      if (!runningMean || !runningVar) throw new Error(`${op}: eval mode needs runningMean and runningVar`);
-      return [runningMean.contiguous(), runningVar.add(eps).pow(-0.5)];
-    }
     if (count <= 1) throw new Error(`${op}: expected more than 1 value per channel when training, got input ${fmtShape(x.shape)}`);
     const st = backend().batchNormStats(x.contiguous().storage, g);
     const m = fromStorage(st.mean, [c]);
@@ -124,5 +122,41 @@ function batchNormImpl(
   });
   const w = weight ?? full([c], 1, { dtype: x.dtype });
   const b = bias ?? full([c], 0, { dtype: x.dtype });
-  return BatchNormFn.apply(x, w, b, mean, invstd, g, training, fuseRelu);
+  return BatchNormFn.apply(x, w, b, mean, invstd, g, true, fuseRelu);
+}
+
+function checkParams(op: string, shape: readonly number[], dtype: DType, ...ts: (Tensor | null | undefined)[]): void {
+  if (shape.length < 2) throw new Error(`${op}: expected input of at least 2 dims [N, C, ...], got ${fmtShape(shape)}`);
+  const c = shape[1]!;
+  ts.forEach((t, i) => {
+    const name = ['runningMean', 'runningVar', 'weight', 'bias'][i]!;
+    if (t && (t.ndim !== 1 || t.shape[0] !== c)) throw new Error(`${op}: ${name} must have shape [${c}], got ${fmtShape(t.shape)}`);
+    if (t && t.dtype !== dtype) throw new Error(`${op}: ${name} is ${t.dtype}, input is ${dtype}`);
+  });
+}
+
+/**
+ * Eval mode's per-channel parameters for an input of this shape: the running mean, invstd =
+ * (runningVar + eps)^-0.5, and the affine weight and bias (1 and 0 when absent). Shared by
+ * batchNorm and the fused inference block (ops/fused.ts), so both compute the same invstd.
+ */
+export function batchNormEvalParams(
+  op: string,
+  shape: readonly number[],
+  dtype: DType,
+  runningMean: Tensor | null,
+  runningVar: Tensor | null,
+  weight: Tensor | null | undefined,
+  bias: Tensor | null | undefined,
+  eps: number,
+): { mean: Tensor; invstd: Tensor; weight: Tensor; bias: Tensor } {
+  checkParams(op, shape, dtype, runningMean, runningVar, weight, bias);
+  if (!runningMean || !runningVar) throw new Error(`${op}: eval mode needs runningMean and runningVar`);
+  const c = shape[1]!;
+  return noGrad(() => ({
+    mean: runningMean.contiguous(),
+    invstd: runningVar.add(eps).pow(-0.5),
+    weight: weight ?? full([c], 1, { dtype }),
+    bias: bias ?? full([c], 0, { dtype }),
+  }));
 }

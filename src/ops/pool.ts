@@ -20,15 +20,20 @@ export interface AvgPool2dOptions extends Pool2dOptions {
 function geometry(op: string, x: Tensor, kernelSize: Pair, opts: AvgPool2dOptions): Pool2dGeometry {
   checkTensor(op, x);
   checkFloat(op, x);
-  if (x.ndim !== 4) throw new Error(`${op}: expected 4-D input [N, C, H, W], got ${fmtShape(x.shape)}`);
+  return pool2dGeometry(op, x.shape, kernelSize, opts);
+}
+
+/** The geometry of 2-D pooling over an input of this shape (checked). */
+export function pool2dGeometry(op: string, shape: readonly number[], kernelSize: Pair, opts: AvgPool2dOptions): Pool2dGeometry {
+  if (shape.length !== 4) throw new Error(`${op}: expected 4-D input [N, C, H, W], got ${fmtShape(shape)}`);
   const [kh, kw] = pair(op, 'kernelSize', kernelSize, 1, 1);
   const [strideH, strideW] = pair(op, 'stride', opts.stride ?? [kh, kw], 1, 1);
   const [padH, padW] = pair(op, 'padding', opts.padding, 0);
   if (2 * padH > kh || 2 * padW > kw) throw new Error(`${op}: padding (${padH}, ${padW}) must be at most half the kernel (${kh}, ${kw})`);
-  const [n, c, h, w] = x.shape as [number, number, number, number];
+  const [n, c, h, w] = shape as [number, number, number, number];
   const oh = Math.floor((h + 2 * padH - kh) / strideH) + 1;
   const ow = Math.floor((w + 2 * padW - kw) / strideW) + 1;
-  if (oh < 1 || ow < 1) throw new Error(`${op}: input ${fmtShape(x.shape)} is smaller than the kernel (${kh}, ${kw})`);
+  if (oh < 1 || ow < 1) throw new Error(`${op}: input ${fmtShape(shape)} is smaller than the kernel (${kh}, ${kw})`);
   return { n, c, h, w, oh, ow, kh, kw, strideH, strideW, padH, padW, countIncludePad: opts.countIncludePad ?? true };
 }
 

@@ -1,14 +1,18 @@
 // Conformance: the optional fused kernels that must be bit-identical to the composition they
 // replace (so that fusing changes no number anywhere):
 //   batchNormReluForward  == unary relu of batchNormForward
-//   batchNormReluBackward == batchNormBackward of binary mulStep(dy, y)
+//   batchNormReluBackward == batchNormBackward of binary mulStep(dy, y), y the forward's output
 //   maxPool2dValues       == maxPool2d(...).out
+//   conv2dBnRelu          == conv2dBias (or conv2d), batchNormReluForward, [maxPool2dValues]
+//   convTranspose2dBnRelu == conv2dBackwardDataBias (or conv2dBackwardData), batchNormReluForward
 // on every backend that offers them (each against its own unfused kernels, and the fused
 // reference in the js backend against the float64 oracle's composition), and through nn:
 // Sequential(BatchNorm, ReLU) fuses and gives the same outputs, gradients and running stats as
-// the layers run one by one.
+// the layers run one by one, and an eval-mode Sequential(Conv2d, BatchNorm2d, ReLU, MaxPool2d)
+// under noGrad gives the same outputs as its layers.
 import { afterAll, describe, expect, it } from 'vitest';
-import type { ChannelGeometry, Pool2dGeometry, Storage, View } from '../../src/backend/backend.js';
+import type { ChannelGeometry, Conv2dGeometry, Pool2dGeometry, Storage, View } from '../../src/backend/backend.js';
+import { currentBackend } from '../../src/backend/registry.js';
 import * as vg from '../../src/index.js';
 import { BACKENDS, BACKEND_NAMES, oracle, randomF32, rng } from './backends.js';
 
@@ -32,7 +36,10 @@ function withSpecials(n: number, seed: number, p = 0.1): Float32Array {
 
 describe.each(BACKEND_NAMES)('fused kernels equal their composition bit for bit [%s]', (name) => {
   const b = BACKENDS[name]!();
-  const geos: ChannelGeometry[] = [{ n: 3, c: 4, s: 13 }, { n: 2, c: 5, s: 1 }, { n: 4, c: 3, s: 64 }, { n: 8, c: 32, s: 49 }, { n: 2, c: 7, s: 3 }];
+  const geos: ChannelGeometry[] = [
+    { n: 3, c: 4, s: 13 }, { n: 2, c: 5, s: 1 }, { n: 4, c: 3, s: 64 }, { n: 8, c: 32, s: 49 }, { n: 2, c: 7, s: 3 },
+    { n: 16, c: 33, s: 1 }, { n: 5, c: 1, s: 1 },
+  ];
 
   it.skipIf(!b.batchNormReluForward || !b.batchNormReluBackward)('batchNormRelu forward and backward', () => {
     for (const [k, g] of geos.entries()) {
@@ -52,13 +59,57 @@ describe.each(BACKEND_NAMES)('fused kernels equal their composition bit for bit 
       // the js reference's fused form against the float64 oracle's composition, too
       const so = (a: Float32Array): Storage => oracle.fromArray(a.slice());
       const oargs = [so(x), so(mean), so(invstd), so(w), so(bias), g] as const;
-      if (name === 'js') expectBits(b.readSync(y)!, oracle.readSync(oracle.unary('relu', flat(oracle.batchNormForward(...oargs)))));
+      // With s = 1 (BatchNorm1d) every backend sum runs in the reference's order (sequential over
+      // images, f64), so there the kernels must equal the js reference's fused form exactly too.
+      if (name === 'js' || g.s === 1) expectBits(b.readSync(y)!, oracle.readSync(oracle.unary('relu', flat(oracle.batchNormForward(...oargs)))));
       for (const batchStats of [true, false]) {
-        const r = b.batchNormReluBackward!(st(dy), y, st(x), st(mean), st(invstd), st(w), g, batchStats);
+        const r = b.batchNormReluBackward!(st(dy), st(x), st(mean), st(invstd), st(w), st(bias), g, batchStats);
         const want = b.batchNormBackward(b.binary('mulStep', flat(st(dy)), flat(yRef)), st(x), st(mean), st(invstd), st(w), g, batchStats);
         expectBits(b.readSync(r.dx)!, b.readSync(want.dx)!);
         expectBits(b.readSync(r.dweight)!, b.readSync(want.dweight)!);
         expectBits(b.readSync(r.dbias)!, b.readSync(want.dbias)!);
+        if (g.s === 1) {
+          const o = oracle.batchNormReluBackward(so(dy), so(x), so(mean), so(invstd), so(w), so(bias), g, batchStats);
+          expectBits(b.readSync(r.dx)!, oracle.readSync(o.dx));
+          expectBits(b.readSync(r.dweight)!, oracle.readSync(o.dweight));
+          expectBits(b.readSync(r.dbias)!, oracle.readSync(o.dbias));
+        }
+      }
+    }
+  });
+
+  it.skipIf(!b.conv2dBnRelu)('conv2dBnRelu (with and without bias and pooling, chunked, per-image and gathered GEMMs)', () => {
+    const conv = (n: number, c: number, h: number, o: number, k: number, pad: number): Conv2dGeometry => ({
+      n, c, h, w: h, o, kh: k, kw: k, oh: h + 2 * pad - k + 1, ow: h + 2 * pad - k + 1, strideH: 1, strideW: 1, padH: pad, padW: pad, dilH: 1, dilW: 1, groups: 1,
+    });
+    // 40 images of 28x28 with K = 9 span two chunks; 7x7 planes take the gathered-GEMM path
+    const cases = [conv(40, 1, 28, 8, 3, 1), conv(3, 4, 7, 5, 3, 1), conv(2, 3, 9, 6, 2, 0)];
+    for (const [k, g] of cases.entries()) {
+      const st = (a: Float32Array): Storage => b.fromArray(a.slice());
+      const x = randomF32(g.n * g.c * g.h * g.w, 80 + k);
+      const w = randomF32(g.o * g.c * g.kh * g.kw, 90 + k);
+      const bias = randomF32(g.o, 100 + k);
+      const bn = {
+        mean: randomF32(g.o, 110 + k).map((v) => v * 0.3), invstd: randomF32(g.o, 120 + k).map((v) => Math.abs(v) + 0.5),
+        weight: randomF32(g.o, 130 + k).map((v) => v * 2), bias: randomF32(g.o, 140 + k),
+      };
+      const bnS = { mean: st(bn.mean), invstd: st(bn.invstd), weight: st(bn.weight), bias: st(bn.bias) };
+      const pool: Pool2dGeometry = { n: g.n, c: g.o, h: g.oh, w: g.ow, oh: Math.floor(g.oh / 2), ow: Math.floor(g.ow / 2), kh: 2, kw: 2, strideH: 2, strideW: 2, padH: 0, padW: 0, countIncludePad: true };
+      for (const withBias of [true, false]) {
+        const y = withBias ? b.conv2dBias!(st(x), st(w), st(bias), g) : b.conv2d(st(x), st(w), g);
+        const z = b.batchNormReluForward!(y, bnS.mean, bnS.invstd, bnS.weight, bnS.bias, { n: g.n, c: g.o, s: g.oh * g.ow });
+        expectBits(b.readSync(b.conv2dBnRelu!(st(x), st(w), withBias ? st(bias) : null, bnS, g, null))!, b.readSync(z)!);
+        expectBits(b.readSync(b.conv2dBnRelu!(st(x), st(w), withBias ? st(bias) : null, bnS, g, pool))!, b.readSync(b.maxPool2dValues!(z, pool))!);
+      }
+      // the transposed conv: x here is [n, o, oh, ow], the result [n, c, h, w] (bn over c)
+      if (!b.convTranspose2dBnRelu) continue;
+      const xt = randomF32(g.n * g.o * g.oh * g.ow, 150 + k);
+      const bnT = { mean: st(randomF32(g.c, 180 + k)), invstd: st(new Float32Array(g.c).fill(1.3)), weight: st(randomF32(g.c, 160 + k)), bias: st(randomF32(g.c, 170 + k)) };
+      const biasT = randomF32(g.c, 190 + k);
+      for (const withBias of [true, false]) {
+        const y = withBias ? b.conv2dBackwardDataBias!(st(xt), st(w), st(biasT), g) : b.conv2dBackwardData(st(xt), st(w), g);
+        const z = b.batchNormReluForward!(y, bnT.mean, bnT.invstd, bnT.weight, bnT.bias, { n: g.n, c: g.c, s: g.h * g.w });
+        expectBits(b.readSync(b.convTranspose2dBnRelu(st(xt), st(w), withBias ? st(biasT) : null, bnT, g))!, b.readSync(z)!);
       }
     }
   });
@@ -122,6 +173,63 @@ describe('nn.Sequential fuses BatchNorm -> ReLU with the same numbers', () => {
           expect(a.keys).toEqual(b.keys);
           expect(a.keys).toEqual(['0.weight', '0.bias', '0.running_mean', '0.running_var', '0.num_batches_tracked']);
         }
+      }
+    });
+  }
+
+  for (const backend of ['js', 'wasm']) {
+    it(`${backend}: eval Conv2d -> BatchNorm2d -> ReLU [-> MaxPool2d] under noGrad equals its layers`, async () => {
+      await vg.setBackend(backend);
+      const be = currentBackend();
+      const conv = new vg.nn.Conv2d(2, 5, 3, { padding: 1 });
+      const bn = new vg.nn.BatchNorm2d(5);
+      const relu = new vg.nn.ReLU();
+      const pool = new vg.nn.MaxPool2d(2);
+      const x = vg.tensor(randomF32(3 * 2 * 9 * 9, 7), { shape: [3, 2, 9, 9] });
+      // non-trivial running statistics: a few training steps
+      vg.noGrad(() => { for (let i = 0; i < 3; i++) bn.forward(conv.forward(x.mul(i + 1))); });
+      for (const withPool of [true, false]) {
+        const seq = withPool ? new vg.nn.Sequential(conv, bn, relu, pool) : new vg.nn.Sequential(conv, bn, relu);
+        seq.eval();
+        const orig = be.conv2dBnRelu!;
+        let calls = 0;
+        be.conv2dBnRelu = (...a) => { calls++; return orig.apply(be, a); };
+        try {
+          const got = vg.noGrad(() => seq.forward(x)).dataSync();
+          expect(calls).toBe(1);
+          let want = vg.noGrad(() => relu.forward(bn.forward(conv.forward(x))));
+          if (withPool) want = vg.noGrad(() => pool.forward(want));
+          expectBits(got, want.dataSync());
+          // with a gradient wanted, the layers run one by one (and agree)
+          const g = seq.forward(x);
+          expect(calls).toBe(1);
+          expectBits(g.dataSync(), want.dataSync());
+        } finally {
+          delete (be as { conv2dBnRelu?: unknown }).conv2dBnRelu; // back to the prototype's method
+        }
+      }
+    });
+  }
+
+  for (const backend of ['js', 'wasm']) {
+    it(`${backend}: eval ConvTranspose2d -> BatchNorm2d -> ReLU under noGrad equals its layers`, async () => {
+      await vg.setBackend(backend);
+      const be = currentBackend();
+      const conv = new vg.nn.ConvTranspose2d(3, 4, 4, { stride: 2, padding: 1 });
+      const bn = new vg.nn.BatchNorm2d(4);
+      const relu = new vg.nn.ReLU();
+      const x = vg.tensor(randomF32(5 * 3 * 6 * 6, 17), { shape: [5, 3, 6, 6] });
+      vg.noGrad(() => { for (let i = 0; i < 3; i++) bn.forward(conv.forward(x.mul(i + 1))); });
+      const seq = new vg.nn.Sequential(conv, bn, relu).eval();
+      const orig = be.convTranspose2dBnRelu!;
+      let calls = 0;
+      be.convTranspose2dBnRelu = (...a) => { calls++; return orig.apply(be, a); };
+      try {
+        const got = vg.noGrad(() => seq.forward(x)).dataSync();
+        expect(calls).toBe(1);
+        expectBits(got, vg.noGrad(() => relu.forward(bn.forward(conv.forward(x)))).dataSync());
+      } finally {
+        delete (be as { convTranspose2dBnRelu?: unknown }).convTranspose2dBnRelu;
       }
     });
   }

@@ -3,7 +3,7 @@
 
 import type { DType, TypedArray } from '../../dtype.js';
 import { allocArray } from '../../dtype.js';
-import type { AdamHyper, Backend, BinaryOp, ChannelGeometry, Conv2dGeometry, Pool2dGeometry, ReduceOp, Storage, UnaryOp, View } from '../backend.js';
+import type { AdamHyper, Backend, BatchNormParams, BinaryOp, ChannelGeometry, Conv2dGeometry, Pool2dGeometry, ReduceOp, Storage, UnaryOp, View } from '../backend.js';
 import { numel } from '../../shape.js';
 import { HostStorage, host } from './storage.js';
 import * as ew from './elementwise.js';
@@ -75,8 +75,20 @@ export class JsBackend implements Backend {
     const y = this.batchNormForward(x, mean, invstd, weight, bias, g);
     return this.unary('relu', flat(y));
   }
-  batchNormReluBackward(dy: Storage, y: Storage, x: Storage, mean: Storage, invstd: Storage, weight: Storage, g: ChannelGeometry, batchStats: boolean): { dx: Storage; dweight: Storage; dbias: Storage } {
+  batchNormReluBackward(dy: Storage, x: Storage, mean: Storage, invstd: Storage, weight: Storage, bias: Storage, g: ChannelGeometry, batchStats: boolean): { dx: Storage; dweight: Storage; dbias: Storage } {
+    const y = this.batchNormForward(x, mean, invstd, weight, bias, g); // relu(y) > 0 exactly where y > 0
     return this.batchNormBackward(this.binary('mulStep', flat(dy), flat(y)), x, mean, invstd, weight, g, batchStats);
+  }
+
+  conv2dBnRelu(x: Storage, w: Storage, bias: Storage | null, bn: BatchNormParams, g: Conv2dGeometry, pool: Pool2dGeometry | null): Storage {
+    const y = bias ? this.conv2dBias(x, w, bias, g) : this.conv2d(x, w, g);
+    const z = this.batchNormReluForward(y, bn.mean, bn.invstd, bn.weight, bn.bias, { n: g.n, c: g.o, s: g.oh * g.ow });
+    return pool ? this.maxPool2dValues(z, pool) : z;
+  }
+
+  convTranspose2dBnRelu(x: Storage, w: Storage, bias: Storage | null, bn: BatchNormParams, g: Conv2dGeometry): Storage {
+    const y = bias ? this.conv2dBackwardDataBias(x, w, bias, g) : this.conv2dBackwardData(x, w, g);
+    return this.batchNormReluForward(y, bn.mean, bn.invstd, bn.weight, bn.bias, { n: g.n, c: g.c, s: g.h * g.w });
   }
 
   adamUpdate(param: Storage, grad: Storage, m: Storage, v: Storage, h: AdamHyper): void {

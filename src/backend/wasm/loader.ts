@@ -30,7 +30,7 @@ export interface KernelExports {
   bnStats(x: number, n: number, c: number, s: number, mean: number, variance: number): void;
   bnForward(x: number, y: number, n: number, c: number, s: number, mean: number, invstd: number, w: number, b: number, relu: number): void;
   bnBackward(dy: number, x: number, dx: number, n: number, c: number, s: number, mean: number, invstd: number, w: number,
-    batchStats: number, sumDy: number, sumDyXhat: number, mask: number): void;
+    batchStats: number, sumDy: number, sumDyXhat: number, reluBias: number): void;
   sumRows(x: number, rows: number, len: number, acc: number): void;
   sumCols(x: number, rows: number, cols: number, acc: number): void;
   f64ToF32(acc: number, out: number, n: number): void;

@@ -1,0 +1,57 @@
+// Inference-only fusion of an eval-mode Conv2d -> BatchNorm -> ReLU [-> MaxPool2d] block (the
+// encoder's blocks; ConvTranspose2d -> BatchNorm -> ReLU likewise, the decoder's), for nn.Sequential to call when no gradient is wanted. One backend call
+// (the optional conv2dBnRelu) runs the block chunk by chunk, so the conv's full-size output and
+// the normalised activations are never materialised; the numbers are those of the ops one after
+// another (the BN is applied to the rounded conv output, not folded into the weights). Where the
+// backend lacks the kernel, or a gradient is wanted, the ops do run one after another.
+
+import { isGradEnabled, noGrad } from '../autograd/grad-mode.js';
+import type { Tensor } from '../tensor.js';
+import type { Pair, Conv2dOptions, ConvTranspose2dOptions } from './conv.js';
+import { checkBias, conv2d, conv2dGeometry, convTranspose2d, convTranspose2dGeometry } from './conv.js';
+import { backend, fromStorage } from './kernel.js';
+import { batchNormEvalParams, batchNormRelu } from './norm.js';
+import type { Pool2dOptions } from './pool.js';
+import { maxPool2d, pool2dGeometry } from './pool.js';
+
+export interface ConvSpec { weight: Tensor; bias: Tensor | null; opts: Conv2dOptions }
+export interface EvalBatchNormSpec { runningMean: Tensor; runningVar: Tensor; weight: Tensor | null; bias: Tensor | null; eps: number }
+export interface MaxPoolSpec { kernelSize: Pair; opts: Pool2dOptions }
+
+/** maxPool2d?(relu(batchNorm_eval(conv2d(x)))): the composition's exact numbers, in one kernel where the backend has it. */
+export function conv2dBnReluEval(x: Tensor, conv: ConvSpec, bn: EvalBatchNormSpec, pool: MaxPoolSpec | null): Tensor {
+  const b = backend();
+  const wantsGrad = isGradEnabled() && [x, conv.weight, conv.bias, bn.weight, bn.bias].some((t) => t?.requiresGrad);
+  if (!b.conv2dBnRelu || wantsGrad) {
+    const y = batchNormRelu(conv2d(x, conv.weight, conv.bias, conv.opts), bn.runningMean, bn.runningVar, bn.weight, bn.bias, { training: false, eps: bn.eps });
+    return pool ? maxPool2d(y, pool.kernelSize, pool.opts) : y;
+  }
+  const op = 'conv2d';
+  const g = conv2dGeometry(op, x, conv.weight, conv.bias, conv.opts);
+  if (conv.bias) checkBias(op, conv.bias, g.o);
+  const yShape = [g.n, g.o, g.oh, g.ow];
+  const p = batchNormEvalParams('batchNorm', yShape, x.dtype, bn.runningMean, bn.runningVar, bn.weight, bn.bias, bn.eps);
+  const pg = pool ? pool2dGeometry('maxPool2d', yShape, pool.kernelSize, pool.opts) : null;
+  const st = (t: Tensor) => t.contiguous().storage;
+  const out = noGrad(() => b.conv2dBnRelu!(st(x), st(conv.weight), conv.bias ? st(conv.bias) : null,
+    { mean: st(p.mean), invstd: st(p.invstd), weight: st(p.weight), bias: st(p.bias) }, g, pg));
+  return fromStorage(out, pg ? [pg.n, pg.c, pg.oh, pg.ow] : yShape);
+}
+
+/** relu(batchNorm_eval(convTranspose2d(x))), as conv2dBnReluEval. */
+export function convTranspose2dBnReluEval(x: Tensor, conv: { weight: Tensor; bias: Tensor | null; opts: ConvTranspose2dOptions }, bn: EvalBatchNormSpec): Tensor {
+  const b = backend();
+  const wantsGrad = isGradEnabled() && [x, conv.weight, conv.bias, bn.weight, bn.bias].some((t) => t?.requiresGrad);
+  if (!b.convTranspose2dBnRelu || wantsGrad) {
+    return batchNormRelu(convTranspose2d(x, conv.weight, conv.bias, conv.opts), bn.runningMean, bn.runningVar, bn.weight, bn.bias, { training: false, eps: bn.eps });
+  }
+  const op = 'convTranspose2d';
+  const g = convTranspose2dGeometry(op, x, conv.weight, conv.bias, conv.opts);
+  if (conv.bias) checkBias(op, conv.bias, g.c);
+  const yShape = [g.n, g.c, g.h, g.w];
+  const p = batchNormEvalParams('batchNorm', yShape, x.dtype, bn.runningMean, bn.runningVar, bn.weight, bn.bias, bn.eps);
+  const st = (t: Tensor) => t.contiguous().storage;
+  const out = noGrad(() => b.convTranspose2dBnRelu!(st(x), st(conv.weight), conv.bias ? st(conv.bias) : null,
+    { mean: st(p.mean), invstd: st(p.invstd), weight: st(p.weight), bias: st(p.bias) }, g));
+  return fromStorage(out, yShape);
+}
