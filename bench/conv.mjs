@@ -6,7 +6,7 @@
 // input gradient conv2d, their weight gradient conv2dBackwardFilter(dY_convT, x_convT).
 // Run alone: node bench/run.mjs conv
 
-import { pathToFileURL } from 'node:url';
+import { randf } from './run.mjs';
 
 const N = 128;
 const geo = (c, h, o, k, s, p) => {
@@ -20,12 +20,6 @@ const LAYERS = [
   ['decoder.0 convT 64->32 k4 s2 p1 7->14', geo(32, 14, 64, 4, 2, 1), true],
   ['decoder.3 convT 32->1 k4 s2 p1 14->28', geo(1, 28, 32, 4, 2, 1), true],
 ];
-
-function randf(n) {
-  const a = new Float32Array(n);
-  for (let i = 0; i < n; i++) a[i] = Math.random() * 2 - 1;
-  return a;
-}
 
 export async function run({ timeit, timeInterleaved, tfjs, loadVaegrad }) {
   const { wasm, js } = await loadVaegrad();
@@ -68,9 +62,4 @@ export async function run({ timeit, timeInterleaved, tfjs, loadVaegrad }) {
     rows,
     notes: ['tfjs-wasm has no Conv2DBackpropFilter kernel (n/a). js ref: one rep at batch 4. Target: each kernel >= 2x tfjs-wasm.'],
   };
-}
-
-if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  const r = await import('./run.mjs');
-  r.printTable(await run({ timeit: r.timeit, timeInterleaved: r.timeInterleaved, tfjs: r.tfjs, loadVaegrad: r.loadVaegrad }));
 }

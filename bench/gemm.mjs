@@ -3,7 +3,7 @@
 // reference backend (one rep, and only up to ~0.3 GFLOP per product: it runs at ~1 GFLOP/s).
 // Run alone: node bench/run.mjs gemm
 
-import { pathToFileURL } from 'node:url';
+import { randf } from './run.mjs';
 
 const SHAPES = [
   [512, 512, 512],
@@ -12,12 +12,6 @@ const SHAPES = [
   [3136, 128, 256],
   [256, 3136, 128],
 ];
-
-function randf(n) {
-  const a = new Float32Array(n);
-  for (let i = 0; i < n; i++) a[i] = Math.random() * 2 - 1;
-  return a;
-}
 
 export async function run({ timeit, timeInterleaved, tfjs, loadVaegrad }) {
   const { wasm, js } = await loadVaegrad();
@@ -50,9 +44,4 @@ export async function run({ timeit, timeInterleaved, tfjs, loadVaegrad }) {
     rows,
     notes: ['js ref: one rep, skipped (n/a) above 0.3 GFLOP per product. Targets: >= 1.8x tfjs at 512^3/1024^3, >= 1.3x on the model shapes.'],
   };
-}
-
-if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  const r = await import('./run.mjs');
-  r.printTable(await run({ timeit: r.timeit, timeInterleaved: r.timeInterleaved, tfjs: r.tfjs, loadVaegrad: r.loadVaegrad }));
 }

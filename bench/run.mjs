@@ -78,6 +78,13 @@ export async function loadVaegrad() {
   return { wasm: wasm.createWasmBackendSync(), js: new js.JsBackend() };
 }
 
+/** n uniform values in [-1, 1): benchmark inputs (values do not matter for timing). */
+export function randf(n) {
+  const a = new Float32Array(n);
+  for (let i = 0; i < n; i++) a[i] = Math.random() * 2 - 1;
+  return a;
+}
+
 export function printTable({ title, columns, rows, notes = [] }) {
   const cells = [columns, ...rows.map((r) => r.map((c) => (typeof c === 'number' ? fmt(c) : String(c))))];
   const widths = columns.map((_, i) => Math.max(...cells.map((r) => (r[i] ?? '').length)));

@@ -91,7 +91,13 @@ class ConvBackwardFilter extends Function {
   }
 }
 
-function checkConvArgs(op: string, x: Tensor, w: Tensor, bias: Tensor | null | undefined): void {
+export function checkBias(op: string, bias: Tensor, channels: number): void {
+  checkTensor(op, bias, 'bias');
+  if (bias.ndim !== 1 || bias.shape[0] !== channels) throw new Error(`${op}: bias must have shape [${channels}], got ${fmtShape(bias.shape)}`);
+}
+
+/** The tensor checks and the options both convolutions share. */
+function convArgs(op: string, x: Tensor, w: Tensor, bias: Tensor | null | undefined, opts: Conv2dOptions) {
   checkTensor(op, x);
   checkTensor(op, w, 'weight');
   checkFloat(op, x);
@@ -100,11 +106,10 @@ function checkConvArgs(op: string, x: Tensor, w: Tensor, bias: Tensor | null | u
   for (const t of [w, bias]) {
     if (t && t.dtype !== x.dtype) throw new Error(`${op}: dtype mismatch: input ${x.dtype}, parameter ${t.dtype}`);
   }
-}
-
-export function checkBias(op: string, bias: Tensor, channels: number): void {
-  checkTensor(op, bias, 'bias');
-  if (bias.ndim !== 1 || bias.shape[0] !== channels) throw new Error(`${op}: bias must have shape [${channels}], got ${fmtShape(bias.shape)}`);
+  const [strideH, strideW] = pair(op, 'stride', opts.stride, 1, 1);
+  const [padH, padW] = pair(op, 'padding', opts.padding, 0);
+  const [dilH, dilW] = pair(op, 'dilation', opts.dilation, 1, 1);
+  return { strideH, strideW, padH, padW, dilH, dilW, groups: opts.groups ?? 1 };
 }
 
 function addBias(op: string, y: Tensor, bias: Tensor | null | undefined, channels: number): Tensor {
@@ -132,23 +137,18 @@ export function conv2d(x: Tensor, weight: Tensor, bias?: Tensor | null, opts: Co
 
 /** conv2d's checks and geometry (bias is only type-checked here). */
 export function conv2dGeometry(op: string, x: Tensor, weight: Tensor, bias: Tensor | null | undefined, opts: Conv2dOptions): Conv2dGeometry {
-  checkConvArgs(op, x, weight, bias);
-  const [strideH, strideW] = pair(op, 'stride', opts.stride, 1, 1);
-  const [padH, padW] = pair(op, 'padding', opts.padding, 0);
-  const [dilH, dilW] = pair(op, 'dilation', opts.dilation, 1, 1);
-  const groups = opts.groups ?? 1;
+  const { strideH, strideW, padH, padW, dilH, dilW, groups } = convArgs(op, x, weight, bias, opts);
   const [n, c, h, w] = x.shape as [number, number, number, number];
   const [o, cg, kh, kw] = weight.shape as [number, number, number, number];
   if (!Number.isInteger(groups) || groups < 1 || c % groups || o % groups) {
     throw new Error(`${op}: groups=${groups} must divide both input channels (${c}) and output channels (${o})`);
   }
   if (cg * groups !== c) throw new Error(`${op}: weight ${fmtShape(weight.shape)} expects ${cg * groups} input channels (groups=${groups}), input ${fmtShape(x.shape)} has ${c}`);
-  const g: Conv2dGeometry = {
+  return {
     n, c, h, w, o, kh, kw, strideH, strideW, padH, padW, dilH, dilW, groups,
     oh: outSize(op, h, kh, strideH, padH, dilH),
     ow: outSize(op, w, kw, strideW, padW, dilW),
   };
-  return g;
 }
 
 /** PyTorch's F.conv_transpose2d: x [N, Cin, H, W], weight [Cin, Cout / groups, kH, kW], bias [Cout]. */
@@ -164,12 +164,8 @@ export function convTranspose2d(x: Tensor, weight: Tensor, bias?: Tensor | null,
 
 /** convTranspose2d's checks and geometry: that of the conv whose backward-data it is (result [n, c, h, w]). */
 export function convTranspose2dGeometry(op: string, x: Tensor, weight: Tensor, bias: Tensor | null | undefined, opts: ConvTranspose2dOptions): Conv2dGeometry {
-  checkConvArgs(op, x, weight, bias);
-  const [strideH, strideW] = pair(op, 'stride', opts.stride, 1, 1);
-  const [padH, padW] = pair(op, 'padding', opts.padding, 0);
-  const [dilH, dilW] = pair(op, 'dilation', opts.dilation, 1, 1);
+  const { strideH, strideW, padH, padW, dilH, dilW, groups } = convArgs(op, x, weight, bias, opts);
   const [opH, opW] = pair(op, 'outputPadding', opts.outputPadding, 0);
-  const groups = opts.groups ?? 1;
   const [n, cin, h, w] = x.shape as [number, number, number, number];
   const [wi, coutg, kh, kw] = weight.shape as [number, number, number, number];
   if (wi !== cin) throw new Error(`${op}: weight ${fmtShape(weight.shape)} expects ${wi} input channels, input ${fmtShape(x.shape)} has ${cin}`);
