@@ -2,6 +2,7 @@
 // TypeScript (src/backend/wasm/) owns every allocation.
 export { sgemm, gemmBlocking } from './gemm';
 export { im2col, col2im, gatherChannels, scatterChannels, gemmNT, addChannelBias } from './conv';
+export { winogradFilter, winogradPad, winogradConv, winogradGradSums, winogradFilterGrad } from './winograd';
 export { maxPool2d, maxPool2dBackward, avgPool2d, avgPool2dBackward } from './pool';
 export { adamUpdate } from './optim';
 export { heapBase } from './memory';

@@ -8,7 +8,8 @@ test/vae/reference-step.test.ts), so only the results need storing. Large tensor
 every 61st element ('<name>@61') plus their sum and sum of squares ('<name>@sum', '<name>@sumsq').
 
 Contents: x [8,1,28,28] (first image of digits 0..7 of the mnist package, with a little hashed
-noise so that max-pool windows have no exact ties), eps [8,20],
+noise so that max-pool windows have no exact ties and no ReLU input or max-pool choice sits within
+rounding distance of its kink: see well_conditioned), eps [8,20],
 the train-mode forward (logits, mu, logvar), loss/bce/kl, every parameter's gradient
 ('grad.<key>'), and after one Adam(lr=1e-3) step every state_dict entry ('after.<key>',
 running stats and num_batches_tracked included), plus the eval-mode forward of the initial
@@ -67,18 +68,61 @@ def compact(name, t, out):
     out[name + '@sumsq'] = (flat.double() ** 2).sum().float().reshape([])
 
 
+def kink_margin(model, x, eps):
+    """The smallest distance, relative to its tensor's largest magnitude, of any ReLU input from 0
+    and of any positive 2x2 max-pool winner from its runner-up, in the train-mode forward."""
+    margins = []
+
+    def relu_hook(_m, inp, _out):
+        t = inp[0].detach().double()
+        margins.append((t.abs().min() / t.abs().max()).item())
+
+    def pool_hook(_m, inp, _out):
+        t = inp[0].detach().double()
+        n, c, h, w = t.shape
+        win = t.reshape(n, c, h // 2, 2, w // 2, 2).permute(0, 1, 2, 4, 3, 5).reshape(-1, 4)
+        top2 = win.topk(2, dim=1).values
+        live = top2[:, 0] > 0  # an all-zero window (after the ReLU) passes no gradient: its tie is harmless
+        margins.append(((top2[live, 0] - top2[live, 1]).min() / t.abs().max()).item())
+
+    handles = [m.register_forward_hook(relu_hook if isinstance(m, torch.nn.ReLU) else pool_hook)
+               for m in model.modules() if isinstance(m, (torch.nn.ReLU, torch.nn.MaxPool2d))]
+    model.train()
+    model(x, eps=eps)
+    for h in handles:
+        h.remove()
+    return min(margins)
+
+
+def well_conditioned(model, images):
+    """Gradients jump where a ReLU input crosses 0 or a max-pool winner changes, so two float32
+    implementations whose forwards differ by rounding (another summation order, Winograd
+    convolutions) route a gradient differently at an input that sits within rounding distance of
+    such a kink, and every gradient upstream then differs by about 1%. Real digits have flat
+    backgrounds (exact max-pool ties), so a little hashed noise is added, and of the noise seeds
+    2000..2199 the one whose forward keeps its closest kink farthest away is used (the batch has
+    ~400k kinks, so the best margin is about 1e-6 of the tensors' scale; seed 2000 had 1e-7)."""
+    state = {k: v.clone() for k, v in model.state_dict().items()}
+    eps = torch.from_numpy((2 * hash_uniform(1000, 8 * 20) - 1) * 1.5).float().reshape(8, 20)
+    best = None
+    for seed in range(2000, 2200):
+        noise = hash_uniform(seed, 8 * 784).reshape(8, 1, 28, 28)
+        x = torch.from_numpy(0.9 * images + 0.1 * noise).float()
+        margin = kink_margin(model, x, eps)
+        model.load_state_dict(state)  # undo the probe's running-statistics update
+        if best is None or margin > best[0]:
+            best = (margin, seed, x)
+    print('noise seed', best[1], 'kink margin %.2e' % best[0])
+    return best[2], eps
+
+
 def main():
     torch.set_num_threads(1)
     model = ConvVAE(20)
     init_(model)
     x_all, labels = load_digits()
     first = [int(np.argmax(labels == d)) for d in range(8)]
-    # Real digits have flat backgrounds, so 2x2 max-pool windows hold exact ties after
-    # conv + BN + ReLU, and which tied input gets the gradient depends on rounding noise of the
-    # conv implementation. A little hashed noise removes the ties without changing the picture.
-    noise = hash_uniform(2000, 8 * 784).reshape(8, 1, 28, 28)
-    x = torch.from_numpy(0.9 * x_all[first].astype(np.float64) + 0.1 * noise).float()
-    eps = torch.from_numpy((2 * hash_uniform(1000, 8 * 20) - 1) * 1.5).float().reshape(8, 20)
+    x, eps = well_conditioned(model, x_all[first].astype(np.float64))
     out = {'x': x, 'eps': eps}
 
     model.eval()

@@ -75,6 +75,12 @@ function isDense(v: View): boolean {
 }
 const roundUp = (x: number, m: number): number => Math.ceil(x / m) * m;
 
+/** Buffers (arena byte offsets) and geometry of one Winograd convolution (see winogradPlan). */
+interface WinogradPlan {
+  k: number; h: number; w: number; m: number; ph: number; pw: number; hp: number; wp: number;
+  nb: number; u: number; geo: number; xp: number; v: number; mm: number;
+}
+
 interface Staged {
   ptr: number; // byte offset of element (0, 0, ...) of the view
   strides: number[];
@@ -85,6 +91,13 @@ export class WasmBackend extends JsBackend {
   readonly flavor: string;
   /** Target size (floats) of one conv chunk's im2col matrix: about L2-sized (1 MiB), so it stays cached. */
   colTarget = 1 << 18;
+  /**
+   * Fewest input and output channels for which a 3x3 stride-1 convolution runs by Winograd
+   * F(2x2, 3x3) instead of im2col + GEMM: the transforms cost O(c + o) per tile, the products
+   * O(c * o), so it wins once both are wide. Measured on encoder.4 (32 -> 64, 14x14, batch 128):
+   * see winograd() below.
+   */
+  winogradMinChannels = 16;
   private readonly k: KernelExports;
   readonly arena: Arena;
   private readonly MR: number;
@@ -336,18 +349,19 @@ export class WasmBackend extends JsBackend {
     const og = g.o / g.groups;
     const K = cg * g.kh * g.kw;
     const inImg = g.c * g.h * g.w;
-    const nb = this.chunk(g.n, K * S);
     const ar = this.arena;
     ar.reset();
-    const geo = ar.alloc(64);
     const wp = ar.allocF32(g.o * K);
-    const xb = ar.allocF32(nb * inImg);
-    const col = ar.allocF32(K * nb * S);
-    const perImage = nb === 1 || this.perImage(S);
-    const ymat = perImage ? 0 : ar.allocF32(og * nb * S);
-    const yb = ar.allocF32(nb * g.o * S);
-    const [pa, pb, tmp] = this.gemmBuffers(og, nb * S, K);
     this.copyIn(f32(w), wp);
+    const wino = this.winogradFits(g) ? this.winogradPlan(wp, 0, g.c, g.h, g.w, g.o, g.oh, g.ow, g.padH, g.padW, g.n) : null;
+    const nb = wino ? wino.nb : this.chunk(g.n, K * S);
+    const geo = ar.alloc(64);
+    const xb = ar.allocF32(nb * inImg);
+    const col = wino ? 0 : ar.allocF32(K * nb * S);
+    const perImage = nb === 1 || this.perImage(S);
+    const ymat = perImage || wino ? 0 : ar.allocF32(og * nb * S);
+    const yb = ar.allocF32(nb * g.o * S);
+    const [pa, pb, tmp] = wino ? [0, 0, 0] : this.gemmBuffers(og, nb * S, K);
     const bp = bias ? ar.allocF32(g.o) : 0;
     if (bias) this.copyIn(f32(bias), bp);
     const bnp = epi ? [epi.bn.mean, epi.bn.invstd, epi.bn.weight, epi.bn.bias].map((t) => {
@@ -359,19 +373,23 @@ export class WasmBackend extends JsBackend {
     const pbuf = pool ? ar.allocF32(nb * g.o * PS) : 0;
     for (let n0 = 0; n0 < g.n; n0 += nb) {
       const cur = Math.min(nb, g.n - n0);
-      ar.i32.set(this.convGeo(g, cur), geo / F32);
       this.copyIn(X.subarray(n0 * inImg, (n0 + cur) * inImg), xb);
-      for (let grp = 0; grp < g.groups; grp++) {
-        this.k.im2col(geo, xb, col, grp);
-        const a = wp + grp * og * K * F32;
-        if (perImage) {
-          // one product per image, written straight into its NCHW place
-          for (let i = 0; i < cur; i++) {
-            this.k.sgemm(og, S, K, a, K, 1, col + i * S * F32, cur * S, 1, yb + (i * g.o + grp * og) * S * F32, S, 0, pa, pb, tmp);
+      if (wino) {
+        this.winograd(wino, xb, yb, cur);
+      } else {
+        ar.i32.set(this.convGeo(g, cur), geo / F32);
+        for (let grp = 0; grp < g.groups; grp++) {
+          this.k.im2col(geo, xb, col, grp);
+          const a = wp + grp * og * K * F32;
+          if (perImage) {
+            // one product per image, written straight into its NCHW place
+            for (let i = 0; i < cur; i++) {
+              this.k.sgemm(og, S, K, a, K, 1, col + i * S * F32, cur * S, 1, yb + (i * g.o + grp * og) * S * F32, S, 0, pa, pb, tmp);
+            }
+          } else {
+            this.k.sgemm(og, cur * S, K, a, K, 1, col, cur * S, 1, ymat, cur * S, 0, pa, pb, tmp);
+            this.k.scatterChannels(ymat, yb, cur, g.o, grp * og, og, S);
           }
-        } else {
-          this.k.sgemm(og, cur * S, K, a, K, 1, col, cur * S, 1, ymat, cur * S, 0, pa, pb, tmp);
-          this.k.scatterChannels(ymat, yb, cur, g.o, grp * og, og, S);
         }
       }
       if (bias) this.k.addChannelBias(yb, cur, g.o, S, bp);
@@ -385,6 +403,92 @@ export class WasmBackend extends JsBackend {
       }
     }
     return new HostStorage(out);
+  }
+
+  // ---------------------------------------------------------------- Winograd F(2x2, 3x3)
+  //
+  // A 3x3 stride-1 convolution (no dilation, one group, padding <= 2) computes each 2x2 output
+  // tile from a 4x4 input tile with 16 multiplies per channel pair instead of 36 (assembly/
+  // winograd.ts), and writes no im2col matrix. Its input gradient is the same kind of
+  // convolution (filters transposed and rotated, padding 2 - p), so both run here; the weight
+  // gradient stays on im2col + gemmNT. Rounding differs from the direct sum by a few float32
+  // ulps of the inputs' magnitude (the transforms add up to 4 inputs, or halve filter sums),
+  // within the conformance bounds. Measured at batch 128 (node bench/run.mjs conv): see README.
+
+  /** Whether a convolution takes the Winograd path (forward and backward-data alike). */
+  private winogradFits(g: Conv2dGeometry): boolean {
+    return g.kh === 3 && g.kw === 3 && g.strideH === 1 && g.strideW === 1 && g.dilH === 1 && g.dilW === 1 && g.groups === 1 &&
+      g.padH <= 2 && g.padW <= 2 && Math.min(g.c, g.o) >= this.winogradMinChannels;
+  }
+
+  /** Tile grid, padded plane and chunking of a Winograd convolution from k channels to m of oh x ow (m, k as the GEMMs see them). */
+  private winogradLayout(n: number, k: number, m: number, oh: number, ow: number, inPlane: number): { th: number; tw: number; hp: number; wp: number; nb: number; T: number } {
+    const th = Math.ceil(oh / 2), tw = Math.ceil(ow / 2);
+    const hp = 2 * th + 2, wp = 2 * tw + 2;
+    // images per chunk: input, padded input and output about colTarget floats; tiles per block:
+    // a block's two transformed operands about 512 KiB, so they stay in L2 beside the filters
+    const nb = Math.max(1, Math.min(n, Math.floor(this.colTarget / (k * (inPlane + hp * wp) + m * oh * ow))));
+    const T = Math.max(8, Math.floor((1 << 17) / (16 * (roundUp(k, 8) + roundUp(m, 4))) / 8) * 8);
+    return { th, tw, hp, wp, nb, T };
+  }
+
+  /**
+   * Reserve the buffers of a Winograd convolution of n k-channel h x w images into m channels of
+   * oh x ow (padding ph, pw) and transform its filters (at `w` in the arena: [m][k][3][3], or
+   * [k][m][3][3] with flip = 1 for the backward-data convolution).
+   */
+  private winogradPlan(w: number, flip: 0 | 1, k: number, h: number, wd: number, m: number, oh: number, ow: number, ph: number, pw: number, n: number): WinogradPlan {
+    const ar = this.arena;
+    const { th, tw, hp, wp, nb, T } = this.winogradLayout(n, k, m, oh, ow, h * wd);
+    const mp = roundUp(m, 4);
+    const u = ar.allocF32(16 * mp * k);
+    this.k.winogradFilter(w, u, m, k, flip);
+    const geo = ar.alloc(64);
+    ar.i32.set([0, k, m, th, tw, hp, wp, oh, ow, T], geo / F32);
+    return { k, h, w: wd, m, ph, pw, hp, wp, nb, u, geo, xp: ar.allocF32(nb * k * hp * wp), v: ar.allocF32(16 * T * k), mm: ar.allocF32(16 * mp * T) };
+  }
+
+  /** dst (cur images, NCHW) = the plan's convolution of src (cur images, NCHW), both in the arena. */
+  private winograd(p: WinogradPlan, src: number, dst: number, cur: number): void {
+    this.k.winogradPad(src, p.xp, cur * p.k, p.h, p.w, p.hp, p.wp, p.ph, p.pw);
+    this.arena.i32[p.geo / F32] = cur;
+    this.k.winogradConv(p.geo, p.xp, p.u, dst, p.v, p.mm);
+  }
+
+  /**
+   * The weight gradient of a Winograd-shaped convolution: dW = G^T (sum over tiles of
+   * (A dY A^T) . (B^T d B)) G, the sums being 16 GEMMs that run along the tiles.
+   */
+  private winogradFilterGrad(X: Float32Array, DY: Float32Array, g: Conv2dGeometry, dw: Float32Array): Storage {
+    const { th, tw, hp, wp, nb, T } = this.winogradLayout(g.n, g.c, g.o, g.oh, g.ow, g.h * g.w);
+    const mp = roundUp(g.o, 4), kp = roundUp(g.c, 8);
+    const S = g.oh * g.ow, inImg = g.c * g.h * g.w;
+    const padDy = g.oh % 2 !== 0 || g.ow % 2 !== 0; // dY tiles read 2x2 blocks: odd sizes get a zero edge
+    const ar = this.arena;
+    ar.reset();
+    const geo = ar.alloc(64);
+    const xb = ar.allocF32(nb * inImg);
+    const dyb = ar.allocF32(nb * g.o * S);
+    const xp = ar.allocF32(nb * g.c * hp * wp);
+    const dyp = padDy ? ar.allocF32(nb * g.o * 4 * th * tw) : dyb;
+    const du = ar.allocF32(16 * mp * kp);
+    const v = ar.allocF32(16 * kp * T);
+    const z = ar.allocF32(16 * mp * T);
+    const dwb = ar.allocF32(dw.length);
+    ar.f32.fill(0, du / F32, du / F32 + 16 * mp * kp);
+    ar.i32.set([0, g.c, g.o, th, tw, hp, wp, g.oh, g.ow, T], geo / F32);
+    for (let n0 = 0; n0 < g.n; n0 += nb) {
+      const cur = Math.min(nb, g.n - n0);
+      this.copyIn(X.subarray(n0 * inImg, (n0 + cur) * inImg), xb);
+      this.copyIn(DY.subarray(n0 * g.o * S, (n0 + cur) * g.o * S), dyb);
+      this.k.winogradPad(xb, xp, cur * g.c, g.h, g.w, hp, wp, g.padH, g.padW);
+      if (padDy) this.k.winogradPad(dyb, dyp, cur * g.o, g.oh, g.ow, 2 * th, 2 * tw, 0, 0);
+      ar.i32[geo / F32] = cur;
+      this.k.winogradGradSums(geo, xp, dyp, du, v, z);
+    }
+    this.k.winogradFilterGrad(du, dwb, g.o, g.c);
+    this.copyOut(dwb, dw.length, dw);
+    return new HostStorage(dw);
   }
 
   override conv2dBackwardData(dy: Storage, w: Storage, g: Conv2dGeometry): Storage {
@@ -413,18 +517,20 @@ export class WasmBackend extends JsBackend {
     const cg = g.c / g.groups;
     const og = g.o / g.groups;
     const K = cg * g.kh * g.kw;
-    const nb = this.chunk(g.n, K * S);
     const ar = this.arena;
     ar.reset();
-    const geo = ar.alloc(64);
     const wp = ar.allocF32(g.o * K);
+    this.copyIn(f32(w), wp);
+    // the input gradient of a 3x3 stride-1 conv is a 3x3 stride-1 conv of dy (padding 2 - p)
+    const wino = this.winogradFits(g) ? this.winogradPlan(wp, 1, g.o, g.oh, g.ow, g.c, g.h, g.w, 2 - g.padH, 2 - g.padW, g.n) : null;
+    const nb = wino ? wino.nb : this.chunk(g.n, K * S);
+    const geo = ar.alloc(64);
     const dyb = ar.allocF32(nb * g.o * S);
     const perImage = nb === 1 || this.perImage(S);
-    const dymat = perImage ? 0 : ar.allocF32(og * nb * S);
-    const col = ar.allocF32(K * nb * S);
+    const dymat = perImage || wino ? 0 : ar.allocF32(og * nb * S);
+    const col = wino ? 0 : ar.allocF32(K * nb * S);
     const dxb = ar.allocF32(nb * inImg);
-    const [pa, pb, tmp] = this.gemmBuffers(K, nb * S, og);
-    this.copyIn(f32(w), wp);
+    const [pa, pb, tmp] = wino ? [0, 0, 0] : this.gemmBuffers(K, nb * S, og);
     const bp = bias ? ar.allocF32(g.c) : 0;
     if (bias) this.copyIn(f32(bias), bp);
     const bnp = bn ? [bn.mean, bn.invstd, bn.weight, bn.bias].map((t) => {
@@ -434,22 +540,26 @@ export class WasmBackend extends JsBackend {
     }) as [number, number, number, number] : null;
     for (let n0 = 0; n0 < g.n; n0 += nb) {
       const cur = Math.min(nb, g.n - n0);
-      ar.i32.set(this.convGeo(g, cur), geo / F32);
       this.copyIn(DY.subarray(n0 * g.o * S, (n0 + cur) * g.o * S), dyb);
-      ar.f32.fill(0, dxb / F32, dxb / F32 + cur * inImg);
-      for (let grp = 0; grp < g.groups; grp++) {
-        const a = wp + grp * og * K * F32;
-        if (perImage) {
-          // col[K, i*S..] = W_g^T [K, og] . dY_g,i [og, S], per image, read in place
-          for (let i = 0; i < cur; i++) {
-            this.k.sgemm(K, S, og, a, 1, K, dyb + (i * g.o + grp * og) * S * F32, S, 1, col + i * S * F32, cur * S, 0, pa, pb, tmp);
+      if (wino) {
+        this.winograd(wino, dyb, dxb, cur);
+      } else {
+        ar.i32.set(this.convGeo(g, cur), geo / F32);
+        ar.f32.fill(0, dxb / F32, dxb / F32 + cur * inImg);
+        for (let grp = 0; grp < g.groups; grp++) {
+          const a = wp + grp * og * K * F32;
+          if (perImage) {
+            // col[K, i*S..] = W_g^T [K, og] . dY_g,i [og, S], per image, read in place
+            for (let i = 0; i < cur; i++) {
+              this.k.sgemm(K, S, og, a, 1, K, dyb + (i * g.o + grp * og) * S * F32, S, 1, col + i * S * F32, cur * S, 0, pa, pb, tmp);
+            }
+          } else {
+            // col[K, cur*S] = W_g^T [K, og] . dY_g [og, cur*S]
+            this.k.gatherChannels(dyb, dymat, cur, g.o, grp * og, og, S);
+            this.k.sgemm(K, cur * S, og, a, 1, K, dymat, cur * S, 1, col, cur * S, 0, pa, pb, tmp);
           }
-        } else {
-          // col[K, cur*S] = W_g^T [K, og] . dY_g [og, cur*S]
-          this.k.gatherChannels(dyb, dymat, cur, g.o, grp * og, og, S);
-          this.k.sgemm(K, cur * S, og, a, 1, K, dymat, cur * S, 1, col, cur * S, 0, pa, pb, tmp);
+          this.k.col2im(geo, col, dxb, grp);
         }
-        this.k.col2im(geo, col, dxb, grp);
       }
       if (bias) this.k.addChannelBias(dxb, cur, g.c, g.h * g.w, bp);
       if (bnp) this.k.bnForward(dxb, dxb, cur, g.c, g.h * g.w, ...bnp, 1);
@@ -469,6 +579,7 @@ export class WasmBackend extends JsBackend {
     const X = f32(x);
     const DY = f32(dy);
     const inImg = g.c * g.h * g.w;
+    if (this.winogradFits(g)) return this.winogradFilterGrad(X, DY, g, dw);
     const nb = this.chunk(g.n, K * S);
     const ar = this.arena;
     ar.reset();

@@ -1,0 +1,343 @@
+// Winograd F(2x2, 3x3) convolution (Lavin & Gray, 2015) for 3x3 kernels at stride 1: each 2x2
+// output tile of each (output, input) channel pair costs 16 multiplies instead of 36, so the
+// matrix products shrink 2.25x and no im2col matrix (9x the input) is written. With
+//   V = Bt d B  (a 4x4 input tile d),  U = G g Gt  (a 3x3 filter g),  Y = At (sum_c U . V) A
+// the channel sums are 16 independent products M[xi] = U[xi] (m x k) . V[xi] (k x tiles), run by
+// the GEMM's 4x8 micro-kernel on operands that the transforms write already packed.
+//
+// Layouts (float32; TypeScript allocates every buffer):
+//   u   transformed filters, as A panels:  [16][mp / 4][k][4]   (mp = m rounded up to 4)
+//   xp  padded input chunk:                [nb][k][hp][wp]      (the image at (padH, padW), zeros
+//       around; hp = 2 * th + 2, wp = 2 * tw + 2 so every tile's 4x4 window is inside)
+//   v   transformed tiles of one block:    [16][tb / 8][k][8]   (tb = block tiles rounded up to 8)
+//   mm  products of one block:             [16][mp][tb]
+//   y   output chunk (NCHW):               [nb][m][oh][ow]
+// Tiles are numbered image by image, row by row: t = (i * th + ty) * tw + tx.
+//
+// Geometry from i32[16] at `geo`: 0 nb, 1 k (input channels), 2 m (output channels), 3 th,
+// 4 tw, 5 hp, 6 wp, 7 oh, 8 ow, 9 T (tiles per block, a multiple of 8).
+
+import { kernel4x8 } from './gemm';
+
+@inline function gi(geo: usize, i: i32): i32 { return load<i32>(geo + (<usize>i << 2)); }
+
+/**
+ * u = G g Gt for every filter, packed as A panels. flip == 0: g[mi][ki] = w[mi][ki] (w is
+ * [m][k][3][3], a conv's own weight). flip == 1: g[mi][ki] = w[ki][mi] rotated 180 degrees (w is
+ * [k][m][3][3]): the filters of the backward-data convolution. Computed in f64, rounded once.
+ */
+export function winogradFilter(w: usize, u: usize, m: i32, k: i32, flip: i32): void {
+  const mp = (m + 3) & ~3;
+  memory.fill(u, 0, <usize>16 * mp * k << 2);
+  const xiStride = (<usize>mp * k) << 2;
+  for (let mi = 0; mi < m; mi++) {
+    for (let ki = 0; ki < k; ki++) {
+      const src = w + ((<usize>(flip ? ki * m + mi : mi * k + ki) * 9) << 2);
+      const dst = u + ((((<usize>(mi >> 2)) * k + ki) * 4 + (mi & 3)) << 2);
+      const g00 = tap(src, 0, flip), g01 = tap(src, 1, flip), g02 = tap(src, 2, flip);
+      const g10 = tap(src, 3, flip), g11 = tap(src, 4, flip), g12 = tap(src, 5, flip);
+      const g20 = tap(src, 6, flip), g21 = tap(src, 7, flip), g22 = tap(src, 8, flip);
+      // t = G g (rows g0, (g0 + g1 + g2) / 2, (g0 - g1 + g2) / 2, g2), then each row times Gt
+      filterRow(dst, xiStride, 0, g00, g01, g02);
+      filterRow(dst, xiStride, 4, 0.5 * (g00 + g10 + g20), 0.5 * (g01 + g11 + g21), 0.5 * (g02 + g12 + g22));
+      filterRow(dst, xiStride, 8, 0.5 * (g00 - g10 + g20), 0.5 * (g01 - g11 + g21), 0.5 * (g02 - g12 + g22));
+      filterRow(dst, xiStride, 12, g20, g21, g22);
+    }
+  }
+}
+
+/** Filter tap e (row-major 3x3), rotated 180 degrees when flip != 0. */
+@inline function tap(src: usize, e: i32, flip: i32): f64 {
+  return <f64>load<f32>(src + (<usize>(flip ? 8 - e : e) << 2));
+}
+
+/** One row of U = t Gt: (t0, (t0 + t1 + t2) / 2, (t0 - t1 + t2) / 2, t2) to U[xi0 .. xi0 + 3]. */
+@inline function filterRow(dst: usize, xiStride: usize, xi0: i32, t0: f64, t1: f64, t2: f64): void {
+  const p = dst + <usize>xi0 * xiStride;
+  store<f32>(p, <f32>t0);
+  store<f32>(p + xiStride, <f32>(0.5 * (t0 + t1 + t2)));
+  store<f32>(p + 2 * xiStride, <f32>(0.5 * (t0 - t1 + t2)));
+  store<f32>(p + 3 * xiStride, <f32>t2);
+}
+
+/** xp = the planes of x (h x w each) zero-padded into hp x wp planes, the image at (ph, pw). */
+export function winogradPad(x: usize, xp: usize, planes: i32, h: i32, w: i32, hp: i32, wp: i32, ph: i32, pw: i32): void {
+  memory.fill(xp, 0, <usize>planes * hp * wp << 2);
+  for (let p = 0; p < planes; p++) {
+    const src = x + ((<usize>p * h * w) << 2);
+    const dst = xp + ((<usize>(p * hp + ph) * wp + pw) << 2);
+    for (let r = 0; r < h; r++) memory.copy(dst + ((<usize>r * wp) << 2), src + ((<usize>r * w) << 2), <usize>w << 2);
+  }
+}
+
+// 4x4 transpose of rows a, b, c, d (lane l of the result j is element j of row l)
+@inline function lo(a: v128, b: v128): v128 { return v128.shuffle<f32>(a, b, 0, 4, 1, 5); }
+@inline function hi(a: v128, b: v128): v128 { return v128.shuffle<f32>(a, b, 2, 6, 3, 7); }
+@inline function lo64(a: v128, b: v128): v128 { return v128.shuffle<f64>(a, b, 0, 2); }
+@inline function hi64(a: v128, b: v128): v128 { return v128.shuffle<f64>(a, b, 1, 3); }
+
+/** Byte offset of tile t's (0, 0) corner within a channel-0 plane of image i, for a plane of width `wd` and tile rows `rows` apart. */
+@inline function tileBase(t: i32, th: i32, tw: i32, planeStride: i32, wd: i32): usize {
+  const img = t / (th * tw);
+  const r = t - img * th * tw;
+  const ty = r / tw;
+  const tx = r - ty * tw;
+  return (<usize>img * planeStride + <usize>(2 * ty) * wd + <usize>(2 * tx)) << 2;
+}
+
+/**
+ * V = Bt d B for four 4x4 windows at once (lane l is the window at p_l, rows `row` bytes apart):
+ * load row r of each window, transpose so each vector holds one d[r][j] across the lanes, then
+ * V[xi] (4 lanes) to dst + xi * xiStride.
+ */
+@inline function transform4(p0: usize, p1: usize, p2: usize, p3: usize, row: usize, dst: usize, xiStride: usize): void {
+  let a = v128.load(p0), b = v128.load(p1), c = v128.load(p2), d = v128.load(p3);
+  let ab = lo(a, b), cd = lo(c, d), ab2 = hi(a, b), cd2 = hi(c, d);
+  const d00 = lo64(ab, cd), d01 = hi64(ab, cd), d02 = lo64(ab2, cd2), d03 = hi64(ab2, cd2);
+  a = v128.load(p0 + row); b = v128.load(p1 + row); c = v128.load(p2 + row); d = v128.load(p3 + row);
+  ab = lo(a, b); cd = lo(c, d); ab2 = hi(a, b); cd2 = hi(c, d);
+  const d10 = lo64(ab, cd), d11 = hi64(ab, cd), d12 = lo64(ab2, cd2), d13 = hi64(ab2, cd2);
+  a = v128.load(p0 + 2 * row); b = v128.load(p1 + 2 * row); c = v128.load(p2 + 2 * row); d = v128.load(p3 + 2 * row);
+  ab = lo(a, b); cd = lo(c, d); ab2 = hi(a, b); cd2 = hi(c, d);
+  const d20 = lo64(ab, cd), d21 = hi64(ab, cd), d22 = lo64(ab2, cd2), d23 = hi64(ab2, cd2);
+  a = v128.load(p0 + 3 * row); b = v128.load(p1 + 3 * row); c = v128.load(p2 + 3 * row); d = v128.load(p3 + 3 * row);
+  ab = lo(a, b); cd = lo(c, d); ab2 = hi(a, b); cd2 = hi(c, d);
+  const d30 = lo64(ab, cd), d31 = hi64(ab, cd), d32 = lo64(ab2, cd2), d33 = hi64(ab2, cd2);
+  // Bt d: rows (d0 - d2, d1 + d2, d2 - d1, d1 - d3), then each row times B the same way
+  rowTransform(dst, xiStride, 0, f32x4.sub(d00, d20), f32x4.sub(d01, d21), f32x4.sub(d02, d22), f32x4.sub(d03, d23));
+  rowTransform(dst, xiStride, 4, f32x4.add(d10, d20), f32x4.add(d11, d21), f32x4.add(d12, d22), f32x4.add(d13, d23));
+  rowTransform(dst, xiStride, 8, f32x4.sub(d20, d10), f32x4.sub(d21, d11), f32x4.sub(d22, d12), f32x4.sub(d23, d13));
+  rowTransform(dst, xiStride, 12, f32x4.sub(d10, d30), f32x4.sub(d11, d31), f32x4.sub(d12, d32), f32x4.sub(d13, d33));
+}
+
+/** V for tiles [t0, t0 + tb), all k channels, as B panels [16][tbp / 8][k][8] (lanes = 4 tiles). */
+function inputTransform(xp: usize, v: usize, t0: i32, tb: i32, tbp: i32, total: i32, k: i32, th: i32, tw: i32, hp: i32, wp: i32): void {
+  const plane = <usize>(hp * wp) << 2;
+  const xiStride = (<usize>tbp * k) << 2;
+  const last = total - 1; // lanes past the end repeat the last tile (their products are never read)
+  for (let q = 0; q < tb; q += 4) {
+    let p0 = xp + tileBase(min(t0 + q, last), th, tw, k * hp * wp, wp);
+    let p1 = xp + tileBase(min(t0 + q + 1, last), th, tw, k * hp * wp, wp);
+    let p2 = xp + tileBase(min(t0 + q + 2, last), th, tw, k * hp * wp, wp);
+    let p3 = xp + tileBase(min(t0 + q + 3, last), th, tw, k * hp * wp, wp);
+    let dst = v + ((<usize>((q >> 3) * k * 8 + (q & 7))) << 2);
+    for (let ci = 0; ci < k; ci++) {
+      transform4(p0, p1, p2, p3, <usize>wp << 2, dst, xiStride);
+      p0 += plane; p1 += plane; p2 += plane; p3 += plane;
+      dst += 32;
+    }
+  }
+}
+
+/**
+ * V for tiles [t0, t0 + tb), all k channels, as B panels over channels [16][kp / 8][tb][8]
+ * (lanes = 4 channels; channels past k repeat the last one, their products are never read).
+ */
+function inputTransformByChannel(xp: usize, v: usize, t0: i32, tb: i32, k: i32, kp: i32, th: i32, tw: i32, hp: i32, wp: i32): void {
+  const plane = <usize>(hp * wp) << 2;
+  const xiStride = (<usize>kp * tb) << 2;
+  for (let c0 = 0; c0 < k; c0 += 4) {
+    const o1 = <usize>min(1, k - 1 - c0) * plane, o2 = <usize>min(2, k - 1 - c0) * plane, o3 = <usize>min(3, k - 1 - c0) * plane;
+    let dst = v + ((<usize>((c0 >> 3) * tb * 8 + (c0 & 7))) << 2);
+    for (let t = t0; t < t0 + tb; t++) {
+      const p = xp + tileBase(t, th, tw, k * hp * wp, wp) + <usize>c0 * plane;
+      transform4(p, p + o1, p + o2, p + o3, <usize>wp << 2, dst, xiStride);
+      dst += 32;
+    }
+  }
+}
+
+/**
+ * Z = A dY At (4x4 from each 2x2 output-gradient tile) for tiles [t0, t0 + tb), all m channels,
+ * as A panels [16][mp / 4][tb][4] (lanes = 4 channels). dyp: [nb][m][2 th][2 tw] (zero-padded
+ * when the output size is odd).
+ */
+function gradTransform(dyp: usize, z: usize, t0: i32, tb: i32, m: i32, mp: i32, th: i32, tw: i32): void {
+  const plane = <usize>(4 * th * tw) << 2;
+  const row = <usize>(2 * tw) << 2;
+  const xiStride = (<usize>mp * tb) << 2;
+  for (let c0 = 0; c0 < m; c0 += 4) {
+    const o1 = <usize>min(1, m - 1 - c0) * plane, o2 = <usize>min(2, m - 1 - c0) * plane, o3 = <usize>min(3, m - 1 - c0) * plane;
+    let dst = z + ((<usize>(c0 * tb)) << 2);
+    for (let t = t0; t < t0 + tb; t++) {
+      const p = dyp + tileBase(t, th, tw, m * 4 * th * tw, 2 * tw) + <usize>c0 * plane;
+      // lane l: (a, b, c, d) = dY rows (a b / c d) of channel c0 + l, transposed to one vector each
+      const w0 = v128.load64_lane(p + row, v128.load64_zero(p), 1);
+      const w1 = v128.load64_lane(p + o1 + row, v128.load64_zero(p + o1), 1);
+      const w2 = v128.load64_lane(p + o2 + row, v128.load64_zero(p + o2), 1);
+      const w3 = v128.load64_lane(p + o3 + row, v128.load64_zero(p + o3), 1);
+      const l01 = lo(w0, w1), l23 = lo(w2, w3), h01 = hi(w0, w1), h23 = hi(w2, w3);
+      const a = lo64(l01, l23), b = hi64(l01, l23), c = lo64(h01, h23), d = hi64(h01, h23);
+      // A dY: rows (a b), (a + c, b + d), (a - c, b - d), (-c, -d); each row (p q) times At: (p, p + q, p - q, -q)
+      gradRow(dst, xiStride, 0, a, b);
+      gradRow(dst, xiStride, 4, f32x4.add(a, c), f32x4.add(b, d));
+      gradRow(dst, xiStride, 8, f32x4.sub(a, c), f32x4.sub(b, d));
+      gradRow(dst, xiStride, 12, f32x4.neg(c), f32x4.neg(d));
+      dst += 16;
+    }
+  }
+}
+
+@inline function gradRow(dst: usize, xiStride: usize, xi0: i32, p: v128, q: v128): void {
+  const base = dst + <usize>xi0 * xiStride;
+  v128.store(base, p);
+  v128.store(base + xiStride, f32x4.add(p, q));
+  v128.store(base + 2 * xiStride, f32x4.sub(p, q));
+  v128.store(base + 3 * xiStride, f32x4.neg(q));
+}
+
+@inline function rowTransform(dst: usize, xiStride: usize, xi0: i32, e0: v128, e1: v128, e2: v128, e3: v128): void {
+  const base = dst + <usize>xi0 * xiStride;
+  v128.store(base, f32x4.sub(e0, e2));
+  v128.store(base + xiStride, f32x4.add(e1, e2));
+  v128.store(base + 2 * xiStride, f32x4.sub(e2, e1));
+  v128.store(base + 3 * xiStride, f32x4.sub(e1, e3));
+}
+
+/** y = At M A for tiles [t0, t0 + tb). */
+function outputTransform(mm: usize, y: usize, t0: i32, tb: i32, tbp: i32, m: i32, mp: i32, th: i32, tw: i32, oh: i32, ow: i32): void {
+  const xiStride = (<usize>mp * tbp) << 2;
+  const outPlane = <usize>(oh * ow) << 2;
+  const orow = <usize>ow << 2;
+  for (let q = 0; q < tb; q += 4) {
+    const n = min(4, tb - q);
+    // per lane: output offset of the tile's corner in output channel 0, and which of its 2x2 fit
+    const o0 = tileBase(t0 + q, th, tw, m * oh * ow, ow);
+    const o1 = n > 1 ? tileBase(t0 + q + 1, th, tw, m * oh * ow, ow) : 0;
+    const o2 = n > 2 ? tileBase(t0 + q + 2, th, tw, m * oh * ow, ow) : 0;
+    const o3 = n > 3 ? tileBase(t0 + q + 3, th, tw, m * oh * ow, ow) : 0;
+    let full = n == 4;
+    for (let l = 0; l < n && full; l++) {
+      const r = (t0 + q + l) % (th * tw);
+      const ty = r / tw, tx = r % tw;
+      if (2 * ty + 1 >= oh || 2 * tx + 1 >= ow) full = false;
+    }
+    let src = mm + (<usize>q << 2);
+    let yc = y;
+    for (let mi = 0; mi < m; mi++) {
+      const m00 = v128.load(src), m01 = v128.load(src + xiStride), m02 = v128.load(src + 2 * xiStride), m03 = v128.load(src + 3 * xiStride);
+      const m10 = v128.load(src + 4 * xiStride), m11 = v128.load(src + 5 * xiStride), m12 = v128.load(src + 6 * xiStride), m13 = v128.load(src + 7 * xiStride);
+      const m20 = v128.load(src + 8 * xiStride), m21 = v128.load(src + 9 * xiStride), m22 = v128.load(src + 10 * xiStride), m23 = v128.load(src + 11 * xiStride);
+      const m30 = v128.load(src + 12 * xiStride), m31 = v128.load(src + 13 * xiStride), m32 = v128.load(src + 14 * xiStride), m33 = v128.load(src + 15 * xiStride);
+      // At M: rows (m0 + m1 + m2, m1 - m2 - m3)
+      const s00 = f32x4.add(f32x4.add(m00, m10), m20), s01 = f32x4.add(f32x4.add(m01, m11), m21);
+      const s02 = f32x4.add(f32x4.add(m02, m12), m22), s03 = f32x4.add(f32x4.add(m03, m13), m23);
+      const s10 = f32x4.sub(f32x4.sub(m10, m20), m30), s11 = f32x4.sub(f32x4.sub(m11, m21), m31);
+      const s12 = f32x4.sub(f32x4.sub(m12, m22), m32), s13 = f32x4.sub(f32x4.sub(m13, m23), m33);
+      // (At M) A
+      const y00 = f32x4.add(f32x4.add(s00, s01), s02), y01 = f32x4.sub(f32x4.sub(s01, s02), s03);
+      const y10 = f32x4.add(f32x4.add(s10, s11), s12), y11 = f32x4.sub(f32x4.sub(s11, s12), s13);
+      if (full) {
+        let p = yc + o0;
+        store<f32>(p, f32x4.extract_lane(y00, 0)); store<f32>(p, f32x4.extract_lane(y01, 0), 4);
+        store<f32>(p + orow, f32x4.extract_lane(y10, 0)); store<f32>(p + orow, f32x4.extract_lane(y11, 0), 4);
+        p = yc + o1;
+        store<f32>(p, f32x4.extract_lane(y00, 1)); store<f32>(p, f32x4.extract_lane(y01, 1), 4);
+        store<f32>(p + orow, f32x4.extract_lane(y10, 1)); store<f32>(p + orow, f32x4.extract_lane(y11, 1), 4);
+        p = yc + o2;
+        store<f32>(p, f32x4.extract_lane(y00, 2)); store<f32>(p, f32x4.extract_lane(y01, 2), 4);
+        store<f32>(p + orow, f32x4.extract_lane(y10, 2)); store<f32>(p + orow, f32x4.extract_lane(y11, 2), 4);
+        p = yc + o3;
+        store<f32>(p, f32x4.extract_lane(y00, 3)); store<f32>(p, f32x4.extract_lane(y01, 3), 4);
+        store<f32>(p + orow, f32x4.extract_lane(y10, 3)); store<f32>(p + orow, f32x4.extract_lane(y11, 3), 4);
+      } else {
+        // edge tiles (odd output sizes) and the block's last, partial group: lane by lane
+        const tmp = memory.data(64, 16);
+        v128.store(tmp, y00); v128.store(tmp, y01, 16); v128.store(tmp, y10, 32); v128.store(tmp, y11, 48);
+        for (let l = 0; l < n; l++) {
+          const r = (t0 + q + l) % (th * tw);
+          const ty = r / tw, tx = r % tw;
+          const p = yc + (l == 0 ? o0 : l == 1 ? o1 : l == 2 ? o2 : o3);
+          const right = 2 * tx + 1 < ow, down = 2 * ty + 1 < oh;
+          const e = tmp + (<usize>l << 2);
+          store<f32>(p, load<f32>(e));
+          if (right) store<f32>(p, load<f32>(e, 16), 4);
+          if (down) store<f32>(p + orow, load<f32>(e, 32));
+          if (right && down) store<f32>(p + orow, load<f32>(e, 48), 4);
+        }
+      }
+      src += <usize>tbp << 2;
+      yc += outPlane;
+    }
+  }
+}
+
+/**
+ * y[nb][m][oh][ow] = conv3x3(xp, filters u), block by block of T tiles so that a block's V and M
+ * stay in L2. v and mm hold one block (sizes above).
+ */
+export function winogradConv(geo: usize, xp: usize, u: usize, y: usize, v: usize, mm: usize): void {
+  const nb = gi(geo, 0), k = gi(geo, 1), m = gi(geo, 2), th = gi(geo, 3), tw = gi(geo, 4);
+  const hp = gi(geo, 5), wp = gi(geo, 6), oh = gi(geo, 7), ow = gi(geo, 8), T = gi(geo, 9);
+  const mp = (m + 3) & ~3;
+  const total = nb * th * tw;
+  for (let t0 = 0; t0 < total; t0 += T) {
+    const tb = min(T, total - t0);
+    const tbp = (tb + 7) & ~7;
+    inputTransform(xp, v, t0, tb, tbp, total, k, th, tw, hp, wp);
+    for (let xi = 0; xi < 16; xi++) {
+      const ua = u + ((<usize>xi * mp * k) << 2);
+      const vb = v + ((<usize>xi * tbp * k) << 2);
+      const mo = mm + ((<usize>xi * mp * tbp) << 2);
+      for (let j = 0; j < tbp; j += 8) {
+        const pb = vb + ((<usize>j * k) << 2);
+        for (let i = 0; i < mp; i += 4) kernel4x8(k, ua + ((<usize>i * k) << 2), pb, mo + ((<usize>i * tbp + j) << 2), tbp, 0);
+      }
+    }
+    outputTransform(mm, y, t0, tb, tbp, m, mp, th, tw, oh, ow);
+  }
+}
+
+/**
+ * The weight gradient's transformed sums: du[xi][mp][kp] += Z[xi] (m x tiles) . V[xi] (k x tiles)^T
+ * over every tile of the chunk, block by block of T tiles. geo as winogradConv (1 k, 2 m: the
+ * forward's input and output channels); dyp as gradTransform; v and z hold one block.
+ */
+export function winogradGradSums(geo: usize, xp: usize, dyp: usize, du: usize, v: usize, z: usize): void {
+  const nb = gi(geo, 0), k = gi(geo, 1), m = gi(geo, 2), th = gi(geo, 3), tw = gi(geo, 4);
+  const hp = gi(geo, 5), wp = gi(geo, 6), T = gi(geo, 9);
+  const mp = (m + 3) & ~3, kp = (k + 7) & ~7;
+  const total = nb * th * tw;
+  for (let t0 = 0; t0 < total; t0 += T) {
+    const tb = min(T, total - t0);
+    inputTransformByChannel(xp, v, t0, tb, k, kp, th, tw, hp, wp);
+    gradTransform(dyp, z, t0, tb, m, mp, th, tw);
+    for (let xi = 0; xi < 16; xi++) {
+      const za = z + ((<usize>xi * mp * tb) << 2);
+      const vb = v + ((<usize>xi * kp * tb) << 2);
+      const d = du + ((<usize>xi * mp * kp) << 2);
+      for (let i = 0; i < mp; i += 4) {
+        for (let j = 0; j < kp; j += 8) kernel4x8(tb, za + ((<usize>i * tb) << 2), vb + ((<usize>j * tb) << 2), d + ((<usize>i * kp + j) << 2), kp, 1);
+      }
+    }
+  }
+}
+
+/** dw[m][k][3][3] = G^T du G for each filter (du as winogradGradSums left it), in f64, rounded once. */
+export function winogradFilterGrad(du: usize, dw: usize, m: i32, k: i32): void {
+  const mp = (m + 3) & ~3, kp = (k + 7) & ~7;
+  const xiStride = (<usize>mp * kp) << 2;
+  for (let mi = 0; mi < m; mi++) {
+    for (let ki = 0; ki < k; ki++) {
+      const src = du + ((<usize>mi * kp + ki) << 2);
+      const dst = dw + ((<usize>(mi * k + ki) * 9) << 2);
+      // G^T rows: (1, 1/2, 1/2, 0), (0, 1/2, -1/2, 0), (0, 1/2, 1/2, 1); first r = G^T du (3x4), then r G
+      for (let j = 0; j < 4; j++) {
+        const a = <f64>load<f32>(src + <usize>j * xiStride), b = <f64>load<f32>(src + <usize>(4 + j) * xiStride);
+        const c = <f64>load<f32>(src + <usize>(8 + j) * xiStride), d = <f64>load<f32>(src + <usize>(12 + j) * xiStride);
+        store<f64>(gradScratch + (<usize>j << 3), a + 0.5 * (b + c));
+        store<f64>(gradScratch + (<usize>(4 + j) << 3), 0.5 * (b - c));
+        store<f64>(gradScratch + (<usize>(8 + j) << 3), 0.5 * (b + c) + d);
+      }
+      for (let r = 0; r < 3; r++) {
+        const e = gradScratch + (<usize>(4 * r) << 3);
+        const a = load<f64>(e), b = load<f64>(e, 8), c = load<f64>(e, 16), d = load<f64>(e, 24);
+        store<f32>(dst + (<usize>(3 * r) << 2), <f32>(a + 0.5 * (b + c)));
+        store<f32>(dst + (<usize>(3 * r + 1) << 2), <f32>(0.5 * (b - c)));
+        store<f32>(dst + (<usize>(3 * r + 2) << 2), <f32>(0.5 * (b + c) + d));
+      }
+    }
+  }
+}
+
+const gradScratch = memory.data(96, 16);
