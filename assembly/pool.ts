@@ -22,8 +22,7 @@ function maxPool2x2(planes: i32, h: i32, w: i32, oh: i32, ow: i32, x: usize, out
       const y0 = oy * 2;
       const r0 = plane + ((<usize>y0 * w) << 2);
       const r1 = r0 + (<usize>w << 2);
-      let ox = 0;
-      for (; ox + 4 <= ow; ox += 4, o += 4) {
+      for (let ox = 0; ox < ow; ox += 4) {
         const c = <usize>(ox * 2) << 2;
         const a0 = v128.load(r0 + c), b0 = v128.load(r0 + c, 16);
         const a1 = v128.load(r1 + c), b1 = v128.load(r1 + c, 16);
@@ -42,23 +41,28 @@ function maxPool2x2(planes: i32, h: i32, w: i32, oh: i32, ow: i32, x: usize, out
         take = v128.and(v128.or(f32x4.gt(v, best), f32x4.ne(v, v)), f32x4.eq(best, best));
         best = v128.bitselect(v, best, take);
         bi = v128.bitselect(i32x4.add(i00, i32x4.splat(w + 1)), bi, take);
-        v128.store(out + (o << 2), best);
-        if (indices) v128.store(indices + (o << 2), bi);
-      }
-      for (; ox < ow; ox++, o++) {
-        const x0 = ox * 2;
-        let best = load<f32>(r0 + (<usize>x0 << 2));
-        let bi = y0 * w + x0;
-        if (best == best) {
-          const c1 = load<f32>(r0 + (<usize>(x0 + 1) << 2));
-          const c2 = load<f32>(r1 + (<usize>x0 << 2));
-          const c3 = load<f32>(r1 + (<usize>(x0 + 1) << 2));
-          if (c1 > best || c1 != c1) { best = c1; bi = y0 * w + x0 + 1; }
-          if (best == best && (c2 > best || c2 != c2)) { best = c2; bi = (y0 + 1) * w + x0; }
-          if (best == best && (c3 > best || c3 != c3)) { best = c3; bi = (y0 + 1) * w + x0 + 1; }
+        const po = out + (o << 2), pi = indices + (o << 2);
+        const rem = ow - ox;
+        if (rem >= 4) {
+          v128.store(po, best);
+          if (indices) v128.store(pi, bi);
+          o += 4;
+          continue;
         }
-        store<f32>(out + (o << 2), best);
-        if (indices) store<i32>(indices + (o << 2), bi);
+        // the row's last 1-3 outputs: the loads above ran past the row (the caller leaves 8
+        // readable floats after the input), and only the valid lanes are stored
+        if (rem >= 2) {
+          v128.store64_lane(po, best, 0);
+          if (indices) v128.store64_lane(pi, bi, 0);
+        }
+        if (rem == 1) {
+          v128.store32_lane(po, best, 0);
+          if (indices) v128.store32_lane(pi, bi, 0);
+        } else if (rem == 3) {
+          v128.store32_lane(po, best, 2, 8);
+          if (indices) v128.store32_lane(pi, bi, 2, 8);
+        }
+        o += rem;
       }
     }
   }

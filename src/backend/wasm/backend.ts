@@ -638,7 +638,7 @@ export class WasmBackend extends JsBackend {
       const ar = this.arena;
       ar.reset();
       const geo = this.poolGeo(g);
-      const xp = ar.allocF32(x.size);
+      const xp = ar.allocF32(x.size + 8); // the 2x2 kernel reads up to 8 floats past a row (it stores only valid lanes)
       const op = ar.allocF32(size);
       const ip = indices ? ar.alloc(size * 4) : 0;
       this.copyIn(f32(x), xp);
