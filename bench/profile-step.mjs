@@ -27,7 +27,8 @@ const BATCH = 128;
 const KERNELS = ['copy', 'unary', 'binary', 'where', 'assign', 'reduce', 'argReduce', 'matmul', 'conv2d', 'conv2dBackwardData',
   'conv2dBackwardFilter', 'maxPool2d', 'maxPool2dBackward', 'avgPool2d', 'avgPool2dBackward', 'batchNormStats', 'batchNormForward',
   'batchNormBackward', 'adamUpdate', 'fromArray', 'zeros', 'conv2dBias', 'conv2dBackwardDataBias',
-  'batchNormReluForward', 'batchNormReluBackward', 'maxPool2dValues', 'conv2dBnRelu', 'convTranspose2dBnRelu'];
+  'batchNormReluForward', 'batchNormReluBackward', 'maxPool2dValues', 'conv2dBnRelu', 'convTranspose2dBnRelu', 'batchNormReluMaxPool',
+  'batchNormReluMaxPoolBackward'];
 
 const vg = await dist('index.js');
 const { Trainer, limit, subset, batchOf } = await dist('vae/index.js');

@@ -153,6 +153,14 @@ export interface Backend {
    * backend recomputes from x rather than reading it back: the same operations give the same bits).
    */
   batchNormReluBackward?(dy: Storage, x: Storage, mean: Storage, invstd: Storage, weight: Storage, bias: Storage, g: ChannelGeometry, batchStats: boolean): { dx: Storage; dweight: Storage; dbias: Storage };
+  /**
+   * Optional BatchNorm -> ReLU -> MaxPool2d for training: maxPool2d(batchNormReluForward(x, ...),
+   * pool), the full-size activation staying inside the backend (the backward recomputes it from
+   * x). pool is over the BN's [n, c, h, w] (pool.n = n, pool.c = c, pool.h * pool.w = g.s).
+   */
+  batchNormReluMaxPool?(x: Storage, mean: Storage, invstd: Storage, weight: Storage, bias: Storage, g: ChannelGeometry, pool: Pool2dGeometry): { out: Storage; indices: Storage };
+  /** Its gradients: batchNormReluBackward(maxPool2dBackward(dy, indices, pool), x, ...), bit for bit. */
+  batchNormReluMaxPoolBackward?(dy: Storage, indices: Storage, x: Storage, mean: Storage, invstd: Storage, weight: Storage, bias: Storage, g: ChannelGeometry, pool: Pool2dGeometry, batchStats: boolean): { dx: Storage; dweight: Storage; dbias: Storage };
 
   // ---- optimiser update, in place on contiguous storages of equal size ----
   adamUpdate(param: Storage, grad: Storage, m: Storage, v: Storage, h: AdamHyper): void;

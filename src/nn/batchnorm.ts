@@ -3,7 +3,9 @@
 
 import { noGrad } from '../autograd/grad-mode.js';
 import { full, ones, zeros } from '../creation.js';
-import { batchNorm, batchNormRelu } from '../ops/norm.js';
+import { batchNorm, batchNormRelu, batchNormReluMaxPool2d } from '../ops/norm.js';
+import type { Pair } from '../ops/conv.js';
+import type { Pool2dOptions } from '../ops/pool.js';
 import { fmtShape } from '../shape.js';
 import type { Tensor } from '../tensor.js';
 import { Module, Parameter } from './module.js';
@@ -60,7 +62,12 @@ export abstract class BatchNormNd extends Module {
     return this.run(x, true);
   }
 
-  private run(x: Tensor, withRelu: boolean): Tensor {
+  /** maxPool2d(relu(this.forward(x))) as one fused op: what Sequential runs for BatchNorm2d -> ReLU -> MaxPool2d. */
+  forwardReluMaxPool(x: Tensor, pool: { kernelSize: Pair; opts: Pool2dOptions }): Tensor {
+    return this.run(x, true, pool);
+  }
+
+  private run(x: Tensor, withRelu: boolean, pool?: { kernelSize: Pair; opts: Pool2dOptions }): Tensor {
     if (!this.ranks.includes(x.ndim) || x.shape[1] !== this.numFeatures) {
       throw new Error(`${this.constructor.name}(${this.numFeatures}): expected input of rank ${this.ranks.join(' or ')} with ${this.numFeatures} channels in dim 1, got ${fmtShape(x.shape)}`);
     }
@@ -72,11 +79,10 @@ export abstract class BatchNormNd extends Module {
       if (this.momentum === null) momentum = 1 / nbt.item();
     }
     const track = this.trackRunningStats && this.training;
-    return (withRelu ? batchNormRelu : batchNorm)(x, track || !useBatchStats ? this.runningMean : null, track || !useBatchStats ? this.runningVar : null, this.weight, this.bias, {
-      training: useBatchStats,
-      momentum,
-      eps: this.eps,
-    });
+    const [rm, rv] = track || !useBatchStats ? [this.runningMean, this.runningVar] : [null, null];
+    const opts = { training: useBatchStats, momentum, eps: this.eps };
+    if (pool) return batchNormReluMaxPool2d(x, rm, rv, this.weight, this.bias, opts, pool.kernelSize, pool.opts);
+    return (withRelu ? batchNormRelu : batchNorm)(x, rm, rv, this.weight, this.bias, opts);
   }
 
   override extraRepr(): string {

@@ -11,8 +11,10 @@ import { Module } from './module.js';
 // Layer fusion. Sequential is where consecutive layers are visible, so the decision to fuse sits
 // here and nowhere else; the layers, their parameters and state_dict keys are untouched, and a
 // fused run gives the same numbers as the layers one by one (the fused kernels are checked bit
-// for bit against their composition in test/conformance/fusion.test.ts). Two patterns:
+// for bit against their composition in test/conformance/fusion.test.ts). The patterns:
 //   BatchNorm -> ReLU: BatchNormNd.forwardRelu (training and eval; one op, one graph node).
+//   BatchNorm2d -> ReLU -> MaxPool2d: BatchNormNd.forwardReluMaxPool (one op; the full-size
+//     activation stays in the backend).
 //   Conv2d -> BatchNorm2d (eval) -> ReLU [-> MaxPool2d], when no gradient is wanted (inference):
 //     ops/fused.ts runs the block per chunk of images without materialising the conv output.
 //   ConvTranspose2d -> BatchNorm2d (eval) -> ReLU likewise.
@@ -35,6 +37,10 @@ function runFused(layers: readonly Module[], i: number, h: Tensor): [Tensor, num
       const pool = stock(d, MaxPool2d) ? (d as MaxPool2d) : null;
       return [conv2dBnReluEval(h, params, stats, pool && { kernelSize: pool.kernelSize, opts: pool.opts }), pool ? 4 : 3];
     }
+  }
+  if (stock(a, BatchNorm2d) && stock(b, ReLU) && stock(c, MaxPool2d)) {
+    const pool = c as MaxPool2d;
+    return [(a as BatchNormNd).forwardReluMaxPool(h, { kernelSize: pool.kernelSize, opts: pool.opts }), 3];
   }
   if (stock(a, BatchNormNd) && stock(b, ReLU)) return [(a as BatchNormNd).forwardRelu(h), 2];
   return null;

@@ -7,10 +7,13 @@
 // nn.Sequential finds: where the backend has the optional fused kernels, the ReLU rides on the
 // batch-norm passes (forward: relu of each rounded output; backward: dy * step(y), y recomputed
 // from x, in the first pass),
-// saving the separate relu and mulStep passes and their memory traffic. The kernels are
-// bit-identical to the composition, which is what runs where a backend lacks them.
+// saving the separate relu and mulStep passes and their memory traffic. batchNormReluMaxPool2d
+// adds a following MaxPool2d, so that the full-size activation never leaves the backend (the
+// pooling runs on it in place, and the backward scatters the pooled gradient where the
+// batch-norm backward reads it). The kernels are bit-identical to the composition, which is what
+// runs where a backend lacks them.
 
-import type { ChannelGeometry } from '../backend/backend.js';
+import type { ChannelGeometry, Pool2dGeometry } from '../backend/backend.js';
 import type { DType } from '../dtype.js';
 import { Function } from '../autograd/function.js';
 import { isGradEnabled, noGrad } from '../autograd/grad-mode.js';
@@ -20,6 +23,8 @@ import type { Tensor } from '../tensor.js';
 import { backend, checkFloat, checkTensor, fromStorage } from './kernel.js';
 import { copy_ } from './movement.js';
 import { relu } from './elementwise.js';
+import type { Pair } from './conv.js';
+import { maxPool2d, pool2dGeometry, type Pool2dOptions } from './pool.js';
 
 export interface BatchNormOptions {
   training?: boolean;
@@ -36,24 +41,32 @@ class BatchNormFn extends Function {
   batchStats!: boolean;
   /** The BN's bias when a ReLU is fused in (the backward recomputes the pre-ReLU output from it). */
   reluBias: Tensor | null = null;
-  forward(x: Tensor, weight: Tensor, bias: Tensor, mean: Tensor, invstd: Tensor, g: ChannelGeometry, batchStats: boolean, fuseRelu: boolean): Tensor {
+  /** With a fused max pooling (after the ReLU): its geometry and argmax indices. */
+  pool: Pool2dGeometry | null = null;
+  indices: Tensor | null = null;
+  forward(x: Tensor, weight: Tensor, bias: Tensor, mean: Tensor, invstd: Tensor, g: ChannelGeometry, batchStats: boolean, fuseRelu: boolean, pool: Pool2dGeometry | null): Tensor {
     const xc = x.contiguous();
     Object.assign(this, { x: xc, mean, invstd, weight, g, batchStats });
     const b = backend();
     const args = [xc.storage, mean.storage, invstd.storage, weight.contiguous().storage, bias.contiguous().storage, g] as const;
     if (!fuseRelu) return fromStorage(b.batchNormForward(...args), x.shape);
     this.reluBias = bias.contiguous();
-    return fromStorage(b.batchNormReluForward!(...args), x.shape);
+    if (!pool) return fromStorage(b.batchNormReluForward!(...args), x.shape);
+    this.pool = pool;
+    const r = b.batchNormReluMaxPool!(...args, pool);
+    this.indices = fromStorage(r.indices, [pool.n, pool.c, pool.oh, pool.ow]);
+    return fromStorage(r.out, [pool.n, pool.c, pool.oh, pool.ow]);
   }
   override get name(): string {
-    return this.reluBias ? 'BatchNormReluBackward' : 'BatchNormBackward';
+    return this.pool ? 'BatchNormReluMaxPoolBackward' : this.reluBias ? 'BatchNormReluBackward' : 'BatchNormBackward';
   }
   backward(dy: Tensor): (Tensor | null)[] {
     if (isGradEnabled()) throw new Error('batchNorm: gradients of gradients (createGraph) are not supported through batchNorm');
-    const { x, g, reluBias } = this;
+    const { x, g, reluBias, pool } = this;
     const b = backend();
     const [ds, xs, ms, is, ws] = [dy.contiguous().storage, x.storage, this.mean.storage, this.invstd.storage, this.weight.contiguous().storage];
-    const r = reluBias ? b.batchNormReluBackward!(ds, xs, ms, is, ws, reluBias.storage, g, this.batchStats) : b.batchNormBackward(ds, xs, ms, is, ws, g, this.batchStats);
+    const r = pool ? b.batchNormReluMaxPoolBackward!(ds, this.indices!.storage, xs, ms, is, ws, reluBias!.storage, g, pool, this.batchStats)
+      : reluBias ? b.batchNormReluBackward!(ds, xs, ms, is, ws, reluBias.storage, g, this.batchStats) : b.batchNormBackward(ds, xs, ms, is, ws, g, this.batchStats);
     return [
       this.needsGrad[0] ? fromStorage(r.dx, x.shape) : null,
       this.needsGrad[1] ? fromStorage(r.dweight, [g.c]) : null,
@@ -72,7 +85,7 @@ export function batchNorm(
   bias?: Tensor | null,
   opts: BatchNormOptions = {},
 ): Tensor {
-  return batchNormImpl('batchNorm', x, runningMean, runningVar, weight, bias, opts, false);
+  return batchNormImpl('batchNorm', x, runningMean, runningVar, weight, bias, opts, false, null);
 }
 
 /** relu(batchNorm(...)), fused where the backend offers the kernels (same results either way). */
@@ -86,8 +99,29 @@ export function batchNormRelu(
 ): Tensor {
   const b = backend();
   const fused = !!b.batchNormReluForward && !!b.batchNormReluBackward;
-  const y = batchNormImpl('batchNormRelu', x, runningMean, runningVar, weight, bias, opts, fused);
+  const y = batchNormImpl('batchNormRelu', x, runningMean, runningVar, weight, bias, opts, fused, null);
   return fused ? y : relu(y);
+}
+
+/** maxPool2d(relu(batchNorm(...)), kernelSize, poolOpts) for NCHW input, fused where the backend offers the kernels (same results either way). */
+export function batchNormReluMaxPool2d(
+  x: Tensor,
+  runningMean: Tensor | null,
+  runningVar: Tensor | null,
+  weight: Tensor | null | undefined,
+  bias: Tensor | null | undefined,
+  opts: BatchNormOptions,
+  kernelSize: Pair,
+  poolOpts: Pool2dOptions = {},
+): Tensor {
+  const b = backend();
+  const grad = isGradEnabled() && [x, weight, bias].some((t) => t?.requiresGrad);
+  // without a gradient to compute, the pooling's values-only kernel (no indices) is the cheaper path
+  if (!grad || !(b.batchNormReluForward && b.batchNormReluBackward && b.batchNormReluMaxPool && b.batchNormReluMaxPoolBackward)) {
+    return maxPool2d(batchNormRelu(x, runningMean, runningVar, weight, bias, opts), kernelSize, poolOpts);
+  }
+  const pool = pool2dGeometry('batchNormReluMaxPool2d', x.shape, kernelSize, poolOpts);
+  return batchNormImpl('batchNormReluMaxPool2d', x, runningMean, runningVar, weight, bias, opts, true, pool);
 }
 
 function batchNormImpl(
@@ -99,6 +133,7 @@ function batchNormImpl(
   bias: Tensor | null | undefined,
   opts: BatchNormOptions,
   fuseRelu: boolean,
+  pool: Pool2dGeometry | null,
 ): Tensor {
   checkTensor(op, x);
   checkFloat(op, x);
@@ -108,7 +143,7 @@ function batchNormImpl(
   const g: ChannelGeometry = { n: x.shape[0]!, c, s: x.numel / (x.shape[0]! * c || 1) };
   if (!training) {
     const p = batchNormEvalParams(op, x.shape, x.dtype, runningMean, runningVar, weight, bias, eps);
-    return BatchNormFn.apply(x, p.weight, p.bias, p.mean, p.invstd, g, false, fuseRelu);
+    return BatchNormFn.apply(x, p.weight, p.bias, p.mean, p.invstd, g, false, fuseRelu, pool);
   }
   const count = g.n * g.s;
   const [mean, invstd] = noGrad((): [Tensor, Tensor] => {
@@ -122,7 +157,7 @@ function batchNormImpl(
   });
   const w = weight ?? full([c], 1, { dtype: x.dtype });
   const b = bias ?? full([c], 0, { dtype: x.dtype });
-  return BatchNormFn.apply(x, w, b, mean, invstd, g, true, fuseRelu);
+  return BatchNormFn.apply(x, w, b, mean, invstd, g, true, fuseRelu, pool);
 }
 
 function checkParams(op: string, shape: readonly number[], dtype: DType, ...ts: (Tensor | null | undefined)[]): void {

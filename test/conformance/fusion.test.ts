@@ -5,10 +5,12 @@
 //   maxPool2dValues       == maxPool2d(...).out
 //   conv2dBnRelu          == conv2dBias (or conv2d), batchNormReluForward, [maxPool2dValues]
 //   convTranspose2dBnRelu == conv2dBackwardDataBias (or conv2dBackwardData), batchNormReluForward
+//   batchNormReluMaxPool  == maxPool2d of batchNormReluForward (values and indices)
+//   batchNormReluMaxPoolBackward == batchNormReluBackward of maxPool2dBackward
 // on every backend that offers them (each against its own unfused kernels, and the fused
 // reference in the js backend against the float64 oracle's composition), and through nn:
-// Sequential(BatchNorm, ReLU) fuses and gives the same outputs, gradients and running stats as
-// the layers run one by one, and an eval-mode Sequential(Conv2d, BatchNorm2d, ReLU, MaxPool2d)
+// Sequential(BatchNorm, ReLU [, MaxPool2d]) fuses and gives the same outputs, gradients and
+// running stats as the layers run one by one, and an eval-mode Sequential(Conv2d, BatchNorm2d, ReLU, MaxPool2d)
 // under noGrad gives the same outputs as its layers.
 import { afterAll, describe, expect, it } from 'vitest';
 import type { ChannelGeometry, Conv2dGeometry, Pool2dGeometry, Storage, View } from '../../src/backend/backend.js';
@@ -114,6 +116,38 @@ describe.each(BACKEND_NAMES)('fused kernels equal their composition bit for bit 
     }
   });
 
+  it.skipIf(!b.batchNormReluMaxPool || !b.batchNormReluMaxPoolBackward)('batchNormReluMaxPool forward and backward (2x2 fast path, odd sizes, overlapping windows)', () => {
+    const pools: Pool2dGeometry[] = [
+      { n: 4, c: 3, h: 14, w: 14, oh: 7, ow: 7, kh: 2, kw: 2, strideH: 2, strideW: 2, padH: 0, padW: 0, countIncludePad: true },
+      { n: 2, c: 5, h: 7, w: 9, oh: 3, ow: 4, kh: 2, kw: 2, strideH: 2, strideW: 2, padH: 0, padW: 0, countIncludePad: true },
+      { n: 3, c: 2, h: 9, w: 8, oh: 5, ow: 4, kh: 3, kw: 3, strideH: 2, strideW: 2, padH: 1, padW: 1, countIncludePad: true },
+      { n: 1, c: 4, h: 6, w: 6, oh: 5, ow: 5, kh: 2, kw: 2, strideH: 1, strideW: 1, padH: 0, padW: 0, countIncludePad: true },
+    ];
+    for (const [k, p] of pools.entries()) {
+      const g: ChannelGeometry = { n: p.n, c: p.c, s: p.h * p.w };
+      const size = g.n * g.c * g.s;
+      const x = withSpecials(size, 80 + k, 0.02).map((v, i) => v * 3 + (Math.floor(i / g.s) % g.c) * 0.5);
+      const mean = randomF32(g.c, 90 + k);
+      const invstd = randomF32(g.c, 100 + k).map((v) => Math.abs(v) + 0.5);
+      const w = randomF32(g.c, 110 + k).map((v) => v * 2);
+      const bias = randomF32(g.c, 120 + k);
+      const dy = withSpecials(p.n * p.c * p.oh * p.ow, 130 + k);
+      const st = (a: Float32Array): Storage => b.fromArray(a.slice());
+      const args = [st(x), st(mean), st(invstd), st(w), st(bias), g] as const;
+      const got = b.batchNormReluMaxPool!(...args, p);
+      const want = b.maxPool2d(b.batchNormReluForward!(...args), p);
+      expectBits(b.readSync(got.out)!, b.readSync(want.out)!);
+      expectBits(b.readSync(got.indices)!, b.readSync(want.indices)!);
+      for (const batchStats of [true, false]) {
+        const r = b.batchNormReluMaxPoolBackward!(st(dy), got.indices, st(x), st(mean), st(invstd), st(w), st(bias), g, p, batchStats);
+        const ref = b.batchNormReluBackward!(b.maxPool2dBackward(st(dy), want.indices, p), st(x), st(mean), st(invstd), st(w), st(bias), g, batchStats);
+        expectBits(b.readSync(r.dx)!, b.readSync(ref.dx)!);
+        expectBits(b.readSync(r.dweight)!, b.readSync(ref.dweight)!);
+        expectBits(b.readSync(r.dbias)!, b.readSync(ref.dbias)!);
+      }
+    }
+  });
+
   it.skipIf(!b.maxPool2dValues)('maxPool2dValues equals maxPool2d().out (fast 2x2 path and the general one)', () => {
     const cases: Pool2dGeometry[] = [
       { n: 2, c: 3, h: 28, w: 28, oh: 14, ow: 14, kh: 2, kw: 2, strideH: 2, strideW: 2, padH: 0, padW: 0, countIncludePad: true },
@@ -172,6 +206,55 @@ describe('nn.Sequential fuses BatchNorm -> ReLU with the same numbers', () => {
           a.stats.forEach((s, i) => expectBits(s, b.stats[i]!));
           expect(a.keys).toEqual(b.keys);
           expect(a.keys).toEqual(['0.weight', '0.bias', '0.running_mean', '0.running_var', '0.num_batches_tracked']);
+        }
+      }
+    });
+  }
+
+  for (const backend of ['js', 'wasm']) {
+    it(`${backend}: BatchNorm2d -> ReLU -> MaxPool2d fuses in training with the same outputs, gradients and statistics`, async () => {
+      await vg.setBackend(backend);
+      const be = currentBackend();
+      const runOnce = (fused: boolean, training: boolean, poolOpts: { kernelSize: number; stride?: number }): Out & { calls: number } => {
+        const c = 4;
+        const bn = new vg.nn.BatchNorm2d(c);
+        vg.noGrad(() => {
+          bn.weight!.copy_(vg.tensor(randomF32(c, 13).map((v) => v + 1)));
+          bn.bias!.copy_(vg.tensor(randomF32(c, 14)));
+        });
+        const relu = new vg.nn.ReLU();
+        const pool = new vg.nn.MaxPool2d(poolOpts.kernelSize, { stride: poolOpts.stride });
+        const seq = new vg.nn.Sequential(bn, relu, pool);
+        if (!training) seq.eval();
+        const shape = [5, c, 9, 10];
+        const x = vg.tensor(randomF32(5 * c * 90, 11).map((v) => v * 2 + 0.3), { shape, requiresGrad: true });
+        let calls = 0;
+        const orig = be.batchNormReluMaxPool;
+        if (orig) be.batchNormReluMaxPool = (...a) => { calls++; return orig.apply(be, a); };
+        try {
+          const y = fused ? seq.forward(x) : pool.forward(relu.forward(bn.forward(x)));
+          y.mul(vg.tensor(randomF32(y.numel, 12), { shape: y.shape })).sum().backward();
+          return {
+            calls,
+            y: y.dataSync() as Float32Array,
+            grads: [x.grad!, bn.weight!.grad!, bn.bias!.grad!].map((t) => t.dataSync() as Float32Array),
+            stats: [bn.runningMean!, bn.runningVar!, bn.numBatchesTracked!].map((t) => Float32Array.from(t.dataSync())),
+            keys: [...seq.stateDict().keys()],
+          };
+        } finally {
+          if (orig) delete (be as { batchNormReluMaxPool?: unknown }).batchNormReluMaxPool;
+        }
+      };
+      for (const training of [true, false]) {
+        for (const poolOpts of [{ kernelSize: 2 }, { kernelSize: 3, stride: 2 }]) {
+          const a = runOnce(true, training, poolOpts);
+          const b2 = runOnce(false, training, poolOpts);
+          expect(a.calls).toBe(be.batchNormReluMaxPool ? 1 : 0);
+          expect(b2.calls).toBe(0);
+          expectBits(a.y, b2.y);
+          a.grads.forEach((g, i) => expectBits(g, b2.grads[i]!));
+          a.stats.forEach((s, i) => expectBits(s, b2.stats[i]!));
+          expect(a.keys).toEqual(b2.keys);
         }
       }
     });

@@ -790,8 +790,17 @@ export class WasmBackend extends JsBackend {
   private bnForward(x: Storage, mean: Storage, invstd: Storage, weight: Storage, bias: Storage, g: ChannelGeometry, relu: boolean): Storage {
     const ar = this.arena;
     ar.reset();
+    const yp = this.bnForwardInArena(x, mean, invstd, weight, bias, g, relu);
+    const y = new Float32Array(x.size);
+    this.copyOut(yp, x.size, y);
+    return new HostStorage(y);
+  }
+
+  /** Copies x and the parameters into the (reset) arena and runs bnForward; returns y's offset (8 readable floats after it, for the pool). */
+  private bnForwardInArena(x: Storage, mean: Storage, invstd: Storage, weight: Storage, bias: Storage, g: ChannelGeometry, relu: boolean): number {
+    const ar = this.arena;
     const xp = ar.allocF32(x.size);
-    const yp = ar.allocF32(x.size);
+    const yp = ar.allocF32(x.size + 8);
     const [mp, ip, wp, bp] = [mean, invstd, weight, bias].map((t) => {
       const p = ar.allocF32(g.c);
       this.copyIn(f32(t), p);
@@ -799,14 +808,48 @@ export class WasmBackend extends JsBackend {
     }) as [number, number, number, number];
     this.copyIn(f32(x), xp);
     this.k.bnForward(xp, yp, g.n, g.c, g.s, mp, ip, wp, bp, relu ? 1 : 0);
-    const y = new Float32Array(x.size);
-    this.copyOut(yp, x.size, y);
-    return new HostStorage(y);
+    return yp;
+  }
+
+  /**
+   * BatchNorm -> ReLU -> MaxPool2d for training: the pooling runs on the activation in the arena,
+   * so the full-size output is never copied out (nor copied back in by a separate pooling call).
+   */
+  batchNormReluMaxPool(x: Storage, mean: Storage, invstd: Storage, weight: Storage, bias: Storage, g: ChannelGeometry, pool: Pool2dGeometry): { out: Storage; indices: Storage } {
+    if (![x, mean, invstd, weight, bias].every(isF32) || x.size === 0) return this.maxPool2d(this.batchNormReluForward(x, mean, invstd, weight, bias, g), pool);
+    const size = pool.n * pool.c * pool.oh * pool.ow;
+    const ar = this.arena;
+    ar.reset();
+    const yp = this.bnForwardInArena(x, mean, invstd, weight, bias, g, true);
+    const geo = this.poolGeo(pool);
+    const op = ar.allocF32(size);
+    const ip = ar.alloc(size * 4);
+    this.k.maxPool2d(geo, yp, op, ip);
+    const out = new Float32Array(size);
+    this.copyOut(op, size, out);
+    return { out: new HostStorage(out), indices: new HostStorage(ar.i32.slice(ip / 4, ip / 4 + size)) };
+  }
+
+  /** Its backward: the pooled gradient is scattered into the arena, where the batch-norm backward reads it. */
+  batchNormReluMaxPoolBackward(dy: Storage, indices: Storage, x: Storage, mean: Storage, invstd: Storage, weight: Storage, bias: Storage, g: ChannelGeometry, pool: Pool2dGeometry, batchStats: boolean): { dx: Storage; dweight: Storage; dbias: Storage } {
+    if (![dy, x, mean, invstd, weight, bias].every(isF32) || indices.dtype !== 'int32' || x.size === 0) {
+      return this.batchNormReluBackward(this.maxPool2dBackward(dy, indices, pool), x, mean, invstd, weight, bias, g, batchStats);
+    }
+    return this.bnBackward((dyp) => {
+      const ar = this.arena;
+      const geo = this.poolGeo(pool);
+      const pdy = ar.allocF32(dy.size);
+      const ip = ar.alloc(dy.size * 4);
+      this.copyIn(f32(dy), pdy);
+      ar.i32.set(host(indices) as Int32Array, ip / 4);
+      ar.f32.fill(0, dyp / F32, dyp / F32 + x.size);
+      this.k.maxPool2dBackward(geo, pdy, ip, dyp);
+    }, x, mean, invstd, weight, bias, g, batchStats);
   }
 
   override batchNormBackward(dy: Storage, x: Storage, mean: Storage, invstd: Storage, weight: Storage, g: ChannelGeometry, batchStats: boolean): { dx: Storage; dweight: Storage; dbias: Storage } {
     if (![dy, x, mean, invstd, weight].every(isF32) || x.size === 0) return super.batchNormBackward(dy, x, mean, invstd, weight, g, batchStats);
-    return this.bnBackward(dy, x, mean, invstd, weight, null, g, batchStats);
+    return this.bnBackward((p) => this.copyIn(f32(dy), p), x, mean, invstd, weight, null, g, batchStats);
   }
 
   /**
@@ -815,11 +858,14 @@ export class WasmBackend extends JsBackend {
    */
   override batchNormReluBackward(dy: Storage, x: Storage, mean: Storage, invstd: Storage, weight: Storage, bias: Storage, g: ChannelGeometry, batchStats: boolean): { dx: Storage; dweight: Storage; dbias: Storage } {
     if (![dy, x, mean, invstd, weight, bias].every(isF32) || x.size === 0) return super.batchNormReluBackward(dy, x, mean, invstd, weight, bias, g, batchStats);
-    return this.bnBackward(dy, x, mean, invstd, weight, bias, g, batchStats);
+    return this.bnBackward((p) => this.copyIn(f32(dy), p), x, mean, invstd, weight, bias, g, batchStats);
   }
 
-  /** reluBias: the BN's bias when a ReLU follows (the kernel recomputes the forward's output). */
-  private bnBackward(dy: Storage, x: Storage, mean: Storage, invstd: Storage, weight: Storage, reluBias: Storage | null, g: ChannelGeometry, batchStats: boolean): { dx: Storage; dweight: Storage; dbias: Storage } {
+  /**
+   * reluBias: the BN's bias when a ReLU follows (the kernel recomputes the forward's output).
+   * putDy writes the incoming gradient (x.size floats) at the offset it is given.
+   */
+  private bnBackward(putDy: (at: number) => void, x: Storage, mean: Storage, invstd: Storage, weight: Storage, reluBias: Storage | null, g: ChannelGeometry, batchStats: boolean): { dx: Storage; dweight: Storage; dbias: Storage } {
     const ar = this.arena;
     ar.reset();
     const dyp = ar.allocF32(x.size);
@@ -834,7 +880,7 @@ export class WasmBackend extends JsBackend {
     if (reluBias) this.copyIn(f32(reluBias), bp);
     const sd = ar.alloc(g.c * 8);
     const sx = ar.alloc(g.c * 8);
-    this.copyIn(f32(dy), dyp);
+    putDy(dyp);
     this.copyIn(f32(x), xp);
     this.k.bnBackward(dyp, xp, dxp, g.n, g.c, g.s, mp, ip, wp, batchStats ? 1 : 0, sd, sx, bp);
     const dx = new Float32Array(x.size);
