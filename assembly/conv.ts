@@ -8,6 +8,44 @@
 
 @inline function gi(geo: usize, i: i32): i32 { return load<i32>(geo + (<usize>i << 2)); }
 
+/** n zero floats at p: stores, not memory.fill, whose call costs more than a short row (7 floats). */
+@inline function zeroF32(p: usize, n: i32): void {
+  let j = 0;
+  for (; j + 4 <= n; j += 4) v128.store(p + (<usize>j << 2), i32x4.splat(0));
+  for (; j < n; j++) store<f32>(p + (<usize>j << 2), 0);
+}
+
+/** Lanes 0, 2 of a and 1, 3 of b: the floats p[0], p[2], p[4], p[6] for a = p[0..4), b = p[3..7). */
+@inline function evenS2(a: v128, b: v128): v128 { return v128.shuffle<f32>(a, b, 0, 2, 5, 7); }
+
+/** The inverse of evenS2: p[0], p[2], p[4], p[6] = v, with p[1], p[3], p[5] as loaded in a and b. */
+@inline function storeEvenS2(p: usize, a: v128, b: v128, v: v128): void {
+  v128.store(p, v128.shuffle<f32>(v, a, 0, 5, 1, 7));
+  v128.store(p, v128.shuffle<f32>(b, v, 0, 6, 2, 7), 12);
+}
+
+/**
+ * One stride-2 im2col row: d[ox] = src[2 * ox] for ox in [ox0, ox1), zero elsewhere in [0, ow).
+ * 4 outputs are evenS2 of loads at src[2 * ox] and src[2 * ox + 3]: no load reaches past
+ * src[2 * (ox + 3)], the last input used (the arena holds other buffers). A row of 4 or more ends
+ * with one step at ox1 - 4 (rewriting some outputs with the same values) instead of a scalar tail.
+ */
+@inline function im2colRowS2(d: usize, src: usize, ox0: i32, ox1: i32, ow: i32): void {
+  zeroF32(d, ox0);
+  let ox = ox0;
+  if (ox1 - ox0 >= 4) {
+    for (;;) {
+      const sp = src + (<usize>ox << 3);
+      v128.store(d + (<usize>ox << 2), evenS2(v128.load(sp), v128.load(sp, 12)));
+      if (ox + 4 >= ox1) break;
+      ox = min(ox + 4, ox1 - 4);
+    }
+  } else {
+    for (; ox < ox1; ox++) store<f32>(d + (<usize>ox << 2), load<f32>(src + (<usize>ox << 3)));
+  }
+  zeroF32(d + (<usize>ox1 << 2), ow - ox1);
+}
+
 /** col[K, nb*S] for group g from the chunk x (nb images, all channels). */
 export function im2col(geo: usize, x: usize, col: usize, g: i32): void {
   const nb = gi(geo, 0), c = gi(geo, 1), h = gi(geo, 2), w = gi(geo, 3);
@@ -34,23 +72,59 @@ export function im2col(geo: usize, x: usize, col: usize, g: i32): void {
           for (let oy = 0; oy < oh; oy++) {
             const iy = oy * sh - ph + ky * dh;
             if (iy < 0 || iy >= h) {
-              memory.fill(d, 0, <usize>ow << 2);
+              if (sw == 2) zeroF32(d, ow);
+              else memory.fill(d, 0, <usize>ow << 2);
             } else {
-              if (ox0 > 0) memory.fill(d, 0, <usize>ox0 << 2);
               const srow = plane + ((<usize>iy * w) << 2);
-              if (sw == 1) {
-                memory.copy(d + (<usize>ox0 << 2), srow + (<usize>(ox0 + off) << 2), <usize>(ox1 - ox0) << 2);
+              if (sw == 2) {
+                im2colRowS2(d, srow + (<isize>off << 2), ox0, ox1, ow);
               } else {
-                for (let ox = ox0; ox < ox1; ox++) {
-                  store<f32>(d + (<usize>ox << 2), load<f32>(srow + (<usize>(ox * sw + off) << 2)));
+                if (ox0 > 0) memory.fill(d, 0, <usize>ox0 << 2);
+                if (sw == 1) {
+                  memory.copy(d + (<usize>ox0 << 2), srow + (<usize>(ox0 + off) << 2), <usize>(ox1 - ox0) << 2);
+                } else {
+                  for (let ox = ox0; ox < ox1; ox++) {
+                    store<f32>(d + (<usize>ox << 2), load<f32>(srow + (<usize>(ox * sw + off) << 2)));
+                  }
                 }
+                if (ox1 < ow) memory.fill(d + (<usize>ox1 << 2), 0, <usize>(ow - ox1) << 2);
               }
-              if (ox1 < ow) memory.fill(d + (<usize>ox1 << 2), 0, <usize>(ow - ox1) << 2);
             }
             d += <usize>ow << 2;
           }
         }
       }
+    }
+  }
+}
+
+/**
+ * One stride-2 col2im row: dst[2 * ox] += src[ox] for ox in [ox0, ox1). The 4 destinations of
+ * a step are distinct, so one vector add is the scalar loop's per-element sum; the odd lanes
+ * go back untouched (not + 0, which turns -0 into +0). The last 4 to 7 outputs take two steps,
+ * at ox and ox1 - 4, both loaded before either stores, so the outputs they share get the same
+ * sum twice (an overlapping step that loaded after the previous store would add twice, and
+ * stall on store forwarding).
+ */
+@inline function col2imRowS2(dst: usize, src: usize, ox0: i32, ox1: i32): void {
+  let ox = ox0;
+  for (; ox + 8 <= ox1; ox += 4) {
+    const p = dst + (<usize>ox << 3);
+    const a = v128.load(p), b = v128.load(p, 12);
+    storeEvenS2(p, a, b, f32x4.add(evenS2(a, b), v128.load(src + (<usize>ox << 2))));
+  }
+  if (ox + 4 <= ox1) {
+    const ox2 = ox1 - 4;
+    const p = dst + (<usize>ox << 3), q = dst + (<usize>ox2 << 3);
+    const a = v128.load(p), b = v128.load(p, 12), c = v128.load(q), d = v128.load(q, 12);
+    const u = f32x4.add(evenS2(a, b), v128.load(src + (<usize>ox << 2)));
+    const v = f32x4.add(evenS2(c, d), v128.load(src + (<usize>ox2 << 2)));
+    storeEvenS2(p, a, b, u);
+    storeEvenS2(q, c, d, v);
+  } else {
+    for (; ox < ox1; ox++) {
+      const p = dst + (<usize>ox << 3);
+      store<f32>(p, load<f32>(p) + load<f32>(src + (<usize>ox << 2)));
     }
   }
 }
@@ -89,6 +163,8 @@ export function col2im(geo: usize, col: usize, dx: usize, g: i32): void {
                   v128.store(dp, f32x4.add(v128.load(dp), v128.load(sp)));
                 }
                 for (; ox < ox1; ox++, dp += 4, sp += 4) store<f32>(dp, load<f32>(dp) + load<f32>(sp));
+              } else if (sw == 2) {
+                col2imRowS2(drow + (<isize>off << 2), s, ox0, ox1);
               } else {
                 for (let ox = ox0; ox < ox1; ox++) {
                   const dp = drow + (<usize>(ox * sw + off) << 2);
