@@ -22,6 +22,15 @@ import { kernel4x8 } from './gemm';
 @inline function gi(geo: usize, i: i32): i32 { return load<i32>(geo + (<usize>i << 2)); }
 
 /**
+ * Bytes between the 16 matrices of a block's V, M and Z: their size plus 64 bytes. The transforms
+ * read or write all 16 at once, and a size that is a multiple of 4 KiB (64 x 80 floats) would put
+ * the 16 streams in the same L1 sets: the padding made the weight gradient's dY transform 8x faster.
+ * TypeScript sizes the buffers as 16 * (floats + XI_PAD).
+ */
+const XI_PAD: i32 = 16;
+@inline function xiBytes(floats: i32): usize { return <usize>(floats + XI_PAD) << 2; }
+
+/**
  * u = G g Gt for every filter, packed as A panels. flip == 0: g[mi][ki] = w[mi][ki] (w is
  * [m][k][3][3], a conv's own weight). flip == 1: g[mi][ki] = w[ki][mi] rotated 180 degrees (w is
  * [k][m][3][3]): the filters of the backward-data convolution. Computed in f64, rounded once.
@@ -113,7 +122,7 @@ export function winogradPad(x: usize, xp: usize, planes: i32, h: i32, w: i32, hp
 /** V for tiles [t0, t0 + tb), all k channels, as B panels [16][tbp / 8][k][8] (lanes = 4 tiles). */
 function inputTransform(xp: usize, v: usize, t0: i32, tb: i32, tbp: i32, total: i32, k: i32, th: i32, tw: i32, hp: i32, wp: i32): void {
   const plane = <usize>(hp * wp) << 2;
-  const xiStride = (<usize>tbp * k) << 2;
+  const xiStride = xiBytes(tbp * k);
   const last = total - 1; // lanes past the end repeat the last tile (their products are never read)
   for (let q = 0; q < tb; q += 4) {
     let p0 = xp + tileBase(min(t0 + q, last), th, tw, k * hp * wp, wp);
@@ -135,14 +144,23 @@ function inputTransform(xp: usize, v: usize, t0: i32, tb: i32, tbp: i32, total: 
  */
 function inputTransformByChannel(xp: usize, v: usize, t0: i32, tb: i32, k: i32, kp: i32, th: i32, tw: i32, hp: i32, wp: i32): void {
   const plane = <usize>(hp * wp) << 2;
-  const xiStride = (<usize>kp * tb) << 2;
+  const xiStride = xiBytes(kp * tb);
   for (let c0 = 0; c0 < k; c0 += 4) {
     const o1 = <usize>min(1, k - 1 - c0) * plane, o2 = <usize>min(2, k - 1 - c0) * plane, o3 = <usize>min(3, k - 1 - c0) * plane;
     let dst = v + ((<usize>((c0 >> 3) * tb * 8 + (c0 & 7))) << 2);
-    for (let t = t0; t < t0 + tb; t++) {
-      const p = xp + tileBase(t, th, tw, k * hp * wp, wp) + <usize>c0 * plane;
+    // walk the tiles row by row (no division per tile): (ty, tx) of tile t0, then step
+    let ty = (t0 % (th * tw)) / tw, tx = t0 % tw;
+    let p = xp + tileBase(t0, th, tw, k * hp * wp, wp) + <usize>c0 * plane;
+    const rowStep = <usize>(2 * wp - 2 * tw) << 2, imgStep = <usize>((k * hp - 2 * th) * wp) << 2;
+    for (let t = 0; t < tb; t++) {
       transform4(p, p + o1, p + o2, p + o3, <usize>wp << 2, dst, xiStride);
       dst += 32;
+      p += 8;
+      if (++tx == tw) {
+        tx = 0;
+        p += rowStep;
+        if (++ty == th) { ty = 0; p += imgStep; }
+      }
     }
   }
 }
@@ -155,12 +173,14 @@ function inputTransformByChannel(xp: usize, v: usize, t0: i32, tb: i32, k: i32, 
 function gradTransform(dyp: usize, z: usize, t0: i32, tb: i32, m: i32, mp: i32, th: i32, tw: i32): void {
   const plane = <usize>(4 * th * tw) << 2;
   const row = <usize>(2 * tw) << 2;
-  const xiStride = (<usize>mp * tb) << 2;
+  const xiStride = xiBytes(mp * tb);
   for (let c0 = 0; c0 < m; c0 += 4) {
     const o1 = <usize>min(1, m - 1 - c0) * plane, o2 = <usize>min(2, m - 1 - c0) * plane, o3 = <usize>min(3, m - 1 - c0) * plane;
     let dst = z + ((<usize>(c0 * tb)) << 2);
-    for (let t = t0; t < t0 + tb; t++) {
-      const p = dyp + tileBase(t, th, tw, m * 4 * th * tw, 2 * tw) + <usize>c0 * plane;
+    let ty = (t0 % (th * tw)) / tw, tx = t0 % tw;
+    let p = dyp + tileBase(t0, th, tw, m * 4 * th * tw, 2 * tw) + <usize>c0 * plane;
+    const rowStep = <usize>(2 * tw) << 2, imgStep = <usize>((m - 1) * 4 * th * tw) << 2;
+    for (let t = 0; t < tb; t++) {
       // lane l: (a, b, c, d) = dY rows (a b / c d) of channel c0 + l, transposed to one vector each
       const w0 = v128.load64_lane(p + row, v128.load64_zero(p), 1);
       const w1 = v128.load64_lane(p + o1 + row, v128.load64_zero(p + o1), 1);
@@ -174,6 +194,12 @@ function gradTransform(dyp: usize, z: usize, t0: i32, tb: i32, m: i32, mp: i32, 
       gradRow(dst, xiStride, 8, f32x4.sub(a, c), f32x4.sub(b, d));
       gradRow(dst, xiStride, 12, f32x4.neg(c), f32x4.neg(d));
       dst += 16;
+      p += 8;
+      if (++tx == tw) {
+        tx = 0;
+        p += rowStep;
+        if (++ty == th) { ty = 0; p += imgStep; }
+      }
     }
   }
 }
@@ -196,7 +222,7 @@ function gradTransform(dyp: usize, z: usize, t0: i32, tb: i32, m: i32, mp: i32, 
 
 /** y = At M A for tiles [t0, t0 + tb). */
 function outputTransform(mm: usize, y: usize, t0: i32, tb: i32, tbp: i32, m: i32, mp: i32, th: i32, tw: i32, oh: i32, ow: i32): void {
-  const xiStride = (<usize>mp * tbp) << 2;
+  const xiStride = xiBytes(mp * tbp);
   const outPlane = <usize>(oh * ow) << 2;
   const orow = <usize>ow << 2;
   for (let q = 0; q < tb; q += 4) {
@@ -277,8 +303,8 @@ export function winogradConv(geo: usize, xp: usize, u: usize, y: usize, v: usize
     inputTransform(xp, v, t0, tb, tbp, total, k, th, tw, hp, wp);
     for (let xi = 0; xi < 16; xi++) {
       const ua = u + ((<usize>xi * mp * k) << 2);
-      const vb = v + ((<usize>xi * tbp * k) << 2);
-      const mo = mm + ((<usize>xi * mp * tbp) << 2);
+      const vb = v + <usize>xi * xiBytes(tbp * k);
+      const mo = mm + <usize>xi * xiBytes(mp * tbp);
       for (let j = 0; j < tbp; j += 8) {
         const pb = vb + ((<usize>j * k) << 2);
         for (let i = 0; i < mp; i += 4) kernel4x8(k, ua + ((<usize>i * k) << 2), pb, mo + ((<usize>i * tbp + j) << 2), tbp, 0);
@@ -303,8 +329,8 @@ export function winogradGradSums(geo: usize, xp: usize, dyp: usize, du: usize, v
     inputTransformByChannel(xp, v, t0, tb, k, kp, th, tw, hp, wp);
     gradTransform(dyp, z, t0, tb, m, mp, th, tw);
     for (let xi = 0; xi < 16; xi++) {
-      const za = z + ((<usize>xi * mp * tb) << 2);
-      const vb = v + ((<usize>xi * kp * tb) << 2);
+      const za = z + <usize>xi * xiBytes(mp * tb);
+      const vb = v + <usize>xi * xiBytes(kp * tb);
       const d = du + ((<usize>xi * mp * kp) << 2);
       for (let i = 0; i < mp; i += 4) {
         for (let j = 0; j < kp; j += 8) kernel4x8(tb, za + ((<usize>i * tb) << 2), vb + ((<usize>j * tb) << 2), d + ((<usize>i * kp + j) << 2), kp, 1);

@@ -74,6 +74,8 @@ function isDense(v: View): boolean {
   return true;
 }
 const roundUp = (x: number, m: number): number => Math.ceil(x / m) * m;
+/** Floats of padding after each of the 16 matrices of a Winograd block (XI_PAD in assembly/winograd.ts). */
+const XI_PAD = 16;
 
 /** Buffers (arena byte offsets) and geometry of one Winograd convolution (see winogradPlan). */
 interface WinogradPlan {
@@ -445,7 +447,7 @@ export class WasmBackend extends JsBackend {
     this.k.winogradFilter(w, u, m, k, flip);
     const geo = ar.alloc(64);
     ar.i32.set([0, k, m, th, tw, hp, wp, oh, ow, T], geo / F32);
-    return { k, h, w: wd, m, ph, pw, hp, wp, nb, u, geo, xp: ar.allocF32(nb * k * hp * wp), v: ar.allocF32(16 * T * k), mm: ar.allocF32(16 * mp * T) };
+    return { k, h, w: wd, m, ph, pw, hp, wp, nb, u, geo, xp: ar.allocF32(nb * k * hp * wp), v: ar.allocF32(16 * (T * k + XI_PAD)), mm: ar.allocF32(16 * (mp * T + XI_PAD)) };
   }
 
   /** dst (cur images, NCHW) = the plan's convolution of src (cur images, NCHW), both in the arena. */
@@ -472,8 +474,8 @@ export class WasmBackend extends JsBackend {
     const xp = ar.allocF32(nb * g.c * hp * wp);
     const dyp = padDy ? ar.allocF32(nb * g.o * 4 * th * tw) : dyb;
     const du = ar.allocF32(16 * mp * kp);
-    const v = ar.allocF32(16 * kp * T);
-    const z = ar.allocF32(16 * mp * T);
+    const v = ar.allocF32(16 * (kp * T + XI_PAD));
+    const z = ar.allocF32(16 * (mp * T + XI_PAD));
     const dwb = ar.allocF32(dw.length);
     ar.f32.fill(0, du / F32, du / F32 + 16 * mp * kp);
     ar.i32.set([0, g.c, g.o, th, tw, hp, wp, g.oh, g.ow, T], geo / F32);
