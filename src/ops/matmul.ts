@@ -24,11 +24,22 @@ class MatMul extends Function {
   }
   backward(g: Tensor): (Tensor | null)[] {
     const { a, b } = this;
+    const plain = a.ndim === 2 && b.ndim === 2; // no batch dims to sum the gradients over
     return [
-      this.needsGrad[0] ? sumTo(g.matmul(b.transpose(-1, -2)), a.shape) : null,
-      this.needsGrad[1] ? sumTo(a.transpose(-1, -2).matmul(g), b.shape) : null,
+      this.needsGrad[0] ? (plain && transposed(a) ? b.matmul(g.transpose(-1, -2)).transpose(-1, -2) : sumTo(g.matmul(b.transpose(-1, -2)), a.shape)) : null,
+      this.needsGrad[1] ? (plain && transposed(b) ? g.transpose(-1, -2).matmul(a).transpose(-1, -2) : sumTo(a.transpose(-1, -2).matmul(g), b.shape)) : null,
     ];
   }
+}
+
+/**
+ * A 2-D operand stored transposed (a weight used as W^T, as in linear). Its gradient is computed
+ * as the product in the other order, transposed back: the same products summed in the same order,
+ * but laid out like the operand, so the transpose's own backward hands the parameter a
+ * contiguous gradient instead of a strided one that has to be copied.
+ */
+function transposed(t: Tensor): boolean {
+  return t.strides[0] === 1 && t.strides[1] === t.shape[0] && t.shape[0]! > 1 && t.shape[1]! > 1;
 }
 
 export function matmul(a: Tensor, b: Tensor): Tensor {
