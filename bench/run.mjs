@@ -2,7 +2,8 @@
 // The bench runner: `npm run bench` (= npm run build && node bench/run.mjs).
 //
 // Runs bench/gemm.mjs, bench/conv.mjs and then every bench/*.bench.mjs (sorted by name), each
-// in this one process, and prints one table per bench. A bench module exports
+// in a fresh child process (an end-to-end epoch timed after tfjs and GPU.js have loaded in the
+// same process ran up to 10% slower), and prints one table per bench. A bench module exports
 //   export async function run(ctx) -> { title, columns: string[], rows: (string|number)[][], notes?: string[] }
 // where ctx = { timeit, timeInterleaved, tfjs, loadVaegrad } (helpers below). Run one bench alone with
 // `node bench/run.mjs gemm` (names are matched against file names).
@@ -12,6 +13,7 @@
 // median (ms); `timeInterleaved([f, g])` alternates the contenders' reps so both see the same
 // background load. The machine may be shared, so medians, not means.
 
+import { spawnSync } from 'node:child_process';
 import { readdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -102,8 +104,13 @@ async function main() {
   const filter = process.argv.slice(2);
   const files = ['gemm.mjs', 'conv.mjs', ...readdirSync(here).filter((f) => f.endsWith('.bench.mjs')).sort()];
   const chosen = filter.length ? files.filter((f) => filter.some((p) => f.includes(p))) : files;
-  console.log(`# vaegrad benchmarks (node ${process.version}, single thread, medians after warm-up)`);
+  if (process.env.VAEGRAD_BENCH_CHILD !== '1') console.log(`# vaegrad benchmarks (node ${process.version}, single thread, medians after warm-up)`);
   for (const f of chosen) {
+    if (chosen.length > 1) {
+      const r = spawnSync(process.execPath, [fileURLToPath(import.meta.url), f], { stdio: 'inherit', env: { ...process.env, VAEGRAD_BENCH_CHILD: '1' } });
+      if (r.status !== 0) throw new Error(`bench ${f} failed (exit ${r.status})`);
+      continue;
+    }
     const mod = await import(pathToFileURL(join(here, f)).href);
     const table = await mod.run({ timeit, timeInterleaved, tfjs, loadVaegrad });
     printTable(table);

@@ -13,7 +13,7 @@
 // minutes per step.
 //
 // Run alone: node bench/run.mjs train   (after npm run build). Env: TRAIN_BENCH_EPOCHS=n
-// (vaegrad epochs timed, median taken; default 1), TRAIN_BENCH_TORCH=0 to skip PyTorch.
+// (vaegrad epochs timed, median taken; default 3), TRAIN_BENCH_TORCH=0 to skip PyTorch.
 
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -32,7 +32,7 @@ async function vaegradRates() {
   const { train } = await loadBundledDigits();
   const tr = new Trainer({ model: 'conv', latent: 20, batchSize: BATCH, lr: 1e-3, beta: 1, seed: 1 });
   await tr.trainEpoch(limit(train, 2 * BATCH)); // warm-up
-  const epochs = Number(process.env.TRAIN_BENCH_EPOCHS ?? 1);
+  const epochs = Number(process.env.TRAIN_BENCH_EPOCHS ?? 3);
   const trainTimes = [];
   let lastLoss = NaN;
   for (let e = 0; e < epochs; e++) {
@@ -70,7 +70,7 @@ function torchRates() {
   const probe = spawnSync(py, ['-c', 'import torch'], { encoding: 'utf8' });
   if (probe.status !== 0) return { note: 'PyTorch not run: torch is not importable by /usr/bin/python3' };
   // one thread (vaegrad is single-threaded); OpenBLAS core types: the machine's default and AVX-512
-  const r = spawnSync(py, [script, '--threads', '1', '--coretypes', 'inherit,SkylakeX', '--repeats', '2'], { encoding: 'utf8', maxBuffer: 64 << 20 });
+  const r = spawnSync(py, [script, '--threads', '1', '--coretypes', 'inherit,SkylakeX', '--repeats', '3'], { encoding: 'utf8', maxBuffer: 64 << 20 });
   const lines = (r.stdout ?? '').split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l));
   const configs = [];
   for (const env of lines.filter((l) => l.kind === 'env')) {
