@@ -58,6 +58,12 @@ describe.each(BACKEND_NAMES)('matmul conformance [%s]', (name) => {
     check(b, 3, 5, 300, 7, 'padded', 'bcast', 3);
   });
 
+  it('x @ W^T with a long k (both operands contiguous along k: the dot-product path on wasm)', () => {
+    check(b, 1, 131, 263, 22, 'row', 'trans', 9); // odd rows, columns not a multiple of 3
+    check(b, 2, 9, 65, 10, 'row', 'trans', 10);
+    check(b, 1, 1, 64, 1, 'row', 'trans', 11);
+  });
+
   it('one large product (300x500x200)', () => {
     check(b, 1, 300, 500, 200, 'row', 'row', 4);
   });

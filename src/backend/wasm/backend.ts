@@ -289,9 +289,19 @@ export class WasmBackend extends JsBackend {
     }
     if (batches === 1) sab = 0;
     const C = ar.allocF32(out.length);
-    const [pa, pb, tmp] = this.gemmBuffers(rows, n, k);
-    for (let t = 0; t < batches; t++) {
-      this.k.sgemm(rows, n, k, A.ptr + t * sab * F32, sam, sak, B.ptr + t * sbb * F32, sbk, sbn, C + t * rows * n * F32, n, 0, pa, pb, tmp);
+    if (sak === 1 && sbk === 1 && k >= 64) {
+      // Both operands run contiguously along k (x @ W^T, a linear layer's forward): the
+      // dot-product kernel reads them in place, no packing, and runs ~12% faster than the packed
+      // GEMM here (53 vs 47 GFLOP/s at 128 x 3136 x 256, this machine).
+      ar.f32.fill(0, C / F32, C / F32 + out.length);
+      for (let t = 0; t < batches; t++) {
+        this.k.gemmNT(rows, n, k, A.ptr + t * sab * F32, sam, B.ptr + t * sbb * F32, sbn, C + t * rows * n * F32, n);
+      }
+    } else {
+      const [pa, pb, tmp] = this.gemmBuffers(rows, n, k);
+      for (let t = 0; t < batches; t++) {
+        this.k.sgemm(rows, n, k, A.ptr + t * sab * F32, sam, sak, B.ptr + t * sbb * F32, sbk, sbn, C + t * rows * n * F32, n, 0, pa, pb, tmp);
+      }
     }
     this.copyOut(C, out.length, out);
     return new HostStorage(out);
