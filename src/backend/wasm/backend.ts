@@ -95,11 +95,12 @@ export class WasmBackend extends JsBackend {
   colTarget = 1 << 18;
   /**
    * Fewest input and output channels for which a 3x3 stride-1 convolution runs by Winograd
-   * F(2x2, 3x3) instead of im2col + GEMM: the transforms cost O(c + o) per tile, the products
-   * O(c * o), so it wins once both are wide. Measured on encoder.4 (32 -> 64, 14x14, batch 128):
-   * see winograd() below.
+   * F(2x2, 3x3) instead of im2col + GEMM. Measured (forward / input gradient / weight gradient,
+   * im2col time over Winograd time, batch 16-64, this machine): 4 -> 4 at 28x28 1.5 / 1.4 / 1.7,
+   * 8 -> 64 at 14x14 2.0 / 1.5 / 1.9, 32 -> 64 at 14x14 2.1 / 2.0 / 2.1, 128 -> 128 at 14x14
+   * 2.2 / 2.1 / 2.0; but 3 -> 16 at 32x32 1.7 / 1.2 / 0.8 (an RGB input layer's weight gradient).
    */
-  winogradMinChannels = 16;
+  winogradMinChannels = 4;
   private readonly k: KernelExports;
   readonly arena: Arena;
   private readonly MR: number;
