@@ -423,10 +423,11 @@ export class WasmBackend extends JsBackend {
   // A 3x3 stride-1 convolution (no dilation, one group, padding <= 2) computes each 2x2 output
   // tile from a 4x4 input tile with 16 multiplies per channel pair instead of 36 (assembly/
   // winograd.ts), and writes no im2col matrix. Its input gradient is the same kind of
-  // convolution (filters transposed and rotated, padding 2 - p), so both run here; the weight
-  // gradient stays on im2col + gemmNT. Rounding differs from the direct sum by a few float32
-  // ulps of the inputs' magnitude (the transforms add up to 4 inputs, or halve filter sums),
-  // within the conformance bounds. Measured at batch 128 (node bench/run.mjs conv): see README.
+  // convolution (filters transposed and rotated, padding 2 - p), so both run here, and its
+  // weight gradient is G^T (sum over tiles of (A dY A^T) . (B^T d B)) G, 16 GEMMs along the tiles.
+  // Rounding differs from the direct sum by a few float32 ulps of the tile's magnitude (the
+  // transforms add up to 4 inputs, or halve filter sums): test/conformance/winograd.test.ts
+  // bounds it per tile. Measured at batch 128 (node bench/run.mjs conv): see README.
 
   /** Whether a convolution takes the Winograd path (forward and backward-data alike). */
   private winogradFits(g: Conv2dGeometry): boolean {
