@@ -12,6 +12,11 @@
 //   v   transformed tiles of one block:    [16][tb / 8][k][8]   (tb = block tiles rounded up to 8)
 //   mm  products of one block:             [16][mp][tb]
 //   y   output chunk (NCHW):               [nb][m][oh][ow]
+// and for the weight gradient (winogradGradSums), with kp = k rounded up to 8:
+//   v   the block's V as B panels over channels: [16][kp / 8][tb][8]
+//   z   Z = A dY At of the block, as A panels:   [16][mp / 4][tb][4]
+//   du  the sums over tiles:                      [16][mp][kp]
+// Each of the 16 matrices of v, mm and z is followed by XI_PAD floats (below).
 // Tiles are numbered image by image, row by row: t = (i * th + ty) * tw + tx.
 //
 // Geometry from i32[16] at `geo`: 0 nb, 1 k (input channels), 2 m (output channels), 3 th,
