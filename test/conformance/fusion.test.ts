@@ -13,7 +13,7 @@
 // running stats as the layers run one by one, and an eval-mode Sequential(Conv2d, BatchNorm2d, ReLU, MaxPool2d)
 // under noGrad gives the same outputs as its layers.
 import { afterAll, describe, expect, it } from 'vitest';
-import type { ChannelGeometry, Conv2dGeometry, Pool2dGeometry, Storage, View } from '../../src/backend/backend.js';
+import type { Backend, ChannelGeometry, Conv2dGeometry, Pool2dGeometry, Storage, View } from '../../src/backend/backend.js';
 import { currentBackend } from '../../src/backend/registry.js';
 import * as vg from '../../src/index.js';
 import { BACKENDS, BACKEND_NAMES, oracle, randomF32, rng } from './backends.js';
@@ -24,6 +24,22 @@ function expectBits(got: ArrayLike<number>, want: ArrayLike<number>): void {
   for (let i = 0; i < want.length; i++) {
     const g = got[i]!, w = want[i]!;
     if (!(Object.is(g, w) || (g !== g && w !== w))) throw new Error(`element ${i}: got ${g}, want ${w}`);
+  }
+}
+
+/**
+ * Runs body while counting the calls of one of the backend's optional fused kernels (0 where
+ * the backend lacks it); the prototype's method is back afterwards.
+ */
+function countingCalls<T>(be: Backend, name: 'conv2dBnRelu' | 'convTranspose2dBnRelu' | 'batchNormReluMaxPool', body: (calls: () => number) => T): T {
+  const table = be as unknown as Record<string, ((...a: unknown[]) => unknown) | undefined>;
+  const orig = table[name];
+  let n = 0;
+  if (orig) table[name] = (...a: unknown[]) => { n++; return orig.apply(be, a); };
+  try {
+    return body(() => n);
+  } finally {
+    if (orig) delete table[name];
   }
 }
 
@@ -228,22 +244,17 @@ describe('nn.Sequential fuses BatchNorm -> ReLU with the same numbers', () => {
         if (!training) seq.eval();
         const shape = [5, c, 9, 10];
         const x = vg.tensor(randomF32(5 * c * 90, 11).map((v) => v * 2 + 0.3), { shape, requiresGrad: true });
-        let calls = 0;
-        const orig = be.batchNormReluMaxPool;
-        if (orig) be.batchNormReluMaxPool = (...a) => { calls++; return orig.apply(be, a); };
-        try {
+        return countingCalls(be, 'batchNormReluMaxPool', (calls) => {
           const y = fused ? seq.forward(x) : pool.forward(relu.forward(bn.forward(x)));
           y.mul(vg.tensor(randomF32(y.numel, 12), { shape: y.shape })).sum().backward();
           return {
-            calls,
+            calls: calls(),
             y: y.dataSync() as Float32Array,
             grads: [x.grad!, bn.weight!.grad!, bn.bias!.grad!].map((t) => t.dataSync() as Float32Array),
             stats: [bn.runningMean!, bn.runningVar!, bn.numBatchesTracked!].map((t) => Float32Array.from(t.dataSync())),
             keys: [...seq.stateDict().keys()],
           };
-        } finally {
-          if (orig) delete (be as { batchNormReluMaxPool?: unknown }).batchNormReluMaxPool;
-        }
+        });
       };
       for (const training of [true, false]) {
         for (const poolOpts of [{ kernelSize: 2 }, { kernelSize: 3, stride: 2 }]) {
@@ -274,22 +285,17 @@ describe('nn.Sequential fuses BatchNorm -> ReLU with the same numbers', () => {
       for (const withPool of [true, false]) {
         const seq = withPool ? new vg.nn.Sequential(conv, bn, relu, pool) : new vg.nn.Sequential(conv, bn, relu);
         seq.eval();
-        const orig = be.conv2dBnRelu!;
-        let calls = 0;
-        be.conv2dBnRelu = (...a) => { calls++; return orig.apply(be, a); };
-        try {
+        countingCalls(be, 'conv2dBnRelu', (calls) => {
           const got = vg.noGrad(() => seq.forward(x)).dataSync();
-          expect(calls).toBe(1);
+          expect(calls()).toBe(1);
           let want = vg.noGrad(() => relu.forward(bn.forward(conv.forward(x))));
           if (withPool) want = vg.noGrad(() => pool.forward(want));
           expectBits(got, want.dataSync());
           // with a gradient wanted, the layers run one by one (and agree)
           const g = seq.forward(x);
-          expect(calls).toBe(1);
+          expect(calls()).toBe(1);
           expectBits(g.dataSync(), want.dataSync());
-        } finally {
-          delete (be as { conv2dBnRelu?: unknown }).conv2dBnRelu; // back to the prototype's method
-        }
+        });
       }
     });
   }
@@ -304,16 +310,11 @@ describe('nn.Sequential fuses BatchNorm -> ReLU with the same numbers', () => {
       const x = vg.tensor(randomF32(5 * 3 * 6 * 6, 17), { shape: [5, 3, 6, 6] });
       vg.noGrad(() => { for (let i = 0; i < 3; i++) bn.forward(conv.forward(x.mul(i + 1))); });
       const seq = new vg.nn.Sequential(conv, bn, relu).eval();
-      const orig = be.convTranspose2dBnRelu!;
-      let calls = 0;
-      be.convTranspose2dBnRelu = (...a) => { calls++; return orig.apply(be, a); };
-      try {
+      countingCalls(be, 'convTranspose2dBnRelu', (calls) => {
         const got = vg.noGrad(() => seq.forward(x)).dataSync();
-        expect(calls).toBe(1);
+        expect(calls()).toBe(1);
         expectBits(got, vg.noGrad(() => relu.forward(bn.forward(conv.forward(x)))).dataSync());
-      } finally {
-        delete (be as { convTranspose2dBnRelu?: unknown }).convTranspose2dBnRelu;
-      }
+      });
     });
   }
 

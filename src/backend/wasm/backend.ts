@@ -166,6 +166,15 @@ export class WasmBackend extends JsBackend {
     return p;
   }
 
+  /** Copy each of these float32 storages (`count` floats each: per-channel parameters) into the arena; their offsets. */
+  private stageEach(ts: readonly Storage[], count: number): number[] {
+    return ts.map((t) => {
+      const p = this.arena.allocF32(count);
+      this.copyIn(f32(t), p);
+      return p;
+    });
+  }
+
   private copyIn(src: Float32Array, p: number): void {
     this.arena.f32.set(src, p / F32);
   }
@@ -377,11 +386,7 @@ export class WasmBackend extends JsBackend {
     const [pa, pb, tmp] = wino ? [0, 0, 0] : this.gemmBuffers(og, nb * S, K);
     const bp = bias ? ar.allocF32(g.o) : 0;
     if (bias) this.copyIn(f32(bias), bp);
-    const bnp = epi ? [epi.bn.mean, epi.bn.invstd, epi.bn.weight, epi.bn.bias].map((t) => {
-      const p = ar.allocF32(g.o);
-      this.copyIn(f32(t), p);
-      return p;
-    }) as [number, number, number, number] : null;
+    const bnp = epi ? this.stageEach([epi.bn.mean, epi.bn.invstd, epi.bn.weight, epi.bn.bias], g.o) as [number, number, number, number] : null;
     const pgeo = pool ? ar.alloc(64) : 0;
     const pbuf = pool ? ar.allocF32(nb * g.o * PS) : 0;
     for (let n0 = 0; n0 < g.n; n0 += nb) {
@@ -547,11 +552,7 @@ export class WasmBackend extends JsBackend {
     const [pa, pb, tmp] = wino ? [0, 0, 0] : this.gemmBuffers(K, nb * S, og);
     const bp = bias ? ar.allocF32(g.c) : 0;
     if (bias) this.copyIn(f32(bias), bp);
-    const bnp = bn ? [bn.mean, bn.invstd, bn.weight, bn.bias].map((t) => {
-      const p = ar.allocF32(g.c);
-      this.copyIn(f32(t), p);
-      return p;
-    }) as [number, number, number, number] : null;
+    const bnp = bn ? this.stageEach([bn.mean, bn.invstd, bn.weight, bn.bias], g.c) as [number, number, number, number] : null;
     for (let n0 = 0; n0 < g.n; n0 += nb) {
       const cur = Math.min(nb, g.n - n0);
       this.copyIn(DY.subarray(n0 * g.o * S, (n0 + cur) * g.o * S), dyb);
@@ -815,11 +816,7 @@ export class WasmBackend extends JsBackend {
     const ar = this.arena;
     const xp = ar.allocF32(x.size);
     const yp = ar.allocF32(x.size + 8);
-    const [mp, ip, wp, bp] = [mean, invstd, weight, bias].map((t) => {
-      const p = ar.allocF32(g.c);
-      this.copyIn(f32(t), p);
-      return p;
-    }) as [number, number, number, number];
+    const [mp, ip, wp, bp] = this.stageEach([mean, invstd, weight, bias], g.c) as [number, number, number, number];
     this.copyIn(f32(x), xp);
     this.k.bnForward(xp, yp, g.n, g.c, g.s, mp, ip, wp, bp, relu ? 1 : 0);
     return yp;
@@ -885,11 +882,7 @@ export class WasmBackend extends JsBackend {
     const dyp = ar.allocF32(x.size);
     const xp = ar.allocF32(x.size);
     const dxp = ar.allocF32(x.size);
-    const [mp, ip, wp] = [mean, invstd, weight].map((t) => {
-      const p = ar.allocF32(g.c);
-      this.copyIn(f32(t), p);
-      return p;
-    }) as [number, number, number];
+    const [mp, ip, wp] = this.stageEach([mean, invstd, weight], g.c) as [number, number, number];
     const bp = reluBias ? ar.allocF32(g.c) : 0;
     if (reluBias) this.copyIn(f32(reluBias), bp);
     const sd = ar.alloc(g.c * 8);
