@@ -2,7 +2,7 @@
 
 import { currentBackend } from './backend/registry.js';
 import type { DType, TypedArray } from './dtype.js';
-import { allocArray, checkDType, dtypeOfArray } from './dtype.js';
+import { allocArray, checkDType, dtypeOfArray, scalarFor, toArrayOf } from './dtype.js';
 import type { Generator } from './random.js';
 import { defaultGenerator } from './random.js';
 import type { Shape } from './shape.js';
@@ -42,24 +42,29 @@ function nestedShape(data: NestedArray): number[] {
   return shape;
 }
 
-/** A tensor from nested arrays, a number or a typed array (float32 unless told otherwise). */
+/**
+ * A tensor from nested arrays, a number or a typed array (float32 unless told otherwise; a typed
+ * array keeps its own dtype, and a Uint8Array needs an explicit one). Values that do not fit an
+ * int32 tensor are an error; floats truncate toward zero; bool stores value !== 0.
+ */
 export function tensor(data: NestedArray | TypedArray | boolean[], opts: TensorOptions & { shape?: Shape } = {}): Tensor {
   if (ArrayBuffer.isView(data)) {
     const arr = data as TypedArray;
+    if (arr instanceof Uint8Array && opts.dtype === undefined) {
+      throw new Error("tensor: a Uint8Array needs an explicit dtype ('bool', 'int32', 'float32' or 'float64')");
+    }
     const dtype = checkDType('tensor', opts.dtype ?? dtypeOfArray(arr));
     const shape = opts.shape ? checkShape('tensor', opts.shape) : [arr.length];
     if (numel(shape) !== arr.length) throw new Error(`tensor: shape ${fmtShape(shape)} needs ${numel(shape)} values, got ${arr.length}`);
-    const values = allocArray(dtype, arr.length);
-    values.set(arr);
-    return make(values, shape, opts);
+    return make(toArrayOf('tensor', dtype, arr), shape, opts);
   }
   const shape = nestedShape(data as NestedArray);
-  const values = allocArray(checkDType('tensor', opts.dtype ?? 'float32'), numel(shape));
+  const flat = new Array<number>(numel(shape));
   let k = 0;
   const fill = (x: unknown, dim: number): void => {
     if (dim === shape.length) {
       if (typeof x !== 'number' && typeof x !== 'boolean') throw new Error(`tensor: expected a number at depth ${dim}, got ${JSON.stringify(x)}`);
-      values[k++] = Number(x);
+      flat[k++] = Number(x);
       return;
     }
     if (!Array.isArray(x) || x.length !== shape[dim]) {
@@ -68,13 +73,14 @@ export function tensor(data: NestedArray | TypedArray | boolean[], opts: TensorO
     for (const y of x) fill(y, dim + 1);
   };
   fill(data, 0);
-  const t = make(values, shape, opts);
+  const t = make(toArrayOf('tensor', checkDType('tensor', opts.dtype ?? 'float32'), flat), shape, opts);
   return opts.shape ? t.reshape([...opts.shape]) : t;
 }
 
 export function full(shape: Shape, value: number, opts: TensorOptions = {}): Tensor {
   const s = checkShape('full', shape);
-  return make(allocArray(checkDType('full', opts.dtype ?? 'float32'), numel(s)).fill(value), s, opts);
+  const dtype = checkDType('full', opts.dtype ?? 'float32');
+  return make(allocArray(dtype, numel(s)).fill(scalarFor('full', value, dtype)), s, opts);
 }
 export const zeros = (shape: Shape, opts: TensorOptions = {}): Tensor => full(shape, 0, opts);
 export const ones = (shape: Shape, opts: TensorOptions = {}): Tensor => full(shape, 1, opts);

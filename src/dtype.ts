@@ -1,24 +1,36 @@
-// Element types: float32 (the default), float64 (for gradient checks) and int32 (indices).
+// Element types and PyTorch's type promotion. float32 is the default, float64 is for gradient
+// checks, int32 holds indices and labels (vaegrad has no int64: PyTorch's int64 results are
+// int32 here), and bool (stored one byte per value, 0 or 1, in a Uint8Array) is what
+// comparisons return.
 
-export type DType = 'float32' | 'float64' | 'int32';
-export type TypedArray = Float32Array | Float64Array | Int32Array;
+/** The element types a tensor can have. */
+export type DType = 'bool' | 'int32' | 'float32' | 'float64';
+/** The host arrays behind each dtype: Uint8Array (bool), Int32Array, Float32Array, Float64Array. */
+export type TypedArray = Float32Array | Float64Array | Int32Array | Uint8Array;
 
-export const DTYPES: readonly DType[] = ['float32', 'float64', 'int32'];
+/** Every dtype, in promotion order (bool < int32 < float32 < float64). */
+export const DTYPES: readonly DType[] = ['bool', 'int32', 'float32', 'float64'];
+
+/** The dtype a floating-point JS number gives when it meets an integer or bool tensor (PyTorch's default dtype). */
+export const DEFAULT_FLOAT: DType = 'float32';
 
 export function allocArray(dtype: DType, size: number): TypedArray {
   switch (dtype) {
     case 'float32': return new Float32Array(size);
     case 'float64': return new Float64Array(size);
     case 'int32': return new Int32Array(size);
+    case 'bool': return new Uint8Array(size);
     default: throw new Error(`unknown dtype '${String(dtype)}' (expected one of ${DTYPES.join(', ')})`);
   }
 }
 
+/** The dtype of a storage's host array (a Uint8Array is a bool storage). */
 export function dtypeOfArray(a: TypedArray): DType {
   if (a instanceof Float32Array) return 'float32';
   if (a instanceof Float64Array) return 'float64';
   if (a instanceof Int32Array) return 'int32';
-  throw new Error(`unsupported typed array ${(a as object).constructor.name} (expected Float32Array, Float64Array or Int32Array)`);
+  if (a instanceof Uint8Array) return 'bool';
+  throw new Error(`unsupported typed array ${(a as object).constructor.name} (expected Float32Array, Float64Array, Int32Array or Uint8Array)`);
 }
 
 export function checkDType(op: string, dtype: string): DType {
@@ -26,4 +38,74 @@ export function checkDType(op: string, dtype: string): DType {
   return dtype as DType;
 }
 
-export const isFloat = (d: DType): boolean => d !== 'int32';
+export const isFloat = (d: DType): boolean => d === 'float32' || d === 'float64';
+
+/** The smallest dtype both promote to (PyTorch's promote_types on this lattice: a chain). */
+export function promoteTypes(a: DType, b: DType): DType {
+  return DTYPES.indexOf(a) >= DTYPES.indexOf(b) ? a : b;
+}
+
+/** An operand of an elementwise op, as type promotion sees it: a tensor's dtype and rank, or a JS number. */
+export type PromotionOperand = { dtype: DType; ndim: number } | number | boolean;
+
+const category = (d: DType): number => (d === 'bool' ? 0 : d === 'int32' ? 1 : 2);
+
+/**
+ * PyTorch's result_type: tensors with dims decide within a category; 0-d tensors, then JS
+ * numbers, count only when they are of a higher category (bool < integer < floating). A JS
+ * integer is int32-like, a non-integer JS number float32-like (the default dtype), a JS boolean
+ * bool-like; so `int32 tensor + 0.5` is float32 and `float32 tensor + float64 0-d tensor` stays
+ * float32. (Integers that do not fit int32 are checked where they are used.)
+ */
+export function resultType(...operands: PromotionOperand[]): DType {
+  let dim: DType | undefined;
+  let zero: DType | undefined;
+  let scalar: DType | undefined;
+  const up = (cur: DType | undefined, d: DType): DType => (cur === undefined ? d : promoteTypes(cur, d));
+  for (const o of operands) {
+    if (typeof o === 'number') scalar = up(scalar, Number.isInteger(o) ? 'int32' : DEFAULT_FLOAT);
+    else if (typeof o === 'boolean') scalar = up(scalar, 'bool');
+    else if (o.ndim > 0) dim = up(dim, o.dtype);
+    else zero = up(zero, o.dtype);
+  }
+  const r = combine(dim, combine(zero, scalar));
+  if (r === undefined) throw new Error('internal: resultType of no operands');
+  return r;
+}
+
+/** PyTorch's combine_categories: the lower tier counts only where it is of a higher category. */
+function combine(higher: DType | undefined, lower: DType | undefined): DType | undefined {
+  if (higher === undefined) return lower;
+  if (lower === undefined) return higher;
+  if (isFloat(higher)) return higher;
+  if (higher === 'bool' || category(lower) > category(higher)) return promoteTypes(higher, lower);
+  return higher;
+}
+
+const INT32_MIN = -2147483648;
+const INT32_MAX = 2147483647;
+
+/**
+ * A JS number as a value of dtype, or an error naming the value and the dtype when it does not
+ * fit (PyTorch raises for a scalar that overflows the tensor's dtype). Integers truncate toward
+ * zero as a cast would; bool is value !== 0.
+ */
+export function scalarFor(op: string, v: number, dtype: DType): number {
+  if (dtype === 'int32') {
+    if (!Number.isFinite(v) || v < INT32_MIN || v > INT32_MAX) throw new Error(`${op}: value ${v} does not fit dtype int32 (range ${INT32_MIN} to ${INT32_MAX})`);
+    return Math.trunc(v);
+  }
+  if (dtype === 'bool') return v !== 0 ? 1 : 0;
+  return v;
+}
+
+/** values converted into a new array of dtype, each checked as scalarFor does. */
+export function toArrayOf(op: string, dtype: DType, values: ArrayLike<number>): TypedArray {
+  const out = allocArray(dtype, values.length);
+  if (dtype === 'float32' || dtype === 'float64') {
+    out.set(values);
+  } else {
+    for (let i = 0; i < values.length; i++) out[i] = scalarFor(op, values[i]!, dtype);
+  }
+  return out;
+}

@@ -6,7 +6,8 @@ import './backend/gpu/index.js'; // registers 'gpu' (GPU.js, loaded by dynamic i
 
 export { Tensor } from './tensor.js';
 export type { NestedArray, GradFn } from './tensor.js';
-export type { DType, TypedArray } from './dtype.js';
+export type { DType, TypedArray, PromotionOperand } from './dtype.js';
+export { DTYPES, promoteTypes, resultType } from './dtype.js';
 export type { Shape } from './shape.js';
 export { tensor, zeros, ones, full, zerosLike, onesLike, fullLike, arange, linspace, eye, rand, randn, randint, uniform } from './creation.js';
 export type { TensorOptions, RandomOptions } from './creation.js';
@@ -22,7 +23,9 @@ export type { BackwardOptions } from './autograd/engine.js';
 export {
   neg, exp, log, log1p, sqrt, abs, sign, relu, leakyRelu, sigmoid, tanh, softplus, reciprocal, square, clamp,
   add, sub, mul, div, pow, maximum, minimum, eq, ne, lt, le, gt, ge, where, inRange,
+  floorDivide, remainder, isnan, isfinite, isinf, logicalNot, logicalAnd, logicalOr, logicalXor, maskedFill,
 } from './ops/elementwise.js';
+export { gather, indexSelect, scatterAdd } from './ops/indexing.js';
 export { sum, mean, max, min, argmax, argmin, variance, logsumexp, softmax, logSoftmax } from './ops/reduce.js';
 export {
   reshape, view, permute, transpose, expand, broadcastTo, slice, narrow, select, squeeze, unsqueeze, flatten, unflatten,

@@ -129,7 +129,8 @@ export class Tensor {
 
   toString(): string {
     const arr = this.dataSync();
-    const fmt = (v: number): string => (this.dtype === 'int32' ? String(v) : Number.isInteger(v) ? `${v}.` : v.toPrecision(4).replace(/\.?0+$/, ''));
+    const fmt = (v: number): string =>
+      this.dtype === 'bool' ? (v ? 'true' : 'false') : this.dtype === 'int32' ? String(v) : Number.isInteger(v) ? `${v}.` : v.toPrecision(4).replace(/\.?0+$/, '');
     const render = (dim: number, off: number, indent: string): string => {
       if (dim === this.ndim) return fmt(arr[off]!);
       const n = this.shape[dim]!;

@@ -28,8 +28,12 @@ export type UnaryOp =
 
 export type BinaryOp =
   | 'add' | 'sub' | 'mul' | 'div' | 'pow' | 'maximum' | 'minimum'
-  | 'eq' | 'ne' | 'lt' | 'le' | 'gt' | 'ge'
+  | 'floorDiv' | 'remainder' // floor(a / b) and a - floor(a / b) * b (integers: b is never 0 here)
+  | 'eq' | 'ne' | 'lt' | 'le' | 'gt' | 'ge' // these return bool storage
   | 'mulStep'; // a * step(b) = a * (b > 0 ? 1 : 0), i.e. a.mul(b.gt(0)) in one pass (the ReLU gradient)
+
+/** The comparisons: their results are bool whatever the inputs' dtype. */
+export const COMPARISONS: ReadonlySet<BinaryOp> = new Set<BinaryOp>(['eq', 'ne', 'lt', 'le', 'gt', 'ge']);
 
 export type ReduceOp = 'sum' | 'max' | 'min';
 
@@ -85,7 +89,9 @@ export interface Backend {
   /** Does this backend own the storage (so kernels may use it directly)? */
   owns(s: Storage): boolean;
 
-  // ---- elementwise (inputs are views already broadcast to outShape; outputs are contiguous) ----
+  // ---- elementwise (inputs are views already broadcast to outShape, of one dtype except where's
+  // condition; outputs are contiguous, in the inputs' dtype, bool for comparisons). Integer
+  // arithmetic wraps modulo 2^32 as int32 does in PyTorch. ----
   copy(x: View, dtype?: DType): Storage; // materialise a view, optionally casting
   unary(op: UnaryOp, x: View, a?: number, b?: number): Storage;
   binary(op: BinaryOp, a: View, b: View): Storage;
@@ -97,6 +103,12 @@ export interface Backend {
   reduce(op: ReduceOp, x: View, axes: readonly number[]): Storage;
   /** Index (int32) of the first max/min along one axis; output shape as reduce. */
   argReduce(op: 'max' | 'min', x: View, axis: number): Storage;
+
+  // ---- indexing along one axis (index: int32 values already checked to lie in range) ----
+  /** out[p] = x[p with its `axis` coordinate replaced by index[p]], out contiguous with index's shape (x viewed with index's shape off the axis). */
+  gather(x: View, axis: number, index: View): Storage;
+  /** A contiguous copy of base, plus src[p] added at base[p with its `axis` coordinate replaced by index[p]] (index and src share a shape). */
+  scatterAdd(base: View, axis: number, index: View, src: View): Storage;
 
   // ---- linear algebra ----
   /** Batched C[b] = A[b] @ B[b]; a: [batch, m, k], b: [batch, k, n] views (any strides, batch stride may be 0). */

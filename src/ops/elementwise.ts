@@ -1,11 +1,16 @@
-// Elementwise ops with broadcasting: unary maths, binary arithmetic, where and comparisons.
+// Elementwise ops with broadcasting: unary maths, binary arithmetic, where, comparisons and
+// masks. Operands meet in the dtype PyTorch's type promotion gives (dtype.ts resultType); a
+// cast is a differentiable op, so gradients reach float operands of another dtype.
 // Each differentiable op's gradient sits next to its forward, written with public ops.
 
 import type { BinaryOp, UnaryOp } from '../backend/backend.js';
 import { Function } from '../autograd/function.js';
-import { broadcastShapes } from '../shape.js';
+import { isGradEnabled } from '../autograd/grad-mode.js';
+import type { DType } from '../dtype.js';
+import { DEFAULT_FLOAT, isFloat, scalarFor } from '../dtype.js';
+import { broadcastShapes, fmtShape } from '../shape.js';
 import type { Tensor } from '../tensor.js';
-import { asTensor, backend, checkFloat, checkTensor, fromStorage, viewAs } from './kernel.js';
+import { backend, cast, checkTensor, computeType, fromStorage, operandAs, viewAs } from './kernel.js';
 import { sumTo } from './reduce.js';
 import { full } from '../creation.js';
 
@@ -19,7 +24,7 @@ const DERIVS: Partial<Record<UnaryOp, Deriv>> = {
   sqrt: (g, _x, y) => g.div(y.mul(2)),
   abs: (g, x) => g.mul(x.sign()),
   relu: (g, x) => binary('mulStep', g, x), // g * (x > 0): 0 at x = 0, as PyTorch; one kernel
-  leakyRelu: (g, x, _y, a) => g.mul(x.gt(0).mul(1 - a).add(a)),
+  leakyRelu: (g, x, _y, a) => where(x.gt(0), g, g.mul(a)), // exact in the input's dtype
   sigmoid: (g, _x, y) => g.mul(y.mul(y.neg().add(1))),
   tanh: (g, _x, y) => g.mul(y.square().neg().add(1)),
   softplus: (g, x) => g.mul(x.sigmoid()),
@@ -31,7 +36,9 @@ const DERIVS: Partial<Record<UnaryOp, Deriv>> = {
   mulScalar: (g, _x, _y, a) => g.mul(a),
 };
 
-const INT_OK = new Set<UnaryOp>(['neg', 'abs', 'addScalar', 'mulScalar']);
+// Ops that keep an integer tensor integral (PyTorch's integer kernels); every other unary op
+// computes an integer or bool input in float32, as PyTorch's unary float ops do.
+const INT_OK = new Set<UnaryOp>(['neg', 'abs', 'sign', 'relu', 'square', 'clamp', 'addScalar', 'mulScalar', 'powScalar']);
 
 class Unary extends Function {
   op!: UnaryOp;
@@ -40,8 +47,6 @@ class Unary extends Function {
   x!: Tensor;
   y!: Tensor;
   forward(x: Tensor, op: UnaryOp, a = 0, b = 0): Tensor {
-    // Integer tensors allow the ops that stay integral (counters such as num_batches_tracked).
-    if (!INT_OK.has(op)) checkFloat(op, x);
     Object.assign(this, { x, op, a, b });
     this.y = fromStorage(backend().unary(op, x.stridedView, a, b), x.shape);
     return this.y;
@@ -54,8 +59,19 @@ class Unary extends Function {
   }
 }
 
+/** The dtype a unary op computes an input of dtype d in. */
+function unaryType(op: UnaryOp, d: DType): DType {
+  if (isFloat(d)) return d;
+  if (!INT_OK.has(op)) return DEFAULT_FLOAT;
+  if (d === 'bool' && (op === 'neg' || op === 'abs')) {
+    throw new Error(`${op}: not supported on bool tensors; use logicalNot() or cast with .to('int32')`);
+  }
+  return 'int32';
+}
+
 function unary(op: UnaryOp, x: Tensor, a?: number, b?: number): Tensor {
-  return Unary.apply(checkTensor(op, x), op, a, b);
+  checkTensor(op, x);
+  return Unary.apply(cast(x, unaryType(op, x.dtype)), op, a, b);
 }
 
 export function neg(x: Tensor): Tensor { return unary('neg', x); }
@@ -71,14 +87,20 @@ export function softplus(x: Tensor): Tensor { return unary('softplus', x); }
 export function reciprocal(x: Tensor): Tensor { return unary('reciprocal', x); }
 export function square(x: Tensor): Tensor { return unary('square', x); }
 export function leakyRelu(x: Tensor, negativeSlope = 0.01): Tensor { return unary('leakyRelu', x, negativeSlope); }
+/** Values limited to [min, max]; an integer tensor with a non-integer bound computes in float32. */
 export function clamp(x: Tensor, min = -Infinity, max = Infinity): Tensor {
   if (min > max) throw new Error(`clamp: min (${min}) is greater than max (${max})`);
-  return unary('clamp', x, min, max);
+  checkTensor('clamp', x);
+  const bounds = [min, max].filter((v) => Number.isFinite(v));
+  const dtype = computeType('clamp', x, ...bounds);
+  if (!isFloat(dtype)) bounds.forEach((v) => scalarFor('clamp', v, dtype));
+  return unary('clamp', cast(x, dtype), min, max);
 }
 
 /** Not differentiable: results carry no gradient. */
 function constUnary(op: UnaryOp, x: Tensor, a?: number, b?: number): Tensor {
-  return fromStorage(backend().unary(op, checkTensor(op, x).stridedView, a, b), x.shape);
+  checkTensor(op, x);
+  return fromStorage(backend().unary(op, cast(x, unaryType(op, x.dtype)).stridedView, a, b), x.shape);
 }
 export function sign(x: Tensor): Tensor { return constUnary('sign', x); }
 /** 1 where min <= x <= max, else 0 (no gradient). */
@@ -126,37 +148,80 @@ class Binary extends Function {
 
 function binary(op: BinaryOp, a: Tensor, b: Tensor | number): Tensor {
   checkTensor(op, a);
-  checkFloat(op, a);
-  return Binary.apply(a, asTensor(op, b, a), op);
+  const dtype = computeType(op, a, b);
+  return Binary.apply(cast(a, dtype), operandAs(op, b, dtype), op);
 }
 
-export function add(a: Tensor, b: Tensor | number): Tensor {
-  return typeof b === 'number' ? unary('addScalar', a, b) : binary('add', a, b);
+/** a (op) b for the arithmetic ops: PyTorch's type promotion, with a fast path for a JS number. */
+function arith(op: 'add' | 'sub' | 'mul', a: Tensor, b: Tensor | number): Tensor {
+  checkTensor(op, a);
+  const dtype = computeType(op, a, b);
+  if (dtype === 'bool') {
+    // bool + bool is logical or and bool * bool logical and, as in PyTorch; bool - bool is refused
+    if (op === 'sub') throw new Error('sub: subtracting bool tensors is not supported; use logicalXor() or cast with .to(\'int32\')');
+    return binary(op === 'add' ? 'maximum' : 'mul', a, b);
+  }
+  if (typeof b !== 'number') return binary(op, a, b);
+  const v = scalarFor(op, b, dtype);
+  const x = cast(a, dtype);
+  return op === 'mul' ? unary('mulScalar', x, v) : unary('addScalar', x, op === 'sub' ? -v : v);
 }
-export function sub(a: Tensor, b: Tensor | number): Tensor {
-  return typeof b === 'number' ? unary('addScalar', a, -b) : binary('sub', a, b);
-}
-export function mul(a: Tensor, b: Tensor | number): Tensor {
-  return typeof b === 'number' ? unary('mulScalar', a, b) : binary('mul', a, b);
-}
+
+export function add(a: Tensor, b: Tensor | number): Tensor { return arith('add', a, b); }
+export function sub(a: Tensor, b: Tensor | number): Tensor { return arith('sub', a, b); }
+export function mul(a: Tensor, b: Tensor | number): Tensor { return arith('mul', a, b); }
+/** True division: integer and bool operands divide in float32, as in PyTorch. */
 export function div(a: Tensor, b: Tensor | number): Tensor {
-  return typeof b === 'number' ? unary('mulScalar', a, 1 / b) : binary('div', a, b);
+  checkTensor('div', a);
+  const t = computeType('div', a, b);
+  const dtype = isFloat(t) ? t : DEFAULT_FLOAT;
+  return typeof b === 'number' ? unary('mulScalar', cast(a, dtype), 1 / b) : binary('div', cast(a, dtype), cast(b, dtype));
 }
+/** a ** b; an integer tensor to a non-negative integer power stays integral (a negative one is refused, as in PyTorch). */
 export function pow(a: Tensor, b: Tensor | number): Tensor {
-  if (typeof b !== 'number') return binary('pow', a, b);
-  if (b === 2) return square(a);
-  if (b === 1) return unary('mulScalar', a, 1);
-  return unary('powScalar', a, b);
+  checkTensor('pow', a);
+  const dtype = computeType('pow', a, b);
+  if (dtype === 'bool') throw new Error('pow: not supported on bool tensors; cast with .to(\'int32\')');
+  if (typeof b !== 'number') {
+    if (!isFloat(dtype) && b.lt(0).sum().item() > 0) throw new Error('pow: integers to negative integer powers are not allowed');
+    return binary('pow', a, b);
+  }
+  if (!isFloat(dtype) && b < 0) throw new Error(`pow: integers to negative integer powers are not allowed (exponent ${b})`);
+  const x = cast(a, dtype);
+  if (b === 2) return square(x);
+  if (b === 1) return unary('mulScalar', x, 1);
+  return unary('powScalar', x, b);
 }
 export function maximum(a: Tensor, b: Tensor | number): Tensor { return binary('maximum', a, b); }
 export function minimum(a: Tensor, b: Tensor | number): Tensor { return binary('minimum', a, b); }
 
-/** Comparisons give 1 or 0 in the inputs' dtype and carry no gradient. */
+/** Integer ops without a gradient: refuse inputs that want one rather than dropping it silently. */
+function noGradBinary(op: 'floorDiv' | 'remainder', name: string, a: Tensor, b: Tensor | number): Tensor {
+  checkTensor(name, a);
+  if (isGradEnabled() && (a.requiresGrad || (typeof b !== 'number' && b.requiresGrad))) {
+    throw new Error(`${name}: has no gradient in vaegrad; detach() the inputs or run it under noGrad()`);
+  }
+  const dtype = computeType(name, a, b);
+  if (dtype === 'bool') throw new Error(`${name}: not supported on bool tensors; cast with .to('int32')`);
+  const bt = operandAs(name, b, dtype);
+  if (!isFloat(dtype) && bt.eq(0).sum().item() > 0) throw new Error(`${name}: integer division by zero`);
+  const at = cast(a, dtype);
+  const shape = broadcastShapes(name, at.shape, bt.shape);
+  return fromStorage(backend().binary(op, viewAs(at, shape), viewAs(bt, shape)), shape);
+}
+/** floor(a / b) (PyTorch's floor_divide, rounding toward negative infinity); no gradient. */
+export function floorDivide(a: Tensor, b: Tensor | number): Tensor { return noGradBinary('floorDiv', 'floorDivide', a, b); }
+/** a - floorDivide(a, b) * b: the remainder with the sign of b (Python's %, PyTorch's remainder); no gradient. */
+export function remainder(a: Tensor, b: Tensor | number): Tensor { return noGradBinary('remainder', 'remainder', a, b); }
+
+/** Comparisons compute in the promoted dtype of their operands and return bool; no gradient. */
 function compare(op: BinaryOp, a: Tensor, b: Tensor | number): Tensor {
   checkTensor(op, a);
-  const bt = asTensor(op, b, a);
-  const shape = broadcastShapes(op, a.shape, bt.shape);
-  return fromStorage(backend().binary(op, viewAs(a, shape), viewAs(bt, shape)), shape);
+  const dtype = computeType(op, a, b);
+  const at = cast(a, dtype);
+  const bt = operandAs(op, b, dtype);
+  const shape = broadcastShapes(op, at.shape, bt.shape);
+  return fromStorage(backend().binary(op, viewAs(at, shape), viewAs(bt, shape)), shape);
 }
 export function eq(a: Tensor, b: Tensor | number): Tensor { return compare('eq', a, b); }
 export function ne(a: Tensor, b: Tensor | number): Tensor { return compare('ne', a, b); }
@@ -164,6 +229,25 @@ export function lt(a: Tensor, b: Tensor | number): Tensor { return compare('lt',
 export function le(a: Tensor, b: Tensor | number): Tensor { return compare('le', a, b); }
 export function gt(a: Tensor, b: Tensor | number): Tensor { return compare('gt', a, b); }
 export function ge(a: Tensor, b: Tensor | number): Tensor { return compare('ge', a, b); }
+
+/** True where x is NaN (bool; always false for integer and bool tensors). */
+export function isnan(x: Tensor): Tensor { return compare('ne', x, x); }
+/** True where x is neither infinite nor NaN (bool). */
+export function isfinite(x: Tensor): Tensor {
+  return isFloat(checkTensor('isfinite', x).dtype) ? compare('lt', x.abs(), Infinity) : compare('eq', x, x);
+}
+/** True where x is +Infinity or -Infinity (bool). */
+export function isinf(x: Tensor): Tensor {
+  return isFloat(checkTensor('isinf', x).dtype) ? compare('eq', x.abs(), Infinity) : compare('ne', x, x);
+}
+/** Elementwise not: true where x is zero (bool). */
+export function logicalNot(x: Tensor): Tensor { return compare('eq', x, 0); }
+/** Elementwise and of the truth values (non-zero) of a and b (bool). */
+export function logicalAnd(a: Tensor, b: Tensor): Tensor { return compare('ne', a, 0).mul(compare('ne', b, 0)); }
+/** Elementwise or of the truth values (non-zero) of a and b (bool). */
+export function logicalOr(a: Tensor, b: Tensor): Tensor { return compare('ne', a, 0).add(compare('ne', b, 0)); }
+/** Elementwise exclusive or of the truth values (non-zero) of a and b (bool). */
+export function logicalXor(a: Tensor, b: Tensor): Tensor { return compare('ne', compare('ne', a, 0), compare('ne', b, 0)); }
 
 class Where extends Function {
   cond!: Tensor;
@@ -184,12 +268,26 @@ class Where extends Function {
   }
 }
 
-/** a where cond is non-zero, else b (broadcasting all three). */
+/**
+ * a where cond is true, else b (broadcasting all three). cond is bool, or any dtype read as
+ * non-zero = true; a and b promote as in PyTorch (two JS numbers give int32 or float32).
+ */
 export function where(cond: Tensor, a: Tensor | number, b: Tensor | number): Tensor {
   checkTensor('where', cond, 'condition');
-  const like = typeof a !== 'number' ? a : typeof b !== 'number' ? b : cond;
-  const at = asTensor('where', a, like);
-  const bt = asTensor('where', b, like);
+  const dtype = computeType('where', a, b);
+  const at = operandAs('where', a, dtype);
+  const bt = operandAs('where', b, dtype);
   if (cond.requiresGrad) cond = cond.detach();
   return Where.apply(cond, at, bt);
+}
+
+/** x with value written where mask (bool) is true; value is cast to x's dtype (PyTorch's masked_fill). */
+export function maskedFill(x: Tensor, mask: Tensor, value: number | Tensor): Tensor {
+  checkTensor('maskedFill', x);
+  checkTensor('maskedFill', mask, 'mask');
+  if (mask.dtype !== 'bool') throw new Error(`maskedFill: mask must be a bool tensor, got ${mask.dtype} ${fmtShape(mask.shape)}; make one with a comparison such as x.gt(0)`);
+  if (typeof value !== 'number' && value.ndim !== 0) throw new Error(`maskedFill: value must be a number or a 0-d tensor, got shape ${fmtShape(value.shape)}`);
+  broadcastShapes('maskedFill', x.shape, mask.shape);
+  const out = where(mask, operandAs('maskedFill', value, x.dtype), x);
+  return out.shape.length === x.shape.length ? out : out.expand(x.shape);
 }

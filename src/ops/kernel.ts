@@ -2,6 +2,8 @@
 // kernel storage back into tensors. Nothing above ops/ imports this.
 
 import type { Backend, View } from '../backend/backend.js';
+import type { DType } from '../dtype.js';
+import { isFloat, resultType, scalarFor } from '../dtype.js';
 import { currentBackend } from '../backend/registry.js';
 import type { Shape } from '../shape.js';
 import { broadcastStrides, fmtShape } from '../shape.js';
@@ -33,5 +35,24 @@ export function checkTensor(op: string, x: unknown, name = 'input'): Tensor {
 }
 
 export function checkFloat(op: string, x: Tensor): void {
-  if (x.dtype === 'int32') throw new Error(`${op}: expected a floating-point tensor, got int32 ${fmtShape(x.shape)}; cast it with .to('float32')`);
+  if (!isFloat(x.dtype)) throw new Error(`${op}: expected a floating-point tensor, got ${x.dtype} ${fmtShape(x.shape)}; cast it with .to('float32')`);
+}
+
+/** x as dtype: x itself when it has it, else a cast (differentiable between float dtypes). */
+export function cast(x: Tensor, dtype: DType): Tensor {
+  return x.dtype === dtype ? x : x.to(dtype);
+}
+
+/** The dtype an elementwise op computes in (PyTorch's result_type over tensors and JS numbers). */
+export function computeType(op: string, ...xs: (Tensor | number)[]): DType {
+  return resultType(...xs.map((x) => {
+    if (typeof x === 'number') return x;
+    return checkTensor(op, x, 'operand');
+  }));
+}
+
+/** An operand in dtype: a tensor cast to it, or a JS number as a 0-d tensor (an error when it does not fit). */
+export function operandAs(op: string, x: Tensor | number, dtype: DType): Tensor {
+  if (typeof x === 'number') return full([], scalarFor(op, x, dtype), { dtype });
+  return cast(x, dtype);
 }

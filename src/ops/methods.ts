@@ -8,6 +8,7 @@ import { fullLike, onesLike, zerosLike } from '../creation.js';
 import { Tensor } from '../tensor.js';
 import * as ew from './elementwise.js';
 import * as mv from './movement.js';
+import * as ix from './indexing.js';
 import * as red from './reduce.js';
 import type { Dims } from './reduce.js';
 import { matmul } from './matmul.js';
@@ -24,6 +25,13 @@ declare module '../tensor.js' {
     add(o: Operand): Tensor; sub(o: Operand): Tensor; mul(o: Operand): Tensor; div(o: Operand): Tensor; pow(o: Operand): Tensor;
     maximum(o: Operand): Tensor; minimum(o: Operand): Tensor;
     eq(o: Operand): Tensor; ne(o: Operand): Tensor; lt(o: Operand): Tensor; le(o: Operand): Tensor; gt(o: Operand): Tensor; ge(o: Operand): Tensor;
+    floorDivide(o: Operand): Tensor; remainder(o: Operand): Tensor;
+    isnan(): Tensor; isfinite(): Tensor; isinf(): Tensor;
+    logicalNot(): Tensor; logicalAnd(o: Tensor): Tensor; logicalOr(o: Tensor): Tensor; logicalXor(o: Tensor): Tensor;
+    maskedFill(mask: Tensor, value: number | Tensor): Tensor;
+    gather(dim: number, index: Tensor): Tensor;
+    indexSelect(dim: number, index: Tensor): Tensor;
+    scatterAdd(dim: number, index: Tensor, src: Tensor): Tensor;
     sum(dims?: Dims, keepdim?: boolean): Tensor;
     mean(dims?: Dims, keepdim?: boolean): Tensor;
     max(dims?: Dims, keepdim?: boolean): Tensor;
@@ -91,6 +99,19 @@ const methods: Methods = {
   le(this: Tensor, o: Operand) { return ew.le(this, o); },
   gt(this: Tensor, o: Operand) { return ew.gt(this, o); },
   ge(this: Tensor, o: Operand) { return ew.ge(this, o); },
+  floorDivide(this: Tensor, o: Operand) { return ew.floorDivide(this, o); },
+  remainder(this: Tensor, o: Operand) { return ew.remainder(this, o); },
+  isnan(this: Tensor) { return ew.isnan(this); },
+  isfinite(this: Tensor) { return ew.isfinite(this); },
+  isinf(this: Tensor) { return ew.isinf(this); },
+  logicalNot(this: Tensor) { return ew.logicalNot(this); },
+  logicalAnd(this: Tensor, o: Tensor) { return ew.logicalAnd(this, o); },
+  logicalOr(this: Tensor, o: Tensor) { return ew.logicalOr(this, o); },
+  logicalXor(this: Tensor, o: Tensor) { return ew.logicalXor(this, o); },
+  maskedFill(this: Tensor, m: Tensor, v: number | Tensor) { return ew.maskedFill(this, m, v); },
+  gather(this: Tensor, d: number, i: Tensor) { return ix.gather(this, d, i); },
+  indexSelect(this: Tensor, d: number, i: Tensor) { return ix.indexSelect(this, d, i); },
+  scatterAdd(this: Tensor, d: number, i: Tensor, s: Tensor) { return ix.scatterAdd(this, d, i, s); },
   sum(this: Tensor, d?: Dims, k?: boolean) { return red.sum(this, d, k); },
   mean(this: Tensor, d?: Dims, k?: boolean) { return red.mean(this, d, k); },
   max(this: Tensor, d?: Dims, k?: boolean) { return red.max(this, d, k); },

@@ -4,7 +4,7 @@
 import { Function } from '../autograd/function.js';
 import { isGradEnabled } from '../autograd/grad-mode.js';
 import type { DType } from '../dtype.js';
-import { checkDType } from '../dtype.js';
+import { checkDType, isFloat } from '../dtype.js';
 import type { Shape } from '../shape.js';
 import { broadcastStrides, fmtShape, inferShape, normDim, shapeEq, viewStrides } from '../shape.js';
 import { Tensor } from '../tensor.js';
@@ -214,11 +214,11 @@ export function clone(x: Tensor): Tensor {
   return Copy.apply(checkTensor('clone', x), x.dtype);
 }
 
-/** Cast to another dtype (a no-op when it already has it). */
+/** Cast to another dtype (a no-op when it already has it); to bool is value !== 0, to int32 truncates toward zero. */
 export function to(x: Tensor, dtype: DType): Tensor {
   checkDType('to', dtype);
   if (checkTensor('to', x).dtype === dtype) return x;
-  if (dtype === 'int32') return fromStorage(backend().copy(x.stridedView, dtype), x.shape); // no gradient
+  if (!isFloat(dtype)) return fromStorage(backend().copy(x.stridedView, dtype), x.shape); // no gradient
   return Copy.apply(x, dtype);
 }
 

@@ -5,7 +5,8 @@ import { Function } from '../autograd/function.js';
 import type { Shape } from '../shape.js';
 import { fmtShape, normDim, normDims, numel, shapeEq } from '../shape.js';
 import type { Tensor } from '../tensor.js';
-import { backend, checkFloat, checkTensor, fromStorage } from './kernel.js';
+import { isFloat } from '../dtype.js';
+import { backend, cast, checkFloat, checkTensor, fromStorage } from './kernel.js';
 import { where } from './elementwise.js';
 
 export type Dims = number | readonly number[];
@@ -45,31 +46,35 @@ class Extreme extends Function {
     return finish(this.y, x.shape, dims, keepdim);
   }
   backward(g: Tensor): Tensor[] {
-    const mask = this.x.eq(this.y);
+    const mask = this.x.eq(this.y).to(g.dtype);
     const count = mask.sum(this.dims, true);
     return [mask.div(count).mul(g.reshape(this.y.shape))];
   }
 }
 
+/** Sum over dims (all by default); integer and bool tensors sum to int32 (PyTorch: int64), wrapping past 2^31. */
 export function sum(x: Tensor, dims?: Dims, keepdim = false): Tensor {
   checkTensor('sum', x);
-  checkFloat('sum', x);
-  return Sum.apply(x, normDims('sum', dims, x.ndim), keepdim);
+  return Sum.apply(cast(x, isFloat(x.dtype) ? x.dtype : 'int32'), normDims('sum', dims, x.ndim), keepdim);
 }
 
+/** Mean over dims; floating-point tensors only, as in PyTorch. */
 export function mean(x: Tensor, dims?: Dims, keepdim = false): Tensor {
-  const d = normDims('mean', dims, checkTensor('mean', x).ndim);
+  checkFloat('mean', checkTensor('mean', x));
+  const d = normDims('mean', dims, x.ndim);
   const n = d.reduce((p, i) => p * x.shape[i]!, 1);
   return sum(x, d, keepdim).div(n);
 }
 
+/** Max over dims (any dtype); ties share the gradient. */
 export function max(x: Tensor, dims?: Dims, keepdim = false): Tensor {
-  checkFloat('max', checkTensor('max', x));
+  checkTensor('max', x);
   return Extreme.apply(x, 'max', normDims('max', dims, x.ndim), keepdim);
 }
 
+/** Min over dims (any dtype); ties share the gradient. */
 export function min(x: Tensor, dims?: Dims, keepdim = false): Tensor {
-  checkFloat('min', checkTensor('min', x));
+  checkTensor('min', x);
   return Extreme.apply(x, 'min', normDims('min', dims, x.ndim), keepdim);
 }
 

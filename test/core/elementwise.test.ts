@@ -105,17 +105,17 @@ describe('binary forward values with broadcasting and non-contiguous operands', 
       );
     });
   }
-  it('comparisons return 0/1 in the input dtype, including ties and scalars', () => {
+  it('comparisons return bool (0/1), including ties and scalars', () => {
     const a = vg.tensor([1, 2, 3]);
     const b = vg.tensor([3, 2, 1]);
     expect(data(a.eq(b))).toEqual([0, 1, 0]);
     expect(data(a.le(b))).toEqual([1, 1, 0]);
     expect(data(a.ge(2))).toEqual([0, 1, 1]);
     expect(data(a.ne(2))).toEqual([1, 0, 1]);
-    expect(a.lt(b).dtype).toBe('float32');
+    expect(a.lt(b).dtype).toBe('bool');
     const i = vg.tensor([1, 5], { dtype: 'int32' });
     const c = i.gt(2);
-    expect(c.dtype).toBe('int32');
+    expect(c.dtype).toBe('bool');
     expect(data(c)).toEqual([0, 1]);
     expect(data(vg.tensor([NaN]).eq(vg.tensor([NaN])))).toEqual([0]);
     expect(data(vg.tensor([NaN]).ne(vg.tensor([NaN])))).toEqual([1]);

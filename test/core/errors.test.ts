@@ -77,7 +77,6 @@ describe('errors name the op and the shapes', () => {
   it('dtype mixing and non-float tensors', () => {
     const a = vg.zeros([2]);
     const b = vg.zeros([2], f64);
-    expect(() => a.add(b)).toThrow(/add: dtype mismatch: float32 \[2\] and float64 \[2\]; cast one with \.to\('float32'\)/);
     expect(() => a.matmul(vg.zeros([2, 2], f64))).toThrow(/matmul: dtype mismatch: float32 and float64/);
     expect(() => vg.F.conv2d(vg.zeros([1, 1, 3, 3]), vg.zeros([1, 1, 2, 2], f64))).toThrow(/conv2d: dtype mismatch: input float32, parameter float64/);
     expect(() => vg.F.mseLoss(a, b)).toThrow(/mseLoss: dtype mismatch/);
@@ -85,8 +84,8 @@ describe('errors name the op and the shapes', () => {
     const i = vg.tensor([1, 2], { dtype: 'int32' });
     expect(() => { i.requiresGrad = true; }).toThrow(/requiresGrad: only floating-point tensors can require gradients \(got int32\)/);
     expect(() => vg.tensor([1], { dtype: 'int32', requiresGrad: true })).toThrow(/only floating-point/);
-    expect(() => i.exp()).toThrow(/exp: expected a floating-point tensor, got int32 \[2\]/);
-    expect(() => i.sum()).toThrow(/sum: expected a floating-point tensor, got int32/);
+    expect(() => i.mean()).toThrow(/mean: expected a floating-point tensor, got int32 \[2\]; cast it with \.to\('float32'\)/);
+    expect(() => i.matmul(i.reshape([2, 1]))).toThrow(/matmul: expected a floating-point tensor, got int32/);
     expect(() => i.to('bogus' as never)).toThrow(/to: unknown dtype 'bogus'/);
     expect(() => vg.gradcheck((x) => x.mul(2), [vg.tensor([1], { requiresGrad: true })])).toThrow(/gradcheck: input 0 is float32; finite differences need float64/);
   });

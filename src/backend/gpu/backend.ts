@@ -10,7 +10,9 @@
 // - Kernels are `immutable`: each call returns a new texture, freed when its storage is collected
 //   (storage.ts). In-place ops (assign, adamUpdate) compute a new texture and swap it in.
 // - float64 and int32 tensors are host-side: those calls go to a JsBackend (the reference) on
-//   host copies, like the wasm backend does. argReduce (int32 output, not in a training step)
+//   host copies, like the wasm backend does. bool tensors (comparisons, masks) stay on the
+//   device as 0.0 / 1.0 where float32 kernels make or read them (compare, where, casts to and
+//   from float32); other bool work runs on the host. argReduce (int32 output, not in a training step)
 //   also runs there, after a readback.
 // - In cpu mode GPU.js runs the kernel source as JavaScript in doubles and stores float32
 //   results, so results equal the js reference's bit for bit where it does the same arithmetic;
@@ -18,6 +20,7 @@
 
 import type { DType, TypedArray } from '../../dtype.js';
 import { allocArray } from '../../dtype.js';
+import { COMPARISONS } from '../backend.js';
 import type { AdamHyper, Backend, BinaryOp, ChannelGeometry, Conv2dGeometry, Pool2dGeometry, ReduceOp, Storage, UnaryOp, View } from '../backend.js';
 import { JsBackend } from '../js/index.js';
 import { HostStorage } from '../js/storage.js';
@@ -43,6 +46,8 @@ type KArg = Storage | number;
 const indexF32 = new WeakMap<object, Float32Array>();
 
 const isF32 = (s: Storage): boolean => s.dtype === 'float32';
+/** Storages kernels read directly: float32, and bool (0.0 / 1.0 in a float texture or array). */
+const onDevice = (s: Storage): boolean => s.dtype === 'float32' || s.dtype === 'bool';
 
 export interface GpuBackendOptions {
   /** GPU.js mode ('gpu' | 'cpu' | 'headlessgl' | 'webgl2' | 'webgl' | 'webasm'); default: GPU.js's choice. */
@@ -156,8 +161,8 @@ export class GpuBackend implements Backend {
 
   // ---------------------------------------------------------------- elementwise
 
-  /** A gather kernel: the views (same shape) read at one output position, combined by `expr`. */
-  private gather(shape: readonly number[], views: readonly View[], expr: string, scalars: number[] = []): GpuStorage {
+  /** A pointwise kernel: the views (same shape) read at one output position, combined by `expr`. */
+  private pointwise(shape: readonly number[], views: readonly View[], expr: string, scalars: number[] = [], dtype: DType = 'float32'): GpuStorage {
     const n = numel(shape);
     const c = coalesceViews(shape, views);
     const names = views.map((_, k) => `v${k}`);
@@ -167,28 +172,30 @@ export class GpuBackend implements Backend {
       `return ${expr};`,
     ].join('\n');
     const params = [...names, ...scalars.map((_, k) => `p${'ab'[k]}`)];
-    return this.kernel(`function(${params.join(', ')}) {\n${body}\n}`, n, [...views.map((v) => v.storage), ...scalars]);
+    return this.kernel(`function(${params.join(', ')}) {\n${body}\n}`, n, [...views.map((v) => this.asF32(v.storage)), ...scalars], dtype);
   }
 
   copy(x: View, dtype: DType = x.storage.dtype): Storage {
-    if (!isF32(x.storage) || dtype !== 'float32') return this.onHost((h) => this.fromHost(this.ref.copy(this.hostView(x, h), dtype)));
-    return this.gather(x.shape, [x], 'x');
+    if (!onDevice(x.storage) || (dtype !== 'float32' && dtype !== 'bool')) return this.onHost((h) => this.fromHost(this.ref.copy(this.hostView(x, h), dtype)));
+    return this.pointwise(x.shape, [x], dtype === 'bool' && isF32(x.storage) ? '(x !== 0 ? 1.0 : 0.0)' : 'x', [], dtype);
   }
   unary(op: UnaryOp, x: View, a = 0, b = 0): Storage {
     if (!isF32(x.storage)) return this.onHost((h) => this.fromHost(this.ref.unary(op, this.hostView(x, h), a, b)));
     const expr = unaryExpr(op);
     const scalars = expr.includes('pb') ? [a, b] : expr.includes('pa') ? [a] : [];
-    return this.gather(x.shape, [x], expr, scalars);
+    return this.pointwise(x.shape, [x], expr, scalars);
   }
   binary(op: BinaryOp, a: View, b: View): Storage {
-    if (!isF32(a.storage) || !isF32(b.storage)) return this.onHost((h) => this.fromHost(this.ref.binary(op, this.hostView(a, h), this.hostView(b, h))));
-    return this.gather(a.shape, [a, b], binaryExpr(op));
+    if (!isF32(a.storage) || !isF32(b.storage) || op === 'floorDiv' || op === 'remainder') {
+      return this.onHost((h) => this.fromHost(this.ref.binary(op, this.hostView(a, h), this.hostView(b, h))));
+    }
+    return this.pointwise(a.shape, [a, b], binaryExpr(op), [], COMPARISONS.has(op) ? 'bool' : 'float32');
   }
   where(cond: View, a: View, b: View): Storage {
-    if (!isF32(cond.storage) || !isF32(a.storage) || !isF32(b.storage)) {
+    if (!onDevice(cond.storage) || !isF32(a.storage) || !isF32(b.storage)) {
       return this.onHost((h) => this.fromHost(this.ref.where(this.hostView(cond, h), this.hostView(a, h), this.hostView(b, h))));
     }
-    return this.gather(a.shape, [cond, a, b], '(x !== 0 ? y : z)');
+    return this.pointwise(a.shape, [cond, a, b], '(x !== 0 ? y : z)');
   }
 
   /**
@@ -265,6 +272,14 @@ export class GpuBackend implements Backend {
 
   argReduce(op: 'max' | 'min', x: View, axis: number): Storage {
     return this.onHost((h) => this.fromHost(this.ref.argReduce(op, this.hostView(x, h), axis)), isF32(x.storage));
+  }
+
+  // Gather and scatter-add (labels, embeddings, the classification losses) run on the host.
+  gather(x: View, axis: number, index: View): Storage {
+    return this.onHost((h) => this.fromHost(this.ref.gather(this.hostView(x, h), axis, this.hostView(index, h))), isF32(x.storage));
+  }
+  scatterAdd(base: View, axis: number, index: View, src: View): Storage {
+    return this.onHost((h) => this.fromHost(this.ref.scatterAdd(this.hostView(base, h), axis, this.hostView(index, h), this.hostView(src, h))), isF32(base.storage));
   }
 
   // ---------------------------------------------------------------- matmul
@@ -479,6 +494,11 @@ return acc;
     return new GpuStorage('float32', g.size, f);
   }
 
+  /** A bool storage as kernels read it: the float32 0.0 / 1.0 it holds (device) or a float32 twin (host). */
+  private asF32(s: Storage): Storage {
+    return s.dtype === 'bool' ? this.indexArg(s) : s;
+  }
+
   avgPool2d(x: Storage, g: Pool2dGeometry): Storage {
     if (!isF32(x)) return this.onHost((h) => this.fromHost(this.ref.avgPool2d(h(x), g)));
     const src = `function(X) {
@@ -644,7 +664,7 @@ function gs(s: Storage): GpuStorage {
 }
 
 function dtypeOf(d: TypedArray): DType {
-  return d instanceof Float32Array ? 'float32' : d instanceof Float64Array ? 'float64' : 'int32';
+  return d instanceof Float32Array ? 'float32' : d instanceof Float64Array ? 'float64' : d instanceof Uint8Array ? 'bool' : 'int32';
 }
 
 function isTex(a: unknown): boolean {
@@ -655,11 +675,11 @@ function isTex(a: unknown): boolean {
 function wrap(out: unknown, n: number, dtype: DType): GpuStorage {
   if (isTex(out)) return new GpuStorage(dtype, n, null, out as GpuTexture);
   const arr = out as Float32Array;
-  if (dtype === 'int32') {
-    // cpu/webasm modes hand back floats; indices are exact small integers
-    const ints = Int32Array.from(arr);
+  if (dtype === 'int32' || dtype === 'bool') {
+    // cpu/webasm modes hand back floats; indices and bools are exact small integers
+    const ints = dtype === 'int32' ? Int32Array.from(arr.subarray(0, n)) : Uint8Array.from(arr.subarray(0, n));
     indexF32.set(ints, arr);
-    return new GpuStorage('int32', n, ints);
+    return new GpuStorage(dtype, n, ints);
   }
   return new GpuStorage(dtype, n, arr.length === n ? arr : arr.slice(0, n));
 }

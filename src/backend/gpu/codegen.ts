@@ -95,6 +95,7 @@ export function binaryExpr(op: BinaryOp): string {
     case 'gt': return '(x > y ? 1.0 : 0.0)';
     case 'ge': return '(x >= y ? 1.0 : 0.0)';
     case 'mulStep': return '(x * (y > 0 ? 1.0 : 0.0))'; // the fused ReLU gradient
+    case 'floorDiv': case 'remainder': throw new Error(`gpu backend: '${op}' runs on the host`);
     default: throw new Error(`gpu backend: unknown binary op '${String(op satisfies never)}'`); // a new BinaryOp fails to typecheck here
   }
 }

@@ -3,7 +3,7 @@
 // arrays from kernel to kernel). A host copy is kept alongside a texture once it has been read or
 // when the data came from the host, so reading twice costs one readback.
 //
-// float64 and int32 storages are host-side (the js reference backend computes with them), except
+// float64 and int32 storages are host-side (bool ones too, unless a kernel made them) (the js reference backend computes with them), except
 // max-pool indices, which stay on the device as exact small integers in a float texture.
 //
 // Textures are GL objects the JavaScript collector cannot see: a FinalizationRegistry deletes a
@@ -83,6 +83,7 @@ export class GpuStorage implements Storage {
     const raw = this._tex!.toArray();
     let out: TypedArray;
     if (this.dtype === 'int32') out = Int32Array.from(raw as ArrayLike<number>).subarray(0, this.size);
+    else if (this.dtype === 'bool') out = Uint8Array.from(raw as ArrayLike<number>).subarray(0, this.size);
     else if (this.dtype === 'float64') out = Float64Array.from(raw as ArrayLike<number>).subarray(0, this.size);
     else out = raw instanceof Float32Array ? (raw.length === this.size ? raw : raw.slice(0, this.size)) : Float32Array.from(raw).subarray(0, this.size);
     this._host = out;

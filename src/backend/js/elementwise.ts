@@ -3,6 +3,7 @@
 import type { TypedArray } from '../../dtype.js';
 import { allocArray } from '../../dtype.js';
 import type { BinaryOp, UnaryOp, View } from '../backend.js';
+import { COMPARISONS } from '../backend.js';
 import { numel } from '../../shape.js';
 import { host } from './storage.js';
 import { forEachRow } from './strided.js';
@@ -52,9 +53,11 @@ function unaryRow(op: UnaryOp, a: number, src: TypedArray, out: TypedArray, o: n
 export function unary(op: UnaryOp, x: View, a = 0, b = 0): TypedArray {
   const src = host(x.storage);
   const out = allocArray(x.storage.dtype, numel(x.shape));
-  const f = unaryFn(op, a, b);
+  // int32 products need Math.imul (see binary); a is an int32 value there
+  const imul = op === 'mulScalar' && out instanceof Int32Array;
+  const f = imul ? (v: number): number => Math.imul(v, a) : unaryFn(op, a, b);
   forEachRow(x.shape, [x], (offs, o, len, inner) => {
-    if (unaryRow(op, a, src, out, o, offs[0]!, inner[0]!, len)) return;
+    if (!imul && unaryRow(op, a, src, out, o, offs[0]!, inner[0]!, len)) return;
     for (let j = 0, i = offs[0]!, s = inner[0]!; j < len; j++, i += s) out[o + j] = f(src[i]!);
   });
   return out;
@@ -76,15 +79,33 @@ function binaryFn(op: BinaryOp): (x: number, y: number) => number {
     case 'gt': return (x, y) => +(x > y);
     case 'ge': return (x, y) => +(x >= y);
     case 'mulStep': return (x, y) => x * +(y > 0);
+    case 'floorDiv': return floorDiv;
+    case 'remainder': return (x, y) => {
+      // PyTorch's: fmod, then moved into b's sign (exact, unlike x - floor(x / y) * y)
+      const m = x % y;
+      return m !== 0 && (y < 0) !== (m < 0) ? m + y : m;
+    };
     default: throw new Error(`js backend: unknown binary op '${String(op)}'`);
   }
+}
+
+/** PyTorch's floor division for floats (div_floor): the quotient through fmod, rounded to the nearest integer below. */
+function floorDiv(x: number, y: number): number {
+  if (y === 0) return x / y;
+  const m = x % y;
+  let d = (x - m) / y;
+  if (m !== 0 && (y < 0) !== (m < 0)) d -= 1;
+  if (d === 0) return 0 * (x / y); // a signed zero
+  const f = Math.floor(d);
+  return d - f > 0.5 ? f + 1 : f;
 }
 
 export function binary(op: BinaryOp, a: View, b: View): TypedArray {
   const x = host(a.storage);
   const y = host(b.storage);
-  const out = allocArray(a.storage.dtype, numel(a.shape));
-  const f = binaryFn(op);
+  const out = allocArray(COMPARISONS.has(op) ? 'bool' : a.storage.dtype, numel(a.shape));
+  // int32 products need Math.imul: a double product of two int32 values can lose the low bits before wrapping
+  const f = op === 'mul' && out instanceof Int32Array ? Math.imul : binaryFn(op);
   forEachRow(a.shape, [a, b], (offs, o, len, inner) => {
     let i = offs[0]!;
     let k = offs[1]!;
@@ -94,10 +115,11 @@ export function binary(op: BinaryOp, a: View, b: View): TypedArray {
     switch (op) {
       case 'add': for (let j = 0; j < len; j++, i += si, k += sk) out[o + j] = x[i]! + y[k]!; return;
       case 'sub': for (let j = 0; j < len; j++, i += si, k += sk) out[o + j] = x[i]! - y[k]!; return;
-      case 'mul': for (let j = 0; j < len; j++, i += si, k += sk) out[o + j] = x[i]! * y[k]!; return;
+      case 'mul': if (f !== Math.imul) { for (let j = 0; j < len; j++, i += si, k += sk) out[o + j] = x[i]! * y[k]!; return; } break;
       case 'div': for (let j = 0; j < len; j++, i += si, k += sk) out[o + j] = x[i]! / y[k]!; return;
-      default: for (let j = 0; j < len; j++, i += si, k += sk) out[o + j] = f(x[i]!, y[k]!);
+      default:
     }
+    for (let j = 0; j < len; j++, i += si, k += sk) out[o + j] = f(x[i]!, y[k]!);
   });
   return out;
 }
@@ -117,6 +139,13 @@ export function where(cond: View, a: View, b: View): TypedArray {
 
 export function copy(x: View, out: TypedArray): TypedArray {
   const src = host(x.storage);
+  if (out instanceof Uint8Array && !(src instanceof Uint8Array)) {
+    // a cast to bool: true for every non-zero value, NaN included (a plain store would wrap 256 to 0)
+    forEachRow(x.shape, [x], (offs, o, len, inner) => {
+      for (let j = 0, i = offs[0]!, s = inner[0]!; j < len; j++, i += s) out[o + j] = src[i] !== 0 ? 1 : 0;
+    });
+    return out;
+  }
   forEachRow(x.shape, [x], (offs, o, len, inner) => {
     for (let j = 0, i = offs[0]!, s = inner[0]!; j < len; j++, i += s) out[o + j] = src[i]!;
   });

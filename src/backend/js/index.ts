@@ -8,6 +8,7 @@ import { numel } from '../../shape.js';
 import { HostStorage, host } from './storage.js';
 import * as ew from './elementwise.js';
 import * as red from './reduce.js';
+import * as indexing from './indexing.js';
 import { matmul } from './matmul.js';
 import * as conv from './conv.js';
 import * as pool from './pool.js';
@@ -36,6 +37,9 @@ export class JsBackend implements Backend {
 
   reduce(op: ReduceOp, x: View, axes: readonly number[]): Storage { return new HostStorage(red.reduce(op, x, axes)); }
   argReduce(op: 'max' | 'min', x: View, axis: number): Storage { return new HostStorage(red.argReduce(op, x, axis)); }
+
+  gather(x: View, axis: number, index: View): Storage { return new HostStorage(indexing.gather(x, axis, index)); }
+  scatterAdd(base: View, axis: number, index: View, src: View): Storage { return new HostStorage(indexing.scatterAdd(base, axis, index, src)); }
 
   matmul(a: View, b: View): Storage { return new HostStorage(matmul(a, b)); }
 

@@ -1,7 +1,7 @@
 // The WASM SIMD backend: the js reference backend with its heavy float32 kernels replaced by
 // AssemblyScript ones (assembly/). Storage is shared with the js backend (HostStorage: typed
 // arrays on the JS heap, garbage-collected); a kernel call copies its inputs into the arena in
-// linear memory, runs, and copies the result out. float64 and int32 calls use the js reference.
+// linear memory, runs, and copies the result out. float64, int32 and bool calls use the js reference.
 //
 // Which kernels earn a wasm version was measured (bench/, and the numbers in the comments):
 // GEMM, conv (im2col + GEMM; the weight gradient by a dot-product kernel; optional fused bias),
@@ -18,6 +18,7 @@
 // chunk while it is in the arena. Measured at batch 128 (this machine, medians): a training
 // step 190 -> 170 ms, inference 63 -> 52 ms.
 
+import { COMPARISONS } from '../backend.js';
 import type { AdamHyper, BatchNormParams, BinaryOp, ChannelGeometry, Conv2dGeometry, Pool2dGeometry, ReduceOp, Storage, UnaryOp, View } from '../backend.js';
 import type { DType } from '../../dtype.js';
 import { JsBackend } from '../js/index.js';
@@ -262,14 +263,15 @@ export class WasmBackend extends JsBackend {
     const code = BINARY[op];
     if (!isF32(a.storage) || !isF32(b.storage) || code === undefined) return super.binary(op, a, b);
     const n = a.shape.reduce((p, q) => p * q, 1);
-    if (n === 0) return new HostStorage(new Float32Array(0));
+    const cmp = COMPARISONS.has(op); // the kernel writes 0.0 / 1.0; the result is a bool storage
+    if (n === 0) return new HostStorage(cmp ? new Uint8Array(0) : new Float32Array(0));
     this.arena.reset();
     const ptrs = this.stageDense(a.shape, [a, b]);
     if (!ptrs) return super.binary(op, a, b);
     const op0 = this.arena.allocF32(n);
     this.k.binaryF32(code, ptrs[0]!, ptrs[1]!, op0, n);
-    const out = new Float32Array(n);
-    this.copyOut(op0, n, out);
+    const out = cmp ? new Uint8Array(n) : new Float32Array(n);
+    out.set(this.arena.f32.subarray(op0 / F32, op0 / F32 + n));
     return new HostStorage(out);
   }
 
