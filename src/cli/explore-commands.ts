@@ -3,12 +3,12 @@
 import { noGrad } from '../autograd/grad-mode.js';
 import { linspace, randn, tensor } from '../creation.js';
 import { Generator } from '../random.js';
-import { batchOf, limit, spreadIndices, subset } from '../vae/data.js';
+import { batchOf, spreadIndices } from '../vae/data.js';
 import { evaluate } from '../vae/train.js';
 import { tsne } from '../vae/tsne.js';
 import type { ParsedFlags } from './args.js';
 import type { evaluate as evalSpec, interpolate as interpSpec, latent as latentSpec, reconstruct as reconSpec, sample as sampleSpec } from './spec.js';
-import { CliError, checkWritableFileDir, chooseBackend, loadData, loadModel, makeFileDir } from './context.js';
+import { CliError, checkWritableFileDir, chooseBackend, loadSplit, loadModel, makeFileDir } from './context.js';
 import { saveImageGrid, saveReconstructions, saveScatter } from './pictures.js';
 
 type Log = (line: string) => void;
@@ -31,7 +31,7 @@ export async function sampleCommand(f: ParsedFlags<typeof sampleSpec.flags>, log
 
 export async function reconstructCommand(f: ParsedFlags<typeof reconSpec.flags>, log: Log): Promise<number> {
   const model = await setup(f, f.out);
-  const { test } = await loadData(f.data);
+  const test = await loadSplit(f.data, 'test');
   const n = Math.min(f.n, test.n);
   const { x } = batchOf(test, spreadIndices(test.n, n));
   const recon = noGrad(() => model.forward(x, { useMean: true }).logits.sigmoid().dataSync() as Float32Array);
@@ -43,7 +43,7 @@ export async function reconstructCommand(f: ParsedFlags<typeof reconSpec.flags>,
 
 export async function interpolateCommand(f: ParsedFlags<typeof interpSpec.flags>, log: Log): Promise<number> {
   const model = await setup(f, f.out);
-  const { test } = await loadData(f.data);
+  const test = await loadSplit(f.data, 'test');
   for (const [name, i] of [['--from', f.from], ['--to', f.to]] as const) {
     if (i >= test.n) throw new CliError(`${name} ${i}: the test set has ${test.n} images (0..${test.n - 1})`);
   }
@@ -62,8 +62,7 @@ export async function interpolateCommand(f: ParsedFlags<typeof interpSpec.flags>
 export async function latentCommand(f: ParsedFlags<typeof latentSpec.flags>, log: Log): Promise<number> {
   const model = await setup(f, f.out);
   if (model.latent === 2) await checkWritableFileDir(f.manifold);
-  const all = (await loadData(f.data)).test;
-  const test = subset(all, Array.from(spreadIndices(all.n, f.n)));
+  const test = await loadSplit(f.data, 'test', f.n, f.seed);
   if (f.perplexity >= test.n) throw new CliError(`--perplexity ${f.perplexity} must be smaller than the number of points (${test.n})`);
   const { x, labels } = batchOf(test, Int32Array.from({ length: test.n }, (_, i) => i));
   const mu = noGrad(() => model.encode(x).mu);
@@ -87,8 +86,7 @@ export async function latentCommand(f: ParsedFlags<typeof latentSpec.flags>, log
 
 export async function evalCommand(f: ParsedFlags<typeof evalSpec.flags>, print: Log): Promise<number> {
   const model = await setup(f);
-  const data = await loadData(f.data);
-  const test = f.limit ? limit(data.test, f.limit) : data.test;
+  const test = await loadSplit(f.data, 'test', f.limit, f.seed);
   const r = evaluate(model, test, { k: f.k, seed: f.seed });
   print(JSON.stringify(r));
   return 0;

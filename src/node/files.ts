@@ -225,6 +225,11 @@ function candidates(stem: string, kind: string): string[] {
  * `train-images.idx3-ubyte` spelling some mirrors use). The error lists what is missing.
  */
 export async function findIdxFiles(dir: string): Promise<IdxFiles> {
+  return findIdxRoles(dir, IDX_ROLES) as Promise<IdxFiles>;
+}
+
+/** The files of `roles` in `dir`; the error lists the missing ones. */
+async function findIdxRoles(dir: string, roles: typeof IDX_ROLES): Promise<Partial<IdxFiles>> {
   let names: string[];
   try {
     const st = await fsp.stat(dir);
@@ -238,7 +243,7 @@ export async function findIdxFiles(dir: string): Promise<IdxFiles> {
   const present = new Set(names);
   const found: Partial<IdxFiles> = {};
   const missing: string[] = [];
-  for (const [role, stem, kind] of IDX_ROLES) {
+  for (const [role, stem, kind] of roles) {
     const hit = candidates(stem, kind).find((n) => present.has(n));
     if (hit === undefined) missing.push(`${stem}-${kind}[.gz]`);
     else found[role] = path.join(dir, hit);
@@ -247,7 +252,7 @@ export async function findIdxFiles(dir: string): Promise<IdxFiles> {
     const expected = IDX_ROLES.map(([, s, k]) => `${s}-${k}[.gz]`).join(', ');
     throw new Error(`${dir}: missing IDX file(s): ${missing.join(', ')} (expected the four files ${expected})`);
   }
-  return found as IdxFiles;
+  return found;
 }
 
 export interface IdxSplit {
@@ -259,26 +264,31 @@ export interface IdxSplit {
   cols: number;
 }
 
+/** Loads and cross-checks the images and labels of one split ('train' or 'test', i.e. t10k) of a directory. */
+export async function loadIdxSplit(dir: string, which: 'train' | 'test'): Promise<IdxSplit> {
+  const roles = IDX_ROLES.filter(([role]) => role.startsWith(which));
+  const files = await findIdxRoles(dir, roles);
+  const imagesPath = files[`${which}Images`]!;
+  const labelsPath = files[`${which}Labels`]!;
+  const images = await loadIdxFile(imagesPath);
+  const labels = await loadIdxFile(labelsPath);
+  if (!(images.data instanceof Uint8Array) || images.dims.length !== 3) {
+    throw new Error(`${imagesPath}: expected unsigned-byte images of 3 dimensions [n, rows, cols], got ${images.dims.length} dimensions [${images.dims.join(', ')}]${images.data instanceof Uint8Array ? '' : ` of ${images.data.constructor.name}`}`);
+  }
+  if (!(labels.data instanceof Uint8Array) || labels.dims.length !== 1) {
+    throw new Error(`${labelsPath}: expected unsigned-byte labels of 1 dimension [n], got [${labels.dims.join(', ')}]`);
+  }
+  const [count, rows, cols] = images.dims as [number, number, number];
+  if (labels.dims[0] !== count) {
+    throw new Error(`${labelsPath}: ${labels.dims[0]} labels but ${imagesPath} has ${count} images`);
+  }
+  return { images: images.data, labels: labels.data, count, rows, cols };
+}
+
 /** Loads and cross-checks the four IDX files of a directory: ubyte images [n, rows, cols] and labels [n]. */
 export async function loadIdxDataset(dir: string): Promise<{ train: IdxSplit; test: IdxSplit }> {
-  const files = await findIdxFiles(dir);
-  const split = async (imagesPath: string, labelsPath: string): Promise<IdxSplit> => {
-    const images = await loadIdxFile(imagesPath);
-    const labels = await loadIdxFile(labelsPath);
-    if (!(images.data instanceof Uint8Array) || images.dims.length !== 3) {
-      throw new Error(`${imagesPath}: expected unsigned-byte images of 3 dimensions [n, rows, cols], got ${images.dims.length} dimensions [${images.dims.join(', ')}]${images.data instanceof Uint8Array ? '' : ` of ${images.data.constructor.name}`}`);
-    }
-    if (!(labels.data instanceof Uint8Array) || labels.dims.length !== 1) {
-      throw new Error(`${labelsPath}: expected unsigned-byte labels of 1 dimension [n], got [${labels.dims.join(', ')}]`);
-    }
-    const [count, rows, cols] = images.dims as [number, number, number];
-    if (labels.dims[0] !== count) {
-      throw new Error(`${labelsPath}: ${labels.dims[0]} labels but ${imagesPath} has ${count} images`);
-    }
-    return { images: images.data, labels: labels.data, count, rows, cols };
-  };
-  const train = await split(files.trainImages, files.trainLabels);
-  const test = await split(files.testImages, files.testLabels);
+  const train = await loadIdxSplit(dir, 'train');
+  const test = await loadIdxSplit(dir, 'test');
   if (train.rows !== test.rows || train.cols !== test.cols) {
     throw new Error(`${dir}: training images are ${train.rows}x${train.cols} but test images are ${test.rows}x${test.cols}`);
   }

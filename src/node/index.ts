@@ -24,5 +24,7 @@ export async function saveSafetensors(file: string, sd: Map<string, Tensor> | Re
   await writeFileAtomic(file, stateDictToSafetensors(map, metadata));
 }
 
-export { writeFileAtomic, readFileBytes, loadIdxFile, findIdxFiles } from './files.js';
-export { loadBundledDigits, loadIdxDirectory, NO_DATA_HELP } from './data.js';
+export { writeFileAtomic, readFileBytes, loadIdxFile, findIdxFiles, loadIdxSplit } from './files.js';
+export { mnist, fashionMnist, defaultMnistDir, idxImageDataset, NO_DATA_HELP, MNIST_PACKAGE, FASHION_MNIST_DEBIAN_DIR } from './mnist.js';
+export type { MnistOptions } from './mnist.js';
+export { ImageDataset, stratifiedSubset, stratifiedIndices } from '../vae/data.js';

@@ -1,56 +1,127 @@
-// Image datasets in memory (N x 28 x 28 float32 in [0, 1], int labels), the reference split of
-// the bundled digits, and seeded shuffled batching into NCHW tensors.
+// Image datasets in memory (N grey 28 x 28 images in [0, 1], integer labels), seeded stratified
+// subsets, and seeded shuffled batching into NCHW tensors.
 
 import { tensor } from '../creation.js';
-import type { Generator } from '../random.js';
+import { Generator } from '../random.js';
 import type { Tensor } from '../tensor.js';
-
-export interface ImageDataset {
-  /** N * 784 values in [0, 1], row-major 28 x 28 images. */
-  images: Float32Array;
-  labels: Int32Array;
-  n: number;
-  name: string;
-}
 
 export const IMAGE_SIZE = 28 * 28;
 
-export function makeDataset(images: Float32Array, labels: Int32Array, name: string): ImageDataset {
-  const n = labels.length;
-  if (images.length !== n * IMAGE_SIZE) throw new Error(`${name}: ${images.length} pixel values for ${n} labels (expected ${n * IMAGE_SIZE})`);
-  for (let i = 0; i < images.length; i++) {
-    const v = images[i]!;
-    if (!(v >= 0 && v <= 1)) throw new Error(`${name}: pixel ${i % IMAGE_SIZE} of image ${Math.floor(i / IMAGE_SIZE)} is ${v}, outside [0, 1]`);
+/**
+ * An image classification dataset held in memory, indexable like a torchvision dataset:
+ * `ds.get(i)` is `[image [1, 28, 28] float32 in [0, 1], label]`, `ds.length` its size, and the
+ * whole set is `ds.images` ([N, 1, 28, 28] float32) and `ds.labels` ([N] int32).
+ */
+export class ImageDataset {
+  /** Number of images (the same as `length`). */
+  readonly n: number;
+  private imagesTensor: Tensor | undefined;
+  private labelsTensor: Tensor | undefined;
+
+  /**
+   * @param pixels N * 784 values in [0, 1], row-major 28 x 28 images (checked)
+   * @param labelValues N integer labels
+   * @param name what the data are, for messages ("mnist (train)")
+   */
+  constructor(readonly pixels: Float32Array, readonly labelValues: Int32Array, readonly name: string) {
+    const n = labelValues.length;
+    if (pixels.length !== n * IMAGE_SIZE) throw new Error(`${name}: ${pixels.length} pixel values for ${n} labels (expected ${n * IMAGE_SIZE})`);
+    for (let i = 0; i < pixels.length; i++) {
+      const v = pixels[i]!;
+      if (!(v >= 0 && v <= 1)) throw new Error(`${name}: pixel ${i % IMAGE_SIZE} of image ${Math.floor(i / IMAGE_SIZE)} is ${v}, outside [0, 1]`);
+    }
+    this.n = n;
   }
-  return { images, labels, n, name };
+
+  /** Number of images. */
+  get length(): number {
+    return this.n;
+  }
+
+  /** Image i as a [1, 28, 28] float32 tensor, and its label. */
+  get(i: number): [Tensor, number] {
+    if (!Number.isInteger(i) || i < 0 || i >= this.n) throw new RangeError(`${this.name}: index ${i} is out of range for ${this.n} images`);
+    return [tensor(this.pixels.slice(i * IMAGE_SIZE, (i + 1) * IMAGE_SIZE), { shape: [1, 28, 28] }), this.labelValues[i]!];
+  }
+
+  /** All images, [N, 1, 28, 28] float32 (made on first use). */
+  get images(): Tensor {
+    return (this.imagesTensor ??= tensor(this.pixels, { shape: [this.n, 1, 28, 28] }));
+  }
+
+  /** All labels, [N] int32 (made on first use). */
+  get labels(): Tensor {
+    return (this.labelsTensor ??= tensor(this.labelValues, { shape: [this.n], dtype: 'int32' }));
+  }
+
+  /** Image i's label. */
+  label(i: number): number {
+    return this.labelValues[i]!;
+  }
+
+  /** Number of images of each label 0..max. */
+  labelCounts(): number[] {
+    const counts: number[] = [];
+    for (const l of this.labelValues) counts[l] = (counts[l] ?? 0) + 1;
+    return Array.from(counts, (c) => c ?? 0);
+  }
 }
 
-/** The reference split of the 10,000 bundled digits: image i is test when i % 10 == 9. */
-export function splitBundled(all: ImageDataset): { train: ImageDataset; test: ImageDataset } {
-  const pick = (keep: (i: number) => boolean, name: string): ImageDataset => {
-    const idx = Array.from({ length: all.n }, (_, i) => i).filter(keep);
-    return subset(all, idx, name);
-  };
-  return { train: pick((i) => i % 10 !== 9, 'train'), test: pick((i) => i % 10 === 9, 'test') };
-}
-
-export function subset(ds: ImageDataset, indices: readonly number[], name = ds.name): ImageDataset {
-  const images = new Float32Array(indices.length * IMAGE_SIZE);
+/** The images at `indices`, in that order. */
+export function subset(ds: ImageDataset, indices: ArrayLike<number>, name = ds.name): ImageDataset {
+  const pixels = new Float32Array(indices.length * IMAGE_SIZE);
   const labels = new Int32Array(indices.length);
-  indices.forEach((src, i) => {
-    images.set(ds.images.subarray(src * IMAGE_SIZE, (src + 1) * IMAGE_SIZE), i * IMAGE_SIZE);
-    labels[i] = ds.labels[src]!;
+  for (let i = 0; i < indices.length; i++) {
+    const src = indices[i]!;
+    pixels.set(ds.pixels.subarray(src * IMAGE_SIZE, (src + 1) * IMAGE_SIZE), i * IMAGE_SIZE);
+    labels[i] = ds.labelValues[src]!;
+  }
+  return new ImageDataset(pixels, labels, name);
+}
+
+/**
+ * Indices of a seeded random subset of n labels, stratified: each label gets its share of n
+ * (largest remainders, ties to the smaller label), drawn at random within the label. The same
+ * seed gives the same subset; the indices come back in increasing order.
+ */
+export function stratifiedIndices(labels: ArrayLike<number>, n: number, seed: number): Int32Array {
+  const total = labels.length;
+  if (!Number.isInteger(n) || n < 0) throw new Error(`subset size must be a non-negative integer, got ${n}`);
+  if (n >= total) return Int32Array.from({ length: total }, (_, i) => i);
+  const byLabel = new Map<number, number[]>();
+  for (let i = 0; i < total; i++) {
+    const l = labels[i]!;
+    let list = byLabel.get(l);
+    if (list === undefined) byLabel.set(l, (list = []));
+    list.push(i);
+  }
+  const classes = [...byLabel.keys()].sort((a, b) => a - b);
+  const share = classes.map((l) => (byLabel.get(l)!.length * n) / total);
+  const take = share.map(Math.floor);
+  let left = n - take.reduce((s, t) => s + t, 0);
+  const byRemainder = classes.map((_, k) => k).sort((a, b) => share[b]! - take[b]! - (share[a]! - take[a]!) || a - b);
+  for (const k of byRemainder) {
+    if (left === 0) break;
+    take[k]!++;
+    left--;
+  }
+  const g = new Generator(seed);
+  const picked: number[] = [];
+  classes.forEach((l, k) => {
+    const members = byLabel.get(l)!;
+    const order = permutation(members.length, g);
+    for (let j = 0; j < take[k]!; j++) picked.push(members[order[j]!]!);
   });
-  return { images, labels, n: indices.length, name };
+  return Int32Array.from(picked.sort((a, b) => a - b));
 }
 
-/** The first n images (quick runs: --limit). */
-export function limit(ds: ImageDataset, n: number): ImageDataset {
+/** A seeded random subset of n images, stratified by label (see stratifiedIndices); the whole set when n >= its size. */
+export function stratifiedSubset(ds: ImageDataset, n: number, seed: number): ImageDataset {
   if (n >= ds.n) return ds;
-  return subset(ds, Array.from({ length: n }, (_, i) => i));
+  return subset(ds, stratifiedIndices(ds.labelValues, n, seed), `${ds.name}, ${n} of ${ds.n} (stratified, seed ${seed})`);
 }
 
-/** k indices spread evenly over 0..n-1 (the bundled test set is sorted by digit, so this shows them all). */
+/** k indices spread evenly over 0..n-1 (a fixed, varied choice of test images to show). */
 export function spreadIndices(n: number, k: number): Int32Array {
   const m = Math.min(n, k);
   return Int32Array.from({ length: m }, (_, i) => Math.floor((i * n) / m));
@@ -76,8 +147,8 @@ export interface Batch {
 
 export function batchOf(ds: ImageDataset, indices: Int32Array): Batch {
   const data = new Float32Array(indices.length * IMAGE_SIZE);
-  indices.forEach((src, i) => data.set(ds.images.subarray(src * IMAGE_SIZE, (src + 1) * IMAGE_SIZE), i * IMAGE_SIZE));
-  return { x: tensor(data, { shape: [indices.length, 1, 28, 28] }), labels: indices.map((i) => ds.labels[i]!), indices };
+  indices.forEach((src, i) => data.set(ds.pixels.subarray(src * IMAGE_SIZE, (src + 1) * IMAGE_SIZE), i * IMAGE_SIZE));
+  return { x: tensor(data, { shape: [indices.length, 1, 28, 28] }), labels: indices.map((i) => ds.labelValues[i]!), indices };
 }
 
 /** Batches in a seeded shuffled order (or in order when no generator is given); the last may be short. */
