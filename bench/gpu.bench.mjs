@@ -20,13 +20,12 @@ const dist = (p) => import(pathToFileURL(join(root, 'dist/src', p)).href);
 export async function run() {
   const vg = await dist('index.js');
   const { createGpuBackend } = await dist('backend/gpu/index.js');
-  const { Trainer, limit } = await dist('vae/index.js');
-  const { loadBundledDigits } = await dist('node/index.js');
+  const { Trainer, stratifiedSubset } = await dist('vae/index.js');
+  const { mnist } = await dist('node/index.js');
   const batch = Number(process.env.GPU_BENCH_BATCH ?? 32);
   const steps = Number(process.env.GPU_BENCH_STEPS ?? 3);
   const modes = (process.env.GPU_BENCH_MODES ?? '').split(',').filter(Boolean);
-  const { train } = await loadBundledDigits();
-  const data = limit(train, batch);
+  const data = stratifiedSubset(await mnist({ train: true }), batch, 0);
 
   const contenders = [{ label: 'wasm', name: 'wasm' }];
   if (modes.length === 0) contenders.push({ label: 'gpu', name: 'gpu' });

@@ -6,7 +6,7 @@
 // --infer profiles inference instead: encode + decode (z = mu) + sigmoid, eval mode, no grad.
 //
 // Wraps every kernel of the active backend (the Backend interface's table) with a timer, trains
-// one warm-up batch, then `steps` shuffled batches of 128 of the bundled digits (the Trainer's
+// one warm-up batch, then `steps` shuffled batches of 128 of MNIST training images (the Trainer's
 // own loop: data handling, loss.item() and all), and prints a markdown table: ms per step for
 // each kernel (elementwise kernels split by op), its share of the step, and the time outside
 // kernels (autograd bookkeeping, tensor creation, data batching). The machine may be shared:
@@ -31,8 +31,8 @@ const KERNELS = ['copy', 'unary', 'binary', 'where', 'assign', 'reduce', 'argRed
   'batchNormReluMaxPoolBackward'];
 
 const vg = await dist('index.js');
-const { Trainer, limit, subset, batchOf } = await dist('vae/index.js');
-const { loadBundledDigits } = await dist('node/index.js');
+const { Trainer, stratifiedSubset, subset, batchOf } = await dist('vae/index.js');
+const { mnist } = await dist('node/index.js');
 const { currentBackend } = await dist('backend/registry.js');
 
 await vg.setBackend(backendName);
@@ -56,9 +56,9 @@ for (const name of KERNELS) {
   };
 }
 
-const { train } = await loadBundledDigits();
+const train = await mnist({ train: true });
 const tr = new Trainer({ model: 'conv', latent: 20, batchSize: BATCH, lr: 1e-3, beta: 1, seed: 1 });
-await tr.trainEpoch(limit(train, BATCH)); // warm-up (JIT, arena growth)
+await tr.trainEpoch(stratifiedSubset(train, BATCH, 0)); // warm-up (JIT, arena growth)
 
 const runs = [];
 for (let r = 0; r < 3; r++) {

