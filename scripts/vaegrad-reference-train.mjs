@@ -5,9 +5,12 @@
 // the test loss (mean over test images of BCE summed over pixels + KL, eval mode) with sampled z
 // and with z = mu, then the mean and spread, as JSON lines.
 // Run after `npm run build`:  node scripts/vaegrad-reference-train.mjs --seeds 1,2,3 --epochs 10 [--out FILE]
-import { writeFileSync } from 'node:fs';
+// `--from-checkpoint SEED=FILE,...` takes a seed's trained state from a `vaegrad train` checkpoint
+// instead of training it again (the CLI's run with --seed S and the defaults is the same run:
+// its epoch-10 checkpoint is bit for bit what this script trains for seed S).
+import { readFileSync, writeFileSync } from 'node:fs';
 import { mnist } from '../dist/src/node/index.js';
-import { Trainer, evaluate } from '../dist/src/vae/index.js';
+import { Trainer, evaluate, trainerFromCheckpoint } from '../dist/src/vae/index.js';
 import { noGrad } from '../dist/src/index.js';
 import { batchOf, vaeLoss } from '../dist/src/vae/index.js';
 
@@ -18,6 +21,8 @@ const arg = (name, dflt) => {
 const seeds = arg('seeds', '1,2,3').split(',').map(Number);
 const epochs = Number(arg('epochs', '10'));
 const outFile = arg('out', undefined);
+const fromCheckpoint = new Map((arg('from-checkpoint', '') || '').split(',').filter(Boolean).map((kv) => [Number(kv.split('=')[0]), kv.split('=').slice(1).join('=')]));
+for (const s of fromCheckpoint.keys()) if (!seeds.includes(s)) seeds.push(s);
 const train = await mnist({ train: true });
 const test = await mnist({ train: false });
 
@@ -36,11 +41,19 @@ function testLossWithMean(model, batch = 500) {
 
 const results = [];
 for (const seed of seeds) {
-  const t = new Trainer({ model: 'conv', latent: 20, batchSize: 128, lr: 1e-3, beta: 1, seed });
+  const config = { model: 'conv', latent: 20, batchSize: 128, lr: 1e-3, beta: 1, seed };
   const t0 = performance.now();
-  for (let e = 0; e < epochs; e++) await t.trainEpoch(train);
+  let t;
+  if (fromCheckpoint.has(seed)) {
+    const file = fromCheckpoint.get(seed);
+    ({ trainer: t } = trainerFromCheckpoint(new Uint8Array(readFileSync(file)), file, config));
+    if (t.epoch !== epochs || t.step !== 0) throw new Error(`${file}: holds epoch ${t.epoch} step ${t.step}, not the end of epoch ${epochs}`);
+  } else {
+    t = new Trainer(config);
+    for (let e = 0; e < epochs; e++) await t.trainEpoch(train);
+  }
   const ev = evaluate(t.model, test, { seed: 1234, k: 1 });
-  const r = { seed, epochs, test_loss_sampled: ev.test_loss, test_loss_zmu: testLossWithMean(t.model), test_kl: ev.test_kl, seconds: (performance.now() - t0) / 1000 };
+  const r = { seed, epochs, test_loss_sampled: ev.test_loss, test_loss_zmu: testLossWithMean(t.model), test_kl: ev.test_kl, seconds: (performance.now() - t0) / 1000, ...(fromCheckpoint.has(seed) ? { checkpoint: fromCheckpoint.get(seed) } : {}) };
   results.push(r);
   console.log(JSON.stringify(r));
 }

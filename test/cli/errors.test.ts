@@ -264,8 +264,8 @@ describe('other errors', () => {
 
   it('an interpolation endpoint past the test set', async () => {
     const out = fresh();
-    const r = await run(['interpolate', '--checkpoint', mlpCkpt, '--to', '5000', '--out', `${out}/i.png`]);
-    failed(r, 1, /--to 5000: the test set has 1000 images \(0\.\.999\)/);
+    const r = await run(['interpolate', '--checkpoint', mlpCkpt, '--to', '10000', '--out', `${out}/i.png`]);
+    failed(r, 1, /--to 10000: the test set has 10000 images \(0\.\.9999\)/);
     expect(existsSync(out)).toBe(false);
   });
 
