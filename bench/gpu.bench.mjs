@@ -25,7 +25,7 @@ export async function run() {
   const batch = Number(process.env.GPU_BENCH_BATCH ?? 32);
   const steps = Number(process.env.GPU_BENCH_STEPS ?? 3);
   const modes = (process.env.GPU_BENCH_MODES ?? '').split(',').filter(Boolean);
-  const data = stratifiedSubset(await mnist({ train: true }), batch, 0);
+  const data = stratifiedSubset(mnist({ train: true }), batch, 0);
 
   const contenders = [{ label: 'wasm', name: 'wasm' }];
   if (modes.length === 0) contenders.push({ label: 'gpu', name: 'gpu' });

@@ -56,7 +56,7 @@ for (const name of KERNELS) {
   };
 }
 
-const train = await mnist({ train: true });
+const train = mnist({ train: true });
 const tr = new Trainer({ model: 'conv', latent: 20, batchSize: BATCH, lr: 1e-3, beta: 1, seed: 1 });
 await tr.trainEpoch(stratifiedSubset(train, BATCH, 0)); // warm-up (JIT, arena growth)
 

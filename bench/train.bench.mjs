@@ -32,7 +32,7 @@ async function vaegradRates() {
   const { Trainer, subset, stratifiedIndices, batchOf } = await dist('vae/index.js');
   const { mnist } = await dist('node/index.js');
   await vg.setBackend('wasm');
-  const all = await mnist({ train: true });
+  const all = mnist({ train: true });
   const indices = stratifiedIndices(all.labelValues, IMAGES, 0);
   const train = subset(all, indices);
   const tr = new Trainer({ model: 'conv', latent: 20, batchSize: BATCH, lr: 1e-3, beta: 1, seed: 1 });

@@ -23,8 +23,8 @@ const epochs = Number(arg('epochs', '10'));
 const outFile = arg('out', undefined);
 const fromCheckpoint = new Map((arg('from-checkpoint', '') || '').split(',').filter(Boolean).map((kv) => [Number(kv.split('=')[0]), kv.split('=').slice(1).join('=')]));
 for (const s of fromCheckpoint.keys()) if (!seeds.includes(s)) seeds.push(s);
-const train = await mnist({ train: true });
-const test = await mnist({ train: false });
+const train = mnist({ train: true });
+const test = mnist({ train: false });
 
 function testLossWithMean(model, batch = 500) {
   model.eval();

@@ -33,7 +33,7 @@ export async function chooseBackend(device: 'cpu' | 'gpu', backend: 'wasm' | 'js
 export async function loadSplit(dir: string | undefined, which: 'train' | 'test', limit?: number, seed = 0): Promise<ImageDataset> {
   let ds: ImageDataset;
   try {
-    ds = await mnist({ train: which === 'train', dir });
+    ds = mnist({ train: which === 'train', dir });
   } catch (e) {
     throw new CliError((e as Error).message);
   }

@@ -225,16 +225,16 @@ function candidates(stem: string, kind: string): string[] {
  * `train-images.idx3-ubyte` spelling some mirrors use). The error lists what is missing.
  */
 export async function findIdxFiles(dir: string): Promise<IdxFiles> {
-  return findIdxRoles(dir, IDX_ROLES) as Promise<IdxFiles>;
+  return findIdxRoles(dir, IDX_ROLES) as IdxFiles;
 }
 
 /** The files of `roles` in `dir`; the error lists the missing ones. */
-async function findIdxRoles(dir: string, roles: typeof IDX_ROLES): Promise<Partial<IdxFiles>> {
+function findIdxRoles(dir: string, roles: typeof IDX_ROLES): Partial<IdxFiles> {
   let names: string[];
   try {
-    const st = await fsp.stat(dir);
+    const st = fs.statSync(dir);
     if (!st.isDirectory()) throw new Error(`data directory ${dir} is not a directory`);
-    names = await fsp.readdir(dir);
+    names = fs.readdirSync(dir);
   } catch (e) {
     if (errCode(e) === 'ENOENT') throw new Error(`data directory not found: ${dir}`);
     if (e instanceof Error && e.message.startsWith('data directory')) throw e;
@@ -264,14 +264,22 @@ export interface IdxSplit {
   cols: number;
 }
 
-/** Loads and cross-checks the images and labels of one split ('train' or 'test', i.e. t10k) of a directory. */
-export async function loadIdxSplit(dir: string, which: 'train' | 'test'): Promise<IdxSplit> {
+/** Reads an IDX file, gzipped or not, synchronously (datasets load like torchvision's, without await). */
+export function loadIdxFileSync(file: string): IdxFile {
+  return parseIdx(gunzipIfNeeded(readFileBytesSync(file), file), file);
+}
+
+/**
+ * Loads and cross-checks the images and labels of one split ('train' or 'test', i.e. t10k) of a
+ * directory, synchronously.
+ */
+export function loadIdxSplit(dir: string, which: 'train' | 'test'): IdxSplit {
   const roles = IDX_ROLES.filter(([role]) => role.startsWith(which));
-  const files = await findIdxRoles(dir, roles);
+  const files = findIdxRoles(dir, roles);
   const imagesPath = files[`${which}Images`]!;
   const labelsPath = files[`${which}Labels`]!;
-  const images = await loadIdxFile(imagesPath);
-  const labels = await loadIdxFile(labelsPath);
+  const images = loadIdxFileSync(imagesPath);
+  const labels = loadIdxFileSync(labelsPath);
   if (!(images.data instanceof Uint8Array) || images.dims.length !== 3) {
     throw new Error(`${imagesPath}: expected unsigned-byte images of 3 dimensions [n, rows, cols], got ${images.dims.length} dimensions [${images.dims.join(', ')}]${images.data instanceof Uint8Array ? '' : ` of ${images.data.constructor.name}`}`);
   }
@@ -287,8 +295,8 @@ export async function loadIdxSplit(dir: string, which: 'train' | 'test'): Promis
 
 /** Loads and cross-checks the four IDX files of a directory: ubyte images [n, rows, cols] and labels [n]. */
 export async function loadIdxDataset(dir: string): Promise<{ train: IdxSplit; test: IdxSplit }> {
-  const train = await loadIdxSplit(dir, 'train');
-  const test = await loadIdxSplit(dir, 'test');
+  const train = loadIdxSplit(dir, 'train');
+  const test = loadIdxSplit(dir, 'test');
   if (train.rows !== test.rows || train.cols !== test.cols) {
     throw new Error(`${dir}: training images are ${train.rows}x${train.cols} but test images are ${test.rows}x${test.cols}`);
   }

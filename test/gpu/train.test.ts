@@ -17,7 +17,7 @@ if (mode === 'cpu') console.warn('notice: GPU training test runs in GPU.js cpu m
 
 async function losses(backend: string): Promise<number[]> {
   await vg.setBackend(backend);
-  const train = await mnist({ train: true });
+  const train = mnist({ train: true });
   const tr = new Trainer({ model: 'conv', latent: 20, batchSize: 16, lr: 1e-3, beta: 1, seed: 7 });
   const out: number[] = [];
   await tr.trainEpoch(stratifiedSubset(train, 64, 7), { onStep: (_s, _t, st) => out.push(st.loss) });

