@@ -1,15 +1,15 @@
 // One training step of the reference ConvVAE (forward, loss, backward, Adam, loss.item()) on the
 // GPU.js backend against the wasm backend, same seed and batch; prints the GPU.js mode that ran.
 //
-// GPU.js picks its mode (headlessgl in Node where the `gl` module is built and a display exists:
-// run under `xvfb-run -a`; else webasm; cpu as the last resort). On this project's machines
-// headlessgl is Mesa's software renderer (llvmpipe) on the CPU, so these figures say nothing
+// GPU.js picks its mode (headlessgl in Node: ANGLE on Vulkan with no display; GPU.js's cpu or
+// webasm fallbacks only when asked for with GPU_BENCH_MODES). The renderer is printed: on this
+// project's machines it is lavapipe (Mesa's Vulkan on the CPU), so these figures say nothing
 // about real GPU hardware: they check that the path works and what it costs in the worst case.
 //
 // Env: GPU_BENCH_BATCH (default 32), GPU_BENCH_STEPS (timed steps, default 3),
 // GPU_BENCH_MODES=cpu,webasm,headlessgl (force modes; default: GPU.js's own choice; a
 // VAEGRAD_GPU_MODE setting is that choice).
-// Run alone: node bench/run.mjs gpu   (after npm run build; `xvfb-run -a` for headlessgl).
+// Run alone: node bench/run.mjs gpu   (after npm run build).
 
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -62,10 +62,11 @@ export async function run() {
     const ms = times[Math.floor((times.length - 1) / 2)];
     if (c.name === 'wasm') wasmMs = ms;
     rows.push([info.mode ? `${info.name} (GPU.js ${info.mode})` : info.name, ms, (batch / ms) * 1000, ms / wasmMs, firstMs, loss]);
+    if (info.renderer) notes.push(`${c.name}: renderer ${info.renderer}${info.software ? ' (software: not a GPU)' : ''}`);
   }
   await vg.setBackend('wasm');
   notes.push(`batch ${batch}, median of ${steps} steps after a first (compiling) step; GPU.js 'gpu' rows name the mode that ran.`);
-  notes.push('headlessgl here is Mesa llvmpipe (software GL on the CPU): not a GPU figure. Not yet run on real GPU hardware.');
+  notes.push('A renderer marked software is the CPU (lavapipe/llvmpipe or GPU.js cpu mode): not a GPU figure.');
   return {
     title: 'Reference ConvVAE training step: GPU.js backend vs wasm',
     columns: ['backend', 'ms/step', 'images/s', 'x wasm time', 'first step ms', 'loss after'],

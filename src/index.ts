@@ -13,6 +13,7 @@ export { tensor, zeros, ones, full, zerosLike, onesLike, fullLike, arange, linsp
 export type { TensorOptions, RandomOptions } from './creation.js';
 export { Generator, manualSeed, defaultGenerator } from './random.js';
 export { setBackend, getBackend, getBackendInfo, listBackends, registerBackend } from './backend/registry.js';
+export type { BackendInfo } from './backend/registry.js';
 export { configureGpuBackend } from './backend/gpu/index.js';
 export type { Backend } from './backend/backend.js';
 export { noGrad, enableGrad, isGradEnabled } from './autograd/grad-mode.js';

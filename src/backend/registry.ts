@@ -73,10 +73,23 @@ export function getBackend(): string {
   return currentBackend().name;
 }
 
-/** The backend that runs and, for the GPU.js backend, the GPU.js mode it runs in. */
-export function getBackendInfo(): { name: string; mode?: string } {
-  const b = currentBackend() as Backend & { mode?: string };
-  return b.mode === undefined ? { name: b.name } : { name: b.name, mode: b.mode };
+/** What getBackendInfo() reports. */
+export interface BackendInfo {
+  name: string;
+  /** The GPU.js mode (gpu backend only): 'headlessgl', 'webgl2', 'webgl', 'webasm' or 'cpu'. */
+  mode?: string;
+  /** What renders (gpu backend only): the GL renderer string, e.g. 'ANGLE (NVIDIA, Vulkan ...)'. */
+  renderer?: string;
+  vendor?: string;
+  /** gpu backend only: true when the renderer is not a GPU (llvmpipe, lavapipe, SwiftShader, GPU.js cpu/webasm). */
+  software?: boolean;
+}
+
+/** The backend that runs and, for the GPU backend, its GPU.js mode and what renders. */
+export function getBackendInfo(): BackendInfo {
+  const b = currentBackend() as Backend & { mode?: string; renderer?: { renderer: string; vendor: string; software: boolean } };
+  if (b.mode === undefined) return { name: b.name };
+  return b.renderer ? { name: b.name, mode: b.mode, renderer: b.renderer.renderer, vendor: b.renderer.vendor, software: b.renderer.software } : { name: b.name, mode: b.mode };
 }
 
 export function listBackends(): string[] {

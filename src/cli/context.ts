@@ -12,15 +12,22 @@ import { createModel } from '../vae/models.js';
 
 export class CliError extends Error {}
 
-/** Select the backend; returns a description for logs ('wasm backend', 'gpu backend (GPU.js headlessgl mode)'). */
-export async function chooseBackend(device: 'cpu' | 'gpu', backend: 'wasm' | 'js'): Promise<string> {
+/**
+ * Select the backend; returns a description for logs ('wasm backend', 'gpu backend (GPU.js
+ * headlessgl mode, ANGLE (...))'). On the GPU, `note` gets what renders and, for a software
+ * renderer, a warning that this is not a GPU.
+ */
+export async function chooseBackend(device: 'cpu' | 'gpu', backend: 'wasm' | 'js', note: (line: string) => void = () => undefined): Promise<string> {
   if (device === 'gpu') {
     try {
       await setBackend('gpu');
     } catch (e) {
       throw new CliError(`--device gpu: ${(e as Error).message}\n(or use --device cpu: WebAssembly SIMD)`);
     }
-    return `gpu backend (GPU.js ${getBackendInfo().mode} mode)`;
+    const info = getBackendInfo();
+    note(`--device gpu: GPU.js ${info.mode} mode, renderer: ${info.renderer}`);
+    if (info.software) note('warning: this renderer is not a GPU (a software renderer on the CPU): --device cpu (WebAssembly SIMD) is much faster here');
+    return `gpu backend (GPU.js ${info.mode} mode, ${info.renderer})`;
   }
   await setBackend(backend);
   return `${backend} backend`;

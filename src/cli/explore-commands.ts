@@ -14,14 +14,14 @@ import { saveImageGrid, saveReconstructions, saveScatter } from './pictures.js';
 type Log = (line: string) => void;
 type ModelFlags = { checkpoint: string; model?: 'conv' | 'mlp'; latent?: number; device: 'cpu' | 'gpu'; backend: 'wasm' | 'js' };
 
-async function setup(f: ModelFlags, ...outFiles: string[]): Promise<Awaited<ReturnType<typeof loadModel>>> {
-  await chooseBackend(f.device, f.backend);
+async function setup(f: ModelFlags, note: Log, ...outFiles: string[]): Promise<Awaited<ReturnType<typeof loadModel>>> {
+  await chooseBackend(f.device, f.backend, note);
   for (const file of outFiles) await checkWritableFileDir(file);
   return loadModel(f.checkpoint, f.model, f.latent);
 }
 
 export async function sampleCommand(f: ParsedFlags<typeof sampleSpec.flags>, log: Log): Promise<number> {
-  const model = await setup(f, f.out);
+  const model = await setup(f, log, f.out);
   const images = noGrad(() => model.decode(randn([f.n, model.latent], { generator: new Generator(f.seed) })).sigmoid().dataSync() as Float32Array);
   await makeFileDir(f.out);
   await saveImageGrid(f.out, images, f.n, Math.ceil(Math.sqrt(f.n)));
@@ -30,7 +30,7 @@ export async function sampleCommand(f: ParsedFlags<typeof sampleSpec.flags>, log
 }
 
 export async function reconstructCommand(f: ParsedFlags<typeof reconSpec.flags>, log: Log): Promise<number> {
-  const model = await setup(f, f.out);
+  const model = await setup(f, log, f.out);
   const test = await loadSplit(f.data, 'test');
   const n = Math.min(f.n, test.n);
   const { x } = batchOf(test, spreadIndices(test.n, n));
@@ -42,7 +42,7 @@ export async function reconstructCommand(f: ParsedFlags<typeof reconSpec.flags>,
 }
 
 export async function interpolateCommand(f: ParsedFlags<typeof interpSpec.flags>, log: Log): Promise<number> {
-  const model = await setup(f, f.out);
+  const model = await setup(f, log, f.out);
   const test = await loadSplit(f.data, 'test');
   for (const [name, i] of [['--from', f.from], ['--to', f.to]] as const) {
     if (i >= test.n) throw new CliError(`${name} ${i}: the test set has ${test.n} images (0..${test.n - 1})`);
@@ -60,7 +60,7 @@ export async function interpolateCommand(f: ParsedFlags<typeof interpSpec.flags>
 }
 
 export async function latentCommand(f: ParsedFlags<typeof latentSpec.flags>, log: Log): Promise<number> {
-  const model = await setup(f, f.out);
+  const model = await setup(f, log, f.out);
   if (model.latent === 2) await checkWritableFileDir(f.manifold);
   const test = await loadSplit(f.data, 'test', f.n, f.seed);
   if (f.perplexity >= test.n) throw new CliError(`--perplexity ${f.perplexity} must be smaller than the number of points (${test.n})`);
@@ -84,8 +84,8 @@ export async function latentCommand(f: ParsedFlags<typeof latentSpec.flags>, log
   return 0;
 }
 
-export async function evalCommand(f: ParsedFlags<typeof evalSpec.flags>, print: Log): Promise<number> {
-  const model = await setup(f);
+export async function evalCommand(f: ParsedFlags<typeof evalSpec.flags>, print: Log, note: Log): Promise<number> {
+  const model = await setup(f, note);
   const test = await loadSplit(f.data, 'test', f.limit, f.seed);
   const r = evaluate(model, test, { k: f.k, seed: f.seed });
   print(JSON.stringify(r));

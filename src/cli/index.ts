@@ -42,7 +42,7 @@ export async function main(argv: string[], io: Io = { stdout: process.stdout, st
       case 'reconstruct': return await reconstructCommand(flags, say);
       case 'interpolate': return await interpolateCommand(flags, say);
       case 'latent': return await latentCommand(flags, say);
-      case 'eval': return await evalCommand(flags, print);
+      case 'eval': return await evalCommand(flags, print, say);
       default: throw new CliError(`unknown command '${parsed.command}'`);
     }
   } catch (e) {

@@ -35,7 +35,7 @@ interface MetricsLine {
 }
 
 export async function trainCommand(f: Flags, given: Set<string>, out: NodeJS.WritableStream & { isTTY?: boolean }, err: NodeJS.WritableStream & { isTTY?: boolean; columns?: number }): Promise<number> {
-  const running = await chooseBackend(f.device, f.backend);
+  const running = await chooseBackend(f.device, f.backend, (line) => void err.write(`${line}\n`));
   await checkWritableDir(f.out);
   const ckptPath = join(f.out, 'checkpoint.safetensors');
   const metricsPath = join(f.out, 'metrics.jsonl');

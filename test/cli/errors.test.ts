@@ -276,17 +276,29 @@ describe('other errors', () => {
     expect(existsSync(out)).toBe(false);
   });
 
-  // The GPU.js backend is being added: accept either a working run or a message about it.
-  // Spawned, so that a working GPU backend does not stay selected in this process.
-  it.runIf(BUILT)('--device gpu either works or says why, naming GPU.js', async () => {
+  // --device gpu, spawned so that the GPU backend does not stay selected in this process, with
+  // no display (the Vulkan path: lavapipe here, a CPU device).
+  const noDisplay = (extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv => {
+    const env = { ...process.env };
+    for (const k of ['DISPLAY', 'WAYLAND_DISPLAY', 'ANGLE_DEFAULT_PLATFORM', 'VAEGRAD_GPU_MODE']) delete env[k];
+    return { ...env, ...extra };
+  };
+
+  it.runIf(BUILT)('--device gpu with no Vulkan driver fails naming the missing package, not falling back to the CPU', async () => {
     const out = fresh();
-    const r = await spawnCli(['sample', '--device', 'gpu', '--checkpoint', mlpCkpt, '--n', '4', '--out', `${out}/s.png`]);
-    if (r.code === 0) {
-      expect(ls(out)).toEqual(['s.png']);
-    } else {
-      expect(r.code).toBe(1);
-      expect(r.stderr).toMatch(/gpu\.js/i);
-      expect(existsSync(out)).toBe(false);
-    }
+    const r = await spawnCli(['sample', '--device', 'gpu', '--checkpoint', mlpCkpt, '--n', '4', '--out', `${out}/s.png`], { env: noDisplay({ VK_ICD_FILENAMES: '/nonexistent/icd.json' }) });
+    failed(r, 1, /no GL context, so GPU\.js would fall back to its (webasm|cpu) mode/);
+    expect(r.stderr).toMatch(/no Vulkan driver .*mesa-vulkan-drivers/);
+    expect(r.stderr).toMatch(/VAEGRAD_GPU_MODE=(webasm|cpu)/);
+    expect(existsSync(out)).toBe(false);
+  });
+
+  it.runIf(BUILT)('--device gpu with GPU.js cpu mode asked for: runs, and warns that this is not a GPU', async () => {
+    const out = fresh();
+    const r = await spawnCli(['sample', '--device', 'gpu', '--checkpoint', mlpCkpt, '--n', '4', '--out', `${out}/s.png`], { env: noDisplay({ VAEGRAD_GPU_MODE: 'cpu' }) });
+    expect(r.code, r.stderr).toBe(0);
+    expect(ls(out)).toEqual(['s.png']);
+    expect(r.stderr).toContain('--device gpu: GPU.js cpu mode, renderer: GPU.js cpu mode (JavaScript on the CPU)');
+    expect(r.stderr).toMatch(/warning: this renderer is not a GPU .*--device cpu/);
   });
 });

@@ -1,5 +1,5 @@
-// The GPU.js backend on real WebGL shaders: headlessgl mode (Mesa's software renderer under
-// xvfb-run in CI). The kernels run in IEEE single precision on the device, so where the cpu-mode
+// The GPU.js backend on real WebGL shaders: headlessgl mode (ANGLE on Vulkan with no display;
+// Mesa's lavapipe, a CPU Vulkan device, in CI). The kernels run in IEEE single precision on the device, so where the cpu-mode
 // conformance suite demands bit equality this suite uses float32 error bounds:
 // - sums of products (matmul, conv, pooling sums, batch-norm sums): the conformance suite's
 //   bound c * terms * 2^-24 * sum|a||b| (float32 accumulation in any order), as for wasm;
@@ -13,7 +13,7 @@
 // given the float32-rounded scalar. Inputs are finite normal numbers: GL shaders do not promise NaN/Infinity/denormal semantics.
 //
 // Outside CI (no CI environment variable) the suite skips with a notice when headlessgl cannot
-// run (no `gl` build or no display: run under `xvfb-run -a`); in CI it fails instead.
+// run (no gl 9, no libvulkan1 or no Vulkan driver: the notice says which); in CI it fails instead.
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import type { Backend, BinaryOp, Conv2dGeometry, Pool2dGeometry, UnaryOp, View } from '../../src/backend/backend.js';

@@ -54,6 +54,18 @@ export interface GpuBackendOptions {
   mode?: string;
 }
 
+/** What renders the kernels: the GL renderer string, or GPU.js's CPU mode. */
+export interface GpuRenderer {
+  /** The unmasked renderer (e.g. 'ANGLE (NVIDIA, Vulkan 1.3.277 (NVIDIA H100 ...), ...)'), or 'GPU.js cpu mode (...)'. */
+  renderer: string;
+  vendor: string;
+  /** True when it is not a GPU: a software rasteriser (llvmpipe, lavapipe, SwiftShader) or GPU.js's cpu/webasm modes. */
+  software: boolean;
+}
+
+/** Renderer names of the CPU implementations of GL and Vulkan. */
+const SOFTWARE = /llvmpipe|lavapipe|softpipe|swiftshader|swrast|software|microsoft basic render/i;
+
 export class GpuBackend implements Backend {
   readonly name: string = 'gpu';
   /** The GPU.js mode that runs (gpu.mode): 'headlessgl', 'webgl2', 'webgl', 'webasm' or 'cpu'. */
@@ -61,6 +73,8 @@ export class GpuBackend implements Backend {
   /** True where kernel outputs are device textures (GL modes). */
   readonly textures: boolean;
   readonly gpu: GpuInstance;
+  /** What renders: read from the GL context once, at creation. */
+  readonly renderer: GpuRenderer;
   private readonly kernels = new Map<string, GpuKernel>();
   private readonly ref = new JsBackend();
   /** Kernel calls and readbacks, for tests and benchmarks. */
@@ -78,6 +92,22 @@ export class GpuBackend implements Backend {
     this.mode = modeOf(gpujs, this.gpu);
     this.textures = !['cpu', 'webasm'].includes(this.mode);
     if (mode && mode !== 'gpu' && this.mode !== mode) throw new Error(`gpu backend: GPU.js mode '${mode}' was asked for but '${this.mode}' runs`);
+    this.renderer = this.readRenderer();
+  }
+
+  /**
+   * The renderer behind GPU.js's context. A probe kernel makes GPU.js create its context; the
+   * WEBGL_debug_renderer_info extension names the device where offered (browsers); headless gl
+   * masks RENDERER as 'ANGLE' in JavaScript, so the native getParameter under it is asked
+   * (ANGLE's own string, which names the Vulkan or GL device it picked).
+   */
+  private readRenderer(): GpuRenderer {
+    if (!this.textures) return { renderer: `GPU.js ${this.mode} mode (${this.mode === 'webasm' ? 'WebAssembly' : 'JavaScript'} on the CPU)`, vendor: 'GPU.js', software: true };
+    const probe = this.call('function() { return 1; }', 1, []) as GpuTexture;
+    probe.delete?.();
+    const gl = (this.gpu as unknown as { context?: GlContext }).context;
+    const found = gl ? rendererOf(gl) : { renderer: 'unknown (GPU.js exposes no GL context)', vendor: 'unknown' };
+    return { ...found, software: SOFTWARE.test(`${found.renderer} ${found.vendor}`) };
   }
 
   /** Free the compiled kernels and the GPU.js instance. */
@@ -656,6 +686,36 @@ function modeOf(gpujs: GpuJsModule, gpu: GpuInstance): string {
   const names: [string, string][] = [['HeadlessGLKernel', 'headlessgl'], ['WebGL2Kernel', 'webgl2'], ['WebGLKernel', 'webgl'], ['WebGPUKernel', 'webgpu'], ['WebAssemblyKernel', 'webasm'], ['CPUKernel', 'cpu']];
   for (const [k, mode] of names) if (m[k] && gpu.Kernel === m[k]) return mode;
   return gpu.mode;
+}
+
+interface GlContext {
+  RENDERER: number; VENDOR: number;
+  getParameter(p: number): unknown;
+  getExtension(name: string): { UNMASKED_RENDERER_WEBGL: number; UNMASKED_VENDOR_WEBGL: number } | null;
+}
+
+/** Renderer and vendor strings of a WebGL context, unmasked where the platform allows. */
+function rendererOf(gl: GlContext): { renderer: string; vendor: string } {
+  const str = (v: unknown): string => (typeof v === 'string' ? v : '');
+  try {
+    const dbg = gl.getExtension('WEBGL_debug_renderer_info');
+    if (dbg) {
+      const renderer = str(gl.getParameter(dbg.UNMASKED_RENDERER_WEBGL));
+      if (renderer) return { renderer, vendor: str(gl.getParameter(dbg.UNMASKED_VENDOR_WEBGL)) };
+    }
+  } catch { /* not offered */ }
+  // headless gl: the JavaScript class answers 'ANGLE' / 'stack-gl'; the innermost (native) getParameter answers ANGLE's strings
+  let native: GlContext['getParameter'] | null = null;
+  for (let p = Object.getPrototypeOf(gl) as object | null; p; p = Object.getPrototypeOf(p) as object | null) {
+    const own = Object.getOwnPropertyDescriptor(p, 'getParameter')?.value as GlContext['getParameter'] | undefined;
+    if (typeof own === 'function') native = own; // the last one found is the innermost
+  }
+  const ask = (f: GlContext['getParameter'] | null, p: number): string => {
+    try { return f ? str(f.call(gl, p)) : ''; } catch { return ''; }
+  };
+  const renderer = ask(native, gl.RENDERER) || str(gl.getParameter(gl.RENDERER)) || 'unknown';
+  const vendor = ask(native, gl.VENDOR) || str(gl.getParameter(gl.VENDOR)) || 'unknown';
+  return { renderer, vendor };
 }
 
 function gs(s: Storage): GpuStorage {
