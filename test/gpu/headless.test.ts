@@ -26,8 +26,9 @@ describe('display-less GL setup', () => {
     }
   });
 
-  it.runIf(process.platform === 'linux')('selects ANGLE\'s Vulkan backend with no display and links the system loader into the gl folder gpu.js loads', () => {
-    const s = prepareHeadlessGl();
+  const s = prepareHeadlessGl();
+  if (!s.glDir && !inCI) console.warn(`notice: gl is not installed here (${s.glProblem}): skipping the loader link test`);
+  it.runIf(process.platform === 'linux' && (!!s.glDir || inCI))('selects ANGLE\'s Vulkan backend with no display and links the system loader into the gl folder gpu.js loads', () => {
     expect(s.glVersion).toBe(GL_VERSION); // the pinned release candidate (package.json overrides gpu.js's gl 8)
     if (!process.env.DISPLAY && !process.env.WAYLAND_DISPLAY) expect(s.platform).toBe(process.env.ANGLE_DEFAULT_PLATFORM ?? 'vulkan');
     if (s.systemLoader) {
