@@ -89,6 +89,18 @@ export class Generator {
   }
 }
 
+/** 0..n-1 in a random order (Fisher-Yates with g): the same seed gives the same order in every engine. */
+export function permutation(n: number, g: Generator): Int32Array {
+  const p = Int32Array.from({ length: n }, (_, i) => i);
+  for (let i = n - 1; i > 0; i--) {
+    const j = g.int(0, i + 1);
+    const t = p[i]!;
+    p[i] = p[j]!;
+    p[j] = t;
+  }
+  return p;
+}
+
 /** The global generator used when an op is not given one. */
 export const defaultGenerator = new Generator(0);
 

@@ -2,7 +2,7 @@
 // subsets, and seeded shuffled batching into NCHW tensors.
 
 import { tensor } from '../creation.js';
-import { Generator } from '../random.js';
+import { Generator, permutation } from '../random.js';
 import type { Tensor } from '../tensor.js';
 
 export const IMAGE_SIZE = 28 * 28;
@@ -127,17 +127,7 @@ export function spreadIndices(n: number, k: number): Int32Array {
   return Int32Array.from({ length: m }, (_, i) => Math.floor((i * n) / m));
 }
 
-/** Fisher-Yates with the given generator: the same seed gives the same order everywhere. */
-export function permutation(n: number, g: Generator): Int32Array {
-  const p = Int32Array.from({ length: n }, (_, i) => i);
-  for (let i = n - 1; i > 0; i--) {
-    const j = g.int(0, i + 1);
-    const t = p[i]!;
-    p[i] = p[j]!;
-    p[j] = t;
-  }
-  return p;
-}
+export { permutation };
 
 export interface Batch {
   x: Tensor; // [B, 1, 28, 28]
