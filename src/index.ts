@@ -37,6 +37,7 @@ export * as F from './functional.js';
 export * as nn from './nn/index.js';
 export * as optim from './optim/index.js';
 export * as data from './data/index.js';
+export * as autograd from './autograd/index.js';
 export { stateDictToSafetensors, safetensorsToStateDict } from './io/state-dict.js';
 export { parseSafetensors, serializeSafetensors } from './io/safetensors.js';
 export type { SafeEntry, SafeDType, SafetensorsContents } from './io/safetensors.js';
