@@ -17,6 +17,9 @@ export interface GradFn {
   backward(grad: Tensor): (Tensor | null)[];
 }
 
+/** Node's util.inspect hook (console.log), by its registered symbol so the core needs no node: import. */
+export const INSPECT = Symbol.for('nodejs.util.inspect.custom');
+
 export type NestedArray = number | NestedArray[];
 
 export class Tensor {
@@ -143,6 +146,11 @@ export class Tensor {
     };
     const grad = this.gradFn ? `, gradFn=${this.gradFn.name}` : this.requiresGrad ? ', requiresGrad=true' : '';
     return `tensor(${render(0, 0, '       ')}, shape=${fmtShape(this.shape)}, dtype=${this.dtype}${grad})`;
+  }
+
+  /** console.log(tensor) in Node prints toString(), not the private fields. */
+  [INSPECT](): string {
+    return this.toString();
   }
 }
 

@@ -4,7 +4,7 @@
 
 import { noGrad } from '../autograd/grad-mode.js';
 import { fmtShape, shapeEq } from '../shape.js';
-import { Tensor } from '../tensor.js';
+import { INSPECT, Tensor } from '../tensor.js';
 
 /** A tensor that a module trains: a leaf that requires grad. */
 export class Parameter extends Tensor {
@@ -166,6 +166,11 @@ export abstract class Module {
     if (!children.length) return `${head})`;
     const body = children.map(([n, c]) => `  (${n}): ${c.toString().replace(/\n/g, '\n  ')}`).join('\n');
     return `${head}\n${body}\n)`;
+  }
+
+  /** console.log(module) in Node prints toString(). */
+  [INSPECT](): string {
+    return this.toString();
   }
 
   /**
