@@ -40,4 +40,6 @@ export * as data from './data/index.js';
 export * as autograd from './autograd/index.js';
 export { stateDictToSafetensors, safetensorsToStateDict } from './io/state-dict.js';
 export { parseSafetensors, serializeSafetensors } from './io/safetensors.js';
+export { saveBytes, loadBytes } from './io/serialize.js';
+export type { Saveable } from './io/serialize.js';
 export type { SafeEntry, SafeDType, SafetensorsContents } from './io/safetensors.js';

@@ -7,6 +7,8 @@ import '../index.js';
 import type { Tensor } from '../tensor.js';
 import { safetensorsToStateDict, stateDictToSafetensors } from '../io/state-dict.js';
 import { readFileBytes, writeFileAtomic } from './files.js';
+import type { Saveable } from '../io/serialize.js';
+import { loadBytes, saveBytes } from '../io/serialize.js';
 
 /** A state dict (PyTorch names) from a safetensors file, e.g. one written by safetensors.torch.save_file. */
 export async function loadSafetensors(file: string): Promise<Map<string, Tensor>> {
@@ -22,6 +24,21 @@ export async function loadSafetensorsWithMetadata(file: string): Promise<{ tenso
 export async function saveSafetensors(file: string, sd: Map<string, Tensor> | Record<string, Tensor>, metadata?: Record<string, string>): Promise<void> {
   const map = sd instanceof Map ? sd : new Map(Object.entries(sd));
   await writeFileAtomic(file, stateDictToSafetensors(map, metadata));
+}
+
+/**
+ * Save any nesting of tensors, numbers, strings, booleans, null, arrays, Maps and plain objects,
+ * e.g. `{ model: model.stateDict(), optim: opt.stateDict(), epoch }`, as one safetensors file
+ * (the tensors by their path, the structure in __metadata__), atomically.
+ */
+export async function save(file: string, obj: Saveable): Promise<void> {
+  await writeFileAtomic(file, saveBytes(obj));
+}
+
+/** What save() wrote; a plain safetensors file (no saved structure) loads as its state dict, a Map. */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- the saved object's type is the caller's to state
+export async function load<T = any>(file: string): Promise<T> {
+  return loadBytes<T>(await readFileBytes(file), file);
 }
 
 export { writeFileAtomic, readFileBytes, loadIdxFile, findIdxFiles, loadIdxSplit } from './files.js';
