@@ -48,10 +48,38 @@ export function gather4(src: usize, dst: usize, geo: usize): void {
   return Math.max(x, 0) + Math.log1p(Math.exp(-Math.abs(x)));
 }
 
+/** erf by the same steps as the js reference (src/backend/js/elementwise.ts). */
+function erf(x: f64): f64 {
+  const ax = Math.abs(x);
+  if (ax != ax) return x;
+  const x2 = x * x;
+  if (ax < 1.5) {
+    let acc: f64 = 0;
+    let fk: f64 = 25.5;
+    for (let i = 0; i < 25; i++, fk -= 1) acc = 2 + (x2 * acc) / fk;
+    return (acc * x * Math.exp(-x2)) / 1.7724538509055159;
+  }
+  if (ax >= 30) return x > 0 ? 1 : -1;
+  let a: f64 = 0, da: f64 = 0.5, p: f64 = 1, pLast: f64 = 0, q: f64 = da + x2, qLast: f64 = 1;
+  for (let i = 0; i < 50; i++) {
+    a += da;
+    da += 2;
+    const b = da + x2;
+    const tp = p;
+    p = b * p - a * pLast;
+    pLast = tp;
+    const tq = q;
+    q = b * q - a * qLast;
+    qLast = tq;
+  }
+  const erfc = ((p / q) * ax * Math.exp(-x2)) / 1.7724538509055159;
+  return x > 0 ? 1 - erfc : erfc - 1;
+}
+
 // unary op codes (keep in sync with src/backend/wasm/backend.ts)
 const NEG = 0, EXP = 1, LOG = 2, LOG1P = 3, SQRT = 4, ABS = 5, SIGN = 6, RELU = 7, SIGMOID = 8, TANH = 9,
   SOFTPLUS = 10, RECIPROCAL = 11, SQUARE = 12, STEP = 13, LEAKY_RELU = 14, CLAMP = 15, POW_SCALAR = 16,
-  ADD_SCALAR = 17, MUL_SCALAR = 18, IN_RANGE = 19;
+  ADD_SCALAR = 17, MUL_SCALAR = 18, IN_RANGE = 19, ERF = 20;
 
 @inline function unaryScalar(op: i32, v: f32, a: f64, b: f64): f32 {
   const x = <f64>v;
@@ -76,6 +104,7 @@ const NEG = 0, EXP = 1, LOG = 2, LOG1P = 3, SQRT = 4, ABS = 5, SIGN = 6, RELU = 
     case ADD_SCALAR: return <f32>(x + a);
     case MUL_SCALAR: return <f32>(x * a);
     case IN_RANGE: return x >= a && x <= b ? 1 : 0;
+    case ERF: return <f32>erf(x);
     default: return NaN;
   }
 }

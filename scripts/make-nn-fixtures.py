@@ -69,9 +69,40 @@ def spec_of(m):
         kw = {'start_dim': m.start_dim, 'end_dim': m.end_dim}
     elif isinstance(m, nn.Unflatten):
         kw = {'dim': m.dim, 'unflattened_size': list(m.unflattened_size)}
+    elif isinstance(m, nn.LayerNorm):
+        kw = {'normalized_shape': list(m.normalized_shape), 'eps': m.eps, 'elementwise_affine': m.elementwise_affine}
+    elif isinstance(m, nn.Embedding):
+        kw = {'num_embeddings': m.num_embeddings, 'embedding_dim': m.embedding_dim, 'padding_idx': m.padding_idx}
+    elif isinstance(m, nn.GELU):
+        kw = {'approximate': m.approximate}
+    elif isinstance(m, nn.ELU):
+        kw = {'alpha': m.alpha}
+    elif isinstance(m, (nn.Softmax, nn.LogSoftmax)):
+        kw = {'dim': m.dim}
+    elif isinstance(m, nn.AdaptiveAvgPool2d):
+        kw = {'output_size': m.output_size}
+    elif isinstance(m, nn.Dropout2d):
+        kw = {'p': m.p}
+    elif isinstance(m, Blocks):
+        return {'module': 'Blocks', 'layers': [spec_of(c) for c in m.layers],
+                'heads': {k: spec_of(c) for k, c in m.heads.items()}}
     else:
         kw = {}
     return {'module': name, 'kwargs': kw}
+
+
+class Blocks(nn.Module):
+    """ModuleList + ModuleDict: h = layers applied in turn, then heads['a'](h) + heads['b'](h)."""
+
+    def __init__(self, layers, heads):
+        super().__init__()
+        self.layers = nn.ModuleList(layers)
+        self.heads = nn.ModuleDict(heads)
+
+    def forward(self, x):
+        for layer in self.layers:
+            x = layer(x)
+        return self.heads['a'](x) + self.heads['b'](x)
 
 
 def randomize_bn(m):
@@ -99,12 +130,14 @@ manifest = {'generator': 'scripts/make-nn-fixtures.py', 'torch': torch.__version
 def fixture(name, module, x, mode='train'):
     module.train(mode == 'train')
     sd0 = {k: v.clone() for k, v in module.state_dict().items()}
-    x = x.clone().requires_grad_(True)
+    x = x.clone().requires_grad_(x.is_floating_point())  # integer inputs (Embedding's indices) take no gradient
     out = module(x)
     v = torch.randn(out.shape)
     loss = (out * v).sum()
     loss.backward()
-    t = {'input': x.detach(), 'output': out.detach(), 'v': v, 'loss': loss.detach(), 'grad.input': x.grad}
+    t = {'input': x.detach(), 'output': out.detach(), 'v': v, 'loss': loss.detach()}
+    if x.grad is not None:
+        t['grad.input'] = x.grad
     for k, val in sd0.items():
         t['state.' + k] = val
     params = [k for k, _ in module.named_parameters()]
@@ -171,6 +204,31 @@ dec = nn.Sequential(nn.Linear(3, 16), nn.BatchNorm1d(16), nn.ReLU(), nn.Unflatte
                     nn.ConvTranspose2d(4, 2, 4, stride=2, padding=1), nn.BatchNorm2d(2), nn.ReLU(),
                     nn.ConvTranspose2d(2, 1, 4, stride=2, padding=1), nn.Tanh())
 fixture('sequential_decoder_train', dec, torch.randn(4, 3))
+
+# ---------------- issue 13's layers (appended: the fixtures above keep their random draws) ----------------
+for shape, x in (([6], torch.randn(3, 6) * 2 + 0.5), ([4, 5], torch.randn(2, 3, 4, 5) * 1.5 - 0.3)):
+    ln = nn.LayerNorm(shape)
+    with torch.no_grad():
+        ln.weight.uniform_(0.5, 1.5)
+        ln.bias.normal_(0, 0.3)
+    fixture('layernorm_' + 'x'.join(map(str, shape)), ln, x)
+fixture('layernorm_noaffine', nn.LayerNorm(5, eps=1e-3, elementwise_affine=False), torch.randn(4, 5))
+fixture('gelu', nn.GELU(), torch.randn(3, 7) * 2)
+fixture('gelu_tanh', nn.GELU(approximate='tanh'), torch.randn(3, 7) * 2)
+fixture('silu', nn.SiLU(), torch.randn(3, 7) * 2)
+fixture('elu', nn.ELU(), nonzero(3, 7))
+fixture('elu_alpha0.5', nn.ELU(alpha=0.5), nonzero(3, 7))
+fixture('softmax_dim1', nn.Softmax(dim=1), torch.randn(3, 5, 2) * 2)
+fixture('softmax_dim-1', nn.Softmax(dim=-1), torch.randn(4, 6) * 3)
+fixture('logsoftmax_dim1', nn.LogSoftmax(dim=1), torch.randn(4, 6) * 3)
+fixture('adaptive_avgpool2d_1', nn.AdaptiveAvgPool2d(1), torch.randn(2, 3, 5, 5))
+fixture('adaptive_avgpool2d_3x2_uneven', nn.AdaptiveAvgPool2d((3, 2)), torch.randn(2, 2, 7, 5))
+fixture('adaptive_avgpool2d_none_4', nn.AdaptiveAvgPool2d((None, 4)), torch.randn(1, 2, 3, 6))
+fixture('dropout2d_eval', nn.Dropout2d(0.3), torch.randn(2, 3, 2, 2), 'eval')
+fixture('modulelist_moduledict', Blocks([nn.Linear(4, 6), nn.GELU(), nn.LayerNorm(6)],
+                                        {'a': nn.Linear(6, 3), 'b': nn.Linear(6, 3, bias=False)}), torch.randn(5, 4))
+fixture('embedding', nn.Embedding(7, 3), torch.tensor([[1, 4, 4], [0, 6, 1]]))
+fixture('embedding_padding_idx', nn.Embedding(5, 2, padding_idx=1), torch.tensor([1, 3, 1, 0, 3]))
 
 # ---------------- the reference model: one full training step ----------------
 with open(os.path.join(OUTDIR, 'manifest.json'), 'w') as f:

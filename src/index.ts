@@ -22,7 +22,7 @@ export { gradcheck } from './autograd/gradcheck.js';
 export type { GradcheckOptions } from './autograd/gradcheck.js';
 export type { BackwardOptions } from './autograd/engine.js';
 export {
-  neg, exp, log, log1p, sqrt, abs, sign, relu, leakyRelu, sigmoid, tanh, softplus, reciprocal, square, clamp,
+  neg, exp, log, log1p, sqrt, abs, sign, relu, leakyRelu, sigmoid, tanh, softplus, reciprocal, square, clamp, erf,
   add, sub, mul, div, pow, maximum, minimum, eq, ne, lt, le, gt, ge, where, inRange,
   floorDivide, remainder, isnan, isfinite, isinf, logicalNot, logicalAnd, logicalOr, logicalXor, maskedFill,
 } from './ops/elementwise.js';

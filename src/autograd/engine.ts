@@ -35,14 +35,17 @@ function topoOrder(roots: readonly Tensor[]): Tensor[] {
   return order.reverse();
 }
 
-function checkGradFor(op: string, root: Tensor, grad: Tensor | null | undefined, what: string): Tensor {
-  if (!root.requiresGrad) throw new Error(`${op}: ${what} does not require grad and has no gradFn (did you forget requiresGrad, or call it inside noGrad?)`);
+/** The gradient to start from at an output (`label`: 'output' or 'output i'): given and checked, or ones for a scalar. */
+function checkGradFor(op: string, root: Tensor, grad: Tensor | null | undefined, label: string): Tensor {
+  if (!root.requiresGrad) {
+    throw new Error(`${op}: ${label === 'output' ? 'tensor' : label} does not require grad and has no gradFn (did you forget requiresGrad, or call it inside noGrad?)`);
+  }
   if (!grad) {
-    if (root.numel !== 1) throw new Error(`${op}: grad can be implicitly created only for scalar outputs, got shape ${fmtShape(root.shape)} for ${what}; pass a gradient of that shape`);
+    if (root.numel !== 1) throw new Error(`${op}: grad can be implicitly created only for scalar outputs, got shape ${fmtShape(root.shape)}${label === 'output' ? '' : ` for ${label}`}; pass a gradient of that shape`);
     return onesLike(root);
   }
-  if (!shapeEq(grad.shape, root.shape)) throw new Error(`${op}: gradient of shape ${fmtShape(grad.shape)} does not match ${what}'s shape ${fmtShape(root.shape)}`);
-  if (grad.dtype !== root.dtype) throw new Error(`${op}: gradient dtype ${grad.dtype} does not match ${what}'s dtype ${root.dtype}`);
+  if (!shapeEq(grad.shape, root.shape)) throw new Error(`${op}: gradient of shape ${fmtShape(grad.shape)} does not match ${label} shape ${fmtShape(root.shape)}`);
+  if (grad.dtype !== root.dtype) throw new Error(`${op}: gradient dtype ${grad.dtype} does not match ${label} dtype ${root.dtype}`);
   return grad;
 }
 
@@ -82,7 +85,7 @@ function walk(roots: readonly Tensor[], rootGrads: readonly Tensor[], opts: Back
 }
 
 export function backward(root: Tensor, grad?: Tensor, opts: BackwardOptions = {}): void {
-  const g = checkGradFor('backward', root, grad, 'the output');
+  const g = checkGradFor('backward', root, grad, 'output');
   const run = <T>(f: () => T): T => (opts.createGraph ? enableGrad(f) : noGrad(f));
   walk([root], [g], opts, (t, tg) => {
     if (!t.gradFn || t.retainsGrad) t.grad = run(() => (t.grad ? t.grad.add(tg) : opts.createGraph ? tg : tg.clone()));
@@ -107,7 +110,7 @@ export function grad(outputs: Tensor | readonly Tensor[], inputs: Tensor | reado
   const gos: (Tensor | null)[] = opts.gradOutputs === undefined ? [] : Array.isArray(opts.gradOutputs) ? [...opts.gradOutputs] : [opts.gradOutputs as Tensor];
   if (outs.length === 0) throw new Error('autograd.grad: no outputs given');
   if (gos.length && gos.length !== outs.length) throw new Error(`autograd.grad: ${gos.length} gradOutputs for ${outs.length} outputs`);
-  const rootGrads = outs.map((o, i) => checkGradFor('autograd.grad', o, gos[i], outs.length > 1 ? `output ${i}` : 'the output'));
+  const rootGrads = outs.map((o, i) => checkGradFor('autograd.grad', o, gos[i], outs.length > 1 ? `output ${i}` : 'output'));
   ins.forEach((x, i) => {
     if (!(x instanceof Tensor)) throw new Error(`autograd.grad: input ${i} is not a Tensor`);
     if (!x.requiresGrad) throw new Error(`autograd.grad: input ${i} ${fmtShape(x.shape)} does not require grad, so it is not in any graph`);

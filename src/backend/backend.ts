@@ -24,7 +24,8 @@ export type UnaryOp =
   | 'clamp' // params a, b: min, max (either may be +-Infinity)
   | 'powScalar' // param a: exponent
   | 'addScalar' | 'mulScalar' // param a
-  | 'inRange'; // 1 where a <= x <= b, else 0
+  | 'inRange' // 1 where a <= x <= b, else 0
+  | 'erf'; // the error function (GELU)
 
 export type BinaryOp =
   | 'add' | 'sub' | 'mul' | 'div' | 'pow' | 'maximum' | 'minimum'

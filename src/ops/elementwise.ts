@@ -34,6 +34,7 @@ const DERIVS: Partial<Record<UnaryOp, Deriv>> = {
   powScalar: (g, x, _y, a) => (a === 0 ? g.mul(0) : g.mul(x.pow(a - 1).mul(a))),
   addScalar: (g) => g,
   mulScalar: (g, _x, _y, a) => g.mul(a),
+  erf: (g, x) => g.mul(x.square().neg().exp().mul(2 / Math.sqrt(Math.PI))),
 };
 
 // Ops that keep an integer tensor integral (PyTorch's integer kernels); every other unary op
@@ -86,6 +87,8 @@ export function tanh(x: Tensor): Tensor { return unary('tanh', x); }
 export function softplus(x: Tensor): Tensor { return unary('softplus', x); }
 export function reciprocal(x: Tensor): Tensor { return unary('reciprocal', x); }
 export function square(x: Tensor): Tensor { return unary('square', x); }
+/** The error function, 2/sqrt(pi) * integral of exp(-t^2) from 0 to x. */
+export function erf(x: Tensor): Tensor { return unary('erf', x); }
 export function leakyRelu(x: Tensor, negativeSlope = 0.01): Tensor { return unary('leakyRelu', x, negativeSlope); }
 /** Values limited to [min, max]; an integer tensor with a non-integer bound computes in float32. */
 export function clamp(x: Tensor, min = -Infinity, max = Infinity): Tensor {

@@ -19,7 +19,7 @@ declare module '../tensor.js' {
   interface Tensor {
     backward(grad?: Tensor, opts?: BackwardOptions): void;
     neg(): Tensor; exp(): Tensor; log(): Tensor; log1p(): Tensor; sqrt(): Tensor; abs(): Tensor; sign(): Tensor;
-    relu(): Tensor; sigmoid(): Tensor; tanh(): Tensor; softplus(): Tensor; reciprocal(): Tensor; square(): Tensor;
+    relu(): Tensor; sigmoid(): Tensor; tanh(): Tensor; softplus(): Tensor; reciprocal(): Tensor; square(): Tensor; erf(): Tensor;
     leakyRelu(negativeSlope?: number): Tensor;
     clamp(min?: number, max?: number): Tensor;
     add(o: Operand): Tensor; sub(o: Operand): Tensor; mul(o: Operand): Tensor; div(o: Operand): Tensor; pow(o: Operand): Tensor;
@@ -84,6 +84,7 @@ const methods: Methods = {
   softplus(this: Tensor) { return ew.softplus(this); },
   reciprocal(this: Tensor) { return ew.reciprocal(this); },
   square(this: Tensor) { return ew.square(this); },
+  erf(this: Tensor) { return ew.erf(this); },
   leakyRelu(this: Tensor, s?: number) { return ew.leakyRelu(this, s); },
   clamp(this: Tensor, lo?: number, hi?: number) { return ew.clamp(this, lo, hi); },
   add(this: Tensor, o: Operand) { return ew.add(this, o); },

@@ -8,6 +8,7 @@ import type { Tensor } from '../tensor.js';
 import type { Pair } from './conv.js';
 import { pair } from './conv.js';
 import { backend, checkFloat, checkTensor, fromStorage } from './kernel.js';
+import { tensor } from '../creation.js';
 
 export interface Pool2dOptions {
   stride?: Pair;
@@ -76,4 +77,31 @@ export function maxPool2d(x: Tensor, kernelSize: Pair, opts: Pool2dOptions = {})
 /** PyTorch's F.avg_pool2d (stride defaults to the kernel size; padding counted unless told otherwise). */
 export function avgPool2d(x: Tensor, kernelSize: Pair, opts: AvgPool2dOptions = {}): Tensor {
   return AvgPool2dFn.apply(x, geometry('avgPool2d', x, kernelSize, opts));
+}
+
+/** [out, size] averaging weights: row i averages PyTorch's adaptive window floor(i*size/out) .. ceil((i+1)*size/out). */
+function adaptiveWeights(size: number, out: number, dtype: Tensor['dtype']): Tensor {
+  const w = new Float64Array(out * size);
+  for (let i = 0; i < out; i++) {
+    const start = Math.floor((i * size) / out);
+    const end = Math.ceil(((i + 1) * size) / out);
+    for (let j = start; j < end; j++) w[i * size + j] = 1 / (end - start);
+  }
+  return tensor(w, { shape: [out, size], dtype });
+}
+
+/**
+ * Average pooling to a fixed output size [oh, ow] (null keeps that dim), over [N, C, H, W] or
+ * [C, H, W]: windows of PyTorch's adaptive sizes, computed as two matmuls with averaging matrices.
+ */
+export function adaptiveAvgPool2d(x: Tensor, outputSize: number | readonly (number | null)[]): Tensor {
+  checkFloat('adaptiveAvgPool2d', checkTensor('adaptiveAvgPool2d', x));
+  if (x.ndim !== 3 && x.ndim !== 4) throw new Error(`adaptiveAvgPool2d: expected 3-D [C, H, W] or 4-D [N, C, H, W] input, got ${fmtShape(x.shape)}`);
+  const sizes = typeof outputSize === 'number' ? [outputSize, outputSize] : [...outputSize];
+  const [h, w] = x.shape.slice(-2) as [number, number];
+  if (sizes.length !== 2) throw new Error(`adaptiveAvgPool2d: outputSize must be a number or [oh, ow], got ${JSON.stringify(outputSize)}`);
+  const [oh, ow] = [sizes[0] ?? h, sizes[1] ?? w];
+  if (![oh, ow].every((s) => Number.isInteger(s) && s >= 1)) throw new Error(`adaptiveAvgPool2d: output size must be positive integers, got ${JSON.stringify(outputSize)}`);
+  if (h === 0 || w === 0) throw new Error(`adaptiveAvgPool2d: input ${fmtShape(x.shape)} has an empty spatial dim`);
+  return adaptiveWeights(h, oh, x.dtype).matmul(x.matmul(adaptiveWeights(w, ow, x.dtype).transpose(0, 1)));
 }

@@ -74,8 +74,8 @@ describe('autograd.grad', () => {
   it('checks output gradients', () => {
     const x = vg.tensor([1, 2], { requiresGrad: true });
     expect(() => vg.autograd.grad(x.mul(2), x)).toThrow(/implicitly created only for scalar outputs, got shape \[2\]/);
-    expect(() => vg.autograd.grad(x.mul(2), x, { gradOutputs: vg.ones([3]) })).toThrow(/gradient of shape \[3\] does not match the output's shape \[2\]/);
+    expect(() => vg.autograd.grad(x.mul(2), x, { gradOutputs: vg.ones([3]) })).toThrow(/gradient of shape \[3\] does not match output shape \[2\]/);
     expect(() => vg.autograd.grad([x.sum(), x.sum()], x, { gradOutputs: [vg.tensor(1)] })).toThrow(/1 gradOutputs for 2 outputs/);
-    expect(() => vg.autograd.grad(vg.tensor(1), x)).toThrow(/the output does not require grad/);
+    expect(() => vg.autograd.grad(vg.tensor(1), x)).toThrow(/tensor does not require grad/);
   });
 });

@@ -52,8 +52,8 @@ suite('gpu backend, headlessgl mode (WebGL shaders)', () => {
 
   it('unary and binary ops over strided / broadcast views', () => {
     const U: [UnaryOp, number?, number?][] = [['neg'], ['abs'], ['relu'], ['square'], ['step'], ['sign'], ['mulScalar', 1 / 3], ['addScalar', 0.1],
-      ['leakyRelu', 0.01], ['clamp', -0.3, 0.7], ['inRange', -0.25, 0.5], ['reciprocal'], ['sqrt'], ['exp'], ['log'], ['log1p'], ['sigmoid'], ['tanh'], ['softplus'], ['powScalar', 2.5]];
-    const TR = new Set(['exp', 'log', 'log1p', 'sigmoid', 'tanh', 'softplus', 'powScalar']);
+      ['leakyRelu', 0.01], ['clamp', -0.3, 0.7], ['inRange', -0.25, 0.5], ['reciprocal'], ['sqrt'], ['exp'], ['log'], ['log1p'], ['sigmoid'], ['tanh'], ['softplus'], ['erf'], ['powScalar', 2.5]];
+    const TR = new Set(['exp', 'log', 'log1p', 'sigmoid', 'tanh', 'softplus', 'erf', 'powScalar']);
     const Bops: BinaryOp[] = ['add', 'sub', 'mul', 'div', 'maximum', 'minimum', 'eq', 'ne', 'lt', 'le', 'gt', 'ge', 'mulStep', 'pow'];
     for (const [shape, strides, offset] of [[[3, 5, 7], [35, 7, 1], 0], [[3, 5, 7], [1, 21, 3], 0], [[4, 6, 5], [60, 10, 2], 3], [[2, 50, 40], [2000, 40, 1], 0]] as [number[], number[], number][]) {
       const size = offset + shape.reduce((p, q, d) => p + (q - 1) * strides[d]!, 1);

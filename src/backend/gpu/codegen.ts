@@ -75,6 +75,8 @@ export function unaryExpr(op: UnaryOp): string {
     case 'addScalar': return '(x + pa)';
     case 'mulScalar': return '(x * pa)';
     case 'inRange': return '(x >= pa && x <= pb ? 1.0 : 0.0)';
+    // Abramowitz & Stegun 7.1.26: |error| < 1.5e-7, below float32's resolution of erf's values.
+    case 'erf': return '((x < 0.0 ? -1.0 : 1.0) * (1.0 - (((((1.061405429 / (1.0 + 0.3275911 * Math.abs(x)) - 1.453152027) / (1.0 + 0.3275911 * Math.abs(x)) + 1.421413741) / (1.0 + 0.3275911 * Math.abs(x)) - 0.284496736) / (1.0 + 0.3275911 * Math.abs(x)) + 0.254829592) / (1.0 + 0.3275911 * Math.abs(x))) * Math.exp(-x * x)))';
     default: throw new Error(`gpu backend: unknown unary op '${String(op satisfies never)}'`); // a new UnaryOp fails to typecheck here
   }
 }

@@ -11,6 +11,38 @@ import { forEachRow } from './strided.js';
 const sigmoid = (x: number): number => (x >= 0 ? 1 / (1 + Math.exp(-x)) : Math.exp(x) / (1 + Math.exp(x)));
 const softplus = (x: number): number => Math.max(x, 0) + Math.log1p(Math.exp(-Math.abs(x)));
 
+/**
+ * erf to near double precision with no table of constants (the method of CPython's former
+ * math.erf): a power series below |x| = 1.5, a continued fraction for erfc above, 1 beyond 30.
+ * assembly/elementwise.ts runs the same steps.
+ */
+export function erf(x: number): number {
+  const ax = Math.abs(x);
+  if (ax !== ax) return x;
+  const x2 = x * x;
+  if (ax < 1.5) {
+    let acc = 0;
+    let fk = 25.5;
+    for (let i = 0; i < 25; i++, fk -= 1) acc = 2 + (x2 * acc) / fk;
+    return (acc * x * Math.exp(-x2)) / 1.7724538509055159;
+  }
+  if (ax >= 30) return x > 0 ? 1 : -1;
+  let a = 0, da = 0.5, p = 1, pLast = 0, q = da + x2, qLast = 1;
+  for (let i = 0; i < 50; i++) {
+    a += da;
+    da += 2;
+    const b = da + x2;
+    const tp = p;
+    p = b * p - a * pLast;
+    pLast = tp;
+    const tq = q;
+    q = b * q - a * qLast;
+    qLast = tq;
+  }
+  const erfc = ((p / q) * ax * Math.exp(-x2)) / 1.7724538509055159;
+  return x > 0 ? 1 - erfc : erfc - 1;
+}
+
 function unaryFn(op: UnaryOp, a: number, b: number): (x: number) => number {
   switch (op) {
     case 'neg': return (x) => -x;
@@ -33,6 +65,7 @@ function unaryFn(op: UnaryOp, a: number, b: number): (x: number) => number {
     case 'addScalar': return (x) => x + a;
     case 'mulScalar': return (x) => x * a;
     case 'inRange': return (x) => (x >= a && x <= b ? 1 : 0);
+    case 'erf': return erf;
     default: throw new Error(`js backend: unknown unary op '${String(op)}'`);
   }
 }

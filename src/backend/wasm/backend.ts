@@ -33,7 +33,7 @@ const isF32 = (s: Storage): boolean => s.dtype === 'float32';
 // op codes of assembly/elementwise.ts
 const UNARY: Partial<Record<UnaryOp, number>> = {
   neg: 0, exp: 1, log: 2, log1p: 3, sqrt: 4, abs: 5, sign: 6, relu: 7, sigmoid: 8, tanh: 9, softplus: 10,
-  reciprocal: 11, square: 12, step: 13, leakyRelu: 14, clamp: 15, powScalar: 16, addScalar: 17, mulScalar: 18, inRange: 19,
+  reciprocal: 11, square: 12, step: 13, leakyRelu: 14, clamp: 15, powScalar: 16, addScalar: 17, mulScalar: 18, inRange: 19, erf: 20,
 };
 const BINARY: Partial<Record<BinaryOp, number>> = {
   add: 0, sub: 1, mul: 2, div: 3, maximum: 4, minimum: 5, eq: 6, ne: 7, lt: 8, le: 9, gt: 10, ge: 11, mulStep: 12,
