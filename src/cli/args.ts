@@ -442,7 +442,7 @@ export function cliHelp(spec: CliSpec): string {
   const out: string[] = [`Usage: ${spec.program} <command> [options]`, '', ...wrap(spec.summary, WIDTH, ''), '', 'Commands:'];
   const col = Math.max(...spec.commands.map((c) => c.name.length)) + 2;
   for (const c of spec.commands) out.push(`  ${c.name.padEnd(col)}${wrap(c.summary, WIDTH - col - 2, ' '.repeat(col + 2)).join('\n')}`);
-  out.push('', `Run '${spec.program} <command> --help' for the options of a command.`);
+  out.push('', `Run '${spec.program} <command> --help' for the options of a command, '${spec.program} --version' for the version.`);
   if (spec.footer) out.push('', ...wrap(spec.footer, WIDTH, ''));
   return `${out.join('\n')}\n`;
 }

@@ -9,6 +9,7 @@ import type { ParsedFlags } from './args.js';
 import { CliError } from './context.js';
 import { evalCommand, interpolateCommand, latentCommand, reconstructCommand, sampleCommand } from './explore-commands.js';
 import * as spec from './spec.js';
+import { packageVersion } from './version.js';
 import { trainCommand } from './train-command.js';
 
 export interface Io {
@@ -19,6 +20,10 @@ export interface Io {
 export async function main(argv: string[], io: Io = { stdout: process.stdout, stderr: process.stderr }): Promise<number> {
   const say = (s: string): void => void io.stderr.write(`${s}\n`);
   const print = (s: string): void => void io.stdout.write(`${s}\n`);
+  if (argv.length === 1 && (argv[0] === '--version' || argv[0] === '-V')) {
+    print(packageVersion());
+    return 0;
+  }
   let parsed;
   try {
     parsed = parseCli(spec.cli, argv);

@@ -1,9 +1,10 @@
 // Image datasets in memory (N grey 28 x 28 images in [0, 1], integer labels), seeded stratified
-// subsets, and seeded shuffled batching into NCHW tensors.
+// subsets, and batches of them as NCHW tensors (vg.data.DataLoader shuffles and batches them).
 
 import { tensor } from '../creation.js';
 import { Generator, permutation } from '../random.js';
 import type { Tensor } from '../tensor.js';
+import type { DatasetLike } from '../data/dataset.js';
 
 export const IMAGE_SIZE = 28 * 28;
 
@@ -12,7 +13,7 @@ export const IMAGE_SIZE = 28 * 28;
  * `ds.get(i)` is `[image [1, 28, 28] float32 in [0, 1], label]`, `ds.length` its size, and the
  * whole set is `ds.images` ([N, 1, 28, 28] float32) and `ds.labels` ([N] int32).
  */
-export class ImageDataset {
+export class ImageDataset implements DatasetLike<[Tensor, number]> {
   /** Number of images (the same as `length`). */
   readonly n: number;
   private imagesTensor: Tensor | undefined;
@@ -42,6 +43,12 @@ export class ImageDataset {
   get(i: number): [Tensor, number] {
     if (!Number.isInteger(i) || i < 0 || i >= this.n) throw new RangeError(`${this.name}: index ${i} is out of range for ${this.n} images`);
     return [tensor(this.pixels.slice(i * IMAGE_SIZE, (i + 1) * IMAGE_SIZE), { shape: [1, 28, 28] }), this.labelValues[i]!];
+  }
+
+  /** Images and labels at `indices` as one batch, [B, 1, 28, 28] and [B] int32: DataLoader's fast path. */
+  getBatch(indices: Int32Array): [Tensor, Tensor] {
+    const { x, labels } = batchOf(this, indices);
+    return [x, tensor(labels, { dtype: 'int32' })];
   }
 
   /** All images, [N, 1, 28, 28] float32 (made on first use). */
@@ -140,11 +147,3 @@ export function batchOf(ds: ImageDataset, indices: Int32Array): Batch {
   indices.forEach((src, i) => data.set(ds.pixels.subarray(src * IMAGE_SIZE, (src + 1) * IMAGE_SIZE), i * IMAGE_SIZE));
   return { x: tensor(data, { shape: [indices.length, 1, 28, 28] }), labels: indices.map((i) => ds.labelValues[i]!), indices };
 }
-
-/** Batches in a seeded shuffled order (or in order when no generator is given); the last may be short. */
-export function* batches(ds: ImageDataset, batchSize: number, shuffle?: Generator): Generator_<Batch> {
-  if (!Number.isInteger(batchSize) || batchSize < 1) throw new Error(`batch size must be a positive integer, got ${batchSize}`);
-  const order = shuffle ? permutation(ds.n, shuffle) : Int32Array.from({ length: ds.n }, (_, i) => i);
-  for (let s = 0; s < ds.n; s += batchSize) yield batchOf(ds, order.subarray(s, Math.min(s + batchSize, ds.n)));
-}
-type Generator_<T> = globalThis.Generator<T, void, unknown>;

@@ -8,7 +8,7 @@ export { VAE, ConvVAE, MlpVAE, createModel } from './models.js';
 export type { VaeOutput, ForwardOptions, ConvVaeOptions, ModelKind } from './models.js';
 export { vaeLoss } from './loss.js';
 export type { VaeLoss } from './loss.js';
-export { ImageDataset, subset, stratifiedSubset, stratifiedIndices, spreadIndices, permutation, batchOf, batches, IMAGE_SIZE } from './data.js';
+export { ImageDataset, subset, stratifiedSubset, stratifiedIndices, spreadIndices, permutation, batchOf, IMAGE_SIZE } from './data.js';
 export type { Batch } from './data.js';
 export { Trainer, evaluate, DEFAULT_CONFIG } from './train.js';
 export type { TrainConfig, StepStats, Averages, Progress, EvalResult } from './train.js';

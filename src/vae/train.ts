@@ -2,7 +2,7 @@
 // state is checkpointed, so a resumed run replays an uninterrupted one bit for bit.
 
 import { noGrad } from '../autograd/grad-mode.js';
-import { randn } from '../creation.js';
+import { randn, tensor } from '../creation.js';
 import { stack } from '../ops/movement.js';
 import type { Tensor } from '../tensor.js';
 import { binaryCrossEntropyWithLogits } from '../ops/loss.js';
@@ -10,7 +10,8 @@ import { manualSeed, Generator } from '../random.js';
 import type { RngState } from '../random.js';
 import { Adam } from '../optim/adam.js';
 import type { ImageDataset } from './data.js';
-import { batchOf, permutation } from './data.js';
+import { permutation } from './data.js';
+import { DataLoader } from '../data/dataloader.js';
 import { vaeLoss } from './loss.js';
 import type { ModelKind, VAE } from './models.js';
 import { createModel } from './models.js';
@@ -88,8 +89,14 @@ export class Trainer {
       this.rngEpochStart = this.rng.getState();
       this.running = { loss: 0, bce: 0, kl: 0, images: 0 };
     }
-    const order = permutation(train.n, Generator.fromState(this.rngEpochStart));
-    if (this.step === 0) this.rng.setState(advance(this.rngEpochStart, train.n));
+    // The loader draws the epoch's order from this.rng when the first batch is taken; a resumed
+    // epoch redraws it from the epoch's starting state and continues at this.step.
+    const loader = new DataLoader(train, { batchSize: this.config.batchSize, shuffle: true, generator: this.rng });
+    if (this.step > 0) {
+      const order = tensor(permutation(train.n, Generator.fromState(this.rngEpochStart)));
+      loader.loadStateDict({ epoch: this.epoch, position: this.step, order, generator: null });
+    }
+    const batches = loader[Symbol.iterator]();
     let pending: Tensor | null = null; // [loss, bce, kl] summed over the images since the last read
     let pendingImages = 0;
     const flush = (): void => {
@@ -108,13 +115,11 @@ export class Trainer {
       await yieldToEventLoop();
       if (opts.shouldStop?.()) {
         flush();
-        // Stopped before the epoch's first step: rewind the shuffle's draws so that the saved state
-        // is the epoch's start, which is where a resumed trainEpoch (at step 0) begins.
-        if (this.step === 0) this.rng.setState(this.rngEpochStart);
+        // Stopped before the first batch was taken, the order is not drawn yet: the saved state is
+        // the epoch's start, which is where a resumed trainEpoch (at step 0) begins.
         return { averages: this.averages(), completed: false };
       }
-      const s = this.step * this.config.batchSize;
-      const { x } = batchOf(train, order.subarray(s, Math.min(s + this.config.batchSize, train.n)));
+      const [x] = batches.next().value as [Tensor, Tensor];
       const out = model.forward(x, { generator: this.rng });
       const { loss, bce, kl } = vaeLoss(out.logits, x, out.mu, out.logvar, this.config.beta);
       this.optimizer.zeroGrad();
@@ -154,13 +159,6 @@ export class Trainer {
 const yieldToEventLoop = (): Promise<void> =>
   new Promise((resolve) => (typeof setImmediate === 'function' ? setImmediate(resolve) : setTimeout(resolve, 0)));
 
-/** The generator state after drawing a permutation of n (so that shuffling consumes the same numbers on resume). */
-function advance(state: GeneratorState, n: number): GeneratorState {
-  const g = Generator.fromState(state);
-  permutation(n, g);
-  return g.getState();
-}
-
 export interface EvalResult {
   test_loss: number;
   test_bce: number;
@@ -188,10 +186,8 @@ export function evaluate(model: VAE, test: ImageDataset, opts: { k?: number; see
   let klSum = 0;
   let nllSum = 0;
   noGrad(() => {
-    for (let s = 0; s < test.n; s += batchSize) {
-      const idx = Int32Array.from({ length: Math.min(batchSize, test.n - s) }, (_, i) => s + i);
-      const { x } = batchOf(test, idx);
-      const n = idx.length;
+    for (const [x] of new DataLoader(test, { batchSize })) {
+      const n = x.shape[0]!;
       const { mu, logvar } = model.encode(x);
       const std = logvar.mul(0.5).exp();
       const logws: number[][] = Array.from({ length: n }, () => []);
