@@ -2,7 +2,7 @@
 // tensors that share their first dim, and collate(), which stacks samples into batch tensors.
 
 import { noGrad } from '../autograd/grad-mode.js';
-import { tensor, zeros } from '../creation.js';
+import { tensor } from '../creation.js';
 import { stack } from '../ops/movement.js';
 import { fmtShape } from '../shape.js';
 import { Tensor } from '../tensor.js';
@@ -35,20 +35,6 @@ export function checkIndex(op: string, i: number, n: number): number {
   return i;
 }
 
-/** Rows `indices` of t along dim 0, copied into one new tensor (contiguous runs are copied in one go). */
-function takeRows(t: Tensor, indices: Int32Array): Tensor {
-  return noGrad(() => {
-    const out = zeros([indices.length, ...t.shape.slice(1)], { dtype: t.dtype });
-    for (let i = 0; i < indices.length; ) {
-      let j = i + 1;
-      while (j < indices.length && indices[j] === indices[j - 1]! + 1) j++;
-      out.narrow(0, i, j - i).copy_(t.narrow(0, indices[i]!, j - i));
-      i = j;
-    }
-    return out;
-  });
-}
-
 /** Items are the i-th rows of the given tensors, e.g. new TensorDataset(images, labels) gives [image, label]. */
 export class TensorDataset extends Dataset<Tensor[]> {
   readonly tensors: readonly Tensor[];
@@ -74,7 +60,8 @@ export class TensorDataset extends Dataset<Tensor[]> {
   /** One gather of rows per tensor: no per-item tensors. */
   getBatch(indices: Int32Array): Tensor[] {
     indices.forEach((i) => checkIndex('TensorDataset.getBatch', i, this.length));
-    return this.tensors.map((t) => takeRows(t, indices));
+    const index = tensor(indices);
+    return noGrad(() => this.tensors.map((t) => t.indexSelect(0, index)));
   }
 }
 
