@@ -91,8 +91,8 @@ function adaptiveWeights(size: number, out: number, dtype: Tensor['dtype']): Ten
 }
 
 /**
- * Average pooling to a fixed output size [oh, ow] (null keeps that dim), over [N, C, H, W] or
- * [C, H, W]: windows of PyTorch's adaptive sizes, computed as two matmuls with averaging matrices.
+ * Average pooling to a fixed output size [oh, ow] (null keeps that dim), over 4-D [N, C, H, W] or
+ * 3-D [C, H, W] input, in windows of PyTorch's adaptive sizes (two matmuls with averaging matrices).
  */
 export function adaptiveAvgPool2d(x: Tensor, outputSize: number | readonly (number | null)[]): Tensor {
   checkFloat('adaptiveAvgPool2d', checkTensor('adaptiveAvgPool2d', x));
