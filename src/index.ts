@@ -43,3 +43,5 @@ export { parseSafetensors, serializeSafetensors } from './io/safetensors.js';
 export { saveBytes, loadBytes } from './io/serialize.js';
 export type { Saveable } from './io/serialize.js';
 export type { SafeEntry, SafeDType, SafetensorsContents } from './io/safetensors.js';
+export { parseIdx, serializeIdx } from './io/idx.js';
+export type { IdxFile, IdxData } from './io/idx.js';

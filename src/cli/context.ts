@@ -6,9 +6,8 @@ import { getBackendInfo, setBackend } from '../backend/registry.js';
 import { loadSafetensorsWithMetadata, mnist } from '../node/index.js';
 import type { ImageDataset } from '../vae/data.js';
 import { stratifiedSubset } from '../vae/data.js';
-import { isCheckpoint, splitCheckpoint } from '../vae/checkpoint.js';
+import { vaeFromStateDict } from '../vae/checkpoint.js';
 import type { ModelKind, VAE } from '../vae/models.js';
-import { createModel } from '../vae/models.js';
 
 export class CliError extends Error {}
 
@@ -50,34 +49,19 @@ export async function loadSplit(dir: string | undefined, which: 'train' | 'test'
 /** A model from a training checkpoint, a vaegrad model.safetensors or a PyTorch state_dict file. */
 export async function loadModel(file: string, kind?: ModelKind, latent?: number): Promise<VAE> {
   let tensors;
-  let meta: Record<string, string>;
+  let metadata: Record<string, string>;
   try {
-    ({ tensors, metadata: meta } = await loadSafetensorsWithMetadata(file));
+    ({ tensors, metadata } = await loadSafetensorsWithMetadata(file));
   } catch (e) {
     const msg = (e as Error).message;
     if (/file not found/.test(msg)) throw new CliError(`checkpoint not found: ${file} (train one with \`vaegrad train\`, or pass --checkpoint FILE)`);
     throw new CliError(msg);
   }
-  let sd = tensors;
-  // What the file says it holds (a checkpoint's config, or model.safetensors' metadata), if anything.
-  let held = meta.model && meta.latent ? { model: meta.model as ModelKind, latent: Number(meta.latent) } : undefined;
-  if (isCheckpoint(meta)) {
-    const ck = splitCheckpoint(tensors, meta, file);
-    sd = ck.model;
-    held = ck.meta.config;
-  }
-  const k: ModelKind = kind ?? held?.model ?? 'conv';
-  const z = latent ?? held?.latent ?? 20;
-  if (held && (held.model !== k || held.latent !== z)) {
-    throw new CliError(`${file} holds a ${held.model} VAE with latent ${held.latent}, not the ${k} VAE with latent ${z} asked for (drop --model/--latent to use the file's)`);
-  }
-  const model = createModel(k, z);
   try {
-    model.loadStateDict(sd);
+    return vaeFromStateDict(tensors, metadata, file, { model: kind, latent, overrideHint: '--model/--latent' });
   } catch (e) {
-    throw new CliError(`${file} does not hold a ${k} VAE with latent ${z} (pass --model/--latent if it is another): ${(e as Error).message}`);
+    throw new CliError((e as Error).message);
   }
-  return model.eval();
 }
 
 /**

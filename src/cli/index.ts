@@ -8,6 +8,7 @@ import { ArgError, parseCli } from './args.js';
 import type { ParsedFlags } from './args.js';
 import { CliError } from './context.js';
 import { evalCommand, interpolateCommand, latentCommand, reconstructCommand, sampleCommand } from './explore-commands.js';
+import { serveCommand } from './serve-command.js';
 import * as spec from './spec.js';
 import { packageVersion } from './version.js';
 import { trainCommand } from './train-command.js';
@@ -48,6 +49,7 @@ export async function main(argv: string[], io: Io = { stdout: process.stdout, st
       case 'interpolate': return await interpolateCommand(flags, say);
       case 'latent': return await latentCommand(flags, say);
       case 'eval': return await evalCommand(flags, print, say);
+      case 'serve': return await serveCommand(flags, parsed.given, say);
       default: throw new CliError(`unknown command '${parsed.command}'`);
     }
   } catch (e) {

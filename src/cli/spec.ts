@@ -94,8 +94,20 @@ export const evaluate = defineCommand({
   },
 });
 
+export const serve = defineCommand({
+  name: 'serve',
+  summary: 'Serve the latent-space explorer: a page that samples, plots, interpolates and trains the VAE in the browser.',
+  flags: {
+    checkpoint: { type: 'path', metavar: 'FILE', default: 'runs/vae/checkpoint.safetensors', description: 'the model the page opens: a training checkpoint or a model.safetensors (without the default file, the page starts with no model and can train one)' },
+    ...data,
+    port: { type: 'int', min: 0, max: 65535, default: 8080, description: 'port to listen on (0: any free port)' },
+    host: { type: 'string', metavar: 'ADDR', default: '127.0.0.1', description: 'address to listen on; loopback by default (any other address lets other machines open the page)' },
+  },
+  examples: ['vaegrad serve', 'vaegrad serve --checkpoint runs/quick/model.safetensors --port 8090'],
+});
+
 export const cli: CliSpec = {
   program: 'vaegrad',
   summary: 'Train and explore a convolutional VAE on MNIST, in TypeScript with WebAssembly SIMD kernels.',
-  commands: [train, sample, reconstruct, interpolate, latent, evaluate],
+  commands: [train, sample, reconstruct, interpolate, latent, evaluate, serve],
 };

@@ -1,9 +1,12 @@
 // Training checkpoints as one safetensors file: the model's state_dict under PyTorch's names,
 // the Adam moments under 'optimizer.<i>.*', and everything else (config, epoch, step, RNG
-// state, per-parameter step counts, metrics) as JSON in __metadata__.
+// state, per-parameter step counts, metrics) as JSON in __metadata__; and a model from any of
+// the files vaegrad reads (checkpoint, model.safetensors, PyTorch state_dict).
 
 import { safetensorsToStateDict, stateDictToSafetensors } from '../io/state-dict.js';
 import type { Tensor } from '../tensor.js';
+import type { ModelKind, VAE } from './models.js';
+import { createModel } from './models.js';
 import type { Averages, Progress, TrainConfig } from './train.js';
 import { Trainer } from './train.js';
 
@@ -107,4 +110,55 @@ export function trainerFromCheckpoint(bytes: Uint8Array, source: string, expect?
   trainer.optimizer.loadStateDict({ state, paramGroups: groups });
   trainer.restore(meta.progress, meta.running);
   return { trainer, meta };
+}
+
+/** Options of vaeFromStateDict: the model asked for, and how to tell the user to ask for another. */
+export interface VaeFromStateDictOptions {
+  /** The model kind asked for (default: the file's, else 'conv'). */
+  model?: ModelKind;
+  /** The latent size asked for (default: the file's, else 20). */
+  latent?: number;
+  /** How a caller asks for another model, for messages (the CLI: '--model/--latent'). */
+  overrideHint?: string;
+}
+
+/**
+ * A VAE in eval mode from a safetensors file's tensors and metadata: a training checkpoint, a
+ * vaegrad model.safetensors (its metadata names the model and latent size) or a PyTorch
+ * state_dict (the model asked for, by default the reference ConvVAE with latent 20). Errors name
+ * `source`. Browser-safe: the CLI and the explorer page load models through it.
+ */
+export function vaeFromStateDict(tensors: Map<string, Tensor>, metadata: Record<string, string>, source: string, opts: VaeFromStateDictOptions = {}): VAE {
+  let sd = tensors;
+  // What the file says it holds (a checkpoint's config, or model.safetensors' metadata), if anything.
+  let held = metadata.model && metadata.latent ? { model: metadata.model as ModelKind, latent: Number(metadata.latent) } : undefined;
+  if (isCheckpoint(metadata)) {
+    const ck = splitCheckpoint(tensors, metadata, source);
+    sd = ck.model;
+    held = ck.meta.config;
+  }
+  const k: ModelKind = opts.model ?? held?.model ?? 'conv';
+  const z = opts.latent ?? held?.latent ?? 20;
+  const hint = opts.overrideHint;
+  if (held && (held.model !== k || held.latent !== z)) {
+    throw new Error(`${source} holds a ${held.model} VAE with latent ${held.latent}, not the ${k} VAE with latent ${z} asked for${hint ? ` (drop ${hint} to use the file's)` : ''}`);
+  }
+  let model: VAE;
+  try {
+    model = createModel(k, z);
+  } catch (e) {
+    throw new Error(`${source}: ${(e as Error).message}`);
+  }
+  try {
+    model.loadStateDict(sd);
+  } catch (e) {
+    throw new Error(`${source} does not hold a ${k} VAE with latent ${z}${hint ? ` (pass ${hint} if it is another)` : ''}: ${(e as Error).message}`);
+  }
+  return model.eval();
+}
+
+/** vaeFromStateDict on the bytes of a safetensors file (validated before anything is allocated). */
+export function vaeFromSafetensors(bytes: Uint8Array, source: string, opts: VaeFromStateDictOptions = {}): VAE {
+  const { tensors, metadata } = safetensorsToStateDict(bytes, source);
+  return vaeFromStateDict(tensors, metadata, source, opts);
 }

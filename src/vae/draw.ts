@@ -262,6 +262,20 @@ function clearBackground(ctx: Canvas2D, width: number, height: number, backgroun
   ctx.fillRect(0, 0, width, height);
 }
 
+/** Data <-> canvas coordinates for a plot area and its axis ranges (y in log10 when logY). */
+function plotMaps(plot: Rect, xs: { lo: number; hi: number }, ys: { lo: number; hi: number }, logY = false): Pick<PlotLayout, 'toCanvas' | 'toData'> {
+  return {
+    toCanvas: (x, y) => [
+      plot.x + ((x - xs.lo) / (xs.hi - xs.lo)) * plot.width,
+      plot.y + plot.height - (((logY ? Math.log10(y) : y) - ys.lo) / (ys.hi - ys.lo)) * plot.height,
+    ],
+    toData: (cx, cy) => {
+      const y = ys.lo + ((plot.y + plot.height - cy) / plot.height) * (ys.hi - ys.lo);
+      return [xs.lo + ((cx - plot.x) / plot.width) * (xs.hi - xs.lo), logY ? 10 ** y : y];
+    },
+  };
+}
+
 // ---------------------------------------------------------------------------------------------
 // Scatter plot of labelled points (t-SNE of the latent means, coloured by digit)
 
@@ -294,6 +308,8 @@ export interface PlotLayout {
   legend: LegendItem[];
   /** Data coordinates to canvas coordinates. */
   toCanvas(x: number, y: number): [number, number];
+  /** Canvas coordinates to data coordinates (the inverse of toCanvas: where a pointer is, in the data). */
+  toData(cx: number, cy: number): [number, number];
 }
 
 function legendColumnWidth(ctx: Canvas2D, labels: readonly string[]): number {
@@ -339,10 +355,7 @@ export function drawScatter(ctx: Canvas2D, points: Float32Array | ArrayLike<numb
   }
   const xs = paddedScale(xlo, xhi, 0.05, Math.max(2, Math.round(plot.width / 90)));
   const ys = paddedScale(ylo, yhi, 0.05, Math.max(2, Math.round(plot.height / 60)));
-  const toCanvas = (x: number, y: number): [number, number] => [
-    plot.x + ((x - xs.lo) / (xs.hi - xs.lo)) * plot.width,
-    plot.y + plot.height - ((y - ys.lo) / (ys.hi - ys.lo)) * plot.height,
-  ];
+  const { toCanvas, toData } = plotMaps(plot, xs, ys);
   drawAxes(ctx, plot, xs, ys);
 
   const r = opts.pointRadius ?? 2.5;
@@ -374,7 +387,7 @@ export function drawScatter(ctx: Canvas2D, points: Float32Array | ArrayLike<numb
     ctx.fillText(legendNames[i]!, swatch.x + 18, swatch.y + 6);
     legend.push({ label: legendNames[i]!, color: color(i), swatch });
   }
-  return { plot, legend, toCanvas };
+  return { plot, legend, toCanvas, toData };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -428,10 +441,7 @@ export function drawLossCurve(ctx: Canvas2D, series: readonly LossSeries[], opts
   const plot: Rect = { x: left, y: top, width: Math.max(10, width - left - 16), height: Math.max(10, height - top - bottom) };
   const xs = paddedScale(xlo, xhi, 0.02, Math.max(2, Math.round(plot.width / 90)));
   const ys = paddedScale(ylo, yhi, 0.05, Math.max(2, Math.round(plot.height / 50)));
-  const toCanvas = (x: number, y: number): [number, number] => [
-    plot.x + ((x - xs.lo) / (xs.hi - xs.lo)) * plot.width,
-    plot.y + plot.height - ((fy(y) - ys.lo) / (ys.hi - ys.lo)) * plot.height,
-  ];
+  const { toCanvas, toData } = plotMaps(plot, xs, ys, logY);
   drawAxes(ctx, plot, xs, ys, logY ? (v) => fmtTick(10 ** v, [10 ** v, 10 ** (v + 1)]) : undefined);
 
   ctx.fillStyle = TEXT;
@@ -506,5 +516,5 @@ export function drawLossCurve(ctx: Canvas2D, series: readonly LossSeries[], opts
       legend.push({ label: s.name, color: colors[i]!, swatch });
     });
   }
-  return { plot, legend, toCanvas };
+  return { plot, legend, toCanvas, toData };
 }

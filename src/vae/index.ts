@@ -12,6 +12,8 @@ export { ImageDataset, subset, stratifiedSubset, stratifiedIndices, spreadIndice
 export type { Batch } from './data.js';
 export { Trainer, evaluate, DEFAULT_CONFIG } from './train.js';
 export type { TrainConfig, StepStats, Averages, Progress, EvalResult } from './train.js';
-export { checkpointBytes, modelBytes, readCheckpoint, trainerFromCheckpoint, CHECKPOINT_FORMAT } from './checkpoint.js';
-export type { CheckpointMeta } from './checkpoint.js';
+export { checkpointBytes, modelBytes, readCheckpoint, trainerFromCheckpoint, vaeFromStateDict, vaeFromSafetensors, CHECKPOINT_FORMAT } from './checkpoint.js';
+export type { CheckpointMeta, VaeFromStateDictOptions } from './checkpoint.js';
 export { tsne } from './tsne.js';
+export { drawImageGrid, drawScatter, drawLossCurve, imageGridSize, imageGridCell, TAB10, DIGIT_LABELS } from './draw.js';
+export type { Canvas2D, ImageGridOptions, ScatterOptions, LossSeries, LossCurveOptions, PlotLayout, LegendItem } from './draw.js';
