@@ -75,18 +75,20 @@ suite('the explorer page (vaegrad serve) in headless Chromium', () => {
       const { chromium } = await import('playwright-core');
       browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: FLAGS });
       page = await (await browser.newContext({ acceptDownloads: true })).newPage();
+      page.setDefaultTimeout(120_000);
       page.on('console', (m) => { if (m.type() === 'error') problems.push(`console.error: ${m.text()}`); });
       page.on('pageerror', (e) => problems.push(`page error: ${e.stack ?? e.message}`));
       page.on('requestfailed', (r) => problems.push(`request failed: ${r.url()} (${r.failure()?.errorText})`));
       page.on('response', (r) => { if (r.status() >= 400) problems.push(`HTTP ${r.status()}: ${r.url()}`); });
       // 300 plotted points and a short t-SNE keep the suite fast on two busy cores.
-      await page.goto(`${explorer.url}explorer/?points=300&iterations=80`);
+      await page.goto(`${explorer.url}explorer/?points=300&iterations=80`, { waitUntil: 'commit' });
+      await page.waitForFunction(() => 'explorer' in window);
       const started = await page.evaluate(() => (window as unknown as { explorer: { ready: Promise<boolean> } }).explorer.ready);
       if (!started) throw new Error(`the page did not start: ${await page.textContent('#error')}\n${problems.join('\n')}`);
     } catch (e) {
       setupError = e;
     }
-  }, 180_000);
+  }, 600_000);
   beforeEach(() => {
     if (setupError) throw setupError;
   });
