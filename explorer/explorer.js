@@ -7,7 +7,7 @@
 // URL parameters (for quick looks and the tests): points=N test images in the plot (default
 // 1000), iterations=N t-SNE iterations (default 500).
 //
-// window.explorer is a small console API (the tests use it too): decode(z), plotPoint(i), ...
+// window.explorer is a small console API (the tests use it too): decode(z), plotPoints(), ...
 import * as vg from '../dist/src/index.js';
 import { drawImageGrid, drawLossCurve, drawScatter, vaeFromSafetensors } from '../dist/src/vae/index.js';
 import { fetchBytes, fetchConfig, fetchImages } from './data.js';
@@ -513,11 +513,13 @@ window.explorer = {
   get hasTsne() { return state.tsne !== null; },
   /** Decode latent vectors (an array of n * latent numbers) with the current model. */
   decode: (z) => Array.from(decode(z, z.length / state.model.latent)),
-  /** The label of plotted point i and where it is drawn on the latent canvas (canvas pixels). */
-  plotPoint(i) {
+  /** Every plotted point: its test image index, label, and where it is drawn on the latent canvas (canvas pixels). */
+  plotPoints() {
     const p = viewPoints();
-    const [cx, cy] = state.layout.toCanvas(p[2 * i], p[2 * i + 1]);
-    return { index: state.plotIdx[i], label: state.test.labels[state.plotIdx[i]], cx, cy };
+    return Array.from(state.plotIdx, (index, i) => {
+      const [cx, cy] = state.layout.toCanvas(p[2 * i], p[2 * i + 1]);
+      return { index, label: state.test.labels[index], cx, cy };
+    });
   },
   /** Test image i of the served subset (784 values in [0, 1]). */
   testImage: (i) => Array.from(state.test.pixels.subarray(i * PIXELS, (i + 1) * PIXELS)),

@@ -29,14 +29,24 @@ const browser = await chromium.launch({
 try {
   const page = await browser.newPage({ viewport: { width: 1340, height: 900 } });
   page.on('pageerror', (e) => console.error(`page error: ${e.message}`));
-  await page.goto(`${explorer.url}explorer/?points=${points}&iterations=${iterations}`);
+  page.setDefaultTimeout(0); // a busy machine loads the ~100 modules slowly
+  await page.goto(`${explorer.url}explorer/?points=${points}&iterations=${iterations}`, { waitUntil: 'commit' });
+  await page.waitForFunction(() => 'explorer' in window);
   if (!(await page.evaluate(() => window.explorer.ready))) throw new Error(await page.textContent('#error'));
+  // Train first (the page then shows the trained model), so that the t-SNE and the hovers are of the model pictured.
+  if (trainImages > 0) {
+    await page.fill('#epochs', '2');
+    await page.fill('#train-images', String(trainImages));
+    await page.click('#train');
+    await page.waitForFunction(() => !window.explorer.training, undefined, { timeout: 0, polling: 500 });
+  }
   const t0 = Date.now();
   await page.selectOption('#view', 'tsne');
   await page.waitForFunction(() => window.explorer.hasTsne, undefined, { timeout: 0, polling: 500 });
   const tsneSeconds = (Date.now() - t0) / 1000;
 
   // The pointer sweeps the plot on a grid; the page times each decode (model.decode + sigmoid + readback).
+  await page.locator('#latent').scrollIntoViewIfNeeded();
   const box = await page.locator('#latent').boundingBox();
   const side = Math.ceil(Math.sqrt(hovers));
   for (let k = 0; k < hovers; k++) {
@@ -47,15 +57,9 @@ try {
   const ms = (await page.evaluate(() => window.explorer.decodeMs)).sort((a, b) => a - b);
   const q = (f) => ms[Math.min(ms.length - 1, Math.floor(f * ms.length))];
 
-  if (trainImages > 0) {
-    await page.fill('#epochs', '2');
-    await page.fill('#train-images', String(trainImages));
-    await page.click('#train');
-    await page.waitForFunction(() => !window.explorer.training, undefined, { timeout: 0, polling: 500 });
-  }
   // End with the pointer on a point so that the decoded digit and the marker show.
-  const p = await page.evaluate(() => window.explorer.plotPoint(7));
-  await page.mouse.move(box.x + p.cx, box.y + p.cy);
+  const p = (await page.evaluate(() => window.explorer.plotPoints()))[7];
+  await page.locator('#latent').hover({ position: { x: p.cx, y: p.cy } });
   await page.waitForTimeout(300);
   await page.screenshot({ path: out, fullPage: true });
   console.log(JSON.stringify({
