@@ -220,7 +220,9 @@ export function remainder(a: Tensor, b: Tensor | number): Tensor { return noGrad
 /** Comparisons compute in the promoted dtype of their operands and return bool; no gradient. */
 function compare(op: BinaryOp, a: Tensor, b: Tensor | number): Tensor {
   checkTensor(op, a);
-  const dtype = computeType(op, a, b);
+  let dtype = computeType(op, a, b);
+  // an integer beyond int32 still compares exactly (in float64), as PyTorch's int64 scalar does
+  if (dtype === 'int32' && typeof b === 'number' && (b > 2147483647 || b < -2147483648)) dtype = 'float64';
   const at = cast(a, dtype);
   const bt = operandAs(op, b, dtype);
   const shape = broadcastShapes(op, at.shape, bt.shape);
