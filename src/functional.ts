@@ -15,6 +15,9 @@ export { layerNorm } from './ops/layer-norm.js';
 export { embedding } from './ops/embedding.js';
 export { binaryCrossEntropyWithLogits, binaryCrossEntropy, mseLoss, l1Loss, gaussianKl } from './ops/loss.js';
 export type { LossOptions, Reduction } from './ops/loss.js';
+export { crossEntropy, nllLoss, oneHot } from './ops/classification.js';
+export type { CrossEntropyOptions, NllLossOptions } from './ops/classification.js';
+export { gather, indexSelect, scatterAdd } from './ops/indexing.js';
 export { matmul } from './ops/matmul.js';
 export { flatten, unflatten } from './ops/movement.js';
 export function linear(x: Tensor, weight: Tensor, bias?: Tensor | null): Tensor {

@@ -17,4 +17,4 @@ export { ModuleList, ModuleDict } from './containers.js';
 export { Embedding } from './embedding.js';
 export { Sequential } from './sequential.js';
 export * as init from './init.js';
-export { BCEWithLogitsLoss, BCELoss, MSELoss, L1Loss, GaussianKLLoss } from './loss.js';
+export { BCEWithLogitsLoss, BCELoss, MSELoss, L1Loss, GaussianKLLoss, NLLLoss, CrossEntropyLoss } from './loss.js';

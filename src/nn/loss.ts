@@ -1,5 +1,7 @@
 // Loss modules (nn.BCEWithLogitsLoss, nn.MSELoss, ...): the functional losses with a stored reduction.
 
+import type { CrossEntropyOptions, NllLossOptions } from '../ops/classification.js';
+import { crossEntropy, nllLoss } from '../ops/classification.js';
 import type { Reduction } from '../ops/loss.js';
 import { binaryCrossEntropy, binaryCrossEntropyWithLogits, gaussianKl, l1Loss, mseLoss } from '../ops/loss.js';
 import type { Tensor } from '../tensor.js';
@@ -30,4 +32,47 @@ export class L1Loss extends Loss {
 /** KL(N(mu, exp(logvar)) || N(0, I)) summed over the latent dims of each sample; forward(mu, logvar). */
 export class GaussianKLLoss extends Loss {
   forward(mu: Tensor, logvar: Tensor): Tensor { return gaussianKl(mu, logvar, { reduction: this.reduction }); }
+}
+
+/** The options of NLLLoss and CrossEntropyLoss modules; a weight becomes a buffer (in the state dict, as in PyTorch). */
+abstract class ClassLoss<O extends NllLossOptions> extends Module {
+  readonly reduction: Reduction;
+  readonly ignoreIndex: number;
+  private readonly weighted: boolean;
+  constructor(protected readonly opts: O) {
+    super();
+    this.reduction = opts.reduction ?? 'mean';
+    this.ignoreIndex = opts.ignoreIndex ?? -100;
+    this.weighted = !!opts.weight;
+    if (opts.weight) this.registerBuffer('weight', opts.weight);
+  }
+  /** The class weights (the 'weight' buffer), or null. */
+  get weight(): Tensor | null {
+    return this.weighted ? this.buffer('weight') : null;
+  }
+  protected options(): O {
+    return { ...this.opts, weight: this.weight, reduction: this.reduction, ignoreIndex: this.ignoreIndex };
+  }
+  override extraRepr(): string {
+    return `reduction='${this.reduction}', ignoreIndex=${this.ignoreIndex}${this.weight ? ', weight' : ''}`;
+  }
+}
+
+/** Negative log-likelihood loss of log-probabilities [N, C, ...] against int32 targets; forward(logProbs, target). */
+export class NLLLoss extends ClassLoss<NllLossOptions> {
+  constructor(opts: NllLossOptions = {}) { super(opts); }
+  forward(logProbs: Tensor, target: Tensor): Tensor { return nllLoss(logProbs, target, this.options()); }
+}
+
+/** Cross-entropy of logits [N, C, ...] against int32 class indices or class probabilities; forward(logits, target). */
+export class CrossEntropyLoss extends ClassLoss<CrossEntropyOptions> {
+  readonly labelSmoothing: number;
+  constructor(opts: CrossEntropyOptions = {}) {
+    super(opts);
+    this.labelSmoothing = opts.labelSmoothing ?? 0;
+  }
+  forward(logits: Tensor, target: Tensor): Tensor { return crossEntropy(logits, target, { ...this.options(), labelSmoothing: this.labelSmoothing }); }
+  override extraRepr(): string {
+    return `${super.extraRepr()}${this.labelSmoothing ? `, labelSmoothing=${this.labelSmoothing}` : ''}`;
+  }
 }

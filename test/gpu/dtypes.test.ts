@@ -44,4 +44,18 @@ describe('bool and int32 tensors on the gpu backend (GPU.js cpu mode)', () => {
     expect(r.gpu).toEqual(r.js);
     expect(r.dtypes[1]).toEqual(r.dtypes[0]);
   });
+
+  it('crossEntropy with weights, ignoreIndex and label smoothing: value and logits gradient agree with the js backend', async () => {
+    const r = await both(() => {
+      const logits = vg.tensor([[0.1, 2, 0.3], [3, 0, 1], [0, 0, 5], [1, 1, 1]], { requiresGrad: true });
+      const labels = vg.tensor([1, 0, -100, 2], { dtype: 'int32' });
+      const loss = vg.F.crossEntropy(logits, labels, { weight: vg.tensor([1, 2, 0.5]), labelSmoothing: 0.1 });
+      loss.backward();
+      return [loss, logits.grad!];
+    });
+    expect(r.dtypes[1]).toEqual(r.dtypes[0]);
+    const flat = (a: unknown): number[] => (Array.isArray(a) ? a.flatMap(flat) : [a as number]);
+    const [js, gpu] = [r.js.flatMap(flat), r.gpu.flatMap(flat)];
+    js.forEach((v, i) => expect(Math.abs(gpu[i]! - v)).toBeLessThan(1e-6 * (1 + Math.abs(v))));
+  });
 });
