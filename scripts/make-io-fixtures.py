@@ -28,6 +28,7 @@ TORCH_TO_SAFE = {
     torch.float16: "F16",
     torch.bfloat16: "BF16",
     torch.uint8: "U8",
+    torch.bool: "BOOL",
 }
 
 
@@ -61,6 +62,8 @@ def save(tensors: dict, metadata: dict, path: str) -> None:
 
 
 def expected(t: torch.Tensor):
+    if t.dtype == torch.bool:
+        return [int(v) for v in t.flatten().tolist()]
     if t.dtype in (torch.int64, torch.int32, torch.uint8):
         # Strings keep 64-bit integers exact through JSON.
         return [str(v) for v in t.flatten().tolist()]
@@ -80,6 +83,9 @@ def main() -> None:
         "bf16.values": torch.tensor([1.0, -3.140625], dtype=torch.bfloat16),
         "u8.values": torch.tensor([0, 255, 7], dtype=torch.uint8),
         "empty": torch.zeros(0, 3, dtype=torch.float32),
+        # what a classifier checkpoint holds: int64 labels and a bool mask
+        "labels": torch.tensor([[3, 0], [9, 2147483647]], dtype=torch.int64),
+        "mask": torch.tensor([True, False, True], dtype=torch.bool),
     }
     metadata = {"format": "pt", "note": "vaegrad io fixture"}
     os.makedirs(OUT_DIR, exist_ok=True)

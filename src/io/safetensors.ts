@@ -1,15 +1,15 @@
 // The safetensors byte format: strict parsing and serialization over Uint8Array (browser-safe, no Tensor dependency).
 
 /** The dtypes a SafeEntry holds; every other readable dtype is widened losslessly to one of these. */
-export type SafeDType = 'F32' | 'F64' | 'I64' | 'I32';
+export type SafeDType = 'F32' | 'F64' | 'I64' | 'I32' | 'BOOL';
 
-export type SafeData = Float32Array | Float64Array | BigInt64Array | Int32Array;
+export type SafeData = Float32Array | Float64Array | BigInt64Array | Int32Array | Uint8Array;
 
 export interface SafeEntry {
   dtype: SafeDType;
   shape: number[];
   data: SafeData;
-  /** The dtype the file stored when it was widened on reading (F16/BF16 -> F32, U8/I8/I16/U16/BOOL -> I32, U32 -> I64). */
+  /** The dtype the file stored when it was widened on reading (F16/BF16 -> F32, U8/I8/I16/U16 -> I32, U32 -> I64). BOOL data are 0 or 1. */
   sourceDtype?: string;
 }
 
@@ -35,13 +35,13 @@ const FILE_DTYPES: Record<string, FileDType> = {
   BF16: { size: 2, to: 'F32' },
   U8: { size: 1, to: 'I32' },
   I8: { size: 1, to: 'I32' },
-  BOOL: { size: 1, to: 'I32' },
+  BOOL: { size: 1, to: 'BOOL' },
   I16: { size: 2, to: 'I32' },
   U16: { size: 2, to: 'I32' },
   U32: { size: 4, to: 'I64' },
 };
 
-const DTYPE_SIZE: Record<SafeDType, number> = { F32: 4, F64: 8, I64: 8, I32: 4 };
+const DTYPE_SIZE: Record<SafeDType, number> = { F32: 4, F64: 8, I64: 8, I32: 4, BOOL: 1 };
 
 /** Bytes per element of a dtype this module can read (undefined for an unknown dtype). */
 export function safeDtypeSize(dtype: string): number | undefined {
@@ -398,6 +398,11 @@ function decode(p: PendingEntry, raw: Uint8Array): SafeEntry {
       for (let i = 0; i < n; i++) out[i] = conv(dv.getUint16(i * 2, true));
       return { dtype: 'F32', shape, data: out, sourceDtype: p.dtype };
     }
+    case 'BOOL': {
+      const out = new Uint8Array(n);
+      for (let i = 0; i < n; i++) out[i] = raw[i] !== 0 ? 1 : 0;
+      return { dtype: 'BOOL', shape, data: out };
+    }
     case 'U32': {
       const out = new BigInt64Array(n);
       for (let i = 0; i < n; i++) out[i] = BigInt(dv.getUint32(i * 4, true));
@@ -438,8 +443,8 @@ function checkEntry(name: string, e: SafeEntry): void {
   const where = `serializeSafetensors: tensor ${JSON.stringify(name)}`;
   if (name === '__metadata__') throw new Error(`${where}: the name __metadata__ is reserved for the metadata`);
   const size = (DTYPE_SIZE as Record<string, number | undefined>)[e.dtype];
-  if (size === undefined) throw new Error(`${where}: cannot write dtype ${JSON.stringify(e.dtype)} (writable: F32, F64, I64, I32)`);
-  const ctor = { F32: Float32Array, F64: Float64Array, I64: BigInt64Array, I32: Int32Array }[e.dtype];
+  if (size === undefined) throw new Error(`${where}: cannot write dtype ${JSON.stringify(e.dtype)} (writable: F32, F64, I64, I32, BOOL)`);
+  const ctor = { F32: Float32Array, F64: Float64Array, I64: BigInt64Array, I32: Int32Array, BOOL: Uint8Array }[e.dtype];
   if (!(e.data instanceof ctor)) {
     throw new Error(`${where}: dtype ${e.dtype} needs a ${ctor.name}, got ${(e.data as object)?.constructor?.name ?? typeof e.data}`);
   }

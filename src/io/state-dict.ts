@@ -1,5 +1,6 @@
 // Tensors <-> safetensors entries: state dicts as bytes (browser-safe). int32 tensors are
-// written as I64, PyTorch's integer type (num_batches_tracked), and read back as int32.
+// written as I64, PyTorch's integer type (num_batches_tracked, labels), and I64 is read back
+// as int32 when every value fits (else an error naming the tensor); bool is BOOL both ways.
 
 import { tensor } from '../creation.js';
 import { fmtShape } from '../shape.js';
@@ -14,6 +15,7 @@ export function toSafeEntry(name: string, t: Tensor): SafeEntry {
     case 'float32': return { dtype: 'F32', shape, data: data as Float32Array };
     case 'float64': return { dtype: 'F64', shape, data: data as Float64Array };
     case 'int32': return { dtype: 'I64', shape, data: numbersToI64(data, name) };
+    case 'bool': return { dtype: 'BOOL', shape, data: data as Uint8Array };
     default: throw new Error(`${name}: cannot store dtype ${String(t.dtype)} ${fmtShape(t.shape)}`);
   }
 }
@@ -23,10 +25,11 @@ export function fromSafeEntry(name: string, e: SafeEntry): Tensor {
     case 'F32': return tensor(e.data as Float32Array, { shape: e.shape });
     case 'F64': return tensor(e.data as Float64Array, { shape: e.shape });
     case 'I32': return tensor(e.data as Int32Array, { shape: e.shape });
+    case 'BOOL': return tensor(e.data as Uint8Array, { shape: e.shape, dtype: 'bool' });
     case 'I64': {
       const values = i64ToNumbers(e.data as BigInt64Array, name);
       const big = values.find((v) => v > 2147483647 || v < -2147483648);
-      if (big !== undefined) throw new Error(`${name}: I64 value ${big} does not fit vaegrad's int32 tensors`);
+      if (big !== undefined) throw new Error(`${name}: I64 value ${big} does not fit vaegrad's int32 tensors (int64 values are read into int32)`);
       return tensor(Int32Array.from(values), { shape: e.shape });
     }
     default: throw new Error(`${name}: unsupported safetensors dtype ${String(e.dtype)}`);

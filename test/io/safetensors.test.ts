@@ -17,6 +17,7 @@ import {
   type SafeDType,
   type SafeEntry,
 } from '../../src/io/safetensors.js';
+import * as vg from '../../src/index.js';
 
 const FIXTURES = join(dirname(fileURLToPath(import.meta.url)), '..', 'fixtures', 'io');
 
@@ -427,6 +428,67 @@ print(json.dumps(out))
         d: { shape: [2], values: [1 / 3, -1e300] },
         i: { shape: [1], values: ['-7'] },
       });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('bool and integer tensors through state dicts (the classifier case)', () => {
+  it('int32 labels (written as I64) and bool masks (BOOL) round-trip with their dtypes', () => {
+    const sd = new Map([
+      ['labels', vg.tensor([[3, 0], [-7, 2147483647]], { dtype: 'int32' })],
+      ['mask', vg.tensor([1, 0, 1]).gt(0)],
+    ]);
+    const bytes = vg.stateDictToSafetensors(sd);
+    const { tensors } = parseSafetensors(bytes);
+    expect(tensors.get('labels')!.dtype).toBe('I64');
+    expect(tensors.get('mask')!.dtype).toBe('BOOL');
+    const back = vg.safetensorsToStateDict(bytes).tensors;
+    expect(back.get('labels')!.dtype).toBe('int32');
+    expect(back.get('labels')!.toArray()).toEqual([[3, 0], [-7, 2147483647]]);
+    expect(back.get('mask')!.dtype).toBe('bool');
+    expect(back.get('mask')!.toArray()).toEqual([1, 0, 1]);
+  });
+
+  it("PyTorch's int64 labels and bool mask (fixture) load as int32 and bool; an I64 value beyond int32 names the tensor", () => {
+    const bytes = new Uint8Array(readFileSync(join(FIXTURES, 'torch_small.safetensors')));
+    const { tensors } = parseSafetensors(bytes, 'torch_small.safetensors');
+    const keep = (names: string[]): Uint8Array => serializeSafetensors(new Map(names.map((n) => [n, tensors.get(n)!])));
+    const sd = vg.safetensorsToStateDict(keep(['labels', 'mask']), 'torch_small.safetensors').tensors;
+    expect(sd.get('labels')!.dtype).toBe('int32');
+    expect(sd.get('labels')!.toArray()).toEqual([[3, 0], [9, 2147483647]]);
+    expect(sd.get('mask')!.dtype).toBe('bool');
+    expect(sd.get('mask')!.toArray()).toEqual([1, 0, 1]);
+    const tooBig = serializeSafetensors(new Map([['labels', { dtype: 'I64' as const, shape: [2], data: new BigInt64Array([1n, 3000000000n]) }]]));
+    expect(() => vg.safetensorsToStateDict(tooBig, 'ckpt.safetensors')).toThrow(/ckpt\.safetensors: labels: I64 value 3000000000 does not fit vaegrad's int32 tensors/);
+  });
+
+  it('a BOOL byte other than 0 or 1 reads as true', () => {
+    const raw = serializeSafetensors(new Map([['m', { dtype: 'BOOL' as const, shape: [3], data: new Uint8Array([0, 1, 1]) }]]));
+    raw[raw.length - 1] = 7; // a non-canonical true
+    expect(Array.from(parseSafetensors(raw).tensors.get('m')!.data as Uint8Array)).toEqual([0, 1, 1]);
+  });
+
+  it.skipIf(spawnSync('/usr/bin/python3', ['-c', 'import torch'], { stdio: 'ignore' }).status !== 0)('PyTorch reads our int32 (as int64) and bool tensors', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'vaegrad-io-'));
+    try {
+      const file = join(dir, 'cls.safetensors');
+      writeFileSync(file, vg.stateDictToSafetensors(new Map([['labels', vg.tensor([5, -1], { dtype: 'int32' })], ['mask', vg.tensor([0, 2]).gt(1)]])));
+      const py = `
+import json, struct, sys, torch
+b = open(sys.argv[1], 'rb').read()
+n = struct.unpack('<Q', b[:8])[0]
+h = json.loads(b[8:8+n]); h.pop('__metadata__', None)
+dt = {'I64': torch.int64, 'BOOL': torch.bool}
+out = {}
+for k, v in h.items():
+    s, e = v['data_offsets']
+    t = torch.frombuffer(bytearray(b[8+n+s:8+n+e]), dtype=dt[v['dtype']]).reshape(v['shape'])
+    out[k] = [str(t.dtype), t.tolist()]
+print(json.dumps(out))
+`;
+      expect(JSON.parse(execFileSync('/usr/bin/python3', ['-c', py, file], { encoding: 'utf8' }))).toEqual({ labels: ['torch.int64', [5, -1]], mask: ['torch.bool', [false, true]] });
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
