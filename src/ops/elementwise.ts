@@ -170,8 +170,11 @@ function arith(op: 'add' | 'sub' | 'mul', a: Tensor, b: Tensor | number): Tensor
   return op === 'mul' ? unary('mulScalar', x, v) : unary('addScalar', x, op === 'sub' ? -v : v);
 }
 
+/** a + b with broadcasting and type promotion (bool + bool is logical or). */
 export function add(a: Tensor, b: Tensor | number): Tensor { return arith('add', a, b); }
+/** a - b with broadcasting and type promotion (refused for two bools). */
 export function sub(a: Tensor, b: Tensor | number): Tensor { return arith('sub', a, b); }
+/** a * b with broadcasting and type promotion (bool * bool is logical and; int32 wraps). */
 export function mul(a: Tensor, b: Tensor | number): Tensor { return arith('mul', a, b); }
 /** True division: integer and bool operands divide in float32, as in PyTorch. */
 export function div(a: Tensor, b: Tensor | number): Tensor {
@@ -195,7 +198,9 @@ export function pow(a: Tensor, b: Tensor | number): Tensor {
   if (b === 1) return unary('mulScalar', x, 1);
   return unary('powScalar', x, b);
 }
+/** Elementwise maximum (NaN propagates; ties share the gradient). */
 export function maximum(a: Tensor, b: Tensor | number): Tensor { return binary('maximum', a, b); }
+/** Elementwise minimum (NaN propagates; ties share the gradient). */
 export function minimum(a: Tensor, b: Tensor | number): Tensor { return binary('minimum', a, b); }
 
 /** Integer ops without a gradient: refuse inputs that want one rather than dropping it silently. */
@@ -228,11 +233,17 @@ function compare(op: BinaryOp, a: Tensor, b: Tensor | number): Tensor {
   const shape = broadcastShapes(op, at.shape, bt.shape);
   return fromStorage(backend().binary(op, viewAs(at, shape), viewAs(bt, shape)), shape);
 }
+/** a == b elementwise, as bool. */
 export function eq(a: Tensor, b: Tensor | number): Tensor { return compare('eq', a, b); }
+/** a != b elementwise, as bool. */
 export function ne(a: Tensor, b: Tensor | number): Tensor { return compare('ne', a, b); }
+/** a < b elementwise, as bool. */
 export function lt(a: Tensor, b: Tensor | number): Tensor { return compare('lt', a, b); }
+/** a <= b elementwise, as bool. */
 export function le(a: Tensor, b: Tensor | number): Tensor { return compare('le', a, b); }
+/** a > b elementwise, as bool. */
 export function gt(a: Tensor, b: Tensor | number): Tensor { return compare('gt', a, b); }
+/** a >= b elementwise, as bool. */
 export function ge(a: Tensor, b: Tensor | number): Tensor { return compare('ge', a, b); }
 
 /** True where x is NaN (bool; always false for integer and bool tensors). */
