@@ -16,6 +16,8 @@ function splitmix32(seed: number): () => number {
 
 const rotl = (x: number, k: number): number => (x << k) | (x >>> (32 - k));
 
+const show = (v: unknown): string => (typeof v === 'string' ? JSON.stringify(v) : String(v));
+
 export class Generator {
   private s = new Uint32Array(4);
   /** A cached second normal from Box-Muller, as part of the state so that resumes replay exactly. */
@@ -82,10 +84,24 @@ export class Generator {
     return g;
   }
 
+  /** Restores a state from getState(); refuses anything else (an all-zero xoshiro state would repeat 0 forever). */
   setState(state: { s: RngState; spare: number | null }): void {
-    if (!Array.isArray(state?.s) || state.s.length !== 4) throw new Error('Generator.setState: expected { s: [4 x uint32], spare }');
-    this.s.set(state.s.map((x) => x >>> 0));
-    this.spare = state.spare ?? NaN;
+    const where = 'Generator.setState';
+    if (typeof state !== 'object' || state === null) throw new Error(`${where}: expected { s: [4 x uint32], spare }, got ${state === null ? 'null' : typeof state}`);
+    const s: unknown = state.s;
+    if (!Array.isArray(s) || s.length !== 4) {
+      throw new Error(`${where}: s must be an array of 4 uint32 values, got ${Array.isArray(s) ? `an array of ${s.length}` : typeof s}`);
+    }
+    s.forEach((x: unknown, i) => {
+      if (typeof x !== 'number' || !Number.isInteger(x) || x < 0 || x > 0xffffffff) throw new Error(`${where}: s[${i}] is ${show(x)}, not an integer in [0, 2^32)`);
+    });
+    if (s.every((x) => x === 0)) throw new Error(`${where}: s is all zeros, which xoshiro128** never leaves (every draw would be 0); use a state from getState()`);
+    const spare: unknown = state.spare;
+    if (spare !== null && spare !== undefined && (typeof spare !== 'number' || !Number.isFinite(spare))) {
+      throw new Error(`${where}: spare is ${show(spare)}, not a finite number or null`);
+    }
+    this.s.set(s as number[]);
+    this.spare = (spare as number | null | undefined) ?? NaN;
   }
 }
 

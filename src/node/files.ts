@@ -4,9 +4,9 @@ import { randomBytes } from 'node:crypto';
 import { promises as fsp } from 'node:fs';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { gunzipSync } from 'node:zlib';
+import { constants as zlibConstants, createGunzip, gunzipSync } from 'node:zlib';
 
-import { parseIdx, type IdxFile } from '../io/idx.js';
+import { IdxReader, parseIdx, type IdxFile, type IdxReadOptions } from '../io/idx.js';
 
 function errCode(e: unknown): string | undefined {
   return typeof e === 'object' && e !== null && 'code' in e ? String((e as { code: unknown }).code) : undefined;
@@ -165,39 +165,137 @@ async function syncDir(dir: string): Promise<void> {
   }
 }
 
-/** Reads a whole file; errors name the path ("file not found: PATH"). */
+// O_NONBLOCK: opening a FIFO for reading would otherwise wait for a writer forever (not defined on Windows).
+const READ_FLAGS = fs.constants.O_RDONLY | (fs.constants.O_NONBLOCK ?? 0);
+
+/** What a non-regular file is, in words, for the refusal message. */
+function kindOf(st: fs.Stats): string {
+  return st.isDirectory() ? 'a directory'
+    : st.isCharacterDevice() ? 'a character device'
+    : st.isBlockDevice() ? 'a block device'
+    : st.isFIFO() ? 'a FIFO (named pipe)'
+    : st.isSocket() ? 'a socket'
+    : 'not a regular file';
+}
+
+/**
+ * Refuses what is not a regular file (/dev/zero, a FIFO, a link to either would read forever) and
+ * files too large for one buffer; returns the size to read. `st` comes from the open descriptor,
+ * so the file checked is the file read.
+ */
+function checkReadable(file: string, st: fs.Stats): number {
+  if (st.isDirectory()) throw new Error(`cannot read ${file}: is a directory, not a file`);
+  if (!st.isFile()) throw new Error(`cannot read ${file}: it is ${kindOf(st)}, not a regular file`);
+  if (st.size > MAX_READ_BYTES) throw new Error(`cannot read ${file}: it is ${st.size} bytes, beyond the ${MAX_READ_BYTES}-byte limit of one read`);
+  return st.size;
+}
+
+/** One buffer's worth: the largest Uint8Array every supported Node version allocates. */
+const MAX_READ_BYTES = 2 ** 31 - 1;
+
+/**
+ * Reads a whole regular file, at most the size it had when opened; errors name the path ("file
+ * not found: PATH", "it is a character device, not a regular file").
+ */
 export async function readFileBytes(file: string): Promise<Uint8Array> {
+  let handle: fsp.FileHandle | undefined;
   try {
-    const buf = await fsp.readFile(file);
-    return new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength);
+    handle = await fsp.open(file, READ_FLAGS);
+    const size = checkReadable(file, await handle.stat());
+    const out = new Uint8Array(size);
+    let at = 0;
+    while (at < size) {
+      const { bytesRead } = await handle.read(out, at, size - at, at);
+      if (bytesRead === 0) break; // shrank while we read: keep what is there
+      at += bytesRead;
+    }
+    return at === size ? out : out.subarray(0, at);
   } catch (e) {
+    if (e instanceof Error && e.message.startsWith('cannot read ')) throw e;
     throw describeFsError('read', file, e);
+  } finally {
+    await handle?.close().catch(() => undefined);
   }
 }
 
+/** The synchronous twin of readFileBytes (same refusals). */
 export function readFileBytesSync(file: string): Uint8Array {
+  let fd: number | undefined;
   try {
-    const buf = fs.readFileSync(file);
-    return new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength);
+    fd = fs.openSync(file, READ_FLAGS);
+    const size = checkReadable(file, fs.fstatSync(fd));
+    const out = new Uint8Array(size);
+    let at = 0;
+    while (at < size) {
+      const n = fs.readSync(fd, out, at, size - at, at);
+      if (n === 0) break;
+      at += n;
+    }
+    return at === size ? out : out.subarray(0, at);
   } catch (e) {
+    if (e instanceof Error && e.message.startsWith('cannot read ')) throw e;
     throw describeFsError('read', file, e);
+  } finally {
+    if (fd !== undefined) fs.closeSync(fd);
   }
 }
 
-/** Decompresses gzip data (recognised by its 1f 8b magic); anything else is returned as it is. */
-export function gunzipIfNeeded(bytes: Uint8Array, source = '<buffer>'): Uint8Array {
-  if (bytes.length < 2 || bytes[0] !== 0x1f || bytes[1] !== 0x8b) return bytes;
-  try {
-    const out = gunzipSync(bytes);
-    return new Uint8Array(out.buffer, out.byteOffset, out.byteLength);
-  } catch (e) {
-    throw new Error(`${source}: corrupt gzip data: ${errMessage(e)}`);
-  }
+const isGzip = (bytes: Uint8Array): boolean => bytes.length >= 2 && bytes[0] === 0x1f && bytes[1] === 0x8b;
+
+/**
+ * Deflate's best case is about 1032:1 (zlib's documentation); a header that promises more
+ * than this many bytes per compressed byte cannot be honest. The slack covers tiny files.
+ */
+const MAX_GZIP_RATIO = 1032;
+const GZIP_SLACK = 1 << 16;
+
+/**
+ * Streams gzip data through `take` chunk by chunk and stops as soon as it returns true, so
+ * memory is bounded by what `take` keeps, not by what the data inflates to. Returns whether the
+ * stream was read to its end.
+ */
+export async function gunzipStream(bytes: Uint8Array, source: string, take: (chunk: Uint8Array) => boolean): Promise<boolean> {
+  return new Promise<boolean>((resolve, reject) => {
+    const z = createGunzip();
+    let settled = false;
+    const settle = (f: () => void): void => {
+      if (settled) return;
+      settled = true;
+      z.removeAllListeners('data');
+      z.destroy();
+      f();
+    };
+    z.on('data', (chunk: Buffer) => {
+      let stop: boolean;
+      try {
+        stop = take(new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength));
+      } catch (e) {
+        settle(() => reject(e));
+        return;
+      }
+      if (stop) settle(() => resolve(false));
+    });
+    z.on('error', (e) => settle(() => reject(new Error(`${source}: corrupt gzip data: ${errMessage(e)}`))));
+    z.on('end', () => settle(() => resolve(true)));
+    z.end(bytes);
+  });
 }
 
-/** Reads an IDX file, gzipped or not. */
-export async function loadIdxFile(file: string): Promise<IdxFile> {
-  return parseIdx(gunzipIfNeeded(await readFileBytes(file), file), file);
+/**
+ * Reads an IDX file, gzipped or not. `opts.maxItems` / `opts.items` keep only some items (along
+ * the first dimension): a gzip is then decompressed only as far as the last one, and memory holds
+ * only them, whatever the header claims.
+ */
+export async function loadIdxFile(file: string, opts: IdxReadOptions = {}): Promise<IdxFile> {
+  return parseIdxBytes(await readFileBytes(file), file, opts);
+}
+
+/** loadIdxFile on bytes already in memory (gzipped or not); `source` names them in errors. */
+export async function parseIdxBytes(bytes: Uint8Array, source: string, opts: IdxReadOptions = {}): Promise<IdxFile> {
+  if (!isGzip(bytes)) return parseIdx(bytes, source, opts);
+  const reader = new IdxReader(source, { maxBodyBytes: bytes.length * MAX_GZIP_RATIO + GZIP_SLACK, ...opts });
+  const ended = await gunzipStream(bytes, source, (chunk) => reader.push(chunk));
+  return reader.finish(ended);
 }
 
 export interface IdxFiles {
@@ -264,22 +362,64 @@ export interface IdxSplit {
   cols: number;
 }
 
-/** Reads an IDX file, gzipped or not, synchronously (datasets load like torchvision's, without await). */
-export function loadIdxFileSync(file: string): IdxFile {
-  return parseIdx(gunzipIfNeeded(readFileBytesSync(file), file), file);
+/**
+ * Reads an IDX file, gzipped or not, synchronously (datasets load like torchvision's, without
+ * await). A gzip is inflated at most to the size its header declares, and refused before that
+ * when the header claims more than a gzip of its size can hold; `opts` keeps only some items.
+ * (Node has no synchronous streaming inflate: loadIdxFile, the asynchronous twin, also stops
+ * inflating after the last item asked for.)
+ */
+export function loadIdxFileSync(file: string, opts: IdxReadOptions = {}): IdxFile {
+  return parseIdxBytesSync(readFileBytesSync(file), file, opts);
+}
+
+/** loadIdxFileSync on bytes already in memory. */
+export function parseIdxBytesSync(bytes: Uint8Array, source: string, opts: IdxReadOptions = {}): IdxFile {
+  if (!isGzip(bytes)) return parseIdx(bytes, source, opts);
+  const readOpts = { maxBodyBytes: bytes.length * MAX_GZIP_RATIO + GZIP_SLACK, ...opts };
+  // The header from a prefix of the compressed bytes (a sync flush inflates what a prefix holds),
+  // checked before anything of the size it declares is inflated.
+  const probe = new IdxReader(source, readOpts);
+  probe.push(gunzipSyncCapped(bytes.subarray(0, 4096), source, 8 << 20));
+  const cap = Math.min(probe.declaredBytes() ?? readOpts.maxBodyBytes, MAX_READ_BYTES);
+  const reader = new IdxReader(source, readOpts);
+  reader.push(gunzipSyncCapped(bytes, source, cap));
+  return reader.finish();
+}
+
+/** Inflates gzip data, refusing (by name) data that inflates to more than `cap` bytes. */
+function gunzipSyncCapped(bytes: Uint8Array, source: string, cap: number): Uint8Array {
+  try {
+    // Z_SYNC_FLUSH: a truncated stream gives what it holds (the IDX reader then says "truncated").
+    const out = gunzipSync(bytes, { maxOutputLength: cap, finishFlush: zlibConstants.Z_SYNC_FLUSH });
+    return new Uint8Array(out.buffer, out.byteOffset, out.byteLength);
+  } catch (e) {
+    if (errCode(e) === 'ERR_BUFFER_TOO_LARGE') throw new Error(`${source}: invalid IDX file: the gzip inflates to more than the ${cap} bytes its header declares (trailing bytes)`);
+    throw new Error(`${source}: corrupt gzip data: ${errMessage(e)}`);
+  }
+}
+
+/** Options of loadIdxSplit. */
+export interface IdxSplitOptions {
+  /**
+   * Chooses the items to keep, given every label (a stratified subset, say): only those images
+   * are converted and kept. The gzip is still inflated up to its declared size (see loadIdxFileSync).
+   */
+  select?: (labels: Uint8Array) => ArrayLike<number>;
 }
 
 /**
  * Loads and cross-checks the images and labels of one split ('train' or 'test', i.e. t10k) of a
  * directory, synchronously.
  */
-export function loadIdxSplit(dir: string, which: 'train' | 'test'): IdxSplit {
+export function loadIdxSplit(dir: string, which: 'train' | 'test', opts: IdxSplitOptions = {}): IdxSplit {
   const roles = IDX_ROLES.filter(([role]) => role.startsWith(which));
   const files = findIdxRoles(dir, roles);
   const imagesPath = files[`${which}Images`]!;
   const labelsPath = files[`${which}Labels`]!;
-  const images = loadIdxFileSync(imagesPath);
   const labels = loadIdxFileSync(labelsPath);
+  const items = opts.select && labels.data instanceof Uint8Array ? Array.from(opts.select(labels.data)) : undefined;
+  const images = loadIdxFileSync(imagesPath, items ? { items } : {});
   if (!(images.data instanceof Uint8Array) || images.dims.length !== 3) {
     throw new Error(`${imagesPath}: expected unsigned-byte images of 3 dimensions [n, rows, cols], got ${images.dims.length} dimensions [${images.dims.join(', ')}]${images.data instanceof Uint8Array ? '' : ` of ${images.data.constructor.name}`}`);
   }
@@ -287,10 +427,10 @@ export function loadIdxSplit(dir: string, which: 'train' | 'test'): IdxSplit {
     throw new Error(`${labelsPath}: expected unsigned-byte labels of 1 dimension [n], got [${labels.dims.join(', ')}]`);
   }
   const [count, rows, cols] = images.dims as [number, number, number];
-  if (labels.dims[0] !== count) {
-    throw new Error(`${labelsPath}: ${labels.dims[0]} labels but ${imagesPath} has ${count} images`);
-  }
-  return { images: images.data, labels: labels.data, count, rows, cols };
+  const nImages = images.total ?? count;
+  if (labels.dims[0] !== nImages) throw new Error(`${labelsPath}: ${labels.dims[0]} labels but ${imagesPath} has ${nImages} images`);
+  const all = labels.data;
+  return { images: images.data, labels: items ? Uint8Array.from(items, (i) => all[i]!) : all, count, rows, cols };
 }
 
 /** Loads and cross-checks the four IDX files of a directory: ubyte images [n, rows, cols] and labels [n]. */

@@ -11,7 +11,7 @@ import { serializeIdx } from '../../src/io/idx.js';
 import { i64ToNumbers, type SafeEntry } from '../../src/io/safetensors.js';
 import {
   findIdxFiles,
-  gunzipIfNeeded,
+  gunzipStream,
   loadIdxDataset,
   loadIdxFile,
   readFileBytes,
@@ -91,21 +91,36 @@ describe('readFileBytes', () => {
   });
 });
 
-describe('gunzipIfNeeded', () => {
-  it('decompresses gzip and passes other bytes through', () => {
-    const raw = Uint8Array.from({ length: 1000 }, (_, i) => i % 7);
-    expect(Array.from(gunzipIfNeeded(new Uint8Array(gzipSync(raw))))).toEqual(Array.from(raw));
-    expect(gunzipIfNeeded(raw)).toBe(raw);
-    expect(gunzipIfNeeded(new Uint8Array([0x1f]))).toHaveLength(1);
+describe('gunzipStream', () => {
+  const collect = async (gz: Uint8Array, source = '<test>'): Promise<number[]> => {
+    const out: number[] = [];
+    await gunzipStream(gz, source, (c) => {
+      out.push(...c);
+      return false;
+    });
+    return out;
+  };
+
+  it('decompresses gzip chunk by chunk', async () => {
+    const raw = Uint8Array.from({ length: 100000 }, (_, i) => i % 7);
+    expect(await collect(new Uint8Array(gzipSync(raw)))).toEqual(Array.from(raw));
   });
 
-  it('names the source on corrupt gzip', () => {
+  it('stops as soon as the consumer has enough', async () => {
+    const gz = new Uint8Array(gzipSync(new Uint8Array(50_000_000)));
+    let seen = 0;
+    const ended = await gunzipStream(gz, 'big.gz', (c) => (seen += c.length) >= 100_000);
+    expect(ended).toBe(false);
+    expect(seen).toBeLessThan(1_000_000);
+  });
+
+  it('names the source on corrupt gzip', async () => {
     const gz = new Uint8Array(gzipSync(new Uint8Array(5000).fill(3)));
-    expect(() => gunzipIfNeeded(gz.subarray(0, gz.length - 20), 'train-images-idx3-ubyte.gz')).toThrow(/^train-images-idx3-ubyte\.gz: corrupt gzip data: /);
+    await expect(collect(gz.subarray(0, gz.length - 20), 'train-images-idx3-ubyte.gz')).rejects.toThrow(/^train-images-idx3-ubyte\.gz: corrupt gzip data: /);
     const bad = gz.slice();
     bad[20] = (bad[20] ?? 0) ^ 0xff;
     bad[21] = (bad[21] ?? 0) ^ 0xff;
-    expect(() => gunzipIfNeeded(bad, 'x.gz')).toThrow(/^x\.gz: corrupt gzip data/);
+    await expect(collect(bad, 'x.gz')).rejects.toThrow(/^x\.gz: corrupt gzip data/);
   });
 });
 
@@ -138,7 +153,10 @@ describe('IDX files', () => {
   it('names the file on truncation inside a .gz', async () => {
     const f = join(dir, 't10k-images-idx3-ubyte.gz');
     writeFileSync(f, gzipSync(Uint8Array.from([0, 0, 8, 3, 0, 0, 0x27, 0x10, 0, 0, 0, 28, 0, 0, 0, 28, ...new Array<number>(123).fill(0)])));
-    await expect(loadIdxFile(f)).rejects.toThrow(`${f}: invalid IDX file: truncated: header says 10000x28x28 unsigned bytes (7840000 bytes) but only 123 bytes follow`);
+    // The compressed size alone bounds what the gzip can hold: refused before decompressing the body.
+    await expect(loadIdxFile(f)).rejects.toThrow(`${f}: invalid IDX file: header says 10000x28x28 unsigned bytes (7840000 bytes) but the source can hold at most`);
+    writeFileSync(f, gzipSync(Uint8Array.from([0, 0, 8, 1, 0, 0, 0, 200, ...new Array<number>(123).fill(0)])));
+    await expect(loadIdxFile(f)).rejects.toThrow(`${f}: invalid IDX file: truncated: header says 200 unsigned bytes (200 bytes) but only 123 bytes follow`);
   });
 
   it('reports a missing file by path', async () => {

@@ -244,7 +244,12 @@ describe('parseSafetensors rejects corrupt files, naming the source and the fiel
     ['a shape that is not an array', () => craft({ w: { dtype: 'F32', shape: 2, data_offsets: [0, 8] } }, 8), /tensor "w": shape is number 2, not an array/],
     ['a missing shape', () => craft({ w: { dtype: 'F32', data_offsets: [0, 8] } }, 8), /tensor "w": shape is missing/],
     ['a negative dimension', () => craft({ w: { dtype: 'F32', shape: [2, -1], data_offsets: [0, 8] } }, 8), /tensor "w": shape\[1\] is number -1, not a non-negative integer/],
-    ['a fractional dimension', () => craft({ w: { dtype: 'F32', shape: [1.5], data_offsets: [0, 8] } }, 8), /shape\[0\] is number 1.5/],
+    ['a fractional dimension', () => craft({ w: { dtype: 'F32', shape: [1.5], data_offsets: [0, 8] } }, 8), /number 1.5 is not written as an integer/],
+    // The reference implementation reads shapes and offsets as unsigned integers and refuses these spellings.
+    ['a dimension written 1.0', () => craft('{"w":{"dtype":"F32","shape":[1.0],"data_offsets":[0,4]}}', 4), /header is not valid JSON: number 1.0 is not written as an integer/],
+    ['a dimension written 1e0', () => craft('{"w":{"dtype":"F32","shape":[1e0],"data_offsets":[0,4]}}', 4), /number 1e0 is not written as an integer/],
+    ['an offset written 4.0', () => craft('{"w":{"dtype":"F32","shape":[1],"data_offsets":[0,4.0]}}', 4), /number 4.0 is not written as an integer/],
+    ['an offset written 4E+0', () => craft('{"w":{"dtype":"F32","shape":[1],"data_offsets":[0,4E+0]}}', 4), /number 4E\+0 is not written as an integer/],
     ['a string dimension', () => craft({ w: { dtype: 'F32', shape: ['2'], data_offsets: [0, 8] } }, 8), /shape\[0\] is string "2"/],
     ['data_offsets missing', () => craft({ w: { dtype: 'F32', shape: [2] } }, 8), /tensor "w": data_offsets is missing, not \[begin, end\]/],
     ['data_offsets of the wrong length', () => craft({ w: { dtype: 'F32', shape: [2], data_offsets: [0, 4, 8] } }, 8), /data_offsets is an array, not \[begin, end\]/],
@@ -321,6 +326,28 @@ describe('parseSafetensors rejects corrupt files, naming the source and the fiel
         }
       }),
       { numRuns: 500 },
+    );
+  });
+});
+
+describe('the header reader is linear in time and memory', () => {
+  it('parses a 40 MB key with an escape near its start quickly (it used to build the string one character at a time)', () => {
+    const key = `a\\n${'x'.repeat(40_000_000)}`;
+    const bytes = craft(`{"__metadata__":{"${key}":"v"}}`);
+    const t0 = performance.now();
+    const { metadata } = parseSafetensors(bytes, 'big.safetensors');
+    expect(performance.now() - t0).toBeLessThan(3000);
+    const k = Object.keys(metadata)[0] as string;
+    expect(k.length).toBe(40_000_002);
+    expect(k.slice(0, 3)).toBe('a\nx');
+  });
+
+  it('decodes every escape the same as JSON.parse', () => {
+    fc.assert(
+      fc.property(fc.string({ unit: 'binary', maxLength: 30 }), (str) => {
+        const { metadata } = parseSafetensors(craft(`{"__metadata__":{"k":${JSON.stringify(str)}}}`), 'esc');
+        expect(metadata.k).toBe(str);
+      }),
     );
   });
 });
