@@ -62,6 +62,29 @@ export function broadcastStrides(shape: Shape, strides: readonly number[], targe
   return out;
 }
 
+/**
+ * Could two different indices of this view address the same element? True for a stride 0 on a
+ * dim of size > 1 (expand) and for strides too small for the dims inside them; false for every
+ * view that permute/slice/narrow/reshape make of a dense tensor (a sufficient test, as PyTorch's).
+ */
+export function mayOverlap(shape: Shape, strides: readonly number[]): boolean {
+  const dims = shape.map((n, i) => [n, Math.abs(strides[i]!)] as const).filter(([n]) => n > 1);
+  if (dims.some(([, st]) => st === 0)) return true;
+  dims.sort((a, b) => a[1] - b[1]);
+  let span = 0; // the furthest element the inner dims reach
+  for (const [n, st] of dims) {
+    if (st <= span) return true;
+    span += (n - 1) * st;
+  }
+  return false;
+}
+
+/** Can `from` be broadcast to exactly `to` (the rule of copy_ and expand)? */
+export function broadcastsTo(from: Shape, to: Shape): boolean {
+  if (from.length > to.length) return false;
+  return from.every((d, i) => d === 1 || d === to[to.length - from.length + i]);
+}
+
 export function normDim(op: string, dim: number, rank: number): number {
   const r = Math.max(rank, 1);
   if (!Number.isInteger(dim) || dim < -r || dim >= r) {

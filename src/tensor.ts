@@ -22,6 +22,12 @@ export const INSPECT = Symbol.for('nodejs.util.inspect.custom');
 
 export type NestedArray = number | NestedArray[];
 
+/**
+ * In-place writes per storage (PyTorch's version counter): every view of a storage shares it,
+ * every in-place op bumps it, and backward compares it with the value each saved tensor had.
+ */
+const versions = new WeakMap<Storage, number>();
+
 export class Tensor {
   /** Gradient accumulated by backward(), same shape as this tensor. */
   grad: Tensor | null = null;
@@ -77,8 +83,22 @@ export class Tensor {
   /** Backend storage, moved to the current backend if it lives on another one. */
   get storage(): Storage {
     const b = currentBackend();
-    if (!b.owns(this._storage)) this._storage = moveStorage(this._storage, b);
+    if (!b.owns(this._storage)) {
+      const v = versions.get(this._storage);
+      this._storage = moveStorage(this._storage, b);
+      if (v !== undefined) versions.set(this._storage, v);
+    }
     return this._storage;
+  }
+
+  /** How many in-place writes this tensor's storage has had (shared with its views; PyTorch's _version). */
+  get version(): number {
+    return versions.get(this._storage) ?? 0;
+  }
+
+  /** Records an in-place write to this tensor's storage; every op that mutates a storage calls it. */
+  _bumpVersion(): void {
+    versions.set(this._storage, this.version + 1);
   }
 
   /** The strided view kernels consume. */
@@ -95,7 +115,9 @@ export class Tensor {
     if (s.size !== this.numel || s.dtype !== this.dtype) {
       throw new Error(`internal: storage of ${s.size} x ${s.dtype} does not fit tensor ${fmtShape(this.shape)} ${this.dtype}`);
     }
+    const v = this.version;
     this._storage = s;
+    versions.set(s, v + 1); // new values under the same tensor: an in-place write for backward's check
     (this as { strides: readonly number[] }).strides = contiguousStrides(this.shape);
     (this as { offset: number }).offset = 0;
   }

@@ -70,6 +70,7 @@ function walk(roots: readonly Tensor[], rootGrads: readonly Tensor[], opts: Back
     if (fn instanceof Function && fn.isReleased) {
       throw new Error(RELEASED);
     }
+    if (fn instanceof Function) fn.checkSaved();
     const inGrads = run(() => fn.backward(g));
     fn.inputs.forEach((input, i) => {
       const ig = inGrads[i];

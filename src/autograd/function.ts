@@ -5,6 +5,13 @@ import type { GradFn, Tensor } from '../tensor.js';
 import { Tensor as TensorClass } from '../tensor.js';
 import { isGradEnabled, noGrad } from './grad-mode.js';
 
+/** A tensor backward will read, with its version when it was saved and what it is, for the error. */
+interface Saved {
+  tensor: Tensor;
+  version: number;
+  role: string;
+}
+
 export abstract class Function implements GradFn {
   inputs: Tensor[] = [];
   /** needsGrad[i]: does input i want a gradient? backward may skip work where it does not. */
@@ -28,8 +35,43 @@ export abstract class Function implements GradFn {
       fn.needsGrad = inputs.map((t) => t.requiresGrad);
       out.gradFn = fn;
       out.requiresGrad = true;
+      fn.saved = fn.recordSaved(out);
     }
     return out;
+  }
+
+  private saved: Saved[] = [];
+
+  /**
+   * The tensors backward reads, by field name. The default is every Tensor field; ops whose
+   * gradient needs fewer (add needs none) say so, so that in-place writes to the others are allowed.
+   */
+  protected savedTensors(): Record<string, Tensor | null | undefined> {
+    const out: Record<string, Tensor> = {};
+    for (const [k, v] of Object.entries(this)) if (v instanceof TensorClass && k !== 'inputs') out[k] = v;
+    return out;
+  }
+
+  private recordSaved(out: Tensor): Saved[] {
+    const saved: Saved[] = [];
+    for (const [k, t] of Object.entries(this.savedTensors())) {
+      if (!t) continue;
+      const i = this.inputs.indexOf(t);
+      const role = i >= 0 ? `input ${i}` : t === out ? 'the output' : `the saved tensor '${k}'`;
+      saved.push({ tensor: t, version: t.version, role });
+    }
+    return saved;
+  }
+
+  /** Throws, naming the op and the tensor, when a saved tensor was modified in place after it was saved. */
+  checkSaved(): void {
+    for (const { tensor: t, version, role } of this.saved) {
+      if (t.version === version) continue;
+      throw new Error(
+        `backward: ${role} of ${this.name} (${t.dtype} [${t.shape.join(', ')}]), which its gradient needs, was modified by an in-place operation ` +
+          `after it was saved (version ${t.version}, expected ${version}); do the in-place update after backward(), or on a clone()`,
+      );
+    }
   }
 
   /** Drop saved tensors once backward has run, so the graph's memory can be collected. */
@@ -38,6 +80,7 @@ export abstract class Function implements GradFn {
       if (k !== 'released') (this as Record<string, unknown>)[k] = undefined;
     }
     this.inputs = [];
+    this.saved = [];
     this.released = true;
   }
 

@@ -17,8 +17,11 @@ export function adamUpdate_(param: Tensor, grad: Tensor, expAvg: Tensor, expAvgS
     }
     if (!whole(t)) throw new Error(`adamUpdate_: ${name} must own a contiguous storage (optimiser state is never a view)`);
   }
+  expAvg._bumpVersion();
+  expAvgSq._bumpVersion();
   if (whole(param)) {
     backend().adamUpdate(param.storage, g.storage, expAvg.storage, expAvgSq.storage, h);
+    param._bumpVersion();
     return;
   }
   const p = param.clone();

@@ -45,6 +45,9 @@ class Conv2dFn extends Function {
     const ws = w.contiguous().storage;
     return fromStorage(bias ? b.conv2dBias!(xs, ws, bias.contiguous().storage, g) : b.conv2d(xs, ws, g), yShape(g));
   }
+  protected override savedTensors(): Record<string, Tensor | null> {
+    return { x: this.needsGrad[1] ? this.x : null, w: this.needsGrad[0] ? this.w : null };
+  }
   backward(dy: Tensor): (Tensor | null)[] {
     return [
       this.needsGrad[0] ? ConvBackwardData.apply(dy, this.w, this.g) : null,

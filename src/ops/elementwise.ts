@@ -41,6 +41,10 @@ const DERIVS: Partial<Record<UnaryOp, Deriv>> = {
 // computes an integer or bool input in float32, as PyTorch's unary float ops do.
 const INT_OK = new Set<UnaryOp>(['neg', 'abs', 'sign', 'relu', 'square', 'clamp', 'addScalar', 'mulScalar', 'powScalar']);
 
+/** What each derivative above reads (x by default), for the in-place check of backward. */
+const READS_OUTPUT = new Set<UnaryOp>(['exp', 'sqrt', 'sigmoid', 'tanh', 'reciprocal']);
+const READS_NOTHING = new Set<UnaryOp>(['neg', 'addScalar', 'mulScalar']);
+
 class Unary extends Function {
   op!: UnaryOp;
   a = 0;
@@ -54,6 +58,9 @@ class Unary extends Function {
   }
   override get name(): string {
     return `${this.op[0]!.toUpperCase()}${this.op.slice(1)}Backward`;
+  }
+  protected override savedTensors(): Record<string, Tensor> {
+    return READS_NOTHING.has(this.op) ? {} : READS_OUTPUT.has(this.op) ? { y: this.y } : { x: this.x };
   }
   backward(g: Tensor): Tensor[] {
     return [DERIVS[this.op]!(g, this.x, this.y, this.a, this.b)];
@@ -122,6 +129,16 @@ class Binary extends Function {
   }
   override get name(): string {
     return `${this.op[0]!.toUpperCase()}${this.op.slice(1)}Backward`;
+  }
+  protected override savedTensors(): Record<string, Tensor> {
+    const { a, b, y } = this;
+    switch (this.op) {
+      case 'add': case 'sub': return {};
+      case 'mulStep': return { b };
+      case 'div': return { b, y };
+      case 'pow': return { a, b, y };
+      default: return { a, b };
+    }
   }
   backward(g: Tensor): (Tensor | null)[] {
     const { a, b, y } = this;
@@ -273,6 +290,9 @@ class Where extends Function {
     const shape = broadcastShapes('where', cond.shape, a.shape, b.shape);
     Object.assign(this, { cond, a, b });
     return fromStorage(backend().where(viewAs(cond, shape), viewAs(a, shape), viewAs(b, shape)), shape);
+  }
+  protected override savedTensors(): Record<string, Tensor> {
+    return { cond: this.cond }; // a and b only lend their shapes
   }
   backward(g: Tensor): (Tensor | null)[] {
     const zero = g.mul(0);

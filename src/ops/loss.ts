@@ -3,7 +3,9 @@
 import { Function } from '../autograd/function.js';
 import { fmtShape, shapeEq } from '../shape.js';
 import type { Tensor } from '../tensor.js';
-import { asTensor, checkFloat, checkTensor } from './kernel.js';
+import { noGrad } from '../autograd/grad-mode.js';
+import { inRange, where } from './elementwise.js';
+import { asTensor, backend, checkFloat, checkTensor } from './kernel.js';
 
 export type Reduction = 'mean' | 'sum' | 'none';
 export interface LossOptions {
@@ -27,13 +29,21 @@ function pairArgs(op: string, input: Tensor, target: Tensor): Tensor {
   return t;
 }
 
-/** max(l, 0) - l*t + log(1 + exp(-|l|)), with the exact gradient sigmoid(l) - t (smooth at l = 0). */
+/**
+ * |l| * (l > 0 ? 1 - t : t) + log(1 + exp(-|l|)), which is max(l, 0) - l*t + log(1 + exp(-|l|))
+ * rearranged so that an infinite logit gives the limit: +Inf where the loss diverges, 0 where the
+ * target agrees (PyTorch 1.13 returns NaN for three of the four infinite cases). The gradient is
+ * the exact sigmoid(l) - t (smooth at l = 0, finite everywhere).
+ */
 class BceWithLogits extends Function {
   l!: Tensor;
   t!: Tensor;
   forward(logits: Tensor, target: Tensor): Tensor {
     Object.assign(this, { l: logits, t: target });
-    return logits.relu().sub(logits.mul(target)).add(logits.abs().neg().softplus());
+    const a = logits.abs();
+    const w = where(logits.gt(0), target.neg().add(1), target);
+    // 0 * Inf is NaN; an infinite |l| with weight 0 is a loss of exactly 0.
+    return where(w.eq(0), 0, a.mul(w)).add(a.neg().softplus());
   }
   backward(g: Tensor): (Tensor | null)[] {
     return [
@@ -43,17 +53,53 @@ class BceWithLogits extends Function {
   }
 }
 
+/** PyTorch's clamp of the BCE gradient's denominator p(1 - p), so saturated probabilities give large, finite gradients. */
+const BCE_EPS = 1e-12;
+
+/** BCE on probabilities: logs clamped at -100 as PyTorch does; gradient (p - t) / max(p(1 - p), 1e-12) as PyTorch's. */
+class Bce extends Function {
+  p!: Tensor;
+  t!: Tensor;
+  forward(probs: Tensor, target: Tensor): Tensor {
+    Object.assign(this, { p: probs, t: target });
+    const [logP, log1mP] = clampedLogs(probs);
+    return target.sub(1).mul(log1mP).sub(target.mul(logP));
+  }
+  backward(g: Tensor): (Tensor | null)[] {
+    const { p, t } = this;
+    const [logP, log1mP] = this.needsGrad[1] ? clampedLogs(p) : [];
+    return [
+      this.needsGrad[0] ? g.mul(p.sub(t)).div(p.neg().add(1).mul(p).clamp(BCE_EPS)) : null,
+      this.needsGrad[1] ? g.mul(log1mP!.sub(logP!)) : null,
+    ];
+  }
+}
+
+function clampedLogs(p: Tensor): [Tensor, Tensor] {
+  return [p.log().clamp(-100), p.neg().add(1).log().clamp(-100)];
+}
+
 export function binaryCrossEntropyWithLogits(logits: Tensor, target: Tensor, opts: LossOptions = {}): Tensor {
   const t = pairArgs('binaryCrossEntropyWithLogits', logits, target);
   return reduce('binaryCrossEntropyWithLogits', BceWithLogits.apply(logits, t), opts.reduction);
 }
 
-/** BCE on probabilities; logs are clamped at -100 as PyTorch does, so p = 0 or 1 stays finite. */
+/**
+ * BCE on probabilities; logs are clamped at -100 as PyTorch does, so p = 0 or 1 stays finite.
+ * Probabilities outside [0, 1] (or NaN) are refused, as PyTorch does, where the backend reads
+ * synchronously (an asynchronous backend cannot look without waiting).
+ */
 export function binaryCrossEntropy(probs: Tensor, target: Tensor, opts: LossOptions = {}): Tensor {
-  const t = pairArgs('binaryCrossEntropy', probs, target);
-  const logP = probs.log().clamp(-100);
-  const log1mP = probs.neg().add(1).log().clamp(-100);
-  return reduce('binaryCrossEntropy', t.mul(logP).add(t.neg().add(1).mul(log1mP)).neg(), opts.reduction);
+  const op = 'binaryCrossEntropy';
+  const t = pairArgs(op, probs, target);
+  noGrad(() => {
+    const allIn = backend().readSync(inRange(probs, 0, 1).min().storage);
+    if (allIn && allIn[0] === 0) {
+      const [lo, hi] = [probs.min().item(), probs.max().item()];
+      throw new Error(`${op}: input ${fmtShape(probs.shape)} must hold probabilities in [0, 1], but holds values in [${lo}, ${hi}] (or NaN); pass logits to binaryCrossEntropyWithLogits instead`);
+    }
+  });
+  return reduce(op, Bce.apply(probs, t), opts.reduction);
 }
 
 export function mseLoss(input: Tensor, target: Tensor, opts: LossOptions = {}): Tensor {

@@ -22,6 +22,10 @@ class MatMul extends Function {
     const b3 = b.expand([...batch, k, n]).reshape([nb, k, n]);
     return fromStorage(backend().matmul(a3.stridedView, b3.stridedView), [...batch, m, n]);
   }
+  protected override savedTensors(): Record<string, Tensor | null> {
+    // Each operand's gradient reads the other one.
+    return { a: this.needsGrad[1] ? this.a : null, b: this.needsGrad[0] ? this.b : null };
+  }
   backward(g: Tensor): (Tensor | null)[] {
     const { a, b } = this;
     const plain = a.ndim === 2 && b.ndim === 2; // no batch dims to sum the gradients over

@@ -7,6 +7,7 @@ import type { DType } from '../dtype.js';
 import { fullLike, onesLike, zerosLike } from '../creation.js';
 import { Tensor } from '../tensor.js';
 import * as ew from './elementwise.js';
+import * as ip from './inplace.js';
 import * as mv from './movement.js';
 import * as ix from './indexing.js';
 import * as red from './reduce.js';
@@ -64,6 +65,10 @@ declare module '../tensor.js' {
     detach(): Tensor;
     to(dtype: DType): Tensor;
     copy_(src: Tensor): Tensor;
+    /** In place (no gradient recorded; refused on a tensor that requires grad outside noGrad): bump the version backward checks. */
+    add_(other: Tensor | number): Tensor; sub_(other: Tensor | number): Tensor;
+    mul_(other: Tensor | number): Tensor; div_(other: Tensor | number): Tensor;
+    fill_(value: number): Tensor; zero_(): Tensor;
     zerosLike(): Tensor; onesLike(): Tensor; fullLike(v: number): Tensor;
   }
 }
@@ -144,6 +149,12 @@ const methods: Methods = {
   detach(this: Tensor) { return mv.detach(this); },
   to(this: Tensor, d: DType) { return mv.to(this, d); },
   copy_(this: Tensor, s: Tensor) { return mv.copy_(this, s); },
+  add_(this: Tensor, o: Operand) { return ip.add_(this, o); },
+  sub_(this: Tensor, o: Operand) { return ip.sub_(this, o); },
+  mul_(this: Tensor, o: Operand) { return ip.mul_(this, o); },
+  div_(this: Tensor, o: Operand) { return ip.div_(this, o); },
+  fill_(this: Tensor, v: number) { return ip.fill_(this, v); },
+  zero_(this: Tensor) { return ip.zero_(this); },
   zerosLike(this: Tensor) { return zerosLike(this); },
   onesLike(this: Tensor) { return onesLike(this); },
   fullLike(this: Tensor, v: number) { return fullLike(this, v); },

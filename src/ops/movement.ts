@@ -6,7 +6,7 @@ import { isGradEnabled } from '../autograd/grad-mode.js';
 import type { DType } from '../dtype.js';
 import { checkDType, isFloat } from '../dtype.js';
 import type { Shape } from '../shape.js';
-import { broadcastStrides, fmtShape, inferShape, normDim, shapeEq, viewStrides } from '../shape.js';
+import { broadcastStrides, broadcastsTo, fmtShape, inferShape, mayOverlap, normDim, shapeEq, viewStrides } from '../shape.js';
 import { Tensor } from '../tensor.js';
 import { zeros } from '../creation.js';
 import { backend, checkTensor, fromStorage, viewAs } from './kernel.js';
@@ -302,12 +302,29 @@ export function chunk(x: Tensor, chunks: number, dim = 0): Tensor[] {
   return split(x, Math.max(1, Math.ceil(x.shape[d]! / chunks)), d);
 }
 
-/** Copy src (broadcast to this shape) into x's storage, in place; PyTorch's copy_. */
+/**
+ * Copy src (broadcast to this shape) into x's storage, in place; PyTorch's copy_. Every in-place
+ * op writes through here, so this is where the version counter that backward checks is bumped.
+ */
 export function copy_(x: Tensor, src: Tensor): Tensor {
   checkTensor('copy_', x);
   checkTensor('copy_', src, 'source');
   if (isGradEnabled() && x.requiresGrad) throw new Error('copy_: a tensor that requires grad cannot be modified in place; wrap the update in noGrad()');
-  const s = src.dtype === x.dtype ? src : to(src, x.dtype);
+  if (!broadcastsTo(src.shape, x.shape)) {
+    throw new Error(`copy_: source of shape ${fmtShape(src.shape)} cannot be broadcast to the destination's shape ${fmtShape(x.shape)}`);
+  }
+  if (mayOverlap(x.shape, x.strides)) {
+    throw new Error(
+      `copy_: the destination (shape ${fmtShape(x.shape)}, strides [${x.strides.join(', ')}]) has elements that share memory (an expanded view?), ` +
+        'so the result would depend on the write order; copy into a contiguous() or clone() of it instead',
+    );
+  }
+  let s = src.dtype === x.dtype ? src : to(src, x.dtype);
+  // A source that shares the destination's storage would be read while it is written: read a copy.
+  if (s.storage === x.storage && !(s.offset === x.offset && shapeEq(s.shape, x.shape) && shapeEq(s.strides, x.strides))) {
+    s = fromStorage(backend().copy(s.stridedView), s.shape);
+  }
   backend().assign(x.stridedView, viewAs(s, x.shape));
+  x._bumpVersion();
   return x;
 }

@@ -1,0 +1,83 @@
+// Regressions from the adversarial review (issue 15), library side: losses at the edges of their
+// domain, RNG states that would spin, and engine errors that must name the op, shape and bytes.
+
+import { beforeAll, describe, expect, it } from 'vitest';
+import * as vg from '../../src/index.js';
+
+beforeAll(async () => {
+  await vg.setBackend('js');
+});
+
+function lossAndGrad(fn: (x: vg.Tensor, t: vg.Tensor) => vg.Tensor, x: number, t: number): [number, number] {
+  const xt = vg.tensor([x], { requiresGrad: true });
+  const loss = fn(xt, vg.tensor([t]));
+  loss.backward();
+  return [loss.item(), xt.grad!.item()];
+}
+
+describe('binary cross-entropy at the edges', () => {
+  const bce = (x: vg.Tensor, t: vg.Tensor): vg.Tensor => vg.F.binaryCrossEntropy(x, t, { reduction: 'sum' });
+  const bceLogits = (x: vg.Tensor, t: vg.Tensor): vg.Tensor => vg.F.binaryCrossEntropyWithLogits(x, t, { reduction: 'sum' });
+
+  it('binaryCrossEntropy refuses probabilities outside [0, 1] and NaN (PyTorch raises; it used to return NaN)', () => {
+    for (const p of [1.5, -0.1, NaN]) {
+      expect(() => vg.F.binaryCrossEntropy(vg.tensor([0.5, p]), vg.tensor([1, 0]))).toThrow(/binaryCrossEntropy: input \[2\] must hold probabilities in \[0, 1\], but holds values in/);
+    }
+    expect(() => new vg.nn.BCELoss().forward(vg.tensor([2]), vg.tensor([1]))).toThrow(/must hold probabilities in \[0, 1\], but holds values in \[2, 2\]/);
+  });
+
+  it('binaryCrossEntropy: finite losses and PyTorch gradients at p = 0 and 1 (they used to be NaN)', () => {
+    // torch 1.13: F.binary_cross_entropy(p, t, reduction='sum') and p.grad
+    expect(lossAndGrad(bce, 0, 0)).toEqual([0, 0]);
+    expect(lossAndGrad(bce, 1, 1)[1]).toBe(0);
+    const [l01, g01] = lossAndGrad(bce, 0, 1);
+    expect(l01).toBe(100);
+    expect(g01).toBeCloseTo(-1e12, -6);
+    const [l10, g10] = lossAndGrad(bce, 1, 0);
+    expect(l10).toBe(100);
+    expect(g10).toBeCloseTo(1e12, -6);
+    const [l, g] = lossAndGrad(bce, 0.25, 0.5);
+    expect(l).toBeCloseTo(-(0.5 * Math.log(0.25) + 0.5 * Math.log(0.75)), 6);
+    expect(g).toBeCloseTo((0.25 - 0.5) / (0.25 * 0.75), 5);
+  });
+
+  it('binaryCrossEntropyWithLogits: +Inf where the loss diverges, 0 where the target agrees, finite gradients', () => {
+    // PyTorch 1.13 gives (inf, 1) for (+Inf, 0) and (inf, 0.7) for (+Inf, 0.3); it gives NaN losses for the other
+    // three infinite cases, whose limits are taken here. Its gradients (the ones below) are finite in all of them.
+    expect(lossAndGrad(bceLogits, Infinity, 0)).toEqual([Infinity, 1]);
+    expect(lossAndGrad(bceLogits, -Infinity, 1)).toEqual([Infinity, -1]);
+    expect(lossAndGrad(bceLogits, Infinity, 1)).toEqual([0, 0]);
+    expect(lossAndGrad(bceLogits, -Infinity, 0)).toEqual([0, 0]);
+    const [l, g] = lossAndGrad(bceLogits, Infinity, 0.3);
+    expect(l).toBe(Infinity);
+    expect(g).toBeCloseTo(0.7, 6);
+    // Finite logits keep their values: torch 1.13 gives 70 and 0.6931471824645996.
+    expect(lossAndGrad(bceLogits, 100, 0.3)[0]).toBeCloseTo(70, 4);
+    expect(lossAndGrad(bceLogits, 0, 1)[0]).toBeCloseTo(0.6931471824645996, 6);
+  });
+});
+
+describe('Generator states are validated', () => {
+  it('refuses an all-zero xoshiro state (normal() used to spin forever)', () => {
+    expect(() => vg.Generator.fromState({ s: [0, 0, 0, 0], spare: null })).toThrow(/Generator.setState: s is all zeros, which xoshiro128\*\* never leaves/);
+  });
+
+  it.each<[string, unknown, RegExp]>([
+    ['a missing state', undefined, /expected \{ s: \[4 x uint32\], spare \}, got undefined/],
+    ['three words', { s: [1, 2, 3], spare: null }, /s must be an array of 4 uint32 values, got an array of 3/],
+    ['a non-integer', { s: [1, 2.5, 3, 4], spare: null }, /s\[1\] is 2.5, not an integer in \[0, 2\^32\)/],
+    ['a negative word', { s: [1, 2, -3, 4], spare: null }, /s\[2\] is -3/],
+    ['a word beyond 2^32', { s: [2 ** 32, 2, 3, 4], spare: null }, /s\[0\] is 4294967296/],
+    ['a string word', { s: ['1', 2, 3, 4], spare: null }, /s\[0\] is "1"/],
+    ['an infinite spare', { s: [1, 2, 3, 4], spare: Infinity }, /spare is Infinity, not a finite number or null/],
+  ])('refuses %s', (_what, state, pattern) => {
+    expect(() => vg.Generator.fromState(state as never)).toThrow(pattern);
+  });
+
+  it('still restores every state getState gives', () => {
+    const g = new vg.Generator(7);
+    g.normal();
+    const h = vg.Generator.fromState(g.getState());
+    expect([h.normal(), h.uniform()]).toEqual([g.normal(), g.uniform()]);
+  });
+});
