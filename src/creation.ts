@@ -2,7 +2,7 @@
 
 import { currentBackend } from './backend/registry.js';
 import type { DType, TypedArray } from './dtype.js';
-import { allocArray, checkDType, dtypeOfArray, scalarFor, toArrayOf } from './dtype.js';
+import { allocArray, checkAllocation, checkDType, dtypeOfArray, scalarFor, toArrayOf } from './dtype.js';
 import type { Generator } from './random.js';
 import { defaultGenerator } from './random.js';
 import type { Shape } from './shape.js';
@@ -29,6 +29,12 @@ function checkShape(op: string, shape: Shape): number[] {
     throw new Error(`${op}: shape must be an array of non-negative integers, got ${JSON.stringify(shape)}`);
   }
   return [...shape];
+}
+
+/** A zeroed array for a checked shape: the shape's rule, then the allocation rule, both naming `op`. */
+function allocFor(op: string, shape: Shape, dtype: DType): TypedArray {
+  const s = checkShape(op, shape);
+  return allocArray(dtype, checkAllocation(op, s, dtype), op);
 }
 
 function nestedShape(data: NestedArray): number[] {
@@ -80,7 +86,7 @@ export function tensor(data: NestedArray | TypedArray | boolean[], opts: TensorO
 export function full(shape: Shape, value: number, opts: TensorOptions = {}): Tensor {
   const s = checkShape('full', shape);
   const dtype = checkDType('full', opts.dtype ?? 'float32');
-  return make(allocArray(dtype, numel(s)).fill(scalarFor('full', value, dtype)), s, opts);
+  return make(allocFor('full', s, dtype).fill(scalarFor('full', value, dtype)), s, opts);
 }
 export const zeros = (shape: Shape, opts: TensorOptions = {}): Tensor => full(shape, 0, opts);
 export const ones = (shape: Shape, opts: TensorOptions = {}): Tensor => full(shape, 1, opts);
@@ -92,29 +98,30 @@ export const fullLike = (t: Tensor, v: number, opts: TensorOptions = {}): Tensor
 export function arange(start: number, end?: number, step = 1, opts: TensorOptions = {}): Tensor {
   if (end === undefined) [start, end] = [0, start];
   if (step === 0 || !Number.isFinite(step)) throw new Error(`arange: step must be a non-zero finite number, got ${step}`);
+  if (!Number.isFinite(start) || !Number.isFinite(end)) throw new Error(`arange: start and end must be finite numbers, got ${start} and ${end}`);
   const n = Math.max(0, Math.ceil((end - start) / step));
-  const v = allocArray(opts.dtype ?? 'float32', n);
+  const v = allocFor('arange', [n], checkDType('arange', opts.dtype ?? 'float32'));
   for (let i = 0; i < n; i++) v[i] = start + i * step;
   return make(v, [n], opts);
 }
 
 export function linspace(start: number, end: number, steps: number, opts: TensorOptions = {}): Tensor {
   if (!Number.isInteger(steps) || steps < 0) throw new Error(`linspace: steps must be a non-negative integer, got ${steps}`);
-  const v = allocArray(opts.dtype ?? 'float32', steps);
+  const v = allocFor('linspace', [steps], checkDType('linspace', opts.dtype ?? 'float32'));
   for (let i = 0; i < steps; i++) v[i] = steps === 1 ? start : start + ((end - start) * i) / (steps - 1);
   return make(v, [steps], opts);
 }
 
 export function eye(n: number, m = n, opts: TensorOptions = {}): Tensor {
-  const v = allocArray(opts.dtype ?? 'float32', n * m);
+  const v = allocFor('eye', [n, m], checkDType('eye', opts.dtype ?? 'float32'));
   for (let i = 0; i < Math.min(n, m); i++) v[i * m + i] = 1;
-  return make(v, checkShape('eye', [n, m]), opts);
+  return make(v, [n, m], opts);
 }
 
 function random(op: string, shape: Shape, opts: RandomOptions, draw: (g: Generator) => number): Tensor {
   const s = checkShape(op, shape);
   const g = opts.generator ?? defaultGenerator;
-  const v = allocArray(opts.dtype ?? 'float32', numel(s));
+  const v = allocFor(op, s, checkDType(op, opts.dtype ?? 'float32'));
   for (let i = 0; i < v.length; i++) v[i] = draw(g);
   return make(v, s, opts);
 }

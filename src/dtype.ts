@@ -14,14 +14,57 @@ export const DTYPES: readonly DType[] = ['bool', 'int32', 'float32', 'float64'];
 /** The dtype a floating-point JS number gives when it meets an integer or bool tensor (PyTorch's default dtype). */
 export const DEFAULT_FLOAT: DType = 'float32';
 
-export function allocArray(dtype: DType, size: number): TypedArray {
-  switch (dtype) {
-    case 'float32': return new Float32Array(size);
-    case 'float64': return new Float64Array(size);
-    case 'int32': return new Int32Array(size);
-    case 'bool': return new Uint8Array(size);
-    default: throw new Error(`unknown dtype '${String(dtype)}' (expected one of ${DTYPES.join(', ')})`);
+/** Bytes per element of each dtype. */
+export const DTYPE_BYTES: Readonly<Record<DType, number>> = { bool: 1, int32: 4, float32: 4, float64: 8 };
+
+/**
+ * The most bytes one tensor may hold (4 GiB). Beyond it JavaScript engines fail with a bare
+ * RangeError ("Invalid typed array length"), so every allocation is checked against it first.
+ */
+export const MAX_TENSOR_BYTES = 2 ** 32;
+
+/** 1536 -> "1.5 KiB": sizes in messages. */
+export function formatBytes(n: number): string {
+  const units = ['bytes', 'KiB', 'MiB', 'GiB', 'TiB', 'PiB'];
+  let v = n;
+  let u = 0;
+  while (v >= 1024 && u < units.length - 1) {
+    v /= 1024;
+    u++;
   }
+  return u === 0 ? `${n} bytes` : `${v.toPrecision(3)} ${units[u]}`;
+}
+
+/**
+ * The one allocation rule: a shape of non-negative integers whose elements fit MAX_TENSOR_BYTES.
+ * The error names the op, the shape and the bytes it would need.
+ */
+export function checkAllocation(op: string, shape: readonly number[], dtype: DType): number {
+  const bad = shape.findIndex((d) => !Number.isSafeInteger(d) || d < 0);
+  if (bad >= 0) throw new Error(`${op}: dimension ${bad} of shape [${shape.join(', ')}] is ${shape[bad]}, not a non-negative integer`);
+  const n = shape.reduce((a, d) => a * d, 1);
+  const bytes = n * (DTYPE_BYTES[dtype] ?? 8);
+  if (bytes > MAX_TENSOR_BYTES) {
+    throw new Error(`${op}: shape [${shape.join(', ')}] of ${dtype} needs ${bytes} bytes (${formatBytes(bytes)}), beyond the ${formatBytes(MAX_TENSOR_BYTES)} one tensor may hold`);
+  }
+  return n;
+}
+
+/** A zeroed host array of `size` elements; `op` names the caller in the error when it cannot be had. */
+export function allocArray(dtype: DType, size: number, op = 'allocate'): TypedArray {
+  checkAllocation(op, [size], dtype);
+  try {
+    switch (dtype) {
+      case 'float32': return new Float32Array(size);
+      case 'float64': return new Float64Array(size);
+      case 'int32': return new Int32Array(size);
+      case 'bool': return new Uint8Array(size);
+    }
+  } catch (e) {
+    // Within the limit, but the engine has no memory left for it.
+    throw new Error(`${op}: cannot allocate ${size} ${dtype} elements (${formatBytes(size * DTYPE_BYTES[dtype])}): ${(e as Error).message}`);
+  }
+  throw new Error(`unknown dtype '${String(dtype)}' (expected one of ${DTYPES.join(', ')})`);
 }
 
 /** The dtype of a storage's host array (a Uint8Array is a bool storage). */

@@ -4,6 +4,10 @@
 import type { GradFn, Tensor } from '../tensor.js';
 import { Tensor as TensorClass } from '../tensor.js';
 import { isGradEnabled, noGrad } from './grad-mode.js';
+import { MemoryLimitError } from '../backend/backend.js';
+
+const shapesOf = (args: unknown[]): string =>
+  args.filter((a): a is Tensor => a instanceof TensorClass).map((t) => `[${t.shape.join(', ')}]`).join(' and ') || 'its inputs';
 
 /** A tensor backward will read, with its version when it was saved and what it is, for the error. */
 interface Saved {
@@ -28,7 +32,14 @@ export abstract class Function implements GradFn {
   static apply<A extends unknown[], F extends Function & { forward(...args: A): Tensor }>(this: new () => F, ...args: A): Tensor {
     const fn = new this();
     // Forward may compose public ops; none of them belong in the graph, only this Function does.
-    const out = noGrad(() => fn.forward(...args));
+    let out: Tensor;
+    try {
+      out = noGrad(() => fn.forward(...args));
+    } catch (e) {
+      // The backend cannot say which op asked; this is the one place that knows, for every op.
+      if (e instanceof MemoryLimitError) throw new Error(`${fn.name.replace(/Backward$/, '')} on ${shapesOf(args)}: ${e.message}`);
+      throw e;
+    }
     const inputs = args.filter((a): a is Tensor => a instanceof TensorClass);
     if (isGradEnabled() && inputs.some((t) => t.requiresGrad)) {
       fn.inputs = inputs;

@@ -3,6 +3,23 @@
 
 import type { DType, TypedArray } from '../dtype.js';
 
+/**
+ * A kernel call that needs more working memory than its backend can ever have (the WebAssembly
+ * module's maximum). The ops layer adds the op's name; the message says how many bytes were needed.
+ */
+export class MemoryLimitError extends Error {
+  constructor(
+    readonly neededBytes: number,
+    readonly availableBytes: number,
+  ) {
+    super(
+      `one kernel call needs ${neededBytes} bytes (${(neededBytes / 2 ** 30).toFixed(2)} GiB) of WebAssembly memory, ` +
+        `but the memory cannot grow beyond ${(availableBytes / 2 ** 30).toFixed(2)} GiB: use smaller batches or tensors (or the js backend)`,
+    );
+    this.name = 'MemoryLimitError';
+  }
+}
+
 /** Backend-owned memory. Opaque above the backend: read it through Backend.readSync/read. */
 export interface Storage {
   readonly dtype: DType;

@@ -2,6 +2,9 @@
 // domain, RNG states that would spin, and engine errors that must name the op, shape and bytes.
 
 import { beforeAll, describe, expect, it } from 'vitest';
+import { Function } from '../../src/autograd/function.js';
+import { MemoryLimitError } from '../../src/backend/backend.js';
+import { Arena } from '../../src/backend/wasm/arena.js';
 import * as vg from '../../src/index.js';
 
 beforeAll(async () => {
@@ -79,5 +82,61 @@ describe('Generator states are validated', () => {
     g.normal();
     const h = vg.Generator.fromState(g.getState());
     expect([h.normal(), h.uniform()]).toEqual([g.normal(), g.uniform()]);
+  });
+});
+
+describe('allocation errors name the op, the shape and the bytes', () => {
+  it.each<[string, () => unknown, RegExp]>([
+    // These were a bare RangeError ("Invalid typed array length") or said "internal".
+    ['zeros([1e6, 1e6])', () => vg.zeros([1e6, 1e6]), /^full: shape \[1000000, 1000000\] of float32 needs 4000000000000 bytes \(3\.64 TiB\), beyond the 4\.00 GiB one tensor may hold$/],
+    ['arange(0, 1e12)', () => vg.arange(0, 1e12), /^arange: shape \[1000000000000\] of float32 needs 4000000000000 bytes/],
+    ['randn([1e9, 400])', () => vg.randn([1e9, 400]), /^randn: shape \[1000000000, 400\] of float32 needs 1600000000000 bytes \(1\.46 TiB\)/],
+    ['eye(-2, 3)', () => vg.eye(-2, 3), /^eye: shape must be an array of non-negative integers, got \[-2,3\]$/],
+    ['eye(1e6)', () => vg.eye(1e6), /^eye: shape \[1000000, 1000000\] of float32 needs 4000000000000 bytes/],
+    ['arange(0, NaN)', () => vg.arange(0, NaN), /^arange: start and end must be finite numbers, got 0 and NaN$/],
+    ['arange(Infinity)', () => vg.arange(Infinity), /^arange: start and end must be finite numbers, got 0 and Infinity$/],
+    ['linspace(0, 1, 2e9)', () => vg.linspace(0, 1, 2e9), /^linspace: shape \[2000000000\] of float32 needs 8000000000 bytes \(7\.45 GiB\)/],
+    ['nn.Linear(400, 1e9)', () => new vg.nn.Linear(400, 1e9), /shape \[1000000000, 400\] of float32 needs 1600000000000 bytes/],
+  ])('%s', (_what, make, pattern) => {
+    let err: unknown;
+    try {
+      make();
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(Error);
+    expect(err).not.toBeInstanceOf(RangeError);
+    expect((err as Error).message).toMatch(pattern);
+  });
+
+  it('WebAssembly memory that cannot grow gives a MemoryLimitError with the bytes, not Memory.grow()\'s message, and does not grow', () => {
+    const memory = new WebAssembly.Memory({ initial: 1, maximum: 4 });
+    const arena = new Arena(memory, 0);
+    arena.reset();
+    arena.alloc(1000);
+    let err: unknown;
+    try {
+      arena.alloc(5 * 65536);
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(MemoryLimitError);
+    expect((err as MemoryLimitError).neededBytes).toBe(1024 + 5 * 65536);
+    expect((err as Error).message).toMatch(/^one kernel call needs 328704 bytes \(0\.00 GiB\) of WebAssembly memory, but the memory cannot grow beyond/);
+    expect(memory.buffer.byteLength).toBe(65536); // the failed request left the memory as it was
+    expect(arena.alloc(100)).toBe(1024 + 1024); // and the arena usable
+  });
+
+  it('the op that hit the limit is named, with its input shapes (one place for every op)', () => {
+    class Huge extends Function {
+      forward(x: vg.Tensor): vg.Tensor {
+        throw new MemoryLimitError(3 * 2 ** 30, 2 ** 31);
+        return x;
+      }
+      backward(g: vg.Tensor): vg.Tensor[] {
+        return [g];
+      }
+    }
+    expect(() => Huge.apply(vg.zeros([60000, 1, 28, 28]))).toThrow(/^Huge on \[60000, 1, 28, 28\]: one kernel call needs 3221225472 bytes \(3\.00 GiB\) of WebAssembly memory, but the memory cannot grow beyond 2\.00 GiB/);
   });
 });

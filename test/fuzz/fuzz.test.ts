@@ -8,7 +8,7 @@ import { formatReport, runFuzz } from './harness.js';
 import { TARGETS } from './targets.js';
 
 /** Per format in `npm test`: the checkpoint cases build a model each, so they get fewer. */
-const DEFAULT_CASES: Record<string, number> = { safetensors: 1500, idx: 1500, 'idx-gzip': 800, 'checkpoint-metadata': 250 };
+const DEFAULT_CASES: Record<string, number> = { safetensors: 1500, idx: 1500, 'idx-gzip': 800, 'checkpoint-metadata': 100 };
 
 beforeAll(async () => {
   await setBackend('js');

@@ -14,6 +14,8 @@
 // the memory to worker_threads, and gives each worker its own packing buffers carved from this
 // same arena (inputs and outputs stay shared): kernels never allocate, so nothing else changes.
 
+import { MemoryLimitError } from '../backend.js';
+
 const PAGE = 65536;
 const ALIGN = 64; // cache line; also satisfies v128 alignment
 
@@ -35,12 +37,23 @@ export class Arena {
     this.top = this.base;
   }
 
-  /** Reserve `bytes` (64-byte aligned); returns the byte offset. Grows memory when needed. */
+  /**
+   * Reserve `bytes` (64-byte aligned); returns the byte offset. Grows memory when needed; where
+   * the module's maximum forbids it, throws a MemoryLimitError that says how much the call needed
+   * (instead of the engine's "Memory.grow(): Maximum memory size exceeded").
+   */
   alloc(bytes: number): number {
     const p = this.top;
-    this.top = p + Math.ceil(Math.max(bytes, 0) / ALIGN) * ALIGN;
+    const top = p + Math.ceil(Math.max(bytes, 0) / ALIGN) * ALIGN;
     const have = this.memory.buffer.byteLength;
-    if (this.top > have) this.memory.grow(Math.ceil((this.top - have) / PAGE));
+    if (top > have) {
+      try {
+        this.memory.grow(Math.ceil((top - have) / PAGE));
+      } catch {
+        throw new MemoryLimitError(top - this.base, have);
+      }
+    }
+    this.top = top;
     return p;
   }
 
