@@ -6,7 +6,7 @@ import { gzipSync } from 'node:zlib';
 import { parseIdx, serializeIdx, IdxReader, type IdxReadOptions } from '../../src/io/idx.js';
 import { parseSafetensors, serializeSafetensors, type SafeEntry } from '../../src/io/safetensors.js';
 import { safetensorsToStateDict } from '../../src/io/state-dict.js';
-import { parseIdxBytes } from '../../src/node/files.js';
+import { parseIdxBytes, parseIdxBytesSync } from '../../src/node/files.js';
 import { checkpointBytes, trainerFromCheckpoint } from '../../src/vae/checkpoint.js';
 import { Trainer } from '../../src/vae/train.js';
 import { JSON_TOKENS, Mutator, concat } from './mutate.js';
@@ -126,7 +126,9 @@ export const idxGzipTarget: FuzzTarget = {
     // Valid gzip of hostile IDX, or damaged gzip of valid IDX.
     const input = m.chance(0.6) ? new Uint8Array(gzipSync(m.mutate(seed))) : m.mutate(new Uint8Array(gzipSync(seed)));
     const opts = readOptions(m);
-    return { input, run: () => parseIdxBytes(input, this.source, opts) };
+    // The streaming reader (loadIdxFile) and the synchronous one (loadIdxFileSync, datasets).
+    const sync = m.chance(0.5);
+    return { input, run: () => (sync ? parseIdxBytesSync(input, this.source, opts) : parseIdxBytes(input, this.source, opts)) };
   },
   // Deflate expands at most ~1032x; the reader keeps no more than the gzip inflates to.
   maxBytes: (input) => 16 * MB + 1100 * input.length,
