@@ -380,18 +380,20 @@ export function parseIdxBytesSync(bytes: Uint8Array, source: string, opts: IdxRe
   // The header from a prefix of the compressed bytes (a sync flush inflates what a prefix holds),
   // checked before anything of the size it declares is inflated.
   const probe = new IdxReader(source, readOpts);
-  probe.push(gunzipSyncCapped(bytes.subarray(0, 4096), source, 8 << 20));
+  probe.push(gunzipSyncCapped(bytes.subarray(0, 4096), source, 8 << 20, true));
   const cap = Math.min(probe.declaredBytes() ?? readOpts.maxBodyBytes, MAX_READ_BYTES);
   const reader = new IdxReader(source, readOpts);
   reader.push(gunzipSyncCapped(bytes, source, cap));
   return reader.finish();
 }
 
-/** Inflates gzip data, refusing (by name) data that inflates to more than `cap` bytes. */
-function gunzipSyncCapped(bytes: Uint8Array, source: string, cap: number): Uint8Array {
+/**
+ * Inflates gzip data, refusing (by name) data that inflates to more than `cap` bytes; `prefix`:
+ * the bytes are the start of a stream, inflated as far as they go (a sync flush, not an end).
+ */
+function gunzipSyncCapped(bytes: Uint8Array, source: string, cap: number, prefix = false): Uint8Array {
   try {
-    // Z_SYNC_FLUSH: a truncated stream gives what it holds (the IDX reader then says "truncated").
-    const out = gunzipSync(bytes, { maxOutputLength: cap, finishFlush: zlibConstants.Z_SYNC_FLUSH });
+    const out = gunzipSync(bytes, { maxOutputLength: cap, finishFlush: prefix ? zlibConstants.Z_SYNC_FLUSH : zlibConstants.Z_FINISH });
     return new Uint8Array(out.buffer, out.byteOffset, out.byteLength);
   } catch (e) {
     if (errCode(e) === 'ERR_BUFFER_TOO_LARGE') throw new Error(`${source}: invalid IDX file: the gzip inflates to more than the ${cap} bytes its header declares (trailing bytes)`);
