@@ -36,7 +36,9 @@ export { matmul } from './ops/matmul.js';
 export * as F from './functional.js';
 export * as nn from './nn/index.js';
 export * as optim from './optim/index.js';
+/** Datasets and the DataLoader (torch.utils.data). */
 export * as data from './data/index.js';
+/** Functional gradients (torch.autograd.grad), Function and gradcheck. */
 export * as autograd from './autograd/index.js';
 export { stateDictToSafetensors, safetensorsToStateDict } from './io/state-dict.js';
 export { parseSafetensors, serializeSafetensors } from './io/safetensors.js';

@@ -16,18 +16,22 @@ export class Parameter extends Tensor {
   }
 }
 
+/** Tensors by dotted PyTorch name (a module's parameters and persistent buffers). */
 export type StateDict = Map<string, Tensor>;
 
+/** What loadStateDict found missing or unexpected (non-strict loads). */
 export interface LoadResult {
   missingKeys: string[];
   unexpectedKeys: string[];
 }
 
+/** Base class of layers and models (PyTorch's nn.Module): subclass it and write forward(). */
 export abstract class Module {
   training = true;
   private readonly _buffers = new Map<string, { tensor: Tensor; persistent: boolean }>();
 
   // Layers take and return tensors; composite models (the VAEs) may return records of them.
+  /** The computation: layers take and return tensors. */
   // eslint-disable-next-line @typescript-eslint/no-explicit-any
   abstract forward(...inputs: any[]): unknown;
 
@@ -46,6 +50,7 @@ export abstract class Module {
   namedChildren(): [string, Module][] {
     return Object.entries(this).filter((e): e is [string, Module] => e[1] instanceof Module);
   }
+  /** Direct children, in declaration order. */
   children(): Module[] {
     return this.namedChildren().map(([, m]) => m);
   }
@@ -56,6 +61,7 @@ export abstract class Module {
     for (const [name, child] of this.namedChildren()) out.push(...child.namedModules(prefix ? `${prefix}.${name}` : name));
     return out;
   }
+  /** This module and every module below it. */
   modules(): Module[] {
     return this.namedModules().map(([, m]) => m);
   }
@@ -65,6 +71,7 @@ export abstract class Module {
     return Object.entries(this).filter((e): e is [string, Parameter] => e[1] instanceof Parameter);
   }
 
+  /** Every parameter below this module with its dotted PyTorch name, shared ones once. */
   namedParameters(): [string, Parameter][] {
     const out: [string, Parameter][] = [];
     const seen = new Set<Parameter>();
@@ -77,10 +84,12 @@ export abstract class Module {
     }
     return out;
   }
+  /** Every parameter below this module (what an optimiser takes). */
   parameters(): Parameter[] {
     return this.namedParameters().map(([, p]) => p);
   }
 
+  /** Every buffer below this module with its dotted name. */
   namedBuffers(opts: { persistentOnly?: boolean } = {}): [string, Tensor][] {
     const out: [string, Tensor][] = [];
     for (const [prefix, m] of this.namedModules()) {
@@ -91,18 +100,22 @@ export abstract class Module {
     }
     return out;
   }
+  /** Every buffer below this module. */
   buffers(): Tensor[] {
     return this.namedBuffers().map(([, b]) => b);
   }
 
+  /** Training mode (true) or eval mode (false), for this module and all below it. */
   train(mode = true): this {
     for (const m of this.modules()) m.training = mode;
     return this;
   }
+  /** Eval mode: train(false). */
   eval(): this {
     return this.train(false);
   }
 
+  /** Clear the gradients of every parameter. */
   zeroGrad(): void {
     for (const p of this.parameters()) p.grad = null;
   }
@@ -160,6 +173,7 @@ export abstract class Module {
     return '';
   }
 
+  /** PyTorch-style layout: the module, its extraRepr() and its children, indented. */
   toString(): string {
     const children = this.namedChildren();
     const head = `${this.constructor.name}(${this.extraRepr()}`;

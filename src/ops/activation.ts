@@ -5,6 +5,7 @@ import type { Tensor } from '../tensor.js';
 import { erf, where } from './elementwise.js';
 import { checkFloat, checkTensor } from './kernel.js';
 
+/** Options of gelu and nn.GELU. */
 export interface GeluOptions {
   /** 'none' (default): x * Phi(x) with the exact erf; 'tanh': PyTorch's tanh approximation. */
   approximate?: 'none' | 'tanh';
