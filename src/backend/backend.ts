@@ -94,8 +94,27 @@ export interface AdamHyper {
   step: number; // 1-based, for bias correction
 }
 
+/** What a backend holds in memory it manages itself (vg.memoryStats()). Bytes; 0 where it manages none. */
+export interface MemoryStats {
+  backend: string;
+  /** Size of the WebAssembly linear memory (the wasm backend; it never shrinks, but can be replaced when idle). */
+  wasmBytes: number;
+  /** Bytes in blocks in use (tensor data the backend keeps in its own memory, and scratch buffers). */
+  liveBytes: number;
+  liveBlocks: number;
+  /** Freed bytes kept for reuse. */
+  cachedBytes: number;
+  /** Tensor data moved out to the JavaScript heap under memory pressure. */
+  spilledBytes: number;
+  /** Of liveBytes, the per-call scratch buffers kept between calls. */
+  scratchBytes: number;
+}
+
 export interface Backend {
   readonly name: string;
+
+  /** Optional: what the backend holds in memory it manages itself (backends without such memory leave it out). */
+  memoryStats?(): MemoryStats;
 
   // ---- storage ----
   /** Wrap or copy host data into backend storage (the backend may keep the array: callers hand it over). */

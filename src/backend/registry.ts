@@ -1,7 +1,7 @@
 // The one place that knows which backends exist and which one runs. Everything above reaches a
 // backend only through currentBackend(); setBackend/getBackend are the public switch.
 
-import type { Backend, Storage } from './backend.js';
+import type { Backend, MemoryStats, Storage } from './backend.js';
 import { JsBackend } from './js/index.js';
 
 type Factory = () => Backend | Promise<Backend>;
@@ -90,6 +90,15 @@ export function getBackendInfo(): BackendInfo {
   const b = currentBackend() as Backend & { mode?: string; renderer?: { renderer: string; vendor: string; software: boolean } };
   if (b.mode === undefined) return { name: b.name };
   return b.renderer ? { name: b.name, mode: b.mode, renderer: b.renderer.renderer, vendor: b.renderer.vendor, software: b.renderer.software } : { name: b.name, mode: b.mode };
+}
+
+/**
+ * What the running backend holds in memory it manages itself: the wasm backend's linear memory
+ * and its allocator. Backends that keep tensors on the JavaScript heap (js) report zeros.
+ */
+export function memoryStats(): MemoryStats {
+  const b = currentBackend();
+  return b.memoryStats?.() ?? { backend: b.name, wasmBytes: 0, liveBytes: 0, liveBlocks: 0, cachedBytes: 0, spilledBytes: 0, scratchBytes: 0 };
 }
 
 export function listBackends(): string[] {

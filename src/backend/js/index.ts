@@ -13,10 +13,8 @@ import { matmul } from './matmul.js';
 import * as conv from './conv.js';
 import * as pool from './pool.js';
 import { adamUpdate } from './optim.js';
+import * as composite from '../composite.js';
 import * as norm from './norm.js';
-
-/** The whole of a storage as a 1-d view. */
-const flat = (s: Storage): View => ({ storage: s, shape: [s.size], strides: [1], offset: 0 });
 
 export class JsBackend implements Backend {
   readonly name: string = 'js';
@@ -57,7 +55,7 @@ export class JsBackend implements Backend {
     const r = pool.maxPool2d(host(x), g);
     return { out: new HostStorage(r.out), indices: new HostStorage(r.indices) };
   }
-  maxPool2dValues(x: Storage, g: Pool2dGeometry): Storage { return this.maxPool2d(x, g).out; }
+  maxPool2dValues(x: Storage, g: Pool2dGeometry): Storage { return composite.maxPool2dValues(this, x, g); }
   maxPool2dBackward(dy: Storage, indices: Storage, g: Pool2dGeometry): Storage { return new HostStorage(pool.maxPool2dBackward(host(dy), host(indices), g)); }
   avgPool2d(x: Storage, g: Pool2dGeometry): Storage { return new HostStorage(pool.avgPool2d(host(x), g)); }
   avgPool2dBackward(dy: Storage, g: Pool2dGeometry): Storage { return new HostStorage(pool.avgPool2dBackward(host(dy), g)); }
@@ -74,25 +72,18 @@ export class JsBackend implements Backend {
     return { dx: new HostStorage(r.dx), dweight: new HostStorage(r.dweight), dbias: new HostStorage(r.dbias) };
   }
 
-  // The fused BatchNorm + ReLU, as the composition it stands for (the reference for faster backends).
+  // The fused kernels, as the compositions they stand for (the reference for faster backends).
   batchNormReluForward(x: Storage, mean: Storage, invstd: Storage, weight: Storage, bias: Storage, g: ChannelGeometry): Storage {
-    const y = this.batchNormForward(x, mean, invstd, weight, bias, g);
-    return this.unary('relu', flat(y));
+    return composite.batchNormRelu(this, x, mean, invstd, weight, bias, g);
   }
   batchNormReluBackward(dy: Storage, x: Storage, mean: Storage, invstd: Storage, weight: Storage, bias: Storage, g: ChannelGeometry, batchStats: boolean): { dx: Storage; dweight: Storage; dbias: Storage } {
-    const y = this.batchNormForward(x, mean, invstd, weight, bias, g); // relu(y) > 0 exactly where y > 0
-    return this.batchNormBackward(this.binary('mulStep', flat(dy), flat(y)), x, mean, invstd, weight, g, batchStats);
+    return composite.batchNormReluBackward(this, dy, x, mean, invstd, weight, bias, g, batchStats);
   }
-
   conv2dBnRelu(x: Storage, w: Storage, bias: Storage | null, bn: BatchNormParams, g: Conv2dGeometry, pool: Pool2dGeometry | null): Storage {
-    const y = bias ? this.conv2dBias(x, w, bias, g) : this.conv2d(x, w, g);
-    const z = this.batchNormReluForward(y, bn.mean, bn.invstd, bn.weight, bn.bias, { n: g.n, c: g.o, s: g.oh * g.ow });
-    return pool ? this.maxPool2dValues(z, pool) : z;
+    return composite.conv2dBnRelu(this, x, w, bias, bn, g, pool);
   }
-
   convTranspose2dBnRelu(x: Storage, w: Storage, bias: Storage | null, bn: BatchNormParams, g: Conv2dGeometry): Storage {
-    const y = bias ? this.conv2dBackwardDataBias(x, w, bias, g) : this.conv2dBackwardData(x, w, g);
-    return this.batchNormReluForward(y, bn.mean, bn.invstd, bn.weight, bn.bias, { n: g.n, c: g.c, s: g.h * g.w });
+    return composite.convTranspose2dBnRelu(this, x, w, bias, bn, g);
   }
 
   adamUpdate(param: Storage, grad: Storage, m: Storage, v: Storage, h: AdamHyper): void {

@@ -49,6 +49,8 @@ export interface LoadedKernels {
   memory: WebAssembly.Memory;
   /** 'simd' or 'relaxed-simd' */
   flavor: string;
+  /** The compiled module, to instantiate again over a fresh memory (WasmContext.renew). */
+  module: WebAssembly.Module;
 }
 
 /** Maximum pages the module declares (asconfig.json "maximumMemory"): 2 GiB. */
@@ -83,7 +85,8 @@ function pickBytes(): { bytes: Uint8Array<ArrayBuffer>; flavor: string } {
   return (picked = { bytes, flavor: 'simd' });
 }
 
-function instantiate(module: WebAssembly.Module, flavor: string): LoadedKernels {
+/** An instance over a fresh memory of one page; its exports as a plain object (so a renewed instance can replace them in place). */
+export function instantiate(module: WebAssembly.Module, flavor: string): LoadedKernels {
   // Non-shared memory for now (see arena.ts for the layout that a shared, multi-worker version
   // keeps): the module is built with --importMemory, so the memory is ours to create and grow.
   const memory = new WebAssembly.Memory({ initial: 1, maximum: MAX_PAGES });
@@ -93,7 +96,7 @@ function instantiate(module: WebAssembly.Module, flavor: string): LoadedKernels 
       abort: () => { throw new Error('wasm backend: kernel abort'); },
     },
   });
-  return { exports: instance.exports as unknown as KernelExports, memory, flavor };
+  return { exports: { ...instance.exports } as unknown as KernelExports, memory, flavor, module };
 }
 
 /**

@@ -1,0 +1,89 @@
+// What every kernel driver needs: the kernel module's exports, the allocator over its linear
+// memory and the per-call scratch arena carved from it, the GEMM's register and cache blocking
+// (read from the module, so TypeScript sizes the packing buffers as the kernels use them), and
+// the tunables that tests and benches adjust.
+//
+// WebAssembly memory can grow but never shrink. When the memory has become far larger than the
+// calls of the last ~100 kernel calls need (one oversize temporary, or an op that failed for lack
+// of memory) and no block but the scratch arena is live, the context instantiates the compiled
+// module again over a fresh, small memory and drops the old one, which the engine then frees.
+
+import { Allocator, type AllocatorStats } from './memory/allocator.js';
+import { Arena } from './memory/arena.js';
+import { instantiate, type KernelExports, type LoadedKernels } from './loader.js';
+
+/** sgemm's micro-tile (MR x NR) and cache blocks (KC, MC, NC), as assembly/gemm.ts defines them. */
+export interface GemmBlocking {
+  MR: number; NR: number; KC: number; MC: number; NC: number;
+}
+
+/** A memory at most this large is never replaced. */
+export const RENEW_MIN_BYTES = 256 << 20;
+/** Kernel calls per half of the window over which the scratch need is measured. */
+const WINDOW = 64;
+
+function debugWanted(): boolean {
+  const g = globalThis as { VAEGRAD_WASM_DEBUG?: unknown; process?: { env?: Record<string, string | undefined> } };
+  return g.VAEGRAD_WASM_DEBUG === true || g.process?.env?.VAEGRAD_WASM_DEBUG === '1';
+}
+
+export class WasmContext {
+  /** The kernels (a plain object: a renewed instance's exports replace these in place). */
+  readonly k: KernelExports;
+  readonly allocator: Allocator;
+  readonly arena: Arena;
+  readonly blocking: GemmBlocking;
+  /** Target size (floats) of one conv chunk's im2col matrix: about L2-sized (1 MiB), so it stays cached. */
+  colTarget = 1 << 18;
+  /**
+   * Fewest input and output channels for which a 3x3 stride-1 convolution runs by Winograd
+   * F(2x2, 3x3) instead of im2col + GEMM. Measured (forward / input gradient / weight gradient,
+   * im2col time over Winograd time, batch 16-64, this machine): 4 -> 4 at 28x28 1.5 / 1.4 / 1.7,
+   * 8 -> 64 at 14x14 2.0 / 1.5 / 1.9, 32 -> 64 at 14x14 2.1 / 2.0 / 2.1, 128 -> 128 at 14x14
+   * 2.2 / 2.1 / 2.0; but 3 -> 16 at 32x32 1.7 / 1.2 / 0.8 (an RGB input layer's weight gradient).
+   */
+  winogradMinChannels = 4;
+  /** How many times the memory was replaced by a fresh one. */
+  renewals = 0;
+  private readonly loaded: LoadedKernels;
+  private calls = 0;
+  /** Largest scratch need in the current and the previous window of WINDOW calls. */
+  private needCur = 0;
+  private needPrev = 0;
+
+  constructor(loaded: LoadedKernels, opts: { debug?: boolean } = {}) {
+    this.loaded = loaded;
+    this.k = loaded.exports;
+    this.allocator = new Allocator(loaded.memory, this.k.heapBase(), opts.debug ?? debugWanted());
+    this.arena = new Arena(this.allocator, (need) => this.afterReset(need));
+    const [MR, NR, KC, MC, NC] = [0, 1, 2, 3, 4].map((i) => this.k.gemmBlocking(i)) as [number, number, number, number, number];
+    this.blocking = { MR, NR, KC, MC, NC };
+  }
+
+  /** What the allocator holds (the scratch arena's blocks count as live). */
+  stats(): AllocatorStats {
+    return this.allocator.stats();
+  }
+
+  /** Called by the arena at each reset with the bytes the previous call reserved (0 after a failed call). */
+  private afterReset(need: number): void {
+    this.needCur = Math.max(this.needCur, need);
+    if (++this.calls % WINDOW === 0) {
+      this.needPrev = this.needCur;
+      this.needCur = 0;
+    }
+    const bytes = this.allocator.memory.buffer.byteLength;
+    if (bytes <= RENEW_MIN_BYTES || bytes <= 4 * Math.max(this.needCur, this.needPrev, this.arena.heldBytes)) return;
+    if (this.allocator.stats().liveBlocks > this.arena.heldBlocks) return; // tensor data lives here: keep it
+    this.renew();
+  }
+
+  /** Instantiate the module again over a fresh memory; the scratch arena starts over in it. */
+  renew(): void {
+    this.arena.releaseBlocks();
+    const fresh = instantiate(this.loaded.module, this.loaded.flavor);
+    this.allocator.rebind(fresh.memory);
+    Object.assign(this.k, fresh.exports);
+    this.renewals++;
+  }
+}

@@ -1,0 +1,63 @@
+// Drivers of assembly/elementwise.ts: float32 copy (materialising a view), unary and binary ops
+// over views gathered densely into the arena.
+//
+// Measured (bench of 128x32x28x28 = 3.2M float32, single thread, this machine under load):
+// js reference relu 45 ms, sigmoid 114 ms, exp 65 ms, add 12 ms, broadcast sub 42 ms; the
+// wasm path's copy in + copy out costs ~1.3 ms, so elementwise ops earn a wasm kernel.
+// Each driver returns null where the views cannot be staged (the table then runs the reference).
+
+import { COMPARISONS } from '../../backend.js';
+import type { BinaryOp, Storage, UnaryOp, View } from '../../backend.js';
+import { HostStorage } from '../../js/storage.js';
+import { numel } from '../../../shape.js';
+import type { WasmContext } from '../context.js';
+import { F32, copyOut, emptyF32, f32, isDense, stageDense, takeF32 } from '../memory/staging.js';
+
+/** Op codes of assembly/elementwise.ts. */
+export const UNARY: Partial<Record<UnaryOp, number>> = {
+  neg: 0, exp: 1, log: 2, log1p: 3, sqrt: 4, abs: 5, sign: 6, relu: 7, sigmoid: 8, tanh: 9, softplus: 10,
+  reciprocal: 11, square: 12, step: 13, leakyRelu: 14, clamp: 15, powScalar: 16, addScalar: 17, mulScalar: 18, inRange: 19, erf: 20,
+};
+export const BINARY: Partial<Record<BinaryOp, number>> = {
+  add: 0, sub: 1, mul: 2, div: 3, maximum: 4, minimum: 5, eq: 6, ne: 7, lt: 8, le: 9, gt: 10, ge: 11, mulStep: 12,
+};
+
+/** A float32 view materialised contiguously. */
+export function copy(ctx: WasmContext, x: View): Storage | null {
+  const n = numel(x.shape);
+  if (n === 0) return emptyF32();
+  // a dense view (clone(), leaf gradients): one host copy instead of a copy in and out of the arena
+  if (isDense(x)) return new HostStorage(f32(x.storage).slice(x.offset, x.offset + n));
+  ctx.arena.reset();
+  const ptrs = stageDense(ctx, x.shape, [x]);
+  if (!ptrs) return null;
+  const out = new Float32Array(n);
+  copyOut(ctx, ptrs[0]!, n, out);
+  return new HostStorage(out);
+}
+
+export function unary(ctx: WasmContext, code: number, x: View, a: number, b: number): Storage | null {
+  const n = numel(x.shape);
+  if (n === 0) return emptyF32();
+  ctx.arena.reset();
+  const ptrs = stageDense(ctx, x.shape, [x]);
+  if (!ptrs) return null;
+  const op = ctx.arena.allocF32(n);
+  ctx.k.unaryF32(code, ptrs[0]!, op, n, a, b);
+  return takeF32(ctx, op, n);
+}
+
+export function binary(ctx: WasmContext, op: BinaryOp, code: number, a: View, b: View): Storage | null {
+  const n = numel(a.shape);
+  const cmp = COMPARISONS.has(op); // the kernel writes 0.0 / 1.0; the result is a bool storage
+  if (n === 0) return new HostStorage(cmp ? new Uint8Array(0) : new Float32Array(0));
+  ctx.arena.reset();
+  const ptrs = stageDense(ctx, a.shape, [a, b]);
+  if (!ptrs) return null;
+  const p = ctx.arena.allocF32(n);
+  ctx.k.binaryF32(code, ptrs[0]!, ptrs[1]!, p, n);
+  if (!cmp) return takeF32(ctx, p, n);
+  const out = new Uint8Array(n);
+  out.set(ctx.arena.f32.subarray(p / F32, p / F32 + n));
+  return new HostStorage(out);
+}

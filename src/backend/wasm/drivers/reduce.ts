@@ -1,0 +1,49 @@
+// Driver of the float32 sums in assembly/norm.ts (sumRows, sumCols): bias gradients ([N, C, H, W]
+// -> C, [N, F] -> F) and per-image loss sums. The input is staged densely, its dims merged into
+// alternating kept/reduced groups, and the patterns [R], [K, R], [R, K], [K, R, K] and [R, K, R]
+// run as row sums or column sums with float64 accumulators (as the reference). Returns null for
+// other patterns (the table runs the reference; so do max/min).
+
+import type { Storage, View } from '../../backend.js';
+import { numel } from '../../../shape.js';
+import type { WasmContext } from '../context.js';
+import { F32, stageDense, takeF64AsF32, zeroedF64 } from '../memory/staging.js';
+
+export function sum(ctx: WasmContext, x: View, axes: readonly number[]): Storage | null {
+  // groups of consecutive dims (size-1 dims dropped): [size, reduced?]
+  const groups: [number, boolean][] = [];
+  let outSize = 1;
+  for (let d = 0; d < x.shape.length; d++) {
+    const n = x.shape[d]!;
+    const r = axes.includes(d);
+    if (!r) outSize *= n;
+    if (n === 1) continue;
+    const last = groups[groups.length - 1];
+    if (last && last[1] === r) last[0] *= n;
+    else groups.push([n, r]);
+  }
+  const pat = groups.map((g) => (g[1] ? 'R' : 'K')).join('');
+  if (numel(x.shape) === 0 || !['R', 'KR', 'RK', 'KRK', 'RKR'].includes(pat)) return null;
+  ctx.arena.reset();
+  const ptrs = stageDense(ctx, x.shape, [x]);
+  if (!ptrs) return null;
+  const xp = ptrs[0]!;
+  const acc = zeroedF64(ctx, outSize);
+  const sz = groups.map((g) => g[0]);
+  const k = ctx.k;
+  switch (pat) {
+    case 'R': k.sumRows(xp, 1, sz[0]!, acc); break;
+    case 'KR': k.sumRows(xp, sz[0]!, sz[1]!, acc); break;
+    case 'RK': k.sumCols(xp, sz[0]!, sz[1]!, acc); break;
+    case 'KRK': {
+      const [a, b, c] = sz as [number, number, number];
+      for (let i = 0; i < a; i++) k.sumCols(xp + i * b * c * F32, b, c, acc + i * c * 8);
+      break;
+    }
+    default: {
+      const [a, b, c] = sz as [number, number, number];
+      for (let i = 0; i < a; i++) k.sumRows(xp + i * b * c * F32, b, c, acc);
+    }
+  }
+  return takeF64AsF32(ctx, acc, outSize);
+}
