@@ -202,6 +202,31 @@ suite('gpu backend, headlessgl mode (WebGL shaders)', () => {
     }
   });
 
+  it('tree reductions (several launches) over long rows, and the conv weight gradient at a large batch', () => {
+    const x = randomF32(3 * 300_000, 8);
+    for (const op of ['sum', 'max', 'min'] as const) {
+      const got = b.readSync(b.reduce(op, v3(st(x), [3, 300_000], [300_000, 1]), [1]));
+      const want = oracle.readSync(oracle.reduce(op, v3(oracle.fromArray(to64(x)), [3, 300_000], [300_000, 1]), [1]));
+      const bound = oracle.readSync(oracle.reduce(op, v3(oracle.fromArray(abs64(x)), [3, 300_000], [300_000, 1]), [1]));
+      expectClose(got, want, op === 'sum' ? bound : want.map(Math.abs), op === 'sum' ? 300_000 : 0);
+    }
+    const g: Conv2dGeometry = { n: 64, c: 1, h: 28, w: 28, o: 4, kh: 3, kw: 3, oh: 28, ow: 28, strideH: 1, strideW: 1, padH: 1, padW: 1, dilH: 1, dilW: 1, groups: 1 };
+    const cx = randomF32(g.n * 784, 9), dy = randomF32(g.n * 4 * 784, 10);
+    const o = (a: Float64Array): View['storage'] => oracle.fromArray(a);
+    expectClose(b.readSync(b.conv2dBackwardFilter(st(cx), st(dy), g)), oracle.readSync(oracle.conv2dBackwardFilter(o(to64(cx)), o(to64(dy)), g)),
+      oracle.readSync(oracle.conv2dBackwardFilter(o(abs64(cx)), o(abs64(dy)), g)), g.n * 784);
+  });
+
+  it('index arithmetic is exact up to 2^24 elements: a transposed copy of [4095, 4097] (2^24 - 1 elements)', () => {
+    const R = 4097, C = 4095, n = R * C;
+    const src = new Float32Array(n);
+    for (let i = 0; i < n; i++) src[i] = i; // integers below 2^24: exact in float32
+    const out = b.readSync(b.copy(v3(b.fromArray(src), [C, R], [1, C])));
+    let wrong = 0;
+    for (let i = 0; i < C; i++) for (let j = 0; j < R; j++) if (out[i * R + j] !== j * C + i) wrong++;
+    expect(wrong).toBe(0);
+  }, 300_000);
+
   it('keeps tensors on the device: a chain of kernels reads back once', () => {
     const x = st(randomF32(1000, 5));
     const before = b.stats.readbacks;

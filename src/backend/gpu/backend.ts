@@ -25,7 +25,7 @@ import type { AdamHyper, Backend, BinaryOp, ChannelGeometry, Conv2dGeometry, Poo
 import { JsBackend } from '../js/index.js';
 import { HostStorage } from '../js/storage.js';
 import { numel } from '../../shape.js';
-import { binaryExpr, coalesceViews, decompose, index, lit, unaryExpr } from './codegen.js';
+import { assertIndexable, binaryExpr, coalesceViews, decompose, floorDiv, index, lit, loopIterations, unaryExpr } from './codegen.js';
 import { GpuStorage, type GpuTexture } from './storage.js';
 
 /** The slice of the GPU.js module the backend uses (so the core never imports gpu.js types). */
@@ -36,9 +36,27 @@ export interface GpuInstance {
   mode: string;
   Kernel: unknown;
   createKernel(source: string, settings: Record<string, unknown>): GpuKernel;
+  createKernelMap(subKernels: Record<string, string>, source: string, settings: Record<string, unknown>): GpuKernel;
   destroy(): void;
 }
 type GpuKernel = ((...args: unknown[]) => unknown) & { destroy?: () => void };
+
+/** One kernel launch, as the launch profile records it. */
+export interface KernelLaunch {
+  /** Output values (threads; a kernel map counts each output). */
+  outputs: number;
+  /** The longest per-thread loop, in iterations. */
+  loop: number;
+}
+
+/**
+ * The longest loop a thread runs before a sum is split into a tree (two or more launches): a
+ * GPU wants many short threads, not a few that walk 100K elements.
+ */
+export const CHUNK = 512;
+
+/** The longest loop a kernel runs per thread before a dot product becomes a tree (matmul's k). */
+export const MAX_LOOP = 4096;
 
 type KArg = Storage | number;
 
@@ -85,6 +103,10 @@ export class GpuBackend implements Backend {
     /** ...float32 work that could not run as a kernel (argReduce, assign to an odd window). */
     hostFloat32Calls: 0,
   };
+  /** Set to an array to record every kernel launch (the launch profile); null: off. */
+  launches: KernelLaunch[] | null = null;
+  /** Loop lengths of the compiled kernels, by cache key. */
+  private readonly loops = new Map<string, number>();
 
   constructor(gpujs: GpuJsModule, opts: GpuBackendOptions = {}) {
     const mode = opts.mode && opts.mode !== 'auto' ? opts.mode : undefined;
@@ -142,6 +164,7 @@ export class GpuBackend implements Backend {
   /** The kernel argument for a float32 storage: its texture, uploading host data once (GL modes). */
   private arg(s: Storage): unknown {
     const g = gs(s);
+    assertIndexable(g.size, 'a kernel input');
     if (g.tex) return g.tex;
     if (!this.textures) return g.host;
     // upload once: an identity kernel turns the host array into a device texture
@@ -152,19 +175,28 @@ export class GpuBackend implements Backend {
     return tex;
   }
 
-  /** Run (compiling on first use) a kernel over [n] outputs; returns a texture or a Float32Array. */
-  private call(src: string, n: number, args: unknown[]): unknown {
+  /**
+   * Run (compiling on first use) a kernel over [n] outputs; returns a texture or a Float32Array
+   * (with `maps`, a kernel map: GPU.js's several outputs from one launch, { result, ...maps }).
+   * Kernels are compiled with optimizeFloatMemory: in GL modes four outputs share an RGBA texel
+   * and one fragment computes them.
+   */
+  private call(src: string, n: number, args: unknown[], maps?: Record<string, string>): unknown {
+    assertIndexable(n, 'a kernel output');
     const sig = args.map((a) => (typeof a === 'number' ? 'n' : isTex(a) ? 't' : `a${(a as ArrayLike<number>).length}`)).join(',');
-    const key = `${n}|${sig}|${src}`;
+    const key = `${n}|${sig}|${maps ? JSON.stringify(maps) : ''}|${src}`;
     let k = this.kernels.get(key);
     if (!k) {
-      k = this.gpu.createKernel(src, {
-        output: [n], pipeline: true, immutable: true, precision: 'single', tactic: 'precision', loopMaxIterations: 1 << 30,
-      });
+      const settings = {
+        output: [n], pipeline: true, immutable: true, precision: 'single', tactic: 'precision', optimizeFloatMemory: true, loopMaxIterations: 1 << 30,
+      };
+      k = maps ? this.gpu.createKernelMap(maps, src, settings) : this.gpu.createKernel(src, settings);
       this.kernels.set(key, k);
+      this.loops.set(key, loopIterations(src));
       this.stats.compiles++;
     }
     this.stats.kernelCalls++;
+    this.launches?.push({ outputs: n * (1 + (maps ? Object.keys(maps).length : 0)), loop: this.loops.get(key)! });
     return k(...args);
   }
 
@@ -257,7 +289,7 @@ export class GpuBackend implements Backend {
     const lines = [`let r = this.thread.x - ${lit(dst.offset)};`, 'let hit = r >= 0 ? 1.0 : 0.0;', 'let si = 0.0;'];
     for (const d of order) {
       const s = dst.strides[d]!;
-      lines.push(`const c${d} = Math.floor((r + 0.5) / ${lit(s)});`);
+      lines.push(floorDiv(`c${d}`, 'r', s));
       lines.push(`if (c${d} >= ${lit(dst.shape[d]!)}) { hit = 0.0; }`);
       lines.push(`r = r - c${d} * ${lit(s)};`);
       if (src.strides[d] !== 0) lines.push(`si = si + c${d} * ${lit(src.strides[d]!)};`);
@@ -285,19 +317,74 @@ export class GpuBackend implements Backend {
     if (outSize === 0) return this.zeros('float32', 0);
     const ko = coalesceViews(keptShape, [{ ...x, shape: keptShape, strides: kept.map((d) => x.strides[d]!) }]);
     const ro = coalesceViews(axes.map((a) => x.shape[a]!), [{ ...x, offset: 0, shape: axes.map((a) => x.shape[a]!), strides: axes.map((a) => x.strides[a]!) }]);
-    const lines = [decompose('this.thread.x', ko.shape, 'i'), `const base = ${index('i', ko.strides[0]!, ko.offsets[0]!)};`];
-    lines.push(`let acc = ${op === 'sum' ? '0.0' : op === 'max' ? '-1.0 / 0.0' : '1.0 / 0.0'};`);
-    let off = 'base';
-    ro.shape.forEach((len, d) => {
-      lines.push(`for (let j${d} = 0; j${d} < ${lit(len)}; j${d}++) {`);
-      off += ` + j${d} * ${lit(ro.strides[0]![d]!)}`;
+    const r = this.treeReduce({
+      op, outSize, inner, params: 'a', args: [x.storage], exact: true,
+      prelude: `${decompose('o', ko.shape, 'i')}\nconst base = ${index('i', ko.strides[0]!, ko.offsets[0]!)};`,
+      element: `${decompose('j', ro.shape, 'r')}\nconst v = a[base + ${index('r', ro.strides[0]!, 0)}];`,
     });
-    lines.push(`const v = a[${off}];`);
-    if (op === 'sum') lines.push('acc += v;');
-    else lines.push(`if (v !== v || v ${op === 'max' ? '>' : '<'} acc) { if (acc === acc) { acc = v; } }`);
-    lines.push('}'.repeat(ro.shape.length));
-    lines.push('return acc;');
-    return this.kernel(`function(a) {\n${lines.join('\n')}\n}`, outSize, [x.storage]);
+    return this.hi(r, outSize);
+  }
+
+  /**
+   * A reduction over `inner` terms for each of `outSize` outputs, as a tree of launches: while
+   * `inner` is above CHUNK, a stage of outSize * ceil(inner / CHUNK) threads each reduces one
+   * chunk, and the next stage reduces the partials. `prelude` (statements on the output index
+   * `o`) runs once per thread, `element` (statements on `o` and the term index `j`) defines `v`;
+   * `finish` maps the full result `acc` to the output.
+   *
+   * exact (sums in GPU.js's cpu mode, which computes in doubles but stores float32): every stage
+   * stores each value as a float32 pair hi, lo (lo = the rounding error of hi) in one output of
+   * twice the size, [all hi | all lo], so the sum carries ~48 bits to the end, as the reference's
+   * float64 accumulation does, and later kernels can use it unrounded (sumAt). On a device the
+   * arithmetic is float32 throughout and there is no pair.
+   */
+  private treeReduce(r: { op: ReduceOp; outSize: number; inner: number; params: string; args: KArg[]; prelude?: string; element: string; finish?: string; exact?: boolean }): TreeSum {
+    const pair = !!r.exact && r.op === 'sum' && !this.textures;
+    const init = r.op === 'sum' ? '0.0' : r.op === 'max' ? '-1.0 / 0.0' : '1.0 / 0.0';
+    const combine = r.op === 'sum' ? 'acc += v;' : `if (v !== v || v ${r.op === 'max' ? '>' : '<'} acc) { if (acc === acc) { acc = v; } }`;
+    const chunks = Math.ceil(r.inner / CHUNK);
+    const single = chunks <= 1;
+    const threads = r.outSize * (single ? 1 : chunks);
+    const head = pair
+      ? `const h = this.thread.x >= ${lit(threads)} ? 1 : 0;\nconst u = this.thread.x - h * ${lit(threads)};`
+      : 'const u = this.thread.x;';
+    const ret = (e: string): string => (pair ? `const res = ${e};\nreturn h > 0 ? res - Math.fround(res) : res;` : `return ${e};`);
+    const src = single
+      ? `function(${r.params}) {
+${head}
+const o = u;
+${r.prelude ?? ''}
+let acc = ${init};
+for (let j = 0; j < ${lit(r.inner)}; j++) {
+${r.element}
+${combine}
+}
+${ret(r.finish ?? 'acc')}
+}`
+      : `function(${r.params}) {
+${head}
+${floorDiv('o', 'u', chunks)}
+const c = u - o * ${lit(chunks)};
+${r.prelude ?? ''}
+let acc = ${init};
+for (let q = 0; q < ${lit(CHUNK)}; q++) {
+const j = c * ${lit(CHUNK)} + q;
+if (j < ${lit(r.inner)}) {
+${r.element}
+${combine}
+}
+}
+${ret('acc')}
+}`;
+    const out = this.kernel(src, threads * (pair ? 2 : 1), r.args);
+    if (single) return { out, pair };
+    const part = pair ? `S[o * ${lit(chunks)} + j] + S[${lit(threads)} + o * ${lit(chunks)} + j]` : `S[o * ${lit(chunks)} + j]`;
+    return this.treeReduce({ op: r.op, outSize: r.outSize, inner: chunks, params: 'S', args: [out], element: `const v = ${part};`, finish: r.finish, exact: r.exact });
+  }
+
+  /** A tree reduction's result as a storage of its n outputs (the hi halves of a pair). */
+  private hi(r: TreeSum, n: number): GpuStorage {
+    return r.pair ? new GpuStorage('float32', n, (r.out.host as Float32Array).subarray(0, n)) : r.out;
   }
 
   argReduce(op: 'max' | 'min', x: View, axis: number): Storage {
@@ -322,6 +409,15 @@ export class GpuBackend implements Backend {
     if (k === 0) return this.zeros('float32', batch * m * n);
     const [sab, sam, sak] = a.strides as [number, number, number];
     const [sbb, sbk, sbn] = b.strides as [number, number, number];
+    if (k > MAX_LOOP) {
+      // a long inner dimension: partial dot products over chunks of k, then their sums
+      const r = this.treeReduce({
+        op: 'sum', outSize: batch * m * n, inner: k, params: 'A, B', args: [a.storage, b.storage],
+        prelude: `${decompose('o', [batch, m, n], 'i')}\nconst ao = ${index('i', [sab, sam, 0], a.offset)};\nconst bo = ${index('i', [sbb, 0, sbn], b.offset)};`,
+        element: `const v = A[ao + j * ${lit(sak)}] * B[bo + j * ${lit(sbk)}];`,
+      });
+      return r.out;
+    }
     const src = `function(A, B) {
 ${decompose('this.thread.x', [batch, m, n], 'i')}
 const ao = ${index('i', [sab, sam, 0], a.offset)};
@@ -342,7 +438,7 @@ return acc;
     const cg = g.c / g.groups, og = g.o / g.groups;
     const src = `function(X, W) {
 ${decompose('this.thread.x', [g.n, g.o, g.oh, g.ow], 'i')}
-const grp = Math.floor((i1 + 0.5) / ${lit(og)});
+${floorDiv('grp', 'i1', og)}
 let acc = 0.0;
 for (let ci = 0; ci < ${lit(cg)}; ci++) {
   const xb = (i0 * ${lit(g.c)} + grp * ${lit(cg)} + ci) * ${lit(g.h * g.w)};
@@ -369,7 +465,7 @@ return acc;
     const cg = g.c / g.groups, og = g.o / g.groups;
     const src = `function(DY, W) {
 ${decompose('this.thread.x', [g.n, g.c, g.h, g.w], 'i')}
-const grp = Math.floor((i1 + 0.5) / ${lit(cg)});
+${floorDiv('grp', 'i1', cg)}
 const ci = i1 - grp * ${lit(cg)};
 let acc = 0.0;
 for (let oo = 0; oo < ${lit(og)}; oo++) {
@@ -378,11 +474,11 @@ for (let oo = 0; oo < ${lit(og)}; oo++) {
   const wb = (o * ${lit(cg)} + ci) * ${lit(g.kh * g.kw)};
   for (let ky = 0; ky < ${lit(g.kh)}; ky++) {
     const ty = i2 + ${lit(g.padH)} - ky * ${lit(g.dilH)};
-    const oy = Math.floor((ty + 0.5) / ${lit(g.strideH)});
+    ${floorDiv('oy', 'ty', g.strideH)}
     if (ty >= 0 && oy * ${lit(g.strideH)} === ty && oy < ${lit(g.oh)}) {
       for (let kx = 0; kx < ${lit(g.kw)}; kx++) {
         const tx = i3 + ${lit(g.padW)} - kx * ${lit(g.dilW)};
-        const ox = Math.floor((tx + 0.5) / ${lit(g.strideW)});
+        ${floorDiv('ox', 'tx', g.strideW)}
         if (tx >= 0 && ox * ${lit(g.strideW)} === tx && ox < ${lit(g.ow)}) {
           acc += DY[db + oy * ${lit(g.ow)} + ox] * W[wb + ky * ${lit(g.kw)} + kx];
         }
@@ -395,32 +491,26 @@ return acc;
     return this.kernel(src, g.n * g.c * g.h * g.w, [dy, w]);
   }
 
+  /**
+   * The weight gradient sums n * oh * ow products per weight (100K for the first conv layer at
+   * batch 128): a tree over chunks of the (image, output row, output column) terms.
+   */
   conv2dBackwardFilter(x: Storage, dy: Storage, g: Conv2dGeometry): Storage {
     if (!isF32(x) || !isF32(dy)) return this.onHost((h) => this.fromHost(this.ref.conv2dBackwardFilter(h(x), h(dy), g)));
     const cg = g.c / g.groups, og = g.o / g.groups;
-    const src = `function(X, DY) {
-${decompose('this.thread.x', [g.o, cg, g.kh, g.kw], 'i')}
-const grp = Math.floor((i0 + 0.5) / ${lit(og)});
-const c = grp * ${lit(cg)} + i1;
-let acc = 0.0;
-for (let b = 0; b < ${lit(g.n)}; b++) {
-  const xb = (b * ${lit(g.c)} + c) * ${lit(g.h * g.w)};
-  const db = (b * ${lit(g.o)} + i0) * ${lit(g.oh * g.ow)};
-  for (let oy = 0; oy < ${lit(g.oh)}; oy++) {
-    const iy = oy * ${lit(g.strideH)} - ${lit(g.padH)} + i2 * ${lit(g.dilH)};
-    if (iy >= 0 && iy < ${lit(g.h)}) {
-      for (let ox = 0; ox < ${lit(g.ow)}; ox++) {
-        const ix = ox * ${lit(g.strideW)} - ${lit(g.padW)} + i3 * ${lit(g.dilW)};
-        if (ix >= 0 && ix < ${lit(g.w)}) {
-          acc += X[xb + iy * ${lit(g.w)} + ix] * DY[db + oy * ${lit(g.ow)} + ox];
-        }
-      }
-    }
-  }
-}
-return acc;
-}`;
-    return this.kernel(src, g.o * cg * g.kh * g.kw, [x, dy]);
+    return this.treeReduce({
+      op: 'sum', outSize: g.o * cg * g.kh * g.kw, inner: g.n * g.oh * g.ow, params: 'X, DY', args: [x, dy],
+      prelude: `${decompose('o', [g.o, cg, g.kh, g.kw], 'i')}
+${floorDiv('grp', 'i0', og)}
+const ch = grp * ${lit(cg)} + i1;`,
+      element: `${decompose('j', [g.n, g.oh, g.ow], 'b')}
+const iy = b1 * ${lit(g.strideH)} - ${lit(g.padH)} + i2 * ${lit(g.dilH)};
+const ix = b2 * ${lit(g.strideW)} - ${lit(g.padW)} + i3 * ${lit(g.dilW)};
+let v = 0.0;
+if (iy >= 0 && iy < ${lit(g.h)} && ix >= 0 && ix < ${lit(g.w)}) {
+  v = X[((b0 * ${lit(g.c)} + ch) * ${lit(g.h)} + iy) * ${lit(g.w)} + ix] * DY[((b0 * ${lit(g.o)} + i0) * ${lit(g.oh)} + b1) * ${lit(g.ow)} + b2];
+}`,
+    }).out;
   }
 
   // ---------------------------------------------------------------- pooling
@@ -482,8 +572,10 @@ return ${ret};
     const ka = Math.ceil(g.kh / g.strideH), kb = Math.ceil(g.kw / g.strideW);
     const src = `function(${params}) {
 ${decompose('this.thread.x', [g.n, g.c, g.h, g.w], 'i')}
-const oyHi = Math.floor((i2 + ${lit(g.padH)} + 0.5) / ${lit(g.strideH)});
-const oxHi = Math.floor((i3 + ${lit(g.padW)} + 0.5) / ${lit(g.strideW)});
+const ty = i2 + ${lit(g.padH)};
+const tx = i3 + ${lit(g.padW)};
+${floorDiv('oyHi', 'ty', g.strideH)}
+${floorDiv('oxHi', 'tx', g.strideW)}
 let acc = 0.0;
 for (let a = 0; a < ${lit(ka)}; a++) {
   const oy = oyHi - ${lit(ka - 1)} + a;
@@ -556,27 +648,17 @@ return s / ${this.divisorOf(g)};
   // ---------------------------------------------------------------- batch norm
 
   /**
-   * Per-channel sums over [n, c, s] of `expr` (in terms of k = the element's index and ch), as
-   * two float32 storages hi + lo: hi is the sum rounded to float32 and lo the rounding error.
-   * In cpu mode (double arithmetic) hi + lo carries the sum to ~2^-48, so later kernels use the
-   * unrounded sums the reference uses; in GL modes lo is 0.
+   * Per-channel sums over [n, c, s]: a tree reduction whose `element` (statements defining `v`)
+   * sees the element's index `k` and its channel `o`.
    */
-  private channelSums(g: ChannelGeometry, expr: string, params: string, args: KArg[]): [GpuStorage, GpuStorage] {
-    const src = (ret: string): string => `function(${params}) {
-const ch = this.thread.x;
-let acc = 0.0;
-for (let b = 0; b < ${lit(g.n)}; b++) {
-  const base = (b * ${lit(g.c)} + ch) * ${lit(g.s)};
-  for (let j = 0; j < ${lit(g.s)}; j++) {
-    const k = base + j;
-    acc += ${expr};
-  }
-}
-return ${ret};
-}`;
-    return [this.kernel(src('acc'), g.c, args), this.kernel(src('acc - Math.fround(acc)'), g.c, args)];
+  private channelSum(g: ChannelGeometry, element: string, params: string, args: KArg[], finish?: string): TreeSum {
+    return this.treeReduce({
+      op: 'sum', outSize: g.c, inner: g.n * g.s, params, args, exact: true, finish,
+      element: `${decompose('j', [g.n, g.s], 'b')}\nconst k = (b0 * ${lit(g.c)} + o) * ${lit(g.s)} + b1;\n${element}`,
+    });
   }
 
+  /** Mean, then the variance about it: each sum computed once, as a tree. */
   batchNormStats(x: Storage, g: ChannelGeometry): { mean: Storage; variance: Storage } {
     if (!isF32(x)) {
       return this.onHost((h) => {
@@ -584,14 +666,11 @@ return ${ret};
         return { mean: this.fromHost(r.mean), variance: this.fromHost(r.variance) };
       });
     }
-    const count = g.n * g.s;
-    const [sh, sl] = this.channelSums(g, 'X[k]', 'X', [x]);
-    const mean = this.kernel(`function(H, L) { return (H[this.thread.x] + L[this.thread.x]) / ${lit(count)}; }`, g.c, [sh, sl]);
-    // the reference centres with the unrounded mean
-    const mu = `((H[ch] + L[ch]) / ${lit(count)})`;
-    const [vh, vl] = this.channelSums(g, `(X[k] - ${mu}) * (X[k] - ${mu})`, 'X, H, L', [x, sh, sl]);
-    const variance = this.kernel(`function(H, L) { return (H[this.thread.x] + L[this.thread.x]) / ${lit(count)}; }`, g.c, [vh, vl]);
-    return { mean, variance };
+    const count = lit(g.n * g.s);
+    const mean = this.channelSum(g, 'const v = X[k];', 'X', [x], `acc / ${count}`);
+    // the reference centres with the unrounded mean (a pair in cpu mode)
+    const variance = this.channelSum(g, `const d = X[k] - ${sumAt(mean, 'M', 'o', g.c)};\nconst v = d * d;`, 'X, M', [x, mean.out], `acc / ${count}`);
+    return { mean: this.hi(mean, g.c), variance: this.hi(variance, g.c) };
   }
 
   batchNormForward(x: Storage, mean: Storage, invstd: Storage, weight: Storage, bias: Storage, g: ChannelGeometry): Storage {
@@ -608,7 +687,8 @@ return X[this.thread.x] * scale + shift;
   }
 
   private channelOf(g: ChannelGeometry): string {
-    return `const ch = Math.floor((this.thread.x + 0.5) / ${lit(g.s)}) - Math.floor((this.thread.x + 0.5) / ${lit(g.s * g.c)}) * ${lit(g.c)};`;
+    return `${decompose('this.thread.x', [g.n, g.c, g.s], 'e')}
+const ch = e1;`;
   }
 
   batchNormBackward(dy: Storage, x: Storage, mean: Storage, invstd: Storage, weight: Storage, g: ChannelGeometry, batchStats: boolean): { dx: Storage; dweight: Storage; dbias: Storage } {
@@ -619,30 +699,31 @@ return X[this.thread.x] * scale + shift;
       });
     }
     const n = g.n * g.c * g.s;
-    const [dbias, dbLo] = this.channelSums(g, 'DY[k]', 'DY', [dy]);
-    const [dweight, dwLo] = this.channelSums(g, 'DY[k] * (X[k] - M[ch]) * Q[ch]', 'DY, X, M, Q', [dy, x, mean, invstd]);
+    const dbias = this.channelSum(g, 'const v = DY[k];', 'DY', [dy]);
+    const dweight = this.channelSum(g, 'const v = DY[k] * (X[k] - M[o]) * Q[o];', 'DY, X, M, Q', [dy, x, mean, invstd]);
     const count = g.n * g.s;
     const dx = batchStats
-      ? this.kernel(`function(DY, X, M, Q, W, SD, SDL, SX, SXL) {
+      ? this.kernel(`function(DY, X, M, Q, W, SD, SX) {
 ${this.channelOf(g)}
 const q = Q[ch];
 const t = this.thread.x;
-const mDy = (SD[ch] + SDL[ch]) / ${lit(count)};
-const mDyXhat = (SX[ch] + SXL[ch]) / ${lit(count)};
+const mDy = ${sumAt(dbias, 'SD', 'ch', g.c)} / ${lit(count)};
+const mDyXhat = ${sumAt(dweight, 'SX', 'ch', g.c)} / ${lit(count)};
 return q * W[ch] * (DY[t] - mDy - (X[t] - M[ch]) * q * mDyXhat);
-}`, n, [dy, x, mean, invstd, weight, dbias, dbLo, dweight, dwLo])
+}`, n, [dy, x, mean, invstd, weight, dbias.out, dweight.out])
       : this.kernel(`function(DY, Q, W) {
 ${this.channelOf(g)}
 return DY[this.thread.x] * (Q[ch] * W[ch]);
 }`, n, [dy, invstd, weight]);
-    return { dx, dweight, dbias };
+    return { dx, dweight: this.hi(dweight, g.c), dbias: this.hi(dbias, g.c) };
   }
 
   // ---------------------------------------------------------------- optimiser
 
   /**
-   * Adam in four kernels (decayed param, m, v, param), each output rounded to float32 where the
-   * reference stores it, so cpu mode matches the reference bit for bit.
+   * Adam in one launch: a kernel map (GPU.js's several outputs of one kernel) writes the new m
+   * and v alongside the new parameter. Each is rounded to float32 where the reference stores it,
+   * so cpu mode matches the reference bit for bit.
    */
   adamUpdate(param: Storage, grad: Storage, m: Storage, v: Storage, h: AdamHyper): void {
     if (![param, grad, m, v].every(isF32)) {
@@ -657,28 +738,36 @@ return DY[this.thread.x] * (Q[ch] * W[ch]);
     if (n === 0) return;
     const bc1 = 1 - h.beta1 ** h.step;
     const bc2 = 1 - h.beta2 ** h.step;
-    const stepSize = h.lr / bc1;
-    const sqrtBc2 = Math.sqrt(bc2);
     const l2 = h.weightDecay !== 0 && !h.decoupled;
-    const gi = l2 ? '(G[t] + wd * P[t])' : 'G[t]';
+    const decay = h.weightDecay !== 0 && h.decoupled;
+    const src = `function(P, G, M, V, b1, c1, b2, c2, wd, f, ss, sb, eps) {
+const t = this.thread.x;
+const g = ${l2 ? 'G[t] + wd * P[t]' : 'G[t]'};
+const m = Math.fround(adamM(M[t], g, b1, c1));
+const v = Math.fround(adamV(V[t], g, b2, c2));
+const p = ${decay ? 'Math.fround(P[t] * f)' : 'P[t]'};
+return p - (ss * m) / (Math.sqrt(v) / sb + eps);
+}`;
+    const maps = {
+      m: 'function adamM(mo, g, b1, c1) { return b1 * mo + c1 * g; }',
+      v: 'function adamV(vo, g, b2, c2) { return b2 * vo + c2 * g * g; }',
+    };
     // 1 - beta is computed on the host: in GL modes 1 - float32(0.999) would be 5e-5 off
-    const mNew = this.kernel(`function(G, P, M, b1, c1, wd) { const t = this.thread.x; return b1 * M[t] + c1 * ${gi}; }`, n, [grad, param, m, h.beta1, 1 - h.beta1, h.weightDecay]);
-    const vNew = this.kernel(`function(G, P, V, b2, c2, wd) { const t = this.thread.x; const g = ${gi}; return b2 * V[t] + c2 * g * g; }`, n, [grad, param, v, h.beta2, 1 - h.beta2, h.weightDecay]);
-    let p: Storage = param;
-    if (h.weightDecay !== 0 && h.decoupled) {
-      p = this.kernel('function(P, f) { return P[this.thread.x] * f; }', n, [param, 1 - h.lr * h.weightDecay]);
-    }
-    const pNew = this.kernel(
-      'function(P, M, V, ss, sb, eps) { const t = this.thread.x; return P[t] - (ss * M[t]) / (Math.sqrt(V[t]) / sb + eps); }',
-      n, [p, mNew, vNew, stepSize, sqrtBc2, h.eps],
-    );
-    take(gs(m), mNew);
-    take(gs(v), vNew);
-    take(gs(param), pNew);
+    const args = [param, grad, m, v].map((s) => this.arg(s));
+    const out = this.call(src, n, [...args, h.beta1, 1 - h.beta1, h.beta2, 1 - h.beta2, h.weightDecay, 1 - h.lr * h.weightDecay, h.lr / bc1, Math.sqrt(bc2), h.eps], maps) as Record<'result' | 'm' | 'v', unknown>;
+    take(gs(m), wrap(out.m, n, 'float32'));
+    take(gs(v), wrap(out.v, n, 'float32'));
+    take(gs(param), wrap(out.result, n, 'float32'));
   }
 }
 
 // ---------------------------------------------------------------- helpers
+
+/** A tree reduction's output: n values, or n float32 pairs [hi... | lo...] (pair). */
+interface TreeSum { out: GpuStorage; pair: boolean }
+
+/** The expression of a tree sum's value at `i` (a name or literal) of n outputs named `name`: hi + lo for a pair. */
+const sumAt = (r: TreeSum, name: string, i: string, n: number): string => (r.pair ? `(${name}[${i}] + ${name}[${lit(n)} + ${i}])` : `${name}[${i}]`);
 
 /** The concrete mode GPU.js picked (its GL kernels all call themselves 'gpu'). */
 function modeOf(gpujs: GpuJsModule, gpu: GpuInstance): string {

@@ -1,17 +1,47 @@
 // Source generation for GPU.js kernels. Kernels are written as JavaScript source strings so that
 // shapes, strides and offsets are baked in as integer literals (one compiled kernel per geometry,
 // cached by the backend) while per-call scalars (learning rate, clamp bounds) stay arguments, so
-// changing them never recompiles. Index arithmetic is done in floats with Math.floor((i + 0.5) / d):
-// GLSL's float division is not correctly rounded, and the half keeps the quotient away from an
-// integer, exact for indices below 2^22.
+// changing them never recompiles.
+//
+// Index arithmetic runs in float32 on the device (GPU.js hands this.thread.x over as a float):
+// integers are exact below 2^24, and floor(i / d) is computed as a float quotient corrected by the
+// sign of the remainder (floorDiv), exact for every integer index below 2^24 whatever the rounding
+// of GLSL's division. The backend refuses tensors of more than MAX_ELEMENTS = 2^24 elements with
+// a clear error (assertIndexable) rather than index them wrongly.
 
 import type { BinaryOp, UnaryOp, View } from '../backend.js';
 import { coalesce } from '../js/strided.js';
+
+/** The most elements of one tensor the GPU backend indexes exactly (float32 integers). */
+export const MAX_ELEMENTS = 2 ** 24;
+
+/** Throw a clear error for a tensor the float32 index arithmetic cannot address exactly. */
+export function assertIndexable(n: number, what: string): void {
+  if (n > MAX_ELEMENTS) {
+    throw new Error(`gpu backend: ${what} has ${n.toLocaleString('en-US')} elements; GPU.js kernels index in float32, exact up to ` +
+      `2^24 = ${MAX_ELEMENTS.toLocaleString('en-US')} elements per tensor: use a smaller batch, or --device cpu`);
+  }
+}
 
 export const lit = (v: number): string => {
   if (!Number.isInteger(v)) throw new Error(`internal: gpu codegen literal ${v} is not an integer`);
   return v < 0 ? `(0 - ${-v})` : String(v);
 };
+
+/**
+ * Statements declaring `name` = floor(num / d) for an integer-valued float `num` (any sign,
+ * |num| < 2^24): the float quotient may be one off (GLSL's division is not correctly rounded),
+ * and the remainder's sign corrects it. `num` must be a name or a side-effect-free expression.
+ */
+export function floorDiv(name: string, num: string, d: number): string {
+  if (d === 1) return `const ${name} = ${num};`;
+  return [
+    `let ${name} = Math.floor(${num} / ${lit(d)});`,
+    `const ${name}r = ${num} - ${name} * ${lit(d)};`,
+    `if (${name}r < 0) { ${name} = ${name} - 1; }`,
+    `if (${name}r >= ${lit(d)}) { ${name} = ${name} + 1; }`,
+  ].join('\n');
+}
 
 /**
  * Statements that split the flat index `t` (a float) of a contiguous [shape] array into
@@ -28,12 +58,40 @@ export function decompose(t: string, shape: readonly number[], p: string): strin
       lines.push(`const ${p}${d} = 0;`);
       continue;
     }
-    lines.push(`const ${p}q${d} = Math.floor((${cur} + 0.5) / ${lit(s)});`);
+    lines.push(floorDiv(`${p}q${d}`, cur, s));
     lines.push(`const ${p}${d} = ${cur} - ${p}q${d} * ${lit(s)};`);
     cur = `${p}q${d}`;
   }
   lines.push(`const ${p}0 = ${cur};`);
   return lines.join('\n');
+}
+
+/**
+ * The longest per-thread loop of a kernel source, in iterations: the largest product of the
+ * literal bounds of nested `for (let v = 0; v < N; ...)` loops (the launch profile reports it).
+ */
+export function loopIterations(src: string): number {
+  let best = 1;
+  const stack: { depth: number; mult: number }[] = [];
+  let depth = 0;
+  let pending = 0; // a loop header seen, its body's brace not yet
+  const re = /for \(let \w+ = 0; \w+ < (\d+);|[{}]/g;
+  for (let m = re.exec(src); m; m = re.exec(src)) {
+    if (m[1] !== undefined) pending = Number(m[1]);
+    else if (m[0] === '{') {
+      depth++;
+      if (pending) {
+        const mult = (stack.at(-1)?.mult ?? 1) * pending;
+        stack.push({ depth, mult });
+        best = Math.max(best, mult);
+        pending = 0;
+      }
+    } else {
+      if (stack.at(-1)?.depth === depth) stack.pop();
+      depth--;
+    }
+  }
+  return best;
 }
 
 /** offset + sum(coord_k * stride_k) as an expression. */

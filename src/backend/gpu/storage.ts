@@ -48,8 +48,8 @@ export class GpuStorage implements Storage {
     }
     this._tex = tex;
     this._host = host;
-    // GPU.js single-precision textures hold one value per RGBA float texel: 16 bytes a value
-    this._ballast = this.size >= 4096 ? new ArrayBuffer(this.size * 16) : null;
+    // the backend's kernels pack four float32 values per RGBA texel (optimizeFloatMemory): 4 bytes a value
+    this._ballast = this.size >= 4096 ? new ArrayBuffer(this.size * 4) : null;
     registry?.register(this, tex, this);
   }
 
