@@ -39,7 +39,7 @@ describe('gpu backend at training size (GPU.js cpu mode)', () => {
     expect(maxLoop).toBeLessThanOrEqual(4096);
     expect(maxLoop).toBeGreaterThan(1);
     console.log(`batch 256: losses gpu ${got.map((l) => l.toFixed(4)).join(' ')} | wasm ${want.map((l) => l.toFixed(4)).join(' ')}; ${launches.length / 2} launches per step, longest loop ${maxLoop}`);
-  }, 900_000);
+  }, 1_500_000); // GPU.js cpu mode runs every kernel as JavaScript: 17 minutes with the 2-core machine heavily shared
 
   it('Adam is one launch per parameter (a kernel map writes param, m and v)', () => {
     const b = gpuCpuBackend();
