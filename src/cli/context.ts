@@ -1,9 +1,9 @@
 // What the commands share: choosing the backend, loading data and models, and output paths.
 
-import { mkdir, access, constants, stat } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import { getBackendInfo, setBackend } from '../backend/registry.js';
 import { loadSafetensorsWithMetadata, mnist } from '../node/index.js';
+import { checkWritableDirectorySync, makeDirectorySync } from '../node/files.js';
 import type { ImageDataset } from '../vae/data.js';
 import { stratifiedSubset } from '../vae/data.js';
 import { vaeFromStateDict } from '../vae/checkpoint.js';
@@ -66,38 +66,26 @@ export async function loadModel(file: string, kind?: ModelKind, latent?: number)
 
 /**
  * Make sure files can be written to `dir` before doing any work, with a message naming the path.
- * Nothing is created: a failing command leaves no empty directory behind (makeOutputDir creates
+ * Nothing is left behind: a failing command leaves no empty directory (makeOutputDir creates
  * it just before the first file is written).
  */
-export async function checkWritableDir(dir: string): Promise<void> {
-  const target = resolve(dir);
-  let p = target;
-  for (;;) {
-    try {
-      if (!(await stat(p)).isDirectory()) throw new CliError(`cannot write to output directory ${target}: ${p} is not a directory`);
-      await access(p, constants.W_OK);
-      return;
-    } catch (e) {
-      if (e instanceof CliError) throw e;
-      const code = (e as NodeJS.ErrnoException).code;
-      if ((code === 'ENOENT' || code === 'ENOTDIR') && dirname(p) !== p) {
-        p = dirname(p);
-        continue;
-      }
-      throw new CliError(`cannot write to output directory ${target}: ${code === 'EACCES' || code === 'EPERM' ? `permission denied on ${p}` : (code ?? (e as Error).message)}`);
-    }
+export function checkWritableDir(dir: string): void {
+  try {
+    checkWritableDirectorySync(dir);
+  } catch (e) {
+    throw new CliError(`cannot write to output directory ${resolve(dir)}: ${(e as Error).message}`);
   }
 }
 
-export const checkWritableFileDir = (file: string): Promise<void> => checkWritableDir(dirname(resolve(file)));
+export const checkWritableFileDir = (file: string): void => checkWritableDir(dirname(resolve(file)));
 
 /** Create the output directory (checked by checkWritableDir) right before writing into it. */
-export async function makeOutputDir(dir: string): Promise<void> {
+export function makeOutputDir(dir: string): void {
   try {
-    await mkdir(dir, { recursive: true });
+    makeDirectorySync(dir);
   } catch (e) {
-    throw new CliError(`cannot create output directory ${resolve(dir)}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+    throw new CliError(`cannot create output directory ${resolve(dir)}: ${(e as Error).message}`);
   }
 }
 
-export const makeFileDir = (file: string): Promise<void> => makeOutputDir(dirname(resolve(file)));
+export const makeFileDir = (file: string): void => makeOutputDir(dirname(resolve(file)));

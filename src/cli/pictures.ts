@@ -1,21 +1,21 @@
-// The PNGs the CLI writes: image grids, reconstructions, loss curves, the latent t-SNE plot.
+// The PNGs the CLI writes, as bytes: image grids, reconstructions, loss curves, the latent t-SNE plot.
 
-import { savePng } from '../node/canvas.js';
+import { renderPng } from '../node/canvas.js';
 import { drawImageGrid, drawLossCurve, drawScatter, imageGridSize } from '../vae/draw.js';
 
 const SCALE = 3;
 
 /** n images of 28 x 28 (values in [0, 1]) in a grid of `cols` columns. */
-export async function saveImageGrid(path: string, images: Float32Array, n: number, cols: number): Promise<void> {
+export function imageGridPng(images: Float32Array, n: number, cols: number): Promise<Uint8Array> {
   const opts = { cols, scale: SCALE, pad: 2 };
   const size = imageGridSize(n, 28, 28, opts);
-  await savePng(path, size.width, size.height, (ctx) => {
+  return renderPng(size.width, size.height, (ctx) => {
     drawImageGrid(ctx, images, n, 28, 28, opts);
   });
 }
 
 /** Rows of `cols` originals, each above the row of their reconstructions. */
-export async function saveReconstructions(path: string, originals: Float32Array, recons: Float32Array, n: number, cols = 8): Promise<void> {
+export function reconstructionsPng(originals: Float32Array, recons: Float32Array, n: number, cols = 8): Promise<Uint8Array> {
   const px = 28 * 28;
   const rows = Math.ceil(n / cols);
   const grid = new Float32Array(rows * 2 * cols * px).fill(1);
@@ -25,19 +25,19 @@ export async function saveReconstructions(path: string, originals: Float32Array,
     grid.set(originals.subarray(i * px, (i + 1) * px), ((2 * r) * cols + c) * px);
     grid.set(recons.subarray(i * px, (i + 1) * px), ((2 * r + 1) * cols + c) * px);
   }
-  await saveImageGrid(path, grid, rows * 2 * cols, cols);
+  return imageGridPng(grid, rows * 2 * cols, cols);
 }
 
-export async function saveLossCurve(path: string, train: number[], test: number[]): Promise<void> {
-  await savePng(path, 640, 400, (ctx) => {
+export function lossCurvePng(train: number[], test: number[]): Promise<Uint8Array> {
+  return renderPng(640, 400, (ctx) => {
     drawLossCurve(ctx, [{ name: 'train', values: train }, { name: 'test', values: test }], {
       width: 640, height: 400, title: 'Loss per image (BCE + KL, nats)', xLabel: 'epoch', yLabel: 'loss',
     });
   });
 }
 
-export async function saveScatter(path: string, points: Float32Array, labels: Int32Array, title: string): Promise<void> {
-  await savePng(path, 720, 600, (ctx) => {
+export function scatterPng(points: Float32Array, labels: Int32Array, title: string): Promise<Uint8Array> {
+  return renderPng(720, 600, (ctx) => {
     drawScatter(ctx, points, labels, { width: 720, height: 600, title });
   });
 }

@@ -21,18 +21,20 @@ const model = {
 export const train = defineCommand({
   name: 'train',
   summary: 'Train the VAE; writes checkpoints, sample and reconstruction PNGs and metrics every epoch.',
+  description:
+    'Train the VAE. Every epoch writes model.safetensors, metrics.jsonl, samples_epoch_N.png, recon_epoch_N.png and loss.png, each atomically, and then checkpoint.safetensors, which commits the epoch: after a crash, --resume restores the committed epoch\'s outputs and continues bit for bit. An epoch whose weights, optimiser state or test loss are not finite is not written. One trainer at a time per --out (a lock file holds its PID).',
   flags: {
     ...data,
     model: { type: 'enum', values: ['conv', 'mlp'], default: 'conv', description: 'conv: the reference ConvVAE; mlp: the 784-400-latent VAE' },
     epochs: { type: 'int', min: 1, default: 10, description: 'total epochs (with --resume: up to this many in all)' },
-    'batch-size': { type: 'int', min: 1, default: 128, description: 'images per step' },
+    'batch-size': { type: 'int', min: 2, default: 128, description: 'images per step, at least 2 (batch norm needs two); a last batch of a single image is left out of the epoch' },
     lr: { type: 'float', min: 0, exclusiveMin: true, default: 1e-3, description: 'Adam learning rate' },
     latent: { type: 'int', min: 1, default: 20, description: 'latent dimensions' },
     beta: { type: 'float', min: 0, default: 1, description: 'weight of the KL term' },
     seed: { type: 'int', default: 1, description: 'seed for initialisation, shuffling and noise' },
     ...compute,
     out: { type: 'path', short: 'o', metavar: 'DIR', default: 'runs/vae', description: 'output directory' },
-    resume: { type: 'boolean', description: 'continue from DIR/checkpoint.safetensors' },
+    resume: { type: 'boolean', description: 'continue from DIR/checkpoint.safetensors, with its model, optimiser and data flags (others are refused); first rewrites any output of its epoch that is missing or differs' },
     limit: { type: 'int', min: 1, description: 'train on N training images: a random subset stratified by label, chosen by --seed (quick runs)' },
     'test-limit': { type: 'int', min: 1, description: 'evaluate on N test images: a stratified subset chosen by --seed' },
     images: { type: 'boolean', default: true, description: 'write sample, reconstruction and loss PNGs each epoch (needs @napi-rs/canvas; --no-images trains without)' },

@@ -1,4 +1,5 @@
-// Node-only file plumbing: atomic writes, reads with path-naming errors, gzip, and locating/loading MNIST IDX files.
+// Node-only file plumbing: atomic writes (and the removal of what a killed writer left), directory
+// creation and locks, reads with path-naming errors, gzip, and locating/loading MNIST IDX files.
 
 import { randomBytes } from 'node:crypto';
 import { promises as fsp } from 'node:fs';
@@ -52,19 +53,180 @@ function tempName(dir: string, file: string): string {
   return path.join(dir, `.${path.basename(file)}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`);
 }
 
+/** Our temp files: `.NAME.PID.RAND.tmp`; the PID is the writer's. */
+const TEMP_FILE = /^\..+\.(\d+)\.[0-9a-f]{12}\.tmp$/;
+
+/** Whether process `pid` exists (EPERM: it does, under another user). */
+export function processAlive(pid: number): boolean {
+  if (pid === process.pid) return true;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return errCode(e) === 'EPERM';
+  }
+}
+
 /**
- * Removes the temporary files this process's atomic writes have in `dir` (for an exit in the
- * middle of a write, such as a second Ctrl-C); best effort.
+ * Removes the temporary files of atomic writes in `dir` made by this process (for an exit in the
+ * middle of a write, such as a second Ctrl-C), or with `stale`, those of processes that no longer
+ * exist (a kill in the middle of a write leaves them). Best effort; returns the names removed.
  */
-export function removeTempFilesSync(dir: string): void {
+export function removeTempFilesSync(dir: string, opts: { stale?: boolean } = {}): string[] {
   let names: string[];
   try {
     names = fs.readdirSync(dir);
   } catch {
+    return [];
+  }
+  const removed: string[] = [];
+  for (const n of names) {
+    const m = TEMP_FILE.exec(n);
+    if (!m) continue;
+    const pid = Number(m[1]);
+    if (opts.stale ? processAlive(pid) : pid !== process.pid) continue;
+    try {
+      fs.rmSync(path.join(dir, n), { force: true });
+      removed.push(n);
+    } catch {
+      /* best effort: another cleaner, or no permission */
+    }
+  }
+  return removed;
+}
+
+// Crash tests (test/cli/kill.test.ts) set VAEGRAD_TEST_KILL_IN_WRITE="N:PHASE" to make the process
+// SIGKILL itself in its Nth atomic write at PHASE: 'open' (empty temp file), 'half' (half the bytes
+// written), 'synced' (before the rename) or 'renamed' (before the directory sync).
+let writesStarted = 0;
+function crashPoint(phase: 'open' | 'half' | 'synced' | 'renamed'): void {
+  const spec = process.env.VAEGRAD_TEST_KILL_IN_WRITE;
+  if (spec && spec === `${writesStarted}:${phase}`) process.kill(process.pid, 'SIGKILL');
+}
+
+/** Thrown by lockDirectory when a live process holds the lock. */
+export class DirectoryLocked extends Error {
+  constructor(
+    readonly lockFile: string,
+    readonly pid: number,
+  ) {
+    super(`${lockFile} is held by process ${pid}`);
+    this.name = 'DirectoryLocked';
+  }
+}
+
+/**
+ * Takes an exclusive lock on `dir` (which must exist): the file `dir/name` holding our PID,
+ * created with O_EXCL. A lock whose process no longer exists (killed) is taken over; a live one
+ * throws DirectoryLocked. Returns the release function (also run at process exit).
+ */
+export function lockDirectory(dir: string, name: string): () => void {
+  const file = path.join(dir, name);
+  for (let attempt = 0; ; attempt++) {
+    try {
+      const fd = fs.openSync(file, 'wx', 0o644);
+      fs.writeSync(fd, `${process.pid}\n`);
+      fs.closeSync(fd);
+      break;
+    } catch (e) {
+      if (errCode(e) !== 'EEXIST') throw describeFsError('create', file, e);
+    }
+    let text = '';
+    try {
+      text = fs.readFileSync(file, 'utf8');
+    } catch {
+      /* released meanwhile: try again */
+    }
+    const pid = Number(text.trim());
+    // An empty lock is one whose writer died between creating and writing it (or is writing now: the retry sees it).
+    if (text !== '' && Number.isSafeInteger(pid) && pid > 0 && processAlive(pid)) throw new DirectoryLocked(file, pid);
+    if (attempt >= 3) throw new DirectoryLocked(file, Number.isSafeInteger(pid) ? pid : 0);
+    // Stale: remove it if it still says what we read (another process may be taking it over too).
+    try {
+      if (fs.readFileSync(file, 'utf8') === text) fs.rmSync(file, { force: true });
+    } catch {
+      /* gone already */
+    }
+  }
+  const release = (): void => {
+    process.off('exit', release);
+    try {
+      if (fs.readFileSync(file, 'utf8').trim() === String(process.pid)) fs.rmSync(file, { force: true });
+    } catch {
+      /* already gone */
+    }
+  };
+  process.on('exit', release);
+  return release;
+}
+
+/**
+ * Checks that files can be created in `dir` by doing it, leaving nothing behind: a temp file when
+ * `dir` exists, else the first missing directory of its path, removed again (permission bits say
+ * nothing to root, and /proc or a read-only mount only refuse when asked). Errors name the path.
+ */
+export function checkWritableDirectorySync(dir: string): void {
+  const target = path.resolve(dir);
+  let p = target;
+  let firstMissing: string | undefined;
+  for (;;) {
+    let st: fs.Stats;
+    try {
+      st = fs.statSync(p);
+    } catch (e) {
+      if ((errCode(e) !== 'ENOENT' && errCode(e) !== 'ENOTDIR') || path.dirname(p) === p) throw describeFsError('use', p, e);
+      firstMissing = p;
+      p = path.dirname(p);
+      continue;
+    }
+    if (!st.isDirectory()) throw new Error(`${p} is not a directory`);
+    break;
+  }
+  if (firstMissing !== undefined) {
+    try {
+      fs.mkdirSync(firstMissing);
+    } catch (e) {
+      throw describeFsError('create directory', firstMissing, e);
+    }
+    fs.rmdirSync(firstMissing);
     return;
   }
-  for (const n of names) {
-    if (n.startsWith('.') && n.endsWith('.tmp') && n.includes(`.${process.pid}.`)) fs.rmSync(path.join(dir, n), { force: true });
+  const probe = tempName(p, path.join(p, 'write-check'));
+  try {
+    fs.closeSync(fs.openSync(probe, 'wx', 0o644));
+  } catch (e) {
+    throw describeFsError('create files in', p, e);
+  }
+  fs.rmSync(probe, { force: true });
+}
+
+/**
+ * Creates `dir` and its missing parents one at a time (fs.mkdir's recursive mode loops forever
+ * where a file system refuses with ENOENT, as /proc does). Errors name the directory it stopped at.
+ */
+export function makeDirectorySync(dir: string): void {
+  const target = path.resolve(dir);
+  const missing: string[] = [];
+  for (let p = target; ; p = path.dirname(p)) {
+    let st: fs.Stats | undefined;
+    try {
+      st = fs.statSync(p);
+    } catch (e) {
+      if (errCode(e) !== 'ENOENT' || path.dirname(p) === p) throw describeFsError('create directory', p, e);
+    }
+    if (st) {
+      if (!st.isDirectory()) throw new Error(`cannot create directory ${target}: ${p} is not a directory`);
+      break;
+    }
+    missing.push(p);
+  }
+  for (const p of missing.reverse()) {
+    try {
+      fs.mkdirSync(p);
+    } catch (e) {
+      if (errCode(e) === 'EEXIST' && fs.statSync(p).isDirectory()) continue;
+      throw describeFsError('create directory', p, e);
+    }
   }
 }
 
@@ -75,14 +237,22 @@ export function removeTempFilesSync(dir: string): void {
 export async function writeFileAtomic(file: string, data: Uint8Array | string): Promise<void> {
   const dir = await checkTargetDir(file);
   const tmp = tempName(dir, file);
+  const bytes = typeof data === 'string' ? Buffer.from(data, 'utf8') : data;
+  writesStarted++;
   let handle: fsp.FileHandle | undefined;
   try {
     handle = await fsp.open(tmp, 'wx', 0o644);
-    await handle.writeFile(data);
+    crashPoint('open');
+    const half = bytes.length >> 1;
+    await handle.writeFile(bytes.subarray(0, half)); // writeFile on a handle continues at its position
+    crashPoint('half');
+    await handle.writeFile(bytes.subarray(half));
     await handle.sync();
     await handle.close();
     handle = undefined;
+    crashPoint('synced');
     await fsp.rename(tmp, file);
+    crashPoint('renamed');
   } catch (e) {
     if (handle !== undefined) await handle.close().catch(() => undefined);
     await fsp.rm(tmp, { force: true }).catch(() => undefined);

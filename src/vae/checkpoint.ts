@@ -1,17 +1,18 @@
 // Training checkpoints as one safetensors file: the model's state_dict under PyTorch's names,
 // the Adam moments under 'optimizer.<i>.*', and everything else (config, epoch, step, RNG
-// state, per-parameter step counts, metrics) as JSON in __metadata__; and a model from any of
-// the files vaegrad reads (checkpoint, model.safetensors, PyTorch state_dict).
+// state, per-parameter step counts, the trainer program's own record) as JSON in __metadata__,
+// validated field by field when read; and a model from any of the files vaegrad reads
+// (checkpoint, model.safetensors, PyTorch state_dict), refused when its weights are not finite.
 
 import { safetensorsToStateDict, stateDictToSafetensors } from '../io/state-dict.js';
 import type { Tensor } from '../tensor.js';
+import { Generator } from '../random.js';
 import type { ModelKind, VAE } from './models.js';
 import { createModel } from './models.js';
-import type { Averages, Progress, TrainConfig } from './train.js';
-import { Trainer } from './train.js';
+import type { Averages, GeneratorState, Progress, TrainConfig } from './train.js';
+import { OPTIMIZER_PREFIX, Trainer, firstNonFinite } from './train.js';
 
 export const CHECKPOINT_FORMAT = 'vaegrad-checkpoint/1';
-const OPT_PREFIX = 'optimizer.';
 
 export interface CheckpointMeta {
   format: string;
@@ -20,19 +21,16 @@ export interface CheckpointMeta {
   /** Running averages of an interrupted epoch. */
   running?: Averages;
   optimizer: { lr: number; steps: Record<number, number> };
+  /** What the program that trains keeps with the run (the CLI: its data flags and the metrics history); it validates it. */
+  run?: unknown;
 }
 
-export function checkpointBytes(t: Trainer, running?: Averages): Uint8Array {
-  const sd = t.model.stateDict();
+export function checkpointBytes(t: Trainer, extra: { running?: Averages; run?: unknown } = {}): Uint8Array {
   const opt = t.optimizer.stateDict();
   const steps: Record<number, number> = {};
-  for (const [i, s] of opt.state) {
-    sd.set(`${OPT_PREFIX}${i}.exp_avg`, s.exp_avg as Tensor);
-    sd.set(`${OPT_PREFIX}${i}.exp_avg_sq`, s.exp_avg_sq as Tensor);
-    steps[i] = s.step as number;
-  }
-  const meta: CheckpointMeta = { format: CHECKPOINT_FORMAT, config: t.config, progress: t.progress(), running, optimizer: { lr: opt.paramGroups[0]!.options.lr, steps } };
-  return stateDictToSafetensors(sd, { vaegrad: JSON.stringify(meta) });
+  for (const [i, s] of opt.state) steps[i] = s.step as number;
+  const meta: CheckpointMeta = { format: CHECKPOINT_FORMAT, config: t.config, progress: t.progress(), running: extra.running, optimizer: { lr: opt.paramGroups[0]!.options.lr, steps }, run: extra.run };
+  return stateDictToSafetensors(t.namedState(), { vaegrad: JSON.stringify(meta) });
 }
 
 /** Only the model's state_dict (what PyTorch's load_state_dict takes). */
@@ -40,18 +38,71 @@ export function modelBytes(t: Trainer): Uint8Array {
   return stateDictToSafetensors(t.model.stateDict(), { format: 'pt', model: t.config.model, latent: String(t.config.latent) });
 }
 
+/**
+ * Checks a field of untrusted metadata: `ok` says whether the value is acceptable, `want` says
+ * what was expected; the error names the file and the field's dotted path.
+ */
+function field<T>(source: string, obj: unknown, path: string, want: string, ok: (v: unknown) => boolean): T {
+  const v = path.split('.').reduce<unknown>((o, k) => (typeof o === 'object' && o !== null ? (o as Record<string, unknown>)[k] : undefined), obj);
+  if (!ok(v)) throw new Error(`${source}: checkpoint field ${path} must be ${want}, got ${v === undefined ? 'nothing' : JSON.stringify(v)}`);
+  return v as T;
+}
+
+const isObject = (v: unknown): boolean => typeof v === 'object' && v !== null && !Array.isArray(v);
+const isInt = (lo: number) => (v: unknown): boolean => Number.isSafeInteger(v) && (v as number) >= lo;
+const isFinite = (lo: number, exclusive = false) => (v: unknown): boolean => typeof v === 'number' && Number.isFinite(v) && (exclusive ? v > lo : v >= lo);
+const isRngState = (v: unknown): boolean =>
+  isObject(v) && Array.isArray((v as GeneratorState).s) && (v as GeneratorState).s.length === 4 &&
+  (v as GeneratorState).s.every((x) => Number.isInteger(x) && x >= 0 && x < 2 ** 32) &&
+  ((v as GeneratorState).spare === null || (v as GeneratorState).spare === undefined || isFinite(-Infinity)((v as GeneratorState).spare));
+
+/** The metadata's types and ranges, each failure naming its field (a crafted or damaged file must not train). */
+function validateMeta(m: unknown, source: string): CheckpointMeta {
+  const f = <T>(path: string, want: string, ok: (v: unknown) => boolean): T => field<T>(source, m, path, want, ok);
+  for (const p of ['config', 'progress', 'optimizer', 'optimizer.steps']) f(p, 'an object', isObject);
+  f('config.model', "'conv' or 'mlp'", (v) => v === 'conv' || v === 'mlp');
+  f('config.latent', 'a positive integer', isInt(1));
+  f('config.batchSize', 'an integer of at least 2', isInt(2));
+  f('config.lr', 'a positive number', isFinite(0, true));
+  f('config.beta', 'a non-negative number', isFinite(0));
+  f('config.seed', 'an integer', isInt(Number.MIN_SAFE_INTEGER));
+  f('progress.epoch', 'a non-negative integer', isInt(0));
+  f('progress.step', 'a non-negative integer', isInt(0));
+  f('progress.rngEpochStart', 'a generator state { s: [4 x uint32], spare }', isRngState);
+  f('progress.rng', 'a generator state { s: [4 x uint32], spare }', isRngState);
+  f('optimizer.lr', 'a positive number', isFinite(0, true));
+  const meta = m as CheckpointMeta;
+  for (const k of Object.keys(meta.optimizer.steps)) {
+    f(`optimizer.steps`, 'an object from parameter indices to step counts', () => /^\d+$/.test(k));
+    f(`optimizer.steps.${k}`, 'a non-negative integer', isInt(0));
+  }
+  if (meta.running !== undefined) {
+    f('running', 'an object', isObject);
+    for (const k of ['loss', 'bce', 'kl']) f(`running.${k}`, 'a finite number', isFinite(-Infinity));
+    f('running.images', 'a non-negative integer', isInt(0));
+  }
+  for (const k of ['rngEpochStart', 'rng'] as const) {
+    try {
+      Generator.fromState(meta.progress[k]);
+    } catch (e) {
+      throw new Error(`${source}: checkpoint field progress.${k}: ${(e as Error).message}`);
+    }
+  }
+  return meta;
+}
+
 function parseMeta(metadata: Record<string, string>, source: string): CheckpointMeta {
   const raw = metadata.vaegrad;
   if (!raw) throw new Error(`${source}: not a vaegrad training checkpoint (no 'vaegrad' entry in __metadata__); a bare state_dict can be loaded with --weights-only commands such as sample`);
-  let meta: CheckpointMeta;
+  let meta: unknown;
   try {
-    meta = JSON.parse(raw) as CheckpointMeta;
+    meta = JSON.parse(raw);
   } catch {
     throw new Error(`${source}: corrupt checkpoint metadata (not JSON)`);
   }
-  if (meta.format !== CHECKPOINT_FORMAT) throw new Error(`${source}: checkpoint format '${meta.format}', expected '${CHECKPOINT_FORMAT}'`);
-  if (!meta.config || !meta.progress || !meta.optimizer) throw new Error(`${source}: checkpoint metadata lacks config, progress or optimizer`);
-  return meta;
+  const format = isObject(meta) ? (meta as { format?: unknown }).format : undefined;
+  if (format !== CHECKPOINT_FORMAT) throw new Error(`${source}: checkpoint format ${JSON.stringify(format)}, expected '${CHECKPOINT_FORMAT}'`);
+  return validateMeta(meta, source);
 }
 
 export interface Checkpoint {
@@ -73,7 +124,7 @@ export function splitCheckpoint(tensors: Map<string, Tensor>, metadata: Record<s
   const model = new Map<string, Tensor>();
   const moments = new Map<number, { exp_avg?: Tensor; exp_avg_sq?: Tensor }>();
   for (const [k, t] of tensors) {
-    const m = /^optimizer\.(\d+)\.(exp_avg|exp_avg_sq)$/.exec(k);
+    const m = k.startsWith(OPTIMIZER_PREFIX) ? /^(\d+)\.(exp_avg|exp_avg_sq)$/.exec(k.slice(OPTIMIZER_PREFIX.length)) : null;
     if (!m) {
       model.set(k, t);
       continue;
@@ -87,8 +138,8 @@ export function splitCheckpoint(tensors: Map<string, Tensor>, metadata: Record<s
 }
 
 /** A Trainer in exactly the state the checkpoint recorded. */
-export function trainerFromCheckpoint(bytes: Uint8Array, source: string, expect?: Partial<TrainConfig>): { trainer: Trainer; meta: CheckpointMeta } {
-  const { meta, model, moments } = readCheckpoint(bytes, source);
+export function trainerFromCheckpoint(ck: Checkpoint, source: string, expect?: Partial<TrainConfig>): Trainer {
+  const { meta, model, moments } = ck;
   for (const [k, v] of Object.entries(expect ?? {})) {
     const have = (meta.config as unknown as Record<string, unknown>)[k];
     if (v !== undefined && have !== v) throw new Error(`${source}: checkpoint was trained with ${k}=${String(have)}, but ${k}=${String(v)} was asked for`);
@@ -109,7 +160,9 @@ export function trainerFromCheckpoint(bytes: Uint8Array, source: string, expect?
   groups[0]!.options.lr = meta.optimizer.lr;
   trainer.optimizer.loadStateDict({ state, paramGroups: groups });
   trainer.restore(meta.progress, meta.running);
-  return { trainer, meta };
+  const bad = firstNonFinite(trainer.namedState());
+  if (bad) throw new Error(`${source}: ${bad.name} holds ${bad.value} (element ${bad.index}): the checkpoint is not finite and cannot be trained from`);
+  return trainer;
 }
 
 /** Options of vaeFromStateDict: the model asked for, and how to tell the user to ask for another. */
@@ -154,6 +207,8 @@ export function vaeFromStateDict(tensors: Map<string, Tensor>, metadata: Record<
   } catch (e) {
     throw new Error(`${source} does not hold a ${k} VAE with latent ${z}${hint ? ` (pass ${hint} if it is another)` : ''}: ${(e as Error).message}`);
   }
+  const bad = firstNonFinite(model.stateDict());
+  if (bad) throw new Error(`${source}: ${bad.name} holds ${bad.value} (element ${bad.index}): the model's weights are not finite (its training diverged), so it cannot be used`);
   return model.eval();
 }
 

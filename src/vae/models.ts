@@ -139,3 +139,13 @@ export function createModel(kind: ModelKind, latent: number): VAE {
   if (kind === 'mlp') return new MlpVAE({ latent });
   throw new Error(`unknown model '${String(kind)}' (expected 'conv' or 'mlp')`);
 }
+
+/**
+ * Parameters of a model of this kind and latent size, without building it at that size: the count
+ * is linear in the latent size, so two tiny models give it (they draw from the global generator).
+ */
+export function parameterCount(kind: ModelKind, latent: number): number {
+  const count = (l: number): number => createModel(kind, l).parameters().reduce((a, p) => a + p.numel, 0);
+  const one = count(1);
+  return one + (count(2) - one) * (latent - 1);
+}

@@ -2,8 +2,8 @@
 // state is checkpointed, so a resumed run replays an uninterrupted one bit for bit.
 
 import { noGrad } from '../autograd/grad-mode.js';
-import { randn, tensor } from '../creation.js';
-import { stack } from '../ops/movement.js';
+import { randn, tensor, zeros } from '../creation.js';
+import { cat, stack } from '../ops/movement.js';
 import type { Tensor } from '../tensor.js';
 import { binaryCrossEntropyWithLogits } from '../ops/loss.js';
 import { manualSeed, Generator } from '../random.js';
@@ -39,6 +39,30 @@ export interface Averages extends StepStats {
 
 export type GeneratorState = { s: RngState; spare: number | null };
 
+/** Training went non-finite: a loss, or a parameter, buffer or Adam moment after a step. */
+export class TrainingDiverged extends Error {
+  constructor(
+    message: string,
+    /** The dotted name of the first non-finite tensor ('loss' when the loss itself is). */
+    readonly tensor: string,
+    /** The optimiser step (counted from the start of training) after which it was found. */
+    readonly step: number,
+  ) {
+    super(message);
+    this.name = 'TrainingDiverged';
+  }
+}
+
+/** The first element of the named tensors that is NaN or infinite, in their order; undefined when all are finite. */
+export function firstNonFinite(tensors: Iterable<readonly [string, Tensor]>): { name: string; index: number; value: number } | undefined {
+  for (const [name, t] of tensors) {
+    if (t.dtype === 'int32') continue;
+    const d = t.dataSync();
+    for (let i = 0; i < d.length; i++) if (!Number.isFinite(d[i]!)) return { name, index: i, value: d[i]! };
+  }
+  return undefined;
+}
+
 /** Where training stands: enough to resume exactly. */
 export interface Progress {
   /** Completed epochs. */
@@ -49,6 +73,9 @@ export interface Progress {
   rngEpochStart: GeneratorState;
   rng: GeneratorState;
 }
+
+/** Where Adam's moments go in namedState() (and in a checkpoint). */
+export const OPTIMIZER_PREFIX = 'optimizer.';
 
 export class Trainer {
   readonly model: VAE;
@@ -67,8 +94,29 @@ export class Trainer {
     this.rngEpochStart = this.rng.getState();
   }
 
+  /** Batches per epoch; a last batch of a single image is dropped (batch norm needs two). */
   stepsPerEpoch(train: ImageDataset): number {
-    return Math.ceil(train.n / this.config.batchSize);
+    const full = Math.floor(train.n / this.config.batchSize);
+    return train.n % this.config.batchSize > 1 ? full + 1 : full;
+  }
+
+  /**
+   * Everything training changes, by dotted name: the model's parameters and persistent buffers
+   * (PyTorch's state_dict names), then Adam's moments as 'optimizer.<i>.exp_avg(_sq)', the names
+   * they have in a checkpoint.
+   */
+  namedState(): Map<string, Tensor> {
+    const out = this.model.stateDict();
+    for (const [i, s] of this.optimizer.stateDict().state) {
+      out.set(`${OPTIMIZER_PREFIX}${i}.exp_avg`, s.exp_avg as Tensor);
+      out.set(`${OPTIMIZER_PREFIX}${i}.exp_avg_sq`, s.exp_avg_sq as Tensor);
+    }
+    return out;
+  }
+
+  /** Optimiser steps since the start of training. */
+  globalStep(train: ImageDataset): number {
+    return this.epoch * this.stepsPerEpoch(train) + this.step;
   }
 
   /**
@@ -101,8 +149,16 @@ export class Trainer {
     let pendingImages = 0;
     const flush = (): void => {
       if (!pending) return;
-      const [loss, bce, kl] = Array.from(pending.dataSync(), (v) => v / pendingImages);
-      if (!Number.isFinite(loss!)) throw new Error(`training diverged: loss is ${loss} at epoch ${this.epoch + 1}, step ${this.step}; try a lower --lr`);
+      // One readback: the losses and a probe that is 0 when every parameter, buffer and moment is
+      // finite (x * 0 is NaN for NaN and infinities); only then are the tensors searched by name.
+      const [loss, bce, kl, probe] = Array.from(cat([pending, this.finiteProbe()]).dataSync(), (v, i) => (i < 3 ? v / pendingImages : v));
+      const global = this.epoch * total + this.step;
+      const when = `step ${global} (epoch ${this.epoch + 1}, batch ${this.step} of ${total})`;
+      if (!Number.isFinite(loss!)) throw new TrainingDiverged(`training diverged: the loss is ${loss} at ${when}`, 'loss', global);
+      if (probe !== 0) {
+        const bad = firstNonFinite(this.namedState());
+        if (bad) throw new TrainingDiverged(`training diverged: ${bad.name} holds ${bad.value} (element ${bad.index}) after ${when}`, bad.name, global);
+      }
       this.running.loss += loss! * pendingImages;
       this.running.bce += bce! * pendingImages;
       this.running.kl += kl! * pendingImages;
@@ -135,6 +191,19 @@ export class Trainer {
     this.epoch++;
     this.step = 0;
     return { averages: this.averages(), completed: true };
+  }
+
+  /** A scalar that is 0 when every float tensor of namedState() is finite, else NaN (or NaN/Inf when a sum overflows). */
+  private finiteProbe(): Tensor {
+    return noGrad(() => {
+      let acc: Tensor | null = null;
+      for (const t of this.namedState().values()) {
+        if (t.dtype === 'int32') continue;
+        const z = t.sum().mul(0);
+        acc = acc ? acc.add(z) : z;
+      }
+      return (acc ?? zeros([])).reshape([1]);
+    });
   }
 
   private averages(): Averages {

@@ -54,9 +54,10 @@ export async function run(argv: string[], opts: { isTTY?: boolean; onStderr?: (c
 }
 
 /** `node bin/vaegrad.js ARGV...` as a child process; `onStderr` sees the child and its output as it comes. */
-export function spawnCli(argv: string[], opts: { cwd?: string; env?: NodeJS.ProcessEnv; onStderr?: (text: string, child: ReturnType<typeof spawn>) => void } = {}): Promise<RunResult & { signal: NodeJS.Signals | null }> {
+export function spawnCli(argv: string[], opts: { cwd?: string; env?: NodeJS.ProcessEnv; onStderr?: (text: string, child: ReturnType<typeof spawn>) => void; onSpawn?: (child: ReturnType<typeof spawn>) => void } = {}): Promise<RunResult & { signal: NodeJS.Signals | null }> {
   return new Promise((done, fail) => {
     const child = spawn(process.execPath, [BIN, ...argv], { cwd: opts.cwd ?? ROOT, env: opts.env ?? process.env, stdio: ['ignore', 'pipe', 'pipe'] });
+    opts.onSpawn?.(child);
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));

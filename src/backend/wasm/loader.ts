@@ -55,6 +55,8 @@ export interface LoadedKernels {
 
 /** Maximum pages the module declares (asconfig.json "maximumMemory"): 2 GiB. */
 const MAX_PAGES = 32768;
+/** The most linear memory one kernel call can use (inputs, packing buffers and outputs together). */
+export const WASM_MAX_MEMORY_BYTES = MAX_PAGES * 65536;
 
 function decodeBase64(b64: string): Uint8Array<ArrayBuffer> {
   const bin = atob(b64);
