@@ -242,7 +242,7 @@ const keptCheckpoint = (t: Trainer, ckptPath: string): string =>
 function checkFinite(t: Trainer, ckptPath: string, step: number, testLoss?: number): void {
   const bad = firstNonFinite(t.namedState());
   const when = `step ${step} (epoch ${t.step === 0 ? t.epoch : t.epoch + 1})`;
-  if (bad) throw new CliError(`training diverged: ${bad.name} holds ${bad.value} (element ${bad.index}) after ${when}; ${keptCheckpoint(t, ckptPath)}; try a lower --lr or --beta`);
+  if (bad) throw new CliError(`training diverged: ${t.describeTensor(bad.name)} holds ${bad.value} (element ${bad.index}) after ${when}; ${keptCheckpoint(t, ckptPath)}; try a lower --lr or --beta`);
   if (testLoss !== undefined && !Number.isFinite(testLoss)) throw new CliError(`training diverged: the test loss is ${testLoss} after ${when}; ${keptCheckpoint(t, ckptPath)}; try a lower --lr or --beta`);
 }
 

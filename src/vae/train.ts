@@ -114,6 +114,13 @@ export class Trainer {
     return out;
   }
 
+  /** A namedState() name for messages: Adam's moments also name their parameter. */
+  describeTensor(name: string): string {
+    const m = /^optimizer\.(\d+)\.(exp_avg|exp_avg_sq)$/.exec(name);
+    const param = m ? this.model.namedParameters()[Number(m[1])]?.[0] : undefined;
+    return param ? `${name} (Adam's ${m![2] === 'exp_avg' ? 'first' : 'second'} moment of ${param})` : name;
+  }
+
   /** Optimiser steps since the start of training. */
   globalStep(train: ImageDataset): number {
     return this.epoch * this.stepsPerEpoch(train) + this.step;
@@ -157,7 +164,7 @@ export class Trainer {
       if (!Number.isFinite(loss!)) throw new TrainingDiverged(`training diverged: the loss is ${loss} at ${when}`, 'loss', global);
       if (probe !== 0) {
         const bad = firstNonFinite(this.namedState());
-        if (bad) throw new TrainingDiverged(`training diverged: ${bad.name} holds ${bad.value} (element ${bad.index}) after ${when}`, bad.name, global);
+        if (bad) throw new TrainingDiverged(`training diverged: ${this.describeTensor(bad.name)} holds ${bad.value} (element ${bad.index}) after ${when}`, bad.name, global);
       }
       this.running.loss += loss! * pendingImages;
       this.running.bce += bce! * pendingImages;

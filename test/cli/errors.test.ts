@@ -194,9 +194,9 @@ describe('checkpoint errors', () => {
     mkdirSync(dir);
     copyFileSync(mlpCkpt, `${dir}/checkpoint.safetensors`);
     const r = await run(['train', '--resume', '--latent', '5', '--epochs', '2', '--limit', '64', '--out', dir]);
-    failed(r, 1, /checkpoint was trained with latent=20, but latent=5 was asked for/);
+    failed(r, 1, /--latent 5: .*checkpoint\.safetensors was trained with --latent 20; drop --latent to continue it/);
     const m = await run(['train', '--resume', '--model', 'conv', '--epochs', '2', '--limit', '64', '--out', dir]);
-    failed(m, 1, /checkpoint was trained with model=mlp, but model=conv was asked for/);
+    failed(m, 1, /--model conv: .*checkpoint\.safetensors was trained with --model mlp/);
     expect(ls(dir)).toEqual(['checkpoint.safetensors']);
   });
 
