@@ -106,7 +106,7 @@ export async function trainCommand(f: Flags, given: Set<string>, out: NodeJS.Wri
     record = runRecord(ck.meta.run, ckptPath);
     if (record) dataFlags = resumedDataFlags(dataFlags, record, given, ckptPath);
     try {
-      trainer = trainerFromCheckpoint(ck, ckptPath);
+      ({ trainer } = trainerFromCheckpoint(ck, ckptPath));
     } catch (e) {
       throw new CliError((e as Error).message);
     }
@@ -197,7 +197,7 @@ export async function trainCommand(f: Flags, given: Set<string>, out: NodeJS.Wri
       });
       if (!r.completed) {
         checkFinite(trainer, ckptPath, trainer.globalStep(train));
-        await writeFileAtomic(ckptPath, checkpointBytes(trainer, { running: r.averages, run: recordNow() }));
+        await writeFileAtomic(ckptPath, checkpointBytes(trainer, r.averages, recordNow()));
         progress.log(`saved ${ckptPath} at epoch ${trainer.epoch + 1}, step ${trainer.step}; continue with --resume`);
         return 130;
       }
@@ -210,7 +210,7 @@ export async function trainCommand(f: Flags, given: Set<string>, out: NodeJS.Wri
       };
       history.push(line);
       for (const [name, bytes] of await outputs(true)) await writeFileAtomic(join(f.out, name), bytes);
-      await writeFileAtomic(ckptPath, checkpointBytes(trainer, { run: recordNow() })); // the commit
+      await writeFileAtomic(ckptPath, checkpointBytes(trainer, undefined, recordNow())); // the commit
       progress.epochEnd({ loss: line.train_loss, bce: line.train_bce, kl: line.train_kl, testLoss: line.test_loss, testBce: line.test_bce, testKl: line.test_kl });
       if (f.json) out.write(`${JSON.stringify({ event: 'epoch', ...line })}\n`);
     }

@@ -25,11 +25,12 @@ export interface CheckpointMeta {
   run?: unknown;
 }
 
-export function checkpointBytes(t: Trainer, extra: { running?: Averages; run?: unknown } = {}): Uint8Array {
+/** The trainer's state as checkpoint bytes; `running`: an interrupted epoch's averages; `run`: the caller's own record (CheckpointMeta.run). */
+export function checkpointBytes(t: Trainer, running?: Averages, run?: unknown): Uint8Array {
   const opt = t.optimizer.stateDict();
   const steps: Record<number, number> = {};
   for (const [i, s] of opt.state) steps[i] = s.step as number;
-  const meta: CheckpointMeta = { format: CHECKPOINT_FORMAT, config: t.config, progress: t.progress(), running: extra.running, optimizer: { lr: opt.paramGroups[0]!.options.lr, steps }, run: extra.run };
+  const meta: CheckpointMeta = { format: CHECKPOINT_FORMAT, config: t.config, progress: t.progress(), running, optimizer: { lr: opt.paramGroups[0]!.options.lr, steps }, run };
   return stateDictToSafetensors(t.namedState(), { vaegrad: JSON.stringify(meta) });
 }
 
@@ -137,9 +138,9 @@ export function splitCheckpoint(tensors: Map<string, Tensor>, metadata: Record<s
   return { meta, model, moments };
 }
 
-/** A Trainer in exactly the state the checkpoint recorded. */
-export function trainerFromCheckpoint(ck: Checkpoint, source: string, expect?: Partial<TrainConfig>): Trainer {
-  const { meta, model, moments } = ck;
+/** A Trainer in exactly the state the checkpoint (its bytes, or as readCheckpoint parsed them) recorded. */
+export function trainerFromCheckpoint(bytes: Uint8Array | Checkpoint, source: string, expect?: Partial<TrainConfig>): { trainer: Trainer; meta: CheckpointMeta } {
+  const { meta, model, moments } = bytes instanceof Uint8Array ? readCheckpoint(bytes, source) : bytes;
   for (const [k, v] of Object.entries(expect ?? {})) {
     const have = (meta.config as unknown as Record<string, unknown>)[k];
     if (v !== undefined && have !== v) throw new Error(`${source}: checkpoint was trained with ${k}=${String(have)}, but ${k}=${String(v)} was asked for`);
@@ -162,7 +163,7 @@ export function trainerFromCheckpoint(ck: Checkpoint, source: string, expect?: P
   trainer.restore(meta.progress, meta.running);
   const bad = firstNonFinite(trainer.namedState());
   if (bad) throw new Error(`${source}: ${bad.name} holds ${bad.value} (element ${bad.index}): the checkpoint is not finite and cannot be trained from`);
-  return trainer;
+  return { trainer, meta };
 }
 
 /** Options of vaeFromStateDict: the model asked for, and how to tell the user to ask for another. */
