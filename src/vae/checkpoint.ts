@@ -145,7 +145,13 @@ export function trainerFromCheckpoint(bytes: Uint8Array | Checkpoint, source: st
     const have = (meta.config as unknown as Record<string, unknown>)[k];
     if (v !== undefined && have !== v) throw new Error(`${source}: checkpoint was trained with ${k}=${String(have)}, but ${k}=${String(v)} was asked for`);
   }
-  const trainer = new Trainer(meta.config);
+  let trainer: Trainer;
+  try {
+    // A crafted config (latent 1e12, say) fails in the model build: the message must name the file.
+    trainer = new Trainer(meta.config);
+  } catch (e) {
+    throw new Error(`${source}: cannot build the ${meta.config.model} VAE with latent ${meta.config.latent} that the checkpoint describes: ${(e as Error).message}`);
+  }
   try {
     trainer.model.loadStateDict(model);
   } catch (e) {

@@ -163,9 +163,6 @@ function mutateJson(m: Mutator, v: unknown): unknown {
 export const checkpointTarget: FuzzTarget = {
   name: 'checkpoint-metadata',
   source: 'fuzz.ckpt',
-  // Config and progress errors come from the Trainer, which does not know the file; the
-  // checkpoint's field-by-field validation (issue 15, CLI side) prefixes them.
-  namesSource: false,
   make(m) {
     const raw = CHECKPOINT_PARTS.metadata.vaegrad as string;
     let meta: string;
