@@ -272,7 +272,8 @@ export class IdxReader {
   }
 }
 
-function concatBytes(parts: Uint8Array[]): Uint8Array {
+/** The parts, one after another, in one new array. */
+export function concatBytes(parts: readonly Uint8Array[]): Uint8Array {
   const out = new Uint8Array(parts.reduce((a, p) => a + p.length, 0));
   let at = 0;
   for (const p of parts) {

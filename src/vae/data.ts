@@ -61,11 +61,6 @@ export class ImageDataset implements DatasetLike<[Tensor, number]> {
     return (this.labelsTensor ??= tensor(this.labelValues, { shape: [this.n], dtype: 'int32' }));
   }
 
-  /** Image i's label. */
-  label(i: number): number {
-    return this.labelValues[i]!;
-  }
-
   /** Number of images of each label 0..max. */
   labelCounts(): number[] {
     const counts: number[] = [];
@@ -74,8 +69,8 @@ export class ImageDataset implements DatasetLike<[Tensor, number]> {
   }
 }
 
-/** The images at `indices`, in that order. */
-export function subset(ds: ImageDataset, indices: ArrayLike<number>, name = ds.name): ImageDataset {
+/** The pixels and labels of the images at `indices`, in that order (the one gather behind subsets and batches). */
+function gatherRows(ds: ImageDataset, indices: ArrayLike<number>): { pixels: Float32Array; labels: Int32Array } {
   const pixels = new Float32Array(indices.length * IMAGE_SIZE);
   const labels = new Int32Array(indices.length);
   for (let i = 0; i < indices.length; i++) {
@@ -83,6 +78,12 @@ export function subset(ds: ImageDataset, indices: ArrayLike<number>, name = ds.n
     pixels.set(ds.pixels.subarray(src * IMAGE_SIZE, (src + 1) * IMAGE_SIZE), i * IMAGE_SIZE);
     labels[i] = ds.labelValues[src]!;
   }
+  return { pixels, labels };
+}
+
+/** The images at `indices`, in that order. */
+export function subset(ds: ImageDataset, indices: ArrayLike<number>, name = ds.name): ImageDataset {
+  const { pixels, labels } = gatherRows(ds, indices);
   return new ImageDataset(pixels, labels, name);
 }
 
@@ -142,8 +143,8 @@ export interface Batch {
   indices: Int32Array;
 }
 
+/** The images at `indices` as one [B, 1, 28, 28] tensor, with their labels. */
 export function batchOf(ds: ImageDataset, indices: Int32Array): Batch {
-  const data = new Float32Array(indices.length * IMAGE_SIZE);
-  indices.forEach((src, i) => data.set(ds.pixels.subarray(src * IMAGE_SIZE, (src + 1) * IMAGE_SIZE), i * IMAGE_SIZE));
-  return { x: tensor(data, { shape: [indices.length, 1, 28, 28] }), labels: indices.map((i) => ds.labelValues[i]!), indices };
+  const { pixels, labels } = gatherRows(ds, indices);
+  return { x: tensor(pixels, { shape: [indices.length, 1, 28, 28] }), labels, indices };
 }

@@ -2,6 +2,7 @@
 // a failing case is replayed from (format, seed, case number) alone.
 
 import { Generator } from '../../src/random.js';
+import { concatBytes } from '../../src/io/idx.js';
 
 /** Byte strings worth splicing into a structured format: JSON syntax, escapes, and number spellings the parsers must refuse. */
 export const JSON_TOKENS = [
@@ -96,12 +97,5 @@ export class Mutator {
   }
 }
 
-export function concat(...parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((a, p) => a + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
-}
+/** The parts, one after another (the IDX reader's concatBytes). */
+export const concat = (...parts: Uint8Array[]): Uint8Array => concatBytes(parts);
