@@ -1,4 +1,4 @@
-"""The reference convolutional VAE (../shared/reference-model.md) in PyTorch,
+"""The reference convolutional VAE (README, "The VAE and its CLI") in PyTorch,
 plus the MNIST loader (the original IDX files) and the loss. Imported by the fixture, reference
 training and benchmark scripts. Run with /usr/bin/python3 (Debian python3-torch)."""
 import json

@@ -1,11 +1,11 @@
-// The public surface promised in ../shared/api.md: every name exists where users import it from.
+// The public surface the README promises: every name exists where users import it from.
 
 import { describe, expect, it } from 'vitest';
 import * as vg from '../src/index.js';
 import * as node from '../src/node/index.js';
 import * as vae from '../src/vae/index.js';
 
-describe('public API (shared/api.md)', () => {
+describe('public API (the README\'s names)', () => {
   it('exports the core functions and namespaces', () => {
     for (const name of ['manualSeed', 'tensor', 'randn', 'noGrad', 'setBackend', 'getBackend', 'gradcheck'] as const) {
       expect(typeof vg[name], name).toBe('function');

@@ -1,5 +1,5 @@
-// The seed project's models: ConvVAE (the reference model, exactly as
-// ../shared/reference-model.md specifies, with PyTorch's state_dict names) and the MLP VAE of
+// The seed project's models: ConvVAE (the reference model that the benchmarks and the PyTorch
+// round trip use, with PyTorch's state_dict names; the README describes it) and the MLP VAE of
 // PyTorch's examples (784-400-latent).
 
 import { randn } from '../creation.js';

@@ -11,7 +11,7 @@
 // Shared-memory note: the module is built with --importMemory, and the memory is created in
 // loader.ts (non-shared today: a shared memory needs SharedArrayBuffer, i.e. cross-origin
 // isolation in browsers, and the single-thread path has no use for it). A multi-core version
-// builds with `--enable simd,threads --sharedMemory` (see shared/platform-facts.md), creates
+// builds with `--enable simd,threads --sharedMemory` (AssemblyScript 0.28 with --importMemory), creates
 // `new WebAssembly.Memory({ initial, maximum, shared: true })`, posts the compiled Module and
 // the memory to worker_threads, and gives each worker its own packing buffers carved from this
 // same arena (inputs and outputs stay shared): kernels never allocate, so nothing else changes.
