@@ -13,22 +13,12 @@ import { existsSync, readFileSync, statSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { extname, join, resolve, sep } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, beforeEach, expect, it } from 'vitest';
 import type { Browser } from 'playwright-core';
 import * as vg from '../../src/index.js';
+import { browserSuite, CHROMIUM, FLAGS, missing, ROOT } from './chromium.js';
 
-const CHROMIUM = '/usr/bin/chromium';
-const ROOT = resolve(fileURLToPath(new URL('../..', import.meta.url)));
-const inCI = !!process.env.CI;
-const missing = !existsSync(CHROMIUM);
-if (missing && !inCI) console.warn(`notice: skipping the browser suite: ${CHROMIUM} is absent (apt-get install chromium)`);
-const suite = missing && !inCI ? describe.skip : describe;
-
-// The flags of .library/env/machines/node.md: without the background-networking ones Chromium
-// keeps trying (and failing) to reach Google's hosts on a closed network.
-const FLAGS = ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
-  '--disable-component-update', '--disable-sync'];
+const suite = browserSuite('browser');
 
 const TYPES: Record<string, string> = {
   '.html': 'text/html; charset=utf-8', '.js': 'text/javascript; charset=utf-8', '.mjs': 'text/javascript; charset=utf-8',

@@ -8,24 +8,18 @@
 //
 // Needs dist/ built (`npm test` builds it). Skips with a notice outside CI when Chromium is absent.
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { join } from 'node:path';
+import { afterAll, beforeAll, beforeEach, expect, it } from 'vitest';
 import type { Browser, Page } from 'playwright-core';
 import * as vg from '../../src/index.js';
+import { browserSuite, CHROMIUM, FLAGS, missing, ROOT } from './chromium.js';
 import { loadModel } from '../../src/cli/context.js';
 import type { Explorer } from '../../src/cli/serve-command.js';
 import { mnist } from '../../src/node/mnist.js';
 import { DEFAULT_CONFIG, Trainer, checkpointBytes, stratifiedSubset } from '../../src/vae/index.js';
 import { scratch } from '../cli/helpers.js';
 
-const CHROMIUM = '/usr/bin/chromium';
-const ROOT = resolve(fileURLToPath(new URL('../..', import.meta.url)));
-const inCI = !!process.env.CI;
-const missing = !existsSync(CHROMIUM);
-if (missing && !inCI) console.warn(`notice: skipping the explorer suite: ${CHROMIUM} is absent (apt-get install chromium)`);
-const suite = missing && !inCI ? describe.skip : describe;
-const FLAGS = ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
+const suite = browserSuite('explorer');
 
 /** Grey levels (red channel, 0..255) of a canvas region. */
 async function pixels(page: Page, id: string, region?: [number, number, number, number]): Promise<number[]> {
