@@ -5,8 +5,8 @@
 import fc from 'fast-check';
 import { beforeAll, describe, expect, it } from 'vitest';
 import * as vg from '../../src/index.js';
-import type { Values } from './helpers.js';
-import { FC, arbBroadcastPair, bcastShape, arbLayout, arbSeed, arbShape, check, makeInput } from './helpers.js';
+import type { UnaryCase, Values } from './helpers.js';
+import { FC, arbBroadcastPair, bcastShape, arbLayout, arbSeed, arbShape, check, itGradchecksUnaries, makeInput } from './helpers.js';
 
 beforeAll(async () => {
   await vg.setBackend('js');
@@ -14,7 +14,7 @@ beforeAll(async () => {
 
 type T = vg.Tensor;
 
-const unaries: [string, (x: T) => T, Values][] = [
+const unaries: UnaryCase[] = [
   ['neg', (x) => x.neg(), 'normal'],
   ['exp', (x) => x.exp(), 'normal'],
   ['log', (x) => x.log(), 'positive'],
@@ -42,17 +42,7 @@ const unaries: [string, (x: T) => T, Values][] = [
 ];
 
 describe('unary ops: gradcheck over random shapes and layouts', () => {
-  for (const [name, f, kind] of unaries) {
-    it(name, () => {
-      fc.assert(
-        fc.property(arbShape(0, 3, 3), arbLayout(), arbSeed, (shape, layout, seed) => {
-          const inp = makeInput(shape, layout, kind, new vg.Generator(seed));
-          check((x) => f(inp.view(x)), [inp.leaf]);
-        }),
-        FC,
-      );
-    });
-  }
+  itGradchecksUnaries(unaries);
 
   it('clamp with bounds away from the values (both, min only, max only)', () => {
     fc.assert(

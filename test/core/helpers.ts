@@ -2,7 +2,7 @@
 // strided slices, expanded), value generators that stay away from kinks, and plain-JS references.
 
 import fc from 'fast-check';
-import { expect } from 'vitest';
+import { expect, it } from 'vitest';
 import * as vg from '../../src/index.js';
 
 export const FC = { numRuns: 40 };
@@ -168,6 +168,24 @@ export const arbBroadcastPair = (maxRank = 3): fc.Arbitrary<[number[], number[]]
     });
 
 export const arbSeed = fc.integer({ min: 0, max: 2 ** 31 - 1 });
+
+/** A unary op under test: its name, the op, and the values its input takes. */
+export type UnaryCase = [string, (x: vg.Tensor) => vg.Tensor, Values];
+
+/** One test per unary op: float64 gradcheck over random shapes, layouts (views) and seeds. */
+export function itGradchecksUnaries(unaries: readonly UnaryCase[]): void {
+  for (const [name, f, kind] of unaries) {
+    it(name, () => {
+      fc.assert(
+        fc.property(arbShape(0, 3, 3), arbLayout(), arbSeed, (shape, layout, seed) => {
+          const inp = makeInput(shape, layout, kind, new vg.Generator(seed));
+          check((x) => f(inp.view(x)), [inp.leaf]);
+        }),
+        FC,
+      );
+    });
+  }
+}
 
 /** gradcheck with tolerances tight enough for float64 central differences. */
 export function check(fn: (...xs: vg.Tensor[]) => vg.Tensor, inputs: vg.Tensor[]): void {
