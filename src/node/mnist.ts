@@ -50,7 +50,7 @@ export function idxImageDataset(dir: string, train: boolean, name: string): Imag
   if (split.rows !== 28 || split.cols !== 28) throw new Error(`${label}: images in ${dir} are ${split.rows}x${split.cols}; vaegrad's image datasets are 28x28`);
   const pixels = new Float32Array(split.images.length);
   for (let i = 0; i < pixels.length; i++) pixels[i] = split.images[i]! / 255;
-  return new ImageDataset(pixels, Int32Array.from(split.labels), label);
+  return new ImageDataset(pixels, Int32Array.from(split.labels), label, { inRange: true });
 }
 
 /**
