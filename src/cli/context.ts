@@ -2,10 +2,9 @@
 
 import { dirname, resolve } from 'node:path';
 import { getBackendInfo, setBackend } from '../backend/registry.js';
-import { loadSafetensorsWithMetadata, mnist } from '../node/index.js';
+import { loadSafetensorsWithMetadata, mnistAsync } from '../node/index.js';
 import { checkWritableDirectorySync, makeDirectorySync } from '../node/files.js';
 import type { ImageDataset } from '../vae/data.js';
-import { stratifiedSubset } from '../vae/data.js';
 import { vaeFromStateDict } from '../vae/checkpoint.js';
 import type { ModelKind, VAE } from '../vae/models.js';
 
@@ -34,16 +33,15 @@ export async function chooseBackend(device: 'cpu' | 'gpu', backend: 'wasm' | 'js
 
 /**
  * One split of the data: `--data DIR` (any MNIST/Fashion-MNIST IDX folder) or, by default, the
- * standard MNIST split; `limit` takes a seeded subset stratified by label.
+ * standard MNIST split; `limit` takes a seeded subset stratified by label, streaming the files so
+ * that memory holds only those images (a hostile gzip of a million images costs what N do).
  */
 export async function loadSplit(dir: string | undefined, which: 'train' | 'test', limit?: number, seed = 0): Promise<ImageDataset> {
-  let ds: ImageDataset;
   try {
-    ds = mnist({ train: which === 'train', dir });
+    return await mnistAsync({ train: which === 'train', dir, limit, seed });
   } catch (e) {
     throw new CliError((e as Error).message);
   }
-  return limit === undefined ? ds : stratifiedSubset(ds, limit, seed);
 }
 
 /** A model from a training checkpoint, a vaegrad model.safetensors or a PyTorch state_dict file. */

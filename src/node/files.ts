@@ -571,13 +571,41 @@ function gunzipSyncCapped(bytes: Uint8Array, source: string, cap: number, prefix
   }
 }
 
-/** Options of loadIdxSplit. */
+/** Options of loadIdxSplit and loadIdxSplitAsync. */
 export interface IdxSplitOptions {
   /**
    * Chooses the items to keep, given every label (a stratified subset, say): only those images
-   * are converted and kept. The gzip is still inflated up to its declared size (see loadIdxFileSync).
+   * are kept (undefined: all of them). loadIdxSplitAsync then holds only those images at any
+   * time; loadIdxSplit still inflates a gzip up to its declared size (see loadIdxFileSync).
    */
-  select?: (labels: Uint8Array) => ArrayLike<number>;
+  select?: (labels: Uint8Array) => ArrayLike<number> | undefined;
+}
+
+/** The images and labels files of one split of `dir`. */
+function splitPaths(dir: string, which: 'train' | 'test'): { imagesPath: string; labelsPath: string } {
+  const files = findIdxRoles(dir, IDX_ROLES.filter(([role]) => role.startsWith(which)));
+  return { imagesPath: files[`${which}Images`]!, labelsPath: files[`${which}Labels`]! };
+}
+
+/** The items `select` keeps of a labels file (checked to be unsigned-byte labels [n] first). */
+function selectedItems(labels: IdxFile, labelsPath: string, select: IdxSplitOptions['select']): number[] | undefined {
+  if (!(labels.data instanceof Uint8Array) || labels.dims.length !== 1) {
+    throw new Error(`${labelsPath}: expected unsigned-byte labels of 1 dimension [n], got [${labels.dims.join(', ')}]`);
+  }
+  const items = select?.(labels.data);
+  return items === undefined ? undefined : Array.from(items);
+}
+
+/** Cross-checks a split's images against its labels (the full counts, whatever was kept). */
+function assembleSplit(images: IdxFile, labels: IdxFile, items: number[] | undefined, imagesPath: string, labelsPath: string): IdxSplit {
+  if (!(images.data instanceof Uint8Array) || images.dims.length !== 3) {
+    throw new Error(`${imagesPath}: expected unsigned-byte images of 3 dimensions [n, rows, cols], got ${images.dims.length} dimensions [${images.dims.join(', ')}]${images.data instanceof Uint8Array ? '' : ` of ${images.data.constructor.name}`}`);
+  }
+  const [count, rows, cols] = images.dims as [number, number, number];
+  const nImages = images.total ?? count;
+  if (labels.dims[0] !== nImages) throw new Error(`${labelsPath}: ${labels.dims[0]} labels but ${imagesPath} has ${nImages} images`);
+  const all = labels.data as Uint8Array;
+  return { images: images.data, labels: items ? Uint8Array.from(items, (i) => all[i]!) : all, count, rows, cols };
 }
 
 /**
@@ -585,24 +613,22 @@ export interface IdxSplitOptions {
  * directory, synchronously.
  */
 export function loadIdxSplit(dir: string, which: 'train' | 'test', opts: IdxSplitOptions = {}): IdxSplit {
-  const roles = IDX_ROLES.filter(([role]) => role.startsWith(which));
-  const files = findIdxRoles(dir, roles);
-  const imagesPath = files[`${which}Images`]!;
-  const labelsPath = files[`${which}Labels`]!;
+  const { imagesPath, labelsPath } = splitPaths(dir, which);
   const labels = loadIdxFileSync(labelsPath);
-  const items = opts.select && labels.data instanceof Uint8Array ? Array.from(opts.select(labels.data)) : undefined;
-  const images = loadIdxFileSync(imagesPath, items ? { items } : {});
-  if (!(images.data instanceof Uint8Array) || images.dims.length !== 3) {
-    throw new Error(`${imagesPath}: expected unsigned-byte images of 3 dimensions [n, rows, cols], got ${images.dims.length} dimensions [${images.dims.join(', ')}]${images.data instanceof Uint8Array ? '' : ` of ${images.data.constructor.name}`}`);
-  }
-  if (!(labels.data instanceof Uint8Array) || labels.dims.length !== 1) {
-    throw new Error(`${labelsPath}: expected unsigned-byte labels of 1 dimension [n], got [${labels.dims.join(', ')}]`);
-  }
-  const [count, rows, cols] = images.dims as [number, number, number];
-  const nImages = images.total ?? count;
-  if (labels.dims[0] !== nImages) throw new Error(`${labelsPath}: ${labels.dims[0]} labels but ${imagesPath} has ${nImages} images`);
-  const all = labels.data;
-  return { images: images.data, labels: items ? Uint8Array.from(items, (i) => all[i]!) : all, count, rows, cols };
+  const items = selectedItems(labels, labelsPath, opts.select);
+  return assembleSplit(loadIdxFileSync(imagesPath, items ? { items } : {}), labels, items, imagesPath, labelsPath);
+}
+
+/**
+ * loadIdxSplit, streaming: the labels first, then the images file inflated chunk by chunk,
+ * keeping only the images `select` chose and stopping after the last of them, so memory is
+ * bounded by what is kept (a gzip of a million blank images costs what 8 of them do).
+ */
+export async function loadIdxSplitAsync(dir: string, which: 'train' | 'test', opts: IdxSplitOptions = {}): Promise<IdxSplit> {
+  const { imagesPath, labelsPath } = splitPaths(dir, which);
+  const labels = await loadIdxFile(labelsPath);
+  const items = selectedItems(labels, labelsPath, opts.select);
+  return assembleSplit(await loadIdxFile(imagesPath, items ? { items } : {}), labels, items, imagesPath, labelsPath);
 }
 
 /** Loads and cross-checks the four IDX files of a directory: ubyte images [n, rows, cols] and labels [n]. */

@@ -41,7 +41,8 @@ export async function load<T = any>(file: string): Promise<T> {
   return loadBytes<T>(await readFileBytes(file), file);
 }
 
-export { writeFileAtomic, readFileBytes, loadIdxFile, findIdxFiles, loadIdxSplit } from './files.js';
-export { mnist, fashionMnist, defaultMnistDir, idxImageDataset, NO_DATA_HELP, MNIST_PACKAGE, FASHION_MNIST_DEBIAN_DIR } from './mnist.js';
+export { writeFileAtomic, readFileBytes, loadIdxFile, findIdxFiles, loadIdxSplit, loadIdxSplitAsync } from './files.js';
+export type { IdxSplit, IdxSplitOptions } from './files.js';
+export { mnist, mnistAsync, fashionMnist, fashionMnistAsync, defaultMnistDir, idxImageDataset, idxImageDatasetAsync, NO_DATA_HELP, MNIST_PACKAGE, FASHION_MNIST_DEBIAN_DIR } from './mnist.js';
 export type { MnistOptions } from './mnist.js';
 export { ImageDataset, stratifiedSubset, stratifiedIndices } from '../vae/data.js';

