@@ -9,18 +9,22 @@
 # the launch profile, the training-step bench (GPU vs wasm) and one training epoch with
 # --device gpu and --device cpu, and prints images/s for both. Everything runs with no display
 # (ANGLE on Vulkan), as on a server. Exits non-zero when the renderer is not a GPU.
+#
+# On a machine with no package registry: bring node_modules and a built dist/ along and set
+# SKIP_BUILD=1; the script then installs and builds nothing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 EPOCH_IMAGES="${EPOCH_IMAGES:-12800}"
 SUDO=""; [ "$(id -u)" -ne 0 ] && command -v sudo >/dev/null && SUDO="sudo"
 
 echo "== packages"
-if command -v apt-get >/dev/null && ! dpkg -s libvulkan1 vulkan-tools >/dev/null 2>&1; then
+if [ "${SKIP_BUILD:-}" != 1 ] && command -v apt-get >/dev/null && ! dpkg -s libvulkan1 vulkan-tools >/dev/null 2>&1; then
   $SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq libvulkan1 vulkan-tools
 fi
 command -v nvidia-smi >/dev/null && nvidia-smi -L || echo "warning: nvidia-smi not found (is the NVIDIA driver installed?)"
 ICD=""
-for f in /usr/share/vulkan/icd.d/nvidia_icd.json /etc/vulkan/icd.d/nvidia_icd.json /usr/share/vulkan/icd.d/nvidia_icd.x86_64.json; do
+for f in /usr/share/vulkan/icd.d/nvidia_icd.json /etc/vulkan/icd.d/nvidia_icd.json /usr/share/vulkan/icd.d/nvidia_icd.x86_64.json \
+         /usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json; do
   [ -f "$f" ] && { ICD="$f"; break; }
 done
 if [ -n "$ICD" ]; then
@@ -33,8 +37,12 @@ fi
 command -v vulkaninfo >/dev/null && (env -u DISPLAY vulkaninfo --summary 2>/dev/null | sed -n '/Devices:/,$p' | head -20 || true)
 
 echo "== install and build"
-[ -d node_modules/gl ] && [ -d node_modules/gpu.js ] || npm ci --no-audit --no-fund
-npm run build >/dev/null
+if [ "${SKIP_BUILD:-}" = 1 ]; then
+  [ -f dist/src/index.js ] || { echo "error: SKIP_BUILD=1 but dist/ is not built" >&2; exit 1; }
+else
+  [ -d node_modules/gl ] && [ -d node_modules/gpu.js ] || npm ci --no-audit --no-fund
+  npm run build >/dev/null
+fi
 unset DISPLAY WAYLAND_DISPLAY VAEGRAD_GPU_MODE
 
 echo "== renderer"
@@ -47,7 +55,7 @@ node --input-type=module -e "
 "
 
 echo "== GPU test suites on the device (headlessgl: every kernel against the reference; training vs wasm)"
-CI=1 npx vitest run test/gpu/
+CI=1 node node_modules/vitest/vitest.mjs run test/gpu/
 
 echo "== launch profile (one training step at batch 128, on the device)"
 VAEGRAD_GPU_MODE=headlessgl node bench/gpu-profile.mjs
