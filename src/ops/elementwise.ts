@@ -5,7 +5,6 @@
 
 import type { BinaryOp, UnaryOp } from '../backend/backend.js';
 import { Function } from '../autograd/function.js';
-import { isGradEnabled } from '../autograd/grad-mode.js';
 import type { DType } from '../dtype.js';
 import { DEFAULT_FLOAT, isFloat, scalarFor } from '../dtype.js';
 import { broadcastShapes, fmtShape } from '../shape.js';
@@ -133,7 +132,7 @@ class Binary extends Function {
   protected override savedTensors(): Record<string, Tensor> {
     const { a, b, y } = this;
     switch (this.op) {
-      case 'add': case 'sub': return {};
+      case 'add': case 'sub': case 'floorDiv': return {};
       case 'mulStep': return { b };
       case 'div': return { b, y };
       case 'pow': return { a, b, y };
@@ -161,6 +160,9 @@ class Binary extends Function {
       // Ties share the gradient equally, as PyTorch's maximum/minimum do.
       case 'maximum': return [() => g.mul(a.gt(b).add(a.eq(b).mul(0.5))), () => g.mul(b.gt(a).add(a.eq(b).mul(0.5)))];
       case 'minimum': return [() => g.mul(a.lt(b).add(a.eq(b).mul(0.5))), () => g.mul(b.lt(a).add(a.eq(b).mul(0.5)))];
+      // d/db (a - floor(a / b) b) = -floor(a / b); the floor is piecewise constant (no graph through it)
+      case 'remainder': return [() => g, () => g.mul(floorDivide(a.detach(), b.detach())).neg()];
+      case 'floorDiv': throw new Error('backward: floorDivide has no gradient (as in PyTorch, where the derivative of floor_divide is not implemented); detach() its inputs, or run it under noGrad()');
       default: throw new Error(`${this.op} has no gradient`);
     }
   }
@@ -220,24 +222,29 @@ export function maximum(a: Tensor, b: Tensor | number): Tensor { return binary('
 /** Elementwise minimum (NaN propagates; ties share the gradient). */
 export function minimum(a: Tensor, b: Tensor | number): Tensor { return binary('minimum', a, b); }
 
-/** Integer ops without a gradient: refuse inputs that want one rather than dropping it silently. */
-function noGradBinary(op: 'floorDiv' | 'remainder', name: string, a: Tensor, b: Tensor | number): Tensor {
+/**
+ * floor(a / b) and the remainder, through Binary (so float inputs get PyTorch's gradients): bool
+ * is refused, and integer division by zero (which has no value) is an error.
+ */
+function floorBinary(op: 'floorDiv' | 'remainder', name: string, a: Tensor, b: Tensor | number): Tensor {
   checkTensor(name, a);
-  if (isGradEnabled() && (a.requiresGrad || (typeof b !== 'number' && b.requiresGrad))) {
-    throw new Error(`${name}: has no gradient in vaegrad; detach() the inputs or run it under noGrad()`);
-  }
   const dtype = computeType(name, a, b);
   if (dtype === 'bool') throw new Error(`${name}: not supported on bool tensors; cast with .to('int32')`);
   const bt = operandAs(name, b, dtype);
   if (!isFloat(dtype) && bt.eq(0).sum().item() > 0) throw new Error(`${name}: integer division by zero`);
-  const at = cast(a, dtype);
-  const shape = broadcastShapes(name, at.shape, bt.shape);
-  return fromStorage(backend().binary(op, viewAs(at, shape), viewAs(bt, shape)), shape);
+  return Binary.apply(cast(a, dtype), bt, op);
 }
-/** floor(a / b) (PyTorch's floor_divide, rounding toward negative infinity); no gradient. */
-export function floorDivide(a: Tensor, b: Tensor | number): Tensor { return noGradBinary('floorDiv', 'floorDivide', a, b); }
-/** a - floorDivide(a, b) * b: the remainder with the sign of b (Python's %, PyTorch's remainder); no gradient. */
-export function remainder(a: Tensor, b: Tensor | number): Tensor { return noGradBinary('remainder', 'remainder', a, b); }
+/**
+ * floor(a / b) (PyTorch's floor_divide, rounding toward negative infinity). Not differentiable,
+ * as in PyTorch 1.13: backward() through it throws (torch: "derivative for aten::floor_divide is
+ * not implemented"); detach() the inputs, or use a.div(b) for a differentiable quotient.
+ */
+export function floorDivide(a: Tensor, b: Tensor | number): Tensor { return floorBinary('floorDiv', 'floorDivide', a, b); }
+/**
+ * a - floorDivide(a, b) * b: the remainder with the sign of b (Python's %, torch.remainder).
+ * Gradients as PyTorch's: 1 for a, -floorDivide(a, b) for b (the jumps of the floor are ignored).
+ */
+export function remainder(a: Tensor, b: Tensor | number): Tensor { return floorBinary('remainder', 'remainder', a, b); }
 
 /** Comparisons compute in the promoted dtype of their operands and return bool; no gradient. */
 function compare(op: BinaryOp, a: Tensor, b: Tensor | number): Tensor {

@@ -4,12 +4,12 @@
 import { Function } from '../autograd/function.js';
 import { isGradEnabled } from '../autograd/grad-mode.js';
 import type { DType } from '../dtype.js';
-import { checkDType, isFloat } from '../dtype.js';
+import { checkDType, isFloat, promoteTypes } from '../dtype.js';
 import type { Shape } from '../shape.js';
 import { broadcastStrides, broadcastsTo, fmtShape, inferShape, mayOverlap, normDim, shapeEq, viewStrides } from '../shape.js';
 import { Tensor } from '../tensor.js';
 import { zeros } from '../creation.js';
-import { backend, checkTensor, fromStorage, viewAs } from './kernel.js';
+import { backend, cast, checkTensor, fromStorage, viewAs } from './kernel.js';
 import { sumTo } from './reduce.js';
 
 function viewOf(x: Tensor, shape: Shape, strides: readonly number[], offset = x.offset): Tensor {
@@ -253,18 +253,22 @@ class Cat extends Function {
   }
 }
 
+/**
+ * The tensors joined along `dim` (torch.cat): every other dim must match; mixed dtypes promote
+ * as in torch.cat (int32 and float32 give float32), and gradients flow back in each input's dtype.
+ */
 export function cat(xs: readonly Tensor[], dim = 0): Tensor {
   if (!Array.isArray(xs) || xs.length === 0) throw new Error('cat: expected a non-empty array of tensors');
   xs.forEach((x, i) => checkTensor('cat', x, `tensor ${i}`));
   const first = xs[0]!;
   const d = normDim('cat', dim, first.ndim);
+  const dtype = xs.map((x) => x.dtype).reduce(promoteTypes);
   for (const [i, x] of xs.entries()) {
-    if (x.dtype !== first.dtype) throw new Error(`cat: tensor ${i} has dtype ${x.dtype}, tensor 0 has ${first.dtype}`);
     if (x.ndim !== first.ndim || x.shape.some((s: number, j: number) => j !== d && s !== first.shape[j])) {
       throw new Error(`cat: tensor ${i} has shape ${fmtShape(x.shape)}, incompatible with ${fmtShape(first.shape)} along dim ${d}`);
     }
   }
-  return Cat.apply(d, ...xs);
+  return Cat.apply(d, ...xs.map((x) => cast(x, dtype)));
 }
 
 export function stack(xs: readonly Tensor[], dim = 0): Tensor {

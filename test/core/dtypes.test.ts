@@ -133,7 +133,24 @@ describe('dtypes', () => {
     expect(data(vg.tensor([7.5, -7.5]).remainder(2))).toEqual([1.5, 0.5]);
     expect(() => a.floorDivide(0)).toThrow(/floorDivide: integer division by zero/);
     expect(() => a.pow(-1)).toThrow(/pow: integers to negative integer powers are not allowed/);
-    expect(() => vg.tensor([1.5], { requiresGrad: true }).remainder(1)).toThrow(/remainder: has no gradient/);
+  });
+
+  it('remainder has PyTorch 1.13\'s gradients; floorDivide runs on inputs that require grad and its backward throws, as in PyTorch', () => {
+    // torch: remainder([5, -3.5], [2, 1.5]) = [1, 1]; x.grad = [1, 1], b.grad = -floor(x / b) = [-2, 3]
+    const x = vg.tensor([5, -3.5], { requiresGrad: true });
+    const b = vg.tensor([2, 1.5], { requiresGrad: true });
+    const r = x.remainder(b);
+    expect(data(r)).toEqual([1, 1]);
+    r.sum().backward();
+    expect(data(x.grad!)).toEqual([1, 1]);
+    expect(data(b.grad!)).toEqual([-2, 3]);
+    const q = x.floorDivide(b);
+    expect(data(q)).toEqual([2, -3]);
+    expect(q.requiresGrad).toBe(true);
+    expect(() => q.sum().backward()).toThrow(/backward: floorDivide has no gradient \(as in PyTorch, where the derivative of floor_divide is not implemented\); detach\(\) its inputs/);
+    expect(() => x.floorDivide(2).mul(0).add(x).sum().backward()).toThrow(/floorDivide has no gradient/);
+    expect(data(x.detach().floorDivide(2))).toEqual([2, -2]);
+    expect(vg.noGrad(() => x.floorDivide(2)).requiresGrad).toBe(false);
   });
 
   it('int32 arithmetic past the range wraps as in PyTorch (int32 products exactly)', () => {

@@ -190,6 +190,28 @@ describe('cat / stack / split / chunk', () => {
     expect(vg.arange(6).chunk(4).map((p) => p.numel)).toEqual([2, 2, 2]);
     expect(vg.arange(12).reshape([3, 4]).chunk(2, 1).map((p) => p.toArray())).toEqual([[[0, 1], [4, 5], [8, 9]], [[2, 3], [6, 7], [10, 11]]]);
   });
+  it('cat and stack of mixed dtypes promote as torch.cat does (values checked against torch 1.13)', () => {
+    const i32 = vg.tensor([1, 2], { dtype: 'int32' });
+    const f32 = vg.tensor([0.5]);
+    const f64 = vg.tensor([0.25], { dtype: 'float64' });
+    const yes = vg.tensor([true, false], { dtype: 'bool' });
+    const c = vg.cat([i32, f32]);
+    expect([c.dtype, data(c)]).toEqual(['float32', [1, 2, 0.5]]);
+    expect(vg.cat([f32, f64]).dtype).toBe('float64');
+    expect(vg.cat([i32, f32, f64]).dtype).toBe('float64');
+    const bi = vg.cat([yes, i32]);
+    expect([bi.dtype, data(bi)]).toEqual(['int32', [1, 0, 1, 2]]);
+    expect(vg.cat([yes, yes]).dtype).toBe('bool');
+    expect(vg.stack([vg.tensor([1], { dtype: 'int32' }), f32]).toArray()).toEqual([[1], [0.5]]);
+    expect(vg.cat([vg.tensor([[1, 2]], { dtype: 'int32' }), vg.tensor([[true, false]], { dtype: 'bool' })]).toArray()).toEqual([[1, 2], [1, 0]]);
+    // Gradients come back in each input's dtype (torch: a.grad float32 [1, 2], b.grad float64 [3]).
+    const a = vg.tensor([1, 2], { requiresGrad: true });
+    const b = vg.tensor([3], { dtype: 'float64', requiresGrad: true });
+    vg.cat([a, b]).mul(vg.tensor([1, 2, 3], { dtype: 'float64' })).sum().backward();
+    expect([a.grad!.dtype, data(a.grad!)]).toEqual(['float32', [1, 2]]);
+    expect([b.grad!.dtype, data(b.grad!)]).toEqual(['float64', [3]]);
+  });
+
   it('to() casts values: float -> int32 truncates toward zero, float64 -> float32 rounds', () => {
     expect(data(vg.tensor([1.7, -1.7, 2.5]).to('int32'))).toEqual([1, -1, 2]);
     expect(vg.tensor([1.7]).to('int32').dtype).toBe('int32');
