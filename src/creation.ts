@@ -10,11 +10,16 @@ import { fmtShape, numel } from './shape.js';
 import type { NestedArray } from './tensor.js';
 import { Tensor, fromStorage } from './tensor.js';
 
+/** dtype (default float32) and requiresGrad of a new tensor, as PyTorch's factory keywords. */
 export interface TensorOptions {
+  /** The element type (default float32). */
   dtype?: DType;
+  /** Record operations on it for autograd (floating-point only). */
   requiresGrad?: boolean;
 }
+/** TensorOptions plus the generator to draw from (default: the global one, seeded by manualSeed). */
 export interface RandomOptions extends TensorOptions {
+  /** The generator to draw from (default: the global one). */
   generator?: Generator;
 }
 
@@ -83,15 +88,21 @@ export function tensor(data: NestedArray | TypedArray | boolean[], opts: TensorO
   return opts.shape ? t.reshape([...opts.shape]) : t;
 }
 
+/** A tensor of `shape` filled with `value` (torch.full). */
 export function full(shape: Shape, value: number, opts: TensorOptions = {}): Tensor {
   const s = checkShape('full', shape);
   const dtype = checkDType('full', opts.dtype ?? 'float32');
   return make(allocFor('full', s, dtype).fill(scalarFor('full', value, dtype)), s, opts);
 }
+/** A tensor of zeros (torch.zeros). */
 export const zeros = (shape: Shape, opts: TensorOptions = {}): Tensor => full(shape, 0, opts);
+/** A tensor of ones (torch.ones). */
 export const ones = (shape: Shape, opts: TensorOptions = {}): Tensor => full(shape, 1, opts);
+/** Zeros in t's shape and dtype (torch.zeros_like). */
 export const zerosLike = (t: Tensor, opts: TensorOptions = {}): Tensor => full(t.shape, 0, { dtype: t.dtype, ...opts });
+/** Ones in t's shape and dtype (torch.ones_like). */
 export const onesLike = (t: Tensor, opts: TensorOptions = {}): Tensor => full(t.shape, 1, { dtype: t.dtype, ...opts });
+/** `v` everywhere in t's shape and dtype (torch.full_like). */
 export const fullLike = (t: Tensor, v: number, opts: TensorOptions = {}): Tensor => full(t.shape, v, { dtype: t.dtype, ...opts });
 
 /** Values start, start + step, ... below end (PyTorch's arange). */
@@ -105,6 +116,7 @@ export function arange(start: number, end?: number, step = 1, opts: TensorOption
   return make(v, [n], opts);
 }
 
+/** `steps` evenly spaced values from start to end, both included (torch.linspace). */
 export function linspace(start: number, end: number, steps: number, opts: TensorOptions = {}): Tensor {
   if (!Number.isInteger(steps) || steps < 0) throw new Error(`linspace: steps must be a non-negative integer, got ${steps}`);
   const v = allocFor('linspace', [steps], checkDType('linspace', opts.dtype ?? 'float32'));
@@ -112,6 +124,7 @@ export function linspace(start: number, end: number, steps: number, opts: Tensor
   return make(v, [steps], opts);
 }
 
+/** The n x m identity matrix (torch.eye). */
 export function eye(n: number, m = n, opts: TensorOptions = {}): Tensor {
   const v = allocFor('eye', [n, m], checkDType('eye', opts.dtype ?? 'float32'));
   for (let i = 0; i < Math.min(n, m); i++) v[i * m + i] = 1;

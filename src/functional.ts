@@ -20,6 +20,7 @@ export type { CrossEntropyOptions, NllLossOptions } from './ops/classification.j
 export { gather, indexSelect, scatterAdd } from './ops/indexing.js';
 export { matmul } from './ops/matmul.js';
 export { flatten, unflatten } from './ops/movement.js';
+/** x @ weight^T + bias, weight [out, in] (F.linear). */
 export function linear(x: Tensor, weight: Tensor, bias?: Tensor | null): Tensor {
   const y = x.matmul(weight.transpose(0, 1));
   return bias ? y.add(bias) : y;

@@ -18,6 +18,7 @@ const rotl = (x: number, k: number): number => (x << k) | (x >>> (32 - k));
 
 const show = (v: unknown): string => (typeof v === 'string' ? JSON.stringify(v) : String(v));
 
+/** A seeded random number generator, xoshiro128** (the same numbers in every JavaScript engine) (torch.Generator). */
 export class Generator {
   private s = new Uint32Array(4);
   /** A cached second normal from Box-Muller, as part of the state so that resumes replay exactly. */
@@ -27,6 +28,7 @@ export class Generator {
     this.manualSeed(seed);
   }
 
+  /** Reseeds this generator (torch.Generator.manual_seed). */
   manualSeed(seed: number): this {
     if (!Number.isFinite(seed)) throw new Error(`manualSeed: seed must be a finite number, got ${seed}`);
     const sm = splitmix32(Math.floor(seed) ^ Math.floor(seed / 2 ** 32));
@@ -74,10 +76,12 @@ export class Generator {
     return low + Math.floor(this.uniform() * (high - low));
   }
 
+  /** The generator's state, to save and restore with fromState (torch.Generator.get_state). */
   getState(): { s: RngState; spare: number | null } {
     return { s: [this.s[0]!, this.s[1]!, this.s[2]!, this.s[3]!], spare: Number.isNaN(this.spare) ? null : this.spare };
   }
 
+  /** A generator restored from getState() (a state that could not have come from it is refused). */
   static fromState(state: { s: RngState; spare: number | null }): Generator {
     const g = new Generator();
     g.setState(state);
@@ -120,6 +124,7 @@ export function permutation(n: number, g: Generator): Int32Array {
 /** The global generator used when an op is not given one. */
 export const defaultGenerator = new Generator(0);
 
+/** Seeds the global generator that creation ops and inits draw from by default (torch.manual_seed). */
 export function manualSeed(seed: number): void {
   defaultGenerator.manualSeed(seed);
 }

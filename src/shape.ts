@@ -1,5 +1,6 @@
 // Shape arithmetic: strides, broadcasting, dim normalisation. Pure functions, imports nothing.
 
+/** A tensor's dims, outermost first. */
 export type Shape = readonly number[];
 
 export function numel(shape: Shape): number {

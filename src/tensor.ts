@@ -20,6 +20,7 @@ export interface GradFn {
 /** Node's util.inspect hook (console.log), by its registered symbol so the core needs no node: import. */
 export const INSPECT = Symbol.for('nodejs.util.inspect.custom');
 
+/** Nested JS arrays of numbers, as tensor() takes and toArray() gives. */
 export type NestedArray = number | NestedArray[];
 
 /**
@@ -28,6 +29,7 @@ export type NestedArray = number | NestedArray[];
  */
 const versions = new WeakMap<Storage, number>();
 
+/** An n-dimensional array of float32, float64, int32 or bool on a backend, with strides over shared storage and autograd (torch.Tensor). */
 export class Tensor {
   /** Gradient accumulated by backward(), same shape as this tensor. */
   grad: Tensor | null = null;
@@ -47,15 +49,19 @@ export class Tensor {
     this._storage = storage;
   }
 
+  /** The element type. */
   get dtype(): DType {
     return this._storage.dtype;
   }
+  /** The number of dims (torch.Tensor.ndim). */
   get ndim(): number {
     return this.shape.length;
   }
+  /** The number of elements (torch.Tensor.numel()). */
   get numel(): number {
     return numel(this.shape);
   }
+  /** The shape, or the size of one dim (negative counts from the end) (torch.Tensor.size). */
   size(dim?: number): number | readonly number[] {
     if (dim === undefined) return this.shape;
     const d = dim < 0 ? dim + this.ndim : dim;
@@ -106,6 +112,7 @@ export class Tensor {
     return { storage: this.storage, shape: this.shape, strides: this.strides, offset: this.offset };
   }
 
+  /** Whether the elements are laid out dense and row-major (torch.Tensor.is_contiguous). */
   isContiguous(): boolean {
     return isContiguous(this.shape, this.strides);
   }
@@ -147,11 +154,13 @@ export class Tensor {
     return nest(this.dataSync(), this.shape);
   }
 
+  /** The value of a one-element tensor as a JS number (torch.Tensor.item). */
   item(): number {
     if (this.numel !== 1) throw new Error(`item: only one-element tensors can be converted to a number, got shape ${fmtShape(this.shape)}`);
     return this.dataSync()[0]!;
   }
 
+  /** The values and dtype in PyTorch's printed form (what console.log shows). */
   toString(): string {
     const arr = this.dataSync();
     const fmt = (v: number): string =>

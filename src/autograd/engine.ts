@@ -7,6 +7,7 @@ import { fmtShape, shapeEq } from '../shape.js';
 import { Function } from './function.js';
 import { enableGrad, noGrad } from './grad-mode.js';
 
+/** Options of backward() (torch.Tensor.backward's retain_graph and create_graph). */
 export interface BackwardOptions {
   /** Keep the graph so backward can run through it again. */
   retainGraph?: boolean;
@@ -94,6 +95,7 @@ export function backward(root: Tensor, grad?: Tensor, opts: BackwardOptions = {}
   });
 }
 
+/** Options of autograd.grad() (torch.autograd.grad's grad_outputs, retain_graph, create_graph, allow_unused). */
 export interface GradOptions extends BackwardOptions {
   /** d(outputs)/d(output) to start from, one per output (null or absent: ones, for scalar outputs only). */
   gradOutputs?: Tensor | readonly (Tensor | null)[];

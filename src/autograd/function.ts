@@ -16,6 +16,12 @@ interface Saved {
   role: string;
 }
 
+/** A Function subclass's forward, typed by its arguments (what apply() passes on). */
+interface WithForward<A extends unknown[]> {
+  /** Computes the output from these arguments. */
+  forward(...args: A): Tensor;
+}
+
 export abstract class Function implements GradFn {
   inputs: Tensor[] = [];
   /** needsGrad[i]: does input i want a gradient? backward may skip work where it does not. */
@@ -26,10 +32,12 @@ export abstract class Function implements GradFn {
     return this.constructor.name;
   }
 
+  /** Computes the output from the inputs (runs without recording a graph). */
   abstract forward(...args: never[]): Tensor;
   abstract backward(grad: Tensor): (Tensor | null)[];
 
-  static apply<A extends unknown[], F extends Function & { forward(...args: A): Tensor }>(this: new () => F, ...args: A): Tensor {
+  /** Runs forward and, when an input requires grad, links the output into the graph (torch.autograd.Function.apply). */
+  static apply<A extends unknown[], F extends Function & WithForward<A>>(this: new () => F, ...args: A): Tensor {
     const fn = new this();
     // Forward may compose public ops; none of them belong in the graph, only this Function does.
     let out: Tensor;

@@ -2,6 +2,7 @@
 
 let enabled = true;
 
+/** Whether ops record the graph now (false inside noGrad) (torch.is_grad_enabled). */
 export function isGradEnabled(): boolean {
   return enabled;
 }

@@ -7,6 +7,7 @@ import { fmtShape } from '../shape.js';
 import type { Tensor } from '../tensor.js';
 import { noGrad } from './grad-mode.js';
 
+/** Options of gradcheck (torch.autograd.gradcheck's eps, atol, rtol, raise_exception). */
 export interface GradcheckOptions {
   eps?: number;
   atol?: number;

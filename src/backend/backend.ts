@@ -110,6 +110,7 @@ export interface MemoryStats {
   scratchBytes: number;
 }
 
+/** The kernels and storage of one backend (js, wasm, gpu): every op above runs through this interface. */
 export interface Backend {
   readonly name: string;
 
@@ -119,9 +120,11 @@ export interface Backend {
   // ---- storage ----
   /** Wrap or copy host data into backend storage (the backend may keep the array: callers hand it over). */
   fromArray(data: TypedArray): Storage;
+  /** A new storage of `size` zeros of `dtype`. */
   zeros(dtype: DType, size: number): Storage;
   /** Host copy of the whole storage, or null where the backend can only read asynchronously. */
   readSync(s: Storage): TypedArray | null;
+  /** Host copy of the whole storage (every backend can read asynchronously). */
   read(s: Storage): Promise<TypedArray>;
   /** Does this backend own the storage (so kernels may use it directly)? */
   owns(s: Storage): boolean;
@@ -129,14 +132,19 @@ export interface Backend {
   // ---- elementwise (inputs are views already broadcast to outShape, of one dtype except where's
   // condition; outputs are contiguous, in the inputs' dtype, bool for comparisons). Integer
   // arithmetic wraps modulo 2^32 as int32 does in PyTorch. ----
+  /** A dense copy of a view, optionally cast to `dtype`. */
   copy(x: View, dtype?: DType): Storage; // materialise a view, optionally casting
+  /** An elementwise op of one input (a, b: its scalar parameters), dense output. */
   unary(op: UnaryOp, x: View, a?: number, b?: number): Storage;
+  /** An elementwise op of two views of the same shape (broadcast by strides), dense output. */
   binary(op: BinaryOp, a: View, b: View): Storage;
+  /** a where cond is nonzero, else b, over three views of one shape. */
   where(cond: View, a: View, b: View): Storage;
   /** Write src (same shape) into dst's window of dst.storage, in place. */
   assign(dst: View, src: View): void;
 
   // ---- reductions: output has x's shape with `axes` set to 1 (keepdim), contiguous ----
+  /** A reduction over `axes` (the output keeps them as size 1). */
   reduce(op: ReduceOp, x: View, axes: readonly number[]): Storage;
   /** Index (int32) of the first max/min along one axis; output shape as reduce. */
   argReduce(op: 'max' | 'min', x: View, axis: number): Storage;
@@ -152,8 +160,11 @@ export interface Backend {
   matmul(a: View, b: View): Storage;
 
   // ---- convolution (contiguous NCHW storages); conv-transpose is conv2dBackwardData ----
+  /** 2-D convolution (cross-correlation) of NCHW x with OIHW w. */
   conv2d(x: Storage, w: Storage, g: Conv2dGeometry): Storage;
+  /** The gradient of conv2d with respect to its input (also conv-transpose's forward). */
   conv2dBackwardData(dy: Storage, w: Storage, g: Conv2dGeometry): Storage;
+  /** The gradient of conv2d with respect to its weight. */
   conv2dBackwardFilter(x: Storage, dy: Storage, g: Conv2dGeometry): Storage;
   // Optional fused forms (a backend may leave them out: the ops then run the kernel above and a
   // broadcast add). bias is [channels of the result], contiguous; the result must equal the
@@ -175,11 +186,15 @@ export interface Backend {
   convTranspose2dBnRelu?(x: Storage, w: Storage, bias: Storage | null, bn: BatchNormParams, g: Conv2dGeometry): Storage;
 
   // ---- pooling (contiguous NCHW storages) ----
+  /** Max pooling: the values and the int32 index of each window's maximum (for backward). */
   maxPool2d(x: Storage, g: Pool2dGeometry): { out: Storage; indices: Storage };
+  /** The gradient of maxPool2d: dy scattered to the recorded maxima. */
   maxPool2dBackward(dy: Storage, indices: Storage, g: Pool2dGeometry): Storage;
   /** Optional: maxPool2d's values alone, for a forward that wants no gradient (no indices written). */
   maxPool2dValues?(x: Storage, g: Pool2dGeometry): Storage;
+  /** Average pooling. */
   avgPool2d(x: Storage, g: Pool2dGeometry): Storage;
+  /** The gradient of avgPool2d: dy spread evenly over each window. */
   avgPool2dBackward(dy: Storage, g: Pool2dGeometry): Storage;
 
   // ---- batch norm (contiguous storages; mean, invstd, weight, bias are [c]) ----
@@ -212,5 +227,6 @@ export interface Backend {
   batchNormReluMaxPoolBackward?(dy: Storage, indices: Storage, x: Storage, mean: Storage, invstd: Storage, weight: Storage, bias: Storage, g: ChannelGeometry, pool: Pool2dGeometry, batchStats: boolean): { dx: Storage; dweight: Storage; dbias: Storage };
 
   // ---- optimiser update, in place on contiguous storages of equal size ----
+  /** One Adam (or AdamW) step in place on a parameter and its two moments. */
   adamUpdate(param: Storage, grad: Storage, m: Storage, v: Storage, h: AdamHyper): void;
 }

@@ -12,6 +12,7 @@ let current: Backend | null = null;
 /** Backends tried, in order, when none was chosen: the first that loads synchronously wins. */
 const defaultOrder: string[] = [];
 
+/** Makes a backend available to setBackend under `name` (preferDefault: try it first when none was chosen). */
 export function registerBackend(name: string, factory: Factory, opts: { preferDefault?: boolean } = {}): void {
   factories.set(name, factory);
   if (opts.preferDefault) defaultOrder.unshift(name);
@@ -101,6 +102,7 @@ export function memoryStats(): MemoryStats {
   return b.memoryStats?.() ?? { backend: b.name, wasmBytes: 0, liveBytes: 0, liveBlocks: 0, cachedBytes: 0, spilledBytes: 0, scratchBytes: 0 };
 }
 
+/** The names setBackend accepts. */
 export function listBackends(): string[] {
   return [...factories.keys()];
 }

@@ -8,6 +8,7 @@ import { Tensor } from '../tensor.js';
 import type { Collated, DatasetLike, Sample } from './dataset.js';
 import { checkIndex, collate } from './dataset.js';
 
+/** Options of DataLoader (torch.utils.data.DataLoader's batch_size, shuffle, drop_last, generator). */
 export interface DataLoaderOptions {
   /** Items per batch (default 1). */
   batchSize?: number;
@@ -63,6 +64,7 @@ export class DataLoader<S extends Sample = Sample> implements Iterable<Collated<
     return this.dropLast ? Math.floor(n / this.batchSize) : Math.ceil(n / this.batchSize);
   }
 
+  /** The batches of one epoch, collated into tensors (a new shuffled order each epoch; after loadStateDict, the rest of that epoch). */
   *[Symbol.iterator](): Iterator<Collated<S>> {
     if (!this.resuming) {
       if (this.order) this.epoch++; // an epoch left early counts as begun
@@ -89,6 +91,7 @@ export class DataLoader<S extends Sample = Sample> implements Iterable<Collated<
     return collate(Array.from(indices, (i) => ds.get(i)));
   }
 
+  /** Where the loader is: the epoch, its order and the batches handed out (save it to resume mid-epoch). */
   stateDict(): DataLoaderState {
     return {
       epoch: this.epoch,

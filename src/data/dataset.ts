@@ -15,7 +15,9 @@ export type Collated<S> = S extends Tensor | number ? Tensor : { -readonly [K in
 
 /** The interface DataLoader reads: a length, get(i), and optionally a whole batch at once. */
 export interface DatasetLike<S extends Sample = Sample> {
+  /** The number of items. */
   readonly length: number;
+  /** Item i, for 0 <= i < length. */
   get(index: number): S;
   /** A fast path: the collated batch of these items in one go (DataLoader uses it when present). */
   getBatch?(indices: Int32Array): Collated<S>;

@@ -2,10 +2,14 @@
 // (browser-safe). IdxReader takes the bytes in chunks, keeps only the items asked for, and stops
 // as soon as it has them, so that a caller streaming a gzip never holds more than that.
 
+/** The typed array an IDX file's data decode to (by its type code: ubyte, byte, short, int, float, double). */
 export type IdxData = Uint8Array | Int8Array | Int16Array | Int32Array | Float32Array | Float64Array;
 
+/** A parsed IDX file: its dims (the first possibly cut to the items read) and data, row-major. */
 export interface IdxFile {
+  /** The dims of what was read (the first dimension is the number of items kept). */
   dims: number[];
+  /** The values, row-major. */
   data: IdxData;
   /** How many items (the first dimension) the file holds, when fewer were read (maxItems, items). */
   total?: number;

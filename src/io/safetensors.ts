@@ -5,16 +5,23 @@ export type SafeDType = 'F32' | 'F64' | 'I64' | 'I32' | 'BOOL';
 
 export type SafeData = Float32Array | Float64Array | BigInt64Array | Int32Array | Uint8Array;
 
+/** One tensor of a safetensors file: its dtype, shape and data. */
 export interface SafeEntry {
+  /** The dtype as the file names it (F32, F64, I32, I64, BOOL, ...). */
   dtype: SafeDType;
+  /** The tensor's shape. */
   shape: number[];
+  /** The values, row-major (widened types as sourceDtype says). */
   data: SafeData;
   /** The dtype the file stored when it was widened on reading (F16/BF16 -> F32, U8/I8/I16/U16 -> I32, U32 -> I64). BOOL data are 0 or 1. */
   sourceDtype?: string;
 }
 
+/** What a safetensors file holds: its tensors by name and its __metadata__ strings. */
 export interface SafetensorsContents {
+  /** The tensors, by name, in file order. */
   tensors: Map<string, SafeEntry>;
+  /** The __metadata__ strings (empty when the file has none). */
   metadata: Record<string, string>;
 }
 

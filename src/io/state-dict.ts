@@ -36,12 +36,14 @@ export function fromSafeEntry(name: string, e: SafeEntry): Tensor {
   }
 }
 
+/** A state dict (PyTorch names) as safetensors bytes, readable by safetensors.torch.load_file. */
 export function stateDictToSafetensors(sd: Map<string, Tensor>, metadata?: Record<string, string>): Uint8Array {
   const entries = new Map<string, SafeEntry>();
   for (const [k, t] of sd) entries.set(k, toSafeEntry(k, t));
   return serializeSafetensors(entries, metadata);
 }
 
+/** The tensors and __metadata__ of safetensors bytes (e.g. from safetensors.torch.save_file); `source` names them in errors. */
 export function safetensorsToStateDict(bytes: Uint8Array, source = '<buffer>'): { tensors: Map<string, Tensor>; metadata: Record<string, string> } {
   const { tensors, metadata } = parseSafetensors(bytes, source);
   const out = new Map<string, Tensor>();

@@ -11,11 +11,15 @@ import type { Tensor } from '../tensor.js';
 import { Module, Parameter } from './module.js';
 import { checkPositiveInt } from './tensors.js';
 
+/** Options of BatchNorm1d/2d (torch.nn.BatchNorm2d's eps, momentum, affine, track_running_stats). */
 export interface BatchNormLayerOptions {
+  /** Added to the variance for stability (default 1e-5). */
   eps?: number;
   /** null: a cumulative average, as PyTorch's momentum=None. */
   momentum?: number | null;
+  /** Learn a per-channel scale and shift (default true). */
   affine?: boolean;
+  /** Keep running mean and variance for eval mode (default true). */
   trackRunningStats?: boolean;
 }
 

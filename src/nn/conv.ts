@@ -8,11 +8,17 @@ import { defaultLayerInit } from './init.js';
 import { Module, Parameter } from './module.js';
 import { checkPositiveInt, empty } from './tensors.js';
 
+/** Options of Conv2d and ConvTranspose2d (torch.nn.Conv2d's stride, padding, dilation, groups, bias). */
 export interface Conv2dLayerOptions {
+  /** Step of the kernel, one number or [h, w] (default 1). */
   stride?: Pair;
+  /** Zeros added on each side, one number or [h, w] (default 0). */
   padding?: Pair;
+  /** Spacing between kernel taps, one number or [h, w] (default 1). */
   dilation?: Pair;
+  /** Channels split into this many independent groups (default 1). */
   groups?: number;
+  /** Learn a bias per output channel (default true). */
   bias?: boolean;
 }
 
@@ -41,6 +47,7 @@ abstract class ConvNd extends Module {
     this.bias = opts.bias === false ? null : new Parameter(empty([outChannels]));
     this.resetParameters();
   }
+  /** Re-initialises weight and bias as PyTorch does (Kaiming-uniform with a = sqrt(5)). */
   resetParameters(): void {
     // PyTorch computes fan_in from weight dims 1.. for both layers (for ConvTranspose2d that is out/groups * kH * kW).
     const w = this.weight.shape;
@@ -53,6 +60,7 @@ abstract class ConvNd extends Module {
   }
 }
 
+/** 2-D convolution layer, weight [out, in / groups, kH, kW] (torch.nn.Conv2d). */
 export class Conv2d extends ConvNd {
   constructor(inChannels: number, outChannels: number, kernelSize: Pair, opts: Conv2dLayerOptions = {}) {
     super(inChannels, outChannels, kernelSize, opts, (k, g) => [outChannels, inChannels / g, ...k]);
@@ -62,6 +70,7 @@ export class Conv2d extends ConvNd {
   }
 }
 
+/** 2-D transposed convolution layer, weight [in, out / groups, kH, kW] (torch.nn.ConvTranspose2d). */
 export class ConvTranspose2d extends ConvNd {
   constructor(inChannels: number, outChannels: number, kernelSize: Pair, opts: Conv2dLayerOptions & { outputPadding?: Pair } = {}) {
     super(inChannels, outChannels, kernelSize, opts, (k, g) => [inChannels, outChannels / g, ...k]);

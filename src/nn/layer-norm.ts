@@ -5,7 +5,9 @@ import { layerNorm } from '../ops/layer-norm.js';
 import type { Tensor } from '../tensor.js';
 import { Module, Parameter } from './module.js';
 
+/** Options of LayerNorm (torch.nn.LayerNorm's eps, elementwise_affine, bias). */
 export interface LayerNormOptions {
+  /** Added to the variance for stability (default 1e-5). */
   eps?: number;
   /** Learn weight (ones) and bias (zeros) of normalizedShape (default true). */
   elementwiseAffine?: boolean;

@@ -15,6 +15,7 @@ export class Linear extends Module {
     this.bias = opts.bias === false ? null : new Parameter(empty([outFeatures]));
     this.resetParameters();
   }
+  /** Re-initialises weight and bias as PyTorch does: U(-1/sqrt(in), 1/sqrt(in)). */
   resetParameters(): void {
     defaultLayerInit(this.weight, this.bias, this.inFeatures);
   }

@@ -17,20 +17,29 @@ abstract class Loss extends Module {
   }
 }
 
+/** Binary cross-entropy of logits against targets in [0, 1], computed stably (torch.nn.BCEWithLogitsLoss). */
 export class BCEWithLogitsLoss extends Loss {
+  /** The loss of logits against targets of the same shape. */
   forward(logits: Tensor, target: Tensor): Tensor { return binaryCrossEntropyWithLogits(logits, target, { reduction: this.reduction }); }
 }
+/** Binary cross-entropy of probabilities in [0, 1] against targets (torch.nn.BCELoss). */
 export class BCELoss extends Loss {
+  /** The loss of probabilities against targets of the same shape. */
   forward(probs: Tensor, target: Tensor): Tensor { return binaryCrossEntropy(probs, target, { reduction: this.reduction }); }
 }
+/** Mean squared error (torch.nn.MSELoss). */
 export class MSELoss extends Loss {
+  /** The squared error of input against target, reduced. */
   forward(input: Tensor, target: Tensor): Tensor { return mseLoss(input, target, { reduction: this.reduction }); }
 }
+/** Mean absolute error (torch.nn.L1Loss). */
 export class L1Loss extends Loss {
+  /** The absolute error of input against target, reduced. */
   forward(input: Tensor, target: Tensor): Tensor { return l1Loss(input, target, { reduction: this.reduction }); }
 }
 /** KL(N(mu, exp(logvar)) || N(0, I)) summed over the latent dims of each sample; forward(mu, logvar). */
 export class GaussianKLLoss extends Loss {
+  /** The KL divergence of N(mu, exp(logvar)) from N(0, I), reduced over the batch. */
   forward(mu: Tensor, logvar: Tensor): Tensor { return gaussianKl(mu, logvar, { reduction: this.reduction }); }
 }
 
@@ -53,6 +62,7 @@ abstract class ClassLoss<O extends NllLossOptions> extends Module {
   protected options(): O {
     return { ...this.opts, weight: this.weight, reduction: this.reduction, ignoreIndex: this.ignoreIndex };
   }
+  /** The reduction, whether there are class weights, and ignoreIndex, for the printed form. */
   override extraRepr(): string {
     return `reduction='${this.reduction}', ignoreIndex=${this.ignoreIndex}${this.weight ? ', weight' : ''}`;
   }
@@ -72,6 +82,7 @@ export class CrossEntropyLoss extends ClassLoss<CrossEntropyOptions> {
     this.labelSmoothing = opts.labelSmoothing ?? 0;
   }
   forward(logits: Tensor, target: Tensor): Tensor { return crossEntropy(logits, target, { ...this.options(), labelSmoothing: this.labelSmoothing }); }
+  /** The settings of NLLLoss plus labelSmoothing, for the printed form. */
   override extraRepr(): string {
     return `${super.extraRepr()}${this.labelSmoothing ? `, labelSmoothing=${this.labelSmoothing}` : ''}`;
   }

@@ -58,14 +58,17 @@ export class Sequential extends Module {
   override namedChildren(): [string, Module][] {
     return this.layers.map((l, i) => [String(i), l]);
   }
+  /** The number of layers. */
   get length(): number {
     return this.layers.length;
   }
+  /** Layer i (negative counts from the end) (indexing a torch.nn.Sequential). */
   at(i: number): Module {
     const m = this.layers.at(i);
     if (!m) throw new Error(`Sequential: index ${i} out of range for ${this.layers.length} layers`);
     return m;
   }
+  /** Adds a layer at the end (torch.nn.Sequential.append). */
   append(m: Module): this {
     this.layers.push(m);
     return this;

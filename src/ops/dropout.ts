@@ -6,6 +6,7 @@ import type { Generator } from '../random.js';
 import type { Tensor } from '../tensor.js';
 import { checkTensor } from './kernel.js';
 
+/** Zeroes elements with probability p and scales the rest by 1 / (1 - p) in training; identity otherwise (F.dropout). */
 export function dropout(x: Tensor, p = 0.5, opts: { training?: boolean; generator?: Generator } = {}): Tensor {
   checkTensor('dropout', x);
   if (!(p >= 0 && p <= 1)) throw new Error(`dropout: probability must be in [0, 1], got ${p}`);

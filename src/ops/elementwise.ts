@@ -81,20 +81,33 @@ function unary(op: UnaryOp, x: Tensor, a?: number, b?: number): Tensor {
   return Unary.apply(cast(x, unaryType(op, x.dtype)), op, a, b);
 }
 
+/** -x (torch.neg). */
 export function neg(x: Tensor): Tensor { return unary('neg', x); }
+/** e^x (torch.exp). */
 export function exp(x: Tensor): Tensor { return unary('exp', x); }
+/** Natural logarithm (torch.log). */
 export function log(x: Tensor): Tensor { return unary('log', x); }
+/** log(1 + x), accurate near 0 (torch.log1p). */
 export function log1p(x: Tensor): Tensor { return unary('log1p', x); }
+/** Square root (torch.sqrt). */
 export function sqrt(x: Tensor): Tensor { return unary('sqrt', x); }
+/** |x|; gradient sign(x), 0 at 0 (torch.abs). */
 export function abs(x: Tensor): Tensor { return unary('abs', x); }
+/** max(x, 0); gradient 0 at 0, as PyTorch (torch.relu). */
 export function relu(x: Tensor): Tensor { return unary('relu', x); }
+/** 1 / (1 + e^-x) (torch.sigmoid). */
 export function sigmoid(x: Tensor): Tensor { return unary('sigmoid', x); }
+/** Hyperbolic tangent (torch.tanh). */
 export function tanh(x: Tensor): Tensor { return unary('tanh', x); }
+/** log(1 + e^x), computed without overflow (F.softplus). */
 export function softplus(x: Tensor): Tensor { return unary('softplus', x); }
+/** 1 / x (torch.reciprocal). */
 export function reciprocal(x: Tensor): Tensor { return unary('reciprocal', x); }
+/** x * x (torch.square). */
 export function square(x: Tensor): Tensor { return unary('square', x); }
 /** The error function, 2/sqrt(pi) * integral of exp(-t^2) from 0 to x. */
 export function erf(x: Tensor): Tensor { return unary('erf', x); }
+/** x where x > 0, else negativeSlope * x (F.leaky_relu). */
 export function leakyRelu(x: Tensor, negativeSlope = 0.01): Tensor { return unary('leakyRelu', x, negativeSlope); }
 /** Values limited to [min, max]; an integer tensor with a non-integer bound computes in float32. */
 export function clamp(x: Tensor, min = -Infinity, max = Infinity): Tensor {
@@ -111,6 +124,7 @@ function constUnary(op: UnaryOp, x: Tensor, a?: number, b?: number): Tensor {
   checkTensor(op, x);
   return fromStorage(backend().unary(op, cast(x, unaryType(op, x.dtype)).stridedView, a, b), x.shape);
 }
+/** -1, 0 or 1 by the sign of x; no gradient (torch.sign). */
 export function sign(x: Tensor): Tensor { return constUnary('sign', x); }
 /** 1 where min <= x <= max, else 0 (no gradient). */
 export function inRange(x: Tensor, min: number, max: number): Tensor { return constUnary('inRange', x, min, max); }

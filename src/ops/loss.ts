@@ -7,8 +7,11 @@ import { noGrad } from '../autograd/grad-mode.js';
 import { inRange, where } from './elementwise.js';
 import { asTensor, backend, checkFloat, checkTensor } from './kernel.js';
 
+/** How a loss reduces over the batch: the mean (default), the sum, or none (per element), as PyTorch's reduction. */
 export type Reduction = 'mean' | 'sum' | 'none';
+/** Options of the elementwise losses (torch's reduction). */
 export interface LossOptions {
+  /** 'mean' (default), 'sum' or 'none'. */
   reduction?: Reduction;
 }
 
@@ -79,6 +82,7 @@ function clampedLogs(p: Tensor): [Tensor, Tensor] {
   return [p.log().clamp(-100), p.neg().add(1).log().clamp(-100)];
 }
 
+/** Binary cross-entropy of logits against targets in [0, 1], stable at any logit (F.binary_cross_entropy_with_logits). */
 export function binaryCrossEntropyWithLogits(logits: Tensor, target: Tensor, opts: LossOptions = {}): Tensor {
   const t = pairArgs('binaryCrossEntropyWithLogits', logits, target);
   return reduce('binaryCrossEntropyWithLogits', BceWithLogits.apply(logits, t), opts.reduction);
@@ -102,11 +106,13 @@ export function binaryCrossEntropy(probs: Tensor, target: Tensor, opts: LossOpti
   return reduce(op, Bce.apply(probs, t), opts.reduction);
 }
 
+/** Squared error of input against target, reduced (F.mse_loss). */
 export function mseLoss(input: Tensor, target: Tensor, opts: LossOptions = {}): Tensor {
   const t = pairArgs('mseLoss', input, target);
   return reduce('mseLoss', input.sub(t).square(), opts.reduction);
 }
 
+/** Absolute error of input against target, reduced (F.l1_loss). */
 export function l1Loss(input: Tensor, target: Tensor, opts: LossOptions = {}): Tensor {
   const t = pairArgs('l1Loss', input, target);
   return reduce('l1Loss', input.sub(t).abs(), opts.reduction);

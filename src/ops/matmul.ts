@@ -46,6 +46,7 @@ function transposed(t: Tensor): boolean {
   return t.strides[0] === 1 && t.strides[1] === t.shape[0] && t.shape[0]! > 1 && t.shape[1]! > 1;
 }
 
+/** Matrix product with PyTorch's rules: 1-D operands as vectors, batch dims broadcast (torch.matmul). */
 export function matmul(a: Tensor, b: Tensor): Tensor {
   checkTensor('matmul', a);
   checkTensor('matmul', b, 'other');

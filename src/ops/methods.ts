@@ -18,58 +18,174 @@ type Operand = Tensor | number;
 
 declare module '../tensor.js' {
   interface Tensor {
+    /** Gradients of this tensor (a scalar, or with `grad` of its shape) into every leaf's `.grad` (torch.Tensor.backward). */
     backward(grad?: Tensor, opts?: BackwardOptions): void;
-    neg(): Tensor; exp(): Tensor; log(): Tensor; log1p(): Tensor; sqrt(): Tensor; abs(): Tensor; sign(): Tensor;
-    relu(): Tensor; sigmoid(): Tensor; tanh(): Tensor; softplus(): Tensor; reciprocal(): Tensor; square(): Tensor; erf(): Tensor;
+    /** -x (torch.neg). */
+    neg(): Tensor;
+    /** e^x (torch.exp). */
+    exp(): Tensor;
+    /** Natural logarithm (torch.log). */
+    log(): Tensor;
+    /** log(1 + x), accurate near 0 (torch.log1p). */
+    log1p(): Tensor;
+    /** Square root (torch.sqrt). */
+    sqrt(): Tensor;
+    /** |x| (torch.abs). */
+    abs(): Tensor;
+    /** -1, 0 or 1 by the sign of x; no gradient (torch.sign). */
+    sign(): Tensor;
+    /** max(x, 0) (torch.relu). */
+    relu(): Tensor;
+    /** 1 / (1 + e^-x) (torch.sigmoid). */
+    sigmoid(): Tensor;
+    /** Hyperbolic tangent (torch.tanh). */
+    tanh(): Tensor;
+    /** log(1 + e^x), computed without overflow (F.softplus). */
+    softplus(): Tensor;
+    /** 1 / x (torch.reciprocal). */
+    reciprocal(): Tensor;
+    /** x * x (torch.square). */
+    square(): Tensor;
+    /** The error function (torch.erf). */
+    erf(): Tensor;
+    /** x where x > 0, else negativeSlope * x (default 0.01; F.leaky_relu). */
     leakyRelu(negativeSlope?: number): Tensor;
+    /** Values limited to [min, max] (torch.clamp). */
     clamp(min?: number, max?: number): Tensor;
-    add(o: Operand): Tensor; sub(o: Operand): Tensor; mul(o: Operand): Tensor; div(o: Operand): Tensor; pow(o: Operand): Tensor;
-    maximum(o: Operand): Tensor; minimum(o: Operand): Tensor;
-    eq(o: Operand): Tensor; ne(o: Operand): Tensor; lt(o: Operand): Tensor; le(o: Operand): Tensor; gt(o: Operand): Tensor; ge(o: Operand): Tensor;
-    floorDivide(o: Operand): Tensor; remainder(o: Operand): Tensor;
-    isnan(): Tensor; isfinite(): Tensor; isinf(): Tensor;
-    logicalNot(): Tensor; logicalAnd(o: Tensor): Tensor; logicalOr(o: Tensor): Tensor; logicalXor(o: Tensor): Tensor;
+    /** this + o, broadcasting, with PyTorch's type promotion (torch.add). */
+    add(o: Operand): Tensor;
+    /** this - o, broadcasting (torch.sub). */
+    sub(o: Operand): Tensor;
+    /** this * o, broadcasting (torch.mul). */
+    mul(o: Operand): Tensor;
+    /** True division this / o; integers divide in float32 (torch.div). */
+    div(o: Operand): Tensor;
+    /** this ** o (torch.pow). */
+    pow(o: Operand): Tensor;
+    /** Elementwise maximum of this and o (torch.maximum). */
+    maximum(o: Operand): Tensor;
+    /** Elementwise minimum of this and o (torch.minimum). */
+    minimum(o: Operand): Tensor;
+    /** this == o elementwise, as bool (torch.eq). */
+    eq(o: Operand): Tensor;
+    /** this != o elementwise, as bool (torch.ne). */
+    ne(o: Operand): Tensor;
+    /** this < o elementwise, as bool (torch.lt). */
+    lt(o: Operand): Tensor;
+    /** this <= o elementwise, as bool (torch.le). */
+    le(o: Operand): Tensor;
+    /** this > o elementwise, as bool (torch.gt). */
+    gt(o: Operand): Tensor;
+    /** this >= o elementwise, as bool (torch.ge). */
+    ge(o: Operand): Tensor;
+    /** floor(this / o); not differentiable (torch.floor_divide). */
+    floorDivide(o: Operand): Tensor;
+    /** The remainder with the sign of o, Python's % (torch.remainder). */
+    remainder(o: Operand): Tensor;
+    /** Where the values are NaN, as bool (torch.isnan). */
+    isnan(): Tensor;
+    /** Where the values are neither NaN nor infinite, as bool (torch.isfinite). */
+    isfinite(): Tensor;
+    /** Where the values are +-Infinity, as bool (torch.isinf). */
+    isinf(): Tensor;
+    /** Logical not of the values taken as booleans (torch.logical_not). */
+    logicalNot(): Tensor;
+    /** Logical and, as bool (torch.logical_and). */
+    logicalAnd(o: Tensor): Tensor;
+    /** Logical or, as bool (torch.logical_or). */
+    logicalOr(o: Tensor): Tensor;
+    /** Logical exclusive or, as bool (torch.logical_xor). */
+    logicalXor(o: Tensor): Tensor;
+    /** `value` where the bool `mask` is true, this elsewhere (torch.Tensor.masked_fill). */
     maskedFill(mask: Tensor, value: number | Tensor): Tensor;
+    /** Values picked along `dim` by an int32 index of the same rank (torch.gather). */
     gather(dim: number, index: Tensor): Tensor;
+    /** The slices at an int32 index along `dim` (torch.index_select). */
     indexSelect(dim: number, index: Tensor): Tensor;
+    /** A copy of this with `src` added at the positions `index` gives along `dim` (torch.scatter_add). */
     scatterAdd(dim: number, index: Tensor, src: Tensor): Tensor;
+    /** Sum over `dims` (all by default) (torch.sum). */
     sum(dims?: Dims, keepdim?: boolean): Tensor;
+    /** Mean over `dims` (all by default) (torch.mean). */
     mean(dims?: Dims, keepdim?: boolean): Tensor;
+    /** Maximum over `dims` (all by default); ties share the gradient (torch.amax). */
     max(dims?: Dims, keepdim?: boolean): Tensor;
+    /** Minimum over `dims` (all by default); ties share the gradient (torch.amin). */
     min(dims?: Dims, keepdim?: boolean): Tensor;
+    /** Index of the largest value along `dim` (of the flattened tensor without one), int32 (torch.argmax). */
     argmax(dim?: number, keepdim?: boolean): Tensor;
+    /** Index of the smallest value along `dim` (of the flattened tensor without one), int32 (torch.argmin). */
     argmin(dim?: number, keepdim?: boolean): Tensor;
+    /** Variance over `dims`, unbiased by default (torch.var). */
     var(dims?: Dims, opts?: { unbiased?: boolean; keepdim?: boolean }): Tensor;
+    /** log(sum(exp(x))) over `dims`, computed stably (torch.logsumexp). */
     logsumexp(dims?: Dims, keepdim?: boolean): Tensor;
+    /** Softmax along `dim` (torch.softmax). */
     softmax(dim: number): Tensor;
+    /** log(softmax) along `dim`, computed stably (torch.log_softmax). */
     logSoftmax(dim: number): Tensor;
+    /** Matrix product, batched with broadcast batch dims (torch.matmul). */
     matmul(o: Tensor): Tensor;
+    /** The same values in another shape (one dim may be -1): a view when the layout allows, else a copy (torch.reshape). */
     reshape(shape: readonly number[]): Tensor;
+    /** The same storage in another shape; the tensor must be contiguous enough for a view (torch.Tensor.view). */
     view(shape: readonly number[]): Tensor;
+    /** A view with the dims in `order` (torch.permute). */
     permute(order: readonly number[]): Tensor;
+    /** A view with two dims swapped (the last two by default) (torch.transpose). */
     transpose(dim0?: number, dim1?: number): Tensor;
+    /** The transpose of a 2-D tensor (torch.Tensor.T). */
     readonly T: Tensor;
+    /** A view repeating size-1 dims to `shape` (-1 keeps a dim) without copying (torch.Tensor.expand). */
     expand(shape: readonly number[]): Tensor;
+    /** A view broadcast to `shape` (torch.broadcast_to). */
     broadcastTo(shape: readonly number[]): Tensor;
+    /** A view of start:end:step along `dim` (Python slicing; out-of-range bounds clamp). */
     slice(dim: number, start?: number, end?: number, step?: number): Tensor;
+    /** A view of `length` entries from `start` along `dim` (torch.narrow). */
     narrow(dim: number, start: number, length: number): Tensor;
+    /** A view of one index along `dim`, without that dim (torch.select). */
     select(dim: number, index: number): Tensor;
+    /** A view without size-1 dims (or only `dim`) (torch.squeeze). */
     squeeze(dim?: number): Tensor;
+    /** A view with a size-1 dim inserted at `dim` (torch.unsqueeze). */
     unsqueeze(dim: number): Tensor;
+    /** Dims startDim..endDim merged into one (torch.flatten). */
     flatten(startDim?: number, endDim?: number): Tensor;
+    /** Dim `dim` split into `sizes` (torch.unflatten). */
     unflatten(dim: number, sizes: readonly number[]): Tensor;
+    /** Views of pieces of `size` (or the given sizes) along `dim` (torch.split). */
     split(size: number | readonly number[], dim?: number): Tensor[];
+    /** `chunks` views of near-equal size along `dim` (torch.chunk). */
     chunk(chunks: number, dim?: number): Tensor[];
+    /** This tensor if its layout is dense row-major, else a dense copy (torch.Tensor.contiguous). */
     contiguous(): Tensor;
+    /** A copy with its own storage that keeps the gradient path (torch.clone). */
     clone(): Tensor;
+    /** The same data without gradient history (torch.Tensor.detach). */
     detach(): Tensor;
+    /** A copy cast to `dtype` (float -> int32 truncates toward zero), differentiable between floats (torch.Tensor.to). */
     to(dtype: DType): Tensor;
+    /** Copies `src` (broadcast to this shape) into this tensor in place (torch.Tensor.copy_). */
     copy_(src: Tensor): Tensor;
     /** In place (no gradient recorded; refused on a tensor that requires grad outside noGrad): bump the version backward checks. */
-    add_(other: Tensor | number): Tensor; sub_(other: Tensor | number): Tensor;
-    mul_(other: Tensor | number): Tensor; div_(other: Tensor | number): Tensor;
-    fill_(value: number): Tensor; zero_(): Tensor;
-    zerosLike(): Tensor; onesLike(): Tensor; fullLike(v: number): Tensor;
+    add_(other: Tensor | number): Tensor;
+    /** this -= other in place (torch.Tensor.sub_). */
+    sub_(other: Tensor | number): Tensor;
+    /** this *= other in place (torch.Tensor.mul_). */
+    mul_(other: Tensor | number): Tensor;
+    /** this /= other in place (torch.Tensor.div_). */
+    div_(other: Tensor | number): Tensor;
+    /** Sets every element to `value` in place (torch.Tensor.fill_). */
+    fill_(value: number): Tensor;
+    /** Sets every element to 0 in place (torch.Tensor.zero_). */
+    zero_(): Tensor;
+    /** Zeros of this shape and dtype (torch.zeros_like). */
+    zerosLike(): Tensor;
+    /** Ones of this shape and dtype (torch.ones_like). */
+    onesLike(): Tensor;
+    /** `v` everywhere, in this shape and dtype (torch.full_like). */
+    fullLike(v: number): Tensor;
   }
 }
 

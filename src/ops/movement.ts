@@ -56,6 +56,7 @@ class Permute extends Function {
   }
 }
 
+/** A view with the dims in `order` (torch.permute). */
 export function permute(x: Tensor, order: readonly number[]): Tensor {
   checkTensor('permute', x);
   const o = order.map((d) => normDim('permute', d, x.ndim));
@@ -65,6 +66,7 @@ export function permute(x: Tensor, order: readonly number[]): Tensor {
   return Permute.apply(x, o);
 }
 
+/** A view with two dims swapped, the last two by default (torch.transpose). */
 export function transpose(x: Tensor, dim0 = -2, dim1 = -1): Tensor {
   const a = normDim('transpose', dim0, checkTensor('transpose', x).ndim);
   const b = normDim('transpose', dim1, x.ndim);
@@ -98,6 +100,7 @@ export function expand(x: Tensor, shape: readonly number[]): Tensor {
   return shapeEq(s, x.shape) ? x : Expand.apply(x, s);
 }
 
+/** A view broadcast to `shape` (torch.broadcast_to; the same as expand). */
 export const broadcastTo = expand;
 
 class Slice extends Function {
@@ -144,6 +147,7 @@ export function slice(x: Tensor, dim: number, start = 0, end?: number, step = 1)
   return Slice.apply(x, d, s, e, step);
 }
 
+/** A view of `length` entries from `start` along `dim` (torch.narrow). */
 export function narrow(x: Tensor, dim: number, start: number, length: number): Tensor {
   const d = normDim('narrow', dim, checkTensor('narrow', x).ndim);
   const s = start < 0 ? start + x.shape[d]! : start;
@@ -161,6 +165,7 @@ export function select(x: Tensor, dim: number, index: number): Tensor {
   return squeeze(narrow(x, d, i, 1), d);
 }
 
+/** A view without size-1 dims, or without `dim` when it has size 1 (torch.squeeze). */
 export function squeeze(x: Tensor, dim?: number): Tensor {
   checkTensor('squeeze', x);
   if (dim === undefined) return reshape(x, x.shape.filter((d) => d !== 1));
@@ -168,6 +173,7 @@ export function squeeze(x: Tensor, dim?: number): Tensor {
   return x.shape[d] === 1 ? reshape(x, x.shape.filter((_, i) => i !== d)) : x;
 }
 
+/** A view with a size-1 dim inserted at `dim` (torch.unsqueeze). */
 export function unsqueeze(x: Tensor, dim: number): Tensor {
   const d = normDim('unsqueeze', dim, checkTensor('unsqueeze', x).ndim + 1);
   const s = [...x.shape];
@@ -175,6 +181,7 @@ export function unsqueeze(x: Tensor, dim: number): Tensor {
   return reshape(x, s);
 }
 
+/** Dims startDim..endDim merged into one (torch.flatten). */
 export function flatten(x: Tensor, startDim = 0, endDim = -1): Tensor {
   checkTensor('flatten', x);
   if (x.ndim === 0) return reshape(x, [1]);
@@ -184,6 +191,7 @@ export function flatten(x: Tensor, startDim = 0, endDim = -1): Tensor {
   return reshape(x, [...x.shape.slice(0, a), -1, ...x.shape.slice(b + 1)]);
 }
 
+/** Dim `dim` split into `sizes`, one of which may be -1 (torch.unflatten). */
 export function unflatten(x: Tensor, dim: number, sizes: readonly number[]): Tensor {
   const d = normDim('unflatten', dim, checkTensor('unflatten', x).ndim);
   const inner = inferShape('unflatten', sizes, x.shape[d]!, [x.shape[d]!]);
@@ -271,6 +279,7 @@ export function cat(xs: readonly Tensor[], dim = 0): Tensor {
   return Cat.apply(d, ...xs.map((x) => cast(x, dtype)));
 }
 
+/** The tensors (of one shape) joined along a new dim (torch.stack). */
 export function stack(xs: readonly Tensor[], dim = 0): Tensor {
   if (!Array.isArray(xs) || xs.length === 0) throw new Error('stack: expected a non-empty array of tensors');
   const d = normDim('stack', dim, checkTensor('stack', xs[0]).ndim + 1);
@@ -300,6 +309,7 @@ export function split(x: Tensor, size: number | readonly number[], dim = 0): Ten
   });
 }
 
+/** At most `chunks` views of equal size (the last smaller) along `dim` (torch.chunk). */
 export function chunk(x: Tensor, chunks: number, dim = 0): Tensor[] {
   if (!Number.isInteger(chunks) || chunks <= 0) throw new Error(`chunk: chunks must be a positive integer, got ${chunks}`);
   const d = normDim('chunk', dim, checkTensor('chunk', x).ndim);

@@ -26,9 +26,13 @@ import { relu } from './elementwise.js';
 import type { Pair } from './conv.js';
 import { maxPool2d, pool2dGeometry, type Pool2dOptions } from './pool.js';
 
+/** Options of F.batchNorm (torch's training, momentum, eps). */
 export interface BatchNormOptions {
+  /** Normalise by the batch's statistics and update the running ones (default false: use the running ones). */
   training?: boolean;
+  /** Weight of the new batch in the running statistics (default 0.1). */
   momentum?: number;
+  /** Added to the variance for stability (default 1e-5). */
   eps?: number;
 }
 
@@ -77,6 +81,7 @@ class BatchNormFn extends Function {
   }
 }
 
+/** Batch normalisation over dim 1 of [N, C, ...] (F.batch_norm). */
 export function batchNorm(
   x: Tensor,
   runningMean: Tensor | null,

@@ -10,11 +10,16 @@ import { pair } from './conv.js';
 import { backend, checkFloat, checkTensor, fromStorage } from './kernel.js';
 import { tensor } from '../creation.js';
 
+/** Options of the 2-D pools (torch's stride, padding). */
 export interface Pool2dOptions {
+  /** Step of the window (default: the kernel size). */
   stride?: Pair;
+  /** Implicit padding on each side (default 0). */
   padding?: Pair;
 }
+/** Options of F.avgPool2d: the pool's, plus countIncludePad. */
 export interface AvgPool2dOptions extends Pool2dOptions {
+  /** Count padded zeros in each window's average (default true, as PyTorch). */
   countIncludePad?: boolean;
 }
 

@@ -88,6 +88,7 @@ function argReduce(op: 'max' | 'min', x: Tensor, dim: number | undefined, keepdi
 }
 /** Index of the first maximum along dim (over the flattened tensor when dim is omitted), int32. */
 export function argmax(x: Tensor, dim?: number, keepdim = false): Tensor { return argReduce('max', x, dim, keepdim); }
+/** Index of the first minimum along dim (over the flattened tensor when dim is omitted), int32 (torch.argmin). */
 export function argmin(x: Tensor, dim?: number, keepdim = false): Tensor { return argReduce('min', x, dim, keepdim); }
 
 /** Variance; unbiased (divide by n - 1) unless told otherwise, as PyTorch's default. */
@@ -105,6 +106,7 @@ function stableShift(x: Tensor, dims: number[]): Tensor {
   return where(m.abs().lt(Infinity), m, 0);
 }
 
+/** log(sum(exp(x))) over dims, shifted by the max so it neither overflows nor underflows (torch.logsumexp). */
 export function logsumexp(x: Tensor, dims?: Dims, keepdim = false): Tensor {
   const d = normDims('logsumexp', dims, checkTensor('logsumexp', x).ndim);
   const shift = stableShift(x, d);
@@ -112,12 +114,14 @@ export function logsumexp(x: Tensor, dims?: Dims, keepdim = false): Tensor {
   return finish(out, x.shape, d, keepdim);
 }
 
+/** log(softmax(x)) along dim, computed stably (torch.log_softmax). */
 export function logSoftmax(x: Tensor, dim: number): Tensor {
   // (x - max) - log(sum(exp(x - max))): adding the max back first would cost float32 precision for large x.
   const z = x.sub(stableShift(x, normDims('logSoftmax', dim, checkTensor('logSoftmax', x).ndim)));
   return z.sub(z.exp().sum(dim, true).log());
 }
 
+/** exp(x) / sum(exp(x)) along dim, computed stably (torch.softmax). */
 export function softmax(x: Tensor, dim: number): Tensor {
   return logSoftmax(x, dim).exp();
 }

@@ -7,10 +7,15 @@ import type { Tensor } from '../tensor.js';
 import type { ParamsArg, StateValue } from './optimizer.js';
 import { Optimizer, withDefaults } from './optimizer.js';
 
+/** Adam's hyperparameters (torch.optim.Adam's lr, betas, eps, weight_decay). */
 export interface AdamOptions {
+  /** Learning rate (default 1e-3). */
   lr: number;
+  /** Decay rates of the first and second moments (default [0.9, 0.999]). */
   betas: [number, number];
+  /** Added to the denominator for stability (default 1e-8). */
   eps: number;
+  /** L2 penalty (Adam: added to the gradient; AdamW: decoupled, default 0.01 there). */
   weightDecay: number;
 }
 
@@ -22,6 +27,7 @@ function check(name: string, o: AdamOptions): void {
   });
 }
 
+/** Adam (torch.optim.Adam): per-parameter adaptive steps from running gradient moments. */
 export class Adam extends Optimizer<AdamOptions> {
   protected readonly decoupled: boolean = false;
   constructor(params: ParamsArg<AdamOptions>, opts: Partial<AdamOptions> = {}) {

@@ -5,17 +5,24 @@ import { noGrad } from '../autograd/grad-mode.js';
 import { fmtShape, shapeEq } from '../shape.js';
 import { Tensor } from '../tensor.js';
 
+/** Parameters that share hyperparameters (torch's param_groups entry). */
 export interface ParamGroup<H> {
+  /** The parameters of the group. */
   params: Tensor[];
+  /** The group's hyperparameters (lr, ...): change them to change the next steps. */
   options: H;
 }
 
+/** What an optimiser takes: the parameters, or groups of them with their own options. */
 export type ParamsArg<H> = Tensor[] | { params: Tensor[]; options?: Partial<H> }[];
 
+/** One entry of an optimiser's per-parameter state (a moment tensor, a step count). */
 export type StateValue = Tensor | number;
+/** An optimiser's state_dict, as PyTorch's: per-parameter state and the groups' options. */
 export interface OptimizerState<H> {
   /** Per-parameter state, keyed by the parameter's index across all groups (as PyTorch). */
   state: Map<number, Record<string, StateValue>>;
+  /** Each group's options and the indices of its parameters. */
   paramGroups: { options: H; params: number[] }[];
 }
 
@@ -26,7 +33,9 @@ export function withDefaults<H extends object>(defaults: H, opts: Partial<H> = {
   return out;
 }
 
+/** Base of the optimisers: parameter groups, per-parameter state, zeroGrad, step and state dicts (torch.optim.Optimizer). */
 export abstract class Optimizer<H extends { lr: number }> {
+  /** The parameter groups, with their options (torch's param_groups). */
   readonly paramGroups: ParamGroup<H>[];
   protected state = new Map<Tensor, Record<string, StateValue>>();
 
@@ -45,6 +54,7 @@ export abstract class Optimizer<H extends { lr: number }> {
     if (new Set(all).size !== all.length) throw new Error(`${name}: some parameters appear more than once`);
   }
 
+  /** Clears the gradients of every parameter (sets .grad to null, as torch's set_to_none). */
   zeroGrad(): void {
     for (const g of this.paramGroups) for (const p of g.params) p.grad = null;
   }
@@ -65,6 +75,7 @@ export abstract class Optimizer<H extends { lr: number }> {
 
   protected abstract update(p: Tensor, grad: Tensor, state: Record<string, StateValue>, h: H): void;
 
+  /** The state to save: per-parameter state (by index) and the groups' options (torch's state_dict). */
   stateDict(): OptimizerState<H> {
     const state = new Map<number, Record<string, StateValue>>();
     let i = 0;
@@ -79,6 +90,7 @@ export abstract class Optimizer<H extends { lr: number }> {
     return { state, paramGroups };
   }
 
+  /** Restores a stateDict(), checking that it fits these parameters (torch's load_state_dict). */
   loadStateDict(sd: OptimizerState<H>): void {
     const name = this.constructor.name;
     const params = this.paramGroups.flatMap((g) => g.params);

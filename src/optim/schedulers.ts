@@ -3,8 +3,11 @@
 
 import type { Optimizer } from './optimizer.js';
 
+/** Base of the learning-rate schedulers: sets each group's lr from its base lr and the epoch (torch.optim.lr_scheduler.LRScheduler). */
 export abstract class LRScheduler {
+  /** Steps taken so far (torch's last_epoch). */
   lastEpoch = 0;
+  /** Each group's lr when the scheduler was made. */
   readonly baseLrs: number[];
   constructor(protected readonly optimizer: Optimizer<{ lr: number }>) {
     this.baseLrs = optimizer.paramGroups.map((g) => g.options.lr);
@@ -15,16 +18,20 @@ export abstract class LRScheduler {
   protected apply(): void {
     this.optimizer.paramGroups.forEach((g, i) => (g.options.lr = this.lrAt(this.baseLrs[i]!, this.lastEpoch)));
   }
+  /** Advances one epoch (or iteration) and sets the new lr of every group. */
   step(): void {
     this.lastEpoch++;
     this.apply();
   }
+  /** The lr of each group now (torch's get_last_lr). */
   getLastLr(): number[] {
     return this.optimizer.paramGroups.map((g) => g.options.lr);
   }
+  /** The state to save: the epoch reached. */
   stateDict(): { lastEpoch: number } {
     return { lastEpoch: this.lastEpoch };
   }
+  /** Restores a stateDict() and sets the lr it implies. */
   loadStateDict(s: { lastEpoch: number }): void {
     if (!Number.isInteger(s?.lastEpoch) || s.lastEpoch < 0) throw new Error(`${this.constructor.name}.loadStateDict: lastEpoch must be a non-negative integer`);
     this.lastEpoch = s.lastEpoch;

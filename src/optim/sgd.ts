@@ -4,14 +4,21 @@ import type { Tensor } from '../tensor.js';
 import type { ParamsArg, StateValue } from './optimizer.js';
 import { Optimizer, withDefaults } from './optimizer.js';
 
+/** SGD's hyperparameters (torch.optim.SGD's lr, momentum, dampening, weight_decay, nesterov). */
 export interface SGDOptions {
+  /** Learning rate (required). */
   lr: number;
+  /** Momentum factor (default 0). */
   momentum: number;
+  /** Dampening of the momentum (default 0). */
   dampening: number;
+  /** L2 penalty added to the gradient (default 0). */
   weightDecay: number;
+  /** Nesterov momentum (default false). */
   nesterov: boolean;
 }
 
+/** Stochastic gradient descent with optional momentum, Nesterov and weight decay (torch.optim.SGD). */
 export class SGD extends Optimizer<SGDOptions> {
   constructor(params: ParamsArg<SGDOptions>, opts: Partial<SGDOptions> & { lr: number }) {
     const o = withDefaults<SGDOptions>({ lr: opts.lr, momentum: 0, dampening: 0, weightDecay: 0, nesterov: false }, opts);

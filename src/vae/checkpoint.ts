@@ -12,14 +12,20 @@ import { createModel } from './models.js';
 import type { Averages, GeneratorState, Progress, TrainConfig } from './train.js';
 import { OPTIMIZER_PREFIX, Trainer, firstNonFinite } from './train.js';
 
+/** The format tag in a training checkpoint's metadata (a different tag is refused). */
 export const CHECKPOINT_FORMAT = 'vaegrad-checkpoint/1';
 
+/** The metadata of a training checkpoint: format, config, progress, optimiser settings and the caller's record. */
 export interface CheckpointMeta {
+  /** CHECKPOINT_FORMAT. */
   format: string;
+  /** The training configuration (model, latent size, lr, beta, batch size, seed). */
   config: TrainConfig;
+  /** Where training stands: epoch, step and the generator's state. */
   progress: Progress;
   /** Running averages of an interrupted epoch. */
   running?: Averages;
+  /** Adam's lr and each parameter's step count. */
   optimizer: { lr: number; steps: Record<number, number> };
   /** What the program that trains keeps with the run (the CLI: its data flags and the metrics history); it validates it. */
   run?: unknown;
@@ -112,6 +118,7 @@ export interface Checkpoint {
   moments: Map<number, { exp_avg?: Tensor; exp_avg_sq?: Tensor }>;
 }
 
+/** A training checkpoint's tensors and validated metadata from its bytes; `source` names them in errors. */
 export function readCheckpoint(bytes: Uint8Array, source: string): Checkpoint {
   const { tensors, metadata } = safetensorsToStateDict(bytes, source);
   return splitCheckpoint(tensors, metadata, source);

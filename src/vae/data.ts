@@ -6,6 +6,7 @@ import { Generator, permutation } from '../random.js';
 import type { Tensor } from '../tensor.js';
 import type { DatasetLike } from '../data/dataset.js';
 
+/** Pixels per image: 28 x 28. */
 export const IMAGE_SIZE = 28 * 28;
 
 /**
@@ -139,9 +140,13 @@ export function spreadIndices(n: number, k: number): Int32Array {
 
 export { permutation };
 
+/** A batch of images: the tensor, their labels and their indices in the dataset. */
 export interface Batch {
+  /** The images, [B, 1, 28, 28]. */
   x: Tensor; // [B, 1, 28, 28]
+  /** Their labels. */
   labels: Int32Array;
+  /** Their indices in the dataset. */
   indices: Int32Array;
 }
 

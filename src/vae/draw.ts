@@ -13,36 +13,65 @@ export interface ImageDataLike {
  * neither the DOM nor a canvas package.
  */
 export interface Canvas2D {
+  /** As CanvasRenderingContext2D.fillStyle. */
   fillStyle: unknown;
+  /** As CanvasRenderingContext2D.strokeStyle. */
   strokeStyle: unknown;
+  /** As CanvasRenderingContext2D.lineWidth. */
   lineWidth: number;
+  /** As CanvasRenderingContext2D.globalAlpha. */
   globalAlpha: number;
+  /** As CanvasRenderingContext2D.font. */
   font: string;
+  /** As CanvasRenderingContext2D.textAlign. */
   textAlign: string;
+  /** As CanvasRenderingContext2D.textBaseline. */
   textBaseline: string;
+  /** As CanvasRenderingContext2D.fillRect. */
   fillRect(x: number, y: number, w: number, h: number): void;
+  /** As CanvasRenderingContext2D.strokeRect. */
   strokeRect(x: number, y: number, w: number, h: number): void;
+  /** As CanvasRenderingContext2D.createImageData. */
   createImageData(width: number, height: number): ImageDataLike;
+  /** As CanvasRenderingContext2D.putImageData. */
   putImageData(image: ImageDataLike, dx: number, dy: number): void;
+  /** As CanvasRenderingContext2D.fillText. */
   fillText(text: string, x: number, y: number): void;
+  /** As CanvasRenderingContext2D.measureText. */
   measureText(text: string): { width: number };
+  /** As CanvasRenderingContext2D.beginPath. */
   beginPath(): void;
+  /** As CanvasRenderingContext2D.moveTo. */
   moveTo(x: number, y: number): void;
+  /** As CanvasRenderingContext2D.lineTo. */
   lineTo(x: number, y: number): void;
+  /** As CanvasRenderingContext2D.arc. */
   arc(x: number, y: number, radius: number, start: number, end: number): void;
+  /** As CanvasRenderingContext2D.closePath. */
   closePath(): void;
+  /** As CanvasRenderingContext2D.stroke. */
   stroke(): void;
+  /** As CanvasRenderingContext2D.fill. */
   fill(): void;
+  /** As CanvasRenderingContext2D.save. */
   save(): void;
+  /** As CanvasRenderingContext2D.restore. */
   restore(): void;
+  /** As CanvasRenderingContext2D.translate. */
   translate(x: number, y: number): void;
+  /** As CanvasRenderingContext2D.rotate. */
   rotate(angle: number): void;
 }
 
+/** A rectangle on the canvas: top-left corner and size, in canvas pixels. */
 export interface Rect {
+  /** Left edge. */
   x: number;
+  /** Top edge. */
   y: number;
+  /** Width in canvas pixels. */
   width: number;
+  /** Height in canvas pixels. */
   height: number;
 }
 
@@ -52,6 +81,7 @@ export const TAB10: readonly string[] = [
   '#8c564b', '#e377c2', '#7f7f7f', '#bcbd22', '#17becf',
 ];
 
+/** The legend names of MNIST's labels 0..9. */
 export const DIGIT_LABELS: readonly string[] = ['0', '1', '2', '3', '4', '5', '6', '7', '8', '9'];
 
 // Named families first: @napi-rs/canvas maps the generic 'sans-serif' to a serif face on some systems.
@@ -63,6 +93,7 @@ const GRID = '#e6e6e6';
 // ---------------------------------------------------------------------------------------------
 // Image grids
 
+/** Options of drawImageGrid and imageGridSize: columns, scale, padding, position. */
 export interface ImageGridOptions {
   /** Images per row (default ceil(sqrt(n))). */
   cols?: number;
@@ -72,15 +103,21 @@ export interface ImageGridOptions {
   pad?: number;
   /** Top-left corner of the grid on the canvas (default 0, 0). */
   x?: number;
+  /** Top edge of the grid on the canvas (default 0). */
   y?: number;
   /** Grey level of the padding, in [0, 1] (default 1, white, so that dark-background digits stay apart). */
   padValue?: number;
 }
 
+/** The size drawImageGrid's grid takes, and its layout. */
 export interface ImageGridSize {
+  /** Width of the grid in canvas pixels. */
   width: number;
+  /** Height of the grid in canvas pixels. */
   height: number;
+  /** Images per row. */
   cols: number;
+  /** Rows of images. */
   rows: number;
 }
 
@@ -279,9 +316,13 @@ function plotMaps(plot: Rect, xs: { lo: number; hi: number }, ys: { lo: number; 
 // ---------------------------------------------------------------------------------------------
 // Scatter plot of labelled points (t-SNE of the latent means, coloured by digit)
 
+/** Options of drawScatter: size, title, legend names, colours, point style, background. */
 export interface ScatterOptions {
+  /** Canvas width in pixels. */
   width: number;
+  /** Canvas height in pixels. */
   height: number;
+  /** A title above the plot. */
   title?: string;
   /** One name per label value 0..k-1 (default '0'..'9'); labels outside that range use their number. */
   legendLabels?: readonly string[];
@@ -295,16 +336,21 @@ export interface ScatterOptions {
   background?: string | null;
 }
 
+/** One legend entry as drawn: its text, colour and swatch. */
 export interface LegendItem {
+  /** The entry's text. */
   label: string;
+  /** The entry's colour. */
   color: string;
   /** The filled swatch square. */
   swatch: Rect;
 }
 
+/** Where drawScatter or drawLossCurve put things: the plot area, the legend, and coordinate maps. */
 export interface PlotLayout {
   /** The data area inside the axes. */
   plot: Rect;
+  /** The legend entries, top to bottom. */
   legend: LegendItem[];
   /** Data coordinates to canvas coordinates. */
   toCanvas(x: number, y: number): [number, number];
@@ -393,23 +439,35 @@ export function drawScatter(ctx: Canvas2D, points: Float32Array | ArrayLike<numb
 // ---------------------------------------------------------------------------------------------
 // Loss curves
 
+/** One curve of drawLossCurve: its name, values and optional x and colour. */
 export interface LossSeries {
+  /** The legend name. */
   name: string;
+  /** The y values (non-finite ones leave a gap). */
   values: readonly number[];
   /** x of each value (default 1, 2, 3, ...: epochs). */
   x?: readonly number[];
+  /** The colour (default: the palette's next). */
   color?: string;
 }
 
+/** Options of drawLossCurve: size, labels, log scale, colours, background. */
 export interface LossCurveOptions {
+  /** Canvas width in pixels. */
   width: number;
+  /** Canvas height in pixels. */
   height: number;
+  /** A title above the plot. */
   title?: string;
+  /** The x axis label. */
   xLabel?: string;
+  /** The y axis label. */
   yLabel?: string;
   /** Logarithmic y axis (values <= 0 are skipped). */
   logY?: boolean;
+  /** Colour of series i is palette[i % palette.length] (default TAB10). */
   palette?: readonly string[];
+  /** Canvas background colour, or null to draw over what is there (default white). */
   background?: string | null;
 }
 

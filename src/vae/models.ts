@@ -8,28 +8,37 @@ import { fmtShape } from '../shape.js';
 import type { Tensor } from '../tensor.js';
 import { BatchNorm1d, BatchNorm2d, Conv2d, ConvTranspose2d, Flatten, Linear, MaxPool2d, Module, ReLU, Sequential } from '../nn/index.js';
 
+/** What a VAE's forward returns: decoder logits, the posterior's mean and log-variance, and the sampled z. */
 export interface VaeOutput {
+  /** Logits of the reconstructed pixels, [N, 1, 28, 28] (sigmoid gives the images). */
   logits: Tensor;
+  /** Posterior means, [N, latent]. */
   mu: Tensor;
+  /** Posterior log-variances, [N, latent]. */
   logvar: Tensor;
+  /** The latent codes decoded, [N, latent]. */
   z: Tensor;
 }
 
+/** Options of a VAE's forward: fixed noise, the mean instead of a sample, or a generator. */
 export interface ForwardOptions {
   /** Noise [N, latent] for z = mu + exp(logvar / 2) * eps; drawn from the generator when omitted. */
   eps?: Tensor;
   /** Use z = mu (no sampling), e.g. for reconstructions in eval mode. */
   useMean?: boolean;
+  /** The generator the noise is drawn from (default: the global one). */
   generator?: Generator;
 }
 
 export abstract class VAE extends Module {
   abstract readonly latent: number;
   abstract readonly kind: 'conv' | 'mlp';
+  /** The posterior's mean and log-variance for images [N, 1, 28, 28]. */
   abstract encode(x: Tensor): { mu: Tensor; logvar: Tensor };
   /** Logits of the Bernoulli means, [N, 1, 28, 28]; sigmoid gives the images. */
   abstract decode(z: Tensor): Tensor;
 
+  /** z = mu + exp(logvar / 2) * eps: a differentiable sample of the posterior (or mu with useMean). */
   reparameterize(mu: Tensor, logvar: Tensor, opts: ForwardOptions = {}): Tensor {
     if (opts.useMean) return mu;
     const eps = opts.eps ?? randn(mu.shape, { dtype: mu.dtype, generator: opts.generator });
@@ -53,7 +62,9 @@ export abstract class VAE extends Module {
   }
 }
 
+/** Options of ConvVAE. */
 export interface ConvVaeOptions {
+  /** Latent dims (default 20). */
   latent?: number;
 }
 
@@ -88,6 +99,7 @@ export class ConvVAE extends VAE {
     return [['encoder', this.encoder], ['fc_mu', this.fcMu], ['fc_logvar', this.fcLogvar], ['decoder_input', this.decoderInput], ['decoder', this.decoder]];
   }
 
+  /** The posterior's mean and log-variance: the conv encoder, then fc_mu and fc_logvar. */
   encode(x: Tensor): { mu: Tensor; logvar: Tensor } {
     const h = this.encoder.forward(x);
     return { mu: this.fcMu.forward(h), logvar: this.fcLogvar.forward(h) };
@@ -120,6 +132,7 @@ export class MlpVAE extends VAE {
     this.fc4 = new Linear(h, 784);
   }
 
+  /** The posterior's mean and log-variance: the MLP encoder, then its two heads. */
   encode(x: Tensor): { mu: Tensor; logvar: Tensor } {
     const h = this.fc1.forward(x.reshape([-1, 784])).relu();
     return { mu: this.fc21.forward(h), logvar: this.fc22.forward(h) };
@@ -131,8 +144,10 @@ export class MlpVAE extends VAE {
   }
 }
 
+/** The two VAE architectures: the reference conv model and a small MLP. */
 export type ModelKind = 'conv' | 'mlp';
 
+/** A new VAE of the given kind and latent size, initialised as PyTorch would. */
 export function createModel(kind: ModelKind, latent: number): VAE {
   if (!Number.isInteger(latent) || latent < 1) throw new Error(`latent size must be a positive integer, got ${latent}`);
   if (kind === 'conv') return new ConvVAE({ latent });

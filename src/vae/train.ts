@@ -16,24 +16,38 @@ import { vaeLoss } from './loss.js';
 import type { ModelKind, VAE } from './models.js';
 import { createModel } from './models.js';
 
+/** The settings of a training run (the CLI's --model, --latent, --batch-size, --lr, --beta, --seed). */
 export interface TrainConfig {
+  /** The architecture. */
   model: ModelKind;
+  /** Latent dims. */
   latent: number;
+  /** Images per batch. */
   batchSize: number;
+  /** Adam's learning rate. */
   lr: number;
+  /** Weight of the KL term (1: the plain VAE). */
   beta: number;
+  /** Seeds the initialisation (seed) and the shuffles and noise (seed + 1). */
   seed: number;
 }
 
+/** The defaults of `vaegrad train`: conv model, latent 20, batches of 128, lr 1e-3, beta 1, seed 1. */
 export const DEFAULT_CONFIG: TrainConfig = { model: 'conv', latent: 20, batchSize: 128, lr: 1e-3, beta: 1, seed: 1 };
 
+/** The loss of one step and its two terms, per image. */
 export interface StepStats {
+  /** bce + beta * kl. */
   loss: number;
+  /** Reconstruction term per image. */
   bce: number;
+  /** KL term per image. */
   kl: number;
 }
 
+/** StepStats averaged over the images of an epoch (or of its part done so far). */
 export interface Averages extends StepStats {
+  /** Images the averages cover. */
   images: number;
 }
 
@@ -71,17 +85,24 @@ export interface Progress {
   step: number;
   /** Generator state at the start of the current epoch (it fixes the epoch's shuffle). */
   rngEpochStart: GeneratorState;
+  /** Generator state now. */
   rng: GeneratorState;
 }
 
 /** Where Adam's moments go in namedState() (and in a checkpoint). */
 export const OPTIMIZER_PREFIX = 'optimizer.';
 
+/** Trains a VAE with Adam, resumably: its model, optimiser, generator and place in the epoch. */
 export class Trainer {
+  /** The model being trained. */
   readonly model: VAE;
+  /** Adam over the model's parameters. */
   readonly optimizer: Adam;
+  /** The generator of the shuffles and the noise. */
   readonly rng: Generator;
+  /** Completed epochs. */
   epoch = 0;
+  /** Batches done in the current epoch. */
   step = 0;
   private rngEpochStart: GeneratorState;
   private running = { loss: 0, bce: 0, kl: 0, images: 0 };
@@ -219,10 +240,12 @@ export class Trainer {
     return { loss: r.loss / n, bce: r.bce / n, kl: r.kl / n, images: r.images };
   }
 
+  /** Where training stands, for a checkpoint. */
   progress(): Progress {
     return { epoch: this.epoch, step: this.step, rngEpochStart: this.rngEpochStart, rng: this.rng.getState() };
   }
 
+  /** Continues from a progress() (and an interrupted epoch's running averages). */
   restore(p: Progress, running?: Averages): void {
     this.epoch = p.epoch;
     this.step = p.step;
@@ -235,14 +258,23 @@ export class Trainer {
 const yieldToEventLoop = (): Promise<void> =>
   new Promise((resolve) => (typeof setImmediate === 'function' ? setImmediate(resolve) : setTimeout(resolve, 0)));
 
+/** Test-set metrics of evaluate() (the names of the CLI's JSON output). */
 export interface EvalResult {
+  /** BCE + KL per image (the negative ELBO at beta 1). */
   test_loss: number;
+  /** Reconstruction term per image. */
   test_bce: number;
+  /** KL term per image. */
   test_kl: number;
+  /** The ELBO per image (-test_loss). */
   elbo: number;
+  /** Importance-weighted estimate of -log p(x) per image, in nats. */
   nll_iwae: number;
+  /** nll_iwae in bits per pixel. */
   bits_per_dim: number;
+  /** Samples per image of the IWAE estimate. */
   k: number;
+  /** Test images evaluated. */
   images: number;
 }
 
