@@ -258,15 +258,18 @@ function startTsne() {
   state.tsneWorker = w;
   const n = state.plotIdx.length;
   setStatus(`t-SNE of ${n} points: starting…`);
+  let kl = NaN; // the last KL(P || Q) reported; the worker reports the last iteration's too
   w.onmessage = (e) => {
     if (state.tsneWorker !== w) return; // a model change made this one stale
     const m = e.data;
-    if (m.type === 'tsne-progress') setStatus(`t-SNE of ${n} points: iteration ${m.iteration} of ${TSNE_ITERATIONS} (KL ${m.kl.toFixed(3)})`);
-    else if (m.type === 'tsne') {
+    if (m.type === 'tsne-progress') {
+      kl = m.kl;
+      setStatus(`t-SNE of ${n} points: iteration ${m.iteration} of ${TSNE_ITERATIONS} (KL ${kl.toFixed(3)})`);
+    } else if (m.type === 'tsne') {
       state.tsne = m.points;
       state.tsneWorker = null;
       w.terminate();
-      setStatus(`t-SNE of ${n} points done.`);
+      setStatus(`t-SNE of ${n} points done (KL ${kl.toFixed(3)}).`);
       drawLatent();
     } else if (m.type === 'error') showError(`t-SNE failed: ${m.message}`);
   };
@@ -511,6 +514,8 @@ window.explorer = {
   get training() { return state.training; },
   get view() { return state.view; },
   get hasTsne() { return state.tsne !== null; },
+  /** The t-SNE embedding (x, y per plotted point, in plot order), or null before it is computed. */
+  get tsnePoints() { return state.tsne && Array.from(state.tsne); },
   /** Decode latent vectors (an array of n * latent numbers) with the current model. */
   decode: (z) => Array.from(decode(z, z.length / state.model.latent)),
   /** Every plotted point: its test image index, label, and where it is drawn on the latent canvas (canvas pixels). */
