@@ -89,7 +89,15 @@ export function promoteTypes(a: DType, b: DType): DType {
 }
 
 /** An operand of an elementwise op, as type promotion sees it: a tensor's dtype and rank, or a JS number. */
-export type PromotionOperand = { dtype: DType; ndim: number } | number | boolean;
+export type PromotionOperand = PromotionTensor | number | boolean;
+
+/** What type promotion needs to know of a tensor operand. */
+export interface PromotionTensor {
+  /** Its dtype. */
+  dtype: DType;
+  /** Its rank (0-d tensors count like scalars). */
+  ndim: number;
+}
 
 const category = (d: DType): number => (d === 'bool' ? 0 : d === 'int32' ? 1 : 2);
 

@@ -6,7 +6,7 @@ import './backend/gpu/index.js'; // registers 'gpu' (GPU.js, loaded by dynamic i
 
 export { Tensor } from './tensor.js';
 export type { NestedArray, GradFn } from './tensor.js';
-export type { DType, TypedArray, PromotionOperand } from './dtype.js';
+export type { DType, TypedArray, PromotionOperand, PromotionTensor } from './dtype.js';
 export { DTYPES, promoteTypes, resultType } from './dtype.js';
 export type { Shape } from './shape.js';
 export { tensor, zeros, ones, full, zerosLike, onesLike, fullLike, arange, linspace, eye, rand, randn, randint, uniform } from './creation.js';
@@ -41,6 +41,7 @@ export * as data from './data/index.js';
 /** Functional gradients (torch.autograd.grad), Function and gradcheck. */
 export * as autograd from './autograd/index.js';
 export { stateDictToSafetensors, safetensorsToStateDict } from './io/state-dict.js';
+export type { StateDictWithMetadata } from './io/state-dict.js';
 export { parseSafetensors, serializeSafetensors } from './io/safetensors.js';
 export { saveBytes, loadBytes } from './io/serialize.js';
 export type { Saveable } from './io/serialize.js';

@@ -3,6 +3,14 @@
 
 export type RngState = [number, number, number, number];
 
+/** A Generator's whole state (getState / fromState / setState): xoshiro128**'s four words and the cached second normal. */
+export interface GeneratorState {
+  /** xoshiro128**'s state, four unsigned 32-bit words (not all zero). */
+  s: RngState;
+  /** The second value of the last Box-Muller pair, not yet drawn, or null. */
+  spare: number | null;
+}
+
 function splitmix32(seed: number): () => number {
   let s = seed >>> 0;
   return () => {
@@ -77,19 +85,19 @@ export class Generator {
   }
 
   /** The generator's state, to save and restore with fromState (torch.Generator.get_state). */
-  getState(): { s: RngState; spare: number | null } {
+  getState(): GeneratorState {
     return { s: [this.s[0]!, this.s[1]!, this.s[2]!, this.s[3]!], spare: Number.isNaN(this.spare) ? null : this.spare };
   }
 
   /** A generator restored from getState() (a state that could not have come from it is refused). */
-  static fromState(state: { s: RngState; spare: number | null }): Generator {
+  static fromState(state: GeneratorState): Generator {
     const g = new Generator();
     g.setState(state);
     return g;
   }
 
   /** Restores a state from getState(); refuses anything else (an all-zero xoshiro state would repeat 0 forever). */
-  setState(state: { s: RngState; spare: number | null }): void {
+  setState(state: GeneratorState): void {
     const where = 'Generator.setState';
     if (typeof state !== 'object' || state === null) throw new Error(`${where}: expected { s: [4 x uint32], spare }, got ${state === null ? 'null' : typeof state}`);
     const s: unknown = state.s;

@@ -11,7 +11,9 @@ import { contiguousStrides, fmtShape, isContiguous, numel } from './shape.js';
 
 /** A node of the backward graph: the op that made a tensor and how to push a gradient through it. */
 export interface GradFn {
+  /** The op's name in messages (ExpBackward, ...). */
   readonly name: string;
+  /** The tensors the op took. */
   readonly inputs: readonly Tensor[];
   /** One gradient per input (null where the input needs none), written with public ops. */
   backward(grad: Tensor): (Tensor | null)[];
@@ -42,8 +44,11 @@ export class Tensor {
 
   constructor(
     storage: Storage,
+    /** The dims, outermost first (torch.Tensor.shape). */
     readonly shape: readonly number[],
+    /** Elements to step in the storage per step along each dim (torch.Tensor.stride()). */
     readonly strides: readonly number[] = contiguousStrides(shape),
+    /** Where the first element is in the storage (torch.Tensor.storage_offset()). */
     readonly offset = 0,
   ) {
     this._storage = storage;
@@ -69,9 +74,11 @@ export class Tensor {
     return this.shape[d]!;
   }
 
+  /** Whether ops on this tensor are recorded for autograd (torch.Tensor.requires_grad). */
   get requiresGrad(): boolean {
     return this._requiresGrad;
   }
+  /** Sets requiresGrad (floating-point tensors only; a leaf). */
   set requiresGrad(v: boolean) {
     if (v && !isFloat(this.dtype)) throw new Error(`requiresGrad: only floating-point tensors can require gradients (got ${this.dtype})`);
     if (!v && this.gradFn) throw new Error('requiresGrad: cannot turn off gradients of a non-leaf tensor; use detach()');
@@ -82,6 +89,7 @@ export class Tensor {
     this.requiresGrad = v;
     return this;
   }
+  /** Whether this tensor was made by the user rather than by an op that records a graph (torch.Tensor.is_leaf). */
   get isLeaf(): boolean {
     return this.gradFn === null;
   }

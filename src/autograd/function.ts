@@ -23,11 +23,13 @@ interface WithForward<A extends unknown[]> {
 }
 
 export abstract class Function implements GradFn {
+  /** The tensor inputs of the op, in order (empty once released). */
   inputs: Tensor[] = [];
   /** needsGrad[i]: does input i want a gradient? backward may skip work where it does not. */
   needsGrad: boolean[] = [];
   private released = false;
 
+  /** The op's name in messages: its class name (ExpBackward, ...). */
   get name(): string {
     return this.constructor.name;
   }
@@ -103,6 +105,7 @@ export abstract class Function implements GradFn {
     this.released = true;
   }
 
+  /** Whether backward already ran and freed the saved tensors. */
   get isReleased(): boolean {
     return this.released;
   }

@@ -9,11 +9,15 @@ import { noGrad } from './grad-mode.js';
 
 /** Options of gradcheck (torch.autograd.gradcheck's eps, atol, rtol, raise_exception). */
 export interface GradcheckOptions {
+  /** The finite-difference step (default 1e-6). */
   eps?: number;
+  /** Absolute tolerance (default 1e-5). */
   atol?: number;
+  /** Relative tolerance (default 1e-3). */
   rtol?: number;
   /** Throw with a report on failure (default); otherwise return false. */
   raiseException?: boolean;
+  /** Seed of the random output weights (default 0). */
   seed?: number;
 }
 

@@ -96,11 +96,13 @@ export interface AdamHyper {
 
 /** What a backend holds in memory it manages itself (vg.memoryStats()). Bytes; 0 where it manages none. */
 export interface MemoryStats {
+  /** The backend's name. */
   backend: string;
   /** Size of the WebAssembly linear memory (the wasm backend; it never shrinks, but can be replaced when idle). */
   wasmBytes: number;
   /** Bytes in blocks in use (tensor data the backend keeps in its own memory, and scratch buffers). */
   liveBytes: number;
+  /** Blocks in use. */
   liveBlocks: number;
   /** Freed bytes kept for reuse. */
   cachedBytes: number;
@@ -110,8 +112,35 @@ export interface MemoryStats {
   scratchBytes: number;
 }
 
+/** The gradients of a batch-norm kernel. */
+export interface BatchNormGrads {
+  /** With respect to the input. */
+  dx: Storage;
+  /** With respect to the per-channel scale. */
+  dweight: Storage;
+  /** With respect to the per-channel shift. */
+  dbias: Storage;
+}
+
+/** A max pool's values and, for backward, the index of each window's maximum. */
+export interface MaxPoolResult {
+  /** The pooled values. */
+  out: Storage;
+  /** Where each maximum is in the input (int32). */
+  indices: Storage;
+}
+
+/** Per-channel batch statistics. */
+export interface BatchStats {
+  /** The mean of each channel. */
+  mean: Storage;
+  /** The variance of each channel. */
+  variance: Storage;
+}
+
 /** The kernels and storage of one backend (js, wasm, gpu): every op above runs through this interface. */
 export interface Backend {
+  /** The backend's name ('js', 'wasm', 'gpu'). */
   readonly name: string;
 
   /** Optional: what the backend holds in memory it manages itself (backends without such memory leave it out). */
@@ -187,7 +216,7 @@ export interface Backend {
 
   // ---- pooling (contiguous NCHW storages) ----
   /** Max pooling: the values and the int32 index of each window's maximum (for backward). */
-  maxPool2d(x: Storage, g: Pool2dGeometry): { out: Storage; indices: Storage };
+  maxPool2d(x: Storage, g: Pool2dGeometry): MaxPoolResult;
   /** The gradient of maxPool2d: dy scattered to the recorded maxima. */
   maxPool2dBackward(dy: Storage, indices: Storage, g: Pool2dGeometry): Storage;
   /** Optional: maxPool2d's values alone, for a forward that wants no gradient (no indices written). */
@@ -199,14 +228,14 @@ export interface Backend {
 
   // ---- batch norm (contiguous storages; mean, invstd, weight, bias are [c]) ----
   /** Per-channel mean and biased variance. */
-  batchNormStats(x: Storage, g: ChannelGeometry): { mean: Storage; variance: Storage };
+  batchNormStats(x: Storage, g: ChannelGeometry): BatchStats;
   /** y = (x - mean) * invstd * weight + bias, per channel. */
   batchNormForward(x: Storage, mean: Storage, invstd: Storage, weight: Storage, bias: Storage, g: ChannelGeometry): Storage;
   /**
    * Gradients of batchNormForward. With batchStats, mean and invstd are the batch's own
    * statistics and dx includes their dependence on x; otherwise they are constants (eval).
    */
-  batchNormBackward(dy: Storage, x: Storage, mean: Storage, invstd: Storage, weight: Storage, g: ChannelGeometry, batchStats: boolean): { dx: Storage; dweight: Storage; dbias: Storage };
+  batchNormBackward(dy: Storage, x: Storage, mean: Storage, invstd: Storage, weight: Storage, g: ChannelGeometry, batchStats: boolean): BatchNormGrads;
   // Optional fused BatchNorm + ReLU (the ops run the kernels above plus unary 'relu' / binary
   // 'mulStep' where a backend leaves them out). Results must be bit-identical to that composition.
   /** relu(batchNormForward(x, ...)). */
@@ -216,15 +245,15 @@ export interface Backend {
    * batchNormForward(x, mean, invstd, weight, bias) (the forward's pre-ReLU output, which a
    * backend recomputes from x rather than reading it back: the same operations give the same bits).
    */
-  batchNormReluBackward?(dy: Storage, x: Storage, mean: Storage, invstd: Storage, weight: Storage, bias: Storage, g: ChannelGeometry, batchStats: boolean): { dx: Storage; dweight: Storage; dbias: Storage };
+  batchNormReluBackward?(dy: Storage, x: Storage, mean: Storage, invstd: Storage, weight: Storage, bias: Storage, g: ChannelGeometry, batchStats: boolean): BatchNormGrads;
   /**
    * Optional BatchNorm -> ReLU -> MaxPool2d for training: maxPool2d(batchNormReluForward(x, ...),
    * pool), the full-size activation staying inside the backend (the backward recomputes it from
    * x). pool is over the BN's [n, c, h, w] (pool.n = n, pool.c = c, pool.h * pool.w = g.s).
    */
-  batchNormReluMaxPool?(x: Storage, mean: Storage, invstd: Storage, weight: Storage, bias: Storage, g: ChannelGeometry, pool: Pool2dGeometry): { out: Storage; indices: Storage };
+  batchNormReluMaxPool?(x: Storage, mean: Storage, invstd: Storage, weight: Storage, bias: Storage, g: ChannelGeometry, pool: Pool2dGeometry): MaxPoolResult;
   /** Its gradients: batchNormReluBackward(maxPool2dBackward(dy, indices, pool), x, ...), bit for bit. */
-  batchNormReluMaxPoolBackward?(dy: Storage, indices: Storage, x: Storage, mean: Storage, invstd: Storage, weight: Storage, bias: Storage, g: ChannelGeometry, pool: Pool2dGeometry, batchStats: boolean): { dx: Storage; dweight: Storage; dbias: Storage };
+  batchNormReluMaxPoolBackward?(dy: Storage, indices: Storage, x: Storage, mean: Storage, invstd: Storage, weight: Storage, bias: Storage, g: ChannelGeometry, pool: Pool2dGeometry, batchStats: boolean): BatchNormGrads;
 
   // ---- optimiser update, in place on contiguous storages of equal size ----
   /** One Adam (or AdamW) step in place on a parameter and its two moments. */

@@ -76,11 +76,13 @@ export function getBackend(): string {
 
 /** What getBackendInfo() reports. */
 export interface BackendInfo {
+  /** The backend's name ('js', 'wasm', 'gpu'). */
   name: string;
   /** The GPU.js mode (gpu backend only): 'headlessgl', 'webgl2', 'webgl', 'webasm' or 'cpu'. */
   mode?: string;
   /** What renders (gpu backend only): the GL renderer string, e.g. 'ANGLE (NVIDIA, Vulkan ...)'. */
   renderer?: string;
+  /** The GL vendor string (gpu backend only). */
   vendor?: string;
   /** gpu backend only: true when the renderer is not a GPU (llvmpipe, lavapipe, SwiftShader, GPU.js cpu/webasm). */
   software?: boolean;

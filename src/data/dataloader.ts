@@ -2,7 +2,7 @@
 // through stateDict()/loadStateDict() (the epoch's order and how many batches were handed out).
 
 import { tensor } from '../creation.js';
-import type { Generator, RngState } from '../random.js';
+import type { Generator, GeneratorState } from '../random.js';
 import { defaultGenerator, permutation } from '../random.js';
 import { Tensor } from '../tensor.js';
 import type { Collated, DatasetLike, Sample } from './dataset.js';
@@ -29,7 +29,7 @@ export interface DataLoaderState {
   /** The current epoch's item order (int32), or null between epochs. */
   order: Tensor | null;
   /** The state of the loader's own generator (null when it uses the global one). */
-  generator: { s: RngState; spare: number | null } | null;
+  generator: GeneratorState | null;
 }
 
 /**
@@ -38,16 +38,24 @@ export interface DataLoaderState {
  * unless loadStateDict() was given a mid-epoch state, which the next loop continues.
  */
 export class DataLoader<S extends Sample = Sample> implements Iterable<Collated<S>> {
+  /** Items per batch. */
   readonly batchSize: number;
+  /** A new random order each epoch. */
   readonly shuffle: boolean;
+  /** Leave out a last batch smaller than batchSize. */
   readonly dropLast: boolean;
+  /** The generator of the shuffles (undefined: the global one). */
   readonly generator: Generator | undefined;
   private epoch = 0;
   private order: Int32Array | null = null;
   private position = 0;
   private resuming = false;
 
-  constructor(readonly dataset: DatasetLike<S>, opts: DataLoaderOptions = {}) {
+  constructor(
+    /** The dataset batches are drawn from. */
+    readonly dataset: DatasetLike<S>,
+    opts: DataLoaderOptions = {},
+  ) {
     if (!dataset || typeof dataset.get !== 'function' || !Number.isInteger(dataset.length) || dataset.length < 0) {
       throw new Error('DataLoader: dataset must have an integer length and a get(index) method');
     }

@@ -39,6 +39,7 @@ export function checkIndex(op: string, i: number, n: number): number {
 
 /** Items are the i-th rows of the given tensors, e.g. new TensorDataset(images, labels) gives [image, label]. */
 export class TensorDataset extends Dataset<Tensor[]> {
+  /** The tensors, sharing their first dim. */
   readonly tensors: readonly Tensor[];
   constructor(...tensors: Tensor[]) {
     super();

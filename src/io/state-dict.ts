@@ -43,8 +43,16 @@ export function stateDictToSafetensors(sd: Map<string, Tensor>, metadata?: Recor
   return serializeSafetensors(entries, metadata);
 }
 
+/** A state dict with the __metadata__ strings of the file it came from. */
+export interface StateDictWithMetadata {
+  /** The tensors by name, in file order. */
+  tensors: Map<string, Tensor>;
+  /** The __metadata__ strings (empty when the file has none). */
+  metadata: Record<string, string>;
+}
+
 /** The tensors and __metadata__ of safetensors bytes (e.g. from safetensors.torch.save_file); `source` names them in errors. */
-export function safetensorsToStateDict(bytes: Uint8Array, source = '<buffer>'): { tensors: Map<string, Tensor>; metadata: Record<string, string> } {
+export function safetensorsToStateDict(bytes: Uint8Array, source = '<buffer>'): StateDictWithMetadata {
   const { tensors, metadata } = parseSafetensors(bytes, source);
   const out = new Map<string, Tensor>();
   for (const [k, e] of tensors) out.set(k, fromSafeEntry(`${source}: ${k}`, e));

@@ -24,14 +24,23 @@ export interface BatchNormLayerOptions {
 }
 
 export abstract class BatchNormNd extends Module {
+  /** Per-channel scale (ones at first), or null when not affine. */
   weight: Parameter | null;
+  /** Per-channel shift (zeros at first), or null when not affine. */
   bias: Parameter | null;
+  /** Added to the variance for stability. */
   readonly eps: number;
+  /** Weight of each batch in the running statistics (null: a cumulative average). */
   readonly momentum: number | null;
+  /** Whether running statistics are kept (and used in eval mode). */
   readonly trackRunningStats: boolean;
   protected abstract readonly ranks: number[];
 
-  constructor(readonly numFeatures: number, opts: BatchNormLayerOptions = {}) {
+  constructor(
+    /** Channels (C of [N, C, ...]). */
+    readonly numFeatures: number,
+    opts: BatchNormLayerOptions = {},
+  ) {
     super();
     checkPositiveInt(new.target.name, 'numFeatures', numFeatures);
     this.eps = opts.eps ?? 1e-5;
@@ -47,12 +56,15 @@ export abstract class BatchNormNd extends Module {
     }
   }
 
+  /** The running mean buffer (running_mean), or null without running statistics. */
   get runningMean(): Tensor | null {
     return this.trackRunningStats ? this.buffer('running_mean') : null;
   }
+  /** The running variance buffer (running_var), or null without running statistics. */
   get runningVar(): Tensor | null {
     return this.trackRunningStats ? this.buffer('running_var') : null;
   }
+  /** Batches seen in training (num_batches_tracked), or null without running statistics. */
   get numBatchesTracked(): Tensor | null {
     return this.trackRunningStats ? this.buffer('num_batches_tracked') : null;
   }

@@ -23,15 +23,19 @@ export interface Conv2dLayerOptions {
 }
 
 abstract class ConvNd extends Module {
+  /** The kernels (Conv2d: [out, in / groups, kH, kW]; ConvTranspose2d: [in, out / groups, kH, kW]). */
   weight: Parameter;
+  /** [out], or null without bias. */
   bias: Parameter | null;
+  /** [kH, kW]. */
   readonly kernelSize: [number, number];
+  /** Independent channel groups. */
   readonly groups: number;
   constructor(
-    readonly inChannels: number,
-    readonly outChannels: number,
+    /** Input channels. */ readonly inChannels: number,
+    /** Output channels. */ readonly outChannels: number,
     kernelSize: Pair,
-    readonly opts: Conv2dLayerOptions,
+    /** Stride, padding, dilation, groups and bias as given. */ readonly opts: Conv2dLayerOptions,
     weightShape: (k: [number, number], groups: number) => number[],
   ) {
     super();

@@ -8,10 +8,18 @@ import { Module, Parameter } from './module.js';
 import { checkPositiveInt } from './tensors.js';
 
 export class Embedding extends Module {
+  /** The embeddings, [numEmbeddings, embeddingDim]. */
   weight: Parameter;
+  /** The index whose row stays zero and gets no gradient, or null. */
   readonly paddingIdx: number | null;
   /** weight [numEmbeddings, embeddingDim] ~ N(0, 1); the paddingIdx row starts at zero and is never trained. */
-  constructor(readonly numEmbeddings: number, readonly embeddingDim: number, opts: { paddingIdx?: number | null } = {}) {
+  constructor(
+    /** The number of rows (the vocabulary size). */
+    readonly numEmbeddings: number,
+    /** The size of each row. */
+    readonly embeddingDim: number,
+    opts: { paddingIdx?: number | null } = {},
+  ) {
     super();
     checkPositiveInt('Embedding', 'numEmbeddings', numEmbeddings);
     checkPositiveInt('Embedding', 'embeddingDim', embeddingDim);

@@ -10,7 +10,12 @@ import type { Tensor } from '../tensor.js';
 export type Nonlinearity = 'linear' | 'conv2d' | 'sigmoid' | 'tanh' | 'relu' | 'leaky_relu';
 
 /** fan_in / fan_out as PyTorch computes them: dims 1 and 0 times the receptive field. */
-export function calculateFanInAndFanOut(t: Tensor): { fanIn: number; fanOut: number } {
+export function calculateFanInAndFanOut(t: Tensor): {
+  /** Inputs that feed one output (dim 1 times the receptive field). */
+  fanIn: number;
+  /** Outputs one input feeds (dim 0 times the receptive field). */
+  fanOut: number;
+} {
   if (t.ndim < 2) throw new Error(`init: fan in and fan out need a tensor of at least 2 dims, got ${fmtShape(t.shape)}`);
   const receptive = t.shape.slice(2).reduce((a, b) => a * b, 1);
   return { fanIn: t.shape[1]! * receptive, fanOut: t.shape[0]! * receptive };

@@ -16,9 +16,13 @@ export interface LayerNormOptions {
 }
 
 export class LayerNorm extends Module {
+  /** The trailing dims normalised over. */
   readonly normalizedShape: readonly number[];
+  /** Added to the variance for stability. */
   readonly eps: number;
+  /** Elementwise scale of normalizedShape, or null without elementwiseAffine. */
   weight: Parameter | null;
+  /** Elementwise shift of normalizedShape, or null. */
   bias: Parameter | null;
   constructor(normalizedShape: number | readonly number[], opts: LayerNormOptions = {}) {
     super();

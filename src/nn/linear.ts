@@ -7,9 +7,17 @@ import { defaultLayerInit } from './init.js';
 import { Module, Parameter } from './module.js';
 
 export class Linear extends Module {
+  /** [outFeatures, inFeatures]. */
   weight: Parameter;
+  /** [outFeatures], or null without bias. */
   bias: Parameter | null;
-  constructor(readonly inFeatures: number, readonly outFeatures: number, opts: { bias?: boolean } = {}) {
+  constructor(
+    /** Size of each input sample. */
+    readonly inFeatures: number,
+    /** Size of each output sample. */
+    readonly outFeatures: number,
+    opts: { bias?: boolean } = {},
+  ) {
     super();
     this.weight = new Parameter(empty([outFeatures, inFeatures]));
     this.bias = opts.bias === false ? null : new Parameter(empty([outFeatures]));

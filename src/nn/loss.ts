@@ -8,7 +8,10 @@ import type { Tensor } from '../tensor.js';
 import { Module } from './module.js';
 
 abstract class Loss extends Module {
-  constructor(readonly reduction: Reduction = 'mean') {
+  constructor(
+    /** 'mean' (default), 'sum' or 'none'. */
+    readonly reduction: Reduction = 'mean',
+  ) {
     super();
   }
   abstract override forward(input: Tensor, target: Tensor): Tensor;
@@ -45,7 +48,9 @@ export class GaussianKLLoss extends Loss {
 
 /** The options of NLLLoss and CrossEntropyLoss modules; a weight becomes a buffer (in the state dict, as in PyTorch). */
 abstract class ClassLoss<O extends NllLossOptions> extends Module {
+  /** 'mean' (default), 'sum' or 'none'. */
   readonly reduction: Reduction;
+  /** Targets with this class index count for nothing (default -100). */
   readonly ignoreIndex: number;
   private readonly weighted: boolean;
   constructor(protected readonly opts: O) {
@@ -76,6 +81,7 @@ export class NLLLoss extends ClassLoss<NllLossOptions> {
 
 /** Cross-entropy of logits [N, C, ...] against int32 class indices or class probabilities; forward(logits, target). */
 export class CrossEntropyLoss extends ClassLoss<CrossEntropyOptions> {
+  /** Mass in [0, 1] spread uniformly over the classes (default 0). */
   readonly labelSmoothing: number;
   constructor(opts: CrossEntropyOptions = {}) {
     super(opts);

@@ -21,12 +21,15 @@ export type StateDict = Map<string, Tensor>;
 
 /** What loadStateDict found missing or unexpected (non-strict loads). */
 export interface LoadResult {
+  /** Keys the module has that the state dict lacked. */
   missingKeys: string[];
+  /** Keys of the state dict the module does not have. */
   unexpectedKeys: string[];
 }
 
 /** Base class of layers and models (PyTorch's nn.Module): subclass it and write forward(). */
 export abstract class Module {
+  /** Training mode (dropout active, batch norm on batch statistics) or eval mode; set with train() / eval(). */
   training = true;
   private readonly _buffers = new Map<string, { tensor: Tensor; persistent: boolean }>();
 

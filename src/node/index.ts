@@ -6,6 +6,7 @@ import '../index.js';
 
 import type { Tensor } from '../tensor.js';
 import { safetensorsToStateDict, stateDictToSafetensors } from '../io/state-dict.js';
+import type { StateDictWithMetadata } from '../io/state-dict.js';
 import { readFileBytes, writeFileAtomic } from './files.js';
 import type { Saveable } from '../io/serialize.js';
 import { loadBytes, saveBytes } from '../io/serialize.js';
@@ -16,7 +17,7 @@ export async function loadSafetensors(file: string): Promise<Map<string, Tensor>
 }
 
 /** The tensors and the `__metadata__` strings of a safetensors file. */
-export async function loadSafetensorsWithMetadata(file: string): Promise<{ tensors: Map<string, Tensor>; metadata: Record<string, string> }> {
+export async function loadSafetensorsWithMetadata(file: string): Promise<StateDictWithMetadata> {
   return safetensorsToStateDict(await readFileBytes(file), file);
 }
 

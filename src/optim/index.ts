@@ -1,7 +1,7 @@
 // optim: optimisers, gradient clipping and learning-rate schedulers (vg.optim).
 
 export { Optimizer } from './optimizer.js';
-export type { OptimizerState, ParamGroup, ParamsArg } from './optimizer.js';
+export type { OptimizerState, ParamGroup, ParamsArg, ParamGroupArg, SavedParamGroup, HasLr } from './optimizer.js';
 export { SGD } from './sgd.js';
 export type { SGDOptions } from './sgd.js';
 export { Adam, AdamW } from './adam.js';

@@ -14,7 +14,29 @@ export interface ParamGroup<H> {
 }
 
 /** What an optimiser takes: the parameters, or groups of them with their own options. */
-export type ParamsArg<H> = Tensor[] | { params: Tensor[]; options?: Partial<H> }[];
+export type ParamsArg<H> = Tensor[] | ParamGroupArg<H>[];
+
+/** One parameter group as an optimiser takes it: the parameters and the options that differ from the defaults. */
+export interface ParamGroupArg<H> {
+  /** The group's parameters. */
+  params: Tensor[];
+  /** Hyperparameters of this group (the rest are the optimiser's). */
+  options?: Partial<H>;
+}
+
+/** A saved parameter group: its options and its parameters' indices across all groups. */
+export interface SavedParamGroup<H> {
+  /** The group's hyperparameters. */
+  options: H;
+  /** Indices of its parameters (counting across all groups, as PyTorch). */
+  params: number[];
+}
+
+/** What every optimiser's hyperparameters include. */
+export interface HasLr {
+  /** The learning rate. */
+  lr: number;
+}
 
 /** One entry of an optimiser's per-parameter state (a moment tensor, a step count). */
 export type StateValue = Tensor | number;
@@ -23,7 +45,7 @@ export interface OptimizerState<H> {
   /** Per-parameter state, keyed by the parameter's index across all groups (as PyTorch). */
   state: Map<number, Record<string, StateValue>>;
   /** Each group's options and the indices of its parameters. */
-  paramGroups: { options: H; params: number[] }[];
+  paramGroups: SavedParamGroup<H>[];
 }
 
 /** defaults overridden by the options that are set (an explicit undefined keeps the default). */
@@ -34,7 +56,7 @@ export function withDefaults<H extends object>(defaults: H, opts: Partial<H> = {
 }
 
 /** Base of the optimisers: parameter groups, per-parameter state, zeroGrad, step and state dicts (torch.optim.Optimizer). */
-export abstract class Optimizer<H extends { lr: number }> {
+export abstract class Optimizer<H extends HasLr> {
   /** The parameter groups, with their options (torch's param_groups). */
   readonly paramGroups: ParamGroup<H>[];
   protected state = new Map<Tensor, Record<string, StateValue>>();
@@ -42,7 +64,7 @@ export abstract class Optimizer<H extends { lr: number }> {
   constructor(params: ParamsArg<H>, defaults: H) {
     const name = new.target.name;
     if (!Array.isArray(params) || params.length === 0) throw new Error(`${name}: got an empty parameter list`);
-    const groups = params[0] instanceof Tensor ? [{ params: params as Tensor[] }] : (params as { params: Tensor[]; options?: Partial<H> }[]);
+    const groups = params[0] instanceof Tensor ? [{ params: params as Tensor[] }] : (params as ParamGroupArg<H>[]);
     this.paramGroups = groups.map((g, gi) => {
       g.params.forEach((p, i) => {
         if (!(p instanceof Tensor)) throw new Error(`${name}: parameter ${i} of group ${gi} is not a Tensor`);

@@ -28,7 +28,10 @@ export abstract class LRScheduler {
     return this.optimizer.paramGroups.map((g) => g.options.lr);
   }
   /** The state to save: the epoch reached. */
-  stateDict(): { lastEpoch: number } {
+  stateDict(): {
+    /** Steps taken. */
+    lastEpoch: number;
+  } {
     return { lastEpoch: this.lastEpoch };
   }
   /** Restores a stateDict() and sets the lr it implies. */
@@ -41,7 +44,13 @@ export abstract class LRScheduler {
 
 /** lr * gamma^floor(epoch / stepSize). */
 export class StepLR extends LRScheduler {
-  constructor(opt: Optimizer<{ lr: number }>, readonly stepSize: number, readonly gamma = 0.1) {
+  constructor(
+    opt: Optimizer<{ lr: number }>,
+    /** Epochs between decays. */
+    readonly stepSize: number,
+    /** The decay factor (default 0.1). */
+    readonly gamma = 0.1,
+  ) {
     if (!Number.isInteger(stepSize) || stepSize <= 0) throw new Error(`StepLR: stepSize must be a positive integer, got ${stepSize}`);
     super(opt);
     this.apply();
@@ -51,7 +60,11 @@ export class StepLR extends LRScheduler {
 
 /** lr * gamma^epoch. */
 export class ExponentialLR extends LRScheduler {
-  constructor(opt: Optimizer<{ lr: number }>, readonly gamma: number) {
+  constructor(
+    opt: Optimizer<{ lr: number }>,
+    /** The decay factor per epoch. */
+    readonly gamma: number,
+  ) {
     super(opt);
     this.apply();
   }
@@ -60,7 +73,13 @@ export class ExponentialLR extends LRScheduler {
 
 /** Cosine from lr down to etaMin over tMax epochs, and back up after (the closed form of CosineAnnealingLR). */
 export class CosineAnnealingLR extends LRScheduler {
-  constructor(opt: Optimizer<{ lr: number }>, readonly tMax: number, readonly etaMin = 0) {
+  constructor(
+    opt: Optimizer<{ lr: number }>,
+    /** Epochs of the descent to etaMin. */
+    readonly tMax: number,
+    /** The lowest lr (default 0). */
+    readonly etaMin = 0,
+  ) {
     if (!(tMax > 0)) throw new Error(`CosineAnnealingLR: tMax must be positive, got ${tMax}`);
     super(opt);
     this.apply();
@@ -72,7 +91,13 @@ export class CosineAnnealingLR extends LRScheduler {
 
 /** Linear warm-up from startFactor * lr to lr over totalIters epochs, then constant (LinearLR). */
 export class LinearWarmup extends LRScheduler {
-  constructor(opt: Optimizer<{ lr: number }>, readonly totalIters: number, readonly startFactor = 1 / 3) {
+  constructor(
+    opt: Optimizer<{ lr: number }>,
+    /** Epochs of the warm-up. */
+    readonly totalIters: number,
+    /** The first epoch's lr as a fraction of the base lr (default 1/3). */
+    readonly startFactor = 1 / 3,
+  ) {
     if (!(startFactor > 0 && startFactor <= 1)) throw new Error(`LinearWarmup: startFactor must be in (0, 1], got ${startFactor}`);
     super(opt);
     this.apply();

@@ -26,7 +26,12 @@ export interface CheckpointMeta {
   /** Running averages of an interrupted epoch. */
   running?: Averages;
   /** Adam's lr and each parameter's step count. */
-  optimizer: { lr: number; steps: Record<number, number> };
+  optimizer: {
+    /** Adam's learning rate. */
+    lr: number;
+    /** Adam's step count of each parameter, by index. */
+    steps: Record<number, number>;
+  };
   /** What the program that trains keeps with the run (the CLI: its data flags and the metrics history); it validates it. */
   run?: unknown;
 }
@@ -146,7 +151,12 @@ export function splitCheckpoint(tensors: Map<string, Tensor>, metadata: Record<s
 }
 
 /** A Trainer in exactly the state the checkpoint (its bytes, or as readCheckpoint parsed them) recorded. */
-export function trainerFromCheckpoint(bytes: Uint8Array | Checkpoint, source: string, expect?: Partial<TrainConfig>): { trainer: Trainer; meta: CheckpointMeta } {
+export function trainerFromCheckpoint(bytes: Uint8Array | Checkpoint, source: string, expect?: Partial<TrainConfig>): {
+  /** A trainer in the checkpoint's state. */
+  trainer: Trainer;
+  /** The checkpoint's validated metadata. */
+  meta: CheckpointMeta;
+} {
   const { meta, model, moments } = bytes instanceof Uint8Array ? readCheckpoint(bytes, source) : bytes;
   for (const [k, v] of Object.entries(expect ?? {})) {
     const have = (meta.config as unknown as Record<string, unknown>)[k];

@@ -38,7 +38,10 @@ export interface Canvas2D {
   /** As CanvasRenderingContext2D.fillText. */
   fillText(text: string, x: number, y: number): void;
   /** As CanvasRenderingContext2D.measureText. */
-  measureText(text: string): { width: number };
+  measureText(text: string): {
+    /** The text's width in canvas pixels. */
+    width: number;
+  };
   /** As CanvasRenderingContext2D.beginPath. */
   beginPath(): void;
   /** As CanvasRenderingContext2D.moveTo. */

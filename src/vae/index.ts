@@ -5,13 +5,13 @@
 import '../index.js';
 
 export { VAE, ConvVAE, MlpVAE, createModel } from './models.js';
-export type { VaeOutput, ForwardOptions, ConvVaeOptions, ModelKind } from './models.js';
+export type { VaeOutput, ForwardOptions, ConvVaeOptions, ModelKind, Posterior } from './models.js';
 export { vaeLoss } from './loss.js';
 export type { VaeLoss } from './loss.js';
 export { ImageDataset, subset, stratifiedSubset, stratifiedIndices, spreadIndices, permutation, batchOf, IMAGE_SIZE } from './data.js';
 export type { Batch } from './data.js';
 export { Trainer, evaluate, DEFAULT_CONFIG } from './train.js';
-export type { TrainConfig, StepStats, Averages, Progress, EvalResult } from './train.js';
+export type { TrainConfig, StepStats, Averages, Progress, EvalResult, EpochResult } from './train.js';
 export { checkpointBytes, modelBytes, readCheckpoint, trainerFromCheckpoint, vaeFromStateDict, vaeFromSafetensors, CHECKPOINT_FORMAT } from './checkpoint.js';
 export type { CheckpointMeta, VaeFromStateDictOptions } from './checkpoint.js';
 export { tsne } from './tsne.js';

@@ -30,11 +30,22 @@ export interface ForwardOptions {
   generator?: Generator;
 }
 
+/** The posterior q(z|x) = N(mu, exp(logvar)) an encoder gives, [N, latent] each. */
+export interface Posterior {
+  /** The means. */
+  mu: Tensor;
+  /** The log-variances. */
+  logvar: Tensor;
+}
+
+/** Base of the VAEs: encode, reparameterize, decode, and forward through all three. */
 export abstract class VAE extends Module {
+  /** Latent dims. */
   abstract readonly latent: number;
+  /** The architecture. */
   abstract readonly kind: 'conv' | 'mlp';
   /** The posterior's mean and log-variance for images [N, 1, 28, 28]. */
-  abstract encode(x: Tensor): { mu: Tensor; logvar: Tensor };
+  abstract encode(x: Tensor): Posterior;
   /** Logits of the Bernoulli means, [N, 1, 28, 28]; sigmoid gives the images. */
   abstract decode(z: Tensor): Tensor;
 
@@ -68,13 +79,21 @@ export interface ConvVaeOptions {
   latent?: number;
 }
 
+/** The reference conv VAE (conv 32, conv 64, linear 256 with batch norm; a mirrored transposed-conv decoder), state_dict keys as the PyTorch module's. */
 export class ConvVAE extends VAE {
+  /** 'conv'. */
   readonly kind = 'conv' as const;
+  /** Latent dims. */
   readonly latent: number;
+  /** Images to 256 features: two conv-BN-ReLU-pool blocks, then linear-BN-ReLU (PyTorch: encoder). */
   readonly encoder: Sequential;
+  /** 256 features to the posterior means (fc_mu). */
   readonly fcMu: Linear;
+  /** 256 features to the posterior log-variances (fc_logvar). */
   readonly fcLogvar: Linear;
+  /** z to 64 x 7 x 7 features: two linear-BN-ReLU layers (decoder_input). */
   readonly decoderInput: Sequential;
+  /** 64 x 7 x 7 features to pixel logits: two transposed convs (decoder). */
   readonly decoder: Sequential;
 
   constructor(opts: ConvVaeOptions = {}) {
@@ -100,7 +119,7 @@ export class ConvVAE extends VAE {
   }
 
   /** The posterior's mean and log-variance: the conv encoder, then fc_mu and fc_logvar. */
-  encode(x: Tensor): { mu: Tensor; logvar: Tensor } {
+  encode(x: Tensor): Posterior {
     const h = this.encoder.forward(x);
     return { mu: this.fcMu.forward(h), logvar: this.fcLogvar.forward(h) };
   }
@@ -113,12 +132,19 @@ export class ConvVAE extends VAE {
 
 /** The VAE of PyTorch's examples/vae: fc1 784-400, fc21/fc22 400-latent, fc3 latent-400, fc4 400-784. */
 export class MlpVAE extends VAE {
+  /** 'mlp'. */
   readonly kind = 'mlp' as const;
+  /** Latent dims. */
   readonly latent: number;
+  /** Pixels to the hidden layer. */
   readonly fc1: Linear;
+  /** Hidden layer to the posterior means. */
   readonly fc21: Linear;
+  /** Hidden layer to the posterior log-variances. */
   readonly fc22: Linear;
+  /** z to the decoder's hidden layer. */
   readonly fc3: Linear;
+  /** Hidden layer to pixel logits. */
   readonly fc4: Linear;
 
   constructor(opts: { latent?: number; hidden?: number } = {}) {
@@ -133,7 +159,7 @@ export class MlpVAE extends VAE {
   }
 
   /** The posterior's mean and log-variance: the MLP encoder, then its two heads. */
-  encode(x: Tensor): { mu: Tensor; logvar: Tensor } {
+  encode(x: Tensor): Posterior {
     const h = this.fc1.forward(x.reshape([-1, 784])).relu();
     return { mu: this.fc21.forward(h), logvar: this.fc22.forward(h) };
   }

@@ -7,7 +7,7 @@ import { cat, stack } from '../ops/movement.js';
 import type { Tensor } from '../tensor.js';
 import { binaryCrossEntropyWithLogits } from '../ops/loss.js';
 import { manualSeed, Generator } from '../random.js';
-import type { RngState } from '../random.js';
+import type { GeneratorState } from '../random.js';
 import { Adam } from '../optim/adam.js';
 import type { ImageDataset } from './data.js';
 import { permutation } from './data.js';
@@ -51,7 +51,7 @@ export interface Averages extends StepStats {
   images: number;
 }
 
-export type GeneratorState = { s: RngState; spare: number | null };
+export type { GeneratorState };
 
 /** Training went non-finite: a loss, or a parameter, buffer or Adam moment after a step. */
 export class TrainingDiverged extends Error {
@@ -92,6 +92,14 @@ export interface Progress {
 /** Where Adam's moments go in namedState() (and in a checkpoint). */
 export const OPTIMIZER_PREFIX = 'optimizer.';
 
+/** What Trainer.trainEpoch did. */
+export interface EpochResult {
+  /** The epoch's averages (of the part run, when it stopped early). */
+  averages: Averages;
+  /** Whether the epoch ran to its end (false: stopped by shouldStop). */
+  completed: boolean;
+}
+
 /** Trains a VAE with Adam, resumably: its model, optimiser, generator and place in the epoch. */
 export class Trainer {
   /** The model being trained. */
@@ -107,7 +115,10 @@ export class Trainer {
   private rngEpochStart: GeneratorState;
   private running = { loss: 0, bce: 0, kl: 0, images: 0 };
 
-  constructor(readonly config: TrainConfig) {
+  constructor(
+    /** The run's settings. */
+    readonly config: TrainConfig,
+  ) {
     manualSeed(config.seed); // parameter initialisation
     this.model = createModel(config.model, config.latent);
     this.optimizer = new Adam(this.model.parameters(), { lr: config.lr });
@@ -157,7 +168,7 @@ export class Trainer {
   async trainEpoch(
     train: ImageDataset,
     opts: { onStep?: (step: number, total: number, s: StepStats & { images: number }) => void; shouldStop?: () => boolean; readEvery?: number } = {},
-  ): Promise<{ averages: Averages; completed: boolean }> {
+  ): Promise<EpochResult> {
     const model = this.model.train();
     const total = this.stepsPerEpoch(train);
     const readEvery = opts.readEvery ?? 1;
