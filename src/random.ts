@@ -32,6 +32,7 @@ export class Generator {
   /** A cached second normal from Box-Muller, as part of the state so that resumes replay exactly. */
   private spare = NaN;
 
+  /** A generator seeded with `seed`. */
   constructor(seed = 0) {
     this.manualSeed(seed);
   }

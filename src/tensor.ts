@@ -42,6 +42,7 @@ export class Tensor {
   private _requiresGrad = false;
   private _storage: Storage;
 
+  /** A tensor over existing storage (use vg.tensor, zeros, ... to make one from values). */
   constructor(
     storage: Storage,
     /** The dims, outermost first (torch.Tensor.shape). */

@@ -51,6 +51,7 @@ export class DataLoader<S extends Sample = Sample> implements Iterable<Collated<
   private position = 0;
   private resuming = false;
 
+  /** A loader of batches of `dataset` (batchSize 1, in order, by default). */
   constructor(
     /** The dataset batches are drawn from. */
     readonly dataset: DatasetLike<S>,

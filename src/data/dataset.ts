@@ -41,6 +41,7 @@ export function checkIndex(op: string, i: number, n: number): number {
 export class TensorDataset extends Dataset<Tensor[]> {
   /** The tensors, sharing their first dim. */
   readonly tensors: readonly Tensor[];
+  /** A dataset whose item i is the i-th row of each tensor (torch.utils.data.TensorDataset). */
   constructor(...tensors: Tensor[]) {
     super();
     if (tensors.length === 0) throw new Error('TensorDataset: expected at least one tensor');

@@ -36,6 +36,7 @@ export abstract class BatchNormNd extends Module {
   readonly trackRunningStats: boolean;
   protected abstract readonly ranks: number[];
 
+  /** Batch norm over numFeatures channels. */
   constructor(
     /** Channels (C of [N, C, ...]). */
     readonly numFeatures: number,

@@ -11,6 +11,7 @@ function checkModule(owner: string, m: unknown, where: string): Module {
 /** A list of modules, numbered like Sequential's, with no forward of its own. */
 export class ModuleList extends Module implements Iterable<Module> {
   private readonly items: Module[] = [];
+  /** A list holding these modules. */
   constructor(modules: Iterable<Module> = []) {
     super();
     for (const m of modules) this.append(m);
@@ -50,6 +51,7 @@ export class ModuleList extends Module implements Iterable<Module> {
 /** Modules by name, in insertion order, with no forward of its own. */
 export class ModuleDict extends Module implements Iterable<[string, Module]> {
   private readonly items = new Map<string, Module>();
+  /** A dict holding these modules (an object or [name, module] pairs). */
   constructor(modules: Record<string, Module> | Iterable<[string, Module]> = {}) {
     super();
     const entries = Symbol.iterator in modules ? modules : Object.entries(modules);

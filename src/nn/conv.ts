@@ -66,6 +66,7 @@ abstract class ConvNd extends Module {
 
 /** 2-D convolution layer, weight [out, in / groups, kH, kW] (torch.nn.Conv2d). */
 export class Conv2d extends ConvNd {
+  /** A convolution from inChannels to outChannels with a kernelSize kernel, initialised as PyTorch's. */
   constructor(inChannels: number, outChannels: number, kernelSize: Pair, opts: Conv2dLayerOptions = {}) {
     super(inChannels, outChannels, kernelSize, opts, (k, g) => [outChannels, inChannels / g, ...k]);
   }
@@ -76,6 +77,7 @@ export class Conv2d extends ConvNd {
 
 /** 2-D transposed convolution layer, weight [in, out / groups, kH, kW] (torch.nn.ConvTranspose2d). */
 export class ConvTranspose2d extends ConvNd {
+  /** A transposed convolution from inChannels to outChannels with a kernelSize kernel, initialised as PyTorch's. */
   constructor(inChannels: number, outChannels: number, kernelSize: Pair, opts: Conv2dLayerOptions & { outputPadding?: Pair } = {}) {
     super(inChannels, outChannels, kernelSize, opts, (k, g) => [inChannels, outChannels / g, ...k]);
   }

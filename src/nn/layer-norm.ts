@@ -24,6 +24,7 @@ export class LayerNorm extends Module {
   weight: Parameter | null;
   /** Elementwise shift of normalizedShape, or null. */
   bias: Parameter | null;
+  /** Layer norm over the trailing dims normalizedShape. */
   constructor(normalizedShape: number | readonly number[], opts: LayerNormOptions = {}) {
     super();
     this.normalizedShape = typeof normalizedShape === 'number' ? [normalizedShape] : [...normalizedShape];

@@ -19,6 +19,7 @@ export class ReLU extends Module {
 }
 /** x where x > 0, else negativeSlope * x (torch.nn.LeakyReLU). */
 export class LeakyReLU extends Module {
+  /** A leaky ReLU with this slope for negative inputs. */
   constructor(
     /** The slope for x < 0 (default 0.01). */
     readonly negativeSlope = 0.01,
@@ -38,6 +39,7 @@ export class Tanh extends Module {
 export class GELU extends Module {
   /** 'none': the exact erf form; 'tanh': the tanh approximation. */
   readonly approximate: 'none' | 'tanh';
+  /** GELU, exact (erf) by default or { approximate: 'tanh' }. */
   constructor(opts: GeluOptions = {}) {
     super();
     this.approximate = opts.approximate ?? 'none';
@@ -52,6 +54,7 @@ export class SiLU extends Module {
 }
 /** x for x > 0, alpha * (exp(x) - 1) otherwise. */
 export class ELU extends Module {
+  /** ELU with this alpha. */
   constructor(
     /** The saturation value for negative inputs is -alpha (default 1). */
     readonly alpha = 1,
@@ -61,6 +64,7 @@ export class ELU extends Module {
 }
 /** softmax along dim (required, as PyTorch recommends). */
 export class Softmax extends Module {
+  /** Softmax along dim. */
   constructor(
     /** The dim the probabilities sum to 1 over. */
     readonly dim: number,
@@ -73,6 +77,7 @@ export class Softmax extends Module {
 }
 /** log(softmax) along dim, computed stably. */
 export class LogSoftmax extends Module {
+  /** Log-softmax along dim. */
   constructor(
     /** The dim the log-probabilities are normalised over. */
     readonly dim: number,
@@ -90,6 +95,7 @@ export class Identity extends Module {
 
 /** Max pooling over windows of kernelSize (torch.nn.MaxPool2d). */
 export class MaxPool2d extends Module {
+  /** Max pooling with this window (stride defaults to the window). */
   constructor(
     /** The window size, one number or [h, w]. */
     readonly kernelSize: Pair,
@@ -101,6 +107,7 @@ export class MaxPool2d extends Module {
 }
 /** Average pooling over windows of kernelSize (torch.nn.AvgPool2d). */
 export class AvgPool2d extends Module {
+  /** Average pooling with this window (stride defaults to the window). */
   constructor(
     /** The window size, one number or [h, w]. */
     readonly kernelSize: Pair,
@@ -113,6 +120,7 @@ export class AvgPool2d extends Module {
 
 /** Average pooling to a fixed output size (global average pooling with 1). */
 export class AdaptiveAvgPool2d extends Module {
+  /** Adaptive average pooling to this output size. */
   constructor(
     /** The output's [h, w] (one number for both; null keeps the input's). */
     readonly outputSize: number | readonly (number | null)[],
@@ -123,6 +131,7 @@ export class AdaptiveAvgPool2d extends Module {
 
 /** Zeroes elements with probability p in training and scales the rest by 1 / (1 - p); identity in eval (torch.nn.Dropout). */
 export class Dropout extends Module {
+  /** Dropout with probability p. */
   constructor(
     /** The probability of zeroing an element (default 0.5). */
     readonly p = 0.5,
@@ -141,6 +150,7 @@ export class Dropout extends Module {
 
 /** Flattens dims startDim..endDim (default 1..-1, keeping the batch dim), in NCHW order. */
 export class Flatten extends Module {
+  /** Flattens dims startDim..endDim. */
   constructor(
     /** The first dim merged (default 1). */
     readonly startDim = 1,
@@ -151,6 +161,7 @@ export class Flatten extends Module {
 }
 /** Splits dim into sizes (torch.nn.Unflatten). */
 export class Unflatten extends Module {
+  /** Splits dim into sizes. */
   constructor(
     /** The dim split. */
     readonly dim: number,
@@ -163,6 +174,7 @@ export class Unflatten extends Module {
 
 /** Zeroes whole channels of [N, C, H, W] input with probability p in training (identity in eval). */
 export class Dropout2d extends Module {
+  /** Channel dropout with probability p. */
   constructor(
     /** The probability of zeroing a channel (default 0.5). */
     readonly p = 0.5,

@@ -11,6 +11,7 @@ export class Linear extends Module {
   weight: Parameter;
   /** [outFeatures], or null without bias. */
   bias: Parameter | null;
+  /** A linear layer inFeatures -> outFeatures, initialised as PyTorch's. */
   constructor(
     /** Size of each input sample. */
     readonly inFeatures: number,

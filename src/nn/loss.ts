@@ -8,6 +8,7 @@ import type { Tensor } from '../tensor.js';
 import { Module } from './module.js';
 
 abstract class Loss extends Module {
+  /** A loss with this reduction ('mean' by default). */
   constructor(
     /** 'mean' (default), 'sum' or 'none'. */
     readonly reduction: Reduction = 'mean',
@@ -75,6 +76,7 @@ abstract class ClassLoss<O extends NllLossOptions> extends Module {
 
 /** Negative log-likelihood loss of log-probabilities [N, C, ...] against int32 targets; forward(logProbs, target). */
 export class NLLLoss extends ClassLoss<NllLossOptions> {
+  /** NLL loss with optional class weights, ignoreIndex and reduction. */
   constructor(opts: NllLossOptions = {}) { super(opts); }
   forward(logProbs: Tensor, target: Tensor): Tensor { return nllLoss(logProbs, target, this.options()); }
 }
@@ -83,6 +85,7 @@ export class NLLLoss extends ClassLoss<NllLossOptions> {
 export class CrossEntropyLoss extends ClassLoss<CrossEntropyOptions> {
   /** Mass in [0, 1] spread uniformly over the classes (default 0). */
   readonly labelSmoothing: number;
+  /** Cross-entropy with optional class weights, ignoreIndex, labelSmoothing and reduction. */
   constructor(opts: CrossEntropyOptions = {}) {
     super(opts);
     this.labelSmoothing = opts.labelSmoothing ?? 0;

@@ -8,6 +8,7 @@ import { INSPECT, Tensor } from '../tensor.js';
 
 /** A tensor that a module trains: a leaf that requires grad. */
 export class Parameter extends Tensor {
+  /** A parameter holding the values of `data` (a leaf that requires grad unless told otherwise) (torch.nn.Parameter). */
   constructor(data: Tensor, requiresGrad = true) {
     const t = data.detach().contiguous();
     super(t.storage, t.shape, t.strides, t.offset);

@@ -48,6 +48,7 @@ function runFused(layers: readonly Module[], i: number, h: Tensor): [Tensor, num
 
 export class Sequential extends Module {
   private readonly layers: Module[];
+  /** A chain of these layers, applied in order. */
   constructor(...layers: Module[]) {
     super();
     layers.forEach((l, i) => {

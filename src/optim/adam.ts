@@ -30,6 +30,7 @@ function check(name: string, o: AdamOptions): void {
 /** Adam (torch.optim.Adam): per-parameter adaptive steps from running gradient moments. */
 export class Adam extends Optimizer<AdamOptions> {
   protected readonly decoupled: boolean = false;
+  /** Adam over these parameters (or groups), lr 1e-3 by default. */
   constructor(params: ParamsArg<AdamOptions>, opts: Partial<AdamOptions> = {}) {
     const o = withDefaults<AdamOptions>({ lr: 1e-3, betas: [0.9, 0.999], eps: 1e-8, weightDecay: 0 }, opts);
     check(new.target.name, o);
@@ -51,6 +52,7 @@ export class Adam extends Optimizer<AdamOptions> {
 /** Adam with decoupled weight decay (default 0.01, as torch.optim.AdamW). */
 export class AdamW extends Adam {
   protected override readonly decoupled = true;
+  /** AdamW over these parameters (or groups), weight decay 0.01 by default. */
   constructor(params: ParamsArg<AdamOptions>, opts: Partial<AdamOptions> = {}) {
     super(params, withDefaults<Partial<AdamOptions>>({ weightDecay: 0.01 }, opts));
   }

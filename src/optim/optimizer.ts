@@ -61,6 +61,7 @@ export abstract class Optimizer<H extends HasLr> {
   readonly paramGroups: ParamGroup<H>[];
   protected state = new Map<Tensor, Record<string, StateValue>>();
 
+  /** Checks the parameters (leaves that require grad, each once) and fills each group's options from the defaults. */
   constructor(params: ParamsArg<H>, defaults: H) {
     const name = new.target.name;
     if (!Array.isArray(params) || params.length === 0) throw new Error(`${name}: got an empty parameter list`);

@@ -9,6 +9,7 @@ export abstract class LRScheduler {
   lastEpoch = 0;
   /** Each group's lr when the scheduler was made. */
   readonly baseLrs: number[];
+  /** A scheduler of this optimiser's learning rates; subclasses set the first epoch's lr. */
   constructor(protected readonly optimizer: Optimizer<{ lr: number }>) {
     this.baseLrs = optimizer.paramGroups.map((g) => g.options.lr);
   }
@@ -44,6 +45,7 @@ export abstract class LRScheduler {
 
 /** lr * gamma^floor(epoch / stepSize). */
 export class StepLR extends LRScheduler {
+  /** Decays the lr by gamma every stepSize epochs. */
   constructor(
     opt: Optimizer<{ lr: number }>,
     /** Epochs between decays. */
@@ -60,6 +62,7 @@ export class StepLR extends LRScheduler {
 
 /** lr * gamma^epoch. */
 export class ExponentialLR extends LRScheduler {
+  /** Decays the lr by gamma every epoch. */
   constructor(
     opt: Optimizer<{ lr: number }>,
     /** The decay factor per epoch. */
@@ -73,6 +76,7 @@ export class ExponentialLR extends LRScheduler {
 
 /** Cosine from lr down to etaMin over tMax epochs, and back up after (the closed form of CosineAnnealingLR). */
 export class CosineAnnealingLR extends LRScheduler {
+  /** Cosine annealing from the lr to etaMin over tMax epochs. */
   constructor(
     opt: Optimizer<{ lr: number }>,
     /** Epochs of the descent to etaMin. */
@@ -91,6 +95,7 @@ export class CosineAnnealingLR extends LRScheduler {
 
 /** Linear warm-up from startFactor * lr to lr over totalIters epochs, then constant (LinearLR). */
 export class LinearWarmup extends LRScheduler {
+  /** Linear warm-up from startFactor * lr to lr over totalIters epochs. */
   constructor(
     opt: Optimizer<{ lr: number }>,
     /** Epochs of the warm-up. */

@@ -20,6 +20,7 @@ export interface SGDOptions {
 
 /** Stochastic gradient descent with optional momentum, Nesterov and weight decay (torch.optim.SGD). */
 export class SGD extends Optimizer<SGDOptions> {
+  /** SGD over these parameters (or groups); lr is required. */
   constructor(params: ParamsArg<SGDOptions>, opts: Partial<SGDOptions> & { lr: number }) {
     const o = withDefaults<SGDOptions>({ lr: opts.lr, momentum: 0, dampening: 0, weightDecay: 0, nesterov: false }, opts);
     if (!(o.lr >= 0)) throw new Error(`SGD: invalid learning rate ${o.lr}`);

@@ -21,6 +21,8 @@ export class ImageDataset implements DatasetLike<[Tensor, number]> {
   private labelsTensor: Tensor | undefined;
 
   /**
+   * A dataset of these images and labels, checked to match.
+   *
    * @param pixels N * 784 values in [0, 1], row-major 28 x 28 images (checked)
    * @param labelValues N integer labels
    * @param name what the data are, for messages ("mnist (train)")

@@ -96,6 +96,7 @@ export class ConvVAE extends VAE {
   /** 64 x 7 x 7 features to pixel logits: two transposed convs (decoder). */
   readonly decoder: Sequential;
 
+  /** A new reference conv VAE (latent 20 by default), initialised as PyTorch would. */
   constructor(opts: ConvVaeOptions = {}) {
     super();
     this.latent = opts.latent ?? 20;
@@ -147,6 +148,7 @@ export class MlpVAE extends VAE {
   /** Hidden layer to pixel logits. */
   readonly fc4: Linear;
 
+  /** A new MLP VAE (latent 20, hidden 400 by default). */
   constructor(opts: { latent?: number; hidden?: number } = {}) {
     super();
     this.latent = opts.latent ?? 20;

@@ -115,6 +115,7 @@ export class Trainer {
   private rngEpochStart: GeneratorState;
   private running = { loss: 0, bce: 0, kl: 0, images: 0 };
 
+  /** A trainer for a new model seeded from config.seed (Adam with config.lr). */
   constructor(
     /** The run's settings. */
     readonly config: TrainConfig,
