@@ -12,7 +12,7 @@ export type { Shape } from './shape.js';
 export { tensor, zeros, ones, full, zerosLike, onesLike, fullLike, arange, linspace, eye, rand, randn, randint, uniform } from './creation.js';
 export type { TensorOptions, RandomOptions } from './creation.js';
 export { Generator, manualSeed, defaultGenerator, permutation } from './random.js';
-export { setBackend, getBackend, getBackendInfo, listBackends, registerBackend, memoryStats } from './backend/registry.js';
+export { setBackend, getBackend, getBackendInfo, listBackends, registerBackend, memoryStats, setMemoryBudget } from './backend/registry.js';
 export type { BackendInfo } from './backend/registry.js';
 export { configureGpuBackend } from './backend/gpu/index.js';
 export type { Backend, MemoryStats } from './backend/backend.js';

@@ -110,6 +110,13 @@ export interface MemoryStats {
   spilledBytes: number;
   /** Of liveBytes, the per-call scratch buffers kept between calls. */
   scratchBytes: number;
+  /** Of liveBytes, tensor data (the wasm backend's float32 storage) and its blocks. */
+  tensorBytes?: number;
+  tensorBlocks?: number;
+  /** Resident tensor bytes above which least recently used tensors move to the JS heap (vg.setMemoryBudget). */
+  budgetBytes?: number;
+  /** Tensor blocks moved out under memory pressure so far. */
+  spills?: number;
 }
 
 /** The gradients of a batch-norm kernel. */
@@ -145,6 +152,13 @@ export interface Backend {
 
   /** Optional: what the backend holds in memory it manages itself (backends without such memory leave it out). */
   memoryStats?(): MemoryStats;
+  /** Optional: the bytes of tensor data the backend keeps in its own memory before moving some to the JS heap. */
+  setMemoryBudget?(bytes: number): void;
+  /**
+   * Optional: free a storage now, because the caller proves nothing will read it again (the
+   * autograd engine's consumed gradients). Backends whose storage the garbage collector frees leave it out.
+   */
+  release?(s: Storage): void;
 
   // ---- storage ----
   /** Wrap or copy host data into backend storage (the backend may keep the array: callers hand it over). */

@@ -21,6 +21,11 @@ export function registerBackend(name: string, factory: Factory, opts: { preferDe
 
 registerBackend('js', () => new JsBackend());
 
+function onLoad(name: string, b: Backend): void {
+  loaded.set(name, b);
+  if (budget !== null) b.setMemoryBudget?.(budget);
+}
+
 /** Switch the global backend. Resolves once it has loaded (the GPU backend loads asynchronously). */
 export async function setBackend(name: string): Promise<void> {
   const existing = loaded.get(name);
@@ -31,13 +36,8 @@ export async function setBackend(name: string): Promise<void> {
   const factory = factories.get(name);
   if (!factory) throw new Error(`setBackend: unknown backend '${name}' (available: ${[...factories.keys()].join(', ')})`);
   const made = factory();
-  if (!(made instanceof Promise)) {
-    loaded.set(name, made);
-    current = made;
-    return;
-  }
-  const b = await made;
-  loaded.set(name, b);
+  const b = made instanceof Promise ? await made : made;
+  onLoad(name, b);
   current = b;
 }
 
@@ -56,7 +56,7 @@ function pickDefault(): Backend {
         made.catch(() => undefined);
         continue;
       }
-      loaded.set(name, made);
+      onLoad(name, made);
       return made;
     } catch {
       // fall through to the next backend; getBackend() reports which one runs
@@ -102,6 +102,24 @@ export function getBackendInfo(): BackendInfo {
 export function memoryStats(): MemoryStats {
   const b = currentBackend();
   return b.memoryStats?.() ?? { backend: b.name, wasmBytes: 0, liveBytes: 0, liveBlocks: 0, cachedBytes: 0, spilledBytes: 0, scratchBytes: 0 };
+}
+
+let budget: number | null = null;
+
+/**
+ * Bytes of tensor data a backend may keep in its own memory (the wasm backend's linear memory;
+ * default half its 2 GiB maximum, or the environment variable VAEGRAD_WASM_BUDGET) before it
+ * moves the least recently used tensors to the JavaScript heap; they move back on next use.
+ */
+export function setMemoryBudget(bytes: number): void {
+  if (typeof bytes !== 'number' || !Number.isFinite(bytes) || bytes < 0) throw new Error(`setMemoryBudget: expected a number of bytes >= 0, got ${String(bytes)}`);
+  budget = Math.floor(bytes);
+  for (const b of loaded.values()) b.setMemoryBudget?.(budget);
+}
+
+/** Free a storage now, wherever it lives: the caller proves nothing reads it again (backends without their own memory ignore it). */
+export function releaseStorage(s: Storage): void {
+  for (const b of loaded.values()) if (b.release && b.owns(s)) b.release(s);
 }
 
 /** The names setBackend accepts. */

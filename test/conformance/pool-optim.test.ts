@@ -95,11 +95,10 @@ describe.each(BACKEND_NAMES)('pooling and optimiser conformance [%s]', (name) =>
           b.adamUpdate(sP, b.fromArray(g), sM, sV, { ...h, step });
           oracle.adamUpdate(oP, oracle.fromArray(g.slice()), oM, oV, { ...h, step });
         }
-        // in place: the very same arrays were updated
+        // in place: the same storages were updated (fromArray may copy, so the arrays handed over are not checked)
         expectExact(b.readSync(sP)!, P2);
         expectExact(b.readSync(sM)!, M2);
         expectExact(b.readSync(sV)!, V2);
-        expectExact(P, P2);
       }
     }
   });

@@ -184,6 +184,25 @@ describe('wasm scratch arena and memory renewal', () => {
     expect(ctx.stats().wasmBytes).toBeLessThan(1 << 20);
   });
 
+  it('a failed oversize call with tensors resident: the memory is still replaced, the tensors move out and keep their values (issue 15)', () => {
+    const b = new WasmBackend(loadKernelsSync());
+    const ctx = b.ctx;
+    const mm = (x: Float32Array, w: Float32Array) => b.matmul({ storage: b.fromArray(x), shape: [1, 6, 7], strides: [0, 7, 1], offset: 0 }, { storage: b.fromArray(w), shape: [1, 7, 5], strides: [0, 5, 1], offset: 0 });
+    const kept = [mm(randomF32(42, 1), randomF32(35, 2)), mm(randomF32(42, 3), randomF32(35, 4))];
+    const snapshots = kept.map((s) => b.readSync(s).slice());
+    expect(ctx.store.stats().residentBlocks).toBeGreaterThanOrEqual(2);
+    ctx.arena.reset();
+    ctx.arena.alloc(RENEW_MIN_BYTES + (64 << 20));
+    expect(() => ctx.arena.alloc(1.9 * 2 ** 30)).toThrow(/^one kernel call needs \d+ bytes .* of WebAssembly memory/);
+    expect(ctx.stats().wasmBytes).toBeGreaterThan(RENEW_MIN_BYTES);
+    // the next kernel call (using a kept tensor) renews the memory; the kept tensors moved out and back in
+    const sum = b.binary('add', { storage: kept[0]!, shape: [30], strides: [1], offset: 0 }, { storage: kept[1]!, shape: [30], strides: [1], offset: 0 });
+    expect(ctx.renewals).toBe(1);
+    expect(ctx.stats().wasmBytes).toBeLessThan(1 << 20);
+    kept.forEach((s, i) => expect(b.readSync(s)).toEqual(snapshots[i]));
+    expect(b.readSync(sum)).toEqual(snapshots[0]!.map((v, i) => Math.fround(v + snapshots[1]![i]!)));
+  });
+
   it('one oversize temporary: the scratch is given back at once, the memory replaced within two windows of calls', () => {
     const ctx = new WasmContext(loadKernelsSync());
     ctx.arena.reset();
@@ -203,13 +222,17 @@ describe('wasm scratch arena and memory renewal', () => {
 
   it('vg.memoryStats() reports the wasm backend\'s memory', async () => {
     await vg.setBackend('wasm');
-    vg.ones([64, 64]).matmul(vg.ones([64, 64]));
+    const before = vg.memoryStats();
+    const kept = vg.ones([64, 64]).matmul(vg.ones([64, 64]));
     const s = vg.memoryStats();
-    expect(Object.keys(s).sort()).toEqual(['backend', 'cachedBytes', 'liveBlocks', 'liveBytes', 'scratchBytes', 'spilledBytes', 'wasmBytes']);
+    expect(Object.keys(s).sort()).toEqual(['backend', 'budgetBytes', 'cachedBytes', 'liveBlocks', 'liveBytes', 'scratchBytes', 'spilledBytes', 'spills', 'tensorBlocks', 'tensorBytes', 'wasmBytes']);
     expect(s.backend).toBe('wasm');
     expect(s.wasmBytes).toBeGreaterThanOrEqual(PAGE);
-    expect(s.liveBytes).toBe(s.scratchBytes); // tensor data is on the JS heap: only scratch is live
+    // the product and its two inputs (moved in by the kernel) are resident tensor blocks, beside the scratch
+    expect(s.tensorBytes! - before.tensorBytes!).toBeGreaterThanOrEqual(3 * 64 * 64 * 4);
+    expect(s.liveBytes).toBe(s.scratchBytes + s.tensorBytes!);
     expect(s.spilledBytes).toBe(0);
+    expect(kept.shape).toEqual([64, 64]);
     await vg.setBackend('js');
     expect(vg.memoryStats()).toEqual({ backend: 'js', wasmBytes: 0, liveBytes: 0, liveBlocks: 0, cachedBytes: 0, spilledBytes: 0, scratchBytes: 0 });
     await vg.setBackend('wasm');

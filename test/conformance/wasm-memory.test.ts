@@ -2,33 +2,39 @@
 // the largest single kernel's working set; and conv chunking (several chunks per call) is exact.
 import { describe, expect, it } from 'vitest';
 import type { Conv2dGeometry } from '../../src/backend/backend.js';
-import { createWasmBackendSync } from '../../src/backend/wasm/index.js';
 import { WasmBackend } from '../../src/backend/wasm/backend.js';
 import { loadKernelsSync } from '../../src/backend/wasm/loader.js';
 import { abs64, expectClose, oracle, randomF32, to64 } from './backends.js';
 import { getBackend, setBackend } from '../../src/backend/registry.js';
 
 describe('wasm backend memory and loading', () => {
-  it('memory does not grow over many repeated calls of the same size', () => {
-    const b = createWasmBackendSync();
+  it('memory does not grow over many repeated calls of the same size (results released, or spilled past a budget)', () => {
+    const b = new WasmBackend(loadKernelsSync());
     const a = { storage: b.fromArray(randomF32(300 * 500, 1)), shape: [1, 300, 500], strides: [0, 500, 1], offset: 0 };
     const c = { storage: b.fromArray(randomF32(500 * 200, 2)), shape: [1, 500, 200], strides: [0, 200, 1], offset: 0 };
     const g: Conv2dGeometry = { n: 8, c: 32, h: 14, w: 14, o: 64, kh: 3, kw: 3, oh: 14, ow: 14, strideH: 1, strideW: 1, padH: 1, padW: 1, dilH: 1, dilW: 1, groups: 1 };
     const x = b.fromArray(randomF32(8 * 32 * 14 * 14, 3));
     const w = b.fromArray(randomF32(64 * 32 * 9, 4));
     const dy = b.fromArray(randomF32(8 * 64 * 14 * 14, 5));
-    const round = () => {
-      b.matmul(a, c);
-      b.conv2d(x, w, g);
-      b.conv2dBackwardData(dy, w, g);
-      b.conv2dBackwardFilter(x, dy, g);
+    const round = (release: boolean) => {
+      const outs = [b.matmul(a, c), b.conv2d(x, w, g), b.conv2dBackwardData(dy, w, g), b.conv2dBackwardFilter(x, dy, g)];
+      if (release) outs.forEach((o) => b.release(o));
     };
-    round();
+    round(true);
     const after1 = b.arena.byteLength;
-    for (let i = 0; i < 25; i++) round();
+    for (let i = 0; i < 25; i++) round(true);
     expect(b.arena.byteLength).toBe(after1);
-    // bounded by the working set: inputs + output + packing buffers, well under 16 MiB here
+    // bounded by the working set: inputs + outputs + packing buffers, well under 16 MiB here
     expect(after1).toBeLessThan(16 << 20);
+    // results dropped without a release (no finalizer runs in synchronous code): the budget bounds them
+    b.setMemoryBudget(after1);
+    for (let i = 0; i < 5; i++) round(false);
+    const warm = b.arena.byteLength;
+    for (let i = 0; i < 25; i++) round(false);
+    expect(b.arena.byteLength).toBe(warm);
+    // the budget yields only to the tensors of the call in progress (here at most ~0.7 MiB)
+    expect(b.memoryStats().tensorBytes).toBeLessThanOrEqual(after1 + (1 << 20));
+    expect(b.memoryStats().spills).toBeGreaterThan(0);
   });
 
   it('conv split into many chunks agrees with the oracle', () => {

@@ -1,16 +1,19 @@
 // The WASM SIMD backend: the Backend table. Each entry is a dtype guard, then either the driver
 // of an AssemblyScript kernel (drivers/, one file per file of assembly/) or the js reference.
 // Where the rooms are:
-//   context.ts        kernel exports, scratch arena, GEMM blocking, tunables
-//   memory/arena.ts   the per-call scratch region of linear memory
-//   memory/staging.ts every copy between tensor storage and the arena
-//   drivers/*.ts      elementwise, reduce, gemm, conv, winograd, pool, norm, optim
-//   fused.ts          the fused epilogues (conv -> bias/BN/ReLU/pool; BN -> ReLU -> pool)
+//   context.ts          kernel exports, scratch arena, tensor store, GEMM blocking, tunables
+//   memory/allocator.ts the caching allocator over linear memory
+//   memory/storage.ts   float32 tensor storage in linear memory: lifetime, budget, spilling
+//   memory/arena.ts     the per-call scratch region of linear memory
+//   memory/staging.ts   how a kernel call reaches its inputs and outputs
+//   drivers/*.ts        elementwise, reduce, gemm, conv, winograd, pool, norm, optim
+//   fused.ts            the fused epilogues (conv -> bias/BN/ReLU/pool; BN -> ReLU -> pool)
 //
-// Storage is the js backend's HostStorage (typed arrays on the JS heap, garbage-collected);
-// float64, int32 and bool calls, max/min reductions, where, assign, argReduce, gather and
-// scatterAdd run on the js reference. Which kernels earn a wasm version was measured (bench/,
-// and the numbers in the drivers' comments).
+// Float32 storage is WasmStorage, in linear memory (memory/storage.ts); float64, int32 and bool
+// storage stay on the JS heap (the js backend's HostStorage), and their calls, like max/min
+// reductions, where, assign, argReduce, gather and scatterAdd, run on the js reference, which
+// borrows float32 values (a copy) and whose float32 results are adopted without a copy. Which
+// kernels earn a wasm version was measured (bench/, and the numbers in the drivers' comments).
 
 import type { AdamHyper, Backend, BatchNormParams, BinaryOp, ChannelGeometry, Conv2dGeometry, MemoryStats, Pool2dGeometry, ReduceOp, Storage, UnaryOp, View } from '../backend.js';
 import * as composite from '../composite.js';
@@ -20,6 +23,8 @@ import type { LoadedKernels } from './loader.js';
 import { WasmContext } from './context.js';
 import type { Arena } from './memory/arena.js';
 import { isF32 } from './memory/staging.js';
+import { isWasmStorage } from './memory/storage.js';
+import { HostStorage } from '../js/storage.js';
 import * as ew from './drivers/elementwise.js';
 import * as reduce from './drivers/reduce.js';
 import * as gemm from './drivers/gemm.js';
@@ -51,47 +56,68 @@ export class WasmBackend implements Backend {
   get winogradMinChannels(): number { return this.ctx.winogradMinChannels; }
   set winogradMinChannels(v: number) { this.ctx.winogradMinChannels = v; }
 
-  /** The allocator's view of linear memory; tensor data is on the JS heap, so live bytes are the scratch arena's. */
+  /** The allocator's view of linear memory: resident tensor blocks and the scratch arena. */
   memoryStats(): MemoryStats {
     const s = this.ctx.stats();
-    return { backend: this.name, wasmBytes: s.wasmBytes, liveBytes: s.liveBytes, liveBlocks: s.liveBlocks, cachedBytes: s.cachedBytes, spilledBytes: 0, scratchBytes: this.ctx.arena.heldBytes };
+    const t = this.ctx.store.stats();
+    return {
+      backend: this.name, wasmBytes: s.wasmBytes, liveBytes: s.liveBytes, liveBlocks: s.liveBlocks, cachedBytes: s.cachedBytes,
+      spilledBytes: t.spilledBytes, scratchBytes: this.ctx.arena.heldBytes, tensorBytes: t.residentBytes, tensorBlocks: t.residentBlocks,
+      budgetBytes: this.ctx.store.budget, spills: t.spills,
+    };
   }
 
-  // ---- storage
-  fromArray(data: TypedArray): Storage { return this.ref.fromArray(data); }
-  zeros(dtype: DType, size: number): Storage { return this.ref.zeros(dtype, size); }
-  readSync(s: Storage): TypedArray { return this.ref.readSync(s); }
-  read(s: Storage): Promise<TypedArray> { return this.ref.read(s); }
-  owns(s: Storage): boolean { return this.ref.owns(s); }
+  /** Resident tensor bytes above which least recently used tensors move to the JS heap (memory/storage.ts). */
+  setMemoryBudget(bytes: number): void {
+    this.ctx.store.budget = bytes;
+  }
+
+  // ---- storage: float32 in linear memory, other dtypes on the JS heap
+  fromArray(data: TypedArray): Storage { return data instanceof Float32Array ? this.ctx.store.fromHost(data) : this.ref.fromArray(data); }
+  zeros(dtype: DType, size: number): Storage { return dtype === 'float32' ? this.ctx.store.fromHost(new Float32Array(size)) : this.ref.zeros(dtype, size); }
+  readSync(s: Storage): TypedArray { return isWasmStorage(s) ? s.slot.store.read(s) : this.ref.readSync(s); }
+  read(s: Storage): Promise<TypedArray> { return Promise.resolve(this.readSync(s)); }
+  owns(s: Storage): boolean { return isWasmStorage(s) ? s.slot.store === this.ctx.store : s instanceof HostStorage && s.dtype !== 'float32'; }
+  /** Free a float32 storage's block now (the caller proves nothing reads it again); host storage is left to the GC. */
+  release(s: Storage): void { if (isWasmStorage(s) && s.slot.store === this.ctx.store) this.ctx.store.release(s); }
+
+  /** A float32 result of the reference kernels as wasm storage (its array taken over, moved in on first use). */
+  private adopt(s: Storage): Storage {
+    return s instanceof HostStorage && s.data instanceof Float32Array ? this.ctx.store.fromHost(s.data) : s;
+  }
 
   // ---- elementwise
   copy(x: View, dtype: DType = x.storage.dtype): Storage {
-    if (!isF32(x.storage) || dtype !== 'float32') return this.ref.copy(x, dtype);
-    return ew.copy(this.ctx, x) ?? this.ref.copy(x, dtype);
+    if (!isF32(x.storage) || dtype !== 'float32') return this.adopt(this.ref.copy(x, dtype));
+    return ew.copy(this.ctx, x) ?? this.adopt(this.ref.copy(x, dtype));
   }
   unary(op: UnaryOp, x: View, a = 0, b = 0): Storage {
     const code = ew.UNARY[op];
-    if (!isF32(x.storage) || code === undefined) return this.ref.unary(op, x, a, b);
-    return ew.unary(this.ctx, code, x, a, b) ?? this.ref.unary(op, x, a, b);
+    if (!isF32(x.storage) || code === undefined) return this.adopt(this.ref.unary(op, x, a, b));
+    return ew.unary(this.ctx, code, x, a, b) ?? this.adopt(this.ref.unary(op, x, a, b));
   }
   binary(op: BinaryOp, a: View, b: View): Storage {
     const code = ew.BINARY[op];
-    if (!isF32(a.storage) || !isF32(b.storage) || code === undefined) return this.ref.binary(op, a, b);
-    return ew.binary(this.ctx, op, code, a, b) ?? this.ref.binary(op, a, b);
+    if (!isF32(a.storage) || !isF32(b.storage) || code === undefined) return this.adopt(this.ref.binary(op, a, b));
+    return ew.binary(this.ctx, op, code, a, b) ?? this.adopt(this.ref.binary(op, a, b));
   }
-  where(cond: View, a: View, b: View): Storage { return this.ref.where(cond, a, b); }
-  assign(dst: View, src: View): void { this.ref.assign(dst, src); }
+  where(cond: View, a: View, b: View): Storage { return this.adopt(this.ref.where(cond, a, b)); }
+  assign(dst: View, src: View): void {
+    // the reference writes into the host array, so a resident destination moves out first (src may be the same storage)
+    if (isWasmStorage(dst.storage)) this.ctx.store.hostForWrite(dst.storage);
+    this.ref.assign(dst, src);
+  }
 
   // ---- reductions
   reduce(op: ReduceOp, x: View, axes: readonly number[]): Storage {
-    if (op !== 'sum' || !isF32(x.storage)) return this.ref.reduce(op, x, axes);
-    return reduce.sum(this.ctx, x, axes) ?? this.ref.reduce(op, x, axes);
+    if (op !== 'sum' || !isF32(x.storage)) return this.adopt(this.ref.reduce(op, x, axes));
+    return reduce.sum(this.ctx, x, axes) ?? this.adopt(this.ref.reduce(op, x, axes));
   }
   argReduce(op: 'max' | 'min', x: View, axis: number): Storage { return this.ref.argReduce(op, x, axis); }
 
   // ---- indexing
-  gather(x: View, axis: number, index: View): Storage { return this.ref.gather(x, axis, index); }
-  scatterAdd(base: View, axis: number, index: View, src: View): Storage { return this.ref.scatterAdd(base, axis, index, src); }
+  gather(x: View, axis: number, index: View): Storage { return this.adopt(this.ref.gather(x, axis, index)); }
+  scatterAdd(base: View, axis: number, index: View, src: View): Storage { return this.adopt(this.ref.scatterAdd(base, axis, index, src)); }
 
   // ---- linear algebra
   matmul(a: View, b: View): Storage {
@@ -115,7 +141,7 @@ export class WasmBackend implements Backend {
   }
   conv2dBackwardDataBias(dy: Storage, w: Storage, bias: Storage, g: Conv2dGeometry): Storage {
     if (!allF32(dy, w, bias)) return this.ref.conv2dBackwardDataBias(dy, w, bias, g);
-    return conv.backwardData(this.ctx, dy, w, bias, g) ?? this.ref.conv2dBackwardDataBias(dy, w, bias, g);
+    return conv.backwardData(this.ctx, dy, w, bias, g) ?? this.adopt(this.ref.conv2dBackwardDataBias(dy, w, bias, g));
   }
   conv2dBackwardFilter(x: Storage, dy: Storage, g: Conv2dGeometry): Storage {
     if (!allF32(x, dy)) return this.ref.conv2dBackwardFilter(x, dy, g);

@@ -3,14 +3,19 @@
 // (read from the module, so TypeScript sizes the packing buffers as the kernels use them), and
 // the tunables that tests and benches adjust.
 //
+// It also owns the tensor store (float32 tensor storage in the same memory, memory/storage.ts)
+// and its budget.
+//
 // WebAssembly memory can grow but never shrink. When the memory has become far larger than the
-// calls of the last ~100 kernel calls need (one oversize temporary, or an op that failed for lack
-// of memory) and no block but the scratch arena is live, the context instantiates the compiled
-// module again over a fresh, small memory and drops the old one, which the engine then frees.
+// last ~100 kernel calls need plus the resident tensor data (after one oversize temporary, or an
+// op that failed for lack of memory), the context moves the resident tensors to the JS heap (they
+// move back in on next use), instantiates the compiled module again over a fresh, small memory
+// and drops the old one, which the engine then frees.
 
 import { Allocator, type AllocatorStats } from './memory/allocator.js';
 import { Arena } from './memory/arena.js';
-import { instantiate, type KernelExports, type LoadedKernels } from './loader.js';
+import { TensorStore } from './memory/storage.js';
+import { WASM_MAX_MEMORY_BYTES, instantiate, type KernelExports, type LoadedKernels } from './loader.js';
 
 /** sgemm's micro-tile (MR x NR) and cache blocks (KC, MC, NC), as assembly/gemm.ts defines them. */
 export interface GemmBlocking {
@@ -22,9 +27,28 @@ export const RENEW_MIN_BYTES = 256 << 20;
 /** Kernel calls per half of the window over which the scratch need is measured. */
 const WINDOW = 64;
 
+type Env = { VAEGRAD_WASM_DEBUG?: unknown; VAEGRAD_WASM_BUDGET?: unknown; process?: { env?: Record<string, string | undefined> } };
+
 function debugWanted(): boolean {
-  const g = globalThis as { VAEGRAD_WASM_DEBUG?: unknown; process?: { env?: Record<string, string | undefined> } };
+  const g = globalThis as Env;
   return g.VAEGRAD_WASM_DEBUG === true || g.process?.env?.VAEGRAD_WASM_DEBUG === '1';
+}
+
+/** Default budget of resident tensor bytes: half the memory's maximum, leaving the rest for scratch. */
+export const DEFAULT_BUDGET_BYTES = Math.floor(WASM_MAX_MEMORY_BYTES / 2);
+
+/** Bytes from a budget setting: a number of bytes, or with a K, M or G suffix (powers of 1024). */
+export function parseBudget(v: unknown, what: string): number {
+  const m = /^\s*(\d+(?:\.\d+)?)\s*([kmg]?)i?b?\s*$/i.exec(String(v));
+  const bytes = m ? Number(m[1]) * 1024 ** ' kmg'.indexOf((m[2] || ' ').toLowerCase()) : NaN;
+  if (!(bytes >= 0) || !Number.isFinite(bytes)) throw new Error(`${what}: expected a number of bytes (optionally with K, M or G), got '${String(v)}'`);
+  return Math.floor(bytes);
+}
+
+function budgetWanted(): number {
+  const g = globalThis as Env;
+  const v = g.VAEGRAD_WASM_BUDGET ?? g.process?.env?.VAEGRAD_WASM_BUDGET;
+  return v === undefined || v === '' ? DEFAULT_BUDGET_BYTES : parseBudget(v, 'VAEGRAD_WASM_BUDGET');
 }
 
 export class WasmContext {
@@ -32,6 +56,8 @@ export class WasmContext {
   readonly k: KernelExports;
   readonly allocator: Allocator;
   readonly arena: Arena;
+  /** Float32 tensor storage in linear memory. */
+  readonly store: TensorStore;
   readonly blocking: GemmBlocking;
   /** Target size (floats) of one conv chunk's im2col matrix: about L2-sized (1 MiB), so it stays cached. */
   colTarget = 1 << 18;
@@ -55,7 +81,8 @@ export class WasmContext {
     this.loaded = loaded;
     this.k = loaded.exports;
     this.allocator = new Allocator(loaded.memory, this.k.heapBase(), opts.debug ?? debugWanted());
-    this.arena = new Arena(this.allocator, (need) => this.afterReset(need));
+    this.store = new TensorStore(this.allocator, budgetWanted());
+    this.arena = new Arena(this.allocator, (need) => this.afterReset(need), () => this.store.spillAll());
     const [MR, NR, KC, MC, NC] = [0, 1, 2, 3, 4].map((i) => this.k.gemmBlocking(i)) as [number, number, number, number, number];
     this.blocking = { MR, NR, KC, MC, NC };
   }
@@ -65,21 +92,27 @@ export class WasmContext {
     return this.allocator.stats();
   }
 
-  /** Called by the arena at each reset with the bytes the previous call reserved (0 after a failed call). */
+  /** Called by the arena at each reset (a kernel call begins) with the bytes the previous call reserved (0 after a failed call). */
   private afterReset(need: number): void {
+    this.store.beginCall();
     this.needCur = Math.max(this.needCur, need);
     if (++this.calls % WINDOW === 0) {
       this.needPrev = this.needCur;
       this.needCur = 0;
     }
     const bytes = this.allocator.memory.buffer.byteLength;
-    if (bytes <= RENEW_MIN_BYTES || bytes <= 4 * Math.max(this.needCur, this.needPrev, this.arena.heldBytes)) return;
-    if (this.allocator.stats().liveBlocks > this.arena.heldBlocks) return; // tensor data lives here: keep it
+    const resident = this.store.stats().residentBytes;
+    if (bytes <= RENEW_MIN_BYTES || bytes <= 4 * (Math.max(this.needCur, this.needPrev, this.arena.heldBytes) + resident)) return;
     this.renew();
   }
 
-  /** Instantiate the module again over a fresh memory; the scratch arena starts over in it. */
+  /**
+   * Instantiate the module again over a fresh memory, between kernel calls: the resident tensors
+   * move to the JS heap (and back in on next use), the scratch arena starts over.
+   */
   renew(): void {
+    this.store.beginCall(); // no block belongs to a call in progress
+    this.store.spillAll();
     this.arena.releaseBlocks();
     const fresh = instantiate(this.loaded.module, this.loaded.flavor);
     this.allocator.rebind(fresh.memory);

@@ -10,42 +10,41 @@
 
 import type { BatchNormParams, ChannelGeometry, Pool2dGeometry, Storage } from '../backend.js';
 import type { WasmContext } from './context.js';
-import { F32, copyIn, f32, stageAll, stageEach, stageI32, takeF32, takeI32, zeroF32 } from './memory/staging.js';
+import { F32, input, inputs, output, stageI32, takeI32, zeroF32 } from './memory/staging.js';
 import { poolGeo, poolGeoValues } from './drivers/pool.js';
 import * as norm from './drivers/norm.js';
 
-/** What a conv driver applies to each output chunk (arena offsets; 0 / null where absent). */
+/** What a conv driver applies to each output chunk (pointers; 0 / null where absent). */
 export interface ConvEpilogue {
   bias: number;
   bn: [number, number, number, number] | null;
   pool: Pool2dGeometry | null;
   poolGeo: number;
-  poolOut: number;
 }
 
 /**
- * Stage the epilogue's parameters for a conv whose result has `channels` channels: bias, eval-mode
- * batch-norm parameters, and for pooling its geometry block and an output buffer for `nb` images.
+ * The epilogue's parameters for a conv: bias, eval-mode batch-norm parameters, and for pooling
+ * its geometry block.
  */
-export function stageEpilogue(ctx: WasmContext, channels: number, bias: Storage | null, bn: BatchNormParams | null, pool: Pool2dGeometry | null, nb: number): ConvEpilogue {
-  const ar = ctx.arena;
+export function stageEpilogue(ctx: WasmContext, bias: Storage | null, bn: BatchNormParams | null, pool: Pool2dGeometry | null): ConvEpilogue {
   return {
-    bias: bias ? stageAll(ctx, bias, channels) : 0,
-    bn: bn ? stageEach(ctx, [bn.mean, bn.invstd, bn.weight, bn.bias], channels) as [number, number, number, number] : null,
+    bias: bias ? input(ctx, bias) : 0,
+    bn: bn ? inputs(ctx, [bn.mean, bn.invstd, bn.weight, bn.bias]) as [number, number, number, number] : null,
     pool,
-    poolGeo: pool ? ar.alloc(64) : 0,
-    poolOut: pool ? ar.allocF32(nb * channels * pool.oh * pool.ow) : 0,
+    poolGeo: pool ? ctx.arena.alloc(64) : 0,
   };
 }
 
-/** Apply the epilogue to `cur` images of `channels` planes of s pixels at y; the offset of the chunk's result. */
-export function applyEpilogue(ctx: WasmContext, e: ConvEpilogue, y: number, cur: number, channels: number, s: number): number {
+/**
+ * Apply the epilogue in place to `cur` images of `channels` planes of s pixels at y; with
+ * pooling, the pooled chunk is written to `pooled` (y then needs 8 readable floats after it).
+ */
+export function applyEpilogue(ctx: WasmContext, e: ConvEpilogue, y: number, cur: number, channels: number, s: number, pooled = 0): void {
   if (e.bias) ctx.k.addChannelBias(y, cur, channels, s, e.bias);
   if (e.bn) ctx.k.bnForward(y, y, cur, channels, s, ...e.bn, 1);
-  if (!e.pool) return y;
+  if (!e.pool) return;
   ctx.arena.i32.set(poolGeoValues(e.pool, cur), e.poolGeo / F32);
-  ctx.k.maxPool2d(e.poolGeo, y, e.poolOut, 0);
-  return e.poolOut;
+  ctx.k.maxPool2d(e.poolGeo, y, pooled, 0);
 }
 
 /** maxPool2d(relu(batchNormForward(x, ...)), pool), the activation staying in the arena. */
@@ -55,21 +54,20 @@ export function batchNormReluMaxPool(ctx: WasmContext, x: Storage, mean: Storage
   ar.reset();
   const yp = norm.forwardInArena(ctx, x, mean, invstd, weight, bias, g, true);
   const geo = poolGeo(ctx, pool);
-  const op = ar.allocF32(size);
+  const o = output(ctx, size);
   const ip = ar.alloc(size * 4);
-  ctx.k.maxPool2d(geo, yp, op, ip);
-  return { out: takeF32(ctx, op, size), indices: takeI32(ctx, ip, size) };
+  ctx.k.maxPool2d(geo, yp, o.ptr, ip);
+  return { out: o.storage, indices: takeI32(ctx, ip, size) };
 }
 
 /** Its gradients: batchNormReluBackward(maxPool2dBackward(dy, indices, pool), x, ...). */
 export function batchNormReluMaxPoolBackward(ctx: WasmContext, dy: Storage, indices: Storage, x: Storage, mean: Storage, invstd: Storage, weight: Storage, bias: Storage, g: ChannelGeometry, pool: Pool2dGeometry, batchStats: boolean): { dx: Storage; dweight: Storage; dbias: Storage } {
-  return norm.backward(ctx, (dyp) => {
-    const ar = ctx.arena;
+  return norm.backward(ctx, () => {
     const geo = poolGeo(ctx, pool);
-    const pdy = ar.allocF32(dy.size);
     const ip = stageI32(ctx, indices, dy.size);
-    copyIn(ctx, f32(dy), pdy);
+    const dyp = ctx.arena.allocF32(x.size); // the pooled gradient scattered here, overwritten by the kernel
     zeroF32(ctx, dyp, x.size);
-    ctx.k.maxPool2dBackward(geo, pdy, ip, dyp);
+    ctx.k.maxPool2dBackward(geo, input(ctx, dy), ip, dyp);
+    return dyp;
   }, x, mean, invstd, weight, bias, g, batchStats);
 }

@@ -2,13 +2,14 @@
 // for 3x3 stride-1 shapes, of Winograd (./winograd.ts): conv forward, input gradient (which is
 // also conv-transpose forward) and weight gradient, each over chunks of images sized so that a
 // chunk's im2col matrix stays in cache. Forward and input gradient take a fused epilogue
-// (../fused.ts) applied to each chunk while it is in the arena.
+// (../fused.ts) applied to each chunk while it is in cache. Inputs are read and results
+// written in place in linear memory; the arena holds the im2col matrix, packing buffers and,
+// where a max pool follows, the chunk before pooling.
 
 import type { BatchNormParams, Conv2dGeometry, Pool2dGeometry, Storage } from '../../backend.js';
 import type { WasmContext } from '../context.js';
 import { applyEpilogue, stageEpilogue } from '../fused.js';
-import { F32, copyIn, copyOut, emptyF32, f32, stageAll, takeF32, zeroF32 } from '../memory/staging.js';
-import { HostStorage } from '../../js/storage.js';
+import { F32, emptyF32, input, output, zeroF32, zeroedOutput } from '../memory/staging.js';
 import { gemmBuffers, roundUp } from './gemm.js';
 import * as winograd from './winograd.js';
 
@@ -35,9 +36,7 @@ export function forward(ctx: WasmContext, x: Storage, w: Storage, bias: Storage 
   const S = g.oh * g.ow;
   const PS = pool ? pool.oh * pool.ow : S; // per-plane size of the result
   const size = g.n * g.o * PS;
-  if (size === 0) return emptyF32();
-  const out = new Float32Array(size);
-  const X = f32(x);
+  if (size === 0) return emptyF32(ctx);
   const cg = g.c / g.groups;
   const og = g.o / g.groups;
   const K = cg * g.kh * g.kw;
@@ -45,20 +44,23 @@ export function forward(ctx: WasmContext, x: Storage, w: Storage, bias: Storage 
   const ar = ctx.arena;
   const k = ctx.k;
   ar.reset();
-  const wp = stageAll(ctx, w, g.o * K);
+  const wp = input(ctx, w);
+  const X = input(ctx, x);
+  const out = output(ctx, size);
   const wino = winograd.fits(ctx, g) ? winograd.plan(ctx, wp, 0, g.c, g.h, g.w, g.o, g.oh, g.ow, g.padH, g.padW, g.n) : null;
   const nb = wino ? wino.nb : chunk(ctx, g.n, K * S);
   const geo = ar.alloc(64);
-  const xb = ar.allocF32(nb * inImg);
   const col = wino ? 0 : ar.allocF32(K * nb * S);
   const oneGemmPerImage = nb === 1 || perImage(ctx, S);
   const ymat = oneGemmPerImage || wino ? 0 : ar.allocF32(og * nb * S);
-  const yb = ar.allocF32(nb * g.o * S);
+  // the chunk's conv output: the result itself, or (pooling) an arena buffer with 8 readable floats after it
+  const ybuf = pool ? ar.allocF32(nb * g.o * S + 8) : 0;
   const [pa, pb, tmp] = wino ? [0, 0, 0] : gemmBuffers(ctx, og, nb * S, K);
-  const epi = stageEpilogue(ctx, g.o, bias, bn, pool, nb);
+  const epi = stageEpilogue(ctx, bias, bn, pool);
   for (let n0 = 0; n0 < g.n; n0 += nb) {
     const cur = Math.min(nb, g.n - n0);
-    copyIn(ctx, X.subarray(n0 * inImg, (n0 + cur) * inImg), xb);
+    const xb = X + n0 * inImg * F32;
+    const yb = pool ? ybuf : out.ptr + n0 * g.o * S * F32;
     if (wino) {
       winograd.run(ctx, wino, xb, yb, cur);
     } else {
@@ -77,10 +79,9 @@ export function forward(ctx: WasmContext, x: Storage, w: Storage, bias: Storage 
         }
       }
     }
-    const res = applyEpilogue(ctx, epi, yb, cur, g.o, S);
-    copyOut(ctx, res, cur * g.o * PS, out, n0 * g.o * PS);
+    applyEpilogue(ctx, epi, yb, cur, g.o, S, out.ptr + n0 * g.o * PS * F32);
   }
-  return new HostStorage(out);
+  return out.storage;
 }
 
 /**
@@ -91,30 +92,29 @@ export function backwardData(ctx: WasmContext, dy: Storage, w: Storage, bias: St
   const S = g.oh * g.ow;
   const inImg = g.c * g.h * g.w;
   const size = g.n * inImg;
-  if (size === 0 || S === 0 || g.o === 0) return bias ? null : emptyF32(size);
-  const dx = new Float32Array(size);
-  const DY = f32(dy);
+  if (size === 0 || S === 0 || g.o === 0) return bias ? null : emptyF32(ctx, size);
   const cg = g.c / g.groups;
   const og = g.o / g.groups;
   const K = cg * g.kh * g.kw;
   const ar = ctx.arena;
   const k = ctx.k;
   ar.reset();
-  const wp = stageAll(ctx, w, g.o * K);
+  const wp = input(ctx, w);
+  const DY = input(ctx, dy);
+  const dx = output(ctx, size);
   // the input gradient of a 3x3 stride-1 conv is a 3x3 stride-1 conv of dy (padding 2 - p)
   const wino = winograd.fits(ctx, g) ? winograd.plan(ctx, wp, 1, g.o, g.oh, g.ow, g.c, g.h, g.w, 2 - g.padH, 2 - g.padW, g.n) : null;
   const nb = wino ? wino.nb : chunk(ctx, g.n, K * S);
   const geo = ar.alloc(64);
-  const dyb = ar.allocF32(nb * g.o * S);
   const oneGemmPerImage = nb === 1 || perImage(ctx, S);
   const dymat = oneGemmPerImage || wino ? 0 : ar.allocF32(og * nb * S);
   const col = wino ? 0 : ar.allocF32(K * nb * S);
-  const dxb = ar.allocF32(nb * inImg);
   const [pa, pb, tmp] = wino ? [0, 0, 0] : gemmBuffers(ctx, K, nb * S, og);
-  const epi = stageEpilogue(ctx, g.c, bias, bn, null, nb);
+  const epi = stageEpilogue(ctx, bias, bn, null);
   for (let n0 = 0; n0 < g.n; n0 += nb) {
     const cur = Math.min(nb, g.n - n0);
-    copyIn(ctx, DY.subarray(n0 * g.o * S, (n0 + cur) * g.o * S), dyb);
+    const dyb = DY + n0 * g.o * S * F32;
+    const dxb = dx.ptr + n0 * inImg * F32;
     if (wino) {
       winograd.run(ctx, wino, dyb, dxb, cur);
     } else {
@@ -136,9 +136,8 @@ export function backwardData(ctx: WasmContext, dy: Storage, w: Storage, bias: St
       }
     }
     applyEpilogue(ctx, epi, dxb, cur, g.c, g.h * g.w);
-    copyOut(ctx, dxb, cur * inImg, dx, n0 * inImg);
   }
-  return new HostStorage(dx);
+  return dx.storage;
 }
 
 /** The weight gradient: dW_g [og, K] = sum over images of dY_g . col^T (Winograd for 3x3 stride-1 shapes). */
@@ -148,27 +147,25 @@ export function backwardFilter(ctx: WasmContext, x: Storage, dy: Storage, g: Con
   const og = g.o / g.groups;
   const K = cg * g.kh * g.kw;
   const size = g.o * K;
-  if (size === 0 || S === 0 || g.n === 0) return emptyF32(size);
+  if (size === 0 || S === 0 || g.n === 0) return emptyF32(ctx, size);
   if (winograd.fits(ctx, g)) return winograd.filterGrad(ctx, x, dy, g);
-  const X = f32(x);
-  const DY = f32(dy);
   const inImg = g.c * g.h * g.w;
   const nb = chunk(ctx, g.n, K * S);
   const ar = ctx.arena;
   const k = ctx.k;
   ar.reset();
+  const X = input(ctx, x);
+  const DY = input(ctx, dy);
+  const dw = zeroedOutput(ctx, size);
+  const dwb = dw.ptr;
   const geo = ar.alloc(64);
-  const xb = ar.allocF32(nb * inImg);
-  const dyb = ar.allocF32(nb * g.o * S);
   const dymat = nb > 1 ? ar.allocF32(og * nb * S) : 0;
   const col = ar.allocF32(K * nb * S);
-  const dwb = ar.allocF32(size);
-  zeroF32(ctx, dwb, size);
   for (let n0 = 0; n0 < g.n; n0 += nb) {
     const cur = Math.min(nb, g.n - n0);
     ar.i32.set(convGeo(g, cur), geo / F32);
-    copyIn(ctx, X.subarray(n0 * inImg, (n0 + cur) * inImg), xb);
-    copyIn(ctx, DY.subarray(n0 * g.o * S, (n0 + cur) * g.o * S), dyb);
+    const xb = X + n0 * inImg * F32;
+    const dyb = DY + n0 * g.o * S * F32;
     for (let grp = 0; grp < g.groups; grp++) {
       k.im2col(geo, xb, col, grp);
       let ap = dyb + grp * og * S * F32;
@@ -183,5 +180,5 @@ export function backwardFilter(ctx: WasmContext, x: Storage, dy: Storage, g: Con
       k.gemmNT(og, K, cur * S, ap, cur * S, col, cur * S, dwb + grp * og * K * F32, K);
     }
   }
-  return takeF32(ctx, dwb, size);
+  return dw.storage;
 }

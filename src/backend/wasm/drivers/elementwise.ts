@@ -11,7 +11,7 @@ import type { BinaryOp, Storage, UnaryOp, View } from '../../backend.js';
 import { HostStorage } from '../../js/storage.js';
 import { numel } from '../../../shape.js';
 import type { WasmContext } from '../context.js';
-import { F32, copyOut, emptyF32, f32, isDense, stageDense, takeF32 } from '../memory/staging.js';
+import { F32, emptyF32, output, stageDense } from '../memory/staging.js';
 
 /** Op codes of assembly/elementwise.ts. */
 export const UNARY: Partial<Record<UnaryOp, number>> = {
@@ -22,41 +22,41 @@ export const BINARY: Partial<Record<BinaryOp, number>> = {
   add: 0, sub: 1, mul: 2, div: 3, maximum: 4, minimum: 5, eq: 6, ne: 7, lt: 8, le: 9, gt: 10, ge: 11, mulStep: 12,
 };
 
-/** A float32 view materialised contiguously. */
+/** A float32 view materialised contiguously (a dense view: one copy inside linear memory). */
 export function copy(ctx: WasmContext, x: View): Storage | null {
   const n = numel(x.shape);
-  if (n === 0) return emptyF32();
-  // a dense view (clone(), leaf gradients): one host copy instead of a copy in and out of the arena
-  if (isDense(x)) return new HostStorage(f32(x.storage).slice(x.offset, x.offset + n));
+  if (n === 0) return emptyF32(ctx);
   ctx.arena.reset();
-  const ptrs = stageDense(ctx, x.shape, [x]);
-  if (!ptrs) return null;
-  const out = new Float32Array(n);
-  copyOut(ctx, ptrs[0]!, n, out);
-  return new HostStorage(out);
+  const o = output(ctx, n);
+  if (!stageDense(ctx, x.shape, [x], o.ptr)) return null;
+  return o.storage;
 }
 
 export function unary(ctx: WasmContext, code: number, x: View, a: number, b: number): Storage | null {
   const n = numel(x.shape);
-  if (n === 0) return emptyF32();
+  if (n === 0) return emptyF32(ctx);
   ctx.arena.reset();
   const ptrs = stageDense(ctx, x.shape, [x]);
   if (!ptrs) return null;
-  const op = ctx.arena.allocF32(n);
-  ctx.k.unaryF32(code, ptrs[0]!, op, n, a, b);
-  return takeF32(ctx, op, n);
+  const o = output(ctx, n);
+  ctx.k.unaryF32(code, ptrs[0]!, o.ptr, n, a, b);
+  return o.storage;
 }
 
 export function binary(ctx: WasmContext, op: BinaryOp, code: number, a: View, b: View): Storage | null {
   const n = numel(a.shape);
-  const cmp = COMPARISONS.has(op); // the kernel writes 0.0 / 1.0; the result is a bool storage
-  if (n === 0) return new HostStorage(cmp ? new Uint8Array(0) : new Float32Array(0));
+  const cmp = COMPARISONS.has(op); // the kernel writes 0.0 / 1.0; the result is a bool storage (on the JS heap)
+  if (n === 0) return cmp ? new HostStorage(new Uint8Array(0)) : emptyF32(ctx);
   ctx.arena.reset();
   const ptrs = stageDense(ctx, a.shape, [a, b]);
   if (!ptrs) return null;
+  if (!cmp) {
+    const o = output(ctx, n);
+    ctx.k.binaryF32(code, ptrs[0]!, ptrs[1]!, o.ptr, n);
+    return o.storage;
+  }
   const p = ctx.arena.allocF32(n);
   ctx.k.binaryF32(code, ptrs[0]!, ptrs[1]!, p, n);
-  if (!cmp) return takeF32(ctx, p, n);
   const out = new Uint8Array(n);
   out.set(ctx.arena.f32.subarray(p / F32, p / F32 + n));
   return new HostStorage(out);

@@ -4,7 +4,7 @@
 
 import type { Storage, View } from '../../backend.js';
 import type { WasmContext } from '../context.js';
-import { F32, emptyF32, stage, takeF32, zeroF32 } from '../memory/staging.js';
+import { F32, emptyF32, output, place, zeroF32 } from '../memory/staging.js';
 
 export const roundUp = (x: number, m: number): number => Math.ceil(x / m) * m;
 
@@ -23,11 +23,11 @@ export function matmul(ctx: WasmContext, a: View, b: View): Storage {
   const [batch, m, k] = a.shape as [number, number, number];
   const n = b.shape[2]!;
   const size = batch * m * n;
-  if (size === 0 || k === 0) return emptyF32(size);
+  if (size === 0 || k === 0) return emptyF32(ctx, size);
   const ar = ctx.arena;
   ar.reset();
-  const A = stage(ctx, a);
-  const B = stage(ctx, b);
+  const A = place(ctx, a);
+  const B = place(ctx, b);
   let [sab, sam, sak] = A.strides as [number, number, number];
   const [sbb, sbk, sbn] = B.strides as [number, number, number];
   // One product of batch*m rows when B is shared by every batch and A's rows are evenly spaced.
@@ -41,7 +41,8 @@ export function matmul(ctx: WasmContext, a: View, b: View): Storage {
     }
   }
   if (batches === 1) sab = 0;
-  const C = ar.allocF32(size);
+  const out = output(ctx, size);
+  const C = out.ptr;
   if (sak === 1 && sbk === 1 && k >= 64) {
     // Both operands run contiguously along k (x @ W^T, a linear layer's forward): the
     // dot-product kernel reads them in place, no packing, and runs ~12% faster than the packed
@@ -56,5 +57,5 @@ export function matmul(ctx: WasmContext, a: View, b: View): Storage {
       ctx.k.sgemm(rows, n, k, A.ptr + t * sab * F32, sam, sak, B.ptr + t * sbb * F32, sbk, sbn, C + t * rows * n * F32, n, 0, pa, pb, tmp);
     }
   }
-  return takeF32(ctx, C, size);
+  return out.storage;
 }

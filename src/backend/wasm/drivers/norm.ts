@@ -6,16 +6,15 @@
 
 import type { ChannelGeometry, Storage } from '../../backend.js';
 import type { WasmContext } from '../context.js';
-import { copyIn, f32, stageAll, stageEach, takeF32, takeF64AsF32 } from '../memory/staging.js';
+import { input, inputCopy, inputs, output, takeF64AsF32 } from '../memory/staging.js';
 
 /** Per-channel mean and biased variance. */
 export function stats(ctx: WasmContext, x: Storage, g: ChannelGeometry): { mean: Storage; variance: Storage } {
   const ar = ctx.arena;
   ar.reset();
-  const xp = ar.allocF32(x.size);
+  const xp = input(ctx, x);
   const mp = ar.alloc(g.c * 8);
   const vp = ar.alloc(g.c * 8);
-  copyIn(ctx, f32(x), xp);
   ctx.k.bnStats(xp, g.n, g.c, g.s, mp, vp);
   return { mean: takeF64AsF32(ctx, mp, g.c), variance: takeF64AsF32(ctx, vp, g.c) };
 }
@@ -23,26 +22,28 @@ export function stats(ctx: WasmContext, x: Storage, g: ChannelGeometry): { mean:
 /** y = (x - mean) * invstd * weight + bias [then relu]. */
 export function forward(ctx: WasmContext, x: Storage, mean: Storage, invstd: Storage, weight: Storage, bias: Storage, g: ChannelGeometry, relu: boolean): Storage {
   ctx.arena.reset();
-  const yp = forwardInArena(ctx, x, mean, invstd, weight, bias, g, relu);
-  return takeF32(ctx, yp, x.size);
+  const y = output(ctx, x.size);
+  const [xp, mp, ip, wp, bp] = inputs(ctx, [x, mean, invstd, weight, bias]) as [number, number, number, number, number];
+  ctx.k.bnForward(xp, y.ptr, g.n, g.c, g.s, mp, ip, wp, bp, relu ? 1 : 0);
+  return y.storage;
 }
 
-/** Stages x and the parameters into the (reset) arena and runs bnForward; y's offset (8 readable floats after it, for a pool). */
+/** Runs bnForward into the (reset) arena; y's offset (8 readable floats after it, for a pool). */
 export function forwardInArena(ctx: WasmContext, x: Storage, mean: Storage, invstd: Storage, weight: Storage, bias: Storage, g: ChannelGeometry, relu: boolean): number {
-  const ar = ctx.arena;
-  const xp = ar.allocF32(x.size);
-  const yp = ar.allocF32(x.size + 8);
-  const [mp, ip, wp, bp] = stageEach(ctx, [mean, invstd, weight, bias], g.c) as [number, number, number, number];
-  copyIn(ctx, f32(x), xp);
+  const yp = ctx.arena.allocF32(x.size + 8);
+  const [xp, mp, ip, wp, bp] = inputs(ctx, [x, mean, invstd, weight, bias]) as [number, number, number, number, number];
   ctx.k.bnForward(xp, yp, g.n, g.c, g.s, mp, ip, wp, bp, relu ? 1 : 0);
   return yp;
 }
 
-/** Writes the incoming gradient (x.size floats) at the arena offset it is given. */
-export type PutDy = (at: number) => void;
+/**
+ * Places the incoming gradient (x.size floats) after the arena's reset; its pointer. With
+ * reluBias the kernel overwrites it (dy * step(y)), so it must be a copy.
+ */
+export type PutDy = (overwritten: boolean) => number;
 
-/** dy staged from a storage. */
-export const dyFrom = (ctx: WasmContext, dy: Storage): PutDy => (p) => copyIn(ctx, f32(dy), p);
+/** dy from a storage: in place, or a copy in the arena where the kernel overwrites it. */
+export const dyFrom = (ctx: WasmContext, dy: Storage): PutDy => (overwritten) => (overwritten ? inputCopy(ctx, dy) : input(ctx, dy));
 
 /**
  * Gradients of batch norm. reluBias: the BN's bias when a ReLU follows (the kernel recomputes
@@ -51,15 +52,12 @@ export const dyFrom = (ctx: WasmContext, dy: Storage): PutDy => (p) => copyIn(ct
 export function backward(ctx: WasmContext, putDy: PutDy, x: Storage, mean: Storage, invstd: Storage, weight: Storage, reluBias: Storage | null, g: ChannelGeometry, batchStats: boolean): { dx: Storage; dweight: Storage; dbias: Storage } {
   const ar = ctx.arena;
   ar.reset();
-  const dyp = ar.allocF32(x.size);
-  const xp = ar.allocF32(x.size);
-  const dxp = ar.allocF32(x.size);
-  const [mp, ip, wp] = stageEach(ctx, [mean, invstd, weight], g.c) as [number, number, number];
-  const bp = reluBias ? stageAll(ctx, reluBias, g.c) : 0;
+  const dyp = putDy(reluBias !== null);
+  const [xp, mp, ip, wp] = inputs(ctx, [x, mean, invstd, weight]) as [number, number, number, number];
+  const bp = reluBias ? input(ctx, reluBias) : 0;
+  const dx = output(ctx, x.size);
   const sd = ar.alloc(g.c * 8);
   const sx = ar.alloc(g.c * 8);
-  putDy(dyp);
-  copyIn(ctx, f32(x), xp);
-  ctx.k.bnBackward(dyp, xp, dxp, g.n, g.c, g.s, mp, ip, wp, batchStats ? 1 : 0, sd, sx, bp);
-  return { dx: takeF32(ctx, dxp, x.size), dweight: takeF64AsF32(ctx, sx, g.c), dbias: takeF64AsF32(ctx, sd, g.c) };
+  ctx.k.bnBackward(dyp, xp, dx.ptr, g.n, g.c, g.s, mp, ip, wp, batchStats ? 1 : 0, sd, sx, bp);
+  return { dx: dx.storage, dweight: takeF64AsF32(ctx, sx, g.c), dbias: takeF64AsF32(ctx, sd, g.c) };
 }

@@ -11,7 +11,7 @@
 
 import type { Conv2dGeometry, Storage } from '../../backend.js';
 import type { WasmContext } from '../context.js';
-import { F32, copyIn, f32, takeF32, zeroF32 } from '../memory/staging.js';
+import { F32, input, output, zeroF32 } from '../memory/staging.js';
 import { roundUp } from './gemm.js';
 
 /** Floats of padding after each of the 16 matrices of a Winograd block (XI_PAD in assembly/winograd.ts). */
@@ -68,7 +68,6 @@ export function run(ctx: WasmContext, p: WinogradPlan, src: number, dst: number,
  * (A dY A^T) . (B^T d B)) G, the sums being 16 GEMMs that run along the tiles.
  */
 export function filterGrad(ctx: WasmContext, x: Storage, dy: Storage, g: Conv2dGeometry): Storage {
-  const X = f32(x), DY = f32(dy);
   const size = g.o * g.c * 9;
   const { th, tw, hp, wp, nb, T } = layout(ctx, g.n, g.c, g.o, g.oh, g.ow, g.h * g.w);
   const mp = roundUp(g.o, 4), kp = roundUp(g.c, 8);
@@ -77,26 +76,27 @@ export function filterGrad(ctx: WasmContext, x: Storage, dy: Storage, g: Conv2dG
   const ar = ctx.arena;
   const k = ctx.k;
   ar.reset();
+  const X = input(ctx, x);
+  const DY = input(ctx, dy);
+  const dw = output(ctx, size); // winogradFilterGrad writes every element
   const geo = ar.alloc(64);
-  const xb = ar.allocF32(nb * inImg);
-  const dyb = ar.allocF32(nb * g.o * S);
   const xp = ar.allocF32(nb * g.c * hp * wp);
-  const dyp = padDy ? ar.allocF32(nb * g.o * 4 * th * tw) : dyb;
+  const dyPad = padDy ? ar.allocF32(nb * g.o * 4 * th * tw) : 0;
   const du = ar.allocF32(16 * mp * kp);
   const v = ar.allocF32(16 * (kp * T + XI_PAD));
   const z = ar.allocF32(16 * (mp * T + XI_PAD));
-  const dwb = ar.allocF32(size);
   zeroF32(ctx, du, 16 * mp * kp);
   ar.i32.set([0, g.c, g.o, th, tw, hp, wp, g.oh, g.ow, T], geo / F32);
   for (let n0 = 0; n0 < g.n; n0 += nb) {
     const cur = Math.min(nb, g.n - n0);
-    copyIn(ctx, X.subarray(n0 * inImg, (n0 + cur) * inImg), xb);
-    copyIn(ctx, DY.subarray(n0 * g.o * S, (n0 + cur) * g.o * S), dyb);
+    const xb = X + n0 * inImg * F32;
+    const dyb = DY + n0 * g.o * S * F32;
+    const dyp = padDy ? dyPad : dyb;
     k.winogradPad(xb, xp, cur * g.c, g.h, g.w, hp, wp, g.padH, g.padW);
     if (padDy) k.winogradPad(dyb, dyp, cur * g.o, g.oh, g.ow, 2 * th, 2 * tw, 0, 0);
     ar.i32[geo / F32] = cur;
     k.winogradGradSums(geo, xp, dyp, du, v, z);
   }
-  k.winogradFilterGrad(du, dwb, g.o, g.c);
-  return takeF32(ctx, dwb, size);
+  k.winogradFilterGrad(du, dw.ptr, g.o, g.c);
+  return dw.storage;
 }

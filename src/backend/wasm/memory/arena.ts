@@ -38,7 +38,12 @@ export class Arena {
    * onReset runs after every reset with the bytes the previous call reserved (0 when it failed
    * for lack of memory); WasmContext uses it to replace an oversized, idle memory.
    */
-  constructor(private readonly allocator: Allocator, private readonly onReset: (need: number) => void = () => undefined) {
+  constructor(
+    private readonly allocator: Allocator,
+    private readonly onReset: (need: number) => void = () => undefined,
+    /** Called when memory cannot hold a scratch block: frees what it can (tensor blocks moved out), returns the bytes. */
+    private readonly reclaim: () => number = () => 0,
+  ) {
     this.f32View = new Float32Array(allocator.memory.buffer);
     this.i32View = new Int32Array(allocator.memory.buffer);
   }
@@ -78,11 +83,17 @@ export class Arena {
     const size = Math.ceil(Math.max(bytes, 0) / ALIGN) * ALIGN;
     let last = this.blocks[this.blocks.length - 1];
     if (!last || this.off + size > last.size) {
+      const want = Math.max(size, this.blocks.length === 0 ? this.want : last!.size);
       try {
-        last = this.allocator.alloc(Math.max(size, this.blocks.length === 0 ? this.want : last!.size));
+        last = this.allocator.alloc(want);
       } catch {
-        this.failed = true; // give everything back at the next reset
-        throw new MemoryLimitError(this.used + size, this.memory.buffer.byteLength);
+        try {
+          if (this.reclaim() === 0) throw new Error('nothing to reclaim');
+          last = this.allocator.alloc(want);
+        } catch {
+          this.failed = true; // give everything back at the next reset
+          throw new MemoryLimitError(this.used + size, this.memory.buffer.byteLength);
+        }
       }
       this.blocks.push(last);
       this.off = 0;

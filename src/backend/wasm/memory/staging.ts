@@ -1,19 +1,61 @@
-// Moving float32 data between tensor storage and the per-call arena. Tensor storage lives on the
-// JavaScript heap (HostStorage, shared with the js backend): a kernel call resets the arena,
-// stages its inputs into it (copies, keeping strides where the kernel can read them), runs, and
-// takes its outputs back out as fresh HostStorage. Every copy of the wasm backend is in this file.
+// How a kernel call reaches its tensors. Float32 inputs are WasmStorage already in linear memory
+// (or moved in once): the kernels read them by pointer, strided views included; only strided
+// views an elementwise kernel cannot read are gathered into the per-call arena, and only inputs
+// a kernel overwrites are copied there. Float32 outputs are new resident storages the kernels
+// write in place. int32 and bool storage stay on the JS heap, copied in and out of the arena.
+// Every copy between the JS heap and linear memory of a kernel call is in this file or storage.ts.
 
 import type { Storage, View } from '../../backend.js';
 import { HostStorage, host } from '../../js/storage.js';
-import { copy as referenceCopy } from '../../js/elementwise.js';
-import { contiguousStrides, numel } from '../../../shape.js';
+import { numel } from '../../../shape.js';
 import type { WasmContext } from '../context.js';
+import { WasmStorage } from './storage.js';
 
 /** Bytes per float32. */
 export const F32 = 4;
 
-export const f32 = (s: Storage): Float32Array => host(s) as Float32Array;
 export const isF32 = (s: Storage): boolean => s.dtype === 'float32';
+
+function wasmStorage(s: Storage): WasmStorage {
+  if (!(s instanceof WasmStorage)) throw new Error(`internal: a float32 storage of the wasm backend was expected (got ${s.constructor.name} of ${s.dtype})`);
+  return s;
+}
+
+/** Pointer to the values of a float32 storage (moved into linear memory where needed). Call after arena.reset(). */
+export function input(ctx: WasmContext, s: Storage): number {
+  return ctx.store.ptr(wasmStorage(s));
+}
+
+/** input() for each storage. */
+export function inputs(ctx: WasmContext, ss: readonly Storage[]): number[] {
+  return ss.map((s) => input(ctx, s));
+}
+
+/** A copy of a float32 storage's values in the arena, for kernels that overwrite their input. */
+export function inputCopy(ctx: WasmContext, s: Storage): number {
+  const src = input(ctx, s);
+  const p = ctx.arena.allocF32(s.size);
+  ctx.arena.f32.copyWithin(p / F32, src / F32, src / F32 + s.size);
+  return p;
+}
+
+/** A new float32 result of `count` floats: its storage and the pointer kernels write to. */
+export interface Output {
+  storage: Storage;
+  ptr: number;
+}
+
+export function output(ctx: WasmContext, count: number): Output {
+  if (count === 0) return { storage: emptyF32(ctx), ptr: 0 };
+  return ctx.store.create(count);
+}
+
+/** output(), zero-filled (for kernels that accumulate). */
+export function zeroedOutput(ctx: WasmContext, count: number): Output {
+  const o = output(ctx, count);
+  zeroF32(ctx, o.ptr, count);
+  return o;
+}
 
 /** Row-major contiguous (size-1 dims may have any stride). */
 export function isDense(v: View): boolean {
@@ -50,90 +92,41 @@ function coalesce(shape: readonly number[], views: readonly View[]): { shape: nu
   return { shape: sh, strides: st };
 }
 
-/** A view staged in the arena: the byte offset of its element (0, 0, ...) and its strides there. */
-export interface Staged {
+/** A view in linear memory: the byte offset of its element (0, 0, ...) and its strides. */
+export interface Placed {
   ptr: number;
   strides: number[];
 }
 
-/**
- * Copy the part of the storage a view spans into the arena, keeping its strides, so that the
- * GEMM packs straight from them. A view that spans far more than its elements (a small window
- * of a big storage) is materialised contiguously first instead.
- */
-export function stage(ctx: WasmContext, v: View): Staged {
-  const ar = ctx.arena;
-  const data = f32(v.storage);
-  let lo = v.offset;
-  let hi = v.offset;
-  let count = 1;
-  for (let d = 0; d < v.shape.length; d++) {
-    const ext = (v.shape[d]! - 1) * v.strides[d]!;
-    if (ext < 0) lo += ext;
-    else hi += ext;
-    count *= v.shape[d]!;
-  }
-  if (hi - lo + 1 > 2 * count + 4096) {
-    const dense = referenceCopy(v, new Float32Array(count)) as Float32Array;
-    const p = ar.allocF32(dense.length);
-    ar.f32.set(dense, p / F32);
-    return { ptr: p, strides: contiguousStrides(v.shape) };
-  }
-  const p = ar.allocF32(hi - lo + 1);
-  ar.f32.set(data.subarray(lo, hi + 1), p / F32);
-  return { ptr: p + (v.offset - lo) * F32, strides: [...v.strides] };
+/** A float32 view as the GEMM reads it: in place, any strides. */
+export function place(ctx: WasmContext, v: View): Placed {
+  return { ptr: input(ctx, v.storage) + v.offset * F32, strides: [...v.strides] };
 }
 
 /**
- * Copy the views (same shape) into dense float32 buffers in the arena. Returns their byte
- * offsets, or null when a view cannot be gathered (rank > 4 after coalescing, or a view
- * spanning far more memory than its elements).
+ * Pointers to the views (same shape) as dense float32 buffers: in place where a view is dense,
+ * else gathered into the arena (or into `dst`, for a single view). Null when a view cannot be
+ * gathered (rank > 4 after coalescing).
  */
-export function stageDense(ctx: WasmContext, shape: readonly number[], views: readonly View[]): number[] | null {
+export function stageDense(ctx: WasmContext, shape: readonly number[], views: readonly View[], dst = 0): number[] | null {
   const c = coalesce(shape, views);
   if (!c) return null;
   const count = numel(c.shape);
-  const spans = views.map((v, k) => {
-    let lo = v.offset, hi = v.offset;
-    c.strides[k]!.forEach((s, d) => { const e = (c.shape[d]! - 1) * s; if (e < 0) lo += e; else hi += e; });
-    return [lo, hi] as const;
-  });
-  if (spans.some(([lo, hi]) => hi - lo + 1 > 4 * count + 65536)) return null;
   const ar = ctx.arena;
-  const ptrs: number[] = [];
   let geo = -1;
-  views.forEach((v, k) => {
-    const data = f32(v.storage);
-    const [lo, hi] = spans[k]!;
+  return views.map((v, k) => {
+    const base = input(ctx, v.storage) + v.offset * F32;
     const st = c.strides[k]!;
-    const dense = c.shape[0]! * c.shape[1]! * c.shape[2]! === 1 && st[3] === 1;
-    if (dense) {
-      const p = ar.allocF32(count);
-      ar.f32.set(data.subarray(v.offset, v.offset + count), p / F32);
-      ptrs.push(p);
-      return;
+    if (c.shape[0]! * c.shape[1]! * c.shape[2]! === 1 && st[3] === 1) {
+      if (dst) ar.f32.copyWithin(dst / F32, base / F32, base / F32 + count);
+      return dst || base;
     }
     if (geo < 0) geo = ar.alloc(32);
-    const raw = ar.allocF32(hi - lo + 1);
-    ar.f32.set(data.subarray(lo, hi + 1), raw / F32);
-    const p = ar.allocF32(count);
+    const p = dst || ar.allocF32(count);
     ar.i32.set([...c.shape, ...st], geo / F32);
-    ctx.k.gather4(raw + (v.offset - lo) * F32, p, geo);
-    ptrs.push(p);
+    ctx.k.gather4(base, p, geo);
+    return p;
   });
-  return ptrs;
-}
-
-/** Reserve `count` floats and copy the whole float32 storage there; its offset. */
-export function stageAll(ctx: WasmContext, s: Storage, count = s.size): number {
-  const p = ctx.arena.allocF32(count);
-  copyIn(ctx, f32(s), p);
-  return p;
-}
-
-/** stageAll for each storage (`count` floats each: per-channel parameters); their offsets. */
-export function stageEach(ctx: WasmContext, ts: readonly Storage[], count: number): number[] {
-  return ts.map((t) => stageAll(ctx, t, count));
 }
 
 /** Reserve `count` int32 and copy the whole int32 storage there; its offset. */
@@ -141,14 +134,6 @@ export function stageI32(ctx: WasmContext, s: Storage, count = s.size): number {
   const p = ctx.arena.alloc(count * 4);
   ctx.arena.i32.set(host(s) as Int32Array, p / 4);
   return p;
-}
-
-export function copyIn(ctx: WasmContext, src: Float32Array, p: number): void {
-  ctx.arena.f32.set(src, p / F32);
-}
-
-export function copyOut(ctx: WasmContext, p: number, count: number, dst: Float32Array, at = 0): void {
-  dst.set(ctx.arena.f32.subarray(p / F32, p / F32 + count), at);
 }
 
 /** Zero `count` floats at p (outputs the kernels accumulate into). */
@@ -163,13 +148,6 @@ export function putGeo(ctx: WasmContext, values: number[]): number {
   return p;
 }
 
-/** A result leaves the arena: `count` floats at p as a new float32 storage. */
-export function takeF32(ctx: WasmContext, p: number, count: number): Storage {
-  const out = new Float32Array(count);
-  copyOut(ctx, p, count, out);
-  return new HostStorage(out);
-}
-
 /** A result leaves the arena: `count` int32 at p as a new int32 storage. */
 export function takeI32(ctx: WasmContext, p: number, count: number): Storage {
   return new HostStorage(ctx.arena.i32.slice(p / 4, p / 4 + count));
@@ -177,9 +155,9 @@ export function takeI32(ctx: WasmContext, p: number, count: number): Storage {
 
 /** float64 accumulators (`count` at p) rounded to a new float32 storage. */
 export function takeF64AsF32(ctx: WasmContext, p: number, count: number): Storage {
-  const out = new Float32Array(count);
-  out.set(new Float64Array(ctx.arena.memory.buffer, p, count));
-  return new HostStorage(out);
+  const o = output(ctx, count);
+  if (count > 0) ctx.k.f64ToF32(p, o.ptr, count);
+  return o.storage;
 }
 
 /** Reserve `count` float64 accumulators, zeroed; their offset. */
@@ -189,5 +167,5 @@ export function zeroedF64(ctx: WasmContext, count: number): number {
   return p;
 }
 
-/** An empty float32 storage (size-0 results never touch the arena). */
-export const emptyF32 = (size = 0): Storage => new HostStorage(new Float32Array(size));
+/** An empty (or zero-filled) float32 storage: values on the JS heap until a kernel reads them. */
+export const emptyF32 = (ctx: WasmContext, size = 0): Storage => ctx.store.fromHost(new Float32Array(size));

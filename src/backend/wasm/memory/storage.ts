@@ -1,0 +1,269 @@
+// Float32 tensor storage in the kernel module's linear memory, and its lifetime. (float64, int32
+// and bool storage stay on the JavaScript heap as the js backend's HostStorage.)
+//
+// A WasmStorage's values are in one of two places: an allocator block (resident: kernels read
+// and write it by pointer, no copy) or a Float32Array on the JavaScript heap (made from host data,
+// or moved out under memory pressure; the next kernel that reads it moves it back in). Users
+// never free anything; blocks are given back
+//   1. eagerly, where the library proves nothing else can reach the storage (Backend.release:
+//      gradients consumed by the autograd engine);
+//   2. by a FinalizationRegistry on the storage's Slot (views share their storage, so they share
+//      it too), when the garbage collector finds the storage unreachable;
+//   3. under memory pressure: when resident bytes pass the budget (or memory cannot grow), the
+//      least recently used blocks not in use by the current kernel call move to the JS heap.
+//
+// Finalizers never run inside synchronous code (a training loop with no await), so the store
+// also holds every storage touched since the current job began strongly (Slot.storage), and
+// lets go at the first microtask checkpoint. A block moved out while its storage is at hand
+// puts its values on the storage itself, where the garbage collector reclaims them with it;
+// without the storage at hand (after the job ended) they go on the Slot, reclaimed by the
+// finalizer. So a synchronous loop stays within the budget in WebAssembly memory, and its
+// dropped tensors are ordinary garbage on the JS heap.
+//
+// No JS view of linear memory outlives a call: memory.grow detaches them, so every copy makes
+// its view on the spot. Debug mode (the allocator's) checks each block's generation at kernel entry.
+
+import type { Storage } from '../../backend.js';
+import type { HostLending } from '../../js/storage.js';
+import { MemoryLimitError } from '../../backend.js';
+import type { Allocator, Block } from './allocator.js';
+
+/** Bytes per float32. */
+const F32 = 4;
+/**
+ * Readable bytes after every block's values: kernels load whole vectors past a row's end (the
+ * 2x2 max pool reads up to 8 floats past its input, storing only the valid lanes).
+ */
+const TAIL = 32;
+
+/** What the finalizer of a storage holds: its block, and its values when moved out without the storage at hand. */
+export class Slot {
+  block: Block | null = null;
+  host: Float32Array | null = null;
+  /** The storage, held strongly while it was touched in the current synchronous job. */
+  storage: WasmStorage | null = null;
+  /** Kernel call that last used it: blocks of the current call are never moved out. */
+  call = 0;
+  registered = false;
+  freed = false;
+  constructor(
+    readonly store: TensorStore,
+    readonly size: number,
+  ) {}
+}
+
+/** A float32 storage of the wasm backend (see the module comment for where its values are). */
+export class WasmStorage implements HostLending {
+  readonly dtype = 'float32' as const;
+  constructor(
+    readonly slot: Slot,
+    /** The values while they are on the JavaScript heap (null while resident). */
+    public host: Float32Array | null,
+  ) {}
+  get size(): number {
+    return this.slot.size;
+  }
+  /** For the reference kernels: the host array when on the JS heap, else a copy (TensorStore.hostForWrite first, to write). */
+  hostValues(): Float32Array {
+    return this.host ?? this.slot.host ?? this.slot.store.read(this);
+  }
+}
+
+export const isWasmStorage = (s: Storage): s is WasmStorage => s instanceof WasmStorage;
+
+/** Statistics of tensor data (the allocator counts scratch blocks too). */
+export interface StoreStats {
+  residentBytes: number;
+  residentBlocks: number;
+  /** Bytes moved to the JS heap under memory pressure that the store itself holds (until their storage is collected or used). */
+  spilledBytes: number;
+  /** Blocks moved out under memory pressure since the start (cumulative). */
+  spills: number;
+}
+
+export class TensorStore {
+  /** Resident slots, least recently used first (a Map keeps insertion order; a touch re-inserts). */
+  private readonly resident = new Map<Slot, true>();
+  private residentBytes = 0;
+  private spilledBytes = 0;
+  private spills = 0;
+  private call = 1;
+  private releaseScheduled = false;
+  private readonly registry = new FinalizationRegistry<Slot>((slot) => this.finalize(slot));
+
+  constructor(
+    private readonly allocator: Allocator,
+    /** Resident tensor bytes above which least recently used blocks move to the JS heap. */
+    public budget: number,
+  ) {}
+
+  /** A kernel call begins: blocks touched from now on belong to it. */
+  beginCall(): void {
+    this.call++;
+  }
+
+  /** A storage of host values (taken over, not copied); moved in when a kernel first reads it. */
+  fromHost(data: Float32Array): WasmStorage {
+    return new WasmStorage(new Slot(this, data.length), data);
+  }
+
+  /** A new resident storage of `size` floats (contents undefined) and its pointer. */
+  create(size: number): { storage: WasmStorage; ptr: number } {
+    const slot = new Slot(this, size);
+    const storage = new WasmStorage(slot, null);
+    return { storage, ptr: this.place(storage) };
+  }
+
+  /** The pointer to a storage's values, moving them in first where they are on the JS heap. */
+  ptr(s: WasmStorage): number {
+    const slot = s.slot;
+    if (slot.freed) throw new Error(`wasm backend: use after free: a tensor of ${slot.size} float32 reads storage that was freed`);
+    if (slot.block) {
+      if (this.allocator.debug) this.allocator.check(slot.block, `a tensor of ${slot.size} float32`);
+      this.touch(slot, s);
+      return slot.block.ptr;
+    }
+    const data = s.host ?? slot.host!;
+    const p = this.place(s);
+    new Float32Array(this.allocator.memory.buffer, p, data.length).set(data);
+    if (slot.host) this.spilledBytes -= slot.size * F32;
+    s.host = null;
+    slot.host = null;
+    return p;
+  }
+
+  /** A copy of the values (they stay where they are). */
+  read(s: WasmStorage): Float32Array {
+    const slot = s.slot;
+    if (slot.freed) throw new Error(`wasm backend: use after free: reading a tensor of ${slot.size} float32 whose storage was freed`);
+    if (!slot.block) return (s.host ?? slot.host!).slice();
+    return new Float32Array(this.allocator.memory.buffer, slot.block.ptr, slot.size).slice();
+  }
+
+  /** The values as a host array that may be written (moved out of linear memory, to move in again on next use). */
+  hostForWrite(s: WasmStorage): Float32Array {
+    if (s.slot.freed) throw new Error(`wasm backend: use after free: writing a tensor of ${s.slot.size} float32 whose storage was freed`);
+    if (s.slot.block) this.moveOut(s.slot, s);
+    if (s.slot.host) {
+      s.host = s.slot.host;
+      s.slot.host = null;
+      this.spilledBytes -= s.size * F32;
+    }
+    return s.host!;
+  }
+
+  /** Free a storage now: the caller proves nothing reads it again. A second release throws. */
+  release(s: WasmStorage): void {
+    const slot = s.slot;
+    if (slot.freed) throw new Error(`wasm backend: double free of a tensor storage of ${slot.size} float32`);
+    this.drop(slot);
+    s.host = null;
+    if (slot.registered) this.registry.unregister(slot);
+    slot.registered = false;
+  }
+
+  /** Move every resident block not used by the current call to the JS heap; the bytes moved. */
+  spillAll(): number {
+    let moved = 0;
+    for (const slot of this.resident.keys()) {
+      if (slot.call === this.call) continue;
+      moved += slot.block!.size;
+      this.moveOut(slot, slot.storage);
+    }
+    return moved;
+  }
+
+  stats(): StoreStats {
+    return { residentBytes: this.residentBytes, residentBlocks: this.resident.size, spilledBytes: this.spilledBytes, spills: this.spills };
+  }
+
+  /** Give a storage a block (within the budget where it can) and copy nothing; its pointer. */
+  private place(s: WasmStorage): number {
+    const slot = s.slot;
+    const bytes = slot.size * F32 + TAIL;
+    this.makeRoom(bytes);
+    let block: Block;
+    try {
+      block = this.allocator.alloc(bytes);
+    } catch {
+      this.spillAll();
+      try {
+        block = this.allocator.alloc(bytes);
+      } catch {
+        throw new MemoryLimitError(bytes + this.residentBytes, this.allocator.memory.buffer.byteLength);
+      }
+    }
+    slot.block = block;
+    this.residentBytes += block.size;
+    if (!slot.registered) {
+      this.registry.register(s, slot, slot);
+      slot.registered = true;
+    }
+    this.touch(slot, s);
+    return block.ptr;
+  }
+
+  private touch(slot: Slot, s: WasmStorage): void {
+    slot.call = this.call;
+    this.resident.delete(slot);
+    this.resident.set(slot, true);
+    if (slot.storage) return;
+    slot.storage = s;
+    if (!this.releaseScheduled) {
+      this.releaseScheduled = true;
+      queueMicrotask(() => this.endOfJob());
+    }
+  }
+
+  /** The synchronous job ended: let go of the storages, so the garbage collector can find the unreachable ones. */
+  private endOfJob(): void {
+    this.releaseScheduled = false;
+    for (const slot of this.resident.keys()) slot.storage = null;
+  }
+
+  /** Move least recently used blocks out until `bytes` more fit in the budget. */
+  private makeRoom(bytes: number): void {
+    if (this.residentBytes + bytes <= this.budget) return;
+    for (const slot of this.resident.keys()) {
+      if (this.residentBytes + bytes <= this.budget) return;
+      if (slot.call === this.call) continue;
+      this.moveOut(slot, slot.storage);
+    }
+  }
+
+  /** A resident block's values to the JS heap (onto the storage when at hand), and the block freed. */
+  private moveOut(slot: Slot, s: WasmStorage | null): void {
+    const block = slot.block!;
+    const data = new Float32Array(this.allocator.memory.buffer, block.ptr, slot.size).slice();
+    if (s) {
+      s.host = data; // collected with the storage; nothing is left for the finalizer to do
+      if (slot.registered) this.registry.unregister(slot);
+      slot.registered = false;
+    } else {
+      slot.host = data;
+      this.spilledBytes += slot.size * F32;
+    }
+    this.spills++;
+    this.freeBlock(slot);
+  }
+
+  private freeBlock(slot: Slot): void {
+    this.allocator.release(slot.block!);
+    this.residentBytes -= slot.block!.size;
+    this.resident.delete(slot);
+    slot.block = null;
+    slot.storage = null;
+  }
+
+  private drop(slot: Slot): void {
+    slot.freed = true;
+    if (slot.block) this.freeBlock(slot);
+    if (slot.host) this.spilledBytes -= slot.size * F32;
+    slot.host = null;
+    slot.storage = null;
+  }
+
+  private finalize(slot: Slot): void {
+    if (!slot.freed) this.drop(slot);
+  }
+}
