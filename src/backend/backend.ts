@@ -110,8 +110,9 @@ export interface MemoryStats {
   spilledBytes: number;
   /** Of liveBytes, the per-call scratch buffers kept between calls. */
   scratchBytes: number;
-  /** Of liveBytes, tensor data (the wasm backend's float32 storage) and its blocks. */
+  /** Of liveBytes, tensor data (the wasm backend's float32 storage in its linear memory). */
   tensorBytes?: number;
+  /** Of liveBlocks, the blocks holding tensor data. */
   tensorBlocks?: number;
   /** Resident tensor bytes above which least recently used tensors move to the JS heap (vg.setMemoryBudget). */
   budgetBytes?: number;

@@ -6,7 +6,7 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { Allocator, SMALL_MAX, roundSize, type Block } from '../../src/backend/wasm/memory/allocator.js';
-import { WasmContext, RENEW_MIN_BYTES } from '../../src/backend/wasm/context.js';
+import { DEFAULT_BUDGET_BYTES, RENEW_MIN_BYTES, WasmContext, parseBudget } from '../../src/backend/wasm/context.js';
 import { WasmBackend } from '../../src/backend/wasm/backend.js';
 import { loadKernelsSync } from '../../src/backend/wasm/loader.js';
 import * as vg from '../../src/index.js';
@@ -218,6 +218,17 @@ describe('wasm scratch arena and memory renewal', () => {
     expect(ctx.renewals).toBe(1);
     expect(calls).toBeLessThanOrEqual(130);
     expect(ctx.stats().wasmBytes).toBeLessThan(1 << 20);
+  });
+
+  it('the budget: VAEGRAD_WASM_BUDGET in bytes or K/M/G, vg.setMemoryBudget checked and applied to the wasm backend', async () => {
+    expect([parseBudget('1048576', 'x'), parseBudget('1M', 'x'), parseBudget('512k', 'x'), parseBudget('2GiB', 'x'), parseBudget(' 1.5 m ', 'x')]).toEqual([1 << 20, 1 << 20, 512 << 10, 2 ** 31, 1.5 * 2 ** 20]);
+    for (const bad of ['', 'lots', '-1', '1T', 'NaN']) expect(() => parseBudget(bad, 'VAEGRAD_WASM_BUDGET')).toThrow(/^VAEGRAD_WASM_BUDGET: expected a number of bytes/);
+    expect(DEFAULT_BUDGET_BYTES).toBe(2 ** 30);
+    for (const bad of [-1, NaN, Infinity, '1M' as unknown as number]) expect(() => vg.setMemoryBudget(bad)).toThrow(/^setMemoryBudget: expected a number of bytes >= 0/);
+    await vg.setBackend('wasm');
+    vg.setMemoryBudget(3 << 20);
+    expect(vg.memoryStats().budgetBytes).toBe(3 << 20);
+    vg.setMemoryBudget(DEFAULT_BUDGET_BYTES);
   });
 
   it('vg.memoryStats() reports the wasm backend\'s memory', async () => {
