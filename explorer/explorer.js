@@ -37,8 +37,10 @@ const state = {
   interp: null, // { a, b, muA, muB }
   sampleSeed: 0,
   trainWorker: null,
+  workerEngine: null, // { info: getBackendInfo(), threads } as the training worker reported them
   training: false,
   losses: [], // per step: { x: epoch + fraction, loss }
+  epochs: [], // per epoch of the current run: { epoch, loss, bce, kl, seconds, imagesPerSecond }
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -257,19 +259,20 @@ function startTsne() {
   const w = new Worker(new URL('./worker.js', import.meta.url), { type: 'module' });
   state.tsneWorker = w;
   const n = state.plotIdx.length;
-  setStatus(`t-SNE of ${n} points: starting…`);
+  const name = state.modelName;
+  setStatus(`${name}: t-SNE of ${n} points: starting…`);
   let kl = NaN; // the last KL(P || Q) reported; the worker reports the last iteration's too
   w.onmessage = (e) => {
     if (state.tsneWorker !== w) return; // a model change made this one stale
     const m = e.data;
     if (m.type === 'tsne-progress') {
       kl = m.kl;
-      setStatus(`t-SNE of ${n} points: iteration ${m.iteration} of ${TSNE_ITERATIONS} (KL ${kl.toFixed(3)})`);
+      setStatus(`${name}: t-SNE of ${n} points: iteration ${m.iteration} of ${TSNE_ITERATIONS} (KL ${kl.toFixed(3)})`);
     } else if (m.type === 'tsne') {
       state.tsne = m.points;
       state.tsneWorker = null;
       w.terminate();
-      setStatus(`t-SNE of ${n} points done (KL ${kl.toFixed(3)}).`);
+      setStatus(`${name}: t-SNE of ${n} points done (KL ${kl.toFixed(3)}).`);
       drawLatent();
     } else if (m.type === 'error') showError(`t-SNE failed: ${m.message}`);
   };
@@ -317,8 +320,11 @@ function drawInterp() {
 // ---------------------------------------------------------------------------------------------
 // Models
 
-/** Show a model from safetensors bytes; a file that does not load leaves the page as it was and says why. */
-function useModel(bytes, name) {
+/**
+ * Show a model from safetensors bytes, with `status` on the status line (a t-SNE for the new
+ * model reports there after it); a file that does not load leaves the page as it was and says why.
+ */
+function useModel(bytes, name, status) {
   let model;
   try {
     model = vaeFromSafetensors(bytes, name);
@@ -327,6 +333,7 @@ function useModel(bytes, name) {
     return false;
   }
   clearError();
+  setStatus(status);
   state.model = model;
   state.modelName = name;
   state.modelBytes = bytes;
@@ -346,7 +353,7 @@ async function loadFile(file) {
     return;
   }
   const bytes = new Uint8Array(await file.arrayBuffer());
-  if (useModel(bytes, file.name)) setStatus(`Loaded ${file.name}.`);
+  useModel(bytes, file.name, `Loaded ${file.name}.`);
 }
 
 function download() {
@@ -372,10 +379,25 @@ function drawLoss() {
   drawLossCurve(canvas.getContext('2d'), series, { width: canvas.width, height: canvas.height, xLabel: 'epoch', yLabel: 'loss' });
 }
 
+/** 'wasm backend (simd kernels), 1 thread' from what getBackendInfo() reported. */
+function describeEngine(info, threads) {
+  return `${info.name} backend${info.kernels ? ` (${info.kernels} kernels)` : ''}, ${threads} thread${threads === 1 ? '' : 's'}`;
+}
+
+function showEngine() {
+  const page = describeEngine(vg.getBackendInfo(), typeof vg.getNumThreads === 'function' ? vg.getNumThreads() : 1);
+  const worker = state.workerEngine ? describeEngine(state.workerEngine.info, state.workerEngine.threads) : 'loading…';
+  $('engine').textContent = `vaegrad on this page: ${page}; in the training worker: ${worker}. `
+    + `The page is ${self.crossOriginIsolated ? '' : 'not '}cross-origin isolated.`;
+}
+
 let lossFrame = false;
 function onTrainMessage(e) {
   const m = e.data;
-  if (m.type === 'status') $('train-status').textContent = m.text;
+  if (m.type === 'engine') {
+    state.workerEngine = { info: m.info, threads: m.threads };
+    showEngine();
+  } else if (m.type === 'status') $('train-status').textContent = m.text;
   else if (m.type === 'step') {
     state.losses.push({ x: m.epoch + m.step / m.total, loss: m.loss });
     if (!lossFrame) {
@@ -386,16 +408,26 @@ function onTrainMessage(e) {
       });
     }
   } else if (m.type === 'epoch') {
+    state.epochs.push({ epoch: m.epoch, loss: m.loss, bce: m.bce, kl: m.kl, seconds: m.seconds, imagesPerSecond: m.images / m.seconds });
     drawImages('train-samples', m.samples, 16, { cols: 4, scale: 2, pad: 2 });
-    $('train-status').textContent = `epoch ${m.epoch}: loss ${m.loss.toFixed(2)} (BCE ${m.bce.toFixed(2)} + KL ${m.kl.toFixed(2)}), ${m.seconds.toFixed(1)} s`;
+    $('train-status').textContent = epochText(state.epochs.at(-1));
   } else if (m.type === 'done') {
     finishTraining();
-    useModel(m.checkpoint, `trained in this tab (epoch ${m.epoch})`);
-    $('train-status').textContent += m.stopped ? ' Stopped; the model shown is where training stopped.' : ' Done; the model shown is the trained one.';
+    const name = `trained in this tab (epoch ${m.epoch})`;
+    useModel(m.checkpoint, name, m.stopped ? `Training stopped: showing the model ${name}.` : `Training done: showing the model ${name}.`);
+    // The last finished epoch of this run (if any), then how it ended: never an in-progress line.
+    const last = state.epochs.at(-1);
+    $('train-status').textContent = `${last ? `${epochText(last)} ` : ''}${m.stopped ? 'Stopped; the model shown is where training stopped.' : 'Done; the model shown is the trained one.'}`;
   } else if (m.type === 'error') {
     finishTraining();
+    setStatus('Training failed (see the error above); the model shown is the one from before.');
+    $('train-status').textContent = 'Training failed.';
     showError(`Training failed: ${m.message}`);
   }
+}
+
+function epochText(e) {
+  return `epoch ${e.epoch}: loss ${e.loss.toFixed(2)} (BCE ${e.bce.toFixed(2)} + KL ${e.kl.toFixed(2)}), ${e.seconds.toFixed(1)} s, ${Math.round(e.imagesPerSecond)} images/s.`;
 }
 
 function finishTraining() {
@@ -405,6 +437,17 @@ function finishTraining() {
   $('file').disabled = false;
 }
 
+/** The training worker, started with the page (it loads the package and compiles the kernels before the first run, and reports its engine). */
+function startTrainWorker() {
+  if (state.trainWorker) return;
+  state.trainWorker = new Worker(new URL('./worker.js', import.meta.url), { type: 'module' });
+  state.trainWorker.onmessage = onTrainMessage;
+  state.trainWorker.onerror = (e) => {
+    finishTraining();
+    showError(`Training worker: ${e.message}`);
+  };
+}
+
 function startTraining() {
   const from = $('train-from').value;
   if (from === 'continue' && !state.model) {
@@ -412,14 +455,11 @@ function startTraining() {
     return;
   }
   clearError();
-  state.trainWorker ??= new Worker(new URL('./worker.js', import.meta.url), { type: 'module' });
-  state.trainWorker.onmessage = onTrainMessage;
-  state.trainWorker.onerror = (e) => {
-    finishTraining();
-    showError(`Training worker: ${e.message}`);
-  };
+  startTrainWorker();
+  setStatus(`Training in this tab (${from === 'scratch' ? 'from scratch' : `from ${state.modelName}`}): progress below.`);
   state.training = true;
   state.losses = [];
+  state.epochs = [];
   $('train').disabled = true;
   $('stop').disabled = false;
   $('file').disabled = true;
@@ -486,8 +526,8 @@ function wire() {
 async function start() {
   wire();
   await vg.setBackend('wasm');
-  $('engine').textContent = `vaegrad ${vg.getBackend()} backend (WebAssembly SIMD), one thread on this page and one in the training worker; `
-    + `the page is ${self.crossOriginIsolated ? '' : 'not '}cross-origin isolated.`;
+  showEngine();
+  startTrainWorker();
   const [config, test] = await Promise.all([fetchConfig(), fetchImages('test')]);
   state.test = test;
   for (const id of ['from', 'to']) $(id).max = String(test.n - 1);
@@ -495,7 +535,7 @@ async function start() {
   $('train').disabled = false;
   if (config.model) {
     setStatus(`Loading ${config.model.file}…`);
-    if (useModel(await fetchBytes('../checkpoint.safetensors'), config.model.file)) setStatus(`Loaded ${config.model.file} (${test.n} ${config.data} test images).`);
+    useModel(await fetchBytes('../checkpoint.safetensors'), config.model.file, `Loaded ${config.model.file} (${test.n} ${config.data} test images).`);
   } else {
     setStatus(`No checkpoint was served: drop a model.safetensors on the page, or train one below (${test.n} ${config.data} test images).`);
   }
@@ -511,6 +551,8 @@ window.explorer = {
   get modelName() { return state.modelName; },
   get decodeMs() { return [...state.decodeMs]; },
   get losses() { return state.losses.map((p) => p.loss); },
+  /** Per epoch of the last training run: { epoch, loss, bce, kl, seconds, imagesPerSecond } (seconds of training, samples excluded). */
+  get epochs() { return state.epochs.map((e) => ({ ...e })); },
   get training() { return state.training; },
   get view() { return state.view; },
   get hasTsne() { return state.tsne !== null; },

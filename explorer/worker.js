@@ -4,8 +4,8 @@
 // Messages in:  { type: 'train', from: 'scratch' | 'continue', bytes?, name?, kind, latent,
 //                 epochs, images, batchSize, lr, seed }, { type: 'stop' },
 //               { type: 'tsne', mu: Float32Array, n, latent, iterations, perplexity }
-// Messages out: { type: 'status', text }, { type: 'step', epoch, step, total, loss },
-//               { type: 'epoch', epoch, loss, bce, kl, seconds, samples }, { type: 'done', model, checkpoint, stopped },
+// Messages out: { type: 'engine', info: getBackendInfo(), threads } once loaded, { type: 'status', text }, { type: 'step', epoch, step, total, loss },
+//               { type: 'epoch', epoch, loss, bce, kl, seconds, images, samples }, { type: 'done', model, checkpoint, stopped },
 //               { type: 'tsne-progress', iteration, kl }, { type: 'tsne', points }, { type: 'error', message }
 //
 // Threads: this worker runs vaegrad on one thread. The page is cross-origin isolated, so when
@@ -17,6 +17,8 @@ import { fetchImages } from './data.js';
 const ready = (async () => {
   await vg.setBackend('wasm');
   if (typeof vg.setNumThreads === 'function' && self.crossOriginIsolated) vg.setNumThreads(navigator.hardwareConcurrency || 1);
+  // What runs here, for the page to show: the backend and its kernel build (SIMD, or a fallback).
+  postMessage({ type: 'engine', info: vg.getBackendInfo(), threads: typeof vg.getNumThreads === 'function' ? vg.getNumThreads() : 1 });
 })();
 let stopRequested = false;
 let trainData; // the served training subset, fetched once
@@ -71,8 +73,9 @@ async function train(m) {
       stopped = true;
       break;
     }
+    const seconds = (performance.now() - t0) / 1000;
     const samples = Float32Array.from(vg.noGrad(() => trainer.model.eval().decode(z).sigmoid().dataSync()));
-    postMessage({ type: 'epoch', epoch: trainer.epoch, loss: averages.loss, bce: averages.bce, kl: averages.kl, seconds: (performance.now() - t0) / 1000, samples }, [samples.buffer]);
+    postMessage({ type: 'epoch', epoch: trainer.epoch, loss: averages.loss, bce: averages.bce, kl: averages.kl, seconds, images: averages.images, samples }, [samples.buffer]);
   }
   trainer.model.eval();
   const model = modelBytes(trainer);

@@ -20,6 +20,20 @@ describe('public API (the README\'s names)', () => {
     expect(vg.setBackend('js')).toBeInstanceOf(Promise);
   });
 
+  it('getBackendInfo() names the backend, and for wasm the kernel build', async () => {
+    const before = vg.getBackend();
+    try {
+      await vg.setBackend('wasm');
+      const info = vg.getBackendInfo();
+      expect(info.name).toBe('wasm');
+      expect(process.env.VAEGRAD_WASM_RELAXED === '1' ? ['simd', 'relaxed-simd'] : ['simd']).toContain(info.kernels);
+      await vg.setBackend('js');
+      expect(vg.getBackendInfo()).toEqual({ name: 'js' });
+    } finally {
+      await vg.setBackend(before);
+    }
+  });
+
   it('gives tensors the listed methods and properties', () => {
     const x = vg.tensor([[1, 2], [3, 4]], { requiresGrad: true });
     const methods = [

@@ -86,11 +86,14 @@ export interface BackendInfo {
   vendor?: string;
   /** gpu backend only: true when the renderer is not a GPU (llvmpipe, lavapipe, SwiftShader, GPU.js cpu/webasm). */
   software?: boolean;
+  /** wasm backend only: the kernel build this engine runs, 'simd' or 'relaxed-simd'. */
+  kernels?: string;
 }
 
-/** The backend that runs and, for the GPU backend, its GPU.js mode and what renders. */
+/** The backend that runs: for the wasm backend its kernel build, for the GPU backend its GPU.js mode and what renders. */
 export function getBackendInfo(): BackendInfo {
-  const b = currentBackend() as Backend & { mode?: string; renderer?: { renderer: string; vendor: string; software: boolean } };
+  const b = currentBackend() as Backend & { mode?: string; flavor?: string; renderer?: { renderer: string; vendor: string; software: boolean } };
+  if (b.flavor !== undefined) return { name: b.name, kernels: b.flavor };
   if (b.mode === undefined) return { name: b.name };
   return b.renderer ? { name: b.name, mode: b.mode, renderer: b.renderer.renderer, vendor: b.renderer.vendor, software: b.renderer.software } : { name: b.name, mode: b.mode };
 }

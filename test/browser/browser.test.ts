@@ -46,6 +46,7 @@ interface PageResult {
   defaultBackend: string;
   backends: string[];
   backendAfterSet: string;
+  backendInfo: { name: string; kernels?: string };
   grads: { wasm: Record<string, number[]>; js: Record<string, number[]>; maxDiff: Record<string, number> };
   randn: number[];
   asyncCompiles?: number;
@@ -147,6 +148,7 @@ suite('vaegrad in headless Chromium (no bundler)', () => {
     // The default before any await: 'wasm' where the engine compiles synchronously, else 'js'.
     expect(['wasm', 'js']).toContain(result.defaultBackend);
     expect(result.backendAfterSet).toBe('wasm');
+    expect(result.backendInfo).toEqual({ name: 'wasm', kernels: 'simd' }); // Chromium runs the SIMD build
     expect(result.train.backend).toBe('wasm');
   });
 

@@ -109,6 +109,10 @@ suite('the explorer page (vaegrad serve) in headless Chromium', { timeout: 300_0
     expect(await page.textContent('#model-info')).toMatch(/convolutional VAE, latent 20, 1,6\d\d,\d\d\d parameters/);
     expect(await page.evaluate(() => self.crossOriginIsolated)).toBe(true);
     expect(await page.isHidden('#error')).toBe(true);
+    // What runs, as getBackendInfo() reports it on the page and in the training worker (started with the page).
+    await page.waitForFunction(() => !document.getElementById('engine')!.textContent!.includes('loading'));
+    expect(await page.textContent('#engine')).toBe('vaegrad on this page: wasm backend (simd kernels), 1 thread; '
+      + 'in the training worker: wasm backend (simd kernels), 1 thread. The page is cross-origin isolated.');
     expect(problems).toEqual([]);
   });
 
@@ -151,7 +155,7 @@ suite('the explorer page (vaegrad serve) in headless Chromium', { timeout: 300_0
     await page.selectOption('#view', 'tsne');
     await page.waitForFunction(() => (window as unknown as { explorer: { hasTsne: boolean } }).explorer.hasTsne, undefined, { timeout: 120_000 });
     expect(await page.textContent('#latent-info')).toMatch(/nearest plotted neighbours/);
-    expect(await page.textContent('#status')).toMatch(/^t-SNE of 300 points done \(KL \d\.\d\d\d\)\.$/);
+    expect(await page.textContent('#status')).toMatch(/^checkpoint\.safetensors: t-SNE of 300 points done \(KL \d\.\d\d\d\)\.$/);
     const points = await api<PlotPoint[]>('plotPoints');
     // A real embedding, not a collapsed cloud: spread out, and the digits apart about as well as
     // in the 20-D means themselves (nearest-neighbour label agreement, the means computed here).
@@ -257,8 +261,14 @@ suite('the explorer page (vaegrad serve) in headless Chromium', { timeout: 300_0
     expect(losses.length).toBe(6); // 3 epochs of 2 steps
     expect(losses.every(Number.isFinite)).toBe(true);
     expect(losses[5]!).toBeLessThan(losses[0]! * 0.9);
-    expect(await page.textContent('#train-status')).toMatch(/^epoch 3: loss \d+\.\d\d .* Done; the model shown is the trained one\.$/);
+    expect(await page.textContent('#train-status')).toMatch(/^epoch 3: loss \d+\.\d\d \(BCE .*\), \d+\.\d s, \d+ images\/s\. Done; the model shown is the trained one\.$/);
     expect(await api<string>('modelName')).toBe('trained in this tab (epoch 3)');
+    const epochs = await api<{ epoch: number; seconds: number; imagesPerSecond: number }[]>('epochs');
+    expect(epochs.map((e) => e.epoch)).toEqual([1, 2, 3]);
+    expect(epochs.every((e) => e.seconds > 0 && Math.abs(e.imagesPerSecond * e.seconds - 64) < 1e-6)).toBe(true);
+    // The status line follows the new model: the t-SNE view (still chosen) embeds it, and says so when done.
+    await page.waitForFunction(() => (window as unknown as { explorer: { hasTsne: boolean } }).explorer.hasTsne, undefined, { timeout: 120_000 });
+    expect(await page.textContent('#status')).toMatch(/^trained in this tab \(epoch 3\): t-SNE of 300 points done \(KL \d\.\d\d\d\)\.$/);
     expectDrawn(await pixels(page, 'loss'), 'loss curve');
     expectDrawn(await pixels(page, 'train-samples'), 'samples of the trained model');
 
@@ -269,8 +279,16 @@ suite('the explorer page (vaegrad serve) in headless Chromium', { timeout: 300_0
     await page.waitForFunction(() => (window as unknown as { explorer: { losses: number[] } }).explorer.losses.length > 0, undefined, { timeout: 60_000 });
     await page.click('#stop');
     await page.waitForFunction(() => !(window as unknown as { explorer: { training: boolean } }).explorer.training, undefined, { timeout: 60_000 });
-    expect(await page.textContent('#train-status')).toMatch(/Stopped; the model shown is where training stopped\.$/);
+    expect(await page.textContent('#train-status')).toMatch(/^(epoch \d+: .* images\/s\. )?Stopped; the model shown is where training stopped\.$/);
     expect(await api<string>('modelName')).toMatch(/^trained in this tab \(epoch \d+\)$/);
+    // No in-progress text is left behind: back on two dimensions, the status is the stopped run's.
+    await page.selectOption('#view', 'dims');
+    await page.selectOption('#train-from', 'continue');
+    await page.fill('#epochs', '1');
+    await page.click('#train');
+    await page.click('#stop');
+    await page.waitForFunction(() => !(window as unknown as { explorer: { training: boolean } }).explorer.training, undefined, { timeout: 60_000 });
+    expect(await page.textContent('#status')).toMatch(/^Training stopped: showing the model trained in this tab \(epoch \d+\)\.$/);
     expect(problems).toEqual([]);
   });
 });

@@ -28,6 +28,7 @@ async function run() {
 
   await vg.setBackend('wasm');
   r.backendAfterSet = vg.getBackend();
+  r.backendInfo = vg.getBackendInfo();
   r.asyncCompiles = globalThis.__asyncCompiles; // counted where the test refuses sync compiles
   const wasm = grads();
   await vg.setBackend('js');
