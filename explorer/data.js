@@ -2,17 +2,26 @@
 // vaegrad's own reader) and the served checkpoint. Shared by explorer.js and worker.js.
 import { parseIdx } from '../dist/src/index.js';
 
-/** The bytes at a URL (relative to this module), or an Error naming the URL and the HTTP status. */
-export async function fetchBytes(path) {
+/** The response for a URL (relative to this module), or an Error naming the URL and the HTTP status. */
+async function fetchOk(path) {
   const url = new URL(path, import.meta.url);
   const r = await fetch(url);
   if (!r.ok) throw new Error(`${url.pathname}: HTTP ${r.status} ${r.statusText}`);
-  return new Uint8Array(await r.arrayBuffer());
+  return r;
 }
 
-/** The server's configuration: { model: { file, kind, latent } | null, data, testImages, trainImages }. */
+/** The bytes at a URL (relative to this module), or an Error naming the URL and the HTTP status. */
+export async function fetchBytes(path) {
+  return new Uint8Array(await (await fetchOk(path)).arrayBuffer());
+}
+
+/**
+ * The server's configuration: { model: { file, kind, latent } | null, data, testImages, trainImages },
+ * and offline: true when the server did not answer and the copy saved for offline use did (sw.js).
+ */
 export async function fetchConfig() {
-  return JSON.parse(new TextDecoder().decode(await fetchBytes('../config.json')));
+  const r = await fetchOk('../config.json');
+  return { ...(await r.json()), offline: r.headers.has('x-vaegrad-offline') };
 }
 
 /** A served split ('test' or 'train') as { pixels: Float32Array (N * 784, in [0, 1]), labels: Int32Array, n }. */

@@ -523,21 +523,47 @@ function wire() {
   $('stop').addEventListener('click', () => state.trainWorker?.postMessage({ type: 'stop' }));
 }
 
+/** Register sw.js, which saves the page, the package and the data, and say how that went. */
+async function saveForOffline() {
+  const say = (text) => { $('offline').textContent = text; };
+  if (!('serviceWorker' in navigator)) return say('This browser cannot save the page for offline use (no service workers here).');
+  try {
+    const reg = await navigator.serviceWorker.register('sw.js');
+    const installing = reg.installing ?? reg.waiting;
+    if (installing) {
+      say('Saving the page, the package and the data for offline use…');
+      installing.addEventListener('statechange', () => {
+        if (installing.state === 'redundant') say('Could not save the page for offline use (the service worker did not install).');
+      });
+    }
+    await navigator.serviceWorker.ready;
+    if (!navigator.serviceWorker.controller) {
+      await new Promise((ok) => navigator.serviceWorker.addEventListener('controllerchange', ok, { once: true }));
+    }
+    say('Saved for offline use: with the server stopped, reloading this page still works.');
+  } catch (e) {
+    say(`Could not save the page for offline use: ${message(e)}`);
+  }
+}
+
 async function start() {
   wire();
   await vg.setBackend('wasm');
   showEngine();
   startTrainWorker();
+  saveForOffline(); // in the background: the page works without it
   const [config, test] = await Promise.all([fetchConfig(), fetchImages('test')]);
   state.test = test;
   for (const id of ['from', 'to']) $(id).max = String(test.n - 1);
   $('to').value = String(Math.min(test.n - 1, Math.floor(test.n / 2) + 1)); // another digit than image 0
   $('train').disabled = false;
+  // Served from the copy saved for offline use: say so, so that nobody wonders why a retrained checkpoint does not show.
+  const offline = config.offline ? ' The server is not reachable: this is the copy saved for offline use.' : '';
   if (config.model) {
     setStatus(`Loading ${config.model.file}…`);
-    useModel(await fetchBytes('../checkpoint.safetensors'), config.model.file, `Loaded ${config.model.file} (${test.n} ${config.data} test images).`);
+    useModel(await fetchBytes('../checkpoint.safetensors'), config.model.file, `Loaded ${config.model.file} (${test.n} ${config.data} test images).${offline}`);
   } else {
-    setStatus(`No checkpoint was served: drop a model.safetensors on the page, or train one below (${test.n} ${config.data} test images).`);
+    setStatus(`No checkpoint was served: drop a model.safetensors on the page, or train one below (${test.n} ${config.data} test images).${offline}`);
   }
 }
 

@@ -1,10 +1,11 @@
 // `vaegrad serve`: the latent-space explorer. Checks the checkpoint and the data, then serves
 // the page (explorer/ in the package), the built package (dist/src/), seeded stratified
-// subsets of the data as IDX files, and the checkpoint, until Ctrl-C.
+// subsets of the data as IDX files, the checkpoint, and the list of all of these that the
+// page's service worker saves for offline use, until Ctrl-C.
 
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import type { Server } from 'node:http';
-import { basename, dirname, join, resolve } from 'node:path';
+import { basename, dirname, join, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { serializeIdx } from '../io/idx.js';
 import type { ImageDataset } from '../vae/data.js';
@@ -43,6 +44,20 @@ function idxEntries(ds: ImageDataset, name: string): Record<string, Entry> {
   };
 }
 
+/**
+ * The URL paths the page's service worker (explorer/sw.js) saves on install, so that a reload
+ * works with the server stopped: the page's files and the package's modules (every .js, .html
+ * and .css below the folders; the page imports most of the package), and the single entries.
+ */
+export function offlineFiles(folders: Record<string, string>, entries: readonly string[]): string[] {
+  const files = Object.entries(folders).flatMap(([prefix, dir]) =>
+    (readdirSync(dir, { recursive: true, encoding: 'utf8' }))
+      .filter((f) => /\.(js|html|css)$/.test(f))
+      .map((f) => `${prefix}${f.split(sep).join('/')}`));
+  // The page is opened as its folder ('/explorer/'), which serves index.html.
+  return [...Object.keys(folders).filter((prefix) => files.includes(`${prefix}index.html`)), ...files, ...entries].sort();
+}
+
 export interface Explorer {
   url: string;
   server: Server;
@@ -71,7 +86,9 @@ export async function startExplorer(f: Flags, given: Set<string>, log: Log): Pro
     '/config.json': { bytes: new TextEncoder().encode(JSON.stringify(config)), type: 'application/json' },
   };
   if (model) entries['/checkpoint.safetensors'] = { file: checkpoint, type: 'application/octet-stream' };
-  const server = createExplorerServer({ folders: { '/explorer/': join(root, 'explorer'), '/dist/src/': dist }, entries, index: '/explorer/' });
+  const folders = { '/explorer/': join(root, 'explorer'), '/dist/src/': dist };
+  entries['/offline-files.json'] = { bytes: new TextEncoder().encode(JSON.stringify(offlineFiles(folders, Object.keys(entries)))), type: 'application/json' };
+  const server = createExplorerServer({ folders, entries, index: '/explorer/' });
   let url: string;
   try {
     url = await listen(server, f.host, f.port);

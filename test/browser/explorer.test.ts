@@ -2,9 +2,10 @@
 // /usr/bin/chromium through playwright-core, as browser.test.ts): a tiny ConvVAE trained here is
 // served; the page loads it, draws samples, decodes the point under the pointer, interpolates
 // with the slider, rejects a corrupt dropped file and keeps working, downloads a model that
-// Node loads with the same outputs, trains in its worker (the loss falls; Stop stops), and
-// decodes t-SNE neighbourhoods. Canvases are checked on content (drawn, changed, closer to the
-// right digit), not on exact pixels.
+// Node loads with the same outputs, trains in its worker (the loss falls; Stop stops), embeds
+// the means with t-SNE and decodes its neighbourhoods, and works offline once served (the server
+// stopped, a reload still loads, decodes and trains). Canvases are checked on content (drawn,
+// changed, closer to the right digit), not on exact pixels.
 //
 // Needs dist/ built (`npm test` builds it). Skips with a notice outside CI when Chromium is absent.
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
@@ -290,5 +291,32 @@ suite('the explorer page (vaegrad serve) in headless Chromium', { timeout: 300_0
     await page.waitForFunction(() => !(window as unknown as { explorer: { training: boolean } }).explorer.training, undefined, { timeout: 60_000 });
     expect(await page.textContent('#status')).toMatch(/^Training stopped: showing the model trained in this tab \(epoch \d+\)\.$/);
     expect(problems).toEqual([]);
+  });
+
+  // Last: it stops the server.
+  it('works offline once served: with the server stopped, a reload loads the model, decodes and trains', async () => {
+    await page.waitForFunction(() => document.getElementById('offline')!.textContent!.startsWith('Saved for offline use'), undefined, { timeout: 120_000 });
+    explorer!.server.closeAllConnections();
+    await explorer!.close();
+    await expect(fetch(`${explorer!.url}explorer/`)).rejects.toThrow(); // the server is gone
+    const before = problems.length;
+    await page.reload({ waitUntil: 'commit' });
+    await page.waitForFunction(() => 'explorer' in window);
+    expect(await page.evaluate(() => (window as unknown as { explorer: { ready: Promise<boolean> } }).explorer.ready), await page.textContent('#error') ?? '').toBe(true);
+    expect(await page.textContent('#status')).toBe('Loaded checkpoint.safetensors (2000 MNIST test images). The server is not reachable: this is the copy saved for offline use.');
+    expect(await page.evaluate(() => self.crossOriginIsolated)).toBe(true);
+    expectDrawn(await pixels(page, 'samples'), 'sample grid, offline');
+    const z = Array.from(vg.randn([1, 20], { generator: new vg.Generator(9) }).dataSync());
+    expect((await api<number[]>('decode', z)).length).toBe(784);
+    // The training images were saved too.
+    await page.selectOption('#train-from', 'scratch');
+    await page.fill('#epochs', '1');
+    await page.fill('#train-images', '64');
+    await page.fill('#batch-size', '32');
+    await page.click('#train');
+    await page.waitForFunction(() => !(window as unknown as { explorer: { training: boolean } }).explorer.training, undefined, { timeout: 90_000 });
+    expect(await page.isHidden('#error'), await page.textContent('#error') ?? '').toBe(true);
+    expect(await api<number[]>('losses')).toHaveLength(2);
+    expect(problems.slice(before)).toEqual([]);
   });
 });

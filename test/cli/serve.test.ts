@@ -178,6 +178,16 @@ describe('vaegrad serve', () => {
       expect(counts.reduce((a, b) => a + b)).toBe(2000);
       for (const c of counts) expect(c).toBeGreaterThanOrEqual(170);
       expect(readFileSync(join(ROOT, 'package.json'), 'utf8')).toContain('"explorer"');
+      // What the page's service worker saves for offline use: everything the page loads, each of it served.
+      const offline = JSON.parse((await get(port, '/offline-files.json')).text.split('\r\n\r\n')[1]!) as string[];
+      for (const f of ['/explorer/', '/explorer/index.html', '/explorer/explorer.js', '/explorer/worker.js', '/explorer/sw.js', '/explorer/style.css',
+        '/dist/src/index.js', '/dist/src/vae/index.js', '/dist/src/backend/wasm/generated/kernels.js', '/config.json', '/data/train-images.idx', '/data/test-labels.idx']) {
+        expect(offline, f).toContain(f);
+      }
+      expect(offline.filter((f) => f.endsWith('.map') || f.endsWith('.ts'))).toEqual([]);
+      expect(offline).not.toContain('/checkpoint.safetensors'); // none was served
+      const statuses = await Promise.all(offline.map((f) => fetch(`${ex.url}${f.slice(1)}`, { method: 'HEAD' }).then((r) => r.status)));
+      expect(statuses.every((st) => st === 200), offline.filter((_, i) => statuses[i] !== 200).join(', ')).toBe(true);
     } finally {
       await ex.close();
     }
