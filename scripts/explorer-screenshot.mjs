@@ -63,12 +63,14 @@ try {
   // End with the pointer on a point so that the decoded digit and the marker show.
   const p = (await page.evaluate(() => window.explorer.plotPoints()))[7];
   await page.locator('#latent').hover({ position: { x: p.cx, y: p.cy } });
+  await page.waitForFunction(() => document.getElementById('offline').textContent.startsWith('Saved'), undefined, { timeout: 60_000 }).catch(() => {});
   await page.waitForTimeout(300);
   await page.screenshot({ path: out, fullPage: true });
   console.log(JSON.stringify({
     out, view, points, iterations, tsneSeconds, decodes: ms.length,
     decodeMs: { median: +q(0.5).toFixed(2), p90: +q(0.9).toFixed(2), min: +ms[0].toFixed(2), max: +ms[ms.length - 1].toFixed(2) },
     trainStatus: trainImages > 0 ? await page.textContent('#train-status') : null,
+    status: await page.textContent('#status'),
     engine: await page.textContent('#engine'),
   }));
 } finally {
