@@ -3,7 +3,7 @@
 // autograd/engine.ts), so this file depends only on shapes, dtypes and the backend registry.
 
 import type { Storage, View } from './backend/backend.js';
-import { currentBackend, moveStorage } from './backend/registry.js';
+import { currentBackend, moveStorage, releaseStorage } from './backend/registry.js';
 import type { DType, TypedArray } from './dtype.js';
 import { isFloat } from './dtype.js';
 import type { Shape } from './shape.js';
@@ -206,8 +206,31 @@ function nest(flat: TypedArray, shape: Shape): NestedArray {
   return build(0, 0);
 }
 
+/** When each storage made by an op got its first tensor (fromStorage): a serial number, for the engine's eager frees. */
+const births = new WeakMap<Storage, number>();
+let serial = 0;
+
 /** A new tensor over a fresh contiguous storage. */
 export function fromStorage(storage: Storage, shape: Shape): Tensor {
   if (storage.size !== numel(shape)) throw new Error(`internal: storage of ${storage.size} elements for shape ${fmtShape(shape)}`);
+  if (!births.has(storage)) births.set(storage, ++serial);
   return new Tensor(storage, [...shape]);
+}
+
+/** The serial number of the last storage made by an op (see bornAfter). */
+export function lastStorageSerial(): number {
+  return serial;
+}
+
+/** Whether the storage was made by an op after the storage numbered `mark` (false for storage from elsewhere). */
+export function bornAfter(s: Storage, mark: number): boolean {
+  return (births.get(s) ?? 0) > mark;
+}
+
+/**
+ * Free a tensor's storage now (the backend's memory; the garbage collector's where it has none).
+ * Only for storage the caller proves no other tensor, view or user can reach: reading it again throws.
+ */
+export function releaseStorageOf(t: Tensor): void {
+  releaseStorage(t.storage);
 }

@@ -1,10 +1,14 @@
 // Reverse-mode differentiation: a topological walk from the output, gradients summed (never
 // assigned) into each input, leaves' .grad accumulated across backward calls.
+//
+// Gradients the walk makes are freed as soon as they are consumed (GradientFrees), so a backward
+// pass holds only the gradients still pending, not all of them until the garbage collector runs.
 
-import { Tensor } from '../tensor.js';
+import type { Storage } from '../backend/backend.js';
+import { Tensor, bornAfter, lastStorageSerial, releaseStorageOf } from '../tensor.js';
 import { onesLike } from '../creation.js';
 import { fmtShape, shapeEq } from '../shape.js';
-import { Function } from './function.js';
+import { Function, OpFunction } from './function.js';
 import { enableGrad, noGrad } from './grad-mode.js';
 
 /** Options of backward() (torch.Tensor.backward's retain_graph and create_graph). */
@@ -51,48 +55,114 @@ function checkGradFor(op: string, root: Tensor, grad: Tensor | null | undefined,
 }
 
 /**
+ * Frees the gradients a walk has consumed, where it can prove nothing else reaches them: the
+ * storage was made by an op during this walk (never the user's gradient or anything older), it
+ * was never given to or made by a user-written Function's backward (which may keep it), no
+ * pending gradient shares it (add's backward hands one gradient to both inputs; views share
+ * storage), and the walk does not hand it out (grad() returns its results). Off with createGraph,
+ * where gradients are part of a graph.
+ */
+class GradientFrees {
+  /** Pending gradients (entries of the walk's map) per storage. */
+  private readonly pending = new Map<Storage, number>();
+  private readonly kept = new Set<Storage>();
+  private readonly freed = new Set<Storage>();
+
+  /** mark: lastStorageSerial() before the walk made anything (storage numbered above it is the walk's). */
+  constructor(
+    private readonly mark: number,
+    private readonly enabled: boolean,
+  ) {}
+
+  add(g: Tensor): void {
+    if (this.enabled) this.pending.set(g.storage, (this.pending.get(g.storage) ?? 0) + 1);
+  }
+
+  remove(g: Tensor): void {
+    if (!this.enabled) return;
+    const n = this.pending.get(g.storage)! - 1;
+    if (n === 0) this.pending.delete(g.storage);
+    else this.pending.set(g.storage, n);
+  }
+
+  /** Never free this gradient's storage (handed out, or touched by user code). */
+  keep(g: Tensor): void {
+    if (this.enabled) this.kept.add(g.storage);
+  }
+
+  /** The gradient was consumed: free its storage if nothing can reach it. */
+  consumed(g: Tensor): void {
+    if (!this.enabled) return;
+    const s = g.storage;
+    if (this.pending.has(s) || this.kept.has(s) || this.freed.has(s) || !bornAfter(s, this.mark)) return;
+    this.freed.add(s);
+    releaseStorageOf(g);
+  }
+}
+
+/**
  * The reverse walk shared by backward() and grad(): pushes the roots' gradients through the
  * graph in topological order; `reached(t, g)` receives each tensor's total gradient and says
- * whether to continue through its gradFn.
+ * whether to continue through its gradFn; `holds(t)`: whether reached() kept t's gradient itself.
  */
-function walk(roots: readonly Tensor[], rootGrads: readonly Tensor[], opts: BackwardOptions, reached: (t: Tensor, g: Tensor) => boolean, order = topoOrder(roots)): void {
+function walk(roots: readonly Tensor[], rootGrads: readonly Tensor[], opts: BackwardOptions, frees: GradientFrees, reached: (t: Tensor, g: Tensor) => boolean, holds: (t: Tensor) => boolean, order = topoOrder(roots)): void {
   const retain = opts.retainGraph || opts.createGraph;
   const run = <T>(f: () => T): T => (opts.createGraph ? enableGrad(f) : noGrad(f));
   const grads = new Map<Tensor, Tensor>();
-  roots.forEach((r, i) => {
-    const prev = grads.get(r);
-    grads.set(r, prev ? run(() => prev.add(rootGrads[i]!)) : rootGrads[i]!);
-  });
+  /** Sum a gradient into input's pending total (the previous total is consumed by the add). */
+  const accumulate = (input: Tensor, ig: Tensor): void => {
+    const prev = grads.get(input);
+    const total = prev ? run(() => prev.add(ig)) : ig;
+    grads.set(input, total);
+    frees.add(total);
+    if (prev) {
+      frees.remove(prev);
+      frees.consumed(prev);
+    }
+  };
+  roots.forEach((r, i) => accumulate(r, rootGrads[i]!));
   for (const t of order) {
     const g = grads.get(t);
+    if (!g) continue;
     grads.delete(t);
-    if (!g || !reached(t, g) || !t.gradFn) continue;
-    const fn = t.gradFn;
+    frees.remove(g);
+    const go = reached(t, g) && t.gradFn;
+    if (holds(t)) frees.keep(g);
+    if (!go) {
+      frees.consumed(g);
+      continue;
+    }
+    const fn = t.gradFn!;
     if (fn instanceof Function && fn.isReleased) {
       throw new Error(RELEASED);
     }
     if (fn instanceof Function) fn.checkSaved();
     const inGrads = run(() => fn.backward(g));
+    const userCode = !(fn instanceof OpFunction);
+    if (userCode) frees.keep(g);
     fn.inputs.forEach((input, i) => {
       const ig = inGrads[i];
       if (!input.requiresGrad || !ig) return;
       if (!shapeEq(ig.shape, input.shape)) {
         throw new Error(`internal: ${fn.name}.backward gave a gradient of shape ${fmtShape(ig.shape)} for an input of shape ${fmtShape(input.shape)}`);
       }
-      const prev = grads.get(input);
-      grads.set(input, prev ? run(() => prev.add(ig)) : ig);
+      if (userCode) frees.keep(ig);
+      accumulate(input, ig);
     });
+    frees.consumed(g);
     if (!retain && fn instanceof Function) fn.release();
   }
 }
 
 export function backward(root: Tensor, grad?: Tensor, opts: BackwardOptions = {}): void {
+  const frees = new GradientFrees(lastStorageSerial(), !opts.createGraph);
   const g = checkGradFor('backward', root, grad, 'output');
   const run = <T>(f: () => T): T => (opts.createGraph ? enableGrad(f) : noGrad(f));
-  walk([root], [g], opts, (t, tg) => {
+  // .grad gets a clone or a sum (never the walk's gradient itself, which is then freed), except with createGraph
+  walk([root], [g], opts, frees, (t, tg) => {
     if (!t.gradFn || t.retainsGrad) t.grad = run(() => (t.grad ? t.grad.add(tg) : opts.createGraph ? tg : tg.clone()));
     return true;
-  });
+  }, () => false);
 }
 
 /** Options of autograd.grad() (torch.autograd.grad's grad_outputs, retain_graph, create_graph, allow_unused). */
@@ -113,6 +183,7 @@ export function grad(outputs: Tensor | readonly Tensor[], inputs: Tensor | reado
   const gos: (Tensor | null)[] = opts.gradOutputs === undefined ? [] : Array.isArray(opts.gradOutputs) ? [...opts.gradOutputs] : [opts.gradOutputs as Tensor];
   if (outs.length === 0) throw new Error('autograd.grad: no outputs given');
   if (gos.length && gos.length !== outs.length) throw new Error(`autograd.grad: ${gos.length} gradOutputs for ${outs.length} outputs`);
+  const frees = new GradientFrees(lastStorageSerial(), !opts.createGraph);
   const rootGrads = outs.map((o, i) => checkGradFor('autograd.grad', o, gos[i], outs.length > 1 ? `output ${i}` : 'output'));
   ins.forEach((x, i) => {
     if (!(x instanceof Tensor)) throw new Error(`autograd.grad: input ${i} is not a Tensor`);
@@ -128,10 +199,10 @@ export function grad(outputs: Tensor | readonly Tensor[], inputs: Tensor | reado
   }
   const wanted = new Set(ins);
   const found = new Map<Tensor, Tensor>();
-  walk(outs, rootGrads, opts, (t, g) => {
+  walk(outs, rootGrads, opts, frees, (t, g) => {
     if (wanted.has(t)) found.set(t, g);
     return leadsToInput.has(t);
-  }, full.filter((t) => leadsToInput.has(t)));
+  }, (t) => wanted.has(t), full.filter((t) => leadsToInput.has(t)));
   return ins.map((x, i) => {
     const g = found.get(x);
     // A fresh, contiguous tensor (a gradient may be a view of another one, or of gradOutputs).

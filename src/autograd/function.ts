@@ -110,3 +110,10 @@ export abstract class Function implements GradFn {
     return this.released;
   }
 }
+
+/**
+ * The library's own differentiable ops. Their backward reads its gradient and saved tensors and
+ * keeps no reference to them or to its results, so the engine may free a gradient once such a
+ * backward has consumed it (a user's Function may keep one: the engine leaves those alone).
+ */
+export abstract class OpFunction extends Function {}

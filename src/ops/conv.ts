@@ -3,7 +3,7 @@
 // Each is a Function whose gradient is written with the other two, so they nest to any order.
 
 import type { Conv2dGeometry } from '../backend/backend.js';
-import { Function } from '../autograd/function.js';
+import { OpFunction } from '../autograd/function.js';
 import { fmtShape } from '../shape.js';
 import type { Tensor } from '../tensor.js';
 import { backend, checkFloat, checkTensor, fromStorage } from './kernel.js';
@@ -38,10 +38,10 @@ const yShape = (g: Conv2dGeometry): number[] => [g.n, g.o, g.oh, g.ow];
 const wShape = (g: Conv2dGeometry): number[] => [g.o, g.c / g.groups, g.kh, g.kw];
 
 /** A fused bias's gradient: the sum over every dim but the channels. */
-const biasGrad = (fn: Function, g: Tensor): (Tensor | null)[] => (fn.inputs.length > 2 && fn.needsGrad[2] ? [g.sum([0, 2, 3])] : []);
+const biasGrad = (fn: OpFunction, g: Tensor): (Tensor | null)[] => (fn.inputs.length > 2 && fn.needsGrad[2] ? [g.sum([0, 2, 3])] : []);
 
 /** conv2d(x, w) [+ bias, fused in the kernel when the backend offers conv2dBias]. */
-class Conv2dFn extends Function {
+class Conv2dFn extends OpFunction {
   x!: Tensor;
   w!: Tensor;
   g!: Conv2dGeometry;
@@ -65,7 +65,7 @@ class Conv2dFn extends Function {
 }
 
 /** conv2d's backward-data, which is conv-transpose's forward [+ bias, fused when the backend offers it]. */
-class ConvBackwardData extends Function {
+class ConvBackwardData extends OpFunction {
   dy!: Tensor;
   w!: Tensor;
   g!: Conv2dGeometry;
@@ -85,7 +85,7 @@ class ConvBackwardData extends Function {
   }
 }
 
-class ConvBackwardFilter extends Function {
+class ConvBackwardFilter extends OpFunction {
   x!: Tensor;
   dy!: Tensor;
   g!: Conv2dGeometry;

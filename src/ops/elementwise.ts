@@ -4,7 +4,7 @@
 // Each differentiable op's gradient sits next to its forward, written with public ops.
 
 import type { BinaryOp, UnaryOp } from '../backend/backend.js';
-import { Function } from '../autograd/function.js';
+import { OpFunction } from '../autograd/function.js';
 import type { DType } from '../dtype.js';
 import { DEFAULT_FLOAT, isFloat, scalarFor } from '../dtype.js';
 import { broadcastShapes, fmtShape } from '../shape.js';
@@ -44,7 +44,7 @@ const INT_OK = new Set<UnaryOp>(['neg', 'abs', 'sign', 'relu', 'square', 'clamp'
 const READS_OUTPUT = new Set<UnaryOp>(['exp', 'sqrt', 'sigmoid', 'tanh', 'reciprocal']);
 const READS_NOTHING = new Set<UnaryOp>(['neg', 'addScalar', 'mulScalar']);
 
-class Unary extends Function {
+class Unary extends OpFunction {
   op!: UnaryOp;
   a = 0;
   b = 0;
@@ -129,7 +129,7 @@ export function sign(x: Tensor): Tensor { return constUnary('sign', x); }
 /** 1 where min <= x <= max, else 0 (no gradient). */
 export function inRange(x: Tensor, min: number, max: number): Tensor { return constUnary('inRange', x, min, max); }
 
-class Binary extends Function {
+class Binary extends OpFunction {
   op!: BinaryOp;
   a!: Tensor;
   b!: Tensor;
@@ -303,7 +303,7 @@ export function logicalOr(a: Tensor, b: Tensor): Tensor { return compare('ne', a
 /** Elementwise exclusive or of the truth values (non-zero) of a and b (bool). */
 export function logicalXor(a: Tensor, b: Tensor): Tensor { return compare('ne', compare('ne', a, 0), compare('ne', b, 0)); }
 
-class Where extends Function {
+class Where extends OpFunction {
   cond!: Tensor;
   a!: Tensor;
   b!: Tensor;

@@ -2,7 +2,7 @@
 // gather, index_select and scatter_add). gather and scatterAdd are the primitives, each other's
 // gradient; indexSelect is a gather through an index broadcast along the other dims.
 
-import { Function } from '../autograd/function.js';
+import { OpFunction } from '../autograd/function.js';
 import { zeros } from '../creation.js';
 import type { Shape } from '../shape.js';
 import { fmtShape, normDim } from '../shape.js';
@@ -10,7 +10,7 @@ import type { Tensor } from '../tensor.js';
 import { backend, checkTensor, fromStorage } from './kernel.js';
 import { cat } from './movement.js';
 
-class Gather extends Function {
+class Gather extends OpFunction {
   inShape!: Shape;
   dim!: number;
   index!: Tensor;
@@ -24,7 +24,7 @@ class Gather extends Function {
   }
 }
 
-class ScatterAdd extends Function {
+class ScatterAdd extends OpFunction {
   dim!: number;
   index!: Tensor;
   srcShape!: Shape;

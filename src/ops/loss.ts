@@ -1,6 +1,6 @@
 // Losses, with PyTorch's reductions: 'mean' (default), 'sum' or 'none'.
 
-import { Function } from '../autograd/function.js';
+import { OpFunction } from '../autograd/function.js';
 import { fmtShape, shapeEq } from '../shape.js';
 import type { Tensor } from '../tensor.js';
 import { noGrad } from '../autograd/grad-mode.js';
@@ -38,7 +38,7 @@ function pairArgs(op: string, input: Tensor, target: Tensor): Tensor {
  * target agrees (PyTorch 1.13 returns NaN for three of the four infinite cases). The gradient is
  * the exact sigmoid(l) - t (smooth at l = 0, finite everywhere).
  */
-class BceWithLogits extends Function {
+class BceWithLogits extends OpFunction {
   l!: Tensor;
   t!: Tensor;
   forward(logits: Tensor, target: Tensor): Tensor {
@@ -60,7 +60,7 @@ class BceWithLogits extends Function {
 const BCE_EPS = 1e-12;
 
 /** BCE on probabilities: logs clamped at -100 as PyTorch does; gradient (p - t) / max(p(1 - p), 1e-12) as PyTorch's. */
-class Bce extends Function {
+class Bce extends OpFunction {
   p!: Tensor;
   t!: Tensor;
   forward(probs: Tensor, target: Tensor): Tensor {

@@ -1,13 +1,13 @@
 // Matrix product with PyTorch's rules: 1-D operands are promoted and squeezed back, and
 // leading (batch) dims broadcast. The kernel sees [batch, m, k] x [batch, k, n] strided views.
 
-import { Function } from '../autograd/function.js';
+import { OpFunction } from '../autograd/function.js';
 import { broadcastShapes, fmtShape } from '../shape.js';
 import type { Tensor } from '../tensor.js';
 import { backend, checkFloat, checkTensor, fromStorage } from './kernel.js';
 import { sumTo } from './reduce.js';
 
-class MatMul extends Function {
+class MatMul extends OpFunction {
   a!: Tensor;
   b!: Tensor;
   forward(a: Tensor, b: Tensor): Tensor {

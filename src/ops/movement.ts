@@ -1,7 +1,7 @@
 // Movement ops: views that share storage (reshape, permute, expand, slice, ...), and the
 // copying ones (contiguous, clone, cast, cat). A view's gradient undoes the view.
 
-import { Function } from '../autograd/function.js';
+import { OpFunction } from '../autograd/function.js';
 import { isGradEnabled } from '../autograd/grad-mode.js';
 import type { DType } from '../dtype.js';
 import { checkDType, isFloat, promoteTypes } from '../dtype.js';
@@ -16,7 +16,7 @@ function viewOf(x: Tensor, shape: Shape, strides: readonly number[], offset = x.
   return new Tensor(x.storage, [...shape], [...strides], offset);
 }
 
-class Reshape extends Function {
+class Reshape extends OpFunction {
   inShape!: Shape;
   forward(x: Tensor, shape: number[]): Tensor {
     this.inShape = x.shape;
@@ -43,7 +43,7 @@ export function view(x: Tensor, shape: readonly number[]): Tensor {
   return reshape(x, s);
 }
 
-class Permute extends Function {
+class Permute extends OpFunction {
   order!: number[];
   forward(x: Tensor, order: number[]): Tensor {
     this.order = order;
@@ -74,7 +74,7 @@ export function transpose(x: Tensor, dim0 = -2, dim1 = -1): Tensor {
   return permute(x, order);
 }
 
-class Expand extends Function {
+class Expand extends OpFunction {
   inShape!: Shape;
   forward(x: Tensor, shape: number[]): Tensor {
     this.inShape = x.shape;
@@ -103,7 +103,7 @@ export function expand(x: Tensor, shape: readonly number[]): Tensor {
 /** A view broadcast to `shape` (torch.broadcast_to; the same as expand). */
 export const broadcastTo = expand;
 
-class Slice extends Function {
+class Slice extends OpFunction {
   inShape!: Shape;
   args!: [number, number, number, number];
   forward(x: Tensor, dim: number, start: number, end: number, step: number): Tensor {
@@ -121,7 +121,7 @@ class Slice extends Function {
 }
 
 /** Scatter a slice's gradient into zeros of the input's shape; its own gradient is the slice. */
-class SliceBackward extends Function {
+class SliceBackward extends OpFunction {
   args!: [number, number, number, number];
   forward(g: Tensor, inShape: Shape, dim: number, start: number, end: number, step: number): Tensor {
     this.args = [dim, start, end, step];
@@ -198,7 +198,7 @@ export function unflatten(x: Tensor, dim: number, sizes: readonly number[]): Ten
   return reshape(x, [...x.shape.slice(0, d), ...inner, ...x.shape.slice(d + 1)]);
 }
 
-class Copy extends Function {
+class Copy extends OpFunction {
   from!: DType;
   forward(x: Tensor, dtype: DType): Tensor {
     this.from = x.dtype;
@@ -235,7 +235,7 @@ export function detach(x: Tensor): Tensor {
   return new Tensor(checkTensor('detach', x).storage, x.shape, x.strides, x.offset);
 }
 
-class Cat extends Function {
+class Cat extends OpFunction {
   dim!: number;
   sizes!: number[];
   forward(dim: number, ...xs: Tensor[]): Tensor {

@@ -15,7 +15,7 @@
 
 import type { ChannelGeometry, Pool2dGeometry } from '../backend/backend.js';
 import type { DType } from '../dtype.js';
-import { Function } from '../autograd/function.js';
+import { OpFunction } from '../autograd/function.js';
 import { isGradEnabled, noGrad } from '../autograd/grad-mode.js';
 import { full } from '../creation.js';
 import { fmtShape } from '../shape.js';
@@ -36,7 +36,7 @@ export interface BatchNormOptions {
   eps?: number;
 }
 
-class BatchNormFn extends Function {
+class BatchNormFn extends OpFunction {
   x!: Tensor;
   mean!: Tensor;
   invstd!: Tensor;

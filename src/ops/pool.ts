@@ -1,7 +1,7 @@
 // 2-D max and average pooling (NCHW). Max pooling keeps the argmax indices for its backward.
 
 import type { Pool2dGeometry } from '../backend/backend.js';
-import { Function } from '../autograd/function.js';
+import { OpFunction } from '../autograd/function.js';
 import { isGradEnabled } from '../autograd/grad-mode.js';
 import { fmtShape } from '../shape.js';
 import type { Tensor } from '../tensor.js';
@@ -43,7 +43,7 @@ export function pool2dGeometry(op: string, shape: readonly number[], kernelSize:
   return { n, c, h, w, oh, ow, kh, kw, strideH, strideW, padH, padW, countIncludePad: opts.countIncludePad ?? true };
 }
 
-class MaxPool2dFn extends Function {
+class MaxPool2dFn extends OpFunction {
   indices!: Tensor;
   g!: Pool2dGeometry;
   forward(x: Tensor, g: Pool2dGeometry): Tensor {
@@ -58,7 +58,7 @@ class MaxPool2dFn extends Function {
   }
 }
 
-class AvgPool2dFn extends Function {
+class AvgPool2dFn extends OpFunction {
   g!: Pool2dGeometry;
   forward(x: Tensor, g: Pool2dGeometry): Tensor {
     this.g = g;

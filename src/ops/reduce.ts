@@ -1,7 +1,7 @@
 // Reductions over any set of dims (keepdim or not), and the ops built from them:
 // mean, var, logsumexp, softmax, logSoftmax, argmax/argmin, and sumTo for broadcast gradients.
 
-import { Function } from '../autograd/function.js';
+import { OpFunction } from '../autograd/function.js';
 import type { Shape } from '../shape.js';
 import { fmtShape, normDim, normDims, numel, shapeEq } from '../shape.js';
 import type { Tensor } from '../tensor.js';
@@ -19,7 +19,7 @@ function finish(out: Tensor, shape: Shape, dims: readonly number[], keepdim: boo
   return keepdim ? out : out.reshape(shape.filter((_, i) => !dims.includes(i)));
 }
 
-class Sum extends Function {
+class Sum extends OpFunction {
   inShape!: Shape;
   keep!: number[];
   forward(x: Tensor, dims: number[], keepdim: boolean): Tensor {
@@ -33,7 +33,7 @@ class Sum extends Function {
 }
 
 /** max / min over dims; ties share the gradient equally (as torch.amax). */
-class Extreme extends Function {
+class Extreme extends OpFunction {
   x!: Tensor;
   y!: Tensor;
   dims!: number[];

@@ -1,0 +1,160 @@
+// Freeing without the user, on the wasm backend in debug mode (freed blocks NaN-filled, every
+// kernel input checked): the autograd engine frees the gradients it consumed, never a tensor the
+// user can reach; the FinalizationRegistry frees what the user dropped; and a use after free or
+// a double free throws. The use-after-free property test runs random graphs with kept
+// intermediates and views, user gradients and a user Function that keeps its gradient, then
+// backward, forced GC and allocation churn, and compares every kept value byte for byte.
+
+import v8 from 'node:v8';
+import vm from 'node:vm';
+import fc from 'fast-check';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+
+process.env.VAEGRAD_WASM_DEBUG = '1'; // read when the wasm backend is created, at its first use below
+import * as vg from '../../src/index.js';
+import { WasmBackend } from '../../src/backend/wasm/backend.js';
+import { releaseStorageOf } from '../../src/tensor.js';
+
+v8.setFlagsFromString('--expose_gc');
+const gc = vm.runInNewContext('gc') as () => void;
+/** Let the job end (the store lets go of the storages it touched), collect, and let finalizers run. */
+const settle = async (): Promise<void> => {
+  await new Promise((r) => setImmediate(r));
+  gc();
+  gc();
+  await new Promise((r) => setTimeout(r, 10));
+};
+
+beforeAll(async () => {
+  await vg.setBackend('wasm');
+  expect((vg.memoryStats().backend)).toBe('wasm');
+});
+afterAll(() => vi.restoreAllMocks());
+
+/** A user's Function that keeps every gradient it is given and every gradient it returns. */
+const stash: vg.Tensor[] = [];
+class KeepingDouble extends vg.Function {
+  forward(x: vg.Tensor): vg.Tensor {
+    return x.mul(2);
+  }
+  backward(g: vg.Tensor): vg.Tensor[] {
+    const out = g.mul(2);
+    stash.push(g, out);
+    return [out];
+  }
+}
+
+type Step = { kind: 'unary' | 'scale' | 'add' | 'mul' | 'self' | 'view' | 'transpose' | 'narrow' | 'user' | 'matmul'; a: number; b: number; keep: boolean };
+
+const stepArb: fc.Arbitrary<Step> = fc.record({
+  kind: fc.constantFrom('unary', 'scale', 'add', 'mul', 'self', 'view', 'transpose', 'narrow', 'user', 'matmul'),
+  a: fc.nat(50),
+  b: fc.nat(50),
+  keep: fc.boolean(),
+});
+
+/** Runs a random program of [4, 4] tensors; returns the root and what the user kept (with snapshots). */
+function program(steps: Step[], seed: number, leaves: vg.Tensor[]): { root: vg.Tensor; kept: { t: vg.Tensor; bytes: Float32Array }[] } {
+  const pool: vg.Tensor[] = [...leaves];
+  const kept: { t: vg.Tensor; bytes: Float32Array }[] = [];
+  const unaries = [(x: vg.Tensor) => x.tanh(), (x: vg.Tensor) => x.sigmoid(), (x: vg.Tensor) => x.relu(), (x: vg.Tensor) => x.exp().mul(0.1)];
+  for (const s of steps) {
+    const x = pool[s.a % pool.length]!;
+    const y = pool[s.b % pool.length]!;
+    let r: vg.Tensor;
+    switch (s.kind) {
+      case 'unary': r = unaries[(s.a + seed) % unaries.length]!(x); break;
+      case 'scale': r = x.mul(0.5 + (s.b % 3)); break;
+      case 'add': r = x.add(y); break;
+      case 'mul': r = x.mul(y); break;
+      case 'self': r = x.add(x); break; // one gradient handed to both inputs
+      case 'view': r = x.reshape([2, 8]).reshape([4, 4]); break;
+      case 'transpose': r = x.transpose(0, 1); break;
+      case 'narrow': r = x.narrow(0, 1, 2).reshape([8]).reshape([2, 4]).unsqueeze(0).expand([2, 2, 4]).reshape([4, 4]); break;
+      case 'user': r = KeepingDouble.apply(x); break;
+      default: r = x.matmul(y).mul(0.25);
+    }
+    pool.push(r);
+    if (s.keep) kept.push({ t: r, bytes: r.dataSync() as Float32Array });
+  }
+  return { root: pool[pool.length - 1]!, kept };
+}
+
+const bytesOf = (t: vg.Tensor): Uint8Array => new Uint8Array((t.dataSync() as Float32Array).buffer);
+
+describe('eager frees and the finalizer backstop (wasm, debug mode)', () => {
+  it('the engine frees consumed gradients', () => {
+    const spy = vi.spyOn(WasmBackend.prototype, 'release');
+    const x = vg.randn([1000], { generator: new vg.Generator(1) }).requiresGrad_();
+    x.mul(2).exp().mul(3).tanh().sum().backward();
+    expect(spy.mock.calls.length).toBeGreaterThanOrEqual(4);
+    expect(x.grad!.dataSync().every((v) => Number.isFinite(v))).toBe(true);
+    spy.mockRestore();
+  });
+
+  it('use after free and double free throw', () => {
+    const t = vg.ones([16]).mul(3);
+    const v = t.reshape([4, 4]);
+    releaseStorageOf(t);
+    expect(() => v.add(1)).toThrow(/use after free/);
+    expect(() => t.dataSync()).toThrow(/use after free/);
+    expect(() => releaseStorageOf(v)).toThrow(/double free/);
+  });
+
+  it('random graphs: every tensor the user kept (intermediates, views, gradients given, a user Function\'s gradients, .grad) survives backward, GC and churn byte for byte', async () => {
+    let runs = 0;
+    await fc.assert(
+      fc.asyncProperty(fc.array(stepArb, { minLength: 1, maxLength: 14 }), fc.integer({ min: 1, max: 1000 }), fc.boolean(), async (steps, seed, givenGrad) => {
+        stash.length = 0;
+        const gen = new vg.Generator(seed);
+        const leaves = [vg.randn([4, 4], { generator: gen }).requiresGrad_(), vg.randn([4, 4], { generator: gen }).requiresGrad_(), vg.randn([4, 4], { generator: gen })];
+        const { root, kept } = program(steps, seed, leaves);
+        if (!root.requiresGrad) return;
+        const grad = givenGrad ? vg.randn(root.shape as number[], { generator: gen }) : undefined;
+        const gradBytes = grad ? bytesOf(grad) : null;
+        if (grad) root.backward(grad);
+        else root.sum().backward();
+        const stashed = stash.map((t) => ({ t, bytes: bytesOf(t) }));
+        const grads = leaves.map((l) => (l.grad ? bytesOf(l.grad) : null));
+        // the same program on the js backend gives the reference gradients
+        await settle();
+        for (let i = 0; i < 20; i++) vg.randn([64, 64], { generator: gen }).matmul(vg.randn([64, 64], { generator: gen })).relu(); // churn: reuse freed blocks
+        await settle();
+        kept.forEach(({ t, bytes }) => expect(new Uint8Array((t.dataSync() as Float32Array).buffer)).toEqual(new Uint8Array(bytes.buffer)));
+        stashed.forEach(({ t, bytes }) => expect(bytesOf(t)).toEqual(bytes));
+        if (grad) expect(bytesOf(grad)).toEqual(gradBytes);
+        leaves.forEach((l, i) => {
+          if (grads[i]) expect(bytesOf(l.grad!)).toEqual(grads[i]);
+          expect(bytesOf(l).length).toBe(64);
+        });
+        runs++;
+      }),
+      { numRuns: 40, seed: 10 },
+    );
+    expect(runs).toBeGreaterThan(10);
+  });
+
+  it('grad() results and retained gradients are never freed', () => {
+    const x = vg.randn([8], { generator: new vg.Generator(3) }).requiresGrad_();
+    const h = x.mul(3);
+    h.retainsGrad = true;
+    const y = h.tanh();
+    const [gx] = vg.autograd.grad(y.sum(), x, { retainGraph: true });
+    y.sum().backward();
+    const snapshot = [bytesOf(gx!), bytesOf(h.grad!), bytesOf(x.grad!)];
+    for (let i = 0; i < 20; i++) vg.randn([32, 32]).exp();
+    expect([bytesOf(gx!), bytesOf(h.grad!), bytesOf(x.grad!)]).toEqual(snapshot);
+  });
+
+  it('the finalizer frees the blocks of tensors the user dropped', async () => {
+    await settle();
+    const before = vg.memoryStats().tensorBlocks!;
+    (() => {
+      for (let i = 0; i < 50; i++) vg.ones([256]).mul(i);
+    })();
+    expect(vg.memoryStats().tensorBlocks!).toBeGreaterThanOrEqual(before + 50);
+    await settle();
+    await settle();
+    expect(vg.memoryStats().tensorBlocks!).toBeLessThan(before + 10);
+  });
+});
