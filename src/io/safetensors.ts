@@ -376,7 +376,8 @@ function decode(p: PendingEntry, raw: Uint8Array): SafeEntry {
   const n = raw.length / spec.size;
   const shape = p.shape;
   // Copy instead of viewing: the range may be unaligned for its element size, and the caller should own its data.
-  const aligned = (): ArrayBuffer => raw.slice().buffer as ArrayBuffer;
+  // new Uint8Array(raw) always copies; raw.slice() does not when raw is a Node Buffer (its slice() is a view).
+  const aligned = (): ArrayBuffer => new Uint8Array(raw).buffer;
   const dv = new DataView(raw.buffer, raw.byteOffset, raw.byteLength);
   switch (p.dtype) {
     case 'F32': {

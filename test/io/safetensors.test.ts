@@ -184,6 +184,17 @@ describe('layout', () => {
     expect(Array.from(t.data as Float64Array)).toEqual([1.5, -2]);
   });
 
+  it("parses a Node Buffer (readFileSync's result), whose slice() is a view, not a copy", () => {
+    const file = serializeSafetensors({ b: entry('I64', [1], [7]), a: entry('F32', [3], [1.5, -2, 0.25]) });
+    const big = Buffer.alloc(file.length + 16);
+    big.set(file, 16);
+    for (const buf of [Buffer.from(file), big.subarray(16)]) {
+      const { tensors } = parseSafetensors(buf);
+      expect(Array.from(tensors.get('a')!.data as Float32Array)).toEqual([1.5, -2, 0.25]);
+      expect(Array.from(tensors.get('b')!.data as BigInt64Array)).toEqual([7n]);
+    }
+  });
+
   it('widens half and small integer dtypes losslessly, recording the stored dtype', () => {
     const f16 = new Uint8Array(new Uint16Array([0x3c00, 0xb800, 0x7bff, 0x0001, 0x7c00, 0xfc00]).buffer);
     const bf16 = new Uint8Array(new Uint16Array([0x3f80, 0xc049]).buffer);
