@@ -364,28 +364,44 @@ function checkReadable(file: string, st: fs.Stats): number {
 const MAX_READ_BYTES = 2 ** 31 - 1;
 
 /**
- * Reads a whole regular file, at most the size it had when opened; errors name the path ("file
- * not found: PATH", "it is a character device, not a regular file").
+ * Opens a regular file for reading and hands `use` the handle and the size it had when opened;
+ * errors name the path ("file not found: PATH", "it is a character device, not a regular file").
  */
-export async function readFileBytes(file: string): Promise<Uint8Array> {
+async function withReadableFile<T>(file: string, use: (handle: fsp.FileHandle, size: number) => Promise<T>): Promise<T> {
   let handle: fsp.FileHandle | undefined;
   try {
     handle = await fsp.open(file, READ_FLAGS);
     const size = checkReadable(file, await handle.stat());
-    const out = new Uint8Array(size);
-    let at = 0;
-    while (at < size) {
-      const { bytesRead } = await handle.read(out, at, size - at, at);
-      if (bytesRead === 0) break; // shrank while we read: keep what is there
-      at += bytesRead;
-    }
-    return at === size ? out : out.subarray(0, at);
+    return await use(handle, size);
   } catch (e) {
-    if (e instanceof Error && e.message.startsWith('cannot read ')) throw e;
+    if (e instanceof Error && (e.message.startsWith('cannot read ') || e.message.startsWith(`${file}: `))) throw e;
     throw describeFsError('read', file, e);
   } finally {
     await handle?.close().catch(() => undefined);
   }
+}
+
+/** Reads bytes [at, end) of an open file into `out` from its offset `outAt`; returns how many arrived (fewer: the file shrank). */
+async function readInto(handle: fsp.FileHandle, out: Uint8Array, outAt: number, at: number, end: number): Promise<number> {
+  let got = 0;
+  while (at + got < end) {
+    const { bytesRead } = await handle.read(out, outAt + got, end - at - got, at + got);
+    if (bytesRead === 0) break;
+    got += bytesRead;
+  }
+  return got;
+}
+
+/**
+ * Reads a whole regular file, at most the size it had when opened; errors name the path ("file
+ * not found: PATH", "it is a character device, not a regular file").
+ */
+export async function readFileBytes(file: string): Promise<Uint8Array> {
+  return withReadableFile(file, async (handle, size) => {
+    const out = new Uint8Array(size);
+    const got = await readInto(handle, out, 0, 0, size);
+    return got === size ? out : out.subarray(0, got); // shrank while we read: keep what is there
+  });
 }
 
 /** The synchronous twin of readFileBytes (same refusals). */
@@ -451,13 +467,39 @@ export async function gunzipStream(bytes: Uint8Array, source: string, take: (chu
   });
 }
 
+/** Chunk size of the streaming reads: memory beyond the items kept. */
+const READ_CHUNK = 1 << 20;
+
 /**
  * Reads an IDX file, gzipped or not. `opts.maxItems` / `opts.items` keep only some items (along
- * the first dimension): a gzip is then decompressed only as far as the last one, and memory holds
- * only them, whatever the header claims.
+ * the first dimension): the file is then read (a gzip inflated) only as far as the last one, a
+ * chunk at a time, and memory holds only them, whatever the header claims.
  */
 export async function loadIdxFile(file: string, opts: IdxReadOptions = {}): Promise<IdxFile> {
-  return parseIdxBytes(await readFileBytes(file), file, opts);
+  if (opts.items === undefined && opts.maxItems === undefined) return parseIdxBytes(await readFileBytes(file), file, opts);
+  return withReadableFile(file, async (handle, size) => {
+    const first = new Uint8Array(Math.min(size, READ_CHUNK));
+    let at = await readInto(handle, first, 0, 0, first.length);
+    if (isGzip(first)) {
+      // The compressed bytes are small next to what they inflate to: read them whole, inflate as a stream.
+      const all = new Uint8Array(size);
+      all.set(first.subarray(0, at));
+      at += await readInto(handle, all, at, at, size);
+      return parseIdxBytes(all.subarray(0, at), file, opts);
+    }
+    // The whole body is in the file, so a header promising more than it holds is refused as parseIdx does.
+    const available = size >= 4 ? size - 4 - 4 * (first[3] as number) : 0;
+    const reader = new IdxReader(file, { maxBodyBytes: Math.max(0, available), exactBody: true, ...opts });
+    let done = reader.push(first.subarray(0, at));
+    const chunk = new Uint8Array(READ_CHUNK);
+    while (!done && at < size) {
+      const got = await readInto(handle, chunk, 0, at, Math.min(size, at + READ_CHUNK));
+      if (got === 0) break;
+      at += got;
+      done = reader.push(chunk.subarray(0, got));
+    }
+    return reader.finish(at >= size);
+  });
 }
 
 /** loadIdxFile on bytes already in memory (gzipped or not); `source` names them in errors. */

@@ -3,7 +3,7 @@
 
 import { execFileSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { closeSync, mkdtempSync, openSync, rmSync, symlinkSync, writeFileSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
@@ -137,6 +137,34 @@ describe('gzip IDX: decompression is capped', () => {
     expect(got.name).toBe(`IDX data in ${dir} (train), 8 of 1200000 (stratified, seed 0)`);
     expect(got.maxRssMB).toBeLessThan(400);
   }, 90_000);
+
+  it('a plain (not gzipped) file is streamed too: 3 chosen images of a 78 MB file, a chunk at a time', async () => {
+    const f = join(dir, 'train-images-idx3-ubyte');
+    const n = 100_000;
+    const fd = openSync(f, 'w');
+    writeSync(fd, idxHeader([n, 28, 28]));
+    const block = new Uint8Array(784 * 1000);
+    for (let i = 0; i < n; i += 1000) {
+      block[0] = i % 251; // the first pixel of every 1000th image tells them apart
+      writeSync(fd, block);
+    }
+    closeSync(fd);
+    let peak = 0;
+    const timer = setInterval(() => (peak = Math.max(peak, process.memoryUsage().arrayBuffers)), 1);
+    const before = process.memoryUsage().arrayBuffers;
+    const got = await loadIdxFile(f, { items: [99_000, 3000, 1] });
+    clearInterval(timer);
+    expect(got.dims).toEqual([3, 28, 28]);
+    expect(got.total).toBe(n);
+    expect([got.data[0], got.data[784], got.data[2 * 784 + 1]]).toEqual([99_000 % 251, 3000 % 251, 0]);
+    expect(Math.max(peak, process.memoryUsage().arrayBuffers) - before).toBeLessThan(16 << 20);
+    // The same answers and errors as reading the whole file.
+    const whole = await readFileBytes(f);
+    expect(await loadIdxFile(f, { maxItems: 2 })).toEqual(parseIdx(whole, f, { maxItems: 2 }));
+    await expect(loadIdxFile(f, { items: [n] })).rejects.toThrow(`${f}: item index ${n} (position 0) is outside the file's ${n} items`);
+    writeFileSync(f, whole.subarray(0, 16 + 784 * 10 + 5));
+    await expect(loadIdxFile(f, { items: [3] })).rejects.toThrow(`${f}: invalid IDX file: truncated: header says 100000x28x28 unsigned bytes (78400000 bytes) but only 7845 bytes follow`);
+  }, 30_000);
 
   it('reads chosen items only, in the order asked', async () => {
     const data = Uint8Array.from({ length: 50 * 6 }, (_, i) => Math.floor(i / 6));
