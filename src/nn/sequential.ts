@@ -2,10 +2,13 @@
 
 import { isGradEnabled } from '../autograd/grad-mode.js';
 import { conv2dBnReluEval, convTranspose2dBnReluEval } from '../ops/fused.js';
-import { Tensor } from '../tensor.js';
-import { BatchNorm2d, BatchNormNd } from './batchnorm.js';
+import { Tensor, releaseStorageOf } from '../tensor.js';
+import { BatchNorm1d, BatchNorm2d, BatchNormNd } from './batchnorm.js';
 import { Conv2d, ConvTranspose2d } from './conv.js';
+import * as layerClasses from './layers.js';
 import { MaxPool2d, ReLU } from './layers.js';
+import { LayerNorm } from './layer-norm.js';
+import { Linear } from './linear.js';
 import { Module } from './module.js';
 
 // Layer fusion. Sequential is where consecutive layers are visible, so the decision to fuse sits
@@ -46,6 +49,17 @@ function runFused(layers: readonly Module[], i: number, h: Tensor): [Tensor, num
   return null;
 }
 
+// Intermediates. Between layers of the library (whose forward keeps no reference to its input
+// or output; a user's layer may), an intermediate that no graph recorded (inference, or nothing
+// needing a gradient) is unreachable once the next layer has made its output from it, unless
+// that output is a view of it; its storage is freed there (Backend.release: the wasm backend's
+// block; a no-op elsewhere), so inference holds one or two activations at a time, not all of them
+// until the garbage collector runs. Intermediates recorded in a graph are left to the collector.
+
+/** The library's layers (stock forward methods only). */
+const LIBRARY_LAYERS = new Set<unknown>([...Object.values(layerClasses), Linear, Conv2d, ConvTranspose2d, BatchNorm1d, BatchNorm2d, LayerNorm]);
+const libraryLayer = (m: Module): boolean => LIBRARY_LAYERS.has(m.constructor) && m.forward === (m.constructor as { prototype: Module }).prototype.forward;
+
 export class Sequential extends Module {
   private readonly layers: Module[];
   /** A chain of these layers, applied in order. */
@@ -76,14 +90,21 @@ export class Sequential extends Module {
   }
   forward(x: Tensor): Tensor {
     let h = x;
+    let hInternal = false; // h was made here, by library layers, from x
     for (let i = 0; i < this.layers.length; ) {
       const l = this.layers[i]!;
       const fused = runFused(this.layers, i, h);
+      const n = fused ? fused[1] : 1;
       const y: unknown = fused ? fused[0] : l.forward(h);
       if (!(y instanceof Tensor)) throw new Error(`Sequential: layer ${i} (${l.constructor.name}) did not return a Tensor`);
+      const library = this.layers.slice(i, i + n).every(libraryLayer);
+      if (hInternal && library && !y.requiresGrad && !h.requiresGrad && y.storage !== h.storage) releaseStorageOf(h);
+      hInternal = library && y.storage !== x.storage;
       h = y;
-      i += fused ? fused[1] : 1;
+      i += n;
     }
     return h;
   }
 }
+
+LIBRARY_LAYERS.add(Sequential);

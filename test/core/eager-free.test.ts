@@ -146,6 +146,32 @@ describe('eager frees and the finalizer backstop (wasm, debug mode)', () => {
     expect([bytesOf(gx!), bytesOf(h.grad!), bytesOf(x.grad!)]).toEqual(snapshot);
   });
 
+  it('Sequential frees its intermediates in inference, never its input, its output, a view of its input, or anything in a graph', () => {
+    const gen = new vg.Generator(4);
+    const net = new vg.nn.Sequential(new vg.nn.Flatten(), new vg.nn.Identity(), new vg.nn.Linear(12, 16), new vg.nn.ReLU(), new vg.nn.Dropout(0.5),
+      new vg.nn.Linear(16, 6), new vg.nn.Tanh(), new vg.nn.Unflatten(1, [2, 3]));
+    net.eval();
+    const x = vg.randn([5, 3, 4], { generator: gen });
+    const xBytes = bytesOf(x);
+    const byLayers = vg.noGrad(() => {
+      let h = x;
+      for (let i = 0; i < net.length; i++) h = net.at(i).forward(h);
+      return bytesOf(h);
+    });
+    const spy = vi.spyOn(WasmBackend.prototype, 'release');
+    const y = vg.noGrad(() => net.forward(x));
+    // the first Linear's output, the ReLU's (passed on by Dropout), the second Linear's; the Tanh's is the output's storage (Unflatten views it)
+    expect(spy.mock.calls.length).toBe(3);
+    expect(bytesOf(y)).toEqual(byLayers);
+    expect(bytesOf(x)).toEqual(xBytes);
+    spy.mockClear();
+    const yg = net.forward(x); // parameters need gradients: the graph holds the intermediates
+    expect(spy.mock.calls.length).toBe(0);
+    yg.sum().backward();
+    expect(bytesOf(yg)).toEqual(byLayers);
+    spy.mockRestore();
+  });
+
   it('the finalizer frees the blocks of tensors the user dropped', async () => {
     await settle();
     const before = vg.memoryStats().tensorBlocks!;
