@@ -6,7 +6,7 @@ import { copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
-import { defaultMnistDir, fashionMnist, FASHION_MNIST_DEBIAN_DIR, mnist, mnistAsync, stratifiedIndices, stratifiedSubset } from '../../src/node/index.js';
+import { defaultMnistDir, fashionMnist, fashionMnistAsync, FASHION_MNIST_DEBIAN_DIR, mnist, mnistAsync, stratifiedIndices, stratifiedSubset } from '../../src/node/index.js';
 import { ImageDataset } from '../../src/vae/data.js';
 import { scratch } from '../cli/helpers.js';
 
@@ -115,6 +115,16 @@ describe.skipIf(!existsSync(FASHION_MNIST_DEBIAN_DIR))('fashionMnist() (Debian d
     const ds = fashionMnist({ train: false });
     expect(ds.length).toBe(10000);
     expect(ds.labelCounts()).toEqual(new Array<number>(10).fill(1000));
+  });
+
+  it('fashionMnistAsync({ limit, seed }) (gzipped files, streamed) is stratifiedSubset of the whole split', async () => {
+    const want = stratifiedSubset(fashionMnist({ train: false }), 300, 2);
+    const got = await fashionMnistAsync({ train: false, limit: 300, seed: 2 });
+    expect(got.name).toBe('Fashion-MNIST (test), 300 of 10000 (stratified, seed 2)');
+    expect(got.name).toBe(want.name);
+    expect(Array.from(got.labelValues)).toEqual(Array.from(want.labelValues));
+    expect(Buffer.from(got.pixels.buffer).equals(Buffer.from(want.pixels.buffer))).toBe(true);
+    expect(got.labelCounts()).toEqual(new Array<number>(10).fill(30));
   });
 });
 
