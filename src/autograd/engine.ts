@@ -90,13 +90,24 @@ class GradientFrees {
     if (this.enabled) this.kept.add(g.storage);
   }
 
+  /** Whether nothing but this tensor can reach its storage (so it may be freed, or handed out instead of a copy). */
+  private sole(g: Tensor): boolean {
+    const s = g.storage;
+    return this.enabled && !this.pending.has(s) && !this.kept.has(s) && !this.freed.has(s) && bornAfter(s, this.mark);
+  }
+
   /** The gradient was consumed: free its storage if nothing can reach it. */
   consumed(g: Tensor): void {
-    if (!this.enabled) return;
-    const s = g.storage;
-    if (this.pending.has(s) || this.kept.has(s) || this.freed.has(s) || !bornAfter(s, this.mark)) return;
-    this.freed.add(s);
+    if (!this.sole(g)) return;
+    this.freed.add(g.storage);
     releaseStorageOf(g);
+  }
+
+  /** The gradient itself as a leaf's new .grad where nothing else reaches it and it is a whole contiguous storage (else null: clone it). */
+  take(g: Tensor): Tensor | null {
+    if (!this.sole(g) || g.offset !== 0 || !g.isContiguous() || g.storage.size !== g.numel) return null;
+    this.kept.add(g.storage);
+    return g;
   }
 }
 
@@ -158,9 +169,9 @@ export function backward(root: Tensor, grad?: Tensor, opts: BackwardOptions = {}
   const frees = new GradientFrees(lastStorageSerial(), !opts.createGraph);
   const g = checkGradFor('backward', root, grad, 'output');
   const run = <T>(f: () => T): T => (opts.createGraph ? enableGrad(f) : noGrad(f));
-  // .grad gets a clone or a sum (never the walk's gradient itself, which is then freed), except with createGraph
+  // .grad gets the walk's gradient itself where nothing else reaches it (createGraph: always), else a clone; or a sum
   walk([root], [g], opts, frees, (t, tg) => {
-    if (!t.gradFn || t.retainsGrad) t.grad = run(() => (t.grad ? t.grad.add(tg) : opts.createGraph ? tg : tg.clone()));
+    if (!t.gradFn || t.retainsGrad) t.grad = run(() => (t.grad ? t.grad.add(tg) : opts.createGraph ? tg : frees.take(tg) ?? tg.clone()));
     return true;
   }, () => false);
 }

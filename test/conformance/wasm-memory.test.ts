@@ -4,12 +4,14 @@ import { describe, expect, it } from 'vitest';
 import type { Conv2dGeometry } from '../../src/backend/backend.js';
 import { WasmBackend } from '../../src/backend/wasm/backend.js';
 import { loadKernelsSync } from '../../src/backend/wasm/loader.js';
+import { DEFAULT_BUDGET_BYTES } from '../../src/backend/wasm/context.js';
 import { abs64, expectClose, oracle, randomF32, to64 } from './backends.js';
 import { getBackend, setBackend } from '../../src/backend/registry.js';
 
 describe('wasm backend memory and loading', () => {
   it('memory does not grow over many repeated calls of the same size (results released, or spilled past a budget)', () => {
     const b = new WasmBackend(loadKernelsSync());
+    b.setMemoryBudget(DEFAULT_BUDGET_BYTES); // whatever VAEGRAD_WASM_BUDGET says (tiny-budget.test.ts sets 1 MiB)
     const a = { storage: b.fromArray(randomF32(300 * 500, 1)), shape: [1, 300, 500], strides: [0, 500, 1], offset: 0 };
     const c = { storage: b.fromArray(randomF32(500 * 200, 2)), shape: [1, 500, 200], strides: [0, 200, 1], offset: 0 };
     const g: Conv2dGeometry = { n: 8, c: 32, h: 14, w: 14, o: 64, kh: 3, kw: 3, oh: 14, ow: 14, strideH: 1, strideW: 1, padH: 1, padW: 1, dilH: 1, dilW: 1, groups: 1 };
