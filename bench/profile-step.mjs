@@ -60,11 +60,15 @@ const train = mnist({ train: true });
 const tr = new Trainer({ model: 'conv', latent: 20, batchSize: BATCH, lr: 1e-3, beta: 1, seed: 1 });
 await tr.trainEpoch(stratifiedSubset(train, BATCH, 0)); // warm-up (JIT, arena growth)
 
+// Tensor data copied between the JavaScript heap and WebAssembly memory (the wasm backend's store:
+// moved in on first use or after a spill, moved out under memory pressure, read back).
+const copyStats = () => be.ctx?.store?.stats() ?? { copiedBytes: 0, copyMs: 0 };
 const runs = [];
 for (let r = 0; r < 3; r++) {
   const idx = Array.from({ length: steps * BATCH }, (_, i) => (i + r * 997) % train.n);
   const ds = subset(train, idx);
   times.clear();
+  const c0 = copyStats();
   const t0 = performance.now();
   if (infer) {
     const model = tr.model.eval();
@@ -78,16 +82,19 @@ for (let r = 0; r < 3; r++) {
     await tr.trainEpoch(ds);
   }
   const total = performance.now() - t0;
-  runs.push({ total: total / steps, kernels: new Map([...times].map(([k, v]) => [k, v / steps])) });
+  const c1 = copyStats();
+  runs.push({ total: total / steps, kernels: new Map([...times].map(([k, v]) => [k, v / steps])), copyMs: (c1.copyMs - c0.copyMs) / steps, copyMB: (c1.copiedBytes - c0.copiedBytes) / 2 ** 20 / steps });
 }
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor((xs.length - 1) / 2)];
 const keys = [...new Set(runs.flatMap((r) => [...r.kernels.keys()]))];
 const rows = keys.map((k) => [k, median(runs.map((r) => r.kernels.get(k) ?? 0))]).sort((a, b) => b[1] - a[1]);
 const step = median(runs.map((r) => r.total));
 const inKernels = rows.reduce((s, r) => s + r[1], 0);
+const copyMs = median(runs.map((r) => r.copyMs));
+const copyMB = median(runs.map((r) => r.copyMB));
 
 if (asJson) {
-  console.log(JSON.stringify({ backend: vg.getBackend(), mode: infer ? 'infer' : 'train', batch: BATCH, stepMs: step, kernels: Object.fromEntries(rows) }));
+  console.log(JSON.stringify({ backend: vg.getBackend(), mode: infer ? 'infer' : 'train', batch: BATCH, stepMs: step, outsideMs: step - inKernels, copyMs, copyMB, kernels: Object.fromEntries(rows) }));
 } else {
   console.log(`${infer ? 'Inference (encode + decode, eval, batch of 128)' : 'Training step'} of the reference ConvVAE, backend '${vg.getBackend()}', batch ${BATCH}, node ${process.version}: ` +
     `${step.toFixed(1)} ms/step (${((BATCH / step) * 1000).toFixed(0)} images/s), median of 3 runs of ${steps} ${infer ? 'batches' : 'steps'}\n`);
@@ -99,4 +106,5 @@ if (asJson) {
   }
   console.log(`| *outside kernels* (autograd, tensor bookkeeping, batching) | ${(step - inKernels).toFixed(1)} | ${((100 * (step - inKernels)) / step).toFixed(1)} |`);
   console.log(`| **total** | **${step.toFixed(1)}** | 100 |`);
+  console.log(`\nOf which copies of tensor data between the JS heap and WebAssembly memory (in kernels and outside): ${copyMs.toFixed(2)} ms/step, ${copyMB.toFixed(1)} MiB/step.`);
 }

@@ -79,6 +79,9 @@ export interface StoreStats {
   spilledBytes: number;
   /** Blocks moved out under memory pressure since the start (cumulative). */
   spills: number;
+  /** Bytes copied between the JS heap and linear memory (moved in, moved out, read), and the milliseconds it took, since the start. */
+  copiedBytes: number;
+  copyMs: number;
 }
 
 export class TensorStore {
@@ -87,6 +90,8 @@ export class TensorStore {
   private residentBytes = 0;
   private spilledBytes = 0;
   private spills = 0;
+  private copiedBytes = 0;
+  private copyMs = 0;
   private call = 1;
   private releaseScheduled = false;
   private readonly registry = new FinalizationRegistry<Slot>((slot) => this.finalize(slot));
@@ -125,7 +130,9 @@ export class TensorStore {
     }
     const data = s.host ?? slot.host!;
     const p = this.place(s);
+    const t = performance.now();
     new Float32Array(this.allocator.memory.buffer, p, data.length).set(data);
+    this.copied(data.length, t);
     if (slot.host) this.spilledBytes -= slot.size * F32;
     s.host = null;
     slot.host = null;
@@ -137,7 +144,10 @@ export class TensorStore {
     const slot = s.slot;
     if (slot.freed) throw new Error(`wasm backend: use after free: reading a tensor of ${slot.size} float32 whose storage was freed`);
     if (!slot.block) return (s.host ?? slot.host!).slice();
-    return new Float32Array(this.allocator.memory.buffer, slot.block.ptr, slot.size).slice();
+    const t = performance.now();
+    const out = new Float32Array(this.allocator.memory.buffer, slot.block.ptr, slot.size).slice();
+    this.copied(slot.size, t);
+    return out;
   }
 
   /** The values as a host array that may be written (moved out of linear memory, to move in again on next use). */
@@ -174,7 +184,12 @@ export class TensorStore {
   }
 
   stats(): StoreStats {
-    return { residentBytes: this.residentBytes, residentBlocks: this.resident.size, spilledBytes: this.spilledBytes, spills: this.spills };
+    return { residentBytes: this.residentBytes, residentBlocks: this.resident.size, spilledBytes: this.spilledBytes, spills: this.spills, copiedBytes: this.copiedBytes, copyMs: this.copyMs };
+  }
+
+  private copied(floats: number, since: number): void {
+    this.copiedBytes += floats * F32;
+    this.copyMs += performance.now() - since;
   }
 
   /** Give a storage a block (within the budget where it can) and copy nothing; its pointer. */
@@ -234,7 +249,9 @@ export class TensorStore {
   /** A resident block's values to the JS heap (onto the storage when at hand), and the block freed. */
   private moveOut(slot: Slot, s: WasmStorage | null): void {
     const block = slot.block!;
+    const t = performance.now();
     const data = new Float32Array(this.allocator.memory.buffer, block.ptr, slot.size).slice();
+    this.copied(slot.size, t);
     if (s) {
       s.host = data; // collected with the storage; nothing is left for the finalizer to do
       if (slot.registered) this.registry.unregister(slot);
