@@ -225,6 +225,11 @@ function gradTransform(dyp: usize, z: usize, t0: i32, tb: i32, m: i32, mp: i32, 
   v128.store(base + 3 * xiStride, f32x4.sub(e1, e3));
 }
 
+/** Lane l (0-3) of v. */
+@inline function lane(v: v128, l: i32): f32 {
+  return l == 0 ? f32x4.extract_lane(v, 0) : l == 1 ? f32x4.extract_lane(v, 1) : l == 2 ? f32x4.extract_lane(v, 2) : f32x4.extract_lane(v, 3);
+}
+
 /** y = At M A for tiles [t0, t0 + tb). */
 function outputTransform(mm: usize, y: usize, t0: i32, tb: i32, tbp: i32, m: i32, mp: i32, th: i32, tw: i32, oh: i32, ow: i32): void {
   const xiStride = xiBytes(mp * tbp);
@@ -273,18 +278,16 @@ function outputTransform(mm: usize, y: usize, t0: i32, tb: i32, tbp: i32, m: i32
         store<f32>(p + orow, f32x4.extract_lane(y10, 3)); store<f32>(p + orow, f32x4.extract_lane(y11, 3), 4);
       } else {
         // edge tiles (odd output sizes) and the block's last, partial group: lane by lane
-        const tmp = memory.data(64, 16);
-        v128.store(tmp, y00); v128.store(tmp, y01, 16); v128.store(tmp, y10, 32); v128.store(tmp, y11, 48);
+        // (no static scratch: every thread of the pool runs this over one shared memory)
         for (let l = 0; l < n; l++) {
           const r = (t0 + q + l) % (th * tw);
           const ty = r / tw, tx = r % tw;
           const p = yc + (l == 0 ? o0 : l == 1 ? o1 : l == 2 ? o2 : o3);
           const right = 2 * tx + 1 < ow, down = 2 * ty + 1 < oh;
-          const e = tmp + (<usize>l << 2);
-          store<f32>(p, load<f32>(e));
-          if (right) store<f32>(p, load<f32>(e, 16), 4);
-          if (down) store<f32>(p + orow, load<f32>(e, 32));
-          if (right && down) store<f32>(p + orow, load<f32>(e, 48), 4);
+          store<f32>(p, lane(y00, l));
+          if (right) store<f32>(p, lane(y01, l), 4);
+          if (down) store<f32>(p + orow, lane(y10, l));
+          if (right && down) store<f32>(p + orow, lane(y11, l), 4);
         }
       }
       src += <usize>tbp << 2;
@@ -344,31 +347,30 @@ export function winogradGradSums(geo: usize, xp: usize, dyp: usize, du: usize, v
   }
 }
 
+/** Row r (0-2) of G^T times the column (a, b, c, d): in f64. */
+@inline function gt(r: i32, a: f64, b: f64, c: f64, d: f64): f64 {
+  return r == 0 ? a + 0.5 * (b + c) : r == 1 ? 0.5 * (b - c) : 0.5 * (b + c) + d;
+}
+
 /** dw[m][k][3][3] = G^T du G for each filter (du as winogradGradSums left it), in f64, rounded once. */
 export function winogradFilterGrad(du: usize, dw: usize, m: i32, k: i32): void {
   const mp = (m + 3) & ~3, kp = (k + 7) & ~7;
-  const xiStride = (<usize>mp * kp) << 2;
+  const xs = (<usize>mp * kp) << 2;
   for (let mi = 0; mi < m; mi++) {
     for (let ki = 0; ki < k; ki++) {
       const src = du + ((<usize>mi * kp + ki) << 2);
       const dst = dw + ((<usize>(mi * k + ki) * 9) << 2);
-      // G^T rows: (1, 1/2, 1/2, 0), (0, 1/2, -1/2, 0), (0, 1/2, 1/2, 1); first r = G^T du (3x4), then r G
-      for (let j = 0; j < 4; j++) {
-        const a = <f64>load<f32>(src + <usize>j * xiStride), b = <f64>load<f32>(src + <usize>(4 + j) * xiStride);
-        const c = <f64>load<f32>(src + <usize>(8 + j) * xiStride), d = <f64>load<f32>(src + <usize>(12 + j) * xiStride);
-        store<f64>(gradScratch + (<usize>j << 3), a + 0.5 * (b + c));
-        store<f64>(gradScratch + (<usize>(4 + j) << 3), 0.5 * (b - c));
-        store<f64>(gradScratch + (<usize>(8 + j) << 3), 0.5 * (b + c) + d);
-      }
+      // G^T rows: (1, 1/2, 1/2, 0), (0, 1/2, -1/2, 0), (0, 1/2, 1/2, 1); first r = G^T du (3x4),
+      // then r G. In locals, not static scratch: every thread of the pool runs this.
       for (let r = 0; r < 3; r++) {
-        const e = gradScratch + (<usize>(4 * r) << 3);
-        const a = load<f64>(e), b = load<f64>(e, 8), c = load<f64>(e, 16), d = load<f64>(e, 24);
-        store<f32>(dst + (<usize>(3 * r) << 2), <f32>(a + 0.5 * (b + c)));
-        store<f32>(dst + (<usize>(3 * r + 1) << 2), <f32>(0.5 * (b - c)));
-        store<f32>(dst + (<usize>(3 * r + 2) << 2), <f32>(0.5 * (b + c) + d));
+        const e0 = gt(r, <f64>load<f32>(src), <f64>load<f32>(src + 4 * xs), <f64>load<f32>(src + 8 * xs), <f64>load<f32>(src + 12 * xs));
+        const e1 = gt(r, <f64>load<f32>(src + xs), <f64>load<f32>(src + 5 * xs), <f64>load<f32>(src + 9 * xs), <f64>load<f32>(src + 13 * xs));
+        const e2 = gt(r, <f64>load<f32>(src + 2 * xs), <f64>load<f32>(src + 6 * xs), <f64>load<f32>(src + 10 * xs), <f64>load<f32>(src + 14 * xs));
+        const e3 = gt(r, <f64>load<f32>(src + 3 * xs), <f64>load<f32>(src + 7 * xs), <f64>load<f32>(src + 11 * xs), <f64>load<f32>(src + 15 * xs));
+        store<f32>(dst + (<usize>(3 * r) << 2), <f32>gt(0, e0, e1, e2, e3));
+        store<f32>(dst + (<usize>(3 * r + 1) << 2), <f32>gt(1, e0, e1, e2, e3));
+        store<f32>(dst + (<usize>(3 * r + 2) << 2), <f32>gt(2, e0, e1, e2, e3));
       }
     }
   }
 }
-
-const gradScratch = memory.data(96, 16);

@@ -14,6 +14,7 @@ export type { TensorOptions, RandomOptions } from './creation.js';
 export { Generator, manualSeed, defaultGenerator, permutation } from './random.js';
 export { setBackend, getBackend, getBackendInfo, listBackends, registerBackend, memoryStats, setMemoryBudget } from './backend/registry.js';
 export type { BackendInfo } from './backend/registry.js';
+export { setNumThreads, getNumThreads } from './backend/wasm/threads/config.js';
 export { configureGpuBackend } from './backend/gpu/index.js';
 export type { Backend, MemoryStats } from './backend/backend.js';
 export { noGrad, enableGrad, isGradEnabled } from './autograd/grad-mode.js';

@@ -88,12 +88,18 @@ export interface BackendInfo {
   software?: boolean;
   /** wasm backend only: the kernel build this engine runs, 'simd' or 'relaxed-simd'. */
   kernels?: string;
+  /** wasm backend only: the threads its kernels run on now (1 without shared memory; see setNumThreads). */
+  threads?: number;
+  /** wasm backend only: whether the threads build over a shared WebAssembly.Memory is in use. */
+  sharedMemory?: boolean;
+  /** wasm backend only, without shared memory: why kernels run on one thread. */
+  threadsNote?: string;
 }
 
-/** The backend that runs: for the wasm backend its kernel build, for the GPU backend its GPU.js mode and what renders. */
+/** The backend that runs: for the wasm backend its kernel build and threads, for the GPU backend its GPU.js mode and what renders. */
 export function getBackendInfo(): BackendInfo {
-  const b = currentBackend() as Backend & { mode?: string; flavor?: string; renderer?: { renderer: string; vendor: string; software: boolean } };
-  if (b.flavor !== undefined) return { name: b.name, kernels: b.flavor };
+  const b = currentBackend() as Backend & { mode?: string; flavor?: string; renderer?: { renderer: string; vendor: string; software: boolean }; threadInfo?: () => Pick<BackendInfo, 'threads' | 'sharedMemory' | 'threadsNote'> };
+  if (b.flavor !== undefined) return { name: b.name, kernels: b.flavor, ...b.threadInfo?.() };
   if (b.mode === undefined) return { name: b.name };
   return b.renderer ? { name: b.name, mode: b.mode, renderer: b.renderer.renderer, vendor: b.renderer.vendor, software: b.renderer.software } : { name: b.name, mode: b.mode };
 }

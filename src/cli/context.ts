@@ -2,6 +2,7 @@
 
 import { dirname, resolve } from 'node:path';
 import { getBackendInfo, setBackend } from '../backend/registry.js';
+import { setNumThreads } from '../backend/wasm/threads/config.js';
 import { loadSafetensorsWithMetadata, mnistAsync } from '../node/index.js';
 import { checkWritableDirectorySync, makeDirectorySync } from '../node/files.js';
 import type { ImageDataset } from '../vae/data.js';
@@ -11,11 +12,13 @@ import type { ModelKind, VAE } from '../vae/models.js';
 export class CliError extends Error {}
 
 /**
- * Select the backend; returns a description for logs ('wasm backend', 'gpu backend (GPU.js
- * headlessgl mode, ANGLE (...))'). On the GPU, `note` gets what renders and, for a software
- * renderer, a warning that this is not a GPU.
+ * Select the backend (and, with --threads, the wasm kernels' thread count); returns a
+ * description for logs ('wasm backend, 4 threads', 'gpu backend (GPU.js headlessgl mode, ANGLE
+ * (...))'). On the GPU, `note` gets what renders and, for a software renderer, a warning that
+ * this is not a GPU.
  */
-export async function chooseBackend(device: 'cpu' | 'gpu', backend: 'wasm' | 'js', note: (line: string) => void = () => undefined): Promise<string> {
+export async function chooseBackend(device: 'cpu' | 'gpu', backend: 'wasm' | 'js', note: (line: string) => void = () => undefined, threads?: number): Promise<string> {
+  if (threads !== undefined) setNumThreads(threads);
   if (device === 'gpu') {
     try {
       await setBackend('gpu');
@@ -28,7 +31,8 @@ export async function chooseBackend(device: 'cpu' | 'gpu', backend: 'wasm' | 'js
     return `gpu backend (GPU.js ${info.mode} mode, ${info.renderer})`;
   }
   await setBackend(backend);
-  return `${backend} backend`;
+  const info = getBackendInfo();
+  return info.threads === undefined ? `${backend} backend` : `${backend} backend, ${info.threads} thread${info.threads === 1 ? '' : 's'}`;
 }
 
 /**

@@ -13,10 +13,10 @@ import { writeFileAtomic } from '../node/files.js';
 import { imageGridPng, reconstructionsPng, scatterPng } from './pictures.js';
 
 type Log = (line: string) => void;
-type ModelFlags = { checkpoint: string; model?: 'conv' | 'mlp'; latent?: number; device: 'cpu' | 'gpu'; backend: 'wasm' | 'js' };
+type ModelFlags = { checkpoint: string; model?: 'conv' | 'mlp'; latent?: number; device: 'cpu' | 'gpu'; backend: 'wasm' | 'js'; threads?: number };
 
 async function setup(f: ModelFlags, note: Log, ...outFiles: string[]): Promise<Awaited<ReturnType<typeof loadModel>>> {
-  await chooseBackend(f.device, f.backend, note);
+  await chooseBackend(f.device, f.backend, note, f.threads);
   for (const file of outFiles) checkWritableFileDir(file);
   return loadModel(f.checkpoint, f.model, f.latent);
 }

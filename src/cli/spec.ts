@@ -6,6 +6,7 @@ import { defineCommand } from './args.js';
 const compute = {
   device: { type: 'enum', values: ['cpu', 'gpu'], default: 'cpu', description: 'cpu (WebAssembly SIMD) or gpu (GPU.js)' },
   backend: { type: 'enum', values: ['wasm', 'js'], default: 'wasm', description: 'CPU backend: wasm (SIMD kernels) or js (the reference)' },
+  threads: { type: 'int', min: 1, max: 256, metavar: 'N', description: 'threads for the wasm kernels (default: $VAEGRAD_THREADS, else every core); the results are the same at any N' },
 } as const;
 
 const data = {

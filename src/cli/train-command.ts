@@ -82,7 +82,7 @@ const WASM_BYTES_PER_IMAGE: Record<ModelKind, number> = { conv: 351_300, mlp: 12
 const CONFIG_FLAGS = [['model', 'model'], ['latent', 'latent'], ['batch-size', 'batchSize'], ['lr', 'lr'], ['beta', 'beta'], ['seed', 'seed']] as const;
 
 export async function trainCommand(f: Flags, given: Set<string>, out: NodeJS.WritableStream & { isTTY?: boolean }, err: NodeJS.WritableStream & { isTTY?: boolean; columns?: number }): Promise<number> {
-  const running = await chooseBackend(f.device, f.backend, (line) => void err.write(`${line}\n`));
+  const running = await chooseBackend(f.device, f.backend, (line) => void err.write(`${line}\n`), f.threads);
   checkWritableDir(f.out);
   const ckptPath = join(f.out, CHECKPOINT);
 

@@ -49,6 +49,12 @@ export class WasmBackend implements Backend {
   }
 
   get arena(): Arena { return this.ctx.arena; }
+
+  /** For getBackendInfo(): the threads kernels run on now, and whether the shared-memory build is in use. */
+  threadInfo(): { threads: number; sharedMemory: boolean; threadsNote?: string } {
+    const note = this.ctx.sharedNote;
+    return { threads: this.ctx.threads, sharedMemory: this.ctx.shared, ...(note ? { threadsNote: note } : {}) };
+  }
   /** See WasmContext.colTarget. */
   get colTarget(): number { return this.ctx.colTarget; }
   set colTarget(v: number) { this.ctx.colTarget = v; }

@@ -10,12 +10,18 @@
 // last ~100 kernel calls need plus the resident tensor data (after one oversize temporary, or an
 // op that failed for lack of memory), the context moves the resident tensors to the JS heap (they
 // move back in on next use), instantiates the compiled module again over a fresh, small memory
-// and drops the old one, which the engine then frees.
+// and drops the old one, which the engine then frees. With the threads build the worker pool
+// belongs to the memory: a renewal closes it, and the next threaded call starts one over the new
+// memory.
 
 import { Allocator, type AllocatorStats } from './memory/allocator.js';
 import { Arena } from './memory/arena.js';
 import { TensorStore } from './memory/storage.js';
 import { WASM_MAX_MEMORY_BYTES, instantiate, type KernelExports, type LoadedKernels } from './loader.js';
+import { getNumThreads } from './threads/config.js';
+import { CONTROL_BYTES, Pool } from './threads/pool.js';
+import { runJob } from './threads/run.js';
+import type { Job } from './threads/job.js';
 
 /** sgemm's micro-tile (MR x NR) and cache blocks (KC, MC, NC), as assembly/gemm.ts defines them. */
 export interface GemmBlocking {
@@ -71,7 +77,13 @@ export class WasmContext {
   winogradMinChannels = 4;
   /** How many times the memory was replaced by a fresh one. */
   renewals = 0;
+  /**
+   * Least work (about flops, see Job.work) for which a job wakes the pool; smaller jobs run on
+   * the calling thread (same chunks, same bits). Measured: see threads/run.ts.
+   */
+  minParallelWork = 1 << 21;
   private readonly loaded: LoadedKernels;
+  private pool: Pool | null = null;
   private calls = 0;
   /** Largest scratch need in the current and the previous window of WINDOW calls. */
   private needCur = 0;
@@ -80,11 +92,42 @@ export class WasmContext {
   constructor(loaded: LoadedKernels, opts: { debug?: boolean } = {}) {
     this.loaded = loaded;
     this.k = loaded.exports;
-    this.allocator = new Allocator(loaded.memory, this.k.heapBase(), opts.debug ?? debugWanted());
+    // the pool's control words sit between the module's static data and the heap
+    this.allocator = new Allocator(loaded.memory, this.k.heapBase() + CONTROL_BYTES, opts.debug ?? debugWanted());
     this.store = new TensorStore(this.allocator, budgetWanted());
     this.arena = new Arena(this.allocator, (need) => this.afterReset(need), () => this.store.spillAll());
     const [MR, NR, KC, MC, NC] = [0, 1, 2, 3, 4].map((i) => this.k.gemmBlocking(i)) as [number, number, number, number, number];
     this.blocking = { MR, NR, KC, MC, NC };
+  }
+
+  /** Whether kernels can run on several threads (the threads build over a shared memory). */
+  get shared(): boolean {
+    return this.loaded.shared;
+  }
+
+  /** Why kernels run on one thread only, where they do. */
+  get sharedNote(): string | undefined {
+    return this.loaded.sharedNote;
+  }
+
+  /** Threads a job runs on now: getNumThreads(), or 1 without the threads build. */
+  get threads(): number {
+    return this.loaded.shared ? getNumThreads() : 1;
+  }
+
+  /** Workers the pool has started (0 before the first threaded call). */
+  get workers(): number {
+    return this.pool?.size ?? 0;
+  }
+
+  /** Run a job's chunks: on the pool when it is big enough and threads are on, else here, in the same chunks. */
+  run(job: Job): void {
+    runJob(this, job);
+  }
+
+  /** The pool over the current memory (started on first use). */
+  poolFor(): Pool {
+    return (this.pool ??= new Pool(this.loaded.module, this.allocator.memory, this.k.heapBase()));
   }
 
   /** What the allocator holds (the scratch arena's blocks count as live). */
@@ -114,7 +157,9 @@ export class WasmContext {
     this.store.beginCall(); // no block belongs to a call in progress
     this.store.spillAll();
     this.arena.releaseBlocks();
-    const fresh = instantiate(this.loaded.module, this.loaded.flavor);
+    this.pool?.close();
+    this.pool = null;
+    const fresh = instantiate(this.loaded.module, this.loaded.flavor, this.loaded.shared, this.loaded.sharedNote);
     this.allocator.rebind(fresh.memory);
     Object.assign(this.k, fresh.exports);
     this.renewals++;

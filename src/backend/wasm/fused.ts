@@ -10,7 +10,8 @@
 
 import type { BatchNormParams, ChannelGeometry, Pool2dGeometry, Storage } from '../backend.js';
 import type { WasmContext } from './context.js';
-import { F32, input, inputs, output, stageI32, takeI32, zeroF32 } from './memory/staging.js';
+import { input, inputs, output, putGeo, stageI32, takeI32, zeroF32 } from './memory/staging.js';
+import { FN, type Job } from './threads/job.js';
 import { poolGeo, poolGeoValues } from './drivers/pool.js';
 import * as norm from './drivers/norm.js';
 
@@ -19,32 +20,32 @@ export interface ConvEpilogue {
   bias: number;
   bn: [number, number, number, number] | null;
   pool: Pool2dGeometry | null;
-  poolGeo: number;
+  /** Pool geometry blocks by images per chunk (the last chunk may be short). */
+  poolGeos: Map<number, number>;
 }
 
-/**
- * The epilogue's parameters for a conv: bias, eval-mode batch-norm parameters, and for pooling
- * its geometry block.
- */
+/** The epilogue's parameters for a conv: bias, eval-mode batch-norm parameters, and for pooling its geometry. */
 export function stageEpilogue(ctx: WasmContext, bias: Storage | null, bn: BatchNormParams | null, pool: Pool2dGeometry | null): ConvEpilogue {
   return {
     bias: bias ? input(ctx, bias) : 0,
     bn: bn ? inputs(ctx, [bn.mean, bn.invstd, bn.weight, bn.bias]) as [number, number, number, number] : null,
     pool,
-    poolGeo: pool ? ctx.arena.alloc(64) : 0,
+    poolGeos: new Map(),
   };
 }
 
 /**
- * Apply the epilogue in place to `cur` images of `channels` planes of s pixels at y; with
- * pooling, the pooled chunk is written to `pooled` (y then needs 8 readable floats after it).
+ * Add the epilogue's calls for `cur` images of `channels` planes of s pixels at y (a scratch
+ * offset when yScratch) to the job's current chunk: in place, and with pooling the pooled chunk
+ * is written to `pooled` (y then needs 8 readable floats after it).
  */
-export function applyEpilogue(ctx: WasmContext, e: ConvEpilogue, y: number, cur: number, channels: number, s: number, pooled = 0): void {
-  if (e.bias) ctx.k.addChannelBias(y, cur, channels, s, e.bias);
-  if (e.bn) ctx.k.bnForward(y, y, cur, channels, s, ...e.bn, 1);
+export function epilogueCalls(ctx: WasmContext, job: Job, e: ConvEpilogue, y: number, yScratch: boolean, cur: number, channels: number, s: number, pooled = 0): void {
+  if (e.bias) job.call(FN.addChannelBias, [y, cur, channels, s, e.bias], yScratch ? [0] : []);
+  if (e.bn) job.call(FN.bnForward, [y, y, cur, channels, s, ...e.bn, 1], yScratch ? [0, 1] : []);
   if (!e.pool) return;
-  ctx.arena.i32.set(poolGeoValues(e.pool, cur), e.poolGeo / F32);
-  ctx.k.maxPool2d(e.poolGeo, y, pooled, 0);
+  let geo = e.poolGeos.get(cur);
+  if (geo === undefined) e.poolGeos.set(cur, (geo = putGeo(ctx, poolGeoValues(e.pool, cur))));
+  job.call(FN.maxPool2d, [geo, y, pooled, 0], yScratch ? [1] : []);
 }
 
 /** maxPool2d(relu(batchNormForward(x, ...)), pool), the activation staying in the arena. */

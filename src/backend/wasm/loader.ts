@@ -1,13 +1,17 @@
 // Loads the embedded kernel module: decode the base64 bytes, let WebAssembly.validate pick the
 // build this engine runs, compile, and instantiate over a memory that TypeScript creates.
 //
-// Builds: the SIMD build (deterministic; the default) and, opt-in only, a relaxed-SIMD build
+// Builds: the SIMD build over a shared memory (the threads build: the worker pool of threads/
+// runs it; the default wherever SharedArrayBuffer and workers exist), the same SIMD build over a
+// plain memory (browsers without cross-origin isolation; one thread, same chunking, same bits)
+// and, opt-in only, a relaxed-SIMD build (one thread)
 // (fused multiply-add in the GEMM micro-kernel: faster where the engine fuses, but rounding may
 // differ between engines). Opt in with the environment variable VAEGRAD_WASM_RELAXED=1 (Node)
 // or `globalThis.VAEGRAD_WASM_RELAXED = true` before the first use. An engine without SIMD gets
 // no wasm backend: the registry falls back to the js reference backend.
 
-import { RELAXED_WASM_BASE64, SIMD_WASM_BASE64 } from './generated/kernels.js';
+import { RELAXED_WASM_BASE64, SIMD_WASM_BASE64, THREADS_WASM_BASE64 } from './generated/kernels.js';
+import { workersSupported } from './threads/pool.js';
 
 /** The kernel module's exports (see assembly/index.ts). Pointers are byte offsets into memory. */
 export interface KernelExports {
@@ -49,6 +53,10 @@ export interface LoadedKernels {
   memory: WebAssembly.Memory;
   /** 'simd' or 'relaxed-simd' */
   flavor: string;
+  /** Whether this is the threads build over a shared memory (else one thread runs every kernel). */
+  shared: boolean;
+  /** Why there is no shared memory, when there is none. */
+  sharedNote?: string;
   /** The compiled module, to instantiate again over a fresh memory (WasmContext.renew). */
   module: WebAssembly.Module;
 }
@@ -70,35 +78,52 @@ function relaxedWanted(): boolean {
   return g.VAEGRAD_WASM_RELAXED === true || g.process?.env?.VAEGRAD_WASM_RELAXED === '1';
 }
 
-let picked: { bytes: Uint8Array<ArrayBuffer>; flavor: string } | null = null;
+interface Picked { bytes: Uint8Array<ArrayBuffer>; flavor: string; shared: boolean; sharedNote?: string }
+let picked: Picked | null = null;
+
+/** Why the threads build cannot run here, or null when it can. */
+function noThreadsReason(): string | null {
+  if (!workersSupported()) return 'no SharedArrayBuffer and workers here (a browser page needs cross-origin isolation)';
+  try {
+    new WebAssembly.Memory({ initial: 1, maximum: 1, shared: true });
+  } catch {
+    return 'this engine cannot create a shared WebAssembly.Memory';
+  }
+  return null;
+}
 
 /** The bytes of the build this engine can run; throws when it has no WebAssembly SIMD. */
-function pickBytes(): { bytes: Uint8Array<ArrayBuffer>; flavor: string } {
+function pickBytes(): Picked {
   if (picked) return picked;
   if (typeof WebAssembly !== 'object' || typeof WebAssembly.validate !== 'function') {
     throw new Error('wasm backend: this engine has no WebAssembly');
   }
   if (relaxedWanted() && RELAXED_WASM_BASE64) {
     const bytes = decodeBase64(RELAXED_WASM_BASE64);
-    if (WebAssembly.validate(bytes)) return (picked = { bytes, flavor: 'relaxed-simd' });
+    if (WebAssembly.validate(bytes)) return (picked = { bytes, flavor: 'relaxed-simd', shared: false, sharedNote: 'the relaxed-SIMD build runs on one thread' });
+  }
+  const why = noThreadsReason();
+  if (why === null) {
+    const bytes = decodeBase64(THREADS_WASM_BASE64);
+    if (WebAssembly.validate(bytes)) return (picked = { bytes, flavor: 'simd', shared: true });
   }
   const bytes = decodeBase64(SIMD_WASM_BASE64);
   if (!WebAssembly.validate(bytes)) throw new Error('wasm backend: this engine has no WebAssembly SIMD');
-  return (picked = { bytes, flavor: 'simd' });
+  return (picked = { bytes, flavor: 'simd', shared: false, sharedNote: why ?? 'this engine rejects the threads build' });
 }
 
 /** An instance over a fresh memory of one page; its exports as a plain object (so a renewed instance can replace them in place). */
-export function instantiate(module: WebAssembly.Module, flavor: string): LoadedKernels {
-  // Non-shared memory for now (see arena.ts for the layout that a shared, multi-worker version
-  // keeps): the module is built with --importMemory, so the memory is ours to create and grow.
-  const memory = new WebAssembly.Memory({ initial: 1, maximum: MAX_PAGES });
+export function instantiate(module: WebAssembly.Module, flavor: string, shared: boolean, sharedNote?: string): LoadedKernels {
+  // The module is built with --importMemory, so the memory is ours to create and grow; the
+  // threads build needs it shared (the pool's workers instantiate the module over it too).
+  const memory = new WebAssembly.Memory({ initial: 1, maximum: MAX_PAGES, shared });
   const instance = new WebAssembly.Instance(module, {
     env: {
       memory,
       abort: () => { throw new Error('wasm backend: kernel abort'); },
     },
   });
-  return { exports: { ...instance.exports } as unknown as KernelExports, memory, flavor, module };
+  return { exports: { ...instance.exports } as unknown as KernelExports, memory, flavor, module, shared, ...(sharedNote ? { sharedNote } : {}) };
 }
 
 /**
@@ -106,13 +131,13 @@ export function instantiate(module: WebAssembly.Module, flavor: string): LoadedK
  * refuses to compile large modules synchronously and this throws there (use loadKernelsAsync).
  */
 export function loadKernelsSync(): LoadedKernels {
-  const { bytes, flavor } = pickBytes();
-  return instantiate(new WebAssembly.Module(bytes), flavor);
+  const { bytes, flavor, shared, sharedNote } = pickBytes();
+  return instantiate(new WebAssembly.Module(bytes), flavor, shared, sharedNote);
 }
 
 export async function loadKernelsAsync(): Promise<LoadedKernels> {
-  const { bytes, flavor } = pickBytes();
-  return instantiate(await WebAssembly.compile(bytes), flavor);
+  const { bytes, flavor, shared, sharedNote } = pickBytes();
+  return instantiate(await WebAssembly.compile(bytes), flavor, shared, sharedNote);
 }
 
 /** True when this engine can run the kernels at all (WebAssembly with SIMD). */
@@ -123,4 +148,10 @@ export function wasmSupported(): boolean {
   } catch {
     return false;
   }
+}
+
+/** The one-thread build over a plain memory, whatever the engine offers (tests compare it with the threads build). */
+export function loadSingleThreadKernelsSync(): LoadedKernels {
+  const bytes = decodeBase64(SIMD_WASM_BASE64);
+  return instantiate(new WebAssembly.Module(bytes), 'simd', false, 'asked for the one-thread build');
 }

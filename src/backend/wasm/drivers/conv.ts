@@ -1,22 +1,21 @@
 // Drivers of assembly/conv.ts (im2col / col2im + the GEMM, the dot-product weight gradient) and,
 // for 3x3 stride-1 shapes, of Winograd (./winograd.ts): conv forward, input gradient (which is
-// also conv-transpose forward) and weight gradient, each over chunks of images sized so that a
-// chunk's im2col matrix stays in cache. Forward and input gradient take a fused epilogue
-// (../fused.ts) applied to each chunk while it is in cache. Inputs are read and results
-// written in place in linear memory; the arena holds the im2col matrix, packing buffers and,
-// where a max pool follows, the chunk before pooling.
+// also conv-transpose forward) and weight gradient. Each runs as a job (../threads/job.ts) of
+// chunks of images: a chunk's im2col matrix stays in cache, and there are enough chunks for
+// every thread. Forward and input gradient take a fused epilogue (../fused.ts) applied to each
+// chunk while it is in cache; the weight gradient sums each chunk into its own buffer and adds
+// the chunks' sums in chunk order, so the bits do not depend on the thread count. Inputs are read
+// and results written in place in linear memory; each thread's scratch (../threads/run.ts) holds
+// its im2col matrix, packing buffers and, where a max pool follows, its chunk before pooling.
 
 import type { BatchNormParams, Conv2dGeometry, Pool2dGeometry, Storage } from '../../backend.js';
 import type { WasmContext } from '../context.js';
-import { applyEpilogue, stageEpilogue } from '../fused.js';
-import { F32, emptyF32, input, output, zeroF32, zeroedOutput } from '../memory/staging.js';
-import { gemmBuffers, roundUp } from './gemm.js';
+import { epilogueCalls, stageEpilogue } from '../fused.js';
+import { F32, emptyF32, input, output, putGeo } from '../memory/staging.js';
+import { FN, Job } from '../threads/job.js';
+import { imagesPerChunk, sumParts } from './chunking.js';
+import { gemmScratch, roundUp } from './gemm.js';
 import * as winograd from './winograd.js';
-
-/** Images per chunk so that a chunk's im2col matrix stays near colTarget floats. */
-function chunk(ctx: WasmContext, n: number, colPerImage: number): number {
-  return Math.max(1, Math.min(n, Math.floor(ctx.colTarget / Math.max(colPerImage, 1))));
-}
 
 /**
  * One GEMM per image (reading/writing NCHW in place) when a plane's pixel count fills the
@@ -27,8 +26,17 @@ function perImage(ctx: WasmContext, S: number): boolean {
   return roundUp(S, ctx.blocking.NR) - S <= 0.05 * S;
 }
 
-function convGeo(g: Conv2dGeometry, nb: number): number[] {
-  return [nb, g.c, g.h, g.w, g.o, g.kh, g.kw, g.oh, g.ow, g.strideH, g.strideW, g.padH, g.padW, g.dilH, g.dilW, g.groups];
+/** Conv geometry blocks in the arena by images per chunk (a batch's last chunk may be shorter). */
+function geoBlocks(ctx: WasmContext, g: Conv2dGeometry): (nb: number) => number {
+  const blocks = new Map<number, number>();
+  return (nb) => {
+    let p = blocks.get(nb);
+    if (p === undefined) {
+      p = putGeo(ctx, [nb, g.c, g.h, g.w, g.o, g.kh, g.kw, g.oh, g.ow, g.strideH, g.strideW, g.padH, g.padW, g.dilH, g.dilW, g.groups]);
+      blocks.set(nb, p);
+    }
+    return p;
+  };
 }
 
 /** Conv forward, with the bias and (inference) BN + ReLU [+ max pool] epilogue applied per chunk. */
@@ -41,47 +49,49 @@ export function forward(ctx: WasmContext, x: Storage, w: Storage, bias: Storage 
   const og = g.o / g.groups;
   const K = cg * g.kh * g.kw;
   const inImg = g.c * g.h * g.w;
-  const ar = ctx.arena;
-  const k = ctx.k;
-  ar.reset();
+  ctx.arena.reset();
   const wp = input(ctx, w);
-  const X = input(ctx, x);
-  const out = output(ctx, size);
-  const wino = winograd.fits(ctx, g) ? winograd.plan(ctx, wp, 0, g.c, g.h, g.w, g.o, g.oh, g.ow, g.padH, g.padW, g.n) : null;
-  const nb = wino ? wino.nb : chunk(ctx, g.n, K * S);
-  const geo = ar.alloc(64);
-  const col = wino ? 0 : ar.allocF32(K * nb * S);
+  const xp = input(ctx, x);
+  const res = output(ctx, size);
+  const out = res.ptr;
+  const job = new Job(2 * g.n * g.o * K * S);
+  const wino = winograd.fits(ctx, g) ? winograd.plan(ctx, job, wp, 0, g.c, g.h, g.w, g.o, g.oh, g.ow, g.padH, g.padW, g.n) : null;
+  const nb = wino ? wino.nb : imagesPerChunk(ctx, g.n, K * S);
+  const col = wino ? 0 : job.scratch(K * nb * S * F32);
   const oneGemmPerImage = nb === 1 || perImage(ctx, S);
-  const ymat = oneGemmPerImage || wino ? 0 : ar.allocF32(og * nb * S);
-  // the chunk's conv output: the result itself, or (pooling) an arena buffer with 8 readable floats after it
-  const ybuf = pool ? ar.allocF32(nb * g.o * S + 8) : 0;
-  const [pa, pb, tmp] = wino ? [0, 0, 0] : gemmBuffers(ctx, og, nb * S, K);
+  const ymat = oneGemmPerImage || wino ? 0 : job.scratch(og * nb * S * F32);
+  const yScr = pool !== null; // pooled: the full-size chunk lives in scratch (+8 floats the pool may read)
+  const ys = yScr ? job.scratch((nb * g.o * S + 8) * F32) : 0;
+  const [pa, pb, tmp] = wino ? [0, 0, 0] : gemmScratch(ctx, job, og, nb * S, K);
   const epi = stageEpilogue(ctx, bias, bn, pool);
+  const geo = geoBlocks(ctx, g);
   for (let n0 = 0; n0 < g.n; n0 += nb) {
     const cur = Math.min(nb, g.n - n0);
-    const xb = X + n0 * inImg * F32;
-    const yb = pool ? ybuf : out.ptr + n0 * g.o * S * F32;
+    const xb = xp + n0 * inImg * F32;
+    const yb = yScr ? ys : out + n0 * g.o * S * F32;
+    const ym = yScr ? [1] : [];
+    job.chunk();
     if (wino) {
-      winograd.run(ctx, wino, xb, yb, cur);
+      winograd.runCalls(ctx, job, wino, xb, false, yb, yScr, cur);
     } else {
-      ar.i32.set(convGeo(g, cur), geo / F32);
       for (let grp = 0; grp < g.groups; grp++) {
-        k.im2col(geo, xb, col, grp);
+        job.call(FN.im2col, [geo(cur), xb, col, grp], [2]);
         const a = wp + grp * og * K * F32;
         if (oneGemmPerImage) {
           // one product per image, written straight into its NCHW place
           for (let i = 0; i < cur; i++) {
-            k.sgemm(og, S, K, a, K, 1, col + i * S * F32, cur * S, 1, yb + (i * g.o + grp * og) * S * F32, S, 0, pa, pb, tmp);
+            job.call(FN.sgemm, [og, S, K, a, K, 1, col + i * S * F32, cur * S, 1, yb + (i * g.o + grp * og) * S * F32, S, 0, pa, pb, tmp], [6, 12, 13, 14, ...(yScr ? [9] : [])]);
           }
         } else {
-          k.sgemm(og, cur * S, K, a, K, 1, col, cur * S, 1, ymat, cur * S, 0, pa, pb, tmp);
-          k.scatterChannels(ymat, yb, cur, g.o, grp * og, og, S);
+          job.call(FN.sgemm, [og, cur * S, K, a, K, 1, col, cur * S, 1, ymat, cur * S, 0, pa, pb, tmp], [6, 9, 12, 13, 14]);
+          job.call(FN.scatterChannels, [ymat, yb, cur, g.o, grp * og, og, S], [0, ...ym]);
         }
       }
     }
-    applyEpilogue(ctx, epi, yb, cur, g.o, S, out.ptr + n0 * g.o * PS * F32);
+    epilogueCalls(ctx, job, epi, yb, yScr, cur, g.o, S, out + n0 * g.o * PS * F32);
   }
-  return out.storage;
+  ctx.run(job);
+  return res.storage;
 }
 
 /**
@@ -96,48 +106,49 @@ export function backwardData(ctx: WasmContext, dy: Storage, w: Storage, bias: St
   const cg = g.c / g.groups;
   const og = g.o / g.groups;
   const K = cg * g.kh * g.kw;
-  const ar = ctx.arena;
-  const k = ctx.k;
-  ar.reset();
+  ctx.arena.reset();
   const wp = input(ctx, w);
-  const DY = input(ctx, dy);
-  const dx = output(ctx, size);
+  const dyp = input(ctx, dy);
+  const res = output(ctx, size);
+  const dx = res.ptr;
+  const job = new Job(2 * g.n * g.o * K * S);
   // the input gradient of a 3x3 stride-1 conv is a 3x3 stride-1 conv of dy (padding 2 - p)
-  const wino = winograd.fits(ctx, g) ? winograd.plan(ctx, wp, 1, g.o, g.oh, g.ow, g.c, g.h, g.w, 2 - g.padH, 2 - g.padW, g.n) : null;
-  const nb = wino ? wino.nb : chunk(ctx, g.n, K * S);
-  const geo = ar.alloc(64);
+  const wino = winograd.fits(ctx, g) ? winograd.plan(ctx, job, wp, 1, g.o, g.oh, g.ow, g.c, g.h, g.w, 2 - g.padH, 2 - g.padW, g.n) : null;
+  const nb = wino ? wino.nb : imagesPerChunk(ctx, g.n, K * S);
   const oneGemmPerImage = nb === 1 || perImage(ctx, S);
-  const dymat = oneGemmPerImage || wino ? 0 : ar.allocF32(og * nb * S);
-  const col = wino ? 0 : ar.allocF32(K * nb * S);
-  const [pa, pb, tmp] = wino ? [0, 0, 0] : gemmBuffers(ctx, K, nb * S, og);
+  const dymat = oneGemmPerImage || wino ? 0 : job.scratch(og * nb * S * F32);
+  const col = wino ? 0 : job.scratch(K * nb * S * F32);
+  const [pa, pb, tmp] = wino ? [0, 0, 0] : gemmScratch(ctx, job, K, nb * S, og);
   const epi = stageEpilogue(ctx, bias, bn, null);
+  const geo = geoBlocks(ctx, g);
   for (let n0 = 0; n0 < g.n; n0 += nb) {
     const cur = Math.min(nb, g.n - n0);
-    const dyb = DY + n0 * g.o * S * F32;
-    const dxb = dx.ptr + n0 * inImg * F32;
+    const dyb = dyp + n0 * g.o * S * F32;
+    const dxb = dx + n0 * inImg * F32;
+    job.chunk();
     if (wino) {
-      winograd.run(ctx, wino, dyb, dxb, cur);
+      winograd.runCalls(ctx, job, wino, dyb, false, dxb, false, cur);
     } else {
-      ar.i32.set(convGeo(g, cur), geo / F32);
-      zeroF32(ctx, dxb, cur * inImg);
+      job.call(FN.zero, [dxb, cur * inImg]);
       for (let grp = 0; grp < g.groups; grp++) {
         const a = wp + grp * og * K * F32;
         if (oneGemmPerImage) {
           // col[K, i*S..] = W_g^T [K, og] . dY_g,i [og, S], per image, read in place
           for (let i = 0; i < cur; i++) {
-            k.sgemm(K, S, og, a, 1, K, dyb + (i * g.o + grp * og) * S * F32, S, 1, col + i * S * F32, cur * S, 0, pa, pb, tmp);
+            job.call(FN.sgemm, [K, S, og, a, 1, K, dyb + (i * g.o + grp * og) * S * F32, S, 1, col + i * S * F32, cur * S, 0, pa, pb, tmp], [9, 12, 13, 14]);
           }
         } else {
           // col[K, cur*S] = W_g^T [K, og] . dY_g [og, cur*S]
-          k.gatherChannels(dyb, dymat, cur, g.o, grp * og, og, S);
-          k.sgemm(K, cur * S, og, a, 1, K, dymat, cur * S, 1, col, cur * S, 0, pa, pb, tmp);
+          job.call(FN.gatherChannels, [dyb, dymat, cur, g.o, grp * og, og, S], [1]);
+          job.call(FN.sgemm, [K, cur * S, og, a, 1, K, dymat, cur * S, 1, col, cur * S, 0, pa, pb, tmp], [6, 9, 12, 13, 14]);
         }
-        k.col2im(geo, col, dxb, grp);
+        job.call(FN.col2im, [geo(cur), col, dxb, grp], [1]);
       }
     }
-    applyEpilogue(ctx, epi, dxb, cur, g.c, g.h * g.w);
+    epilogueCalls(ctx, job, epi, dxb, false, cur, g.c, g.h * g.w, 0);
   }
-  return dx.storage;
+  ctx.run(job);
+  return res.storage;
 }
 
 /** The weight gradient: dW_g [og, K] = sum over images of dY_g . col^T (Winograd for 3x3 stride-1 shapes). */
@@ -150,35 +161,38 @@ export function backwardFilter(ctx: WasmContext, x: Storage, dy: Storage, g: Con
   if (size === 0 || S === 0 || g.n === 0) return emptyF32(ctx, size);
   if (winograd.fits(ctx, g)) return winograd.filterGrad(ctx, x, dy, g);
   const inImg = g.c * g.h * g.w;
-  const nb = chunk(ctx, g.n, K * S);
-  const ar = ctx.arena;
-  const k = ctx.k;
-  ar.reset();
-  const X = input(ctx, x);
-  const DY = input(ctx, dy);
-  const dw = zeroedOutput(ctx, size);
-  const dwb = dw.ptr;
-  const geo = ar.alloc(64);
-  const dymat = nb > 1 ? ar.allocF32(og * nb * S) : 0;
-  const col = ar.allocF32(K * nb * S);
-  for (let n0 = 0; n0 < g.n; n0 += nb) {
+  const nb = imagesPerChunk(ctx, g.n, K * S);
+  const chunks = Math.ceil(g.n / nb);
+  ctx.arena.reset();
+  const xp = input(ctx, x);
+  const dyp = input(ctx, dy);
+  const parts = ctx.arena.allocF32(chunks * size); // each chunk's sum, added in chunk order below
+  const dw = output(ctx, size);
+  const job = new Job(2 * g.n * g.o * K * S);
+  const dymat = nb > 1 ? job.scratch(og * nb * S * F32) : 0;
+  const col = job.scratch(K * nb * S * F32);
+  const geo = geoBlocks(ctx, g);
+  for (let c = 0, n0 = 0; n0 < g.n; c++, n0 += nb) {
     const cur = Math.min(nb, g.n - n0);
-    ar.i32.set(convGeo(g, cur), geo / F32);
-    const xb = X + n0 * inImg * F32;
-    const dyb = DY + n0 * g.o * S * F32;
+    const xb = xp + n0 * inImg * F32;
+    const dyb = dyp + n0 * g.o * S * F32;
+    const part = parts + c * size * F32;
+    job.chunk().call(FN.zero, [part, size]);
     for (let grp = 0; grp < g.groups; grp++) {
-      k.im2col(geo, xb, col, grp);
+      job.call(FN.im2col, [geo(cur), xb, col, grp], [2]);
       let ap = dyb + grp * og * S * F32;
       if (cur > 1) {
-        k.gatherChannels(dyb, dymat, cur, g.o, grp * og, og, S);
+        job.call(FN.gatherChannels, [dyb, dymat, cur, g.o, grp * og, og, S], [1]);
         ap = dymat;
       }
       // dW_g [og, K] += dY_g [og, cur*S] . col^T [cur*S, K]: both operands run along the long
       // k = cur*S, so a dot-product kernel (no packing) beats the packed GEMM, which pads K
       // to its 8-wide tile and packs col^T transposed. Measured at batch 128 (GFLOP/s, GEMM ->
       // gemmNT): encoder.0 (K = 9) 1.7 -> 30, encoder.4 (K = 288) 36 -> 46, decoder.0 35 -> 40.
-      k.gemmNT(og, K, cur * S, ap, cur * S, col, cur * S, dwb + grp * og * K * F32, K);
+      job.call(FN.gemmNT, [og, K, cur * S, ap, cur * S, col, cur * S, part + grp * og * K * F32, K], cur > 1 ? [3, 5] : [5]);
     }
   }
+  ctx.run(job);
+  sumParts(ctx, parts, chunks, size, dw.ptr);
   return dw.storage;
 }

@@ -1,21 +1,27 @@
 // Driver of assembly/gemm.ts (the packed, cache-blocked SGEMM) and of the conv module's
 // dot-product kernel gemmNT: batched matmul over strided views, and the packing buffers that
-// every GEMM caller (matmul, conv) reserves.
+// every GEMM caller (matmul, conv) reserves. A product runs as a job (../threads/job.ts) of
+// tiles of C, each with the whole k loop: a C element's sum is the same at any tiling, so the
+// bits do not depend on the tiles or the thread count.
 
 import type { Storage, View } from '../../backend.js';
 import type { WasmContext } from '../context.js';
 import { F32, emptyF32, output, place, zeroF32 } from '../memory/staging.js';
+import { FN, Job } from '../threads/job.js';
 
 export const roundUp = (x: number, m: number): number => Math.ceil(x / m) * m;
 
-/** Reserve sgemm's packing buffers for an (m, n, k) product: [packA, packB, tmp]. */
-export function gemmBuffers(ctx: WasmContext, m: number, n: number, k: number): [number, number, number] {
+/** Tile of C per chunk of a matmul (rows, columns): big enough that re-packing A and B per tile costs little. */
+const TILE_M = 256;
+const TILE_N = 256;
+/** Rows of C per chunk of a gemmNT product (even: the kernel pairs rows). */
+const NT_ROWS = 32;
+
+/** Reserve sgemm's packing buffers for an (m, n, k) product in the job's per-thread scratch: [packA, packB, tmp] offsets. */
+export function gemmScratch(ctx: WasmContext, job: Job, m: number, n: number, k: number): [number, number, number] {
   const { MR, NR, KC, MC, NC } = ctx.blocking;
   const kc = Math.min(KC, Math.max(k, 1));
-  const pa = ctx.arena.allocF32(roundUp(Math.min(MC, m), MR) * kc);
-  const pb = ctx.arena.allocF32(roundUp(Math.min(NC, n), NR) * kc);
-  const tmp = ctx.arena.allocF32(MR * NR);
-  return [pa, pb, tmp];
+  return [job.scratch(roundUp(Math.min(MC, m), MR) * kc * F32), job.scratch(roundUp(Math.min(NC, n), NR) * kc * F32), job.scratch(MR * NR * F32)];
 }
 
 /** Batched C[b] = A[b] @ B[b]; a: [batch, m, k], b: [batch, k, n] float32 views. */
@@ -48,14 +54,38 @@ export function matmul(ctx: WasmContext, a: View, b: View): Storage {
     // dot-product kernel reads them in place, no packing, and runs ~12% faster than the packed
     // GEMM here (53 vs 47 GFLOP/s at 128 x 3136 x 256, this machine).
     zeroF32(ctx, C, size);
+    const job = new Job(2 * batches * rows * n * k);
     for (let t = 0; t < batches; t++) {
-      ctx.k.gemmNT(rows, n, k, A.ptr + t * sab * F32, sam, B.ptr + t * sbb * F32, sbn, C + t * rows * n * F32, n);
+      for (let r0 = 0; r0 < rows; r0 += NT_ROWS) {
+        const r = Math.min(NT_ROWS, rows - r0);
+        job.chunk().call(FN.gemmNT, [r, n, k, A.ptr + (t * sab + r0 * sam) * F32, sam, B.ptr + t * sbb * F32, sbn, C + (t * rows + r0) * n * F32, n]);
+      }
     }
+    ctx.run(job);
   } else {
-    const [pa, pb, tmp] = gemmBuffers(ctx, rows, n, k);
-    for (let t = 0; t < batches; t++) {
-      ctx.k.sgemm(rows, n, k, A.ptr + t * sab * F32, sam, sak, B.ptr + t * sbb * F32, sbk, sbn, C + t * rows * n * F32, n, 0, pa, pb, tmp);
-    }
+    ctx.run(sgemmJob(ctx, batches, rows, n, k, A.ptr, sab, sam, sak, B.ptr, sbb, sbk, sbn, C, rows * n, n));
   }
   return out.storage;
+}
+
+/**
+ * A job for `batches` products C[t] = A[t] . B[t] (m x n x k; A[t] at a + t * sa floats, strides
+ * rsa, csa; likewise B; C[t] at c + t * sc floats, row-major with ldc), split into tiles of C.
+ */
+export function sgemmJob(ctx: WasmContext, batches: number, m: number, n: number, k: number, a: number, sa: number, rsa: number, csa: number, b: number, sb: number, rsb: number, csb: number, c: number, sc: number, ldc: number): Job {
+  const tm = Math.min(TILE_M, m), tn = Math.min(TILE_N, n);
+  const job = new Job(2 * batches * m * n * k);
+  const [pa, pb, tmp] = gemmScratch(ctx, job, tm, tn, k);
+  for (let t = 0; t < batches; t++) {
+    for (let i0 = 0; i0 < m; i0 += tm) {
+      for (let j0 = 0; j0 < n; j0 += tn) {
+        job.chunk().call(FN.sgemm, [
+          Math.min(tm, m - i0), Math.min(tn, n - j0), k,
+          a + (t * sa + i0 * rsa) * F32, rsa, csa, b + (t * sb + j0 * csb) * F32, rsb, csb,
+          c + (t * sc + i0 * ldc + j0) * F32, ldc, 0, pa, pb, tmp,
+        ], [12, 13, 14]);
+      }
+    }
+  }
+  return job;
 }

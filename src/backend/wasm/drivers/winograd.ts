@@ -11,16 +11,18 @@
 
 import type { Conv2dGeometry, Storage } from '../../backend.js';
 import type { WasmContext } from '../context.js';
-import { F32, input, output, zeroF32 } from '../memory/staging.js';
+import { F32, input, output, putGeo } from '../memory/staging.js';
+import { FN, Job } from '../threads/job.js';
+import { imagesPerChunk, sumParts } from './chunking.js';
 import { roundUp } from './gemm.js';
 
 /** Floats of padding after each of the 16 matrices of a Winograd block (XI_PAD in assembly/winograd.ts). */
 const XI_PAD = 16;
 
-/** Buffers (arena byte offsets) and geometry of one Winograd convolution (see plan). */
+/** Arena buffers, per-thread scratch offsets and geometry of one Winograd convolution (see plan). */
 export interface WinogradPlan {
   k: number; h: number; w: number; m: number; ph: number; pw: number; hp: number; wp: number;
-  nb: number; u: number; geo: number; xp: number; v: number; mm: number;
+  nb: number; u: number; geo: (nb: number) => number; xp: number; v: number; mm: number;
 }
 
 /** Whether a convolution takes the Winograd path (forward and backward-data alike). */
@@ -35,37 +37,47 @@ function layout(ctx: WasmContext, n: number, k: number, m: number, oh: number, o
   const hp = 2 * th + 2, wp = 2 * tw + 2;
   // images per chunk: input, padded input and output about colTarget floats; tiles per block:
   // a block's two transformed operands about 512 KiB, so they stay in L2 beside the filters
-  const nb = Math.max(1, Math.min(n, Math.floor(ctx.colTarget / (k * (inPlane + hp * wp) + m * oh * ow))));
+  const nb = imagesPerChunk(ctx, n, k * (inPlane + hp * wp) + m * oh * ow);
   const T = Math.max(8, Math.floor((1 << 17) / (16 * (roundUp(k, 8) + roundUp(m, 4))) / 8) * 8);
   return { th, tw, hp, wp, nb, T };
 }
 
-/**
- * Reserve the buffers of a Winograd convolution of n k-channel h x w images into m channels of
- * oh x ow (padding ph, pw) and transform its filters (at `w` in the arena: [m][k][3][3], or
- * [k][m][3][3] with flip = 1 for the backward-data convolution).
- */
-export function plan(ctx: WasmContext, w: number, flip: 0 | 1, k: number, h: number, wd: number, m: number, oh: number, ow: number, ph: number, pw: number, n: number): WinogradPlan {
-  const ar = ctx.arena;
-  const { th, tw, hp, wp, nb, T } = layout(ctx, n, k, m, oh, ow, h * wd);
-  const mp = roundUp(m, 4);
-  const u = ar.allocF32(16 * mp * k);
-  ctx.k.winogradFilter(w, u, m, k, flip);
-  const geo = ar.alloc(64);
-  ar.i32.set([0, k, m, th, tw, hp, wp, oh, ow, T], geo / F32);
-  return { k, h, w: wd, m, ph, pw, hp, wp, nb, u, geo, xp: ar.allocF32(nb * k * hp * wp), v: ar.allocF32(16 * (T * k + XI_PAD)), mm: ar.allocF32(16 * (mp * T + XI_PAD)) };
+/** Geometry blocks (i32[10], see assembly/winograd.ts) by images per chunk. */
+function geoBlocks(ctx: WasmContext, rest: number[]): (nb: number) => number {
+  const blocks = new Map<number, number>();
+  return (nb) => {
+    let p = blocks.get(nb);
+    if (p === undefined) blocks.set(nb, (p = putGeo(ctx, [nb, ...rest])));
+    return p;
+  };
 }
 
-/** dst (cur images, NCHW) = the plan's convolution of src (cur images, NCHW), both in the arena. */
-export function run(ctx: WasmContext, p: WinogradPlan, src: number, dst: number, cur: number): void {
-  ctx.k.winogradPad(src, p.xp, cur * p.k, p.h, p.w, p.hp, p.wp, p.ph, p.pw);
-  ctx.arena.i32[p.geo / F32] = cur;
-  ctx.k.winogradConv(p.geo, p.xp, p.u, dst, p.v, p.mm);
+/**
+ * Plan a Winograd convolution of n k-channel h x w images into m channels of oh x ow (padding
+ * ph, pw): transform its filters now (at `w` in the arena: [m][k][3][3], or [k][m][3][3] with
+ * flip = 1 for the backward-data convolution) and reserve each thread's buffers in the job.
+ */
+export function plan(ctx: WasmContext, job: Job, w: number, flip: 0 | 1, k: number, h: number, wd: number, m: number, oh: number, ow: number, ph: number, pw: number, n: number): WinogradPlan {
+  const { th, tw, hp, wp, nb, T } = layout(ctx, n, k, m, oh, ow, h * wd);
+  const mp = roundUp(m, 4);
+  const u = ctx.arena.allocF32(16 * mp * k);
+  ctx.k.winogradFilter(w, u, m, k, flip);
+  return {
+    k, h, w: wd, m, ph, pw, hp, wp, nb, u, geo: geoBlocks(ctx, [k, m, th, tw, hp, wp, oh, ow, T]),
+    xp: job.scratch(nb * k * hp * wp * F32), v: job.scratch(16 * (T * k + XI_PAD) * F32), mm: job.scratch(16 * (mp * T + XI_PAD) * F32),
+  };
+}
+
+/** Add the calls for dst (cur images, NCHW) = the plan's convolution of src (cur images, NCHW) to the job's current chunk. */
+export function runCalls(ctx: WasmContext, job: Job, p: WinogradPlan, src: number, srcScratch: boolean, dst: number, dstScratch: boolean, cur: number): void {
+  job.call(FN.winogradPad, [src, p.xp, cur * p.k, p.h, p.w, p.hp, p.wp, p.ph, p.pw], srcScratch ? [0, 1] : [1]);
+  job.call(FN.winogradConv, [p.geo(cur), p.xp, p.u, dst, p.v, p.mm], dstScratch ? [1, 3, 4, 5] : [1, 4, 5]);
 }
 
 /**
  * The weight gradient of a Winograd-shaped convolution: dW = G^T (sum over tiles of
- * (A dY A^T) . (B^T d B)) G, the sums being 16 GEMMs that run along the tiles.
+ * (A dY A^T) . (B^T d B)) G, the sums being 16 GEMMs that run along the tiles; each chunk of
+ * images sums into its own buffer, and the chunks' sums are added in chunk order.
  */
 export function filterGrad(ctx: WasmContext, x: Storage, dy: Storage, g: Conv2dGeometry): Storage {
   const size = g.o * g.c * 9;
@@ -73,30 +85,33 @@ export function filterGrad(ctx: WasmContext, x: Storage, dy: Storage, g: Conv2dG
   const mp = roundUp(g.o, 4), kp = roundUp(g.c, 8);
   const S = g.oh * g.ow, inImg = g.c * g.h * g.w;
   const padDy = g.oh % 2 !== 0 || g.ow % 2 !== 0; // dY tiles read 2x2 blocks: odd sizes get a zero edge
+  const chunks = Math.ceil(g.n / nb);
+  const duSize = 16 * mp * kp;
   const ar = ctx.arena;
-  const k = ctx.k;
   ar.reset();
-  const X = input(ctx, x);
-  const DY = input(ctx, dy);
+  const xs = input(ctx, x);
+  const dys = input(ctx, dy);
+  const parts = ar.allocF32(chunks * duSize);
+  const du = ar.allocF32(duSize);
   const dw = output(ctx, size); // winogradFilterGrad writes every element
-  const geo = ar.alloc(64);
-  const xp = ar.allocF32(nb * g.c * hp * wp);
-  const dyPad = padDy ? ar.allocF32(nb * g.o * 4 * th * tw) : 0;
-  const du = ar.allocF32(16 * mp * kp);
-  const v = ar.allocF32(16 * (kp * T + XI_PAD));
-  const z = ar.allocF32(16 * (mp * T + XI_PAD));
-  zeroF32(ctx, du, 16 * mp * kp);
-  ar.i32.set([0, g.c, g.o, th, tw, hp, wp, g.oh, g.ow, T], geo / F32);
-  for (let n0 = 0; n0 < g.n; n0 += nb) {
+  const geo = geoBlocks(ctx, [g.c, g.o, th, tw, hp, wp, g.oh, g.ow, T]);
+  const job = new Job(2 * g.n * g.o * g.c * 16 * th * tw);
+  const xp = job.scratch(nb * g.c * hp * wp * F32);
+  const dyp = padDy ? job.scratch(nb * g.o * 4 * th * tw * F32) : 0;
+  const v = job.scratch(16 * (kp * T + XI_PAD) * F32);
+  const z = job.scratch(16 * (mp * T + XI_PAD) * F32);
+  for (let c = 0, n0 = 0; n0 < g.n; c++, n0 += nb) {
     const cur = Math.min(nb, g.n - n0);
-    const xb = X + n0 * inImg * F32;
-    const dyb = DY + n0 * g.o * S * F32;
-    const dyp = padDy ? dyPad : dyb;
-    k.winogradPad(xb, xp, cur * g.c, g.h, g.w, hp, wp, g.padH, g.padW);
-    if (padDy) k.winogradPad(dyb, dyp, cur * g.o, g.oh, g.ow, 2 * th, 2 * tw, 0, 0);
-    ar.i32[geo / F32] = cur;
-    k.winogradGradSums(geo, xp, dyp, du, v, z);
+    const xb = xs + n0 * inImg * F32;
+    const dyb = dys + n0 * g.o * S * F32;
+    const part = parts + c * duSize * F32;
+    job.chunk().call(FN.zero, [part, duSize]);
+    job.call(FN.winogradPad, [xb, xp, cur * g.c, g.h, g.w, hp, wp, g.padH, g.padW], [1]);
+    if (padDy) job.call(FN.winogradPad, [dyb, dyp, cur * g.o, g.oh, g.ow, 2 * th, 2 * tw, 0, 0], [1]);
+    job.call(FN.winogradGradSums, [geo(cur), xp, padDy ? dyp : dyb, part, v, z], padDy ? [1, 2, 4, 5] : [1, 4, 5]);
   }
-  k.winogradFilterGrad(du, dw.ptr, g.o, g.c);
+  ctx.run(job);
+  sumParts(ctx, parts, chunks, duSize, du);
+  ctx.k.winogradFilterGrad(du, dw.ptr, g.o, g.c);
   return dw.storage;
 }

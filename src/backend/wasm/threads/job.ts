@@ -1,0 +1,94 @@
+// A job: the kernel calls of one wasm backend call, split into chunks that any thread may run
+// in any order. Drivers build it (which calls, on which pointers, split where); the pool runs
+// it. How a job is split depends only on shapes and constants, never on the thread count, so the
+// result is the same at any count (and chunks write disjoint outputs, or partial sums that the
+// driver adds in chunk order afterwards).
+//
+// Encoding (float64, so that pointers, ints and the f64 arguments of Adam all fit): per chunk a
+// list of calls [fn, argc, scratchMask, args...] ending with END. An argument whose bit is set
+// in scratchMask is an offset into the running thread's own scratch (packing buffers, im2col
+// matrices), which the pool places per thread. The same words run on the calling thread (the
+// single-thread path) and in the workers (from shared memory), through execChunk.
+
+/** Kernels a job can call: exports of assembly/index.ts, by index. Keep in step with FN. */
+export const FN_NAMES = [
+  'sgemm', 'gemmNT', 'im2col', 'col2im', 'gatherChannels', 'scatterChannels', 'addChannelBias', 'bnForward',
+  'maxPool2d', 'winogradPad', 'winogradConv', 'winogradGradSums', 'binaryF32',
+] as const;
+
+/** Call codes: kernels by name, and the three that execChunk runs itself. */
+export const FN = {
+  ...(Object.fromEntries(FN_NAMES.map((n, i) => [n, i])) as { [K in (typeof FN_NAMES)[number]]: number }),
+  /** zero(ptr, floats) */
+  zero: 100,
+  /** copy(dst, src, bytes) */
+  copy: 101,
+  /** throwInWorker(): throws when a worker (not the calling thread) runs it (test hook). */
+  throwInWorker: 102,
+} as const;
+
+export const END = -1;
+
+export class Job {
+  /** Call words of every chunk, END after each. */
+  readonly words: number[] = [];
+  /** Where each chunk's calls start in words. */
+  readonly starts: number[] = [];
+  /** Bytes of per-thread scratch the chunks use (see scratch()). */
+  scratchBytes = 0;
+
+  /** @param work about how many flops (or element visits) the job does: small jobs stay on the calling thread */
+  constructor(readonly work: number) {}
+
+  /** Reserve `bytes` of each thread's scratch (64-byte aligned); its offset, for scratch-relative arguments. */
+  scratch(bytes: number): number {
+    const at = this.scratchBytes;
+    this.scratchBytes += Math.ceil(Math.max(bytes, 0) / 64) * 64;
+    return at;
+  }
+
+  get chunks(): number {
+    return this.starts.length;
+  }
+
+  /** Start the next chunk. */
+  chunk(): this {
+    if (this.starts.length > 0) this.words.push(END);
+    this.starts.push(this.words.length);
+    return this;
+  }
+
+  /** Add a call to the current chunk; `scratch` lists the argument positions that are scratch offsets. */
+  call(fn: number, args: readonly number[], scratch: readonly number[] = []): this {
+    let mask = 0;
+    for (const i of scratch) mask |= 1 << i;
+    this.words.push(fn, args.length, mask, ...args);
+    return this;
+  }
+
+  /** Close the last chunk (the pool calls this once). */
+  seal(): void {
+    if (this.words[this.words.length - 1] !== END || this.starts.length === 0) this.words.push(END);
+  }
+}
+
+/**
+ * Run one chunk's calls from `at` in `w` (an array, or a Float64Array over shared memory). `k`
+ * holds the kernel exports, `names` FN_NAMES; `scratch` is this thread's scratch base and
+ * `worker` whether a worker runs it. Self-contained (the pool's worker source embeds its text).
+ */
+export function execChunk(k: Record<string, (...a: number[]) => void>, names: readonly string[], memory: WebAssembly.Memory, w: ArrayLike<number>, at: number, scratch: number, worker: boolean): void {
+  const args: number[] = [];
+  for (;;) {
+    const fn = w[at]!;
+    if (fn < 0) return;
+    const argc = w[at + 1]!, mask = w[at + 2]!;
+    args.length = argc;
+    for (let j = 0; j < argc; j++) args[j] = w[at + 3 + j]! + ((mask >> j) & 1 ? scratch : 0);
+    at += 3 + argc;
+    if (fn === 100) new Float32Array(memory.buffer, args[0], args[1]).fill(0);
+    else if (fn === 101) new Uint8Array(memory.buffer).copyWithin(args[0]!, args[1]!, args[1]! + args[2]!);
+    else if (fn === 102) { if (worker) throw new Error('a chunk that throws in a worker (test hook)'); }
+    else k[names[fn]!]!(...args);
+  }
+}

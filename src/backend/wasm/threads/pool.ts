@@ -1,0 +1,201 @@
+// The worker pool: n - 1 workers plus the calling thread, each with its own instance of the
+// threads build of the kernels over the one shared WebAssembly.Memory. A job (./job.ts) is
+// written into that memory; the caller publishes it through a few Int32 control words, and every
+// thread claims chunks from an atomic counter until none is left. Workers spin briefly after a
+// job, then sleep in Atomics.wait; no message is posted on the hot path.
+//
+// Control words (Int32 at `ctrl`, a region below the allocator's heap that no kernel touches):
+//   EPOCH   job number; workers wait on it
+//   CLAIM   (job tag << 20) | next chunk: a claim is a compare-exchange on the whole word, so a
+//           worker still holding an old job's tag can never take a chunk of the next job
+//   DONE    chunks finished; the thread that finishes the last one notifies the caller
+//   NCHUNKS, PROG, SCRATCH, STRIDE: the job (see runProgram); ACTIVE: workers that take part
+//   ERR     0, or 1 + the index of the thread whose chunk threw (its message at MSG)
+//   STOP    set when the pool closes
+// Workers are unref'd: a process exits without waiting for them. A chunk that throws in a worker
+// is reported to the caller, which throws once every chunk is finished (no hang, no half-written
+// job left running). The browser's main thread cannot Atomics.wait: there the caller spins.
+
+import { execChunk, FN_NAMES } from './job.js';
+
+const C = {
+  EPOCH: 0, CLAIM: 1, DONE: 2, NCHUNKS: 3, PROG: 4, SCRATCH: 5, STRIDE: 6, ACTIVE: 7, ERR: 8, STOP: 9, PROBE: 10,
+  MSG: 64, MSG_LEN: 255, WORDS: 320, SPIN: 4000,
+} as const;
+
+/** Bytes of the control region (the allocator's heap starts above it). */
+export const CONTROL_BYTES = C.WORDS * 4;
+/** Most chunks in one job (the CLAIM word's low 20 bits). */
+export const MAX_CHUNKS = (1 << 20) - 1;
+
+interface WorkerData {
+  module: WebAssembly.Module; memory: WebAssembly.Memory; ctrl: number; index: number; names: readonly string[]; C: typeof C;
+}
+
+/** A worker's whole life: instantiate, then wait for jobs and run chunks of them. Self-contained (its text runs in the worker). */
+function workerMain(d: WorkerData, exec: typeof execChunk): void {
+  const { module, memory, ctrl, index, names, C } = d;
+  const inst = new WebAssembly.Instance(module, { env: { memory, abort: () => { throw new Error('wasm kernel abort'); } } });
+  const k = inst.exports as unknown as Record<string, (...a: number[]) => void>;
+  const c = new Int32Array(memory.buffer, ctrl, C.WORDS);
+  let seen = Atomics.load(c, C.EPOCH);
+  for (;;) {
+    let e = Atomics.load(c, C.EPOCH);
+    for (let s = 0; e === seen && s < C.SPIN; s++) e = Atomics.load(c, C.EPOCH);
+    if (e === seen) {
+      Atomics.wait(c, C.EPOCH, seen);
+      continue;
+    }
+    seen = e;
+    if (Atomics.load(c, C.STOP)) return;
+    if (index >= Atomics.load(c, C.ACTIVE)) continue;
+    const n = Atomics.load(c, C.NCHUNKS), prog = Atomics.load(c, C.PROG);
+    const scratch = Atomics.load(c, C.SCRATCH) + (index + 1) * Atomics.load(c, C.STRIDE);
+    const tag = (e & 0x7ff) << 20;
+    for (;;) {
+      const w = Atomics.load(c, C.CLAIM);
+      if ((w & ~0xfffff) !== tag || (w & 0xfffff) >= n) break;
+      if (Atomics.compareExchange(c, C.CLAIM, w, w + 1) !== w) continue;
+      try {
+        const f = new Float64Array(memory.buffer, prog);
+        exec(k, names, memory, f, f[w & 0xfffff]!, scratch, true);
+      } catch (err) {
+        if (Atomics.compareExchange(c, C.ERR, 0, index + 2) === 0) {
+          const msg = String(err instanceof Error ? err.message : err).slice(0, C.MSG_LEN);
+          for (let j = 0; j < msg.length; j++) c[C.MSG + j] = msg.charCodeAt(j);
+          c[C.MSG + C.MSG_LEN] = msg.length;
+        }
+      }
+      if (Atomics.add(c, C.DONE, 1) + 1 === n) Atomics.notify(c, C.DONE);
+    }
+  }
+}
+
+// (__name: some TypeScript runners, tsx and vitest among them, wrap functions in it to keep their names)
+const prelude = 'var __name = (f) => f;\n';
+const nodeSource = `${prelude}const { workerData } = require('node:worker_threads');\n(${workerMain.toString()})(workerData, ${execChunk.toString()});\n`;
+const browserSource = `${prelude}self.onmessage = (e) => (${workerMain.toString()})(e.data, ${execChunk.toString()});\n`;
+
+interface AnyWorker {
+  terminate(): unknown;
+}
+
+type WorkerThreads = { Worker: new (src: string, o: { eval: boolean; workerData: unknown }) => AnyWorker & { unref(): void; on(ev: string, f: (e: unknown) => void): void } };
+
+function nodeWorkerThreads(): WorkerThreads | null {
+  const p = (globalThis as { process?: { getBuiltinModule?: (id: string) => unknown; versions?: { node?: string } } }).process;
+  return p?.versions?.node ? ((p.getBuiltinModule?.('node:worker_threads') as WorkerThreads | undefined) ?? null) : null;
+}
+
+/** Whether this engine can run workers over a shared memory (Node worker_threads, or a cross-origin isolated browser). */
+export function workersSupported(): boolean {
+  if (typeof SharedArrayBuffer !== 'function' || typeof Atomics !== 'object') return false;
+  if (nodeWorkerThreads()) return true;
+  const g = globalThis as { Worker?: unknown; crossOriginIsolated?: boolean };
+  return typeof g.Worker === 'function' && g.crossOriginIsolated === true;
+}
+
+export class Pool {
+  private readonly workers: AnyWorker[] = [];
+  private readonly c: Int32Array;
+  /** False on a browser's main thread, which must spin instead of Atomics.wait. */
+  readonly canWait: boolean;
+  private closed = false;
+
+  constructor(private readonly module: WebAssembly.Module, private readonly memory: WebAssembly.Memory, private readonly ctrl: number) {
+    this.c = new Int32Array(memory.buffer, ctrl, C.WORDS);
+    this.c.fill(0);
+    let canWait = true;
+    try {
+      Atomics.wait(this.c, C.PROBE, 1, 0); // 'not-equal' where blocking is allowed; throws where not
+    } catch {
+      canWait = false;
+    }
+    this.canWait = canWait;
+  }
+
+  /** Workers started so far. */
+  get size(): number {
+    return this.workers.length;
+  }
+
+  /** Start workers until `threads - 1` exist (they join jobs as soon as they are up). */
+  private ensure(threads: number): void {
+    while (this.workers.length < threads - 1) {
+      const data: WorkerData = { module: this.module, memory: this.memory, ctrl: this.ctrl, index: this.workers.length, names: FN_NAMES, C };
+      const wt = nodeWorkerThreads();
+      if (wt) {
+        const w = new wt.Worker(nodeSource, { eval: true, workerData: data });
+        w.unref();
+        w.on('error', (e) => { if ((globalThis as any).process?.env?.VAEGRAD_POOL_DEBUG) console.error('worker error', e); }); // a worker that dies takes no more chunks; the caller runs them
+        this.workers.push(w);
+      } else {
+        const url = URL.createObjectURL(new Blob([browserSource], { type: 'text/javascript' }));
+        const w = new (globalThis as unknown as { Worker: new (u: string) => AnyWorker & { postMessage(d: unknown): void } }).Worker(url);
+        w.postMessage(data);
+        this.workers.push(w);
+      }
+    }
+  }
+
+  /**
+   * Run the program at `prog` (float64: n chunk starts, then the call words; see job.ts) on
+   * `threads` threads, this one included; returns when every chunk is done. Thread t's scratch
+   * is scratch + t * stride. Throws the first chunk's error after all chunks finished.
+   */
+  run(prog: number, n: number, scratch: number, stride: number, threads: number, k: Record<string, (...a: number[]) => void>): void {
+    if (this.closed) throw new Error('internal: wasm thread pool used after close');
+    if (n > MAX_CHUNKS) throw new Error(`internal: a job of ${n} chunks (at most ${MAX_CHUNKS})`);
+    this.ensure(threads);
+    const c = this.c;
+    const e = (Atomics.load(c, C.EPOCH) + 1) | 0;
+    const tag = (e & 0x7ff) << 20;
+    Atomics.store(c, C.CLAIM, tag | 0xfffff); // closed: no thread takes a chunk while the job is written
+    Atomics.store(c, C.NCHUNKS, n);
+    Atomics.store(c, C.PROG, prog);
+    Atomics.store(c, C.SCRATCH, scratch);
+    Atomics.store(c, C.STRIDE, stride);
+    Atomics.store(c, C.ACTIVE, threads - 1);
+    Atomics.store(c, C.DONE, 0);
+    Atomics.store(c, C.ERR, 0);
+    Atomics.store(c, C.CLAIM, tag);
+    Atomics.store(c, C.EPOCH, e);
+    Atomics.notify(c, C.EPOCH);
+    const f = new Float64Array(this.memory.buffer, prog);
+    let error: unknown = null;
+    for (;;) {
+      const w = Atomics.load(c, C.CLAIM);
+      if ((w & 0xfffff) >= n) break;
+      if (Atomics.compareExchange(c, C.CLAIM, w, w + 1) !== w) continue;
+      try {
+        execChunk(k, FN_NAMES, this.memory, f, f[w & 0xfffff]!, scratch, false);
+      } catch (err) {
+        error ??= err;
+      }
+      Atomics.add(c, C.DONE, 1);
+    }
+    for (let s = 0; ; s++) {
+      const d = Atomics.load(c, C.DONE);
+      if (d >= n) break;
+      if (this.canWait && s > C.SPIN) Atomics.wait(c, C.DONE, d, 100);
+    }
+    if (error) throw error;
+    const failed = Atomics.load(c, C.ERR);
+    if (failed) {
+      const len = c[C.MSG + C.MSG_LEN]!;
+      const msg = String.fromCharCode(...c.subarray(C.MSG, C.MSG + len));
+      throw new Error(`wasm thread pool: a chunk failed in worker ${failed - 2}: ${msg}`);
+    }
+  }
+
+  /** Stop and drop every worker (a renewed memory gets a new pool). */
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    Atomics.store(this.c, C.STOP, 1);
+    Atomics.store(this.c, C.EPOCH, (Atomics.load(this.c, C.EPOCH) + 1) | 0);
+    Atomics.notify(this.c, C.EPOCH);
+    for (const w of this.workers) void w.terminate();
+    this.workers.length = 0;
+  }
+}

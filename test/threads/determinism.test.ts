@@ -1,0 +1,106 @@
+// The wasm kernels give the same bits at any thread count and in any chunk order: each threaded
+// kernel (GEMM tiles, conv by images, Winograd, weight gradients by fixed chunks) at 1-4
+// threads and with its chunks run in reverse and shuffled order, a few reference-model training
+// steps with Adam likewise, and the one-thread build over a plain memory (the fallback where no
+// SharedArrayBuffer exists) against the threads build.
+
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import * as vg from '../../src/index.js';
+import { registerBackend } from '../../src/backend/registry.js';
+import { WasmBackend } from '../../src/backend/wasm/index.js';
+import { loadSingleThreadKernelsSync } from '../../src/backend/wasm/loader.js';
+import { setChunkOrderForTesting } from '../../src/backend/wasm/threads/config.js';
+import { trainDigest } from '../vae/train-digest.js';
+
+const bits = (t: vg.Tensor): Uint32Array => new Uint32Array(Float32Array.from(t.contiguous().dataSync() as Float32Array).buffer);
+
+/** Every output of the threaded kernels (forward and gradients) on fixed inputs, as bits. */
+function kernelOutputs(): Uint32Array[] {
+  vg.manualSeed(3);
+  const out: vg.Tensor[] = [];
+  // GEMM: packed sgemm tiles (a partial last tile in both directions) and the gemmNT row blocks
+  const a = vg.randn([300, 530]), b = vg.randn([530, 270]), w = vg.randn([70, 530]);
+  out.push(vg.matmul(a, b), vg.matmul(a, w.transpose(0, 1)), vg.matmul(vg.randn([3, 40, 50]), vg.randn([3, 50, 60])));
+  // conv by im2col (1 -> 32 channels at 28x28, a 4x4 stride-2 conv, a 7x7 plane with groups) and Winograd (8 -> 16)
+  const convs: [number[], number[], vg.F.Conv2dOptions | undefined][] = [
+    [[37, 1, 28, 28], [32, 1, 3, 3], { padding: 1 }],
+    [[37, 8, 14, 14], [16, 8, 4, 4], { stride: 2, padding: 1 }],
+    [[37, 8, 7, 7], [12, 4, 3, 3], { padding: 1, groups: 2 }],
+    [[37, 8, 14, 14], [16, 8, 3, 3], { padding: 1 }],
+    [[37, 8, 13, 13], [16, 8, 3, 3], {}],
+  ];
+  for (const [xs, ws, opts] of convs) {
+    const x = vg.randn(xs).requiresGrad_();
+    const k = vg.randn(ws).requiresGrad_();
+    const bias = vg.randn([ws[0]!]).requiresGrad_();
+    const y = vg.F.conv2d(x, k, bias, opts);
+    y.mul(vg.randn(y.shape)).sum().backward();
+    out.push(y, x.grad!, k.grad!, bias.grad!);
+    // transposed conv (its forward is the conv's input gradient)
+    const yt = vg.F.convTranspose2d(y.detach(), k.detach(), null, opts);
+    out.push(yt);
+  }
+  // the inference epilogue: conv -> BN -> ReLU -> max pool, fused
+  const net = new vg.nn.Sequential(new vg.nn.Conv2d(1, 16, 3, { padding: 1 }), new vg.nn.BatchNorm2d(16), new vg.nn.ReLU(), new vg.nn.MaxPool2d(2));
+  net.eval();
+  out.push(vg.noGrad(() => net.forward(vg.randn([37, 1, 28, 28]))));
+  return out.map(bits);
+}
+
+function expectSameBits(got: Uint32Array[], want: Uint32Array[]): void {
+  expect(got.length).toBe(want.length);
+  got.forEach((g, i) => {
+    expect(g.length, `output ${i}`).toBe(want[i]!.length);
+    const diff = g.findIndex((v, j) => v !== want[i]![j]);
+    expect(diff, `output ${i}: first differing element`).toBe(-1);
+  });
+}
+
+describe('thread-count independence (wasm threads build)', () => {
+  let kernels1: Uint32Array[];
+  let digest1: string;
+  beforeAll(async () => {
+    await vg.setBackend('wasm');
+    expect(vg.getBackendInfo().sharedMemory).toBe(true);
+    vg.setNumThreads(1);
+    kernels1 = kernelOutputs();
+    digest1 = trainDigest();
+  });
+  afterEach(() => setChunkOrderForTesting('natural'));
+  afterAll(() => vg.setNumThreads(2));
+
+  for (const threads of [2, 3, 4]) {
+    it(`${threads} threads: every threaded kernel and three Adam training steps give the one-thread bits`, () => {
+      vg.setNumThreads(threads);
+      expect(vg.getBackendInfo().threads).toBe(threads);
+      expectSameBits(kernelOutputs(), kernels1);
+      expect(trainDigest()).toBe(digest1);
+    });
+  }
+
+  for (const order of ['reverse', 'shuffle'] as const) {
+    it(`chunks run in ${order} order (1 and 3 threads): the same bits`, () => {
+      for (const threads of [1, 3]) {
+        vg.setNumThreads(threads);
+        setChunkOrderForTesting(order, threads * 7 + 1);
+        expectSameBits(kernelOutputs(), kernels1);
+        expect(trainDigest()).toBe(digest1);
+      }
+    });
+  }
+
+  it('the one-thread build over a plain memory (the no-SharedArrayBuffer fallback) gives the same bits', async () => {
+    registerBackend('wasm-one-thread', () => new WasmBackend(loadSingleThreadKernelsSync()));
+    await vg.setBackend('wasm-one-thread');
+    try {
+      vg.setNumThreads(4);
+      const info = vg.getBackendInfo();
+      expect(info).toMatchObject({ threads: 1, sharedMemory: false });
+      expect(info.threadsNote).toMatch(/one-thread build/);
+      expectSameBits(kernelOutputs(), kernels1);
+      expect(trainDigest()).toBe(digest1);
+    } finally {
+      await vg.setBackend('wasm');
+    }
+  });
+});
