@@ -9,72 +9,24 @@
 //   CLAIM   (job tag << 20) | next chunk: a claim is a compare-exchange on the whole word, so a
 //           worker still holding an old job's tag can never take a chunk of the next job
 //   DONE    chunks finished; the thread that finishes the last one notifies the caller
-//   NCHUNKS, PROG, SCRATCH, STRIDE: the job (see runProgram); ACTIVE: workers that take part
-//   ERR     0, or 1 + the index of the thread whose chunk threw (its message at MSG)
+//   NCHUNKS, PROG, SCRATCH, STRIDE: the job (see run); ACTIVE: how many workers take part
+//   ERR     0, or 2 + the index of the worker whose chunk threw (its message at MSG)
 //   STOP    set when the pool closes
 // Workers are unref'd: a process exits without waiting for them. A chunk that throws in a worker
 // is reported to the caller, which throws once every chunk is finished (no hang, no half-written
 // job left running). The browser's main thread cannot Atomics.wait: there the caller spins.
 
 import { execChunk, FN_NAMES } from './job.js';
-
-const C = {
-  EPOCH: 0, CLAIM: 1, DONE: 2, NCHUNKS: 3, PROG: 4, SCRATCH: 5, STRIDE: 6, ACTIVE: 7, ERR: 8, STOP: 9, PROBE: 10,
-  MSG: 64, MSG_LEN: 255, WORDS: 320, SPIN: 4000,
-} as const;
+import { C, workerMain, type WorkerData } from './worker.js';
 
 /** Bytes of the control region (the allocator's heap starts above it). */
 export const CONTROL_BYTES = C.WORDS * 4;
 /** Most chunks in one job (the CLAIM word's low 20 bits). */
 export const MAX_CHUNKS = (1 << 20) - 1;
 
-interface WorkerData {
-  module: WebAssembly.Module; memory: WebAssembly.Memory; ctrl: number; index: number; names: readonly string[]; C: typeof C;
-}
-
-/** A worker's whole life: instantiate, then wait for jobs and run chunks of them. Self-contained (its text runs in the worker). */
-function workerMain(d: WorkerData, exec: typeof execChunk): void {
-  const { module, memory, ctrl, index, names, C } = d;
-  const inst = new WebAssembly.Instance(module, { env: { memory, abort: () => { throw new Error('wasm kernel abort'); } } });
-  const k = inst.exports as unknown as Record<string, (...a: number[]) => void>;
-  const c = new Int32Array(memory.buffer, ctrl, C.WORDS);
-  let seen = Atomics.load(c, C.EPOCH);
-  for (;;) {
-    let e = Atomics.load(c, C.EPOCH);
-    for (let s = 0; e === seen && s < C.SPIN; s++) e = Atomics.load(c, C.EPOCH);
-    if (e === seen) {
-      Atomics.wait(c, C.EPOCH, seen);
-      continue;
-    }
-    seen = e;
-    if (Atomics.load(c, C.STOP)) return;
-    if (index >= Atomics.load(c, C.ACTIVE)) continue;
-    const n = Atomics.load(c, C.NCHUNKS), prog = Atomics.load(c, C.PROG);
-    const scratch = Atomics.load(c, C.SCRATCH) + (index + 1) * Atomics.load(c, C.STRIDE);
-    const tag = (e & 0x7ff) << 20;
-    for (;;) {
-      const w = Atomics.load(c, C.CLAIM);
-      if ((w & ~0xfffff) !== tag || (w & 0xfffff) >= n) break;
-      if (Atomics.compareExchange(c, C.CLAIM, w, w + 1) !== w) continue;
-      try {
-        const f = new Float64Array(memory.buffer, prog);
-        exec(k, names, memory, f, f[w & 0xfffff]!, scratch, true);
-      } catch (err) {
-        if (Atomics.compareExchange(c, C.ERR, 0, index + 2) === 0) {
-          const msg = String(err instanceof Error ? err.message : err).slice(0, C.MSG_LEN);
-          for (let j = 0; j < msg.length; j++) c[C.MSG + j] = msg.charCodeAt(j);
-          c[C.MSG + C.MSG_LEN] = msg.length;
-        }
-      }
-      if (Atomics.add(c, C.DONE, 1) + 1 === n) Atomics.notify(c, C.DONE);
-    }
-  }
-}
-
 // (__name: some TypeScript runners, tsx and vitest among them, wrap functions in it to keep their names)
 const prelude = 'var __name = (f) => f;\n';
 const nodeSource = `${prelude}const { workerData } = require('node:worker_threads');\n(${workerMain.toString()})(workerData, ${execChunk.toString()});\n`;
-const browserSource = `${prelude}self.onmessage = (e) => (${workerMain.toString()})(e.data, ${execChunk.toString()});\n`;
 
 interface AnyWorker {
   terminate(): unknown;
@@ -130,8 +82,9 @@ export class Pool {
         w.on('error', (e) => { if ((globalThis as any).process?.env?.VAEGRAD_POOL_DEBUG) console.error('worker error', e); }); // a worker that dies takes no more chunks; the caller runs them
         this.workers.push(w);
       } else {
-        const url = URL.createObjectURL(new Blob([browserSource], { type: 'text/javascript' }));
-        const w = new (globalThis as unknown as { Worker: new (u: string) => AnyWorker & { postMessage(d: unknown): void } }).Worker(url);
+        // a module worker from a file next to this one (a blob: URL would need a looser CSP)
+        const Ctor = (globalThis as unknown as { Worker: new (u: URL, o: { type: 'module' }) => AnyWorker & { postMessage(d: unknown): void } }).Worker;
+        const w = new Ctor(new URL('./browser-worker.js', import.meta.url), { type: 'module' });
         w.postMessage(data);
         this.workers.push(w);
       }
