@@ -67,7 +67,11 @@ export async function renderPng(width: number, height: number, draw: (ctx: Canva
   const { createCanvas } = await loadCanvas();
   const canvas = createCanvas(width, height);
   await draw(canvas.getContext('2d'));
-  return canvas.encode('png');
+  // Keep the canvas reachable until the encode (on libuv's thread pool) is done: @napi-rs/canvas
+  // does not, and a canvas collected mid-encode crashed the process (SIGSEGV in skia).
+  const png = await canvas.encode('png');
+  void canvas.getContext;
+  return png;
 }
 
 /** Draws on a fresh canvas and writes it as a PNG: temp file in the same directory, then rename, so a reader never sees half an image. */
