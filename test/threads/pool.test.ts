@@ -33,9 +33,9 @@ describe('thread count controls', () => {
     const info = 'console.log(JSON.stringify([vg.getNumThreads(), vg.getBackendInfo()]))';
     const dflt = child(info);
     expect(dflt.status, dflt.stderr).toBe(0);
-    expect(JSON.parse(dflt.stdout)).toEqual([availableCores(), { name: 'wasm', threads: availableCores(), sharedMemory: true }]);
+    expect(JSON.parse(dflt.stdout)).toEqual([availableCores(), { name: 'wasm', kernels: 'simd', threads: availableCores(), sharedMemory: true }]);
     const three = child(info, { VAEGRAD_THREADS: '3' });
-    expect(JSON.parse(three.stdout)).toEqual([3, { name: 'wasm', threads: 3, sharedMemory: true }]);
+    expect(JSON.parse(three.stdout)).toEqual([3, { name: 'wasm', kernels: 'simd', threads: 3, sharedMemory: true }]);
     const bad = child(info, { VAEGRAD_THREADS: 'many' });
     expect(bad.status).not.toBe(0);
     expect(bad.stderr).toMatch(/VAEGRAD_THREADS must be an integer from 1 to 256, got 'many'/);
