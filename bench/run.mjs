@@ -12,6 +12,10 @@
 // Timing: `timeit(fn)` runs `warmup` untimed calls, then `reps` timed ones, and reports the
 // median (ms); `timeInterleaved([f, g])` alternates the contenders' reps so both see the same
 // background load. The machine may be shared, so medians, not means.
+//
+// Threads: every bench but threads.bench.mjs runs the wasm kernels on one thread
+// (VAEGRAD_THREADS=1 unless set), so its tables compare single-thread figures;
+// threads.bench.mjs sets each thread count itself (VAEGRAD_BENCH_MAX_THREADS caps them).
 
 import { spawnSync } from 'node:child_process';
 import { readdirSync } from 'node:fs';
@@ -101,6 +105,7 @@ export function printTable({ title, columns, rows, notes = [] }) {
 const fmt = (x) => (Number.isNaN(x) ? 'n/a' : Math.abs(x) >= 100 ? x.toFixed(0) : Math.abs(x) >= 10 ? x.toFixed(1) : x.toFixed(2));
 
 async function main() {
+  process.env.VAEGRAD_THREADS ??= '1';
   const filter = process.argv.slice(2);
   const files = ['gemm.mjs', 'conv.mjs', ...readdirSync(here).filter((f) => f.endsWith('.bench.mjs')).sort()];
   const chosen = filter.length ? files.filter((f) => filter.some((p) => f.includes(p))) : files;

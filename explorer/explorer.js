@@ -12,6 +12,10 @@ import * as vg from '../dist/src/index.js';
 import { drawImageGrid, drawLossCurve, drawScatter, vaeFromSafetensors } from '../dist/src/vae/index.js';
 import { fetchBytes, fetchConfig, fetchImages } from './data.js';
 
+// The page's own kernels (decoding under the pointer) run on this thread alone: a page's main
+// thread may not Atomics.wait, so a pool would spin here; the training worker uses every core.
+if (typeof vg.setNumThreads === 'function') vg.setNumThreads(1);
+
 const $ = (id) => document.getElementById(id);
 const params = new URLSearchParams(location.search);
 const PLOT_POINTS = Math.max(10, Number(params.get('points')) || 1000);
@@ -381,6 +385,7 @@ function drawLoss() {
 
 /** 'wasm backend (simd kernels), 1 thread' from what getBackendInfo() reported. */
 function describeEngine(info, threads) {
+  threads = info.threads ?? threads;
   return `${info.name} backend${info.kernels ? ` (${info.kernels} kernels)` : ''}, ${threads} thread${threads === 1 ? '' : 's'}`;
 }
 

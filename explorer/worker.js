@@ -8,15 +8,17 @@
 //               { type: 'epoch', epoch, loss, bce, kl, seconds, images, samples }, { type: 'done', model, checkpoint, stopped },
 //               { type: 'tsne-progress', iteration, kl }, { type: 'tsne', points }, { type: 'error', message }
 //
-// Threads: this worker runs vaegrad on one thread. The page is cross-origin isolated, so when
-// vaegrad's multi-threaded kernels arrive (vg.setNumThreads), this is the one place to turn them on.
+// Threads: one. The page is cross-origin isolated, so vaegrad's worker pool could run here (nested
+// workers over one shared memory), but offline their script does not load (see below).
 import * as vg from '../dist/src/index.js';
 import { DEFAULT_CONFIG, ImageDataset, Trainer, checkpointBytes, modelBytes, stratifiedSubset, trainerFromCheckpoint, tsne, vaeFromSafetensors } from '../dist/src/vae/index.js';
 import { fetchImages } from './data.js';
 
 const ready = (async () => {
   await vg.setBackend('wasm');
-  if (typeof vg.setNumThreads === 'function' && self.crossOriginIsolated) vg.setNumThreads(navigator.hardwareConcurrency || 1);
+  // One thread for now: the pool's nested workers load their script outside the service worker
+  // (Chromium), so the offline copy could not start them (see the README's Threads section).
+  if (typeof vg.setNumThreads === 'function') vg.setNumThreads(1);
   // What runs here, for the page to show: the backend and its kernel build (SIMD, or a fallback).
   postMessage({ type: 'engine', info: vg.getBackendInfo(), threads: typeof vg.getNumThreads === 'function' ? vg.getNumThreads() : 1 });
 })();
@@ -61,7 +63,7 @@ async function train(m) {
   const z = vg.randn([16, trainer.model.latent], { generator: new vg.Generator(0) }); // the same z every epoch
   const first = trainer.epoch;
   let stopped = false;
-  postMessage({ type: 'status', text: `training on ${data.n} images, batch ${trainer.config.batchSize}, ${vg.getBackend()} backend, 1 thread` });
+  postMessage({ type: 'status', text: `training on ${data.n} images, batch ${trainer.config.batchSize}, ${vg.getBackend()} backend, ${vg.getBackendInfo().threads ?? 1} thread${(vg.getBackendInfo().threads ?? 1) === 1 ? '' : 's'}` });
   while (trainer.epoch < first + m.epochs) {
     const t0 = performance.now();
     const epoch = trainer.epoch;

