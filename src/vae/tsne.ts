@@ -21,7 +21,8 @@ export interface TsneOptions {
   learningRate?: number;
   /**
    * Factor on P during the first `exaggerationIterations` iterations (default 12). Halved (down to 1)
-   * whenever it contracts the whole embedding, which is data-dependent: see the comment in tsne().
+   * whenever the embedding has shrunk to a quarter of its starting size in that phase: whether a
+   * factor contracts everything depends on the data (see the comment in tsne()).
    */
   earlyExaggeration?: number;
   /** Length of the early-exaggeration phase, also when momentum goes from 0.5 to 0.8 (default 250). */
