@@ -77,6 +77,12 @@ export function tfjs() {
   return tfjsPromise;
 }
 
+/**
+ * The Python that runs the PyTorch contenders: Debian's python3-torch at /usr/bin/python3, or
+ * VAEGRAD_BENCH_PYTHON (e.g. a virtualenv's python3 on a machine where torch lives elsewhere).
+ */
+export const PYTHON = process.env.VAEGRAD_BENCH_PYTHON || '/usr/bin/python3';
+
 /** vaegrad's backends from the built dist/. */
 export async function loadVaegrad() {
   const wasm = await import(pathToFileURL(join(root, 'dist/src/backend/wasm/index.js')).href);

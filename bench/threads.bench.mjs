@@ -25,6 +25,7 @@ import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { PYTHON } from './run.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const root = join(here, '..');
@@ -109,8 +110,8 @@ function convRunner(b, op, g) {
 
 function torchRates(indices, ns) {
   if (process.env.THREADS_BENCH_TORCH === '0') return { note: 'PyTorch skipped (THREADS_BENCH_TORCH=0)' };
-  const py = '/usr/bin/python3';
-  if (!existsSync(py) || spawnSync(py, ['-c', 'import torch']).status !== 0) return { note: 'PyTorch not run: torch is not importable by /usr/bin/python3' };
+  const py = PYTHON;
+  if (!existsSync(py) || spawnSync(py, ['-c', 'import torch']).status !== 0) return { note: `PyTorch not run: torch is not importable by ${py}` };
   const dir = mkdtempSync(join(tmpdir(), 'vaegrad-threads-'));
   const file = join(dir, 'indices.json');
   writeFileSync(file, JSON.stringify(Array.from(indices)));

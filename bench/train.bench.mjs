@@ -21,6 +21,7 @@ import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { PYTHON } from './run.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const dist = (p) => import(pathToFileURL(join(root, 'dist/src', p)).href);
@@ -69,11 +70,11 @@ async function vaegradRates() {
 
 function torchRates(indices) {
   if (process.env.TRAIN_BENCH_TORCH === '0') return { note: 'PyTorch skipped (TRAIN_BENCH_TORCH=0)' };
-  const py = '/usr/bin/python3';
+  const py = PYTHON;
   const script = join(root, 'bench/torch_bench.py');
   if (!existsSync(py) || !existsSync(script)) return { note: 'PyTorch not run: /usr/bin/python3 or bench/torch_bench.py missing' };
   const probe = spawnSync(py, ['-c', 'import torch'], { encoding: 'utf8' });
-  if (probe.status !== 0) return { note: 'PyTorch not run: torch is not importable by /usr/bin/python3' };
+  if (probe.status !== 0) return { note: `PyTorch not run: torch is not importable by ${py}` };
   // one thread (vaegrad is single-threaded); OpenBLAS core types: the machine's default and AVX-512
   const dir = mkdtempSync(join(tmpdir(), 'vaegrad-bench-'));
   const file = join(dir, 'indices.json');
