@@ -8,7 +8,10 @@
 // reference exactly or within 1 ulp. The elementwise passes (normalise, dx) also compute in f64
 // in the reference's order, so they round to the same f32 values.
 //
-// Layout: x is [n, c, s]; each (image, channel) pair owns a run of s consecutive floats.
+// Layout: x is [n, ct, s]; each (image, channel) pair owns a run of s consecutive floats. A call
+// covers c consecutive channels of the ct (pointers at the first one), so that the thread pool
+// can split a batch norm by channels: each channel's sums run in the same order whatever the
+// split (bits independent of it). With s == 1 ([n, c] rows) a call covers every channel (ct = c).
 // Per-channel f64 results go to caller-provided f64[c] buffers.
 
 @inline function lo2(v: v128): v128 { return f64x2.promote_low_f32x4(v); }
@@ -49,14 +52,14 @@
 }
 
 /** mean[c], variance[c] (f64, biased) of x [n, c, s]: two passes, as the reference. */
-export function bnStats(x: usize, n: i32, c: i32, s: i32, mean: usize, variance: usize): void {
+export function bnStats(x: usize, n: i32, c: i32, s: i32, mean: usize, variance: usize, ct: i32): void {
   if (s == 1) { bnStatsRows(x, n, c, mean, variance); return; }
   const count = <f64>n * <f64>s;
   memory.fill(mean, 0, <usize>c << 3);
   memory.fill(variance, 0, <usize>c << 3);
   for (let i = 0; i < n; i++) {
     for (let ch = 0; ch < c; ch++) {
-      const p = x + ((<usize>(i * c + ch) * s) << 2);
+      const p = x + ((<usize>(i * ct + ch) * s) << 2);
       const q = mean + (<usize>ch << 3);
       store<f64>(q, load<f64>(q) + runSum(p, s));
     }
@@ -67,7 +70,7 @@ export function bnStats(x: usize, n: i32, c: i32, s: i32, mean: usize, variance:
   }
   for (let i = 0; i < n; i++) {
     for (let ch = 0; ch < c; ch++) {
-      const p = x + ((<usize>(i * c + ch) * s) << 2);
+      const p = x + ((<usize>(i * ct + ch) * s) << 2);
       const mu = load<f64>(mean + (<usize>ch << 3));
       const m2 = f64x2.splat(mu);
       let a = f64x2.splat(0), b = f64x2.splat(0);
@@ -98,11 +101,11 @@ export function bnStats(x: usize, n: i32, c: i32, s: i32, mean: usize, variance:
  * (f32[c] inputs). relu != 0: y = relu(that), applied to the rounded f32 value (bit-identical to
  * bnForward followed by unaryF32 RELU).
  */
-export function bnForward(x: usize, y: usize, n: i32, c: i32, s: i32, mean: usize, invstd: usize, w: usize, b: usize, relu: i32): void {
+export function bnForward(x: usize, y: usize, n: i32, c: i32, s: i32, mean: usize, invstd: usize, w: usize, b: usize, relu: i32, ct: i32): void {
   if (s == 1) { bnForwardRows(x, y, n, c, mean, invstd, w, b, relu); return; }
   for (let i = 0; i < n; i++) {
     for (let ch = 0; ch < c; ch++) {
-      const o = (<usize>(i * c + ch) * s) << 2;
+      const o = (<usize>(i * ct + ch) * s) << 2;
       const k = <usize>ch << 2;
       const scale = <f64>load<f32>(invstd + k) * <f64>load<f32>(w + k);
       const shift = <f64>load<f32>(b + k) - <f64>load<f32>(mean + k) * scale;
@@ -132,13 +135,13 @@ export function bnForward(x: usize, y: usize, n: i32, c: i32, s: i32, mean: usiz
  * bit-identical to mulStep followed by this kernel, without reading a mask from memory.
  */
 export function bnBackward(dy: usize, x: usize, dx: usize, n: i32, c: i32, s: i32, mean: usize, invstd: usize, w: usize,
-  batchStats: i32, sumDy: usize, sumDyXhat: usize, reluBias: usize): void {
+  batchStats: i32, sumDy: usize, sumDyXhat: usize, reluBias: usize, ct: i32): void {
   if (s == 1) { bnBackwardRows(dy, x, dx, n, c, mean, invstd, w, batchStats, sumDy, sumDyXhat, reluBias); return; }
   memory.fill(sumDy, 0, <usize>c << 3);
   memory.fill(sumDyXhat, 0, <usize>c << 3);
   for (let i = 0; i < n; i++) {
     for (let ch = 0; ch < c; ch++) {
-      const o = (<usize>(i * c + ch) * s) << 2;
+      const o = (<usize>(i * ct + ch) * s) << 2;
       const mu = <f64>load<f32>(mean + (<usize>ch << 2));
       const is = <f64>load<f32>(invstd + (<usize>ch << 2));
       const m2 = f64x2.splat(mu), i2 = f64x2.splat(is);
@@ -181,7 +184,7 @@ export function bnBackward(dy: usize, x: usize, dx: usize, n: i32, c: i32, s: i3
   const count = <f64>n * <f64>s;
   for (let i = 0; i < n; i++) {
     for (let ch = 0; ch < c; ch++) {
-      const o = (<usize>(i * c + ch) * s) << 2;
+      const o = (<usize>(i * ct + ch) * s) << 2;
       const mu = <f64>load<f32>(mean + (<usize>ch << 2));
       const is = <f64>load<f32>(invstd + (<usize>ch << 2));
       const k = is * <f64>load<f32>(w + (<usize>ch << 2));

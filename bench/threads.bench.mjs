@@ -185,7 +185,7 @@ export async function run() {
   const row = (name, ms, unit) => {
     for (const n of ns) {
       const sp = ms.get(1) / ms.get(n);
-      rows.push([`${name}`, n, unit(ms.get(n)), sp, capacity.get(n), sp / capacity.get(n)]);
+      rows.push([`${name}`, String(n), unit(ms.get(n)), sp, capacity.get(n), sp / capacity.get(n)]);
     }
   };
   kernels.forEach(([name], i) => row(name, kernelMs[i], (ms) => `${ms.toFixed(2)} ms`));

@@ -1,5 +1,6 @@
 // The wasm kernels give the same bits at any thread count and in any chunk order: each threaded
-// kernel (GEMM tiles, conv by images, Winograd, weight gradients by fixed chunks) at 1-4
+// kernel (GEMM tiles, conv by images, Winograd, weight gradients by fixed chunks, batch norm by
+// channels, pooling by images, elementwise ops and Adam by ranges) at 1-4
 // threads and with its chunks run in reverse and shuffled order, a few reference-model training
 // steps with Adam likewise, and the one-thread build over a plain memory (the fallback where no
 // SharedArrayBuffer exists) against the threads build.
@@ -40,6 +41,23 @@ function kernelOutputs(): Uint32Array[] {
     const yt = vg.F.convTranspose2d(y.detach(), k.detach(), null, opts);
     out.push(yt);
   }
+  // batch norm (train mode: stats, forward, backward) -> ReLU -> max pool, average pooling, elementwise ops
+  const h = vg.randn([37, 16, 20, 20]).requiresGrad_();
+  const bn = new vg.nn.BatchNorm2d(16);
+  const pooled = vg.F.maxPool2d(vg.F.relu(bn.forward(h)), 2);
+  const avg = vg.F.avgPool2d(h, 2);
+  const ew = h.sigmoid().add(h.mul(h)).sub(1);
+  pooled.mul(vg.randn(pooled.shape)).sum().add(avg.sum()).add(ew.mean()).backward();
+  out.push(pooled, avg, ew, h.grad!, bn.weight.grad!, bn.bias.grad!, bn.runningMean!, bn.runningVar!);
+  // Adam over 70,000 parameters (several chunks)
+  const p = vg.randn([70000]).requiresGrad_();
+  const opt = new vg.optim.Adam([p], { lr: 1e-2 });
+  for (let i = 0; i < 2; i++) {
+    opt.zeroGrad();
+    p.mul(p).sum().backward();
+    opt.step();
+  }
+  out.push(p.detach());
   // the inference epilogue: conv -> BN -> ReLU -> max pool, fused
   const net = new vg.nn.Sequential(new vg.nn.Conv2d(1, 16, 3, { padding: 1 }), new vg.nn.BatchNorm2d(16), new vg.nn.ReLU(), new vg.nn.MaxPool2d(2));
   net.eval();

@@ -79,7 +79,10 @@ export class WasmContext {
   renewals = 0;
   /**
    * Least work (about flops, see Job.work) for which a job wakes the pool; smaller jobs run on
-   * the calling thread (same chunks, same bits). Measured: see threads/run.ts.
+   * the calling thread (same chunks, same bits). Measured on this project's 2-vCPU host: a
+   * 4-chunk job of trivial chunks took ~35 us more on 2 threads than on 1 with the workers
+   * asleep (~3 us while they spin), and a GEMM does ~40 flops/ns on one core, so 2 threads win
+   * above ~2.8 MFLOP, more threads earlier.
    */
   minParallelWork = 1 << 21;
   private readonly loaded: LoadedKernels;

@@ -12,7 +12,7 @@ import type { BatchNormParams, ChannelGeometry, Pool2dGeometry, Storage } from '
 import type { WasmContext } from './context.js';
 import { input, inputs, output, putGeo, stageI32, takeI32, zeroF32 } from './memory/staging.js';
 import { FN, type Job } from './threads/job.js';
-import { poolGeo, poolGeoValues } from './drivers/pool.js';
+import { poolGeoValues, runPool } from './drivers/pool.js';
 import * as norm from './drivers/norm.js';
 
 /** What a conv driver applies to each output chunk (pointers; 0 / null where absent). */
@@ -41,7 +41,7 @@ export function stageEpilogue(ctx: WasmContext, bias: Storage | null, bn: BatchN
  */
 export function epilogueCalls(ctx: WasmContext, job: Job, e: ConvEpilogue, y: number, yScratch: boolean, cur: number, channels: number, s: number, pooled = 0): void {
   if (e.bias) job.call(FN.addChannelBias, [y, cur, channels, s, e.bias], yScratch ? [0] : []);
-  if (e.bn) job.call(FN.bnForward, [y, y, cur, channels, s, ...e.bn, 1], yScratch ? [0, 1] : []);
+  if (e.bn) job.call(FN.bnForward, [y, y, cur, channels, s, ...e.bn, 1, channels], yScratch ? [0, 1] : []);
   if (!e.pool) return;
   let geo = e.poolGeos.get(cur);
   if (geo === undefined) e.poolGeos.set(cur, (geo = putGeo(ctx, poolGeoValues(e.pool, cur))));
@@ -54,21 +54,20 @@ export function batchNormReluMaxPool(ctx: WasmContext, x: Storage, mean: Storage
   const ar = ctx.arena;
   ar.reset();
   const yp = norm.forwardInArena(ctx, x, mean, invstd, weight, bias, g, true);
-  const geo = poolGeo(ctx, pool);
   const o = output(ctx, size);
   const ip = ar.alloc(size * 4);
-  ctx.k.maxPool2d(geo, yp, o.ptr, ip);
+  const outImg = pool.c * pool.oh * pool.ow;
+  runPool(ctx, 'maxPool2d', pool, [[yp, pool.c * pool.h * pool.w], [o.ptr, outImg], [ip, outImg]]);
   return { out: o.storage, indices: takeI32(ctx, ip, size) };
 }
 
 /** Its gradients: batchNormReluBackward(maxPool2dBackward(dy, indices, pool), x, ...). */
 export function batchNormReluMaxPoolBackward(ctx: WasmContext, dy: Storage, indices: Storage, x: Storage, mean: Storage, invstd: Storage, weight: Storage, bias: Storage, g: ChannelGeometry, pool: Pool2dGeometry, batchStats: boolean): { dx: Storage; dweight: Storage; dbias: Storage } {
   return norm.backward(ctx, () => {
-    const geo = poolGeo(ctx, pool);
     const ip = stageI32(ctx, indices, dy.size);
     const dyp = ctx.arena.allocF32(x.size); // the pooled gradient scattered here, overwritten by the kernel
-    zeroF32(ctx, dyp, x.size);
-    ctx.k.maxPool2dBackward(geo, input(ctx, dy), ip, dyp);
+    const outImg = pool.c * pool.oh * pool.ow;
+    runPool(ctx, 'maxPool2dBackward', pool, [[input(ctx, dy), outImg], [ip, outImg], [dyp, pool.c * pool.h * pool.w]]);
     return dyp;
   }, x, mean, invstd, weight, bias, g, batchStats);
 }

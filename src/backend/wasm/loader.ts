@@ -31,10 +31,10 @@ export interface KernelExports {
   gather4(src: number, dst: number, geo: number): void;
   unaryF32(op: number, x: number, out: number, n: number, a: number, b: number): void;
   binaryF32(op: number, x: number, y: number, out: number, n: number): void;
-  bnStats(x: number, n: number, c: number, s: number, mean: number, variance: number): void;
-  bnForward(x: number, y: number, n: number, c: number, s: number, mean: number, invstd: number, w: number, b: number, relu: number): void;
+  bnStats(x: number, n: number, c: number, s: number, mean: number, variance: number, ct: number): void;
+  bnForward(x: number, y: number, n: number, c: number, s: number, mean: number, invstd: number, w: number, b: number, relu: number, ct: number): void;
   bnBackward(dy: number, x: number, dx: number, n: number, c: number, s: number, mean: number, invstd: number, w: number,
-    batchStats: number, sumDy: number, sumDyXhat: number, reluBias: number): void;
+    batchStats: number, sumDy: number, sumDyXhat: number, reluBias: number, ct: number): void;
   sumRows(x: number, rows: number, len: number, acc: number): void;
   sumCols(x: number, rows: number, cols: number, acc: number): void;
   f64ToF32(acc: number, out: number, n: number): void;

@@ -5,6 +5,8 @@
 // js reference relu 45 ms, sigmoid 114 ms, exp 65 ms, add 12 ms, broadcast sub 42 ms; the
 // wasm path's copy in + copy out costs ~1.3 ms, so elementwise ops earn a wasm kernel.
 // Each driver returns null where the views cannot be staged (the table then runs the reference).
+// Unary and binary kernels run as jobs of fixed ranges (elementwise: the bits do not depend on
+// the split or the thread count).
 
 import { COMPARISONS } from '../../backend.js';
 import type { BinaryOp, Storage, UnaryOp, View } from '../../backend.js';
@@ -12,6 +14,21 @@ import { HostStorage } from '../../js/storage.js';
 import { numel } from '../../../shape.js';
 import type { WasmContext } from '../context.js';
 import { F32, emptyF32, output, stageDense } from '../memory/staging.js';
+import { FN, Job } from '../threads/job.js';
+import { WORK_PER_ELEMENT } from './norm.js';
+
+/** Elements per chunk (a multiple of 4: SIMD runs stay whole). */
+const CHUNK = 1 << 15;
+
+/** unaryF32 (x, null) or binaryF32 (x, y) of n elements into out, by fixed ranges. */
+function runElementwise(ctx: WasmContext, code: number, n: number, out: number, x: number, y: number | null, a = 0, b = 0): void {
+  const job = new Job(WORK_PER_ELEMENT * n);
+  for (let i = 0; i < n; i += CHUNK) {
+    const o = i * F32, len = Math.min(CHUNK, n - i);
+    job.chunk().call(y === null ? FN.unaryF32 : FN.binaryF32, y === null ? [code, x + o, out + o, len, a, b] : [code, x + o, y + o, out + o, len]);
+  }
+  ctx.run(job);
+}
 
 /** Op codes of assembly/elementwise.ts. */
 export const UNARY: Partial<Record<UnaryOp, number>> = {
@@ -39,7 +56,7 @@ export function unary(ctx: WasmContext, code: number, x: View, a: number, b: num
   const ptrs = stageDense(ctx, x.shape, [x]);
   if (!ptrs) return null;
   const o = output(ctx, n);
-  ctx.k.unaryF32(code, ptrs[0]!, o.ptr, n, a, b);
+  runElementwise(ctx, code, n, o.ptr, ptrs[0]!, null, a, b);
   return o.storage;
 }
 
@@ -52,11 +69,11 @@ export function binary(ctx: WasmContext, op: BinaryOp, code: number, a: View, b:
   if (!ptrs) return null;
   if (!cmp) {
     const o = output(ctx, n);
-    ctx.k.binaryF32(code, ptrs[0]!, ptrs[1]!, o.ptr, n);
+    runElementwise(ctx, code, n, o.ptr, ptrs[0]!, ptrs[1]!);
     return o.storage;
   }
   const p = ctx.arena.allocF32(n);
-  ctx.k.binaryF32(code, ptrs[0]!, ptrs[1]!, p, n);
+  runElementwise(ctx, code, n, p, ptrs[0]!, ptrs[1]!);
   const out = new Uint8Array(n);
   out.set(ctx.arena.f32.subarray(p / F32, p / F32 + n));
   return new HostStorage(out);

@@ -2,11 +2,30 @@
 // in) and backward (optionally with the ReLU gradient fused in), f64 accumulation and f64
 // elementwise arithmetic in the reference's order: results match the reference exactly or
 // within 1 f32 ulp. The ReLU fusions are bit-identical to the unfused composition
-// (test/conformance/fusion.test.ts).
+// (test/conformance/fusion.test.ts). Each runs as a job of chunks of channels (every channel's
+// sums run in one chunk, in the same order whatever the split), so the bits do not depend on the
+// thread count; [n, c] rows (s = 1) run as one chunk.
 
 import type { ChannelGeometry, Storage } from '../../backend.js';
 import type { WasmContext } from '../context.js';
-import { input, inputCopy, inputs, output, takeF64AsF32 } from '../memory/staging.js';
+import { F32, input, inputCopy, inputs, output, takeF64AsF32 } from '../memory/staging.js';
+import { FN, Job } from '../threads/job.js';
+
+/** Elements per chunk of a batch-norm job (whole channels, at least one). */
+const CHUNK_ELEMENTS = 1 << 15;
+/** Job.work per element of a memory-bound kernel: about what a GEMM does in the time it takes. */
+export const WORK_PER_ELEMENT = 40;
+
+/**
+ * A job over g's channels in chunks: `call(job, c0, cnt)` adds the calls of channels
+ * [c0, c0 + cnt) to the current chunk. `passes` scales the work estimate.
+ */
+function channelJob(g: ChannelGeometry, passes: number, call: (job: Job, c0: number, cnt: number) => void): Job {
+  const job = new Job(passes * WORK_PER_ELEMENT * g.n * g.c * g.s);
+  const per = g.s === 1 ? g.c : Math.max(1, Math.min(g.c, Math.floor(CHUNK_ELEMENTS / Math.max(1, g.n * g.s))));
+  for (let c0 = 0; c0 < g.c; c0 += per) call(job.chunk(), c0, Math.min(per, g.c - c0));
+  return job;
+}
 
 /** Per-channel mean and biased variance. */
 export function stats(ctx: WasmContext, x: Storage, g: ChannelGeometry): { mean: Storage; variance: Storage } {
@@ -15,7 +34,7 @@ export function stats(ctx: WasmContext, x: Storage, g: ChannelGeometry): { mean:
   const xp = input(ctx, x);
   const mp = ar.alloc(g.c * 8);
   const vp = ar.alloc(g.c * 8);
-  ctx.k.bnStats(xp, g.n, g.c, g.s, mp, vp);
+  ctx.run(channelJob(g, 2, (job, c0, cnt) => job.call(FN.bnStats, [xp + c0 * g.s * F32, g.n, cnt, g.s, mp + c0 * 8, vp + c0 * 8, g.c])));
   return { mean: takeF64AsF32(ctx, mp, g.c), variance: takeF64AsF32(ctx, vp, g.c) };
 }
 
@@ -23,17 +42,25 @@ export function stats(ctx: WasmContext, x: Storage, g: ChannelGeometry): { mean:
 export function forward(ctx: WasmContext, x: Storage, mean: Storage, invstd: Storage, weight: Storage, bias: Storage, g: ChannelGeometry, relu: boolean): Storage {
   ctx.arena.reset();
   const y = output(ctx, x.size);
-  const [xp, mp, ip, wp, bp] = inputs(ctx, [x, mean, invstd, weight, bias]) as [number, number, number, number, number];
-  ctx.k.bnForward(xp, y.ptr, g.n, g.c, g.s, mp, ip, wp, bp, relu ? 1 : 0);
+  runForward(ctx, inputs(ctx, [x, mean, invstd, weight, bias]) as Five, y.ptr, g, relu);
   return y.storage;
 }
 
 /** Runs bnForward into the (reset) arena; y's offset (8 readable floats after it, for a pool). */
 export function forwardInArena(ctx: WasmContext, x: Storage, mean: Storage, invstd: Storage, weight: Storage, bias: Storage, g: ChannelGeometry, relu: boolean): number {
   const yp = ctx.arena.allocF32(x.size + 8);
-  const [xp, mp, ip, wp, bp] = inputs(ctx, [x, mean, invstd, weight, bias]) as [number, number, number, number, number];
-  ctx.k.bnForward(xp, yp, g.n, g.c, g.s, mp, ip, wp, bp, relu ? 1 : 0);
+  runForward(ctx, inputs(ctx, [x, mean, invstd, weight, bias]) as Five, yp, g, relu);
   return yp;
+}
+
+type Five = [number, number, number, number, number];
+
+/** bnForward of x into y (pointers; mean, invstd, weight, bias f32[c]), by chunks of channels. */
+function runForward(ctx: WasmContext, [xp, mp, ip, wp, bp]: Five, y: number, g: ChannelGeometry, relu: boolean): void {
+  ctx.run(channelJob(g, 1, (job, c0, cnt) => {
+    const o = c0 * g.s * F32, p = c0 * F32;
+    job.call(FN.bnForward, [xp + o, y + o, g.n, cnt, g.s, mp + p, ip + p, wp + p, bp + p, relu ? 1 : 0, g.c]);
+  }));
 }
 
 /**
@@ -58,6 +85,9 @@ export function backward(ctx: WasmContext, putDy: PutDy, x: Storage, mean: Stora
   const dx = output(ctx, x.size);
   const sd = ar.alloc(g.c * 8);
   const sx = ar.alloc(g.c * 8);
-  ctx.k.bnBackward(dyp, xp, dx.ptr, g.n, g.c, g.s, mp, ip, wp, batchStats ? 1 : 0, sd, sx, bp);
+  ctx.run(channelJob(g, 2, (job, c0, cnt) => {
+    const o = c0 * g.s * F32, p = c0 * F32;
+    job.call(FN.bnBackward, [dyp + o, xp + o, dx.ptr + o, g.n, cnt, g.s, mp + p, ip + p, wp + p, batchStats ? 1 : 0, sd + c0 * 8, sx + c0 * 8, bp ? bp + p : 0, g.c]);
+  }));
   return { dx: dx.storage, dweight: takeF64AsF32(ctx, sx, g.c), dbias: takeF64AsF32(ctx, sd, g.c) };
 }

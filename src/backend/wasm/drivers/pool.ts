@@ -1,10 +1,38 @@
 // Drivers of assembly/pool.ts: max pooling (with or without argmax indices) and average
-// pooling, forward and backward, over contiguous NCHW float32 storages.
+// pooling, forward and backward, over contiguous NCHW float32 storages. Each runs as a job of
+// chunks of images (every output depends on one image alone: the bits do not depend on the split).
 
 import type { Pool2dGeometry, Storage } from '../../backend.js';
 import type { WasmContext } from '../context.js';
 import { HostStorage } from '../../js/storage.js';
-import { emptyF32, input, output, putGeo, stageI32, takeI32, zeroedOutput } from '../memory/staging.js';
+import { F32, emptyF32, input, output, putGeo, stageI32, takeI32 } from '../memory/staging.js';
+import { FN, Job } from '../threads/job.js';
+import { MIN_IMAGE_CHUNKS } from './chunking.js';
+import { WORK_PER_ELEMENT } from './norm.js';
+
+type PoolOp = 'maxPool2d' | 'maxPool2dBackward' | 'avgPool2d' | 'avgPool2dBackward';
+
+/**
+ * Run a pool kernel over g's images by chunks: `ptrs` are the kernel's pointer arguments after
+ * geo, each with its floats (or int32) per image; backward kernels accumulate, so their result
+ * (the last pointer) is zeroed chunk by chunk first.
+ */
+export function runPool(ctx: WasmContext, op: PoolOp, g: Pool2dGeometry, ptrs: [number, number][]): void {
+  const per = Math.max(1, Math.ceil(g.n / MIN_IMAGE_CHUNKS));
+  const geos = new Map<number, number>();
+  const job = new Job(WORK_PER_ELEMENT * g.n * g.c * g.h * g.w);
+  const backward = op.endsWith('Backward');
+  for (let n0 = 0; n0 < g.n; n0 += per) {
+    const cur = Math.min(per, g.n - n0);
+    let geo = geos.get(cur);
+    if (geo === undefined) geos.set(cur, (geo = putGeo(ctx, poolGeoValues(g, cur))));
+    const at = ptrs.map(([p, perImage]) => (p ? p + n0 * perImage * F32 : 0));
+    job.chunk();
+    if (backward) job.call(FN.zero, [at[at.length - 1]!, cur * ptrs[ptrs.length - 1]![1]]);
+    job.call(FN[op], [geo, ...at]);
+  }
+  ctx.run(job);
+}
 
 /** The pool kernels' geometry block, for `n` images (a chunk of g.n where a fused caller pools chunk by chunk). */
 export function poolGeoValues(g: Pool2dGeometry, n = g.n): number[] {
@@ -19,11 +47,11 @@ export function maxPool2d(ctx: WasmContext, x: Storage, g: Pool2dGeometry, withI
   if (size === 0) return { out: emptyF32(ctx), indices: withIndices ? new HostStorage(new Int32Array(0)) : null };
   const ar = ctx.arena;
   ar.reset();
-  const geo = poolGeo(ctx, g);
   const xp = input(ctx, x); // the 2x2 kernel reads up to 8 floats past a row (every block has them: storage.ts)
   const o = output(ctx, size);
   const ip = withIndices ? ar.alloc(size * 4) : 0;
-  ctx.k.maxPool2d(geo, xp, o.ptr, ip);
+  const inImg = g.c * g.h * g.w, outImg = g.c * g.oh * g.ow;
+  runPool(ctx, 'maxPool2d', g, [[xp, inImg], [o.ptr, outImg], [ip, outImg]]);
   return { out: o.storage, indices: withIndices ? takeI32(ctx, ip, size) : null };
 }
 
@@ -32,11 +60,11 @@ export function maxPool2dBackward(ctx: WasmContext, dy: Storage, indices: Storag
   if (size === 0 || dy.size === 0) return emptyF32(ctx, size);
   const ar = ctx.arena;
   ar.reset();
-  const geo = poolGeo(ctx, g);
   const dyp = input(ctx, dy);
   const ip = stageI32(ctx, indices, dy.size);
-  const dx = zeroedOutput(ctx, size);
-  ctx.k.maxPool2dBackward(geo, dyp, ip, dx.ptr);
+  const dx = output(ctx, size);
+  const outImg = g.c * g.oh * g.ow;
+  runPool(ctx, 'maxPool2dBackward', g, [[dyp, outImg], [ip, outImg], [dx.ptr, g.c * g.h * g.w]]);
   return dx.storage;
 }
 
@@ -44,10 +72,9 @@ export function avgPool2d(ctx: WasmContext, x: Storage, g: Pool2dGeometry): Stor
   const size = g.n * g.c * g.oh * g.ow;
   if (size === 0) return emptyF32(ctx);
   ctx.arena.reset();
-  const geo = poolGeo(ctx, g);
   const xp = input(ctx, x);
   const o = output(ctx, size);
-  ctx.k.avgPool2d(geo, xp, o.ptr);
+  runPool(ctx, 'avgPool2d', g, [[xp, g.c * g.h * g.w], [o.ptr, g.c * g.oh * g.ow]]);
   return o.storage;
 }
 
@@ -55,9 +82,8 @@ export function avgPool2dBackward(ctx: WasmContext, dy: Storage, g: Pool2dGeomet
   const size = g.n * g.c * g.h * g.w;
   if (size === 0 || dy.size === 0) return emptyF32(ctx, size);
   ctx.arena.reset();
-  const geo = poolGeo(ctx, g);
   const dyp = input(ctx, dy);
-  const dx = zeroedOutput(ctx, size);
-  ctx.k.avgPool2dBackward(geo, dyp, dx.ptr);
+  const dx = output(ctx, size);
+  runPool(ctx, 'avgPool2dBackward', g, [[dyp, g.c * g.oh * g.ow], [dx.ptr, g.c * g.h * g.w]]);
   return dx.storage;
 }
