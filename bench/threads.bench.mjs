@@ -9,8 +9,8 @@
 //                and a training epoch of the reference ConvVAE over a fixed stratified subset of
 //                the MNIST training images (batches of 128, Adam; Trainer.trainEpoch)
 //   efficiency   speedup / capacity (issue 11's targets: >= 0.9 for GEMM, >= 0.8 for training)
-// PyTorch (/usr/bin/python3, torch.set_num_threads(N)) runs the GEMM and the training epoch on the
-// same images at the same N (bench/torch_bench.py --threads N).
+// PyTorch (run.mjs's PYTHON: VAEGRAD_BENCH_PYTHON or /usr/bin/python3; torch.set_num_threads(N))
+// runs the GEMM and the training epoch on the same images at the same N (torch_bench.py --threads N).
 //
 // Env: VAEGRAD_BENCH_MAX_THREADS (default: os.availableParallelism()): N = 1, 2, 4, ... up to it
 // (and it); THREADS_BENCH_IMAGES (default 4096) training images per epoch; VAEGRAD_MNIST_DIR
@@ -18,14 +18,14 @@
 // package's); THREADS_BENCH_TORCH=0 skips PyTorch; THREADS_BENCH_QUICK=1 is a smoke run (tiny
 // sizes: checks that the bench runs, the figures mean nothing).
 // Run alone: node bench/run.mjs threads   (after npm run build). Needs only node and, for the
-// PyTorch columns, /usr/bin/python3 with torch.
+// PyTorch columns, a python3 with torch (VAEGRAD_BENCH_PYTHON).
 
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { PYTHON } from './run.mjs';
+import { PYTHON, timeit } from './run.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const root = join(here, '..');
@@ -156,7 +156,6 @@ export async function run() {
   })();
   const kernels = [[`GEMM ${GEMM}^3`, mm], ...calls.map(([name, op, g]) => [name, convRunner(b, op, g)])];
   const kernelMs = kernels.map(() => new Map());
-  const { timeit } = await import('./run.mjs');
   for (const n of ns) {
     vg.setNumThreads(n);
     kernels.forEach(([, f], i) => kernelMs[i].set(n, timeit(f, { warmup: 3, reps: QUICK ? 3 : 9 })));

@@ -1,8 +1,9 @@
 // Driver of assembly/gemm.ts (the packed, cache-blocked SGEMM) and of the conv module's
 // dot-product kernel gemmNT: batched matmul over strided views, and the packing buffers that
 // every GEMM caller (matmul, conv) reserves. A product runs as a job (../threads/job.ts) of
-// tiles of C, each with the whole k loop: a C element's sum is the same at any tiling, so the
-// bits do not depend on the tiles or the thread count.
+// tiles of C (sized by the shape alone: about 16 per product), each with the whole k loop: a C
+// element's sum is the same at any tiling, so the bits do not depend on the tiles or the
+// thread count.
 
 import type { Storage, View } from '../../backend.js';
 import type { WasmContext } from '../context.js';
@@ -11,11 +12,15 @@ import { FN, Job } from '../threads/job.js';
 
 export const roundUp = (x: number, m: number): number => Math.ceil(x / m) * m;
 
-/** Tile of C per chunk of a matmul (rows, columns): big enough that re-packing A and B per tile costs little. */
-const TILE_M = 256;
-const TILE_N = 256;
-/** Rows of C per chunk of a gemmNT product (even: the kernel pairs rows). */
-const NT_ROWS = 32;
+/** Largest tile of C per chunk of a matmul (rows, columns), and the smallest: a tile re-packs its A rows and B columns, so tiles stay big enough for that to cost little (1/tm + 1/tn floats moved per multiply-add). */
+const TILE_MAX = 256;
+const TILE_MIN_M = 32;
+const TILE_MIN_N = 64;
+/** A product is cut into about this many tiles (or chunks of rows) where its size allows. */
+const TILES = 16;
+
+/** Tile size along a dimension of `len`: about len / 4, a multiple of `unit`, within [min, TILE_MAX]. */
+const tile = (len: number, unit: number, min: number): number => Math.min(len, Math.max(min, Math.min(TILE_MAX, roundUp(Math.ceil(len / 4), unit))));
 
 /** Reserve sgemm's packing buffers for an (m, n, k) product in the job's per-thread scratch: [packA, packB, tmp] offsets. */
 export function gemmScratch(ctx: WasmContext, job: Job, m: number, n: number, k: number): [number, number, number] {
@@ -55,9 +60,10 @@ export function matmul(ctx: WasmContext, a: View, b: View): Storage {
     // GEMM here (53 vs 47 GFLOP/s at 128 x 3136 x 256, this machine).
     zeroF32(ctx, C, size);
     const job = new Job(2 * batches * rows * n * k);
+    const ntRows = roundUp(Math.ceil(rows / TILES), 2); // even: the kernel pairs rows
     for (let t = 0; t < batches; t++) {
-      for (let r0 = 0; r0 < rows; r0 += NT_ROWS) {
-        const r = Math.min(NT_ROWS, rows - r0);
+      for (let r0 = 0; r0 < rows; r0 += ntRows) {
+        const r = Math.min(ntRows, rows - r0);
         job.chunk().call(FN.gemmNT, [r, n, k, A.ptr + (t * sab + r0 * sam) * F32, sam, B.ptr + t * sbb * F32, sbn, C + (t * rows + r0) * n * F32, n]);
       }
     }
@@ -73,7 +79,7 @@ export function matmul(ctx: WasmContext, a: View, b: View): Storage {
  * rsa, csa; likewise B; C[t] at c + t * sc floats, row-major with ldc), split into tiles of C.
  */
 export function sgemmJob(ctx: WasmContext, batches: number, m: number, n: number, k: number, a: number, sa: number, rsa: number, csa: number, b: number, sb: number, rsb: number, csb: number, c: number, sc: number, ldc: number): Job {
-  const tm = Math.min(TILE_M, m), tn = Math.min(TILE_N, n);
+  const tm = tile(m, ctx.blocking.MR, TILE_MIN_M), tn = tile(n, ctx.blocking.NR, TILE_MIN_N);
   const job = new Job(2 * batches * m * n * k);
   const [pa, pb, tmp] = gemmScratch(ctx, job, tm, tn, k);
   for (let t = 0; t < batches; t++) {
