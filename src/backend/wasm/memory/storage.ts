@@ -168,8 +168,6 @@ export class TensorStore {
     if (slot.freed) throw new Error(`wasm backend: double free of a tensor storage of ${slot.size} float32`);
     this.drop(slot);
     s.host = null;
-    if (slot.registered) this.registry.unregister(slot);
-    slot.registered = false;
   }
 
   /** Move every resident block not used by the current call to the JS heap; the bytes moved. */
@@ -210,10 +208,6 @@ export class TensorStore {
     }
     slot.block = block;
     this.residentBytes += block.size;
-    if (!slot.registered) {
-      this.registry.register(s, slot, slot);
-      slot.registered = true;
-    }
     this.touch(slot, s);
     return block.ptr;
   }
@@ -230,10 +224,24 @@ export class TensorStore {
     }
   }
 
-  /** The synchronous job ended: let go of the storages, so the garbage collector can find the unreachable ones. */
+  /**
+   * The synchronous job ended: let go of the storages, so the garbage collector can find the
+   * unreachable ones, and register the resident ones with the finalizer. Registering here, once
+   * per storage and never unregistering, keeps a synchronous loop from piling up registrations
+   * (their cells are only cleaned up between jobs), and finalize() checks the slot's state. (With
+   * unregister() calls, Node 20's V8 crashed now and then.)
+   */
   private endOfJob(): void {
     this.releaseScheduled = false;
-    for (const slot of this.resident.keys()) slot.storage = null;
+    for (const slot of this.resident.keys()) {
+      const s = slot.storage;
+      if (!s) continue;
+      if (!slot.registered) {
+        slot.registered = true;
+        this.registry.register(s, slot);
+      }
+      slot.storage = null;
+    }
   }
 
   /** Move least recently used blocks out until `bytes` more fit in the budget. */
@@ -254,8 +262,6 @@ export class TensorStore {
     this.copied(slot.size, t);
     if (s) {
       s.host = data; // collected with the storage; nothing is left for the finalizer to do
-      if (slot.registered) this.registry.unregister(slot);
-      slot.registered = false;
     } else {
       slot.host = data;
       this.spilledBytes += slot.size * F32;
