@@ -11,7 +11,7 @@
 // Layout: x is [n, ct, s]; each (image, channel) pair owns a run of s consecutive floats. A call
 // covers c consecutive channels of the ct (pointers at the first one), so that the thread pool
 // can split a batch norm by channels: each channel's sums run in the same order whatever the
-// split (bits independent of it). With s == 1 ([n, c] rows) a call covers every channel (ct = c).
+// split (bits independent of it). With s == 1 ([n, ct] rows) likewise: rows are ct floats apart.
 // Per-channel f64 results go to caller-provided f64[c] buffers.
 
 @inline function lo2(v: v128): v128 { return f64x2.promote_low_f32x4(v); }
@@ -53,7 +53,7 @@
 
 /** mean[c], variance[c] (f64, biased) of x [n, c, s]: two passes, as the reference. */
 export function bnStats(x: usize, n: i32, c: i32, s: i32, mean: usize, variance: usize, ct: i32): void {
-  if (s == 1) { bnStatsRows(x, n, c, mean, variance); return; }
+  if (s == 1) { bnStatsRows(x, n, c, mean, variance, ct); return; }
   const count = <f64>n * <f64>s;
   memory.fill(mean, 0, <usize>c << 3);
   memory.fill(variance, 0, <usize>c << 3);
@@ -102,7 +102,7 @@ export function bnStats(x: usize, n: i32, c: i32, s: i32, mean: usize, variance:
  * bnForward followed by unaryF32 RELU).
  */
 export function bnForward(x: usize, y: usize, n: i32, c: i32, s: i32, mean: usize, invstd: usize, w: usize, b: usize, relu: i32, ct: i32): void {
-  if (s == 1) { bnForwardRows(x, y, n, c, mean, invstd, w, b, relu); return; }
+  if (s == 1) { bnForwardRows(x, y, n, c, mean, invstd, w, b, relu, ct); return; }
   for (let i = 0; i < n; i++) {
     for (let ch = 0; ch < c; ch++) {
       const o = (<usize>(i * ct + ch) * s) << 2;
@@ -136,7 +136,7 @@ export function bnForward(x: usize, y: usize, n: i32, c: i32, s: i32, mean: usiz
  */
 export function bnBackward(dy: usize, x: usize, dx: usize, n: i32, c: i32, s: i32, mean: usize, invstd: usize, w: usize,
   batchStats: i32, sumDy: usize, sumDyXhat: usize, reluBias: usize, ct: i32): void {
-  if (s == 1) { bnBackwardRows(dy, x, dx, n, c, mean, invstd, w, batchStats, sumDy, sumDyXhat, reluBias); return; }
+  if (s == 1) { bnBackwardRows(dy, x, dx, n, c, mean, invstd, w, batchStats, sumDy, sumDyXhat, reluBias, ct); return; }
   memory.fill(sumDy, 0, <usize>c << 3);
   memory.fill(sumDyXhat, 0, <usize>c << 3);
   for (let i = 0; i < n; i++) {
@@ -231,12 +231,12 @@ export function bnBackward(dy: usize, x: usize, dx: usize, n: i32, c: i32, s: i3
 @inline function ld2(p: usize): v128 { return f64x2.promote_low_f32x4(v128.load64_zero(p)); }
 @inline function st2(p: usize, v: v128): void { v128.store64_lane(p, f32x4.demote_f64x2_zero(v), 0); }
 
-function bnStatsRows(x: usize, n: i32, c: i32, mean: usize, variance: usize): void {
+function bnStatsRows(x: usize, n: i32, c: i32, mean: usize, variance: usize, ct: i32): void {
   const count = <f64>n;
   memory.fill(mean, 0, <usize>c << 3);
   memory.fill(variance, 0, <usize>c << 3);
   for (let i = 0; i < n; i++) {
-    const row = x + ((<usize>i * c) << 2);
+    const row = x + ((<usize>i * ct) << 2);
     let ch = 0;
     for (; ch + 2 <= c; ch += 2) {
       const q = mean + (<usize>ch << 3);
@@ -252,7 +252,7 @@ function bnStatsRows(x: usize, n: i32, c: i32, mean: usize, variance: usize): vo
     store<f64>(q, load<f64>(q) / count);
   }
   for (let i = 0; i < n; i++) {
-    const row = x + ((<usize>i * c) << 2);
+    const row = x + ((<usize>i * ct) << 2);
     let ch = 0;
     for (; ch + 2 <= c; ch += 2) {
       const q = variance + (<usize>ch << 3);
@@ -271,9 +271,9 @@ function bnStatsRows(x: usize, n: i32, c: i32, mean: usize, variance: usize): vo
   }
 }
 
-function bnForwardRows(x: usize, y: usize, n: i32, c: i32, mean: usize, invstd: usize, w: usize, b: usize, relu: i32): void {
+function bnForwardRows(x: usize, y: usize, n: i32, c: i32, mean: usize, invstd: usize, w: usize, b: usize, relu: i32, ct: i32): void {
   for (let i = 0; i < n; i++) {
-    const o = (<usize>i * c) << 2;
+    const o = (<usize>i * ct) << 2;
     let ch = 0;
     for (; ch + 2 <= c; ch += 2) {
       const k = <usize>ch << 2;
@@ -293,11 +293,11 @@ function bnForwardRows(x: usize, y: usize, n: i32, c: i32, mean: usize, invstd: 
 }
 
 function bnBackwardRows(dy: usize, x: usize, dx: usize, n: i32, c: i32, mean: usize, invstd: usize, w: usize,
-  batchStats: i32, sumDy: usize, sumDyXhat: usize, reluBias: usize): void {
+  batchStats: i32, sumDy: usize, sumDyXhat: usize, reluBias: usize, ct: i32): void {
   memory.fill(sumDy, 0, <usize>c << 3);
   memory.fill(sumDyXhat, 0, <usize>c << 3);
   for (let i = 0; i < n; i++) {
-    const o = (<usize>i * c) << 2;
+    const o = (<usize>i * ct) << 2;
     let ch = 0;
     for (; ch + 2 <= c; ch += 2) {
       const k = <usize>ch << 2;
@@ -331,7 +331,7 @@ function bnBackwardRows(dy: usize, x: usize, dx: usize, n: i32, c: i32, mean: us
   const count = <f64>n;
   const cnt2 = f64x2.splat(count);
   for (let i = 0; i < n; i++) {
-    const o = (<usize>i * c) << 2;
+    const o = (<usize>i * ct) << 2;
     let ch = 0;
     for (; ch + 2 <= c; ch += 2) {
       const k = <usize>ch << 2;

@@ -49,6 +49,12 @@ function kernelOutputs(): Uint32Array[] {
   const ew = h.sigmoid().add(h.mul(h)).sub(1);
   pooled.mul(vg.randn(pooled.shape)).sum().add(avg.sum()).add(ew.mean()).backward();
   out.push(pooled, avg, ew, h.grad!, bn.weight.grad!, bn.bias.grad!, bn.runningMean!, bn.runningVar!);
+  // batch norm over [n, c] rows (BatchNorm1d; chunks of channels)
+  const r = vg.randn([200, 700]).requiresGrad_();
+  const bn1 = new vg.nn.BatchNorm1d(700);
+  const rn = vg.F.relu(bn1.forward(r));
+  rn.mul(vg.randn(rn.shape)).sum().backward();
+  out.push(rn, r.grad!, bn1.weight.grad!, bn1.bias.grad!);
   // Adam over 70,000 parameters (several chunks)
   const p = vg.randn([70000]).requiresGrad_();
   const opt = new vg.optim.Adam([p], { lr: 1e-2 });

@@ -4,7 +4,7 @@
 // within 1 f32 ulp. The ReLU fusions are bit-identical to the unfused composition
 // (test/conformance/fusion.test.ts). Each runs as a job of chunks of channels (every channel's
 // sums run in one chunk, in the same order whatever the split), so the bits do not depend on the
-// thread count; [n, c] rows (s = 1) run as one chunk.
+// thread count.
 
 import type { ChannelGeometry, Storage } from '../../backend.js';
 import type { WasmContext } from '../context.js';
@@ -22,7 +22,8 @@ export const WORK_PER_ELEMENT = 40;
  */
 function channelJob(g: ChannelGeometry, passes: number, call: (job: Job, c0: number, cnt: number) => void): Job {
   const job = new Job(passes * WORK_PER_ELEMENT * g.n * g.c * g.s);
-  const per = g.s === 1 ? g.c : Math.max(1, Math.min(g.c, Math.floor(CHUNK_ELEMENTS / Math.max(1, g.n * g.s))));
+  // whole channels; [n, c] rows (s = 1) in runs of 4 channels at least (the kernel's vector lanes)
+  const per = Math.max(g.s === 1 ? 4 : 1, Math.min(g.c, Math.floor(CHUNK_ELEMENTS / Math.max(1, g.n * g.s))));
   for (let c0 = 0; c0 < g.c; c0 += per) call(job.chunk(), c0, Math.min(per, g.c - c0));
   return job;
 }
