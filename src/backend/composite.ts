@@ -1,21 +1,31 @@
 // The optional fused kernels of the Backend contract, written as the compositions of required
 // kernels they stand for. The js reference backend offers these as its fused kernels; a faster
 // backend falls back to them (running its own kernels) where its fused version does not apply.
+// The intermediates never leave these functions, so they are released as soon as they are used
+// (Backend.release: the wasm backend's blocks; a no-op where the garbage collector frees storage).
 
 import type { Backend, BatchNormParams, ChannelGeometry, Conv2dGeometry, Pool2dGeometry, Storage, View } from './backend.js';
 
 /** The whole of a storage as a 1-d view. */
 export const flat = (s: Storage): View => ({ storage: s, shape: [s.size], strides: [1], offset: 0 });
 
+/** `result`, after releasing the intermediates it was made from. */
+function done<T>(b: Backend, result: T, ...intermediates: Storage[]): T {
+  for (const s of intermediates) b.release?.(s);
+  return result;
+}
+
 /** relu(batchNormForward(x, ...)). */
 export function batchNormRelu(b: Backend, x: Storage, mean: Storage, invstd: Storage, weight: Storage, bias: Storage, g: ChannelGeometry): Storage {
-  return b.unary('relu', flat(b.batchNormForward(x, mean, invstd, weight, bias, g)));
+  const y = b.batchNormForward(x, mean, invstd, weight, bias, g);
+  return done(b, b.unary('relu', flat(y)), y);
 }
 
 /** batchNormBackward(mulStep(dy, y), x, ...) with y the forward's pre-ReLU output, recomputed. */
 export function batchNormReluBackward(b: Backend, dy: Storage, x: Storage, mean: Storage, invstd: Storage, weight: Storage, bias: Storage, g: ChannelGeometry, batchStats: boolean): { dx: Storage; dweight: Storage; dbias: Storage } {
   const y = b.batchNormForward(x, mean, invstd, weight, bias, g); // relu(y) > 0 exactly where y > 0
-  return b.batchNormBackward(b.binary('mulStep', flat(dy), flat(y)), x, mean, invstd, weight, g, batchStats);
+  const dyr = b.binary('mulStep', flat(dy), flat(y));
+  return done(b, b.batchNormBackward(dyr, x, mean, invstd, weight, g, batchStats), y, dyr);
 }
 
 /** maxPool2d's values alone. */
@@ -30,21 +40,23 @@ export type ComposingBackend = Backend & Required<Pick<Backend, 'conv2dBias' | '
 export function conv2dBnRelu(b: ComposingBackend, x: Storage, w: Storage, bias: Storage | null, bn: BatchNormParams, g: Conv2dGeometry, pool: Pool2dGeometry | null): Storage {
   const y = bias ? b.conv2dBias(x, w, bias, g) : b.conv2d(x, w, g);
   const z = b.batchNormReluForward(y, bn.mean, bn.invstd, bn.weight, bn.bias, { n: g.n, c: g.o, s: g.oh * g.ow });
-  return pool ? b.maxPool2dValues(z, pool) : z;
+  return pool ? done(b, b.maxPool2dValues(z, pool), y, z) : done(b, z, y);
 }
 
 /** Eval-mode ConvTranspose2d -> BatchNorm -> ReLU. */
 export function convTranspose2dBnRelu(b: ComposingBackend, x: Storage, w: Storage, bias: Storage | null, bn: BatchNormParams, g: Conv2dGeometry): Storage {
   const y = bias ? b.conv2dBackwardDataBias(x, w, bias, g) : b.conv2dBackwardData(x, w, g);
-  return b.batchNormReluForward(y, bn.mean, bn.invstd, bn.weight, bn.bias, { n: g.n, c: g.c, s: g.h * g.w });
+  return done(b, b.batchNormReluForward(y, bn.mean, bn.invstd, bn.weight, bn.bias, { n: g.n, c: g.c, s: g.h * g.w }), y);
 }
 
 /** maxPool2d(relu(batchNormForward(x, ...)), pool). */
 export function batchNormReluMaxPool(b: ComposingBackend, x: Storage, mean: Storage, invstd: Storage, weight: Storage, bias: Storage, g: ChannelGeometry, pool: Pool2dGeometry): { out: Storage; indices: Storage } {
-  return b.maxPool2d(b.batchNormReluForward(x, mean, invstd, weight, bias, g), pool);
+  const z = b.batchNormReluForward(x, mean, invstd, weight, bias, g);
+  return done(b, b.maxPool2d(z, pool), z);
 }
 
 /** batchNormReluBackward(maxPool2dBackward(dy, indices, pool), x, ...). */
 export function batchNormReluMaxPoolBackward(b: ComposingBackend & Required<Pick<Backend, 'batchNormReluBackward'>>, dy: Storage, indices: Storage, x: Storage, mean: Storage, invstd: Storage, weight: Storage, bias: Storage, g: ChannelGeometry, pool: Pool2dGeometry, batchStats: boolean): { dx: Storage; dweight: Storage; dbias: Storage } {
-  return b.batchNormReluBackward(b.maxPool2dBackward(dy, indices, pool), x, mean, invstd, weight, bias, g, batchStats);
+  const dz = b.maxPool2dBackward(dy, indices, pool);
+  return done(b, b.batchNormReluBackward(dz, x, mean, invstd, weight, bias, g, batchStats), dz);
 }

@@ -14,6 +14,8 @@ process.env.VAEGRAD_WASM_DEBUG = '1'; // read when the wasm backend is created, 
 import * as vg from '../../src/index.js';
 import { WasmBackend } from '../../src/backend/wasm/backend.js';
 import { releaseStorageOf } from '../../src/tensor.js';
+import { currentBackend } from '../../src/backend/registry.js';
+import * as composite from '../../src/backend/composite.js';
 
 v8.setFlagsFromString('--expose_gc');
 const gc = vm.runInNewContext('gc') as () => void;
@@ -89,6 +91,21 @@ describe('eager frees and the finalizer backstop (wasm, debug mode)', () => {
     x.mul(2).exp().mul(3).tanh().sum().backward();
     expect(spy.mock.calls.length).toBeGreaterThanOrEqual(4);
     expect(x.grad!.dataSync().every((v) => Number.isFinite(v))).toBe(true);
+    spy.mockRestore();
+  });
+
+  it('the composite (unfused) kernels release their intermediates, and give the fused kernel\'s bits', () => {
+    const b = vg.getBackend() === 'wasm' ? (currentBackend() as WasmBackend) : null;
+    expect(b).not.toBeNull();
+    const gen = new vg.Generator(5);
+    const st = (shape: number[]) => b!.fromArray(vg.randn(shape, { generator: gen }).dataSync() as Float32Array);
+    const g = { n: 3, c: 4, s: 25 };
+    const [x, mean, weight, bias] = [st([300]), st([4]), st([4]), st([4])];
+    const invstd = b!.fromArray(new Float32Array([1, 2, 0.5, 1.5]));
+    const spy = vi.spyOn(WasmBackend.prototype, 'release');
+    const viaComposite = b!.readSync(composite.batchNormRelu(b!, x, mean, invstd, weight, bias, g));
+    expect(spy.mock.calls.length).toBe(1);
+    expect(viaComposite).toEqual(b!.readSync(b!.batchNormReluForward(x, mean, invstd, weight, bias, g)));
     spy.mockRestore();
   });
 
