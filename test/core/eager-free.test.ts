@@ -5,27 +5,17 @@
 // intermediates and views, user gradients and a user Function that keeps its gradient, then
 // backward, forced GC and allocation churn, and compares every kept value byte for byte.
 
-import v8 from 'node:v8';
-import vm from 'node:vm';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 
 process.env.VAEGRAD_WASM_DEBUG = '1'; // read when the wasm backend is created, at its first use below
 import * as vg from '../../src/index.js';
+import { settle } from './gc.js';
 import { WasmBackend } from '../../src/backend/wasm/backend.js';
 import { releaseStorageOf } from '../../src/tensor.js';
 import { currentBackend } from '../../src/backend/registry.js';
 import * as composite from '../../src/backend/composite.js';
 
-v8.setFlagsFromString('--expose_gc');
-const gc = vm.runInNewContext('gc') as () => void;
-/** Let the job end (the store lets go of the storages it touched), collect, and let finalizers run. */
-const settle = async (): Promise<void> => {
-  await new Promise((r) => setImmediate(r));
-  gc();
-  gc();
-  await new Promise((r) => setTimeout(r, 10));
-};
 
 beforeAll(async () => {
   await vg.setBackend('wasm');

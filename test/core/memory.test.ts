@@ -2,23 +2,14 @@
 // with noGrad + copy_ and with fresh leaves) must leave the heap flat, and a step's graph must be
 // collectable once the step is over.
 
-import v8 from 'node:v8';
-import vm from 'node:vm';
 import { beforeAll, describe, expect, it } from 'vitest';
 import * as vg from '../../src/index.js';
+import { settle } from './gc.js';
 
 beforeAll(async () => {
   await vg.setBackend('js');
 });
 
-v8.setFlagsFromString('--expose_gc');
-const gc = vm.runInNewContext('gc') as () => void;
-// WeakRef targets stay alive until the current job ends, so yield before collecting.
-const settle = async (): Promise<void> => {
-  await new Promise((r) => setImmediate(r));
-  gc();
-  gc();
-};
 
 describe('memory', () => {
   it('heap stays flat over 2,000 training steps without dispose()', async () => {

@@ -7,16 +7,12 @@
 // only to the tensors of the kernel call in progress), the JS heap is flat, and the Trainer and
 // the loop end with bit-identical weights.
 
-import v8 from 'node:v8';
-import vm from 'node:vm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as vg from '../../src/index.js';
 import { DataLoader } from '../../src/data/dataloader.js';
 import { ImageDataset, Trainer, vaeLoss } from '../../src/vae/index.js';
 import type { Tensor } from '../../src/tensor.js';
-
-v8.setFlagsFromString('--expose_gc');
-const gc = vm.runInNewContext('gc') as () => void;
+import { gc } from '../core/gc.js';
 
 /** The budget yields to the tensors of the call in progress: at most a batch's activations here. */
 const SLACK = 1 << 20;
