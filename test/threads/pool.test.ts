@@ -9,6 +9,7 @@ import { currentBackend } from '../../src/backend/registry.js';
 import type { WasmBackend } from '../../src/backend/wasm/index.js';
 import { availableCores } from '../../src/backend/wasm/threads/config.js';
 import { FN, Job } from '../../src/backend/wasm/threads/job.js';
+import { Pool } from '../../src/backend/wasm/threads/pool.js';
 import { ROOT } from '../cli/helpers.js';
 
 const bits = (t: vg.Tensor): Uint32Array => new Uint32Array(Float32Array.from(t.dataSync() as Float32Array).buffer);
@@ -81,6 +82,64 @@ describe('the pool', () => {
     }
     expect(String(caught)).toMatch(/wasm thread pool: a chunk failed in worker 0: a chunk that throws in a worker \(test hook\)/);
     vg.manualSeed(2);
+    const a = vg.randn([300, 300]);
+    vg.setNumThreads(1);
+    const want = bits(vg.matmul(a, a));
+    vg.setNumThreads(2);
+    expect(bits(vg.matmul(a, a))).toEqual(want);
+  });
+
+  it('a worker that exits mid-job is an Error in the caller (not a hang), and a new pool takes over', () => {
+    vg.setNumThreads(2);
+    const ctx = b.ctx;
+    let caught: unknown = null;
+    const t0 = Date.now();
+    for (let attempt = 0; attempt < 20 && !caught; attempt++) {
+      ctx.arena.reset();
+      const buf = ctx.arena.allocF32(1 << 18);
+      const job = new Job(1 << 30);
+      for (let i = 0; i < 400; i++) job.chunk().call(FN.zero, [buf, 1 << 18]).call(FN.exitInWorker, []);
+      try {
+        ctx.run(job);
+      } catch (e) {
+        caught = e;
+      }
+    }
+    expect(String(caught)).toMatch(/wasm thread pool: worker 0 exited during a job \(\d+ of 400 chunks unfinished\)/);
+    expect(Date.now() - t0).toBeLessThan(Pool.stallMs); // the exit notice, not the stall timeout
+    vg.manualSeed(4);
+    const a = vg.randn([300, 300]);
+    vg.setNumThreads(1);
+    const want = bits(vg.matmul(a, a));
+    vg.setNumThreads(2);
+    expect(bits(vg.matmul(a, a))).toEqual(want);
+    expect(ctx.workers).toBe(1);
+  });
+
+  it('a worker that stops taking part (no exit notice) fails the job after Pool.stallMs', () => {
+    vg.setNumThreads(2);
+    const ctx = b.ctx;
+    const saved = Pool.stallMs;
+    Pool.stallMs = 300;
+    try {
+      let caught: unknown = null;
+      for (let attempt = 0; attempt < 20 && !caught; attempt++) {
+        ctx.arena.reset();
+        const buf = ctx.arena.allocF32(1 << 18);
+        const job = new Job(1 << 30);
+        // a worker that claims a chunk and then blocks forever, as a killed one would look
+        for (let i = 0; i < 400; i++) job.chunk().call(FN.zero, [buf, 1 << 18]).call(FN.hangInWorker, []);
+        try {
+          ctx.run(job);
+        } catch (e) {
+          caught = e;
+        }
+      }
+      expect(String(caught)).toMatch(/wasm thread pool: no chunk finished for 300 ms/);
+    } finally {
+      Pool.stallMs = saved;
+    }
+    vg.manualSeed(5);
     const a = vg.randn([300, 300]);
     vg.setNumThreads(1);
     const want = bits(vg.matmul(a, a));

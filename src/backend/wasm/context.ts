@@ -128,8 +128,9 @@ export class WasmContext {
     runJob(this, job);
   }
 
-  /** The pool over the current memory (started on first use). */
+  /** The pool over the current memory (started on first use, and again after a job closed it). */
   poolFor(): Pool {
+    if (this.pool?.isClosed) this.pool = null;
     return (this.pool ??= new Pool(this.loaded.module, this.allocator.memory, this.k.heapBase()));
   }
 

@@ -26,6 +26,10 @@ export const FN = {
   copy: 101,
   /** throwInWorker(): throws when a worker (not the calling thread) runs it (test hook). */
   throwInWorker: 102,
+  /** exitInWorker(): ends the worker thread that runs it (Node; test hook for a worker that dies). */
+  exitInWorker: 103,
+  /** hangInWorker(): blocks the worker thread that runs it forever (test hook for a worker that stops without a word). */
+  hangInWorker: 104,
 } as const;
 
 export const END = -1;
@@ -90,6 +94,8 @@ export function execChunk(k: Record<string, (...a: number[]) => void>, names: re
     if (fn === 100) new Float32Array(memory.buffer, args[0], args[1]).fill(0);
     else if (fn === 101) new Uint8Array(memory.buffer).copyWithin(args[0]!, args[1]!, args[1]! + args[2]!);
     else if (fn === 102) { if (worker) throw new Error('a chunk that throws in a worker (test hook)'); }
+    else if (fn === 103) { if (worker) (globalThis as { process?: { exit(code: number): void } }).process?.exit(3); }
+    else if (fn === 104) { if (worker) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0); }
     else k[names[fn]!]!(...args);
   }
 }

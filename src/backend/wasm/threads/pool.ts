@@ -12,6 +12,7 @@
 //   NCHUNKS, PROG, SCRATCH, STRIDE: the job (see run); ACTIVE: how many workers take part
 //   ERR     0, or 2 + the index of the worker whose chunk threw (its message at MSG)
 //   STOP    set when the pool closes
+//   DEAD    0, or 1 + the index of a worker that exited while the pool was open
 // Workers are unref'd: a process exits without waiting for them. A chunk that throws in a worker
 // is reported to the caller, which throws once every chunk is finished (no hang, no half-written
 // job left running). The browser's main thread cannot Atomics.wait: there the caller spins.
@@ -48,6 +49,8 @@ export function workersSupported(): boolean {
 }
 
 export class Pool {
+  /** How long a job may go with no chunk finished before its caller gives up on a worker (tests lower it). */
+  static stallMs = 60_000;
   private readonly workers: AnyWorker[] = [];
   private readonly c: Int32Array;
   /** False on a browser's main thread, which must spin instead of Atomics.wait. */
@@ -64,6 +67,11 @@ export class Pool {
       canWait = false;
     }
     this.canWait = canWait;
+  }
+
+  /** True once close() ran (a failed job closes its pool). */
+  get isClosed(): boolean {
+    return this.closed;
   }
 
   /** Workers started so far. */
@@ -127,9 +135,28 @@ export class Pool {
       }
       Atomics.add(c, C.DONE, 1);
     }
+    // A worker that died with a chunk claimed never finishes it: fail instead of waiting forever,
+    // on its exit notice (./worker.ts) or, where it could send none (killed, out of memory), once
+    // no chunk has finished for stallMs.
+    let last = -1;
+    let since = 0;
     for (let s = 0; ; s++) {
       const d = Atomics.load(c, C.DONE);
       if (d >= n) break;
+      if (s > C.SPIN || (s & 1023) === 0) {
+        const now = Date.now();
+        if (d !== last) {
+          last = d;
+          since = now;
+        }
+        const dead = Atomics.load(c, C.DEAD);
+        if (dead || now - since > Pool.stallMs) {
+          this.close();
+          throw new Error(dead
+            ? `wasm thread pool: worker ${dead - 1} exited during a job (${n - d} of ${n} chunks unfinished); the pool is closed and the next call starts a new one`
+            : `wasm thread pool: no chunk finished for ${Pool.stallMs} ms (${n - d} of ${n} unfinished): a worker stopped (killed, or out of memory?); the pool is closed and the next call starts a new one`);
+        }
+      }
       if (this.canWait && s > C.SPIN) Atomics.wait(c, C.DONE, d, 100);
     }
     if (error) throw error;

@@ -7,7 +7,7 @@ import type { execChunk } from './job.js';
 
 /** Control word indices and sizes (see pool.ts). */
 export const C = {
-  EPOCH: 0, CLAIM: 1, DONE: 2, NCHUNKS: 3, PROG: 4, SCRATCH: 5, STRIDE: 6, ACTIVE: 7, ERR: 8, STOP: 9, PROBE: 10,
+  EPOCH: 0, CLAIM: 1, DONE: 2, NCHUNKS: 3, PROG: 4, SCRATCH: 5, STRIDE: 6, ACTIVE: 7, ERR: 8, STOP: 9, PROBE: 10, DEAD: 11,
   MSG: 64, MSG_LEN: 255, WORDS: 320, SPIN: 4000,
 } as const;
 
@@ -22,6 +22,14 @@ export function workerMain(d: WorkerData, exec: typeof execChunk): void {
   const inst = new WebAssembly.Instance(module, { env: { memory, abort: () => { throw new Error('wasm kernel abort'); } } });
   const k = inst.exports as unknown as Record<string, (...a: number[]) => void>;
   const c = new Int32Array(memory.buffer, ctrl, C.WORDS);
+  // A Node worker that exits (process.exit in a kernel's host code, a fatal error) says so before
+  // it goes, so that a caller waiting for its chunk throws instead of waiting forever.
+  const proc = (globalThis as { process?: { on?(ev: string, f: () => void): void } }).process;
+  proc?.on?.('exit', () => {
+    if (Atomics.load(c, C.STOP)) return;
+    Atomics.store(c, C.DEAD, index + 1);
+    Atomics.notify(c, C.DONE);
+  });
   let seen = Atomics.load(c, C.EPOCH);
   for (;;) {
     let e = Atomics.load(c, C.EPOCH);
