@@ -64,87 +64,58 @@ describe('the pool', () => {
     expect(b.ctx.workers).toBe(3); // never more workers than the largest count asked for, minus the caller
   });
 
-  it('a chunk that throws in a worker is an Error in the caller (not a hang), and the pool works on', () => {
+  /**
+   * Run jobs of 400 chunks (real work, then the test hook `hook`, which acts only where a worker
+   * runs it) on 2 threads until one throws; return what it threw.
+   */
+  const failWith = (hook: number): unknown => {
     vg.setNumThreads(2);
     const ctx = b.ctx;
-    let caught: unknown = null;
-    for (let attempt = 0; attempt < 20 && !caught; attempt++) {
-      // many chunks of real work, each throwing only where a worker runs it
+    for (let attempt = 0; attempt < 20; attempt++) {
       ctx.arena.reset();
       const buf = ctx.arena.allocF32(1 << 18);
       const job = new Job(1 << 30);
-      for (let i = 0; i < 400; i++) job.chunk().call(FN.zero, [buf, 1 << 18]).call(FN.throwInWorker, []);
+      for (let i = 0; i < 400; i++) job.chunk().call(FN.zero, [buf, 1 << 18]).call(hook, []);
       try {
         ctx.run(job);
       } catch (e) {
-        caught = e;
+        return e;
       }
     }
-    expect(String(caught)).toMatch(/wasm thread pool: a chunk failed in worker 0: a chunk that throws in a worker \(test hook\)/);
-    vg.manualSeed(2);
+    return null;
+  };
+  /** The pool works on afterwards: 2 threads give 1 thread's bits. */
+  const expectPoolWorks = (seed: number): void => {
+    vg.manualSeed(seed);
     const a = vg.randn([300, 300]);
     vg.setNumThreads(1);
     const want = bits(vg.matmul(a, a));
     vg.setNumThreads(2);
     expect(bits(vg.matmul(a, a))).toEqual(want);
+  };
+
+  it('a chunk that throws in a worker is an Error in the caller (not a hang), and the pool works on', () => {
+    expect(String(failWith(FN.throwInWorker))).toMatch(/wasm thread pool: a chunk failed in worker 0: a chunk that throws in a worker \(test hook\)/);
+    expectPoolWorks(2);
   });
 
   it('a worker that exits mid-job is an Error in the caller (not a hang), and a new pool takes over', () => {
-    vg.setNumThreads(2);
-    const ctx = b.ctx;
-    let caught: unknown = null;
     const t0 = Date.now();
-    for (let attempt = 0; attempt < 20 && !caught; attempt++) {
-      ctx.arena.reset();
-      const buf = ctx.arena.allocF32(1 << 18);
-      const job = new Job(1 << 30);
-      for (let i = 0; i < 400; i++) job.chunk().call(FN.zero, [buf, 1 << 18]).call(FN.exitInWorker, []);
-      try {
-        ctx.run(job);
-      } catch (e) {
-        caught = e;
-      }
-    }
-    expect(String(caught)).toMatch(/wasm thread pool: worker 0 exited during a job \(\d+ of 400 chunks unfinished\)/);
+    expect(String(failWith(FN.exitInWorker))).toMatch(/wasm thread pool: worker 0 exited during a job \(\d+ of 400 chunks unfinished\)/);
     expect(Date.now() - t0).toBeLessThan(Pool.stallMs); // the exit notice, not the stall timeout
-    vg.manualSeed(4);
-    const a = vg.randn([300, 300]);
-    vg.setNumThreads(1);
-    const want = bits(vg.matmul(a, a));
-    vg.setNumThreads(2);
-    expect(bits(vg.matmul(a, a))).toEqual(want);
-    expect(ctx.workers).toBe(1);
+    expectPoolWorks(4);
+    expect(b.ctx.workers).toBe(1);
   });
 
-  it('a worker that stops taking part (no exit notice) fails the job after Pool.stallMs', () => {
-    vg.setNumThreads(2);
-    const ctx = b.ctx;
+  it('a worker that stops taking part (no exit notice, as a killed one) fails the job after Pool.stallMs', () => {
     const saved = Pool.stallMs;
     Pool.stallMs = 300;
     try {
-      let caught: unknown = null;
-      for (let attempt = 0; attempt < 20 && !caught; attempt++) {
-        ctx.arena.reset();
-        const buf = ctx.arena.allocF32(1 << 18);
-        const job = new Job(1 << 30);
-        // a worker that claims a chunk and then blocks forever, as a killed one would look
-        for (let i = 0; i < 400; i++) job.chunk().call(FN.zero, [buf, 1 << 18]).call(FN.hangInWorker, []);
-        try {
-          ctx.run(job);
-        } catch (e) {
-          caught = e;
-        }
-      }
-      expect(String(caught)).toMatch(/wasm thread pool: no chunk finished for 300 ms/);
+      expect(String(failWith(FN.hangInWorker))).toMatch(/wasm thread pool: no chunk finished for 300 ms/);
     } finally {
       Pool.stallMs = saved;
     }
-    vg.manualSeed(5);
-    const a = vg.randn([300, 300]);
-    vg.setNumThreads(1);
-    const want = bits(vg.matmul(a, a));
-    vg.setNumThreads(2);
-    expect(bits(vg.matmul(a, a))).toEqual(want);
+    expectPoolWorks(5);
   });
 
   it('a renewed memory gets a new pool: same bits after the renewal', () => {
