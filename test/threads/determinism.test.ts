@@ -1,6 +1,6 @@
 // The wasm kernels give the same bits at any thread count and in any chunk order: each threaded
 // kernel (GEMM tiles, conv by images, Winograd, weight gradients by fixed chunks, batch norm by
-// channels, pooling by images, elementwise ops and Adam by ranges) at 1-4
+// channels, pooling by images, row sums by rows, elementwise ops and Adam by ranges) at 1-4
 // threads and with its chunks run in reverse and shuffled order, a few reference-model training
 // steps with Adam likewise, and the one-thread build over a plain memory (the fallback where no
 // SharedArrayBuffer exists) against the threads build.
@@ -55,6 +55,9 @@ function kernelOutputs(): Uint32Array[] {
   const rn = vg.F.relu(bn1.forward(r));
   rn.mul(vg.randn(rn.shape)).sum().backward();
   out.push(rn, r.grad!, bn1.weight.grad!, bn1.bias.grad!);
+  // row sums by chunks of rows: [K, R] and [R, K, R] (a conv bias gradient's shape)
+  const sx = vg.randn([37, 45, 19, 23]);
+  out.push(sx.sum([1, 2, 3]), sx.sum([0, 2, 3]), sx.reshape([37 * 45, 19 * 23]).sum(1));
   // Adam over 70,000 parameters (several chunks)
   const p = vg.randn([70000]).requiresGrad_();
   const opt = new vg.optim.Adam([p], { lr: 1e-2 });

@@ -2,12 +2,30 @@
 // -> C, [N, F] -> F) and per-image loss sums. The input is staged densely, its dims merged into
 // alternating kept/reduced groups, and the patterns [R], [K, R], [R, K], [K, R, K] and [R, K, R]
 // run as row sums or column sums with float64 accumulators (as the reference). Returns null for
-// other patterns (the table runs the reference; so do max/min).
+// other patterns (the table runs the reference; so do max/min). Row sums ([K, R] and [R, K, R])
+// run by chunks of kept rows: every output keeps its own order of additions, so the bits do not
+// depend on the chunking; a whole-tensor sum [R] and the column sums run on the calling thread.
 
 import type { Storage, View } from '../../backend.js';
 import { numel } from '../../../shape.js';
 import type { WasmContext } from '../context.js';
 import { F32, stageDense, takeF64AsF32, zeroedF64 } from '../memory/staging.js';
+import { FN, Job } from '../threads/job.js';
+import { WORK_PER_ELEMENT } from './norm.js';
+
+/** Kept rows per chunk of a row sum (fixed, so the work split never depends on the thread count). */
+const ROWS_PER_CHUNK = 16;
+
+/** acc[k] += sum of the row x + k * len (an outer loop over `outer` blocks of `stride` floats), by chunks of rows. */
+function sumRowsByChunks(ctx: WasmContext, xp: number, outer: number, stride: number, rows: number, len: number, acc: number): void {
+  const job = new Job(WORK_PER_ELEMENT * outer * rows * len);
+  for (let r0 = 0; r0 < rows; r0 += ROWS_PER_CHUNK) {
+    const cnt = Math.min(ROWS_PER_CHUNK, rows - r0);
+    job.chunk();
+    for (let i = 0; i < outer; i++) job.call(FN.sumRows, [xp + (i * stride + r0 * len) * F32, cnt, len, acc + r0 * 8]);
+  }
+  ctx.run(job);
+}
 
 export function sum(ctx: WasmContext, x: View, axes: readonly number[]): Storage | null {
   // groups of consecutive dims (size-1 dims dropped): [size, reduced?]
@@ -33,7 +51,7 @@ export function sum(ctx: WasmContext, x: View, axes: readonly number[]): Storage
   const k = ctx.k;
   switch (pat) {
     case 'R': k.sumRows(xp, 1, sz[0]!, acc); break;
-    case 'KR': k.sumRows(xp, sz[0]!, sz[1]!, acc); break;
+    case 'KR': sumRowsByChunks(ctx, xp, 1, 0, sz[0]!, sz[1]!, acc); break;
     case 'RK': k.sumCols(xp, sz[0]!, sz[1]!, acc); break;
     case 'KRK': {
       const [a, b, c] = sz as [number, number, number];
@@ -42,7 +60,7 @@ export function sum(ctx: WasmContext, x: View, axes: readonly number[]): Storage
     }
     default: {
       const [a, b, c] = sz as [number, number, number];
-      for (let i = 0; i < a; i++) k.sumRows(xp + i * b * c * F32, b, c, acc);
+      sumRowsByChunks(ctx, xp, a, b * c, b, c, acc);
     }
   }
   return takeF64AsF32(ctx, acc, outSize);
