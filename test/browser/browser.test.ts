@@ -9,36 +9,16 @@
 // Needs dist/ built (`npm test` builds it first). Outside CI (no CI environment variable) the
 // suite skips with a notice when /usr/bin/chromium is absent; in CI it fails instead
 // (.ci/run installs Debian's chromium).
-import { existsSync, readFileSync, statSync } from 'node:fs';
-import { createServer, type Server } from 'node:http';
+import { existsSync } from 'node:fs';
+import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { extname, join, resolve, sep } from 'node:path';
+import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, expect, it } from 'vitest';
 import type { Browser } from 'playwright-core';
 import * as vg from '../../src/index.js';
-import { browserSuite, CHROMIUM, FLAGS, missing, ROOT } from './chromium.js';
+import { browserSuite, CHROMIUM, FLAGS, missing, ROOT, serveRoot } from './chromium.js';
 
 const suite = browserSuite('browser');
-
-const TYPES: Record<string, string> = {
-  '.html': 'text/html; charset=utf-8', '.js': 'text/javascript; charset=utf-8', '.mjs': 'text/javascript; charset=utf-8',
-  '.json': 'application/json', '.map': 'application/json', '.ts': 'text/plain; charset=utf-8',
-};
-
-/** Serve files under ROOT (GET only, no directory listings, nothing outside ROOT). */
-function serveRoot(): Promise<Server> {
-  const server = createServer((req, res) => {
-    const path = decodeURIComponent(new URL(req.url ?? '/', 'http://localhost').pathname);
-    const file = resolve(join(ROOT, path));
-    if (req.method !== 'GET' || (file !== ROOT && !file.startsWith(ROOT + sep)) || !existsSync(file) || !statSync(file).isFile()) {
-      res.writeHead(404).end();
-      return;
-    }
-    res.writeHead(200, { 'content-type': TYPES[extname(file)] ?? 'application/octet-stream', 'cache-control': 'no-store' });
-    res.end(readFileSync(file));
-  });
-  return new Promise((ok) => server.listen(0, '127.0.0.1', () => ok(server)));
-}
 
 interface PageResult {
   ok: boolean;

@@ -1,7 +1,9 @@
 // Shared by the browser suites: Debian's Chromium, its flags for a closed network, the repository
-// root, and the rule that a missing Chromium skips a suite locally but fails it in CI.
-import { existsSync } from 'node:fs';
-import { resolve } from 'node:path';
+// root, a static server for it, and the rule that a missing Chromium skips a suite locally but
+// fails it in CI.
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import { extname, join, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe } from 'vitest';
 
@@ -20,4 +22,31 @@ export function browserSuite(name: string): typeof describe | typeof describe.sk
   const skip = missing && !process.env.CI;
   if (skip) console.warn(`notice: skipping the ${name} suite: ${CHROMIUM} is absent (apt-get install chromium)`);
   return skip ? describe.skip : describe;
+}
+
+const TYPES: Record<string, string> = {
+  '.html': 'text/html; charset=utf-8', '.js': 'text/javascript; charset=utf-8', '.mjs': 'text/javascript; charset=utf-8',
+  '.json': 'application/json', '.map': 'application/json', '.ts': 'text/plain; charset=utf-8',
+};
+
+/** What makes a page cross-origin isolated (SharedArrayBuffer, so the wasm thread pool), on every response. */
+export const ISOLATION_HEADERS: Record<string, string> = {
+  'cross-origin-opener-policy': 'same-origin',
+  'cross-origin-embedder-policy': 'require-corp',
+  'cross-origin-resource-policy': 'same-origin',
+};
+
+/** Serve files under ROOT on 127.0.0.1 (GET only, no directory listings, nothing outside ROOT), with `headers` on every file. */
+export function serveRoot(headers: Record<string, string> = {}): Promise<Server> {
+  const server = createServer((req, res) => {
+    const path = decodeURIComponent(new URL(req.url ?? '/', 'http://localhost').pathname);
+    const file = resolve(join(ROOT, path));
+    if (req.method !== 'GET' || (file !== ROOT && !file.startsWith(ROOT + sep)) || !existsSync(file) || !statSync(file).isFile()) {
+      res.writeHead(404).end();
+      return;
+    }
+    res.writeHead(200, { ...headers, 'content-type': TYPES[extname(file)] ?? 'application/octet-stream', 'cache-control': 'no-store' });
+    res.end(readFileSync(file));
+  });
+  return new Promise((ok) => server.listen(0, '127.0.0.1', () => ok(server)));
 }
