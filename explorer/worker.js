@@ -8,20 +8,31 @@
 //               { type: 'epoch', epoch, loss, bce, kl, seconds, images, samples }, { type: 'done', model, checkpoint, stopped },
 //               { type: 'tsne-progress', iteration, kl }, { type: 'tsne', points }, { type: 'error', message }
 //
-// Threads: one. The page is cross-origin isolated, so vaegrad's worker pool could run here (nested
-// workers over one shared memory), but offline their script does not load (see below).
+// Threads: every core while the server answers. The page is cross-origin isolated, so vaegrad's
+// worker pool runs here (nested workers over one shared memory; they start once this worker's
+// event loop turns, which the Trainer's per-step yield gives them); offline it cannot (see below).
 import * as vg from '../dist/src/index.js';
 import { DEFAULT_CONFIG, ImageDataset, Trainer, checkpointBytes, modelBytes, stratifiedSubset, trainerFromCheckpoint, tsne, vaeFromSafetensors } from '../dist/src/vae/index.js';
 import { fetchImages } from './data.js';
 
 const ready = (async () => {
   await vg.setBackend('wasm');
-  // One thread for now: the pool's nested workers load their script outside the service worker
-  // (Chromium), so the offline copy could not start them (see the README's Threads section).
-  if (typeof vg.setNumThreads === 'function') vg.setNumThreads(1);
+  // The pool's nested workers load their script outside the service worker (Chromium), so the
+  // offline copy cannot start them: use them only when the server serves that script itself
+  // (the service worker marks a saved copy with x-vaegrad-offline).
+  if (typeof vg.setNumThreads === 'function') vg.setNumThreads(await poolReachable() ? navigator.hardwareConcurrency || 1 : 1);
   // What runs here, for the page to show: the backend and its kernel build (SIMD, or a fallback).
   postMessage({ type: 'engine', info: vg.getBackendInfo(), threads: typeof vg.getNumThreads === 'function' ? vg.getNumThreads() : 1 });
 })();
+/** Whether the server itself (not the offline copy) serves the pool's worker script. */
+async function poolReachable() {
+  try {
+    const r = await fetch(new URL('../dist/src/backend/wasm/threads/browser-worker.js', import.meta.url), { cache: 'no-store' });
+    return r.ok && !r.headers.get('x-vaegrad-offline');
+  } catch {
+    return false;
+  }
+}
 let stopRequested = false;
 let trainData; // the served training subset, fetched once
 
