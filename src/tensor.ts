@@ -143,10 +143,10 @@ export class Tensor {
     const b = currentBackend();
     const s = this.storage;
     const whole = this.isContiguous() && this.offset === 0 && s.size === this.numel;
-    const src = whole ? s : b.copy(this.stridedView);
-    const arr = b.readSync(src);
+    // a strided view is gathered into a new storage that nothing else holds: its array may be handed out
+    const arr = whole ? b.readSync(s, true) : b.readSync(b.copy(this.stridedView));
     if (!arr) throw new Error(`backend '${b.name}' reads only asynchronously: use await tensor.data()`);
-    return whole ? arr.slice() : arr;
+    return arr;
   }
 
   /** The values as a contiguous typed array (works on every backend). */
@@ -154,8 +154,7 @@ export class Tensor {
     const b = currentBackend();
     const s = this.storage;
     const whole = this.isContiguous() && this.offset === 0 && s.size === this.numel;
-    const arr = await b.read(whole ? s : b.copy(this.stridedView));
-    return whole ? arr.slice() : arr;
+    return whole ? b.read(s, true) : b.read(b.copy(this.stridedView));
   }
 
   /** Nested JavaScript arrays (a number for a scalar). */

@@ -166,10 +166,14 @@ export interface Backend {
   fromArray(data: TypedArray): Storage;
   /** A new storage of `size` zeros of `dtype`. */
   zeros(dtype: DType, size: number): Storage;
-  /** Host copy of the whole storage, or null where the backend can only read asynchronously. */
-  readSync(s: Storage): TypedArray | null;
-  /** Host copy of the whole storage (every backend can read asynchronously). */
-  read(s: Storage): Promise<TypedArray>;
+  /**
+   * The whole storage on the host, or null where the backend can only read asynchronously. With
+   * `fresh`, a new array the caller owns; without, it may be the storage's own array (read it,
+   * never write it): backends whose storage is a host array skip the copy, the others copy anyway.
+   */
+  readSync(s: Storage, fresh?: boolean): TypedArray | null;
+  /** The whole storage on the host (every backend can read asynchronously); `fresh` as in readSync. */
+  read(s: Storage, fresh?: boolean): Promise<TypedArray>;
   /** Does this backend own the storage (so kernels may use it directly)? */
   owns(s: Storage): boolean;
 

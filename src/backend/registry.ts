@@ -140,9 +140,9 @@ export function listBackends(): string[] {
 export function moveStorage(s: Storage, to: Backend): Storage {
   for (const b of loaded.values()) {
     if (b === to || !b.owns(s)) continue;
-    const host = b.readSync(s);
+    const host = b.readSync(s, true);
     if (!host) throw new Error(`cannot move a tensor from backend '${b.name}' to '${to.name}' synchronously: await tensor.data() first`);
-    return to.fromArray(host.slice());
+    return to.fromArray(host);
   }
   throw new Error(`internal: no loaded backend owns this storage (moving to '${to.name}')`);
 }

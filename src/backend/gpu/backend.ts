@@ -147,13 +147,13 @@ export class GpuBackend implements Backend {
   zeros(dtype: DType, size: number): Storage {
     return new GpuStorage(dtype, size, allocArray(dtype, size));
   }
-  readSync(s: Storage): TypedArray {
+  readSync(s: Storage, fresh = false): TypedArray {
     const g = gs(s);
     if (!g.host) this.stats.readbacks++;
-    return g.readHost();
+    return fresh ? g.readHost().slice() : g.readHost();
   }
-  read(s: Storage): Promise<TypedArray> {
-    return Promise.resolve(this.readSync(s));
+  read(s: Storage, fresh = false): Promise<TypedArray> {
+    return Promise.resolve(this.readSync(s, fresh));
   }
   owns(s: Storage): boolean {
     return s instanceof GpuStorage;

@@ -21,8 +21,8 @@ export class JsBackend implements Backend {
 
   fromArray(data: TypedArray): Storage { return new HostStorage(data); }
   zeros(dtype: DType, size: number): Storage { return new HostStorage(allocArray(dtype, size)); }
-  readSync(s: Storage): TypedArray { return host(s); }
-  read(s: Storage): Promise<TypedArray> { return Promise.resolve(host(s)); }
+  readSync(s: Storage, fresh = false): TypedArray { return fresh ? host(s).slice() : host(s); }
+  read(s: Storage, fresh = false): Promise<TypedArray> { return Promise.resolve(this.readSync(s, fresh)); }
   owns(s: Storage): boolean { return s instanceof HostStorage; }
 
   copy(x: View, dtype: DType = x.storage.dtype): Storage {

@@ -81,8 +81,9 @@ export class WasmBackend implements Backend {
   // ---- storage: float32 in linear memory, other dtypes on the JS heap
   fromArray(data: TypedArray): Storage { return data instanceof Float32Array ? this.ctx.store.fromHost(data) : this.ref.fromArray(data); }
   zeros(dtype: DType, size: number): Storage { return dtype === 'float32' ? this.ctx.store.fromHost(new Float32Array(size)) : this.ref.zeros(dtype, size); }
-  readSync(s: Storage): TypedArray { return isWasmStorage(s) ? s.slot.store.read(s) : this.ref.readSync(s); }
-  read(s: Storage): Promise<TypedArray> { return Promise.resolve(this.readSync(s)); }
+  // (a tensor in linear memory is always read as a copy: memory.grow would detach a view)
+  readSync(s: Storage, fresh = false): TypedArray { return isWasmStorage(s) ? s.slot.store.read(s) : this.ref.readSync(s, fresh); }
+  read(s: Storage, fresh = false): Promise<TypedArray> { return Promise.resolve(this.readSync(s, fresh)); }
   owns(s: Storage): boolean { return isWasmStorage(s) ? s.slot.store === this.ctx.store : s instanceof HostStorage && s.dtype !== 'float32'; }
   /** Free a float32 storage's block now (the caller proves nothing reads it again); host storage is left to the GC. */
   release(s: Storage): void { if (isWasmStorage(s) && s.slot.store === this.ctx.store) this.ctx.store.release(s); }
