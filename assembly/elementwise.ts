@@ -190,3 +190,31 @@ export function binaryF32(op: i32, x: usize, y: usize, out: usize, n: i32): void
     store<f32>(out + (<usize>i << 2), f32x4.extract_lane(r, 0));
   }
 }
+
+// Binary cross-entropy with logits, fused: the very f32/f64 operations of the composition in
+// src/ops/loss.ts (BceWithLogits) run kernel by kernel on this backend, so the bits are the same
+// (up to a NaN's sign, which WebAssembly leaves unspecified).
+
+/**
+ * out[i] = (w == 0 ? 0 : |l| * w) + softplus(-|l|), w = l > 0 ? 1 - t : t: each step rounded
+ * to f32 as abs, addScalar (in f64), mul, softplus (in f64) and add do one after another.
+ */
+export function bceWithLogits(l: usize, t: usize, out: usize, n: i32): void {
+  for (let i = 0; i < n; i++) {
+    const o = <usize>i << 2;
+    const lv = load<f32>(l + o), tv = load<f32>(t + o);
+    const a = Mathf.abs(lv);
+    const w: f32 = lv > 0 ? <f32>(<f64>(-tv) + 1) : tv;
+    const m: f32 = w == 0 ? 0 : a * w;
+    store<f32>(out + o, m + <f32>softplus(<f64>(-a)));
+  }
+}
+
+/** out[i] = g[i] * (sigmoid(l[i]) - t[i]): the logits' gradient, sigmoid rounded to f32 as unaryF32's. */
+export function bceWithLogitsGrad(l: usize, t: usize, g: usize, out: usize, n: i32): void {
+  for (let i = 0; i < n; i++) {
+    const o = <usize>i << 2;
+    const s = <f32>sigmoid(<f64>load<f32>(l + o));
+    store<f32>(out + o, load<f32>(g + o) * (s - load<f32>(t + o)));
+  }
+}

@@ -6,5 +6,5 @@ export { winogradFilter, winogradPad, winogradConv, winogradGradSums, winogradFi
 export { maxPool2d, maxPool2dBackward, avgPool2d, avgPool2dBackward } from './pool';
 export { adamUpdate } from './optim';
 export { heapBase } from './memory';
-export { gather4, unaryF32, binaryF32 } from './elementwise';
+export { gather4, unaryF32, binaryF32, bceWithLogits, bceWithLogitsGrad } from './elementwise';
 export { bnStats, bnForward, bnBackward, sumRows, sumCols, f64ToF32 } from './norm';

@@ -233,6 +233,16 @@ export interface Backend {
   /** The same for ConvTranspose2d -> BatchNorm -> ReLU: batchNormReluForward of conv2dBackwardDataBias (or conv2dBackwardData). */
   convTranspose2dBnRelu?(x: Storage, w: Storage, bias: Storage | null, bn: BatchNormParams, g: Conv2dGeometry): Storage;
 
+  // ---- optional fused loss (contiguous float32 storages of one size) ----
+  /**
+   * Binary cross-entropy with logits per element, bit-identical to the composition of this
+   * backend's kernels that src/ops/loss.ts runs without it: (w == 0 ? 0 : |l| * w) + softplus(-|l|),
+   * w = l > 0 ? 1 - t : t.
+   */
+  bceWithLogits?(logits: Storage, target: Storage): Storage;
+  /** Its gradient with respect to the logits, g * (sigmoid(l) - t), bit-identical to mul(g, sub(sigmoid(l), t)). */
+  bceWithLogitsBackward?(logits: Storage, target: Storage, g: Storage): Storage;
+
   // ---- pooling (contiguous NCHW storages) ----
   /** Max pooling: the values and the int32 index of each window's maximum (for backward). */
   maxPool2d(x: Storage, g: Pool2dGeometry): MaxPoolResult;

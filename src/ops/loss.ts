@@ -3,9 +3,9 @@
 import { OpFunction } from '../autograd/function.js';
 import { fmtShape, shapeEq } from '../shape.js';
 import type { Tensor } from '../tensor.js';
-import { noGrad } from '../autograd/grad-mode.js';
+import { isGradEnabled, noGrad } from '../autograd/grad-mode.js';
 import { inRange, where } from './elementwise.js';
-import { asTensor, backend, checkFloat, checkTensor } from './kernel.js';
+import { asTensor, backend, checkFloat, checkTensor, fromStorage } from './kernel.js';
 
 /** How a loss reduces over the batch: the mean (default), the sum, or none (per element), as PyTorch's reduction. */
 export type Reduction = 'mean' | 'sum' | 'none';
@@ -43,14 +43,24 @@ class BceWithLogits extends OpFunction {
   t!: Tensor;
   forward(logits: Tensor, target: Tensor): Tensor {
     Object.assign(this, { l: logits, t: target });
+    const b = backend();
+    if (b.bceWithLogits && logits.dtype === 'float32' && target.dtype === 'float32') {
+      return fromStorage(b.bceWithLogits(logits.contiguous().storage, target.contiguous().storage), logits.shape);
+    }
     const a = logits.abs();
     const w = where(logits.gt(0), target.neg().add(1), target);
     // 0 * Inf is NaN; an infinite |l| with weight 0 is a loss of exactly 0.
     return where(w.eq(0), 0, a.mul(w)).add(a.neg().softplus());
   }
   backward(g: Tensor): (Tensor | null)[] {
+    const { l, t } = this;
+    const b = backend();
+    // createGraph differentiates the backward itself: then the composition of differentiable ops
+    const fused = b.bceWithLogitsBackward && !isGradEnabled() && l.dtype === 'float32' && t.dtype === 'float32' && g.dtype === 'float32';
     return [
-      this.needsGrad[0] ? g.mul(this.l.sigmoid().sub(this.t)) : null,
+      !this.needsGrad[0] ? null
+        : fused ? fromStorage(b.bceWithLogitsBackward!(l.contiguous().storage, t.contiguous().storage, g.contiguous().storage), l.shape)
+        : g.mul(l.sigmoid().sub(t)),
       this.needsGrad[1] ? g.mul(this.l).neg() : null,
     ];
   }

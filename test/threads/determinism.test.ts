@@ -1,7 +1,7 @@
 // The wasm kernels give the same bits at any thread count and in any chunk order: each threaded
 // kernel (GEMM tiles, conv by images, Winograd, weight gradients by fixed chunks, batch norm by
 // channels, pooling by images, row sums by rows, elementwise ops and Adam by ranges) at 1-4
-// threads and with its chunks run in reverse and shuffled order, a few reference-model training
+// threads and with its chunks run in reverse and shuffled order (and the fused BCE with logits), a few reference-model training
 // steps with Adam likewise, and the one-thread build over a plain memory (the fallback where no
 // SharedArrayBuffer exists) against the threads build.
 
@@ -67,6 +67,11 @@ function kernelOutputs(): Uint32Array[] {
     opt.step();
   }
   out.push(p.detach());
+  // the fused BCE with logits and its gradient over 70,000 elements (several ranges)
+  const lg = vg.randn([70000]).mul(4).requiresGrad_();
+  const bce = vg.F.binaryCrossEntropyWithLogits(lg, vg.rand([70000]), { reduction: 'none' });
+  bce.mul(vg.randn([70000])).sum().backward();
+  out.push(bce, lg.grad!);
   // the inference epilogue: conv -> BN -> ReLU -> max pool, fused
   const net = new vg.nn.Sequential(new vg.nn.Conv2d(1, 16, 3, { padding: 1 }), new vg.nn.BatchNorm2d(16), new vg.nn.ReLU(), new vg.nn.MaxPool2d(2));
   net.eval();

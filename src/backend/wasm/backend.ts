@@ -108,6 +108,8 @@ export class WasmBackend implements Backend {
     if (!isF32(a.storage) || !isF32(b.storage) || code === undefined) return this.adopt(this.ref.binary(op, a, b));
     return ew.binary(this.ctx, op, code, a, b) ?? this.adopt(this.ref.binary(op, a, b));
   }
+  bceWithLogits(logits: Storage, target: Storage): Storage { return ew.bceWithLogits(this.ctx, logits, target); }
+  bceWithLogitsBackward(logits: Storage, target: Storage, g: Storage): Storage { return ew.bceWithLogits(this.ctx, logits, target, g); }
   where(cond: View, a: View, b: View): Storage { return this.adopt(this.ref.where(cond, a, b)); }
   assign(dst: View, src: View): void {
     // the reference writes into the host array, so a resident destination moves out first (src may be the same storage)

@@ -31,6 +31,8 @@ export interface KernelExports {
   gather4(src: number, dst: number, geo: number): void;
   unaryF32(op: number, x: number, out: number, n: number, a: number, b: number): void;
   binaryF32(op: number, x: number, y: number, out: number, n: number): void;
+  bceWithLogits(l: number, t: number, out: number, n: number): void;
+  bceWithLogitsGrad(l: number, t: number, g: number, out: number, n: number): void;
   bnStats(x: number, n: number, c: number, s: number, mean: number, variance: number, ct: number): void;
   bnForward(x: number, y: number, n: number, c: number, s: number, mean: number, invstd: number, w: number, b: number, relu: number, ct: number): void;
   bnBackward(dy: number, x: number, dx: number, n: number, c: number, s: number, mean: number, invstd: number, w: number,

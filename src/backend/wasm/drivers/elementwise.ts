@@ -13,7 +13,7 @@ import type { BinaryOp, Storage, UnaryOp, View } from '../../backend.js';
 import { HostStorage } from '../../js/storage.js';
 import { numel } from '../../../shape.js';
 import type { WasmContext } from '../context.js';
-import { F32, emptyF32, output, stageDense } from '../memory/staging.js';
+import { F32, emptyF32, inputs, output, stageDense } from '../memory/staging.js';
 import { FN, Job } from '../threads/job.js';
 import { WORK_PER_ELEMENT } from './norm.js';
 
@@ -77,4 +77,24 @@ export function binary(ctx: WasmContext, op: BinaryOp, code: number, a: View, b:
   const out = new Uint8Array(n);
   out.set(ctx.arena.f32.subarray(p / F32, p / F32 + n));
   return new HostStorage(out);
+}
+
+/**
+ * The fused binary cross-entropy with logits (per element) or, with g, its logits gradient
+ * g * (sigmoid(l) - t): contiguous float32 storages of one size, by fixed ranges.
+ */
+export function bceWithLogits(ctx: WasmContext, l: Storage, t: Storage, g: Storage | null = null): Storage {
+  const n = l.size;
+  if (n === 0) return emptyF32(ctx);
+  ctx.arena.reset();
+  const [lp, tp, gp] = inputs(ctx, g ? [l, t, g] : [l, t]) as [number, number, number?];
+  const o = output(ctx, n);
+  const job = new Job(WORK_PER_ELEMENT * n);
+  for (let i = 0; i < n; i += CHUNK) {
+    const at = i * F32, len = Math.min(CHUNK, n - i);
+    job.chunk().call(gp === undefined ? FN.bceWithLogits : FN.bceWithLogitsGrad,
+      gp === undefined ? [lp + at, tp + at, o.ptr + at, len] : [lp + at, tp + at, gp + at, o.ptr + at, len]);
+  }
+  ctx.run(job);
+  return o.storage;
 }

@@ -15,6 +15,7 @@ export const FN_NAMES = [
   'sgemm', 'gemmNT', 'im2col', 'col2im', 'gatherChannels', 'scatterChannels', 'addChannelBias', 'bnForward',
   'maxPool2d', 'winogradPad', 'winogradConv', 'winogradGradSums', 'binaryF32', 'bnStats', 'bnBackward',
   'maxPool2dBackward', 'avgPool2d', 'avgPool2dBackward', 'adamUpdate', 'unaryF32', 'sumRows',
+  'bceWithLogits', 'bceWithLogitsGrad',
 ] as const;
 
 /** Call codes: kernels by name, and the three that execChunk runs itself. */
