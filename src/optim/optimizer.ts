@@ -101,16 +101,26 @@ export abstract class Optimizer<H extends HasLr> {
   /** The state to save: per-parameter state (by index) and the groups' options (torch's state_dict). */
   stateDict(): OptimizerState<H> {
     const state = new Map<number, Record<string, StateValue>>();
+    for (const [i, s] of this.liveState()) state.set(i, Object.fromEntries(Object.entries(s).map(([k, v]) => [k, v instanceof Tensor ? v.clone() : v])));
     let i = 0;
-    const paramGroups = this.paramGroups.map((g) => ({
-      options: { ...g.options },
-      params: g.params.map((p) => {
-        const s = this.state.get(p);
-        if (s) state.set(i, Object.fromEntries(Object.entries(s).map(([k, v]) => [k, v instanceof Tensor ? v.clone() : v])));
-        return i++;
-      }),
-    }));
+    const paramGroups = this.paramGroups.map((g) => ({ options: { ...g.options }, params: g.params.map(() => i++) }));
     return { state, paramGroups };
+  }
+
+  /**
+   * The per-parameter state by index as stateDict() numbers it, holding the optimiser's own
+   * tensors (stateDict() hands out copies). For read-only checks inside the library that run
+   * every few steps (the Trainer's finite probe), where copying every moment would cost more
+   * than the check: the tensors change in place at the next step and must not be kept or written.
+   * @internal
+   */
+  liveState(): Map<number, Readonly<Record<string, StateValue>>> {
+    const out = new Map<number, Readonly<Record<string, StateValue>>>();
+    this.paramGroups.flatMap((g) => g.params).forEach((p, i) => {
+      const s = this.state.get(p);
+      if (s) out.set(i, s);
+    });
+    return out;
   }
 
   /** Restores a stateDict(), checking that it fits these parameters (torch's load_state_dict). */

@@ -8,6 +8,7 @@ import type { Tensor } from '../tensor.js';
 import { binaryCrossEntropyWithLogits } from '../ops/loss.js';
 import { manualSeed, Generator } from '../random.js';
 import type { GeneratorState } from '../random.js';
+import type { StateValue } from '../optim/optimizer.js';
 import { Adam } from '../optim/adam.js';
 import type { ImageDataset } from './data.js';
 import { permutation } from './data.js';
@@ -139,8 +140,13 @@ export class Trainer {
    * they have in a checkpoint.
    */
   namedState(): Map<string, Tensor> {
+    return this.stateByName(this.optimizer.stateDict().state);
+  }
+
+  /** The model's state_dict and the given optimiser state under namedState()'s names. */
+  private stateByName(optimizerState: Map<number, Readonly<Record<string, StateValue>>>): Map<string, Tensor> {
     const out = this.model.stateDict();
-    for (const [i, s] of this.optimizer.stateDict().state) {
+    for (const [i, s] of optimizerState) {
       out.set(`${OPTIMIZER_PREFIX}${i}.exp_avg`, s.exp_avg as Tensor);
       out.set(`${OPTIMIZER_PREFIX}${i}.exp_avg_sq`, s.exp_avg_sq as Tensor);
     }
@@ -233,16 +239,15 @@ export class Trainer {
     return { averages: this.averages(), completed: true };
   }
 
-  /** A scalar that is 0 when every float tensor of namedState() is finite, else NaN (or NaN/Inf when a sum overflows). */
+  /**
+   * A [1] tensor that is 0 when every float tensor of namedState() is finite, else NaN (or
+   * NaN/Inf when a sum overflows). It reads the optimiser's own moments (liveState), not
+   * namedState()'s copies: copying 2 x the parameters every read cost more than the sums.
+   */
   private finiteProbe(): Tensor {
     return noGrad(() => {
-      let acc: Tensor | null = null;
-      for (const t of this.namedState().values()) {
-        if (t.dtype === 'int32') continue;
-        const z = t.sum().mul(0);
-        acc = acc ? acc.add(z) : z;
-      }
-      return (acc ?? zeros([])).reshape([1]);
+      const sums = [...this.stateByName(this.optimizer.liveState()).values()].filter((t) => t.dtype !== 'int32').map((t) => t.sum());
+      return (sums.length ? stack(sums).mul(0).sum() : zeros([])).reshape([1]);
     });
   }
 
