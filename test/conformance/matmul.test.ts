@@ -62,6 +62,10 @@ describe.each(BACKEND_NAMES)('matmul conformance [%s]', (name) => {
     check(b, 1, 131, 263, 22, 'row', 'trans', 9); // odd rows, columns not a multiple of 3
     check(b, 2, 9, 65, 10, 'row', 'trans', 10);
     check(b, 1, 1, 64, 1, 'row', 'trans', 11);
+    // several tiles of C on wasm: odd m, columns not a multiple of the tile or of 3, k tails
+    check(b, 1, 37, 301, 203, 'row', 'trans', 12);
+    check(b, 3, 7, 6003, 50, 'padded', 'trans', 13); // k so long that a tile holds 21 rows of B
+    check(b, 1, 2, 130, 5, 'row', 'trans', 14);
   });
 
   it('one large product (300x500x200)', () => {
@@ -101,5 +105,38 @@ describe.each(BACKEND_NAMES)('matmul conformance [%s]', (name) => {
       { storage: oracle.fromArray(to64(c)), shape: [1, 5, 4], strides: [20, 4, 1], offset: 0 },
     ));
     for (let i = 0; i < want.length; i++) expect(Math.abs(got[i]! - want[i]!)).toBeLessThanOrEqual(1e-12);
+  });
+});
+
+describe('wasm matmul: every element of C is the same sum at any tiling', () => {
+  const b = BACKENDS.wasm!();
+  const bits = (v: Float32Array | Float64Array): Uint32Array => new Uint32Array(Float32Array.from(v).buffer);
+
+  // C's rows and column blocks computed alone (other tile shapes, other chunks) give the bits of
+  // the same elements in the whole product, in each path: the dot-product kernel (x @ W^T) and
+  // the packed GEMM (row-major and transposed operands).
+  it.each([
+    ['x @ W^T (dot-product tiles)', 45, 300, 211, 'row', 'trans'],
+    ['x @ W^T, long k', 9, 6003, 50, 'row', 'trans'],
+    ['row-major (packed GEMM)', 45, 300, 211, 'row', 'row'],
+    ['transposed A (packed GEMM)', 71, 130, 263, 'trans', 'row'],
+    ['transposed B, k < 64 (packed GEMM)', 45, 40, 211, 'row', 'trans'],
+  ] as const)('%s', (_, m, k, n, la, lb) => {
+    const A = operand(1, m, k, la, m + k);
+    const B = operand(1, k, n, lb, n + k);
+    const prod = (a: View, bv: View): Float32Array => b.readSync(b.matmul(a, bv)) as Float32Array;
+    const va = (rows: [number, number]): View => ({ storage: b.fromArray(A.data), shape: [1, rows[1] - rows[0], k], strides: A.strides, offset: A.offset + rows[0] * A.strides[1]! });
+    const vb = (cols: [number, number]): View => ({ storage: b.fromArray(B.data), shape: [1, k, cols[1] - cols[0]], strides: B.strides, offset: B.offset + cols[0] * B.strides[2]! });
+    const whole = bits(prod(va([0, m]), vb([0, n])));
+    for (const rows of [[0, 1], [m - 1, m], [3, Math.min(20, m)], [0, m]] as [number, number][]) {
+      for (const cols of [[0, 1], [n - 1, n], [5, Math.min(77, n)], [0, n]] as [number, number][]) {
+        const part = bits(prod(va(rows), vb(cols)));
+        const w = cols[1] - cols[0];
+        for (let i = rows[0]; i < rows[1]; i++) {
+          const got = Array.from(part.subarray((i - rows[0]) * w, (i - rows[0] + 1) * w));
+          expect(got, `row ${i}, columns ${cols}`).toEqual(Array.from(whole.subarray(i * n + cols[0], i * n + cols[1])));
+        }
+      }
+    }
   });
 });

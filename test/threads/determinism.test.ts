@@ -19,7 +19,7 @@ const bits = (t: vg.Tensor): Uint32Array => new Uint32Array(Float32Array.from(t.
 function kernelOutputs(): Uint32Array[] {
   vg.manualSeed(3);
   const out: vg.Tensor[] = [];
-  // GEMM: packed sgemm tiles (a partial last tile in both directions) and the gemmNT row blocks
+  // GEMM: packed sgemm tiles (a partial last tile in both directions) and the gemmNT tiles
   const a = vg.randn([300, 530]), b = vg.randn([530, 270]), w = vg.randn([70, 530]);
   out.push(vg.matmul(a, b), vg.matmul(a, w.transpose(0, 1)), vg.matmul(vg.randn([3, 40, 50]), vg.randn([3, 50, 60])));
   // conv by im2col (1 -> 32 channels at 28x28, a 4x4 stride-2 conv, a 7x7 plane with groups) and Winograd (8 -> 16)
