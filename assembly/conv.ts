@@ -6,6 +6,8 @@
 //   0 nb, 1 c, 2 h, 3 w, 4 o, 5 kh, 6 kw, 7 oh, 8 ow, 9 strideH, 10 strideW, 11 padH,
 //   12 padW, 13 dilH, 14 dilW, 15 groups
 
+import { madd } from './gemm';
+
 @inline function gi(geo: usize, i: i32): i32 { return load<i32>(geo + (<usize>i << 2)); }
 
 /** n zero floats at p: stores, not memory.fill, whose call costs more than a short row (7 floats). */
@@ -92,6 +94,174 @@ export function im2col(geo: usize, x: usize, col: usize, g: i32): void {
             }
             d += <usize>ow << 2;
           }
+        }
+      }
+    }
+  }
+}
+
+/** xp = the planes (Winograd and the direct convolution read padded planes) of x (h x w each) zero-padded into hp x wp planes, the image at (ph, pw). */
+export function padPlanes(x: usize, xp: usize, planes: i32, h: i32, w: i32, hp: i32, wp: i32, ph: i32, pw: i32): void {
+  memory.fill(xp, 0, <usize>planes * hp * wp << 2);
+  for (let p = 0; p < planes; p++) {
+    const src = x + ((<usize>p * h * w) << 2);
+    const dst = xp + ((<usize>(p * hp + ph) * wp + pw) << 2);
+    for (let r = 0; r < h; r++) memory.copy(dst + ((<usize>r * wp) << 2), src + ((<usize>r * w) << 2), <usize>w << 2);
+  }
+}
+
+/**
+ * A block of a direct convolution: nc output channels (1, 2 or 4) x nv vectors of 4 pixels
+ * (1 to 4, nc * nv <= 8 accumulators: constants once inlined) along one output row, at yp (the
+ * channels' planes `yPlane` bytes apart). Each output is +0 plus, for p = (ci, ky, kx) in
+ * im2col's row order, w[p] * x[p's window], then + bias where hasBias: the order and operations
+ * of sgemm's micro-kernel over im2col's matrix (acc = +0, then madd per p; K <= KC, so no split
+ * of k), then of addChannelBias: the same bits. xp is the window's (0, 0) corner in the first
+ * padded input plane, `plane` bytes per plane, `row` bytes per step of ky and `col` per step of
+ * kx; wo is the first channel's weights, `wStep` bytes per channel.
+ */
+@inline function directBlock(nc: i32, nv: i32, xp: usize, wo: usize, wStep: usize, cg: i32, kh: i32, kw: i32, plane: usize, row: usize, col: usize, yp: usize, yPlane: usize, bias: usize): void {
+  let a00 = f32x4.splat(0), a01 = f32x4.splat(0), a02 = f32x4.splat(0), a03 = f32x4.splat(0);
+  let a10 = f32x4.splat(0), a11 = f32x4.splat(0), a12 = f32x4.splat(0), a13 = f32x4.splat(0);
+  let a20 = f32x4.splat(0), a21 = f32x4.splat(0), a30 = f32x4.splat(0), a31 = f32x4.splat(0);
+  let wp = wo;
+  for (let ci = 0; ci < cg; ci++) {
+    let r = xp + <usize>ci * plane;
+    for (let ky = 0; ky < kh; ky++, r += row) {
+      let q = r;
+      for (let kx = 0; kx < kw; kx++, q += col, wp += 4) {
+        const x0 = v128.load(q);
+        const x1 = nv > 1 ? v128.load(q, 16) : x0;
+        const x2 = nv > 2 ? v128.load(q, 32) : x0;
+        const x3 = nv > 3 ? v128.load(q, 48) : x0;
+        let s = v128.load32_splat(wp);
+        a00 = madd(a00, s, x0);
+        if (nv > 1) a01 = madd(a01, s, x1);
+        if (nv > 2) a02 = madd(a02, s, x2);
+        if (nv > 3) a03 = madd(a03, s, x3);
+        if (nc > 1) {
+          s = v128.load32_splat(wp + wStep);
+          a10 = madd(a10, s, x0);
+          if (nv > 1) a11 = madd(a11, s, x1);
+          if (nv > 2) a12 = madd(a12, s, x2);
+          if (nv > 3) a13 = madd(a13, s, x3);
+        }
+        if (nc > 2) {
+          s = v128.load32_splat(wp + 2 * wStep);
+          a20 = madd(a20, s, x0);
+          if (nv > 1) a21 = madd(a21, s, x1);
+          s = v128.load32_splat(wp + 3 * wStep);
+          a30 = madd(a30, s, x0);
+          if (nv > 1) a31 = madd(a31, s, x1);
+        }
+      }
+    }
+  }
+  if (bias != 0) {
+    let b = v128.load32_splat(bias);
+    a00 = f32x4.add(a00, b); a01 = f32x4.add(a01, b); a02 = f32x4.add(a02, b); a03 = f32x4.add(a03, b);
+    if (nc > 1) {
+      b = v128.load32_splat(bias, 4);
+      a10 = f32x4.add(a10, b); a11 = f32x4.add(a11, b); a12 = f32x4.add(a12, b); a13 = f32x4.add(a13, b);
+    }
+    if (nc > 2) {
+      b = v128.load32_splat(bias, 8);
+      a20 = f32x4.add(a20, b); a21 = f32x4.add(a21, b);
+      b = v128.load32_splat(bias, 12);
+      a30 = f32x4.add(a30, b); a31 = f32x4.add(a31, b);
+    }
+  }
+  v128.store(yp, a00);
+  if (nv > 1) v128.store(yp, a01, 16);
+  if (nv > 2) v128.store(yp, a02, 32);
+  if (nv > 3) v128.store(yp, a03, 48);
+  if (nc > 1) {
+    const y1 = yp + yPlane;
+    v128.store(y1, a10);
+    if (nv > 1) v128.store(y1, a11, 16);
+    if (nv > 2) v128.store(y1, a12, 32);
+    if (nv > 3) v128.store(y1, a13, 48);
+  }
+  if (nc > 2) {
+    const y2 = yp + 2 * yPlane, y3 = yp + 3 * yPlane;
+    v128.store(y2, a20);
+    if (nv > 1) v128.store(y2, a21, 16);
+    v128.store(y3, a30);
+    if (nv > 1) v128.store(y3, a31, 16);
+  }
+}
+
+/**
+ * One output row of nc channels (1, 2 or 4, a constant once inlined) of a direct convolution:
+ * blocks of 8 accumulators along the row (4 channels x 8 pixels, or 1 or 2 channels x 16), then
+ * narrower ones; the last 1 to 3 pixels of a row of 4 or more are the row's last 4 again
+ * (recomputed to the same values). A row under 4 wide computes 4 pixels (the padded plane is
+ * wide enough) into tmp and copies its own.
+ */
+@inline function directRow(nc: i32, xr: usize, wo: usize, wStep: usize, cg: i32, kh: i32, kw: i32, plane: usize, row: usize, col: usize, yp: usize, yPlane: usize, ow: i32, bias: usize, tmp: usize): void {
+  const NV = nc > 2 ? 2 : 4;
+  let ox = 0;
+  for (; ox + 4 * NV <= ow; ox += 4 * NV) directBlock(nc, NV, xr + (<usize>ox << 2), wo, wStep, cg, kh, kw, plane, row, col, yp + (<usize>ox << 2), yPlane, bias);
+  if (NV > 2 && ox + 8 <= ow) {
+    directBlock(nc, 2, xr + (<usize>ox << 2), wo, wStep, cg, kh, kw, plane, row, col, yp + (<usize>ox << 2), yPlane, bias);
+    ox += 8;
+  }
+  if (ox + 4 <= ow) {
+    directBlock(nc, 1, xr + (<usize>ox << 2), wo, wStep, cg, kh, kw, plane, row, col, yp + (<usize>ox << 2), yPlane, bias);
+    ox += 4;
+  }
+  if (ox < ow) {
+    if (ow >= 4) {
+      ox = ow - 4;
+      directBlock(nc, 1, xr + (<usize>ox << 2), wo, wStep, cg, kh, kw, plane, row, col, yp + (<usize>ox << 2), yPlane, bias);
+    } else {
+      for (let c = 0; c < nc; c++) {
+        directBlock(1, 1, xr, wo + <usize>c * wStep, 0, cg, kh, kw, plane, row, col, tmp, 0, bias != 0 ? bias + (<usize>c << 2) : 0);
+        const yc = yp + <usize>c * yPlane;
+        for (let j = 0; j < ow; j++) store<f32>(yc + (<usize>j << 2), load<f32>(tmp + (<usize>j << 2)));
+      }
+    }
+  }
+}
+
+/**
+ * Direct stride-1 convolution of a chunk, for a small K = (c / groups) * kh * kw (where im2col +
+ * sgemm spend more on moving K-row matrices than on multiplying): y (nb images, all o channels,
+ * NCHW) = w * xp (+ bias[o] where bias != 0). xp holds the chunk's c * nb input planes
+ * zero-padded (padPlanes) into hp x wp planes, the image at (padH, padW), with hp >= oh +
+ * (kh - 1) * dilH and wp >= max(ow, 4) + (kw - 1) * dilW so every block reads inside its plane;
+ * the padding's zeros are read and multiplied just as im2col's are, so the bits are those of
+ * im2col + sgemm + addChannelBias (see directBlock). tmp: 4 floats of the thread's scratch.
+ */
+export function convDirect(geo: usize, xp: usize, hp: i32, wp: i32, w: usize, bias: usize, y: usize, tmp: usize): void {
+  const nb = gi(geo, 0), c = gi(geo, 1), o = gi(geo, 4);
+  const kh = gi(geo, 5), kw = gi(geo, 6), oh = gi(geo, 7), ow = gi(geo, 8);
+  const dh = gi(geo, 13), dw = gi(geo, 14), groups = gi(geo, 15);
+  const cg = c / groups, og = o / groups;
+  const wStep = <usize>(cg * kh * kw) << 2;
+  const plane = (<usize>hp * wp) << 2;
+  const rowBytes = <usize>wp << 2;
+  const row = rowBytes * dh, col = <usize>dw << 2;
+  const yPlane = (<usize>oh * ow) << 2, yRow = <usize>ow << 2;
+  for (let i = 0; i < nb; i++) {
+    for (let g = 0; g < groups; g++) {
+      const xg = xp + <usize>(i * c + g * cg) * plane;
+      let oc = g * og;
+      const oEnd = oc + og;
+      for (; oc < oEnd; ) {
+        const wo = w + <usize>oc * wStep;
+        const bc = bias != 0 ? bias + (<usize>oc << 2) : 0;
+        let yp = y + <usize>(i * o + oc) * yPlane;
+        let xr = xg;
+        if (oc + 4 <= oEnd) {
+          for (let oy = 0; oy < oh; oy++, yp += yRow, xr += rowBytes) directRow(4, xr, wo, wStep, cg, kh, kw, plane, row, col, yp, yPlane, ow, bc, tmp);
+          oc += 4;
+        } else if (oc + 2 <= oEnd) {
+          for (let oy = 0; oy < oh; oy++, yp += yRow, xr += rowBytes) directRow(2, xr, wo, wStep, cg, kh, kw, plane, row, col, yp, yPlane, ow, bc, tmp);
+          oc += 2;
+        } else {
+          for (let oy = 0; oy < oh; oy++, yp += yRow, xr += rowBytes) directRow(1, xr, wo, wStep, cg, kh, kw, plane, row, col, yp, yPlane, ow, bc, tmp);
+          oc += 1;
         }
       }
     }

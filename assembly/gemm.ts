@@ -28,7 +28,8 @@ export function gemmBlocking(which: i32): i32 {
   return which == 0 ? MR : which == 1 ? NR : which == 2 ? KC : which == 3 ? MC : NC;
 }
 
-@inline function madd(acc: v128, a: v128, b: v128): v128 {
+/** acc + a * b: the GEMM's multiply-add (the direct convolution uses it too, for the same bits). */
+@inline export function madd(acc: v128, a: v128, b: v128): v128 {
   if (ASC_FEATURE_RELAXED_SIMD) {
     return f32x4.relaxed_madd(a, b, acc);
   } else {

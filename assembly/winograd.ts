@@ -74,16 +74,6 @@ export function winogradFilter(w: usize, u: usize, m: i32, k: i32, flip: i32): v
   store<f32>(p + 3 * xiStride, <f32>t2);
 }
 
-/** xp = the planes of x (h x w each) zero-padded into hp x wp planes, the image at (ph, pw). */
-export function winogradPad(x: usize, xp: usize, planes: i32, h: i32, w: i32, hp: i32, wp: i32, ph: i32, pw: i32): void {
-  memory.fill(xp, 0, <usize>planes * hp * wp << 2);
-  for (let p = 0; p < planes; p++) {
-    const src = x + ((<usize>p * h * w) << 2);
-    const dst = xp + ((<usize>(p * hp + ph) * wp + pw) << 2);
-    for (let r = 0; r < h; r++) memory.copy(dst + ((<usize>r * wp) << 2), src + ((<usize>r * w) << 2), <usize>w << 2);
-  }
-}
-
 // 4x4 transpose of rows a, b, c, d (lane l of the result j is element j of row l)
 @inline function lo(a: v128, b: v128): v128 { return v128.shuffle<f32>(a, b, 0, 4, 1, 5); }
 @inline function hi(a: v128, b: v128): v128 { return v128.shuffle<f32>(a, b, 2, 6, 3, 7); }

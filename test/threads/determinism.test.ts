@@ -22,9 +22,11 @@ function kernelOutputs(): Uint32Array[] {
   // GEMM: packed sgemm tiles (a partial last tile in both directions) and the gemmNT tiles
   const a = vg.randn([300, 530]), b = vg.randn([530, 270]), w = vg.randn([70, 530]);
   out.push(vg.matmul(a, b), vg.matmul(a, w.transpose(0, 1)), vg.matmul(vg.randn([3, 40, 50]), vg.randn([3, 50, 60])));
-  // conv by im2col (1 -> 32 channels at 28x28, a 4x4 stride-2 conv, a 7x7 plane with groups) and Winograd (8 -> 16)
+  // direct conv (1 -> 32 channels at 28x28; 2 -> 7 on 3-pixel rows), conv by im2col (a 4x4 stride-2 conv, a 7x7 plane
+  // with groups) and Winograd (8 -> 16)
   const convs: [number[], number[], vg.F.Conv2dOptions | undefined][] = [
     [[37, 1, 28, 28], [32, 1, 3, 3], { padding: 1 }],
+    [[37, 2, 9, 3], [7, 2, 3, 3], { padding: 1 }],
     [[37, 8, 14, 14], [16, 8, 4, 4], { stride: 2, padding: 1 }],
     [[37, 8, 7, 7], [12, 4, 3, 3], { padding: 1, groups: 2 }],
     [[37, 8, 14, 14], [16, 8, 3, 3], { padding: 1 }],

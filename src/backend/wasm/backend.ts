@@ -61,6 +61,9 @@ export class WasmBackend implements Backend {
   /** See WasmContext.winogradMinChannels. */
   get winogradMinChannels(): number { return this.ctx.winogradMinChannels; }
   set winogradMinChannels(v: number) { this.ctx.winogradMinChannels = v; }
+  /** See WasmContext.directMaxK. */
+  get directMaxK(): number { return this.ctx.directMaxK; }
+  set directMaxK(v: number) { this.ctx.directMaxK = v; }
 
   /** The allocator's view of linear memory: resident tensor blocks and the scratch arena. */
   memoryStats(): MemoryStats {

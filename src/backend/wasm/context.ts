@@ -75,6 +75,12 @@ export class WasmContext {
    * 2.2 / 2.1 / 2.0; but 3 -> 16 at 32x32 1.7 / 1.2 / 0.8 (an RGB input layer's weight gradient).
    */
   winogradMinChannels = 4;
+  /**
+   * Largest K = (c / groups) * kh * kw for which a stride-1 convolution's forward runs by the
+   * direct kernel (assembly/conv.ts convDirect, same bits as im2col + GEMM) instead of im2col +
+   * GEMM; 0 turns it off (tests compare the two).
+   */
+  directMaxK = 27;
   /** How many times the memory was replaced by a fresh one. */
   renewals = 0;
   /**

@@ -42,8 +42,9 @@ export interface KernelExports {
   f64ToF32(acc: number, out: number, n: number): void;
   gemmNT(m: number, n: number, k: number, a: number, lda: number, b: number, ldb: number, c: number, ldc: number): void;
   addChannelBias(y: number, nb: number, c: number, s: number, bias: number): void;
+  padPlanes(x: number, xp: number, planes: number, h: number, w: number, hp: number, wp: number, ph: number, pw: number): void;
+  convDirect(geo: number, xp: number, hp: number, wp: number, w: number, bias: number, y: number, tmp: number): void;
   winogradFilter(w: number, u: number, m: number, k: number, flip: number): void;
-  winogradPad(x: number, xp: number, planes: number, h: number, w: number, hp: number, wp: number, ph: number, pw: number): void;
   winogradConv(geo: number, xp: number, u: number, y: number, v: number, mm: number): void;
   winogradGradSums(geo: number, xp: number, dyp: number, du: number, v: number, z: number): void;
   winogradFilterGrad(du: number, dw: number, m: number, k: number): void;

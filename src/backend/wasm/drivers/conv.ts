@@ -1,6 +1,7 @@
-// Drivers of assembly/conv.ts (im2col / col2im + the GEMM, the dot-product weight gradient) and,
-// for 3x3 stride-1 shapes, of Winograd (./winograd.ts): conv forward, input gradient (which is
-// also conv-transpose forward) and weight gradient. Each runs as a job (../threads/job.ts) of
+// Drivers of assembly/conv.ts (im2col / col2im + the GEMM, the direct forward kernel for
+// stride-1 convs with a small K, the dot-product weight gradient) and, for 3x3 stride-1 shapes,
+// of Winograd (./winograd.ts): conv forward, input gradient (which is also conv-transpose
+// forward) and weight gradient. Each runs as a job (../threads/job.ts) of
 // chunks of images: a chunk's im2col matrix stays in cache, and there are enough chunks for
 // every thread. Forward and input gradient take a fused epilogue (../fused.ts) applied to each
 // chunk while it is in cache; the weight gradient sums each chunk into its own buffer and adds
@@ -24,6 +25,25 @@ import * as winograd from './winograd.js';
  */
 function perImage(ctx: WasmContext, S: number): boolean {
   return roundUp(S, ctx.blocking.NR) - S <= 0.05 * S;
+}
+
+/** Padded input planes in per-thread scratch for the direct kernel (assembly/conv.ts convDirect). */
+interface DirectPlan {
+  /** Scratch offsets: the chunk's padded planes, and 4 floats for rows under 4 pixels wide. */
+  xp: number;
+  tmp: number;
+  /** Padded plane height and width: room for every window and a 4-wide block, and for the image at (padH, padW). */
+  hp: number;
+  wp: number;
+}
+
+/** The direct kernel's plan for a stride-1 conv with K <= ctx.directMaxK, else null. */
+function directPlan(ctx: WasmContext, job: Job, g: Conv2dGeometry, nb: number): DirectPlan | null {
+  const K = (g.c / g.groups) * g.kh * g.kw;
+  if (g.strideH !== 1 || g.strideW !== 1 || K > ctx.directMaxK || K > ctx.blocking.KC) return null;
+  const hp = Math.max(g.oh + (g.kh - 1) * g.dilH, g.h + g.padH);
+  const wp = Math.max(Math.max(g.ow, 4) + (g.kw - 1) * g.dilW, g.w + g.padW);
+  return { xp: job.scratch(nb * g.c * hp * wp * F32), tmp: job.scratch(4 * F32), hp, wp };
 }
 
 /** Conv geometry blocks in the arena by images per chunk (a batch's last chunk may be shorter). */
@@ -57,12 +77,14 @@ export function forward(ctx: WasmContext, x: Storage, w: Storage, bias: Storage 
   const job = new Job(2 * g.n * g.o * K * S);
   const wino = winograd.fits(ctx, g) ? winograd.plan(ctx, job, wp, 0, g.c, g.h, g.w, g.o, g.oh, g.ow, g.padH, g.padW, g.n) : null;
   const nb = wino ? wino.nb : imagesPerChunk(ctx, g.n, K * S);
-  const col = wino ? 0 : job.scratch(K * nb * S * F32);
+  const direct = wino ? null : directPlan(ctx, job, g, nb);
+  const gemm = !wino && !direct;
+  const col = gemm ? job.scratch(K * nb * S * F32) : 0;
   const oneGemmPerImage = nb === 1 || perImage(ctx, S);
-  const ymat = oneGemmPerImage || wino ? 0 : job.scratch(og * nb * S * F32);
+  const ymat = gemm && !oneGemmPerImage ? job.scratch(og * nb * S * F32) : 0;
   const yScr = pool !== null; // pooled: the full-size chunk lives in scratch (+8 floats the pool may read)
   const ys = yScr ? job.scratch((nb * g.o * S + 8) * F32) : 0;
-  const [pa, pb, tmp] = wino ? [0, 0, 0] : gemmScratch(ctx, job, og, nb * S, K);
+  const [pa, pb, tmp] = gemm ? gemmScratch(ctx, job, og, nb * S, K) : [0, 0, 0];
   const epi = stageEpilogue(ctx, bias, bn, pool);
   const geo = geoBlocks(ctx, g);
   for (let n0 = 0; n0 < g.n; n0 += nb) {
@@ -73,6 +95,10 @@ export function forward(ctx: WasmContext, x: Storage, w: Storage, bias: Storage 
     job.chunk();
     if (wino) {
       winograd.runCalls(ctx, job, wino, xb, false, yb, yScr, cur);
+    } else if (direct) {
+      // the bias is added in the kernel, to each output as it leaves the registers
+      job.call(FN.padPlanes, [xb, direct.xp, cur * g.c, g.h, g.w, direct.hp, direct.wp, g.padH, g.padW], [1]);
+      job.call(FN.convDirect, [geo(cur), direct.xp, direct.hp, direct.wp, wp, epi.bias, yb, direct.tmp], [1, 7, ...(yScr ? [6] : [])]);
     } else {
       for (let grp = 0; grp < g.groups; grp++) {
         job.call(FN.im2col, [geo(cur), xb, col, grp], [2]);
@@ -88,7 +114,7 @@ export function forward(ctx: WasmContext, x: Storage, w: Storage, bias: Storage 
         }
       }
     }
-    epilogueCalls(ctx, job, epi, yb, yScr, cur, g.o, S, out + n0 * g.o * PS * F32);
+    epilogueCalls(ctx, job, direct ? { ...epi, bias: 0 } : epi, yb, yScr, cur, g.o, S, out + n0 * g.o * PS * F32);
   }
   ctx.run(job);
   return res.storage;

@@ -70,7 +70,7 @@ export function plan(ctx: WasmContext, job: Job, w: number, flip: 0 | 1, k: numb
 
 /** Add the calls for dst (cur images, NCHW) = the plan's convolution of src (cur images, NCHW) to the job's current chunk. */
 export function runCalls(ctx: WasmContext, job: Job, p: WinogradPlan, src: number, srcScratch: boolean, dst: number, dstScratch: boolean, cur: number): void {
-  job.call(FN.winogradPad, [src, p.xp, cur * p.k, p.h, p.w, p.hp, p.wp, p.ph, p.pw], srcScratch ? [0, 1] : [1]);
+  job.call(FN.padPlanes, [src, p.xp, cur * p.k, p.h, p.w, p.hp, p.wp, p.ph, p.pw], srcScratch ? [0, 1] : [1]);
   job.call(FN.winogradConv, [p.geo(cur), p.xp, p.u, dst, p.v, p.mm], dstScratch ? [1, 3, 4, 5] : [1, 4, 5]);
 }
 
@@ -106,8 +106,8 @@ export function filterGrad(ctx: WasmContext, x: Storage, dy: Storage, g: Conv2dG
     const dyb = dys + n0 * g.o * S * F32;
     const part = parts + c * duSize * F32;
     job.chunk().call(FN.zero, [part, duSize]);
-    job.call(FN.winogradPad, [xb, xp, cur * g.c, g.h, g.w, hp, wp, g.padH, g.padW], [1]);
-    if (padDy) job.call(FN.winogradPad, [dyb, dyp, cur * g.o, g.oh, g.ow, 2 * th, 2 * tw, 0, 0], [1]);
+    job.call(FN.padPlanes, [xb, xp, cur * g.c, g.h, g.w, hp, wp, g.padH, g.padW], [1]);
+    if (padDy) job.call(FN.padPlanes, [dyb, dyp, cur * g.o, g.oh, g.ow, 2 * th, 2 * tw, 0, 0], [1]);
     job.call(FN.winogradGradSums, [geo(cur), xp, padDy ? dyp : dyb, part, v, z], padDy ? [1, 2, 4, 5] : [1, 4, 5]);
   }
   ctx.run(job);

@@ -13,9 +13,9 @@
 /** Kernels a job can call: exports of assembly/index.ts, by index. Keep in step with FN. */
 export const FN_NAMES = [
   'sgemm', 'gemmNT', 'im2col', 'col2im', 'gatherChannels', 'scatterChannels', 'addChannelBias', 'bnForward',
-  'maxPool2d', 'winogradPad', 'winogradConv', 'winogradGradSums', 'binaryF32', 'bnStats', 'bnBackward',
+  'maxPool2d', 'padPlanes', 'winogradConv', 'winogradGradSums', 'binaryF32', 'bnStats', 'bnBackward',
   'maxPool2dBackward', 'avgPool2d', 'avgPool2dBackward', 'adamUpdate', 'unaryF32', 'sumRows',
-  'bceWithLogits', 'bceWithLogitsGrad',
+  'bceWithLogits', 'bceWithLogitsGrad', 'convDirect',
 ] as const;
 
 /** Call codes: kernels by name, and the three that execChunk runs itself. */
