@@ -7,7 +7,7 @@
 import { safetensorsToStateDict, stateDictToSafetensors } from '../io/state-dict.js';
 import type { Tensor } from '../tensor.js';
 import { Generator } from '../random.js';
-import type { ModelKind, VAE } from './models.js';
+import type { ModelKind, ModelSize, VAE } from './models.js';
 import { createModel } from './models.js';
 import type { Averages, GeneratorState, Progress, TrainConfig } from './train.js';
 import { OPTIMIZER_PREFIX, Trainer, firstNonFinite } from './train.js';
@@ -47,7 +47,9 @@ export function checkpointBytes(t: Trainer, running?: Averages, run?: unknown): 
 
 /** Only the model's state_dict (what PyTorch's load_state_dict takes). */
 export function modelBytes(t: Trainer): Uint8Array {
-  return stateDictToSafetensors(t.model.stateDict(), { format: 'pt', model: t.config.model, latent: String(t.config.latent) });
+  const meta: Record<string, string> = { format: 'pt', model: t.config.model, latent: String(t.config.latent) };
+  if (t.config.size) meta.size = JSON.stringify(t.config.size);
+  return stateDictToSafetensors(t.model.stateDict(), meta);
 }
 
 /**
@@ -78,6 +80,7 @@ function validateMeta(m: unknown, source: string): CheckpointMeta {
   f('config.lr', 'a positive number', isFinite(0, true));
   f('config.beta', 'a non-negative number', isFinite(0));
   f('config.seed', 'an integer', isInt(Number.MIN_SAFE_INTEGER));
+  validateSize(m, 'config.size', source);
   f('progress.epoch', 'a non-negative integer', isInt(0));
   f('progress.step', 'a non-negative integer', isInt(0));
   f('progress.rngEpochStart', 'a generator state { s: [4 x uint32], spare }', isRngState);
@@ -101,6 +104,15 @@ function validateMeta(m: unknown, source: string): CheckpointMeta {
     }
   }
   return meta;
+}
+
+/** The optional ModelSize at `path` of obj: absent, or an object of a positive hidden and two positive channels, each optional. */
+function validateSize(obj: unknown, path: string, source: string): ModelSize | undefined {
+  const f = <T>(p: string, want: string, ok: (v: unknown) => boolean): T => field<T>(source, obj, p, want, (v) => v === undefined || ok(v));
+  const size = f<ModelSize | undefined>(path, 'an object', isObject);
+  f(`${path}.hidden`, 'a positive integer', isInt(1));
+  f(`${path}.channels`, 'two positive integers', (v) => Array.isArray(v) && v.length === 2 && v.every(isInt(1)));
+  return size;
 }
 
 function parseMeta(metadata: Record<string, string>, source: string): CheckpointMeta {
@@ -208,7 +220,8 @@ export interface VaeFromStateDictOptions {
 export function vaeFromStateDict(tensors: Map<string, Tensor>, metadata: Record<string, string>, source: string, opts: VaeFromStateDictOptions = {}): VAE {
   let sd = tensors;
   // What the file says it holds (a checkpoint's config, or model.safetensors' metadata), if anything.
-  let held = metadata.model && metadata.latent ? { model: metadata.model as ModelKind, latent: Number(metadata.latent) } : undefined;
+  let held: { model: ModelKind; latent: number; size?: ModelSize } | undefined;
+  if (metadata.model && metadata.latent) held = { model: metadata.model as ModelKind, latent: Number(metadata.latent), size: modelSizeOf(metadata, source) };
   if (isCheckpoint(metadata)) {
     const ck = splitCheckpoint(tensors, metadata, source);
     sd = ck.model;
@@ -222,7 +235,7 @@ export function vaeFromStateDict(tensors: Map<string, Tensor>, metadata: Record<
   }
   let model: VAE;
   try {
-    model = createModel(k, z);
+    model = createModel(k, z, held?.size);
   } catch (e) {
     throw new Error(`${source}: ${(e as Error).message}`);
   }
@@ -234,6 +247,18 @@ export function vaeFromStateDict(tensors: Map<string, Tensor>, metadata: Record<
   const bad = firstNonFinite(model.stateDict());
   if (bad) throw new Error(`${source}: ${bad.name} holds ${bad.value} (element ${bad.index}): the model's weights are not finite (its training diverged), so it cannot be used`);
   return model.eval();
+}
+
+/** The widths in a model.safetensors' metadata ('size', JSON, written for a model narrower than the reference). */
+function modelSizeOf(metadata: Record<string, string>, source: string): ModelSize | undefined {
+  if (metadata.size === undefined) return undefined;
+  let size: unknown;
+  try {
+    size = JSON.parse(metadata.size);
+  } catch {
+    throw new Error(`${source}: metadata field size must be JSON, got ${JSON.stringify(metadata.size)}`);
+  }
+  return validateSize({ size }, 'size', source);
 }
 
 /** vaeFromStateDict on the bytes of a safetensors file (validated before anything is allocated). */

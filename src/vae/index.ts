@@ -5,7 +5,7 @@
 import '../index.js';
 
 export { VAE, ConvVAE, MlpVAE, createModel } from './models.js';
-export type { VaeOutput, ForwardOptions, ConvVaeOptions, ModelKind, Posterior } from './models.js';
+export type { VaeOutput, ForwardOptions, ConvVaeOptions, ModelKind, ModelSize, Posterior } from './models.js';
 export { vaeLoss } from './loss.js';
 export type { VaeLoss } from './loss.js';
 export { ImageDataset, subset, stratifiedSubset, stratifiedIndices, spreadIndices, permutation, batchOf, IMAGE_SIZE } from './data.js';

@@ -73,19 +73,34 @@ export abstract class VAE extends Module {
   }
 }
 
-/** Options of ConvVAE. */
-export interface ConvVaeOptions {
+/**
+ * The widths of a VAE other than its latent size, for smaller models than the defaults (tests
+ * that train thousands of steps). Omitted fields keep the defaults of the model kind.
+ */
+export interface ModelSize {
+  /** Features of the hidden layers between the image features and z (conv: 256, mlp: 400). */
+  hidden?: number;
+  /** Channels of the conv model's two conv layers, mirrored in its decoder (default [32, 64]); not for mlp. */
+  channels?: [number, number];
+}
+
+/** Options of ConvVAE: its latent size and, for smaller models, its widths. */
+export interface ConvVaeOptions extends ModelSize {
   /** Latent dims (default 20). */
   latent?: number;
 }
 
-/** The reference conv VAE (conv 32, conv 64, linear 256 with batch norm; a mirrored transposed-conv decoder), state_dict keys as the PyTorch module's. */
+/**
+ * The reference conv VAE (conv 32, conv 64, linear 256 with batch norm; a mirrored transposed-conv
+ * decoder), state_dict keys as the PyTorch module's. `channels` and `hidden` make the same
+ * architecture narrower (the defaults are the reference model).
+ */
 export class ConvVAE extends VAE {
   /** 'conv'. */
   readonly kind = 'conv' as const;
   /** Latent dims. */
   readonly latent: number;
-  /** Images to 256 features: two conv-BN-ReLU-pool blocks, then linear-BN-ReLU (PyTorch: encoder). */
+  /** Images to 256 (hidden) features: two conv-BN-ReLU-pool blocks, then linear-BN-ReLU (PyTorch: encoder). */
   readonly encoder: Sequential;
   /** 256 features to the posterior means (fc_mu). */
   readonly fcMu: Linear;
@@ -95,22 +110,30 @@ export class ConvVAE extends VAE {
   readonly decoderInput: Sequential;
   /** 64 x 7 x 7 features to pixel logits: two transposed convs (decoder). */
   readonly decoder: Sequential;
+  private readonly c2: number;
 
-  /** A new reference conv VAE (latent 20 by default), initialised as PyTorch would. */
+  /** A new conv VAE (the reference model: latent 20, channels [32, 64], hidden 256 by default), initialised as PyTorch would. */
   constructor(opts: ConvVaeOptions = {}) {
     super();
     this.latent = opts.latent ?? 20;
+    const [c1, c2] = opts.channels ?? [32, 64];
+    const h = opts.hidden ?? 256;
+    for (const [what, v] of [['channels[0]', c1], ['channels[1]', c2], ['hidden', h]] as const) {
+      if (!Number.isInteger(v) || v < 1) throw new Error(`ConvVAE: ${what} must be a positive integer, got ${v}`);
+    }
+    this.c2 = c2;
+    const flat = c2 * 7 * 7;
     this.encoder = new Sequential(
-      new Conv2d(1, 32, 3, { padding: 1 }), new BatchNorm2d(32), new ReLU(), new MaxPool2d(2),
-      new Conv2d(32, 64, 3, { padding: 1 }), new BatchNorm2d(64), new ReLU(), new MaxPool2d(2),
-      new Flatten(), new Linear(3136, 256), new BatchNorm1d(256), new ReLU(),
+      new Conv2d(1, c1, 3, { padding: 1 }), new BatchNorm2d(c1), new ReLU(), new MaxPool2d(2),
+      new Conv2d(c1, c2, 3, { padding: 1 }), new BatchNorm2d(c2), new ReLU(), new MaxPool2d(2),
+      new Flatten(), new Linear(flat, h), new BatchNorm1d(h), new ReLU(),
     );
-    this.fcMu = new Linear(256, this.latent);
-    this.fcLogvar = new Linear(256, this.latent);
-    this.decoderInput = new Sequential(new Linear(this.latent, 256), new BatchNorm1d(256), new ReLU(), new Linear(256, 3136), new BatchNorm1d(3136), new ReLU());
+    this.fcMu = new Linear(h, this.latent);
+    this.fcLogvar = new Linear(h, this.latent);
+    this.decoderInput = new Sequential(new Linear(this.latent, h), new BatchNorm1d(h), new ReLU(), new Linear(h, flat), new BatchNorm1d(flat), new ReLU());
     this.decoder = new Sequential(
-      new ConvTranspose2d(64, 32, 4, { stride: 2, padding: 1 }), new BatchNorm2d(32), new ReLU(),
-      new ConvTranspose2d(32, 1, 4, { stride: 2, padding: 1 }),
+      new ConvTranspose2d(c2, c1, 4, { stride: 2, padding: 1 }), new BatchNorm2d(c1), new ReLU(),
+      new ConvTranspose2d(c1, 1, 4, { stride: 2, padding: 1 }),
     );
   }
 
@@ -127,7 +150,7 @@ export class ConvVAE extends VAE {
 
   decode(z: Tensor): Tensor {
     this.checkLatent(z);
-    return this.decoder.forward(this.decoderInput.forward(z).reshape([-1, 64, 7, 7]));
+    return this.decoder.forward(this.decoderInput.forward(z).reshape([-1, this.c2, 7, 7]));
   }
 }
 
@@ -175,11 +198,14 @@ export class MlpVAE extends VAE {
 /** The two VAE architectures: the reference conv model and a small MLP. */
 export type ModelKind = 'conv' | 'mlp';
 
-/** A new VAE of the given kind and latent size, initialised as PyTorch would. */
-export function createModel(kind: ModelKind, latent: number): VAE {
+/** A new VAE of the given kind and latent size (and widths, by default the kind's), initialised as PyTorch would. */
+export function createModel(kind: ModelKind, latent: number, size: ModelSize = {}): VAE {
   if (!Number.isInteger(latent) || latent < 1) throw new Error(`latent size must be a positive integer, got ${latent}`);
-  if (kind === 'conv') return new ConvVAE({ latent });
-  if (kind === 'mlp') return new MlpVAE({ latent });
+  if (kind === 'conv') return new ConvVAE({ latent, ...size });
+  if (kind === 'mlp') {
+    if (size.channels) throw new Error("the mlp VAE has no conv channels (size.channels is for the 'conv' model)");
+    return new MlpVAE({ latent, hidden: size.hidden });
+  }
   throw new Error(`unknown model '${String(kind)}' (expected 'conv' or 'mlp')`);
 }
 

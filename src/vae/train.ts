@@ -14,7 +14,7 @@ import type { ImageDataset } from './data.js';
 import { permutation } from './data.js';
 import { DataLoader } from '../data/dataloader.js';
 import { vaeLoss } from './loss.js';
-import type { ModelKind, VAE } from './models.js';
+import type { ModelKind, ModelSize, VAE } from './models.js';
 import { createModel } from './models.js';
 
 /** The settings of a training run (the CLI's --model, --latent, --batch-size, --lr, --beta, --seed). */
@@ -31,6 +31,11 @@ export interface TrainConfig {
   beta: number;
   /** Seeds the initialisation (seed) and the shuffles and noise (seed + 1). */
   seed: number;
+  /**
+   * Narrower widths than the model kind's defaults (omitted: the reference model, as the CLI
+   * trains it); kept in checkpoints, so a resumed or loaded model has the same widths.
+   */
+  size?: ModelSize;
 }
 
 /** The defaults of `vaegrad train`: conv model, latent 20, batches of 128, lr 1e-3, beta 1, seed 1. */
@@ -122,7 +127,7 @@ export class Trainer {
     readonly config: TrainConfig,
   ) {
     manualSeed(config.seed); // parameter initialisation
-    this.model = createModel(config.model, config.latent);
+    this.model = createModel(config.model, config.latent, config.size);
     this.optimizer = new Adam(this.model.parameters(), { lr: config.lr });
     this.rng = new Generator(config.seed + 1);
     this.rngEpochStart = this.rng.getState();
