@@ -6,7 +6,9 @@
 //   jc (NC columns of B) -> pc (KC of k: pack B block) -> ic (MC rows: pack A block)
 //     -> jr (NR-wide B micro-panel, stays in L1) -> ir (MR-tall A micro-panel) -> micro-kernel.
 // The micro-kernel keeps a 4x8 tile of C in 8 f32x4 registers (+2 for B, +1 broadcast A: 11
-// live v128, under the ~13 that V8 keeps in registers without spilling).
+// live v128, under the ~13 that V8 keeps in registers without spilling). sgemmPackA/B and
+// sgemmPacked (at the end) split the same product into a packing pass and tiles that multiply
+// from its panels, with the same sums.
 //
 // Determinism: the default build multiplies and adds separately (f32x4.mul then f32x4.add), so
 // results are the same on every engine. A build with the relaxed-simd feature enabled
@@ -151,6 +153,44 @@ export function kernel4x8(kc: i32, pa: usize, pb: usize, c: usize, ldc: i32, acc
   }
 }
 
+/** Width of sgemm's blocks along k: k in equal blocks of at most KC (288 -> 2 x 144, not 256 + 32: a thin last block would re-read and re-write all of C for little work). */
+@inline function kcStepOf(k: i32): i32 {
+  const kBlocks = (k + KC - 1) / KC;
+  return (k + kBlocks - 1) / kBlocks;
+}
+
+/**
+ * The tiles of one packed block: C[mc, nc] (=|+=) packed A [mc x kc] (MR-row panels) times
+ * packed B [kc x nc] (NR-column panels), by micro-tiles; jr outside ir, so a B micro-panel stays
+ * in L1 while the A panels pass.
+ */
+function macroKernel(mc: i32, nc: i32, kc: i32, pa: usize, pb: usize, c: usize, ldc: i32, acc: i32, tmp: usize): void {
+  for (let jr = 0; jr < nc; jr += NR) {
+    const nr = min(NR, nc - jr);
+    const pbj = pb + ((<usize>jr * kc) << 2);
+    for (let ir = 0; ir < mc; ir += MR) {
+      const mr = min(MR, mc - ir);
+      const pai = pa + ((<usize>ir * kc) << 2);
+      const cp = c + ((<usize>ir * ldc + <usize>jr) << 2);
+      if (mr == MR && nr == NR) {
+        kernel4x8(kc, pai, pbj, cp, ldc, acc);
+      } else {
+        // edge tile: compute the full 4x8 into tmp, then write the valid part
+        kernel4x8(kc, pai, pbj, tmp, NR, 0);
+        for (let r = 0; r < mr; r++) {
+          const crow = cp + ((<usize>r * ldc) << 2);
+          const trow = tmp + ((<usize>r * NR) << 2);
+          if (acc) {
+            for (let q = 0; q < nr; q++) store<f32>(crow + (q << 2), load<f32>(crow + (q << 2)) + load<f32>(trow + (q << 2)));
+          } else {
+            for (let q = 0; q < nr; q++) store<f32>(crow + (q << 2), load<f32>(trow + (q << 2)));
+          }
+        }
+      }
+    }
+  }
+}
+
 /**
  * C[m, n] = A[m, k] * B[k, n]            (accumulate == 0)
  * C[m, n] += A[m, k] * B[k, n]           (accumulate != 0)
@@ -170,10 +210,7 @@ export function sgemm(
     }
     return;
   }
-  // split k into equal blocks of at most KC (288 -> 2 x 144, not 256 + 32: a thin last block
-  // would re-read and re-write all of C for little work)
-  const kBlocks = (k + KC - 1) / KC;
-  const kcStep = (k + kBlocks - 1) / kBlocks;
+  const kcStep = kcStepOf(k);
   for (let jc = 0; jc < n; jc += NC) {
     const nc = min(NC, n - jc);
     for (let pc = 0; pc < k; pc += kcStep) {
@@ -183,31 +220,46 @@ export function sgemm(
       for (let ic = 0; ic < m; ic += MC) {
         const mc = min(MC, m - ic);
         packA(packABuf, a + ((<isize>ic * rsa + <isize>pc * csa) << 2), rsa, csa, mc, kc);
-        for (let jr = 0; jr < nc; jr += NR) {
-          const nr = min(NR, nc - jr);
-          const pb = packBBuf + ((<usize>jr * kc) << 2);
-          for (let ir = 0; ir < mc; ir += MR) {
-            const mr = min(MR, mc - ir);
-            const pa = packABuf + ((<usize>ir * kc) << 2);
-            const cp = c + ((<usize>(ic + ir) * ldc + <usize>(jc + jr)) << 2);
-            if (mr == MR && nr == NR) {
-              kernel4x8(kc, pa, pb, cp, ldc, acc);
-            } else {
-              // edge tile: compute the full 4x8 into tmp, then write the valid part
-              kernel4x8(kc, pa, pb, tmp, NR, 0);
-              for (let r = 0; r < mr; r++) {
-                const crow = cp + ((<usize>r * ldc) << 2);
-                const trow = tmp + ((<usize>r * NR) << 2);
-                if (acc) {
-                  for (let q = 0; q < nr; q++) store<f32>(crow + (q << 2), load<f32>(crow + (q << 2)) + load<f32>(trow + (q << 2)));
-                } else {
-                  for (let q = 0; q < nr; q++) store<f32>(crow + (q << 2), load<f32>(trow + (q << 2)));
-                }
-              }
-            }
-          }
-        }
+        macroKernel(mc, nc, kc, packABuf, packBBuf, c + ((<usize>ic * ldc + <usize>jc) << 2), ldc, acc, tmp);
       }
     }
+  }
+}
+
+// Packed once, then multiplied by tiles: a product cut into many tiles of C packs each row of A
+// and column of B once (sgemmPackA / sgemmPackB, any split of rows or columns into chunks),
+// into every k block of sgemm's, and sgemmPacked computes a tile from those panels. Each C
+// element gets the sums of sgemm (same k blocks, same micro-kernel), so the same bits.
+// Packed A: block q (k from pc = q * kcStep) at pc * mPad floats, its MR-row panels [kc][MR]
+// one after another (rows i.. at pc * mPad + i * kc); mPad = m rounded up to MR. B likewise,
+// NR-column panels, nPad.
+
+/** Pack rows [i0, i0 + mc) of A (a: row i0, column 0; strides rs, cs) into the packed A at pa (m padded to mPad rows), every k block. */
+export function sgemmPackA(pa: usize, mPad: i32, i0: i32, a: usize, rs: i32, cs: i32, mc: i32, k: i32): void {
+  const kcStep = kcStepOf(k);
+  for (let pc = 0; pc < k; pc += kcStep) {
+    const kc = min(kcStep, k - pc);
+    packA(pa + ((<usize>pc * mPad + <usize>i0 * kc) << 2), a + ((<isize>pc * cs) << 2), rs, cs, mc, kc);
+  }
+}
+
+/** Pack columns [j0, j0 + nc) of B (b: row 0, column j0; strides rs, cs) into the packed B at pb (n padded to nPad columns), every k block. */
+export function sgemmPackB(pb: usize, nPad: i32, j0: i32, b: usize, rs: i32, cs: i32, nc: i32, k: i32): void {
+  const kcStep = kcStepOf(k);
+  for (let pc = 0; pc < k; pc += kcStep) {
+    const kc = min(kcStep, k - pc);
+    packB(pb + ((<usize>pc * nPad + <usize>j0 * kc) << 2), b + ((<isize>pc * rs) << 2), rs, cs, kc, nc);
+  }
+}
+
+/**
+ * C[i0 : i0 + m, j0 : j0 + n] = A . B from the packed A (pa, mPad) and B (pb, nPad) of a
+ * product with this k; i0 a multiple of MR, j0 of NR; c points at C[i0, j0] (row-major, ldc).
+ */
+export function sgemmPacked(m: i32, n: i32, k: i32, pa: usize, mPad: i32, i0: i32, pb: usize, nPad: i32, j0: i32, c: usize, ldc: i32, tmp: usize): void {
+  const kcStep = kcStepOf(k);
+  for (let pc = 0; pc < k; pc += kcStep) {
+    const kc = min(kcStep, k - pc);
+    macroKernel(m, n, kc, pa + ((<usize>pc * mPad + <usize>i0 * kc) << 2), pb + ((<usize>pc * nPad + <usize>j0 * kc) << 2), c, ldc, pc > 0 ? 1 : 0, tmp);
   }
 }

@@ -3,7 +3,7 @@
 // a training step hands it (transposed weights and all), single thread: ms and GFLOP/s per shape.
 //
 //   node bench/run.mjs linear-gemm
-//   VAEGRAD_BENCH_BASE=/path/to/other/dist node bench/run.mjs linear-gemm
+//   VAEGRAD_BENCH_BASE=/path/to/other/dist VAEGRAD_BENCH_REPS=31 node bench/run.mjs linear-gemm
 //
 // With VAEGRAD_BENCH_BASE (another build's dist/ folder, e.g. main's), that build's matmul runs
 // interleaved with this one in the same process, rep by rep, so both see the same background
@@ -12,6 +12,9 @@
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { randf } from './run.mjs';
+
+/** Timed reps per shape (VAEGRAD_BENCH_REPS; more on a busy machine). */
+const REPS = Number(process.env.VAEGRAD_BENCH_REPS ?? 9);
 
 /** [label, A view (shape, strides), B view (shape, strides)], as in a training step's profile. */
 const SHAPES = [
@@ -45,7 +48,7 @@ export async function run({ timeInterleaved, loadVaegrad }) {
       const a = view(be, A, sa, ta), b = view(be, B, sb, tb);
       return () => be.matmul(a, b);
     };
-    const [t, tBase] = timeInterleaved([mk(wasm), base ? mk(base) : null], { warmup: 2, reps: 9 });
+    const [t, tBase] = timeInterleaved([mk(wasm), base ? mk(base) : null], { warmup: 2, reps: REPS });
     sum += t;
     sumBase += tBase;
     const g = (ms) => flop / ms / 1e6;
@@ -56,6 +59,6 @@ export async function run({ timeInterleaved, loadVaegrad }) {
     title: 'Linear-layer products of the reference ConvVAE, batch 128, single thread',
     columns: base ? ['product', 'M x K x N', 'base ms', 'ms', 'speed-up', 'GF/s'] : ['product', 'M x K x N', 'ms', 'GF/s'],
     rows,
-    notes: [`Medians of 9 reps${base ? `, interleaved with the build in ${baseDir}` : ''}; copies into wasm memory and out included.`],
+    notes: [`Medians of ${REPS} reps${base ? `, interleaved with the build in ${baseDir}` : ''}; copies into wasm memory and out included.`],
   };
 }

@@ -58,6 +58,13 @@ describe.each(BACKEND_NAMES)('matmul conformance [%s]', (name) => {
     check(b, 3, 5, 300, 7, 'padded', 'bcast', 3);
   });
 
+  it('products of many small tiles (on wasm: A and B packed once, then the tiles), odd sizes, batched', () => {
+    check(b, 1, 130, 300, 250, 'row', 'row', 15); // 36 x 64 tiles, two k blocks, partial last tiles
+    check(b, 2, 130, 77, 250, 'trans', 'neg', 16);
+    check(b, 3, 66, 129, 129, 'padded', 'trans', 17); // batched, B per batch; k < 64 and n odd
+    check(b, 2, 129, 40, 250, 'row', 'bcast', 18); // B shared: one product of 258 rows
+  });
+
   it('x @ W^T with a long k (both operands contiguous along k: the dot-product path on wasm)', () => {
     check(b, 1, 131, 263, 22, 'row', 'trans', 9); // odd rows, columns not a multiple of 3
     check(b, 2, 9, 65, 10, 'row', 'trans', 10);
@@ -121,6 +128,8 @@ describe('wasm matmul: every element of C is the same sum at any tiling', () => 
     ['row-major (packed GEMM)', 45, 300, 211, 'row', 'row'],
     ['transposed A (packed GEMM)', 71, 130, 263, 'trans', 'row'],
     ['transposed B, k < 64 (packed GEMM)', 45, 40, 211, 'row', 'trans'],
+    ['A and B packed once, then the tiles', 130, 300, 250, 'row', 'row'],
+    ['packed once, transposed A', 130, 77, 250, 'trans', 'row'],
   ] as const)('%s', (_, m, k, n, la, lb) => {
     const A = operand(1, m, k, la, m + k);
     const B = operand(1, k, n, lb, n + k);

@@ -15,7 +15,7 @@ export const FN_NAMES = [
   'sgemm', 'gemmNT', 'im2col', 'col2im', 'gatherChannels', 'scatterChannels', 'addChannelBias', 'bnForward',
   'maxPool2d', 'padPlanes', 'winogradConv', 'winogradGradSums', 'binaryF32', 'bnStats', 'bnBackward',
   'maxPool2dBackward', 'avgPool2d', 'avgPool2dBackward', 'adamUpdate', 'unaryF32', 'sumRows',
-  'bceWithLogits', 'bceWithLogitsGrad', 'convDirect',
+  'bceWithLogits', 'bceWithLogitsGrad', 'convDirect', 'sgemmPackA', 'sgemmPackB', 'sgemmPacked',
 ] as const;
 
 /** Call codes: kernels by name, and the three that execChunk runs itself. */
