@@ -100,7 +100,7 @@ export function im2col(geo: usize, x: usize, col: usize, g: i32): void {
   }
 }
 
-/** xp = the planes (Winograd and the direct convolution read padded planes) of x (h x w each) zero-padded into hp x wp planes, the image at (ph, pw). */
+/** xp = the planes of x (h x w each) zero-padded into hp x wp planes, the image at (ph, pw) (Winograd and the direct convolution read these). */
 export function padPlanes(x: usize, xp: usize, planes: i32, h: i32, w: i32, hp: i32, wp: i32, ph: i32, pw: i32): void {
   memory.fill(xp, 0, <usize>planes * hp * wp << 2);
   for (let p = 0; p < planes; p++) {
@@ -114,47 +114,42 @@ export function padPlanes(x: usize, xp: usize, planes: i32, h: i32, w: i32, hp: 
  * A block of a direct convolution: nc output channels (1, 2 or 4) x nv vectors of 4 pixels
  * (1 to 4, nc * nv <= 8 accumulators: constants once inlined) along one output row, at yp (the
  * channels' planes `yPlane` bytes apart). Each output is +0 plus, for p = (ci, ky, kx) in
- * im2col's row order, w[p] * x[p's window], then + bias where hasBias: the order and operations
+ * im2col's row order, w[p] * x[p's window], then + bias where bias != 0: the order and operations
  * of sgemm's micro-kernel over im2col's matrix (acc = +0, then madd per p; K <= KC, so no split
- * of k), then of addChannelBias: the same bits. xp is the window's (0, 0) corner in the first
- * padded input plane, `plane` bytes per plane, `row` bytes per step of ky and `col` per step of
- * kx; wo is the first channel's weights, `wStep` bytes per channel.
+ * of k), then of addChannelBias: the same bits. Tap p reads at xp + offs[p] (xp: the first
+ * pixel's window corner in the first padded input plane); wo is the first channel's weights,
+ * `wStep` bytes per channel.
  */
-@inline function directBlock(nc: i32, nv: i32, xp: usize, wo: usize, wStep: usize, cg: i32, kh: i32, kw: i32, plane: usize, row: usize, col: usize, yp: usize, yPlane: usize, bias: usize): void {
+@inline function directBlock(nc: i32, nv: i32, xp: usize, wo: usize, wStep: usize, K: i32, offs: usize, yp: usize, yPlane: usize, bias: usize): void {
   let a00 = f32x4.splat(0), a01 = f32x4.splat(0), a02 = f32x4.splat(0), a03 = f32x4.splat(0);
   let a10 = f32x4.splat(0), a11 = f32x4.splat(0), a12 = f32x4.splat(0), a13 = f32x4.splat(0);
   let a20 = f32x4.splat(0), a21 = f32x4.splat(0), a30 = f32x4.splat(0), a31 = f32x4.splat(0);
-  let wp = wo;
-  for (let ci = 0; ci < cg; ci++) {
-    let r = xp + <usize>ci * plane;
-    for (let ky = 0; ky < kh; ky++, r += row) {
-      let q = r;
-      for (let kx = 0; kx < kw; kx++, q += col, wp += 4) {
-        const x0 = v128.load(q);
-        const x1 = nv > 1 ? v128.load(q, 16) : x0;
-        const x2 = nv > 2 ? v128.load(q, 32) : x0;
-        const x3 = nv > 3 ? v128.load(q, 48) : x0;
-        let s = v128.load32_splat(wp);
-        a00 = madd(a00, s, x0);
-        if (nv > 1) a01 = madd(a01, s, x1);
-        if (nv > 2) a02 = madd(a02, s, x2);
-        if (nv > 3) a03 = madd(a03, s, x3);
-        if (nc > 1) {
-          s = v128.load32_splat(wp + wStep);
-          a10 = madd(a10, s, x0);
-          if (nv > 1) a11 = madd(a11, s, x1);
-          if (nv > 2) a12 = madd(a12, s, x2);
-          if (nv > 3) a13 = madd(a13, s, x3);
-        }
-        if (nc > 2) {
-          s = v128.load32_splat(wp + 2 * wStep);
-          a20 = madd(a20, s, x0);
-          if (nv > 1) a21 = madd(a21, s, x1);
-          s = v128.load32_splat(wp + 3 * wStep);
-          a30 = madd(a30, s, x0);
-          if (nv > 1) a31 = madd(a31, s, x1);
-        }
-      }
+  for (let p = 0; p < K; p++) {
+    const q = xp + <usize>load<i32>(offs + (<usize>p << 2));
+    const wp = wo + (<usize>p << 2);
+    const x0 = v128.load(q);
+    const x1 = nv > 1 ? v128.load(q, 16) : x0;
+    const x2 = nv > 2 ? v128.load(q, 32) : x0;
+    const x3 = nv > 3 ? v128.load(q, 48) : x0;
+    let s = v128.load32_splat(wp);
+    a00 = madd(a00, s, x0);
+    if (nv > 1) a01 = madd(a01, s, x1);
+    if (nv > 2) a02 = madd(a02, s, x2);
+    if (nv > 3) a03 = madd(a03, s, x3);
+    if (nc > 1) {
+      s = v128.load32_splat(wp + wStep);
+      a10 = madd(a10, s, x0);
+      if (nv > 1) a11 = madd(a11, s, x1);
+      if (nv > 2) a12 = madd(a12, s, x2);
+      if (nv > 3) a13 = madd(a13, s, x3);
+    }
+    if (nc > 2) {
+      s = v128.load32_splat(wp + 2 * wStep);
+      a20 = madd(a20, s, x0);
+      if (nv > 1) a21 = madd(a21, s, x1);
+      s = v128.load32_splat(wp + 3 * wStep);
+      a30 = madd(a30, s, x0);
+      if (nv > 1) a31 = madd(a31, s, x1);
     }
   }
   if (bias != 0) {
@@ -198,25 +193,25 @@ export function padPlanes(x: usize, xp: usize, planes: i32, h: i32, w: i32, hp: 
  * (recomputed to the same values). A row under 4 wide computes 4 pixels (the padded plane is
  * wide enough) into tmp and copies its own.
  */
-@inline function directRow(nc: i32, xr: usize, wo: usize, wStep: usize, cg: i32, kh: i32, kw: i32, plane: usize, row: usize, col: usize, yp: usize, yPlane: usize, ow: i32, bias: usize, tmp: usize): void {
+@inline function directRow(nc: i32, xr: usize, wo: usize, wStep: usize, K: i32, offs: usize, yp: usize, yPlane: usize, ow: i32, bias: usize, tmp: usize): void {
   const NV = nc > 2 ? 2 : 4;
   let ox = 0;
-  for (; ox + 4 * NV <= ow; ox += 4 * NV) directBlock(nc, NV, xr + (<usize>ox << 2), wo, wStep, cg, kh, kw, plane, row, col, yp + (<usize>ox << 2), yPlane, bias);
+  for (; ox + 4 * NV <= ow; ox += 4 * NV) directBlock(nc, NV, xr + (<usize>ox << 2), wo, wStep, K, offs, yp + (<usize>ox << 2), yPlane, bias);
   if (NV > 2 && ox + 8 <= ow) {
-    directBlock(nc, 2, xr + (<usize>ox << 2), wo, wStep, cg, kh, kw, plane, row, col, yp + (<usize>ox << 2), yPlane, bias);
+    directBlock(nc, 2, xr + (<usize>ox << 2), wo, wStep, K, offs, yp + (<usize>ox << 2), yPlane, bias);
     ox += 8;
   }
   if (ox + 4 <= ow) {
-    directBlock(nc, 1, xr + (<usize>ox << 2), wo, wStep, cg, kh, kw, plane, row, col, yp + (<usize>ox << 2), yPlane, bias);
+    directBlock(nc, 1, xr + (<usize>ox << 2), wo, wStep, K, offs, yp + (<usize>ox << 2), yPlane, bias);
     ox += 4;
   }
   if (ox < ow) {
     if (ow >= 4) {
       ox = ow - 4;
-      directBlock(nc, 1, xr + (<usize>ox << 2), wo, wStep, cg, kh, kw, plane, row, col, yp + (<usize>ox << 2), yPlane, bias);
+      directBlock(nc, 1, xr + (<usize>ox << 2), wo, wStep, K, offs, yp + (<usize>ox << 2), yPlane, bias);
     } else {
       for (let c = 0; c < nc; c++) {
-        directBlock(1, 1, xr, wo + <usize>c * wStep, 0, cg, kh, kw, plane, row, col, tmp, 0, bias != 0 ? bias + (<usize>c << 2) : 0);
+        directBlock(1, 1, xr, wo + <usize>c * wStep, 0, K, offs, tmp, 0, bias != 0 ? bias + (<usize>c << 2) : 0);
         const yc = yp + <usize>c * yPlane;
         for (let j = 0; j < ow; j++) store<f32>(yc + (<usize>j << 2), load<f32>(tmp + (<usize>j << 2)));
       }
@@ -225,24 +220,33 @@ export function padPlanes(x: usize, xp: usize, planes: i32, h: i32, w: i32, hp: 
 }
 
 /**
- * Direct stride-1 convolution of a chunk, for a small K = (c / groups) * kh * kw (where im2col +
- * sgemm spend more on moving K-row matrices than on multiplying): y (nb images, all o channels,
- * NCHW) = w * xp (+ bias[o] where bias != 0). xp holds the chunk's c * nb input planes
- * zero-padded (padPlanes) into hp x wp planes, the image at (padH, padW), with hp >= oh +
- * (kh - 1) * dilH and wp >= max(ow, 4) + (kw - 1) * dilW so every block reads inside its plane;
- * the padding's zeros are read and multiplied just as im2col's are, so the bits are those of
- * im2col + sgemm + addChannelBias (see directBlock). tmp: 4 floats of the thread's scratch.
+ * Direct stride-1 convolution of a chunk, for a small K = (c / groups) * kh * kw (where im2col
+ * + sgemm spend more on moving K-row matrices than on multiplying): y (nb images, all o
+ * channels, NCHW) = w * x (+ bias[o] where bias != 0). xp holds the chunk's c * nb input planes
+ * zero-padded (padPlanes) into hp x wp planes, with hp >= oh + (kh - 1) * dilH and
+ * wp >= max(ow, 4) + (kw - 1) * dilW so every block reads inside its plane. The padding's zeros
+ * are read and multiplied just as im2col's are, so the bits are those of im2col + sgemm +
+ * addChannelBias (see directBlock). tmp: 4 + K words of the thread's scratch (a row under 4
+ * wide, then each tap's offset from its window's corner).
  */
 export function convDirect(geo: usize, xp: usize, hp: i32, wp: i32, w: usize, bias: usize, y: usize, tmp: usize): void {
   const nb = gi(geo, 0), c = gi(geo, 1), o = gi(geo, 4);
   const kh = gi(geo, 5), kw = gi(geo, 6), oh = gi(geo, 7), ow = gi(geo, 8);
   const dh = gi(geo, 13), dw = gi(geo, 14), groups = gi(geo, 15);
   const cg = c / groups, og = o / groups;
-  const wStep = <usize>(cg * kh * kw) << 2;
+  const K = cg * kh * kw;
+  const wStep = <usize>K << 2;
   const plane = (<usize>hp * wp) << 2;
   const rowBytes = <usize>wp << 2;
-  const row = rowBytes * dh, col = <usize>dw << 2;
   const yPlane = (<usize>oh * ow) << 2, yRow = <usize>ow << 2;
+  // where each tap p = (ci, ky, kx) reads, from its window's corner (one table load per tap beats
+  // three nested loops, most for 1x1 kernels)
+  const offs = tmp + 16;
+  for (let ci = 0, p = 0; ci < cg; ci++) {
+    for (let ky = 0; ky < kh; ky++) {
+      for (let kx = 0; kx < kw; kx++, p++) store<i32>(offs + (<usize>p << 2), <i32>(<usize>ci * plane + <usize>(ky * dh) * rowBytes + (<usize>(kx * dw) << 2)));
+    }
+  }
   for (let i = 0; i < nb; i++) {
     for (let g = 0; g < groups; g++) {
       const xg = xp + <usize>(i * c + g * cg) * plane;
@@ -254,13 +258,13 @@ export function convDirect(geo: usize, xp: usize, hp: i32, wp: i32, w: usize, bi
         let yp = y + <usize>(i * o + oc) * yPlane;
         let xr = xg;
         if (oc + 4 <= oEnd) {
-          for (let oy = 0; oy < oh; oy++, yp += yRow, xr += rowBytes) directRow(4, xr, wo, wStep, cg, kh, kw, plane, row, col, yp, yPlane, ow, bc, tmp);
+          for (let oy = 0; oy < oh; oy++, yp += yRow, xr += rowBytes) directRow(4, xr, wo, wStep, K, offs, yp, yPlane, ow, bc, tmp);
           oc += 4;
         } else if (oc + 2 <= oEnd) {
-          for (let oy = 0; oy < oh; oy++, yp += yRow, xr += rowBytes) directRow(2, xr, wo, wStep, cg, kh, kw, plane, row, col, yp, yPlane, ow, bc, tmp);
+          for (let oy = 0; oy < oh; oy++, yp += yRow, xr += rowBytes) directRow(2, xr, wo, wStep, K, offs, yp, yPlane, ow, bc, tmp);
           oc += 2;
         } else {
-          for (let oy = 0; oy < oh; oy++, yp += yRow, xr += rowBytes) directRow(1, xr, wo, wStep, cg, kh, kw, plane, row, col, yp, yPlane, ow, bc, tmp);
+          for (let oy = 0; oy < oh; oy++, yp += yRow, xr += rowBytes) directRow(1, xr, wo, wStep, K, offs, yp, yPlane, ow, bc, tmp);
           oc += 1;
         }
       }

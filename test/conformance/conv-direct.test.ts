@@ -10,12 +10,12 @@ import { describe, expect, it, vi } from 'vitest';
 import fc from 'fast-check';
 import type { BatchNormParams, Conv2dGeometry, Pool2dGeometry, Storage } from '../../src/backend/backend.js';
 import { WasmBackend } from '../../src/backend/wasm/backend.js';
-import { loadKernelsSync, type KernelExports } from '../../src/backend/wasm/loader.js';
+import { loadSingleThreadKernelsSync, type KernelExports } from '../../src/backend/wasm/loader.js';
 import { abs64, expectClose, oracle, randomF32, to64 } from './backends.js';
 
-/** A wasm backend whose kernel calls can be counted. */
+/** A wasm backend whose kernel calls can be counted: the one-thread build, so that no chunk runs in a worker's instance. */
 function backend(): { b: WasmBackend; k: KernelExports } {
-  const loaded = loadKernelsSync();
+  const loaded = loadSingleThreadKernelsSync();
   const k = { ...loaded.exports };
   return { b: new WasmBackend({ ...loaded, exports: k }), k };
 }
@@ -66,7 +66,7 @@ function checkConv(b: WasmBackend, k: KernelExports, g: Conv2dGeometry, seed: nu
 }
 
 describe('direct convolution (wasm)', () => {
-  it('random geometries in its domain give the bits of im2col + GEMM', () => {
+  it('random geometries in its domain give the bits of im2col + GEMM (1x1 ones keep the GEMM)', () => {
     const { b, k } = backend();
     const arb = fc.record({
       n: fc.integer({ min: 1, max: 3 }),
@@ -83,17 +83,17 @@ describe('direct convolution (wasm)', () => {
       dilW: fc.integer({ min: 1, max: 2 }),
     }).map((r) => geo(r.n, r.cg * r.groups, r.h, r.w, r.og * r.groups, r.kh, r.kw, r.padH, r.padW, r.dilH, r.dilW, r.groups))
       .filter((g) => g.oh >= 1 && g.ow >= 1);
-    fc.assert(fc.property(arb, fc.integer({ min: 1, max: 1e9 }), (g, seed) => checkConv(b, k, g, seed)), { numRuns: 80 });
+    fc.assert(fc.property(arb, fc.integer({ min: 1, max: 1e9 }), (g, seed) => checkConv(b, k, g, seed, g.kh * g.kw > 1)), { numRuns: 80 });
   });
 
-  it('kernels 1x1, 3x3 and 5x5, widths 1 to 35, padding 0 to 2, batch 1 and odd', () => {
+  it('kernels 3x3, 5x5 and 1x3, widths 1 to 35, padding 0 to 2, batch 1 and odd (and 1x1, which keeps the GEMM)', () => {
     const { b, k } = backend();
     let seed = 1;
-    for (const [kk, c] of [[1, 3], [3, 1], [3, 3], [5, 1]] as const) {
+    for (const [kh, kw, c] of [[1, 1, 3], [3, 3, 1], [3, 3, 3], [5, 5, 1], [1, 3, 2]] as const) {
       for (const w of [1, 2, 3, 4, 5, 7, 8, 9, 12, 13, 16, 17, 28, 35]) {
         for (const pad of [0, 1, 2]) {
-          const g = geo(w % 2 ? 3 : 1, c, 5, w, w % 3 ? 6 : 9, kk, kk, pad, pad);
-          if (g.oh >= 1 && g.ow >= 1) checkConv(b, k, g, (seed += 3));
+          const g = geo(w % 2 ? 3 : 1, c, 5, w, w % 3 ? 6 : 9, kh, kw, pad, pad);
+          if (g.oh >= 1 && g.ow >= 1) checkConv(b, k, g, (seed += 3), kh * kw > 1);
         }
       }
     }
@@ -118,7 +118,7 @@ describe('direct convolution (wasm)', () => {
 
   it('the fused inference epilogue (bias, BN + ReLU, max pooling) gives the bits of the GEMM path', () => {
     const { b, k } = backend();
-    for (const [i, g] of [geo(19, 1, 28, 28, 32, 3, 3, 1, 1), geo(3, 2, 9, 11, 6, 3, 3, 1, 1), geo(2, 1, 3, 3, 5, 1, 1, 0, 0)].entries()) {
+    for (const [i, g] of [geo(19, 1, 28, 28, 32, 3, 3, 1, 1), geo(3, 2, 9, 11, 6, 3, 3, 1, 1), geo(2, 1, 3, 3, 5, 3, 3, 1, 1)].entries()) {
       const s = (a: Float32Array): Storage => b.fromArray(a.slice());
       const x = randomF32(g.n * g.c * g.h * g.w, 60 + i), w = randomF32(g.o * g.c * g.kh * g.kw, 70 + i), bias = randomF32(g.o, 80 + i);
       const bn: BatchNormParams = {
@@ -134,13 +134,14 @@ describe('direct convolution (wasm)', () => {
     }
   });
 
-  it('runs only where it fits: stride 1 and K <= directMaxK; just outside it the GEMM path is still right', () => {
+  it('runs only where it fits: stride 1, larger than 1x1, K <= directMaxK; just outside it the GEMM path is still right', () => {
     const { b, k } = backend();
     expect(b.directMaxK).toBeGreaterThanOrEqual(9); // the reference model's first layer takes it
     const K = b.directMaxK;
     checkConv(b, k, geo(2, 1, 9, 10, 4, 3, 3, 1, 1), 1);
-    checkConv(b, k, geo(2, K, 6, 7, 3, 1, 1, 0, 0), 2); // K = directMaxK: direct
-    checkConv(b, k, geo(2, K + 1, 6, 7, 3, 1, 1, 0, 0), 3, false); // one more: GEMM
+    checkConv(b, k, geo(2, 1, 3, K + 4, 3, 1, K, 0, 0), 2); // a 1 x K kernel, K = directMaxK: direct
+    checkConv(b, k, geo(2, 1, 3, K + 4, 3, 1, K + 1, 0, 0), 3, false); // one more: GEMM
+    checkConv(b, k, geo(2, 5, 6, 7, 3, 1, 1, 0, 0), 9, false); // 1x1: GEMM
     checkConv(b, k, geo(3, 2, 7, 9, 5, 4, 4, 1, 1), 4, K >= 32); // K = 32
     // stride 2: GEMM
     const s2 = geo(2, 1, 9, 9, 4, 3, 3, 1, 1);

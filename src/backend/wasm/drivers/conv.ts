@@ -29,7 +29,7 @@ function perImage(ctx: WasmContext, S: number): boolean {
 
 /** Padded input planes in per-thread scratch for the direct kernel (assembly/conv.ts convDirect). */
 interface DirectPlan {
-  /** Scratch offsets: the chunk's padded planes, and 4 floats for rows under 4 pixels wide. */
+  /** Scratch offsets: the chunk's padded planes, and 4 floats for rows under 4 pixels wide + K for the taps' offsets. */
   xp: number;
   tmp: number;
   /** Padded plane height and width: room for every window and a 4-wide block, and for the image at (padH, padW). */
@@ -40,10 +40,12 @@ interface DirectPlan {
 /** The direct kernel's plan for a stride-1 conv with K <= ctx.directMaxK, else null. */
 function directPlan(ctx: WasmContext, job: Job, g: Conv2dGeometry, nb: number): DirectPlan | null {
   const K = (g.c / g.groups) * g.kh * g.kw;
-  if (g.strideH !== 1 || g.strideW !== 1 || K > ctx.directMaxK || K > ctx.blocking.KC) return null;
+  // Not for 1x1 kernels (their im2col is a copy, and the GEMM ran them ~10% faster) nor strides
+  // (decoder.3's input gradient, 1 -> 32 4x4 stride 2 on 14-pixel rows, ran no faster either way)
+  if (g.strideH !== 1 || g.strideW !== 1 || g.kh * g.kw === 1 || K > ctx.directMaxK || K > ctx.blocking.KC) return null;
   const hp = Math.max(g.oh + (g.kh - 1) * g.dilH, g.h + g.padH);
   const wp = Math.max(Math.max(g.ow, 4) + (g.kw - 1) * g.dilW, g.w + g.padW);
-  return { xp: job.scratch(nb * g.c * hp * wp * F32), tmp: job.scratch(4 * F32), hp, wp };
+  return { xp: job.scratch(nb * g.c * hp * wp * F32), tmp: job.scratch((4 + K) * F32), hp, wp };
 }
 
 /** Conv geometry blocks in the arena by images per chunk (a batch's last chunk may be shorter). */
