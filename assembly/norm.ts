@@ -14,25 +14,25 @@
 // split (bits independent of it). With s == 1 ([n, ct] rows) likewise: rows are ct floats apart.
 // Per-channel f64 results go to caller-provided f64[c] buffers.
 
-@inline function lo2(v: v128): v128 { return f64x2.promote_low_f32x4(v); }
-@inline function hi2(v: v128): v128 { return f64x2.promote_low_f32x4(v128.shuffle<f32>(v, v, 2, 3, 0, 1)); }
-@inline function hsum(a: v128, b: v128): f64 {
+@inline export function lo2(v: v128): v128 { return f64x2.promote_low_f32x4(v); }
+@inline export function hi2(v: v128): v128 { return f64x2.promote_low_f32x4(v128.shuffle<f32>(v, v, 2, 3, 0, 1)); }
+@inline export function hsum(a: v128, b: v128): f64 {
   const s = f64x2.add(a, b);
   return f64x2.extract_lane(s, 0) + f64x2.extract_lane(s, 1);
 }
-@inline function to4(a: v128, b: v128): v128 {
+@inline export function to4(a: v128, b: v128): v128 {
   return v128.shuffle<f32>(f32x4.demote_f64x2_zero(a), f32x4.demote_f64x2_zero(b), 0, 1, 4, 5);
 }
 @inline function st4(p: usize, a: v128, b: v128): void {
   v128.store(p, to4(a, b));
 }
 /** relu in f32, as unaryF32's RELU: v where v > 0 or v is NaN, else +0. */
-@inline function relu4(v: v128): v128 {
+@inline export function relu4(v: v128): v128 {
   return v128.and(v, v128.or(f32x4.gt(v, f32x4.splat(0)), f32x4.ne(v, v)));
 }
 @inline function relu1(v: f32): f32 { return v > 0 ? v : v != v ? v : 0; }
 /** dy * step(y), as binaryF32's MUL_POS (the ReLU gradient): an f32 product with 1 or 0. */
-@inline function mulStep4(d: v128, y: v128): v128 {
+@inline export function mulStep4(d: v128, y: v128): v128 {
   return f32x4.mul(d, v128.and(f32x4.gt(y, f32x4.splat(0)), f32x4.splat(1)));
 }
 @inline function mulStep1(d: f32, y: f32): f32 { return d * (y > 0 ? <f32>1 : <f32>0); }
@@ -136,12 +136,18 @@ export function bnForward(x: usize, y: usize, n: i32, c: i32, s: i32, mean: usiz
  */
 export function bnBackward(dy: usize, x: usize, dx: usize, n: i32, c: i32, s: i32, mean: usize, invstd: usize, w: usize,
   batchStats: i32, sumDy: usize, sumDyXhat: usize, reluBias: usize, ct: i32): void {
-  if (s == 1) { bnBackwardRows(dy, x, dx, n, c, mean, invstd, w, batchStats, sumDy, sumDyXhat, reluBias, ct); return; }
+  if (s == 1) bnBackwardRows(dy, x, dx, n, c, mean, invstd, w, batchStats, sumDy, sumDyXhat, reluBias, ct);
+  else bnBackwardRuns(dy, ct, x, dx, n, c, s, mean, invstd, w, batchStats, sumDy, sumDyXhat, reluBias, ct);
+}
+
+/** bnBackward for s > 1, with dy laid out as [n, dct, s] (dct = ct, or 1 for one channel's gradient staged apart). */
+export function bnBackwardRuns(dy: usize, dct: i32, x: usize, dx: usize, n: i32, c: i32, s: i32, mean: usize, invstd: usize, w: usize,
+  batchStats: i32, sumDy: usize, sumDyXhat: usize, reluBias: usize, ct: i32): void {
   memory.fill(sumDy, 0, <usize>c << 3);
   memory.fill(sumDyXhat, 0, <usize>c << 3);
   for (let i = 0; i < n; i++) {
     for (let ch = 0; ch < c; ch++) {
-      const o = (<usize>(i * ct + ch) * s) << 2;
+      const o = (<usize>(i * ct + ch) * s) << 2, od = dy + ((<usize>(i * dct + ch) * s) << 2);
       const mu = <f64>load<f32>(mean + (<usize>ch << 2));
       const is = <f64>load<f32>(invstd + (<usize>ch << 2));
       const m2 = f64x2.splat(mu), i2 = f64x2.splat(is);
@@ -152,11 +158,11 @@ export function bnBackward(dy: usize, x: usize, dx: usize, n: i32, c: i32, s: i3
       let a0 = f64x2.splat(0), a1 = f64x2.splat(0), b0 = f64x2.splat(0), b1 = f64x2.splat(0);
       let j = 0;
       for (; j + 4 <= s; j += 4) {
-        let d = v128.load(dy + o + (<usize>j << 2));
+        let d = v128.load(od + (<usize>j << 2));
         const v = v128.load(x + o + (<usize>j << 2));
         if (reluBias) {
           d = mulStep4(d, to4(f64x2.add(f64x2.mul(lo2(v), sc), sh), f64x2.add(f64x2.mul(hi2(v), sc), sh)));
-          v128.store(dy + o + (<usize>j << 2), d);
+          v128.store(od + (<usize>j << 2), d);
         }
         const d0 = lo2(d), d1 = hi2(d);
         a0 = f64x2.add(a0, d0);
@@ -167,10 +173,10 @@ export function bnBackward(dy: usize, x: usize, dx: usize, n: i32, c: i32, s: i3
       let ra = hsum(a0, a1), rb = hsum(b0, b1);
       for (; j < s; j++) {
         const q = o + (<usize>j << 2);
-        let d32 = load<f32>(dy + q);
+        let d32 = load<f32>(od + (<usize>j << 2));
         if (reluBias) {
           d32 = mulStep1(d32, <f32>(<f64>load<f32>(x + q) * scale + shift));
-          store<f32>(dy + q, d32);
+          store<f32>(od + (<usize>j << 2), d32);
         }
         const d = <f64>d32;
         ra += d;
@@ -184,7 +190,7 @@ export function bnBackward(dy: usize, x: usize, dx: usize, n: i32, c: i32, s: i3
   const count = <f64>n * <f64>s;
   for (let i = 0; i < n; i++) {
     for (let ch = 0; ch < c; ch++) {
-      const o = (<usize>(i * ct + ch) * s) << 2;
+      const o = (<usize>(i * ct + ch) * s) << 2, od = dy + ((<usize>(i * dct + ch) * s) << 2);
       const mu = <f64>load<f32>(mean + (<usize>ch << 2));
       const is = <f64>load<f32>(invstd + (<usize>ch << 2));
       const k = is * <f64>load<f32>(w + (<usize>ch << 2));
@@ -192,12 +198,12 @@ export function bnBackward(dy: usize, x: usize, dx: usize, n: i32, c: i32, s: i3
       let j = 0;
       if (!batchStats) {
         for (; j + 4 <= s; j += 4) {
-          const d = v128.load(dy + o + (<usize>j << 2));
+          const d = v128.load(od + (<usize>j << 2));
           st4(dx + o + (<usize>j << 2), f64x2.mul(lo2(d), k2), f64x2.mul(hi2(d), k2));
         }
         for (; j < s; j++) {
           const q = o + (<usize>j << 2);
-          store<f32>(dx + q, <f32>(<f64>load<f32>(dy + q) * k));
+          store<f32>(dx + q, <f32>(<f64>load<f32>(od + (<usize>j << 2)) * k));
         }
         continue;
       }
@@ -205,7 +211,7 @@ export function bnBackward(dy: usize, x: usize, dx: usize, n: i32, c: i32, s: i3
       const mDyXhat = load<f64>(sumDyXhat + (<usize>ch << 3)) / count;
       const m2 = f64x2.splat(mu), i2 = f64x2.splat(is), md = f64x2.splat(mDy), mx = f64x2.splat(mDyXhat);
       for (; j + 4 <= s; j += 4) {
-        const d = v128.load(dy + o + (<usize>j << 2));
+        const d = v128.load(od + (<usize>j << 2));
         const v = v128.load(x + o + (<usize>j << 2));
         const r0 = f64x2.mul(k2, f64x2.sub(f64x2.sub(lo2(d), md), f64x2.mul(f64x2.mul(f64x2.sub(lo2(v), m2), i2), mx)));
         const r1 = f64x2.mul(k2, f64x2.sub(f64x2.sub(hi2(d), md), f64x2.mul(f64x2.mul(f64x2.sub(hi2(v), m2), i2), mx)));
@@ -213,7 +219,7 @@ export function bnBackward(dy: usize, x: usize, dx: usize, n: i32, c: i32, s: i3
       }
       for (; j < s; j++) {
         const q = o + (<usize>j << 2);
-        store<f32>(dx + q, <f32>(k * (<f64>load<f32>(dy + q) - mDy - (<f64>load<f32>(x + q) - mu) * is * mDyXhat)));
+        store<f32>(dx + q, <f32>(k * (<f64>load<f32>(od + (<usize>j << 2)) - mDy - (<f64>load<f32>(x + q) - mu) * is * mDyXhat)));
       }
     }
   }

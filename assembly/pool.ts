@@ -8,61 +8,66 @@
 
 @inline function gi(geo: usize, i: i32): i32 { return load<i32>(geo + (<usize>i << 2)); }
 
+/** Where a candidate v takes over from best: v greater or NaN, and best not NaN (the first NaN stays). */
+@inline function takes(v: v128, best: v128): v128 {
+  return v128.and(v128.or(f32x4.gt(v, best), f32x4.ne(v, v)), f32x4.eq(best, best));
+}
+
+/** Store the first `count` (1-4) lanes of v at p. */
+@inline export function storeLanes(p: usize, v: v128, count: i32): void {
+  if (count >= 4) { v128.store(p, v); return; }
+  store<i32>(p, i32x4.extract_lane(v, 0));
+  if (count >= 2) store<i32>(p, i32x4.extract_lane(v, 1), 4);
+  if (count >= 3) store<i32>(p, i32x4.extract_lane(v, 2), 8);
+}
+
+/**
+ * Four 2x2 windows: tl, tr, bl, br hold their candidates (top-left, top-right, bottom-left,
+ * bottom-right: the reference's scan order); the maxima go to out and their positions
+ * (i00 = the top-left ones; w the row length) to indices unless it is 0; `count` (1-4) windows
+ * are stored.
+ */
+@inline export function maxWindows(tl: v128, tr: v128, bl: v128, br: v128, i00: v128, w: i32, out: usize, indices: usize, count: i32): void {
+  let best = tl, bi = i00;
+  let take = takes(tr, best);
+  best = v128.bitselect(tr, best, take);
+  bi = v128.bitselect(i32x4.add(i00, i32x4.splat(1)), bi, take);
+  take = takes(bl, best);
+  best = v128.bitselect(bl, best, take);
+  bi = v128.bitselect(i32x4.add(i00, i32x4.splat(w)), bi, take);
+  take = takes(br, best);
+  best = v128.bitselect(br, best, take);
+  bi = v128.bitselect(i32x4.add(i00, i32x4.splat(w + 1)), bi, take);
+  storeLanes(out, best, count);
+  if (indices) storeLanes(indices, bi, count);
+}
+
+/** Top-left positions of windows ox..ox+3 of output row oy (row length w), for maxWindows. */
+@inline export function windowStarts(oy: i32, ox: i32, w: i32): v128 {
+  return i32x4.add(i32x4.splat(oy * 2 * w + ox * 2), i32x4(0, 2, 4, 6));
+}
+
 /**
  * The common 2x2 / stride 2 / no padding case, four outputs at a time: lanes hold the window's
- * candidates in the reference's scan order (row y0: x0, x0+1; row y0+1: x0, x0+1); a candidate
- * wins where it is greater or NaN, and nothing wins once the best is NaN (the first NaN stays).
+ * candidates in the reference's scan order. The row's last 1-3 outputs load past the row (the
+ * caller leaves 8 readable floats after the input) and store only the valid lanes.
  */
 function maxPool2x2(planes: i32, h: i32, w: i32, oh: i32, ow: i32, x: usize, out: usize, indices: usize): void {
   let o: usize = 0;
-  const step = i32x4(0, 2, 4, 6);
   for (let p = 0; p < planes; p++) {
     const plane = x + ((<usize>p * h * w) << 2);
     for (let oy = 0; oy < oh; oy++) {
-      const y0 = oy * 2;
-      const r0 = plane + ((<usize>y0 * w) << 2);
+      const r0 = plane + ((<usize>oy * 2 * w) << 2);
       const r1 = r0 + (<usize>w << 2);
       for (let ox = 0; ox < ow; ox += 4) {
-        const c = <usize>(ox * 2) << 2;
+        const c = <usize>ox << 3;
         const a0 = v128.load(r0 + c), b0 = v128.load(r0 + c, 16);
         const a1 = v128.load(r1 + c), b1 = v128.load(r1 + c, 16);
-        const i00 = i32x4.add(i32x4.splat(y0 * w + ox * 2), step);
-        let best = v128.shuffle<f32>(a0, b0, 0, 2, 4, 6);
-        let bi = i00;
-        let v = v128.shuffle<f32>(a0, b0, 1, 3, 5, 7);
-        let take = v128.and(v128.or(f32x4.gt(v, best), f32x4.ne(v, v)), f32x4.eq(best, best));
-        best = v128.bitselect(v, best, take);
-        bi = v128.bitselect(i32x4.add(i00, i32x4.splat(1)), bi, take);
-        v = v128.shuffle<f32>(a1, b1, 0, 2, 4, 6);
-        take = v128.and(v128.or(f32x4.gt(v, best), f32x4.ne(v, v)), f32x4.eq(best, best));
-        best = v128.bitselect(v, best, take);
-        bi = v128.bitselect(i32x4.add(i00, i32x4.splat(w)), bi, take);
-        v = v128.shuffle<f32>(a1, b1, 1, 3, 5, 7);
-        take = v128.and(v128.or(f32x4.gt(v, best), f32x4.ne(v, v)), f32x4.eq(best, best));
-        best = v128.bitselect(v, best, take);
-        bi = v128.bitselect(i32x4.add(i00, i32x4.splat(w + 1)), bi, take);
-        const po = out + (o << 2), pi = indices + (o << 2);
-        const rem = ow - ox;
-        if (rem >= 4) {
-          v128.store(po, best);
-          if (indices) v128.store(pi, bi);
-          o += 4;
-          continue;
-        }
-        // the row's last 1-3 outputs: the loads above ran past the row (the caller leaves 8
-        // readable floats after the input), and only the valid lanes are stored
-        if (rem >= 2) {
-          v128.store64_lane(po, best, 0);
-          if (indices) v128.store64_lane(pi, bi, 0);
-        }
-        if (rem == 1) {
-          v128.store32_lane(po, best, 0);
-          if (indices) v128.store32_lane(pi, bi, 0);
-        } else if (rem == 3) {
-          v128.store32_lane(po, best, 2, 8);
-          if (indices) v128.store32_lane(pi, bi, 2, 8);
-        }
-        o += rem;
+        const count = min(ow - ox, 4);
+        maxWindows(v128.shuffle<f32>(a0, b0, 0, 2, 4, 6), v128.shuffle<f32>(a0, b0, 1, 3, 5, 7),
+          v128.shuffle<f32>(a1, b1, 0, 2, 4, 6), v128.shuffle<f32>(a1, b1, 1, 3, 5, 7),
+          windowStarts(oy, ox, w), w, out + (o << 2), indices ? indices + (o << 2) : 0, count);
+        o += count;
       }
     }
   }

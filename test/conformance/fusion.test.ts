@@ -17,6 +17,9 @@ import type { Backend, ChannelGeometry, Conv2dGeometry, Pool2dGeometry, Storage,
 import { currentBackend } from '../../src/backend/registry.js';
 import * as vg from '../../src/index.js';
 import { BACKENDS, BACKEND_NAMES, oracle, randomF32, rng } from './backends.js';
+import { createWasmBackendSync } from '../../src/backend/wasm/index.js';
+import { putGeo } from '../../src/backend/wasm/memory/staging.js';
+import { isPool2x2 } from '../../src/backend/wasm/fused.js';
 
 /** Same bits, or both NaN (Object.is tells -0 from +0). */
 function expectBits(got: ArrayLike<number>, want: ArrayLike<number>): void {
@@ -165,6 +168,51 @@ describe.each(BACKEND_NAMES)('fused kernels equal their composition bit for bit 
     }
   });
 
+  it.skipIf(!b.batchNormReluMaxPool || !b.batchNormReluMaxPoolBackward)('batchNormReluMaxPool 2x2 kernels (even planes): clean and special inputs, ties, several channels per chunk, indices from elsewhere', () => {
+    const p2 = (n: number, c: number, h: number, w: number): Pool2dGeometry => ({ n, c, h, w, oh: h / 2, ow: w / 2, kh: 2, kw: 2, strideH: 2, strideW: 2, padH: 0, padW: 0, countIncludePad: true });
+    // w = 0 and 2 mod 4 (the bottom rows' lanes), ow = 1..7 and 14 (tails of 1-3 windows), planes of one window, many channels per chunk
+    const pools = [p2(3, 4, 28, 28), p2(2, 5, 14, 14), p2(3, 2, 6, 10), p2(2, 3, 4, 8), p2(4, 6, 2, 2), p2(2, 40, 4, 4), p2(1, 3, 8, 12), p2(2, 2, 10, 6), p2(1, 2, 2, 14)];
+    const st = (a: Float32Array | Int32Array): Storage => b.fromArray(a.slice());
+    for (const [k, p] of pools.entries()) {
+      const g: ChannelGeometry = { n: p.n, c: p.c, s: p.h * p.w };
+      const size = g.n * g.c * g.s, pooled = p.n * p.c * p.oh * p.ow;
+      const mean = randomF32(g.c, 200 + k).map((v) => v * 0.2);
+      const invstd = randomF32(g.c, 210 + k).map((v) => Math.abs(v) + 0.5);
+      const w = randomF32(g.c, 220 + k).map((v) => v * 2);
+      const bias = randomF32(g.c, 230 + k).map((v) => v * 0.5);
+      const r = rng(240 + k);
+      // clean x; x with ties (values on a grid of 1/4: equal candidates, windows all <= 0 after the ReLU); x with one
+      // special in one channel (that channel's dweight and dx go NaN, the others stay finite)
+      const clean = randomF32(size, 250 + k).map((v) => v * 2);
+      const ties = clean.map((v) => Math.round(v * 4) / 4);
+      const special = clean.slice();
+      special[Math.floor(r() * size)] = [NaN, Infinity, -Infinity][k % 3]!;
+      for (const [xi, x] of [clean, ties, special].entries()) {
+        const args = [st(x), st(mean), st(invstd), st(w), st(bias), g] as const;
+        const got = b.batchNormReluMaxPool!(...args, p);
+        const want = b.maxPool2d(b.batchNormReluForward!(...args), p);
+        expectBits(b.readSync(got.out)!, b.readSync(want.out)!);
+        expectBits(b.readSync(got.indices)!, b.readSync(want.indices)!);
+        for (const dy of [randomF32(pooled, 260 + k + xi), withSpecials(pooled, 270 + k + xi)]) {
+          for (const batchStats of [true, false]) {
+            const rr = b.batchNormReluMaxPoolBackward!(st(dy), got.indices, st(x), st(mean), st(invstd), st(w), st(bias), g, p, batchStats);
+            const ref = b.batchNormReluBackward!(b.maxPool2dBackward(st(dy), want.indices, p), st(x), st(mean), st(invstd), st(w), st(bias), g, batchStats);
+            expectBits(b.readSync(rr.dx)!, b.readSync(ref.dx)!);
+            expectBits(b.readSync(rr.dweight)!, b.readSync(ref.dweight)!);
+            expectBits(b.readSync(rr.dbias)!, b.readSync(ref.dbias)!);
+          }
+        }
+      }
+      // indices that are not the forward's (anywhere in the plane, repeated) give the composition's result too
+      const idx = Int32Array.from({ length: pooled }, () => Math.floor(r() * g.s));
+      const dy = randomF32(pooled, 280 + k);
+      const rr = b.batchNormReluMaxPoolBackward!(st(dy), st(idx), st(clean), st(mean), st(invstd), st(w), st(bias), g, p, true);
+      const ref = b.batchNormReluBackward!(b.maxPool2dBackward(st(dy), st(idx), p), st(clean), st(mean), st(invstd), st(w), st(bias), g, true);
+      expectBits(b.readSync(rr.dx)!, b.readSync(ref.dx)!);
+      expectBits(b.readSync(rr.dweight)!, b.readSync(ref.dweight)!);
+    }
+  });
+
   it.skipIf(!b.maxPool2dValues)('maxPool2dValues equals maxPool2d().out (fast 2x2 path and the general one)', () => {
     const cases: Pool2dGeometry[] = [
       { n: 2, c: 3, h: 28, w: 28, oh: 14, ow: 14, kh: 2, kw: 2, strideH: 2, strideW: 2, padH: 0, padW: 0, countIncludePad: true },
@@ -176,6 +224,57 @@ describe.each(BACKEND_NAMES)('fused kernels equal their composition bit for bit 
       const got = b.maxPool2dValues!(b.fromArray(x.slice()), g);
       expectBits(b.readSync(got)!, b.readSync(b.maxPool2d(b.fromArray(x.slice()), g).out)!);
       expectBits(b.readSync(got)!, oracle.readSync(oracle.maxPool2d(oracle.fromArray(x.slice()), g).out));
+    }
+  });
+});
+
+describe('wasm: the 2x2 batchNormReluMaxPool kernels keep the general path\'s float64 sums bit for bit', () => {
+  // The backend's results are float32, where a change in the order of the float64 additions
+  // almost never shows; here the kernels' float64 sums (dbias, dweight before rounding) are
+  // compared directly, on gradients spanning 16 orders of magnitude (where the order shows).
+  const be = createWasmBackendSync();
+  const ctx = be.ctx, k = ctx.k, ar = ctx.arena;
+  const put = (a: Float32Array): number => {
+    const p = ar.allocF32(a.length + 8);
+    ar.f32.set(a, p / 4);
+    return p;
+  };
+  const f64 = (p: number, n: number): Float64Array => new Float64Array(ar.memory.buffer, p, n).slice();
+  const f32 = (p: number, n: number): Float32Array => ar.f32.slice(p / 4, p / 4 + n);
+  it('the 2x2 kernels take 2x2 windows of stride 2, unpadded, on even planes; the general path takes the rest', () => {
+    const p = (h: number, w: number, k = 2, stride = k, pad = 0): Pool2dGeometry => ({
+      n: 2, c: 3, h, w, oh: Math.floor((h + 2 * pad - k) / stride) + 1, ow: Math.floor((w + 2 * pad - k) / stride) + 1,
+      kh: k, kw: k, strideH: stride, strideW: stride, padH: pad, padW: pad, countIncludePad: true,
+    });
+    for (const g of [p(28, 28), p(14, 14), p(2, 2), p(6, 10), p(4, 2)]) expect(isPool2x2(g)).toBe(true);
+    for (const g of [p(7, 8), p(8, 7), p(9, 9), p(8, 8, 2, 1), p(8, 8, 3, 2), p(8, 8, 2, 2, 1), p(9, 9, 3, 3)]) expect(isPool2x2(g)).toBe(false);
+    expect(isPool2x2({ ...p(8, 8), kh: 1 })).toBe(false);
+    expect(isPool2x2({ ...p(8, 8), strideW: 1 })).toBe(false);
+  });
+
+  it.each([[3, 4, 28, 28], [2, 5, 14, 14], [2, 3, 6, 10], [3, 2, 2, 2], [1, 2, 4, 12]])('n %i c %i %ix%i', (n, c, h, w) => {
+    ar.reset();
+    const s = h * w, size = n * c * s, pooled = size / 4;
+    const r = rng(n * 1000 + c * 100 + h + w);
+    const mixed = (m: number): Float32Array => Float32Array.from({ length: m }, () => (r() * 2 - 1) * 10 ** Math.round(r() * 16 - 8));
+    const x = put(randomF32(size, h + w).map((v, i) => v * 3 + (Math.floor(i / s) % c) * 0.3));
+    const [mean, invstd, wt, bias] = [0.2, 1, 2, 0.5].map((sc, j) => put(randomF32(c, 300 + j).map((v) => (j === 1 ? Math.abs(v) + 0.5 : v * sc))));
+    const out = ar.allocF32(pooled + 4), idx = ar.alloc((pooled + 4) * 4);
+    k.bnReluMaxPool2x2(x, out, idx, n, c, h, w, mean!, invstd!, wt!, bias!, c);
+    const dy = put(mixed(pooled));
+    for (const batchStats of [1, 0]) {
+      // the general path: scatter into zeros, then bnBackward with the ReLU
+      const full = ar.allocF32(size);
+      ar.f32.fill(0, full / 4, full / 4 + size);
+      k.maxPool2dBackward(putGeo(ctx, [n, c, h, w, h / 2, w / 2, 2, 2, 2, 2, 0, 0, 1]), dy, idx, full);
+      const dx1 = ar.allocF32(size), sd1 = ar.alloc(c * 8), sx1 = ar.alloc(c * 8);
+      k.bnBackward(full, x, dx1, n, c, s, mean!, invstd!, wt!, batchStats, sd1, sx1, bias!, c);
+      const dx2 = ar.allocF32(size), sd2 = ar.alloc(c * 8), sx2 = ar.alloc(c * 8), bad = ar.alloc(c * 4), d = ar.allocF32(s * n);
+      k.bnReluMaxPool2x2Backward(dy, idx, x, dx2, d, n, c, h, w, mean!, invstd!, wt!, bias!, batchStats, sd2, sx2, bad, c);
+      expect(Array.from(ar.i32.subarray(bad / 4, bad / 4 + c))).toEqual(new Array(c).fill(0));
+      expectBits(f64(sd2, c), f64(sd1, c));
+      expectBits(f64(sx2, c), f64(sx1, c));
+      expectBits(f32(dx2, size), f32(dx1, size));
     }
   });
 });

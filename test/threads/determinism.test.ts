@@ -1,7 +1,8 @@
 // The wasm kernels give the same bits at any thread count and in any chunk order: each threaded
 // kernel (GEMM tiles, conv by images, Winograd, weight gradients by fixed chunks, batch norm by
-// channels, pooling by images, row sums by rows, elementwise ops and Adam by ranges) at 1-4
-// threads and with its chunks run in reverse and shuffled order (and the fused BCE with logits), a few reference-model training
+// channels, the fused batch norm -> ReLU -> max pool by channels, pooling by images, row sums by
+// rows, elementwise ops and Adam by ranges) at 1-4 threads and with its chunks run in reverse and
+// shuffled order (and the fused BCE with logits), a few reference-model training
 // steps with Adam likewise, and the one-thread build over a plain memory (the fallback where no
 // SharedArrayBuffer exists) against the threads build.
 
@@ -51,6 +52,14 @@ function kernelOutputs(): Uint32Array[] {
   const ew = h.sigmoid().add(h.mul(h)).sub(1);
   pooled.mul(vg.randn(pooled.shape)).sum().add(avg.sum()).add(ew.mean()).backward();
   out.push(pooled, avg, ew, h.grad!, bn.weight.grad!, bn.bias.grad!, bn.runningMean!, bn.runningVar!);
+  // the fused BatchNorm2d -> ReLU -> MaxPool2d(2) of training (chunks of channels; planes of width 0 and 2 mod 4)
+  for (const shape of [[37, 16, 20, 20], [37, 24, 14, 14]]) {
+    const hf = vg.randn(shape).requiresGrad_();
+    const bnf = new vg.nn.BatchNorm2d(shape[1]!);
+    const yf = new vg.nn.Sequential(bnf, new vg.nn.ReLU(), new vg.nn.MaxPool2d(2)).forward(hf);
+    yf.mul(vg.randn(yf.shape)).sum().backward();
+    out.push(yf, hf.grad!, bnf.weight.grad!, bnf.bias.grad!);
+  }
   // batch norm over [n, c] rows (BatchNorm1d; chunks of channels)
   const r = vg.randn([200, 700]).requiresGrad_();
   const bn1 = new vg.nn.BatchNorm1d(700);

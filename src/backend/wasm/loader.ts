@@ -40,6 +40,10 @@ export interface KernelExports {
   bnForward(x: number, y: number, n: number, c: number, s: number, mean: number, invstd: number, w: number, b: number, relu: number, ct: number): void;
   bnBackward(dy: number, x: number, dx: number, n: number, c: number, s: number, mean: number, invstd: number, w: number,
     batchStats: number, sumDy: number, sumDyXhat: number, reluBias: number, ct: number): void;
+  bnReluMaxPool2x2(x: number, out: number, indices: number, n: number, c: number, h: number, w: number,
+    mean: number, invstd: number, wt: number, b: number, ct: number): void;
+  bnReluMaxPool2x2Backward(dy: number, indices: number, x: number, dx: number, d: number, n: number, c: number, h: number, w: number,
+    mean: number, invstd: number, wt: number, bias: number, batchStats: number, sumDy: number, sumDyXhat: number, bad: number, ct: number): void;
   sumRows(x: number, rows: number, len: number, acc: number): void;
   sumCols(x: number, rows: number, cols: number, acc: number): void;
   f64ToF32(acc: number, out: number, n: number): void;

@@ -20,7 +20,7 @@ export const WORK_PER_ELEMENT = 40;
  * A job over g's channels in chunks: `call(job, c0, cnt)` adds the calls of channels
  * [c0, c0 + cnt) to the current chunk. `passes` scales the work estimate.
  */
-function channelJob(g: ChannelGeometry, passes: number, call: (job: Job, c0: number, cnt: number) => void): Job {
+export function channelJob(g: ChannelGeometry, passes: number, call: (job: Job, c0: number, cnt: number) => void): Job {
   const job = new Job(passes * WORK_PER_ELEMENT * g.n * g.c * g.s);
   // whole channels; [n, c] rows (s = 1) in runs of 4 channels at least (the kernel's vector lanes)
   const per = Math.max(g.s === 1 ? 4 : 1, Math.min(g.c, Math.floor(CHUNK_ELEMENTS / Math.max(1, g.n * g.s))));
