@@ -51,49 +51,88 @@
   return r;
 }
 
-/** mean[c], variance[c] (f64, biased) of x [n, c, s]: two passes, as the reference. */
+/**
+ * mean[c], variance[c] (f64, biased) of x [n, c, s]: two passes, as the reference. Each channel's
+ * runs are summed two images at a time (independent accumulators: the f64 adds' latency, not
+ * their count, bounds a single run's sum) and the runs' sums added in image order, as one at a time.
+ */
 export function bnStats(x: usize, n: i32, c: i32, s: i32, mean: usize, variance: usize, ct: i32): void {
   if (s == 1) { bnStatsRows(x, n, c, mean, variance, ct); return; }
   const count = <f64>n * <f64>s;
-  memory.fill(mean, 0, <usize>c << 3);
-  memory.fill(variance, 0, <usize>c << 3);
-  for (let i = 0; i < n; i++) {
-    for (let ch = 0; ch < c; ch++) {
-      const p = x + ((<usize>(i * ct + ch) * s) << 2);
-      const q = mean + (<usize>ch << 3);
-      store<f64>(q, load<f64>(q) + runSum(p, s));
-    }
-  }
+  const stride = (<usize>ct * s) << 2; // from one image's run to the next one's
   for (let ch = 0; ch < c; ch++) {
-    const q = mean + (<usize>ch << 3);
-    store<f64>(q, load<f64>(q) / count);
-  }
-  for (let i = 0; i < n; i++) {
-    for (let ch = 0; ch < c; ch++) {
-      const p = x + ((<usize>(i * ct + ch) * s) << 2);
-      const mu = load<f64>(mean + (<usize>ch << 3));
-      const m2 = f64x2.splat(mu);
-      let a = f64x2.splat(0), b = f64x2.splat(0);
+    const x0 = x + ((<usize>ch * s) << 2);
+    let sum: f64 = 0;
+    let i = 0;
+    for (; i + 2 <= n; i += 2) {
+      const p = x0 + <usize>i * stride, q = p + stride;
+      let a = f64x2.splat(0), b = f64x2.splat(0), e = f64x2.splat(0), f = f64x2.splat(0);
       let j = 0;
       for (; j + 4 <= s; j += 4) {
-        const v = v128.load(p + (<usize>j << 2));
+        const v = v128.load(p + (<usize>j << 2)), u = v128.load(q + (<usize>j << 2));
+        a = f64x2.add(a, lo2(v));
+        b = f64x2.add(b, hi2(v));
+        e = f64x2.add(e, lo2(u));
+        f = f64x2.add(f, hi2(u));
+      }
+      let r = hsum(a, b), t = hsum(e, f);
+      for (; j < s; j++) {
+        r += <f64>load<f32>(p + (<usize>j << 2));
+        t += <f64>load<f32>(q + (<usize>j << 2));
+      }
+      sum += r;
+      sum += t;
+    }
+    if (i < n) sum += runSum(x0 + <usize>i * stride, s);
+    const mu = sum / count;
+    const m2 = f64x2.splat(mu);
+    let ss: f64 = 0;
+    i = 0;
+    for (; i + 2 <= n; i += 2) {
+      const p = x0 + <usize>i * stride, q = p + stride;
+      let a = f64x2.splat(0), b = f64x2.splat(0), e = f64x2.splat(0), f = f64x2.splat(0);
+      let j = 0;
+      for (; j + 4 <= s; j += 4) {
+        const v = v128.load(p + (<usize>j << 2)), u = v128.load(q + (<usize>j << 2));
         const d0 = f64x2.sub(lo2(v), m2), d1 = f64x2.sub(hi2(v), m2);
+        const d2 = f64x2.sub(lo2(u), m2), d3 = f64x2.sub(hi2(u), m2);
         a = f64x2.add(a, f64x2.mul(d0, d0));
         b = f64x2.add(b, f64x2.mul(d1, d1));
+        e = f64x2.add(e, f64x2.mul(d2, d2));
+        f = f64x2.add(f, f64x2.mul(d3, d3));
       }
-      let r = hsum(a, b);
+      let r = hsum(a, b), t = hsum(e, f);
       for (; j < s; j++) {
-        const d = <f64>load<f32>(p + (<usize>j << 2)) - mu;
+        const d = <f64>load<f32>(p + (<usize>j << 2)) - mu, g = <f64>load<f32>(q + (<usize>j << 2)) - mu;
         r += d * d;
+        t += g * g;
       }
-      const q = variance + (<usize>ch << 3);
-      store<f64>(q, load<f64>(q) + r);
+      ss += r;
+      ss += t;
     }
+    if (i < n) ss += runSquares(x0 + <usize>i * stride, s, mu);
+    store<f64>(mean + (<usize>ch << 3), mu);
+    store<f64>(variance + (<usize>ch << 3), ss / count);
   }
-  for (let ch = 0; ch < c; ch++) {
-    const q = variance + (<usize>ch << 3);
-    store<f64>(q, load<f64>(q) / count);
+}
+
+/** Sum of (x - mu)^2 over s floats at p, in f64 (bnStats' second pass over one run). */
+function runSquares(p: usize, s: i32, mu: f64): f64 {
+  const m2 = f64x2.splat(mu);
+  let a = f64x2.splat(0), b = f64x2.splat(0);
+  let j = 0;
+  for (; j + 4 <= s; j += 4) {
+    const v = v128.load(p + (<usize>j << 2));
+    const d0 = f64x2.sub(lo2(v), m2), d1 = f64x2.sub(hi2(v), m2);
+    a = f64x2.add(a, f64x2.mul(d0, d0));
+    b = f64x2.add(b, f64x2.mul(d1, d1));
   }
+  let r = hsum(a, b);
+  for (; j < s; j++) {
+    const d = <f64>load<f32>(p + (<usize>j << 2)) - mu;
+    r += d * d;
+  }
+  return r;
 }
 
 /**

@@ -153,3 +153,38 @@ describe.each(BACKEND_NAMES)('batch norm, reductions, mulStep, pool fast path [%
     }
   });
 });
+
+describe('wasm bnStats: the float64 sums in the documented order (so that the bits never move)', () => {
+  // Each (image, channel) run of s floats is summed in four lanes by position mod 4, the lanes
+  // added as (L0 + L2) + (L1 + L3), then the tail; the runs' sums are added in image order. The
+  // kernel sums two images at a time; this pins that it still gives exactly that order.
+  const runOrder = (v: ArrayLike<number>, f: (t: number) => number): number => {
+    const lanes = [0, 0, 0, 0];
+    let j = 0;
+    for (; j + 4 <= v.length; j += 4) for (let l = 0; l < 4; l++) lanes[l] = lanes[l]! + f(v[j + l]!);
+    let r = (lanes[0]! + lanes[2]!) + (lanes[1]! + lanes[3]!);
+    for (; j < v.length; j++) r += f(v[j]!);
+    return r;
+  };
+  it.each([[1, 2, 5], [2, 3, 4], [3, 2, 13], [5, 1, 9], [7, 3, 30], [4, 2, 2], [16, 4, 36], [33, 3, 17], [64, 2, 49]])('n %i c %i s %i', async (n, c, s) => {
+    const { createWasmBackendSync } = await import('../../src/backend/wasm/index.js');
+    const ctx = createWasmBackendSync().ctx, ar = ctx.arena;
+    ar.reset();
+    const r = rng(n * 100 + c * 10 + s);
+    const x = Float32Array.from({ length: n * c * s }, () => (r() * 2 - 1) * 2 ** Math.round(r() * 60 - 30));
+    const xp = ar.allocF32(x.length + 8), mp = ar.alloc(c * 8), vp = ar.alloc(c * 8);
+    ar.f32.set(x, xp / 4);
+    ctx.k.bnStats(xp, n, c, s, mp, vp, c);
+    const mean = new Float64Array(ar.memory.buffer, mp, c).slice(), variance = new Float64Array(ar.memory.buffer, vp, c).slice();
+    for (let ch = 0; ch < c; ch++) {
+      const run = (i: number): Float32Array => x.subarray((i * c + ch) * s, (i * c + ch + 1) * s);
+      let sum = 0;
+      for (let i = 0; i < n; i++) sum += runOrder(run(i), (t) => t);
+      const mu = sum / (n * s);
+      let sq = 0;
+      for (let i = 0; i < n; i++) sq += runOrder(run(i), (t) => (t - mu) * (t - mu));
+      expect(mean[ch]).toBe(mu);
+      expect(variance[ch]).toBe(sq / (n * s));
+    }
+  });
+});
