@@ -5,6 +5,8 @@ import type { GradFn, Tensor } from '../tensor.js';
 import { Tensor as TensorClass } from '../tensor.js';
 import { isGradEnabled, noGrad } from './grad-mode.js';
 import { MemoryLimitError } from '../backend/backend.js';
+import type { Storage } from '../backend/backend.js';
+import { countSaved, releaseInternal, uncountSaved } from './saved-frees.js';
 
 const shapesOf = (args: unknown[]): string =>
   args.filter((a): a is Tensor => a instanceof TensorClass).map((t) => `[${t.shape.join(', ')}]`).join(' and ') || 'its inputs';
@@ -12,6 +14,8 @@ const shapesOf = (args: unknown[]): string =>
 /** A tensor backward will read, with its version when it was saved and what it is, for the error. */
 interface Saved {
   tensor: Tensor;
+  /** Its storage when saved (counted in saved-frees.ts). */
+  storage: Storage;
   version: number;
   role: string;
 }
@@ -58,6 +62,7 @@ export abstract class Function implements GradFn {
       out.requiresGrad = true;
       fn.saved = fn.recordSaved(out);
     }
+    if (fn instanceof OpFunction) for (const t of fn.internalTensors()) if (t) releaseInternal(t);
     return out;
   }
 
@@ -79,7 +84,8 @@ export abstract class Function implements GradFn {
       if (!t) continue;
       const i = this.inputs.indexOf(t);
       const role = i >= 0 ? `input ${i}` : t === out ? 'the output' : `the saved tensor '${k}'`;
-      saved.push({ tensor: t, version: t.version, role });
+      saved.push({ tensor: t, storage: t.storage, version: t.version, role });
+      countSaved(t.storage);
     }
     return saved;
   }
@@ -95,8 +101,9 @@ export abstract class Function implements GradFn {
     }
   }
 
-  /** Drop saved tensors once backward has run, so the graph's memory can be collected. */
+  /** Drop saved tensors once backward has run, so the graph's memory can be collected (internal ones are freed: saved-frees.ts). */
   release(): void {
+    for (const { storage } of this.saved) uncountSaved(storage);
     for (const k of Object.keys(this)) {
       if (k !== 'released') (this as Record<string, unknown>)[k] = undefined;
     }
@@ -116,4 +123,13 @@ export abstract class Function implements GradFn {
  * keeps no reference to them or to its results, so the engine may free a gradient once such a
  * backward has consumed it (a user's Function may keep one: the engine leaves those alone).
  */
-export abstract class OpFunction extends Function {}
+export abstract class OpFunction extends Function {
+  /**
+   * Tensors this op made in forward for its backward and never returns (batch statistics, argmax
+   * indices): apply() hands them to releaseInternal, so they are freed once backward has run
+   * with the graph released (at once when no graph was recorded).
+   */
+  internalTensors(): (Tensor | null)[] {
+    return [];
+  }
+}

@@ -2,7 +2,8 @@
 
 import { isGradEnabled } from '../autograd/grad-mode.js';
 import { conv2dBnReluEval, convTranspose2dBnReluEval } from '../ops/fused.js';
-import { Tensor, releaseStorageOf } from '../tensor.js';
+import { Tensor } from '../tensor.js';
+import { releaseInternal } from '../autograd/saved-frees.js';
 import { BatchNorm1d, BatchNorm2d, BatchNormNd } from './batchnorm.js';
 import { Conv2d, ConvTranspose2d } from './conv.js';
 import * as layerClasses from './layers.js';
@@ -50,11 +51,12 @@ function runFused(layers: readonly Module[], i: number, h: Tensor): [Tensor, num
 }
 
 // Intermediates. Between layers of the library (whose forward keeps no reference to its input
-// or output; a user's layer may), an intermediate that no graph recorded (inference, or nothing
-// needing a gradient) is unreachable once the next layer has made its output from it, unless
-// that output is a view of it; its storage is freed there (Backend.release: the wasm backend's
-// block; a no-op elsewhere), so inference holds one or two activations at a time, not all of them
-// until the garbage collector runs. Intermediates recorded in a graph are left to the collector.
+// or output; a user's layer may), an intermediate is unreachable but through the graph once the
+// next layer has made its output from it, unless that output is a view of it. Its storage is
+// freed (Backend.release: the wasm backend's block; a no-op elsewhere) there when no graph saved
+// it (inference: one or two activations are held at a time, not all of them until the garbage
+// collector runs), else once backward has run through the Functions that saved it with the graph
+// released (autograd/saved-frees.ts).
 
 /** The library's layers (stock forward methods only). */
 const LIBRARY_LAYERS = new Set<unknown>([...Object.values(layerClasses), Linear, Conv2d, ConvTranspose2d, BatchNorm1d, BatchNorm2d, LayerNorm]);
@@ -98,7 +100,7 @@ export class Sequential extends Module {
       const y: unknown = fused ? fused[0] : l.forward(h);
       if (!(y instanceof Tensor)) throw new Error(`Sequential: layer ${i} (${l.constructor.name}) did not return a Tensor`);
       const library = this.layers.slice(i, i + n).every(libraryLayer);
-      if (hInternal && library && !y.requiresGrad && !h.requiresGrad && y.storage !== h.storage) releaseStorageOf(h);
+      if (hInternal && library && y.storage !== h.storage) releaseInternal(h);
       hInternal = library && y.storage !== x.storage;
       h = y;
       i += n;

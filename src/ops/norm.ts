@@ -64,6 +64,10 @@ class BatchNormFn extends OpFunction {
   override get name(): string {
     return this.pool ? 'BatchNormReluMaxPoolBackward' : this.reluBias ? 'BatchNormReluBackward' : 'BatchNormBackward';
   }
+  /** The batch's statistics (in eval mode the mean is the running buffer, not ours), the argmax indices. */
+  override internalTensors(): (Tensor | null)[] {
+    return [this.batchStats ? this.mean : null, this.invstd, this.indices];
+  }
   backward(dy: Tensor): (Tensor | null)[] {
     if (isGradEnabled()) throw new Error('batchNorm: gradients of gradients (createGraph) are not supported through batchNorm');
     const { x, g, reluBias, pool } = this;

@@ -52,6 +52,9 @@ class MaxPool2dFn extends OpFunction {
     this.indices = fromStorage(indices, [g.n, g.c, g.oh, g.ow]);
     return fromStorage(out, [g.n, g.c, g.oh, g.ow]);
   }
+  override internalTensors(): Tensor[] {
+    return [this.indices];
+  }
   backward(dy: Tensor): Tensor[] {
     const g = this.g;
     return [fromStorage(backend().maxPool2dBackward(dy.contiguous().storage, this.indices.storage, g), [g.n, g.c, g.h, g.w])];

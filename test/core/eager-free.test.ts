@@ -1,6 +1,8 @@
 // Freeing without the user, on the wasm backend in debug mode (freed blocks NaN-filled, every
 // kernel input checked): the autograd engine frees the gradients it consumed, never a tensor the
-// user can reach; the FinalizationRegistry frees what the user dropped; and a use after free or
+// user can reach; intermediates only the graph reaches (Sequential's, those inside library ops)
+// are freed when no Function saved them, else once backward has run with the graph released;
+// the FinalizationRegistry frees what the user dropped; and a use after free or
 // a double free throws. The use-after-free property test runs random graphs with kept
 // intermediates and views, user gradients and a user Function that keeps its gradient, then
 // backward, forced GC and allocation churn, and compares every kept value byte for byte.
@@ -14,6 +16,7 @@ import { settle } from './gc.js';
 import { WasmBackend } from '../../src/backend/wasm/backend.js';
 import { releaseStorageOf } from '../../src/tensor.js';
 import { currentBackend } from '../../src/backend/registry.js';
+import type { WasmStorage } from '../../src/backend/wasm/memory/storage.js';
 import * as composite from '../../src/backend/composite.js';
 
 
@@ -153,7 +156,7 @@ describe('eager frees and the finalizer backstop (wasm, debug mode)', () => {
     expect([bytesOf(gx!), bytesOf(h.grad!), bytesOf(x.grad!)]).toEqual(snapshot);
   });
 
-  it('Sequential frees its intermediates in inference, never its input, its output, a view of its input, or anything in a graph', () => {
+  it('Sequential frees its intermediates in inference, never its input, its output or a view of its input; in a graph, those no Function saved', () => {
     const gen = new vg.Generator(4);
     const net = new vg.nn.Sequential(new vg.nn.Flatten(), new vg.nn.Identity(), new vg.nn.Linear(12, 16), new vg.nn.ReLU(), new vg.nn.Dropout(0.5),
       new vg.nn.Linear(16, 6), new vg.nn.Tanh(), new vg.nn.Unflatten(1, [2, 3]));
@@ -167,15 +170,124 @@ describe('eager frees and the finalizer backstop (wasm, debug mode)', () => {
     });
     const spy = vi.spyOn(WasmBackend.prototype, 'release');
     const y = vg.noGrad(() => net.forward(x));
-    // the first Linear's output, the ReLU's (passed on by Dropout), the second Linear's; the Tanh's is the output's storage (Unflatten views it)
-    expect(spy.mock.calls.length).toBe(3);
+    // the first Linear's output, the ReLU's (passed on by Dropout), the second Linear's; the Tanh's
+    // is the output's storage (Unflatten views it); and inside each Linear the product before its bias
+    expect(spy.mock.calls.length).toBe(5);
     expect(bytesOf(y)).toEqual(byLayers);
     expect(bytesOf(x)).toEqual(xBytes);
     spy.mockClear();
-    const yg = net.forward(x); // parameters need gradients: the graph holds the intermediates
-    expect(spy.mock.calls.length).toBe(0);
+    // Parameters need gradients: what a Function saved waits for backward (the first Linear's output
+    // for the ReLU, the ReLU's for the second Linear's product); the products and the second Linear's
+    // output (the Tanh saves its own output) are freed at once.
+    const yg = net.forward(x);
+    expect(spy.mock.calls.length).toBe(3);
     yg.sum().backward();
     expect(bytesOf(yg)).toEqual(byLayers);
+    expect(bytesOf(x)).toEqual(xBytes);
+    spy.mockRestore();
+  });
+
+  /** A small conv net in training mode (batch norm with batch statistics, a fused BN-ReLU-pool, dropout). */
+  function convNet(): vg.nn.Sequential {
+    vg.manualSeed(11);
+    const { nn } = vg;
+    return new nn.Sequential(
+      new nn.Conv2d(2, 4, 3, { padding: 1 }), new nn.BatchNorm2d(4), new nn.ReLU(), new nn.MaxPool2d(2),
+      new nn.Flatten(), new nn.Linear(4 * 3 * 3, 10), new nn.BatchNorm1d(10), new nn.ReLU(), new nn.Dropout(0.3),
+      new nn.Linear(10, 8), new nn.Tanh(), new nn.Linear(8, 3),
+    ).train();
+  }
+
+  /** The tensors a graph reaches from t (through gradFn.inputs), t excluded: inside a Sequential, none the user was handed. */
+  function reached(t: vg.Tensor): vg.Tensor[] {
+    const out = new Set<vg.Tensor>();
+    const stack = [t];
+    while (stack.length) {
+      for (const p of (stack.pop()!.gradFn as vg.Function | null)?.inputs ?? []) {
+        if (!out.has(p)) {
+          out.add(p);
+          stack.push(p);
+        }
+      }
+    }
+    return [...out];
+  }
+  const freed = (t: vg.Tensor): boolean => (t.storage as WasmStorage).slot.freed;
+  const float32 = (ts: vg.Tensor[]): vg.Tensor[] => ts.filter((t) => t.dtype === 'float32');
+
+  it('saved intermediates of library ops and Sequential are freed once backward has run with the graph released, not with retainGraph', () => {
+    const net = convNet();
+    const params = net.parameters();
+    const x = vg.randn([6, 2, 6, 6], { generator: new vg.Generator(2) });
+    const userStorage = new Set([x, ...params, ...net.buffers()].map((t) => t.storage));
+    // Reference gradients with every intermediate held by the user (so nothing of them is internal).
+    const ref = (() => {
+      vg.manualSeed(5);
+      let h = x;
+      const held: vg.Tensor[] = [];
+      for (let i = 0; i < net.length; i++) held.push((h = net.at(i).forward(h)));
+      net.zeroGrad();
+      h.square().sum().backward();
+      return { out: bytesOf(h), grads: params.map((p) => bytesOf(p.grad!)), held: held.map((t) => [t, bytesOf(t)] as const) };
+    })();
+    expect(ref.held.every(([t, b]) => expect(bytesOf(t)).toEqual(b) && true)).toBe(true);
+
+    net.zeroGrad();
+    vg.manualSeed(5); // the same dropout mask
+    const out = net.forward(x);
+    const loss = out.square().sum();
+    const internal = float32(reached(out)).filter((t) => !userStorage.has(t.storage));
+    // the layers' outputs and the products inside the Linears, batch norm's statistics, dropout's mask...
+    expect(internal.length).toBeGreaterThanOrEqual(12);
+    const waiting = internal.filter((t) => !freed(t)); // those a Function saved (the rest were freed in forward)
+    expect(waiting.length).toBeGreaterThanOrEqual(8);
+
+    loss.backward(undefined, { retainGraph: true });
+    expect(waiting.filter(freed)).toEqual([]);
+    loss.backward(); // through the retained graph again, releasing it: the gradients sum
+    expect(waiting.filter((t) => !freed(t))).toEqual([]);
+
+    expect(bytesOf(out)).toEqual(ref.out);
+    params.forEach((p, i) => {
+      const once = new Float32Array(ref.grads[i]!.buffer);
+      expect(bytesOf(p.grad!), `parameter ${i}`).toEqual(new Uint8Array(once.map((v) => v + v).buffer));
+    });
+    expect([x, loss, out, ...params, ...params.map((p) => p.grad!), ...net.buffers()].some((t) => t.dtype === 'float32' && freed(t))).toBe(false);
+
+    // In a synchronous loop (no finalizer runs), a step's resident tensor data right after backward:
+    // the same steps with retainGraph hold the saved intermediates on top.
+    const grown = (retainGraph: boolean): { bytes: number; blocks: number } => {
+      const s0 = vg.memoryStats();
+      for (let i = 0; i < 3; i++) {
+        net.zeroGrad();
+        net.forward(x).square().sum().backward(undefined, { retainGraph });
+      }
+      const s1 = vg.memoryStats();
+      return { bytes: s1.tensorBytes! - s0.tensorBytes!, blocks: s1.tensorBlocks! - s0.tensorBlocks! };
+    };
+    const [kept, released] = [grown(true), grown(false)];
+    const storages = new Map(waiting.map((t) => [t.storage, t.storage.size * 4])); // a view and its base count once
+    expect(kept.bytes - released.bytes).toBeGreaterThanOrEqual(3 * [...storages.values()].reduce((a, b) => a + b, 0));
+    expect(kept.blocks - released.blocks).toBeGreaterThanOrEqual(3 * storages.size);
+  });
+
+  it('gradients of gradients through a Sequential (createGraph): the saved intermediates outlive every backward that reads them', () => {
+    const gen = new vg.Generator(8);
+    const net = new vg.nn.Sequential(new vg.nn.Linear(5, 7), new vg.nn.Tanh(), new vg.nn.Linear(7, 7), new vg.nn.Sigmoid(), new vg.nn.Linear(7, 1));
+    const x = vg.randn([4, 5], { generator: gen }).requiresGrad_();
+    const byLayers = (seq: boolean): Uint8Array[] => {
+      let h: vg.Tensor = x;
+      if (seq) h = net.forward(x);
+      else for (let i = 0; i < net.length; i++) h = net.at(i).forward(h);
+      const [gx] = vg.autograd.grad(h.sum(), x, { createGraph: true });
+      net.zeroGrad();
+      x.grad = null;
+      gx!.square().sum().backward();
+      return [bytesOf(gx!), ...net.parameters().map((p) => (p.grad ? bytesOf(p.grad) : null)), bytesOf(x.grad!)];
+    };
+    const spy = vi.spyOn(WasmBackend.prototype, 'release');
+    expect(byLayers(true)).toEqual(byLayers(false));
+    expect(spy.mock.calls.length).toBeGreaterThan(0);
     spy.mockRestore();
   });
 
