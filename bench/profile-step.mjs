@@ -28,7 +28,7 @@ const KERNELS = ['copy', 'unary', 'binary', 'where', 'assign', 'reduce', 'argRed
   'conv2dBackwardFilter', 'maxPool2d', 'maxPool2dBackward', 'avgPool2d', 'avgPool2dBackward', 'batchNormStats', 'batchNormForward',
   'batchNormBackward', 'adamUpdate', 'fromArray', 'zeros', 'conv2dBias', 'conv2dBackwardDataBias',
   'batchNormReluForward', 'batchNormReluBackward', 'maxPool2dValues', 'conv2dBnRelu', 'convTranspose2dBnRelu', 'batchNormReluMaxPool',
-  'batchNormReluMaxPoolBackward'];
+  'batchNormReluMaxPoolBackward', 'bceWithLogits', 'bceWithLogitsBackward'];
 
 const vg = await dist('index.js');
 const { Trainer, stratifiedSubset, subset, batchOf } = await dist('vae/index.js');
