@@ -89,6 +89,7 @@ export function bnReluMaxPool2x2Backward(dy: usize, indices: usize, x: usize, dx
     const shift = <f64>load<f32>(bias + k) - <f64>load<f32>(mean + k) * scale;
     const sc = f64x2.splat(scale), sh = f64x2.splat(shift);
     let invalid = i32x4.splat(0);
+    const wB = i32x4.splat(w), wB1 = i32x4.splat(w + 1);
     // the channel's masked gradient at every position: (0 + dy) * step(y) at each window's argmax
     // (the scatter, then bnBackward's ReLU step of the recomputed y), +0 elsewhere
     for (let i = 0; i < n; i++) {
@@ -103,14 +104,14 @@ export function bnReluMaxPool2x2Backward(dy: usize, indices: usize, x: usize, dx
           const count = min(ow - ox, 4);
           const rel = i32x4.sub(v128.load(indices + q), windowStarts(oy, ox, w));
           const mTL = i32x4.eq(rel, i32x4.splat(0)), mTR = i32x4.eq(rel, i32x4.splat(1));
-          const mBL = i32x4.eq(rel, i32x4.splat(w)), mBR = i32x4.eq(rel, i32x4.splat(w + 1));
+          const mBL = i32x4.eq(rel, wB), mBR = i32x4.eq(rel, wB1);
           const valid = i32x4.lt_s(i32x4(0, 1, 2, 3), i32x4.splat(count));
           invalid = v128.or(invalid, v128.andnot(valid, v128.or(v128.or(mTL, mTR), v128.or(mBL, mBR))));
           const a0 = v128.load(xp + r0 + col), b0 = v128.load(xp + r0 + col, 16);
           const a1 = v128.load(xp + r1 + col), b1 = v128.load(xp + r1 + col, 16);
-          let xa = v128.bitselect(odds(a0, b0), evens(a0, b0), mTR);
-          xa = v128.bitselect(evens(a1, b1), xa, mBL);
-          xa = v128.bitselect(odds(a1, b1), xa, mBR);
+          // x at the argmax (one mask per window holds)
+          const xa = v128.or(v128.or(v128.and(evens(a0, b0), mTL), v128.and(odds(a0, b0), mTR)),
+            v128.or(v128.and(evens(a1, b1), mBL), v128.and(odds(a1, b1), mBR)));
           const m = mulStep4(f32x4.add(f32x4.splat(0), v128.load(dy + q)), affine(xa, sc, sh));
           storeRow(dp + r0 + col, v128.and(m, mTL), v128.and(m, mTR), count);
           storeRow(dp + r1 + col, v128.and(m, mBL), v128.and(m, mBR), count);
