@@ -1,46 +1,50 @@
-// Adam / AdamW update, in place on float32 arrays, bit-for-bit as the js reference
-// (src/backend/js/optim.ts) computes it: arithmetic in f64, each array element rounded to f32
-// when stored (f64x2 lanes give the same IEEE results as scalar f64). The scalar
-// hyper-parameters that need pow() are computed by the caller in JavaScript, so that the
-// bias corrections are the very same doubles.
-//   decay: 1 - lr * weightDecay (decoupled) or weightDecay (L2); mode 0: none, 1: L2, 2: decoupled
+// Adam / AdamW update in float32, in place, bit for bit as the js reference
+// (src/backend/js/optim.ts, which gives PyTorch 1.13's operation order): f32x4 lanes, every
+// operation rounded to float32; the two multiply-adds PyTorch fuses (m's add with alpha,
+// v's addcmul; the L2 decay's add with alpha) are formed in f64x2 (the float product is exact
+// there) and rounded to float32 once. The scalars arrive already rounded to float32 by the
+// caller (adamScalars), so that every backend uses the very same ones.
+//   mode 0: no weight decay; 1: L2, g += decay * p; 2: decoupled, p *= decay
 
-@inline function ld2(p: usize): v128 { return f64x2.promote_low_f32x4(v128.load64_zero(p)); }
-@inline function st2(p: usize, x: v128): void { v128.store64_lane(p, f32x4.demote_f64x2_zero(x), 0); }
+import { hi2, lo2, to4 } from './norm';
+
+/** a * b + c (floats) rounded to float32 once; b as f64x2 halves (bl: lanes 0-1, bh: lanes 2-3). */
+@inline function madd4(a: v128, bl: v128, bh: v128, c: v128): v128 {
+  return to4(f64x2.add(f64x2.mul(lo2(a), bl), lo2(c)), f64x2.add(f64x2.mul(hi2(a), bh), hi2(c)));
+}
+@inline function madd1(a: f32, b: f32, c: f32): f32 { return <f32>(<f64>a * <f64>b + <f64>c); }
 
 export function adamUpdate(
   p: usize, g: usize, m: usize, v: usize, n: i32,
-  beta1: f64, oneMinusBeta1: f64, beta2: f64, oneMinusBeta2: f64,
-  stepSize: f64, sqrtBc2: f64, eps: f64, mode: i32, decay: f64,
+  beta1: f32, oneMinusBeta1: f32, beta2: f32, oneMinusBeta2: f32,
+  negStepSize: f32, sqrtBc2: f32, eps: f32, mode: i32, decay: f32,
 ): void {
-  const b1 = f64x2.splat(beta1), ob1 = f64x2.splat(oneMinusBeta1);
-  const b2 = f64x2.splat(beta2), ob2 = f64x2.splat(oneMinusBeta2);
-  const ss = f64x2.splat(stepSize), sb = f64x2.splat(sqrtBc2), ep = f64x2.splat(eps), dc = f64x2.splat(decay);
+  const b1 = f32x4.splat(beta1), b2 = f32x4.splat(beta2), ob2 = f32x4.splat(oneMinusBeta2);
+  const ob1 = f64x2.splat(<f64>oneMinusBeta1), dc2 = f64x2.splat(<f64>decay);
+  const ss = f32x4.splat(negStepSize), sb = f32x4.splat(sqrtBc2), ep = f32x4.splat(eps), dc = f32x4.splat(decay);
   let i = 0;
-  for (; i + 2 <= n; i += 2) {
+  for (; i + 4 <= n; i += 4) {
     const o = <usize>i << 2;
-    let gi = ld2(g + o);
-    let pi = ld2(p + o);
-    if (mode == 2) {
-      pi = ld2(p + o); // round through f32 as the reference stores p first
-      st2(p + o, f64x2.mul(pi, dc));
-      pi = ld2(p + o);
-    } else if (mode == 1) {
-      gi = f64x2.add(gi, f64x2.mul(dc, pi));
-    }
-    st2(m + o, f64x2.add(f64x2.mul(b1, ld2(m + o)), f64x2.mul(ob1, gi)));
-    st2(v + o, f64x2.add(f64x2.mul(b2, ld2(v + o)), f64x2.mul(f64x2.mul(ob2, gi), gi)));
-    const mi = ld2(m + o), vi = ld2(v + o);
-    st2(p + o, f64x2.sub(pi, f64x2.div(f64x2.mul(ss, mi), f64x2.add(f64x2.div(f64x2.sqrt(vi), sb), ep))));
+    let gi = v128.load(g + o), pi = v128.load(p + o);
+    if (mode == 2) pi = f32x4.mul(pi, dc);
+    else if (mode == 1) gi = madd4(pi, dc2, dc2, gi);
+    const mi = madd4(gi, ob1, ob1, f32x4.mul(v128.load(m + o), b1));
+    const vi = madd4(f32x4.mul(ob2, gi), lo2(gi), hi2(gi), f32x4.mul(v128.load(v + o), b2));
+    const d = f32x4.add(f32x4.div(f32x4.sqrt(vi), sb), ep);
+    v128.store(m + o, mi);
+    v128.store(v + o, vi);
+    v128.store(p + o, f32x4.add(pi, f32x4.div(f32x4.mul(ss, mi), d)));
   }
   for (; i < n; i++) {
     const o = <usize>i << 2;
-    let gi = <f64>load<f32>(g + o);
-    if (mode == 2) store<f32>(p + o, <f32>(<f64>load<f32>(p + o) * decay));
-    else if (mode == 1) gi += decay * <f64>load<f32>(p + o);
-    store<f32>(m + o, <f32>(beta1 * <f64>load<f32>(m + o) + oneMinusBeta1 * gi));
-    store<f32>(v + o, <f32>(beta2 * <f64>load<f32>(v + o) + oneMinusBeta2 * gi * gi));
-    const mi = <f64>load<f32>(m + o), vi = <f64>load<f32>(v + o);
-    store<f32>(p + o, <f32>(<f64>load<f32>(p + o) - (stepSize * mi) / (Math.sqrt(vi) / sqrtBc2 + eps)));
+    let gi = load<f32>(g + o), pi = load<f32>(p + o);
+    if (mode == 2) pi = pi * decay;
+    else if (mode == 1) gi = madd1(pi, decay, gi);
+    const mi = madd1(gi, oneMinusBeta1, load<f32>(m + o) * beta1);
+    const vi = madd1(oneMinusBeta2 * gi, gi, load<f32>(v + o) * beta2);
+    const d = Mathf.sqrt(vi) / sqrtBc2 + eps;
+    store<f32>(m + o, mi);
+    store<f32>(v + o, vi);
+    store<f32>(p + o, pi + (negStepSize * mi) / d);
   }
 }

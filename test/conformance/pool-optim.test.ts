@@ -1,6 +1,7 @@
 // Conformance: pooling and the Adam update on every backend. These kernels do the same
-// arithmetic as the js reference (max picks, f64 window sums, f64 Adam), so float32 results
-// must agree bit for bit, including NaN and -Infinity handling and max-pool indices.
+// arithmetic as the js reference (max picks, f64 window sums, float32 Adam in PyTorch's order),
+// so float32 results must agree bit for bit, including NaN and -Infinity handling and max-pool
+// indices.
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import type { AdamHyper, Pool2dGeometry } from '../../src/backend/backend.js';
@@ -79,10 +80,14 @@ describe.each(BACKEND_NAMES)('pooling and optimiser conformance [%s]', (name) =>
       { weightDecay: 0, decoupled: false },
       { weightDecay: 0.01, decoupled: false },
       { weightDecay: 0.05, decoupled: true },
+      { lr: 0.3, beta1: 0.5, beta2: 0.9, eps: 1e-6, weightDecay: 0.5, decoupled: true },
     ];
+    /** Gradients with zeros, tiny values (squares underflow) and huge ones (squares overflow to inf). */
+    const grad = (n: number, seed: number): Float32Array => randomF32(n, seed).map((x, i) => (i % 7 === 3 ? 0 : i % 11 === 5 ? x * 1e-22 : i % 13 === 6 ? x * 1e21 : x));
+    // every lane position and tail length of f32x4, and a tail after the driver's 2^15-element chunks
     for (const [ci, c] of cases.entries()) {
-      for (const n of [1, 2, 3, 7, 1001]) {
-        const p = randomF32(n, 10 * n + ci);
+      for (const n of [1, 2, 3, 4, 5, 7, 8, 9, 1001, (1 << 15) + 5]) {
+        const p = randomF32(n, 10 * n + ci).map((x, i) => (i % 17 === 2 ? x * 1e-38 : i % 19 === 4 ? 0 : x));
         const m = randomF32(n, 11 * n).map((v) => v * 0.1);
         const v = randomF32(n, 12 * n).map((v) => v * v * 0.01);
         const h: AdamHyper = { lr: 1e-3, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0, decoupled: false, step: 1, ...c };
@@ -91,7 +96,7 @@ describe.each(BACKEND_NAMES)('pooling and optimiser conformance [%s]', (name) =>
         const sP = b.fromArray(P), sM = b.fromArray(M), sV = b.fromArray(V);
         const oP = oracle.fromArray(P2), oM = oracle.fromArray(M2), oV = oracle.fromArray(V2);
         for (let step = 1; step <= 3; step++) {
-          const g = randomF32(n, 13 * n + step);
+          const g = grad(n, 13 * n + step);
           b.adamUpdate(sP, b.fromArray(g), sM, sV, { ...h, step });
           oracle.adamUpdate(oP, oracle.fromArray(g.slice()), oM, oV, { ...h, step });
         }

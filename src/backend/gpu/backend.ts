@@ -23,6 +23,7 @@ import { allocArray } from '../../dtype.js';
 import { COMPARISONS } from '../backend.js';
 import type { AdamHyper, Backend, BinaryOp, ChannelGeometry, Conv2dGeometry, Pool2dGeometry, ReduceOp, Storage, UnaryOp, View } from '../backend.js';
 import { JsBackend } from '../js/index.js';
+import { adamScalars } from '../js/optim.js';
 import { HostStorage } from '../js/storage.js';
 import { numel } from '../../shape.js';
 import { assertIndexable, binaryExpr, coalesceViews, decompose, floorDiv, index, lit, loopIterations, unaryExpr } from './codegen.js';
@@ -722,8 +723,10 @@ return DY[this.thread.x] * (Q[ch] * W[ch]);
 
   /**
    * Adam in one launch: a kernel map (GPU.js's several outputs of one kernel) writes the new m
-   * and v alongside the new parameter. Each is rounded to float32 where the reference stores it,
-   * so cpu mode matches the reference bit for bit.
+   * and v alongside the new parameter. Every operation is rounded to float32 as the reference
+   * does it (the multiply-adds once, from the product and sum in the mode's arithmetic), with
+   * the reference's float32 scalars, so cpu mode matches the reference bit for bit; GL modes
+   * compute in float32 anyway (their GLSL may fuse a multiply-add, within a float32 rounding).
    */
   adamUpdate(param: Storage, grad: Storage, m: Storage, v: Storage, h: AdamHyper): void {
     if (![param, grad, m, v].every(isF32)) {
@@ -736,25 +739,23 @@ return DY[this.thread.x] * (Q[ch] * W[ch]);
     }
     const n = param.size;
     if (n === 0) return;
-    const bc1 = 1 - h.beta1 ** h.step;
-    const bc2 = 1 - h.beta2 ** h.step;
-    const l2 = h.weightDecay !== 0 && !h.decoupled;
-    const decay = h.weightDecay !== 0 && h.decoupled;
-    const src = `function(P, G, M, V, b1, c1, b2, c2, wd, f, ss, sb, eps) {
+    const s = adamScalars(h);
+    const src = `function(P, G, M, V, b1, c1, b2, c2, dc, ss, sb, eps) {
 const t = this.thread.x;
-const g = ${l2 ? 'G[t] + wd * P[t]' : 'G[t]'};
-const m = Math.fround(adamM(M[t], g, b1, c1));
-const v = Math.fround(adamV(V[t], g, b2, c2));
-const p = ${decay ? 'Math.fround(P[t] * f)' : 'P[t]'};
-return p - (ss * m) / (Math.sqrt(v) / sb + eps);
+const g = ${s.mode === 1 ? 'Math.fround(P[t] * dc + G[t])' : 'G[t]'};
+const m = adamM(M[t], g, b1, c1);
+const v = adamV(V[t], g, b2, c2);
+const p = ${s.mode === 2 ? 'Math.fround(P[t] * dc)' : 'P[t]'};
+const d = Math.fround(Math.fround(Math.fround(Math.sqrt(v)) / sb) + eps);
+return Math.fround(p + Math.fround(Math.fround(ss * m) / d));
 }`;
     const maps = {
-      m: 'function adamM(mo, g, b1, c1) { return b1 * mo + c1 * g; }',
-      v: 'function adamV(vo, g, b2, c2) { return b2 * vo + c2 * g * g; }',
+      m: 'function adamM(mo, g, b1, c1) { return Math.fround(Math.fround(mo * b1) + g * c1); }',
+      v: 'function adamV(vo, g, b2, c2) { return Math.fround(Math.fround(vo * b2) + Math.fround(c2 * g) * g); }',
     };
     // 1 - beta is computed on the host: in GL modes 1 - float32(0.999) would be 5e-5 off
-    const args = [param, grad, m, v].map((s) => this.arg(s));
-    const out = this.call(src, n, [...args, h.beta1, 1 - h.beta1, h.beta2, 1 - h.beta2, h.weightDecay, 1 - h.lr * h.weightDecay, h.lr / bc1, Math.sqrt(bc2), h.eps], maps) as Record<'result' | 'm' | 'v', unknown>;
+    const args = [param, grad, m, v].map((st) => this.arg(st));
+    const out = this.call(src, n, [...args, s.beta1, s.oneMinusBeta1, s.beta2, s.oneMinusBeta2, s.decay, s.negStepSize, s.sqrtBc2, s.eps], maps) as Record<'result' | 'm' | 'v', unknown>;
     take(gs(m), wrap(out.m, n, 'float32'));
     take(gs(v), wrap(out.v, n, 'float32'));
     take(gs(param), wrap(out.result, n, 'float32'));

@@ -4,7 +4,7 @@
 // result is the same at any count (and chunks write disjoint outputs, or partial sums that the
 // driver adds in chunk order afterwards).
 //
-// Encoding (float64, so that pointers, ints and the f64 arguments of Adam all fit): per chunk a
+// Encoding (float64, so that pointers, ints and the float arguments of kernels all fit): per chunk a
 // list of calls [fn, argc, scratchMask, args...] ending with END. An argument whose bit is set
 // in scratchMask is an offset into the running thread's own scratch (packing buffers, im2col
 // matrices), which the pool places per thread. The same words run on the calling thread (the
