@@ -37,102 +37,80 @@
 }
 @inline function mulStep1(d: f32, y: f32): f32 { return d * (y > 0 ? <f32>1 : <f32>0); }
 
-/** Sum of s floats at p, in f64. */
-@inline function runSum(p: usize, s: i32): f64 {
+/** A term of a run's sum: x itself or, with squares, (x - mu)^2 (two f64 lanes; m2 = splat(mu)). */
+@inline function term2(v: v128, squares: bool, m2: v128): v128 {
+  if (!squares) return v;
+  const d = f64x2.sub(v, m2);
+  return f64x2.mul(d, d);
+}
+@inline function term1(v: f64, squares: bool, mu: f64): f64 {
+  if (!squares) return v;
+  const d = v - mu;
+  return d * d;
+}
+
+/** Sum of the terms of s floats at p, in f64: four lanes, then the tail. */
+@inline function runTerms(p: usize, s: i32, squares: bool, mu: f64): f64 {
+  const m2 = f64x2.splat(mu);
   let a = f64x2.splat(0), b = f64x2.splat(0);
   let j = 0;
   for (; j + 4 <= s; j += 4) {
     const v = v128.load(p + (<usize>j << 2));
-    a = f64x2.add(a, lo2(v));
-    b = f64x2.add(b, hi2(v));
+    a = f64x2.add(a, term2(lo2(v), squares, m2));
+    b = f64x2.add(b, term2(hi2(v), squares, m2));
   }
   let r = hsum(a, b);
-  for (; j < s; j++) r += <f64>load<f32>(p + (<usize>j << 2));
+  for (; j < s; j++) r += term1(<f64>load<f32>(p + (<usize>j << 2)), squares, mu);
   return r;
 }
 
+/** Sum of s floats at p, in f64. */
+@inline function runSum(p: usize, s: i32): f64 { return runTerms(p, s, false, 0); }
+
 /**
- * mean[c], variance[c] (f64, biased) of x [n, c, s]: two passes, as the reference. Each channel's
- * runs are summed two images at a time (independent accumulators: the f64 adds' latency, not
- * their count, bounds a single run's sum) and the runs' sums added in image order, as one at a time.
+ * Sum over a channel's n runs (s floats each, stride bytes apart, from x0) of their terms, the
+ * runs' sums added in image order; each run is summed as runTerms sums it, two runs at a time
+ * (independent accumulators: the f64 adds' latency, not their count, bounds one run's sum).
  */
+@inline function channelSum(x0: usize, n: i32, s: i32, stride: usize, squares: bool, mu: f64): f64 {
+  const m2 = f64x2.splat(mu);
+  let sum: f64 = 0;
+  let i = 0;
+  for (; i + 2 <= n; i += 2) {
+    const p = x0 + <usize>i * stride, q = p + stride;
+    let a = f64x2.splat(0), b = f64x2.splat(0), e = f64x2.splat(0), f = f64x2.splat(0);
+    let j = 0;
+    for (; j + 4 <= s; j += 4) {
+      const v = v128.load(p + (<usize>j << 2)), u = v128.load(q + (<usize>j << 2));
+      a = f64x2.add(a, term2(lo2(v), squares, m2));
+      b = f64x2.add(b, term2(hi2(v), squares, m2));
+      e = f64x2.add(e, term2(lo2(u), squares, m2));
+      f = f64x2.add(f, term2(hi2(u), squares, m2));
+    }
+    let r = hsum(a, b), t = hsum(e, f);
+    for (; j < s; j++) {
+      r += term1(<f64>load<f32>(p + (<usize>j << 2)), squares, mu);
+      t += term1(<f64>load<f32>(q + (<usize>j << 2)), squares, mu);
+    }
+    sum += r;
+    sum += t;
+  }
+  if (i < n) sum += runTerms(x0 + <usize>i * stride, s, squares, mu);
+  return sum;
+}
+
+/** mean[c], variance[c] (f64, biased) of x [n, c, s]: two passes (channelSum), as the reference. */
 export function bnStats(x: usize, n: i32, c: i32, s: i32, mean: usize, variance: usize, ct: i32): void {
   if (s == 1) { bnStatsRows(x, n, c, mean, variance, ct); return; }
   const count = <f64>n * <f64>s;
   const stride = (<usize>ct * s) << 2; // from one image's run to the next one's
   for (let ch = 0; ch < c; ch++) {
     const x0 = x + ((<usize>ch * s) << 2);
-    let sum: f64 = 0;
-    let i = 0;
-    for (; i + 2 <= n; i += 2) {
-      const p = x0 + <usize>i * stride, q = p + stride;
-      let a = f64x2.splat(0), b = f64x2.splat(0), e = f64x2.splat(0), f = f64x2.splat(0);
-      let j = 0;
-      for (; j + 4 <= s; j += 4) {
-        const v = v128.load(p + (<usize>j << 2)), u = v128.load(q + (<usize>j << 2));
-        a = f64x2.add(a, lo2(v));
-        b = f64x2.add(b, hi2(v));
-        e = f64x2.add(e, lo2(u));
-        f = f64x2.add(f, hi2(u));
-      }
-      let r = hsum(a, b), t = hsum(e, f);
-      for (; j < s; j++) {
-        r += <f64>load<f32>(p + (<usize>j << 2));
-        t += <f64>load<f32>(q + (<usize>j << 2));
-      }
-      sum += r;
-      sum += t;
-    }
-    if (i < n) sum += runSum(x0 + <usize>i * stride, s);
-    const mu = sum / count;
-    const m2 = f64x2.splat(mu);
-    let ss: f64 = 0;
-    i = 0;
-    for (; i + 2 <= n; i += 2) {
-      const p = x0 + <usize>i * stride, q = p + stride;
-      let a = f64x2.splat(0), b = f64x2.splat(0), e = f64x2.splat(0), f = f64x2.splat(0);
-      let j = 0;
-      for (; j + 4 <= s; j += 4) {
-        const v = v128.load(p + (<usize>j << 2)), u = v128.load(q + (<usize>j << 2));
-        const d0 = f64x2.sub(lo2(v), m2), d1 = f64x2.sub(hi2(v), m2);
-        const d2 = f64x2.sub(lo2(u), m2), d3 = f64x2.sub(hi2(u), m2);
-        a = f64x2.add(a, f64x2.mul(d0, d0));
-        b = f64x2.add(b, f64x2.mul(d1, d1));
-        e = f64x2.add(e, f64x2.mul(d2, d2));
-        f = f64x2.add(f, f64x2.mul(d3, d3));
-      }
-      let r = hsum(a, b), t = hsum(e, f);
-      for (; j < s; j++) {
-        const d = <f64>load<f32>(p + (<usize>j << 2)) - mu, g = <f64>load<f32>(q + (<usize>j << 2)) - mu;
-        r += d * d;
-        t += g * g;
-      }
-      ss += r;
-      ss += t;
-    }
-    if (i < n) ss += runSquares(x0 + <usize>i * stride, s, mu);
+    const mu = channelSum(x0, n, s, stride, false, 0) / count;
+    const ss = channelSum(x0, n, s, stride, true, mu);
     store<f64>(mean + (<usize>ch << 3), mu);
     store<f64>(variance + (<usize>ch << 3), ss / count);
   }
-}
-
-/** Sum of (x - mu)^2 over s floats at p, in f64 (bnStats' second pass over one run). */
-function runSquares(p: usize, s: i32, mu: f64): f64 {
-  const m2 = f64x2.splat(mu);
-  let a = f64x2.splat(0), b = f64x2.splat(0);
-  let j = 0;
-  for (; j + 4 <= s; j += 4) {
-    const v = v128.load(p + (<usize>j << 2));
-    const d0 = f64x2.sub(lo2(v), m2), d1 = f64x2.sub(hi2(v), m2);
-    a = f64x2.add(a, f64x2.mul(d0, d0));
-    b = f64x2.add(b, f64x2.mul(d1, d1));
-  }
-  let r = hsum(a, b);
-  for (; j < s; j++) {
-    const d = <f64>load<f32>(p + (<usize>j << 2)) - mu;
-    r += d * d;
-  }
-  return r;
 }
 
 /**
