@@ -28,8 +28,10 @@ function backend(minChannels: number, colTarget?: number): { b: WasmBackend; k: 
  * to 4x4 inputs and 3x3 taps in its transforms before multiplying, and the sums cancel on the way
  * back, so its rounding error is bounded per tile, not per element (an output fed by one product
  * still carries the rounding of the whole tile): the elementwise bound of expectClose does not
- * hold, the plane-wide one does. c = 4: the worst seen over 400 random geometries was 1.25
- * (weight gradients; 0.47 forward, 0.42 backward-data).
+ * hold, the plane-wide one does. The weight transform mixes all 9 taps of a filter, so an output
+ * carries the rounding of taps that only met padding: forward and backward-data bounds use each
+ * filter's summed |taps| at every tap (tapSums). c = 4: the worst seen over 40,000 random
+ * geometries was 3.0 (with |w| itself instead of tapSums, 1-pixel padded images reached 19).
  */
 function expectClosePlane(got: ArrayLike<number>, want: ArrayLike<number>, bound: ArrayLike<number>, terms: number, plane: number, c = 4): void {
   expect(got.length).toBe(want.length);
@@ -44,14 +46,25 @@ function expectClosePlane(got: ArrayLike<number>, want: ArrayLike<number>, bound
   }
 }
 
+/** |w| with each 3x3 filter's taps replaced by their sum (see expectClosePlane). */
+function tapSums(w: Float32Array): Float64Array {
+  const out = new Float64Array(w.length);
+  for (let f = 0; f < w.length; f += 9) {
+    let s = 0;
+    for (let t = 0; t < 9; t++) s += Math.abs(w[f + t]!);
+    out.fill(s, f, f + 9);
+  }
+  return out;
+}
+
 function checkAll(b: WasmBackend, g: Conv2dGeometry, seed: number): void {
   const x = randomF32(g.n * g.c * g.h * g.w, seed);
   const w = randomF32(g.o * g.c * 9, seed + 1);
   const dy = randomF32(g.n * g.o * g.oh * g.ow, seed + 2);
   const O = (a: Float64Array) => oracle.fromArray(a);
   const s = (a: Float32Array) => b.fromArray(a);
-  expectClosePlane(b.readSync(b.conv2d(s(x), s(w), g))!, oracle.readSync(oracle.conv2d(O(to64(x)), O(to64(w)), g))!, oracle.readSync(oracle.conv2d(O(abs64(x)), O(abs64(w)), g))!, g.c * 9, g.oh * g.ow);
-  expectClosePlane(b.readSync(b.conv2dBackwardData(s(dy), s(w), g))!, oracle.readSync(oracle.conv2dBackwardData(O(to64(dy)), O(to64(w)), g))!, oracle.readSync(oracle.conv2dBackwardData(O(abs64(dy)), O(abs64(w)), g))!, g.o * 9, g.h * g.w);
+  expectClosePlane(b.readSync(b.conv2d(s(x), s(w), g))!, oracle.readSync(oracle.conv2d(O(to64(x)), O(to64(w)), g))!, oracle.readSync(oracle.conv2d(O(abs64(x)), O(tapSums(w)), g))!, g.c * 9, g.oh * g.ow);
+  expectClosePlane(b.readSync(b.conv2dBackwardData(s(dy), s(w), g))!, oracle.readSync(oracle.conv2dBackwardData(O(to64(dy)), O(to64(w)), g))!, oracle.readSync(oracle.conv2dBackwardData(O(abs64(dy)), O(tapSums(w)), g))!, g.o * 9, g.h * g.w);
   expectClosePlane(b.readSync(b.conv2dBackwardFilter(s(x), s(dy), g))!, oracle.readSync(oracle.conv2dBackwardFilter(O(to64(x)), O(to64(dy)), g))!, oracle.readSync(oracle.conv2dBackwardFilter(O(abs64(x)), O(abs64(dy)), g))!, g.n * g.oh * g.ow, 9);
 }
 
