@@ -218,3 +218,33 @@ export function bceWithLogitsGrad(l: usize, t: usize, g: usize, out: usize, n: i
     store<f32>(out + o, load<f32>(g + o) * (s - load<f32>(t + o)));
   }
 }
+
+// The finiteness test of allFinite: x - x is +0 (all bits clear) for every finite x, denormals
+// and -0 included, and NaN for NaN and +-Infinity, so OR-ing the bits of x - x over a buffer
+// leaves zero exactly when every value is finite. One subtract and one OR per four floats, four
+// independent accumulators: the loop runs at memory speed (no early exit: the usual answer is
+// "all finite", which has to read everything anyway).
+
+/** Stores to flag (i32) a value that is nonzero when some of the n floats at x is NaN or +-Infinity, else 0. */
+export function nonFinite(x: usize, n: i32, flag: usize): void {
+  let a = i32x4.splat(0), b = a, c = a, d = a;
+  let i = 0;
+  for (; i + 16 <= n; i += 16) {
+    const p = x + (<usize>i << 2);
+    const u = v128.load(p), v = v128.load(p, 16), w = v128.load(p, 32), z = v128.load(p, 48);
+    a = v128.or(a, f32x4.sub(u, u));
+    b = v128.or(b, f32x4.sub(v, v));
+    c = v128.or(c, f32x4.sub(w, w));
+    d = v128.or(d, f32x4.sub(z, z));
+  }
+  for (; i + 4 <= n; i += 4) {
+    const u = v128.load(x + (<usize>i << 2));
+    a = v128.or(a, f32x4.sub(u, u));
+  }
+  let r = <i32>v128.any_true(v128.or(v128.or(a, b), v128.or(c, d)));
+  for (; i < n; i++) {
+    const s = load<f32>(x + (<usize>i << 2));
+    r |= reinterpret<i32>(s - s);
+  }
+  store<i32>(flag, r);
+}

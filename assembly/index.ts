@@ -6,6 +6,6 @@ export { winogradFilter, winogradConv, winogradGradSums, winogradFilterGrad } fr
 export { maxPool2d, maxPool2dBackward, avgPool2d, avgPool2dBackward } from './pool';
 export { adamUpdate } from './optim';
 export { heapBase } from './memory';
-export { gather4, unaryF32, binaryF32, bceWithLogits, bceWithLogitsGrad } from './elementwise';
+export { gather4, unaryF32, binaryF32, bceWithLogits, bceWithLogitsGrad, nonFinite } from './elementwise';
 export { bnReluMaxPool2x2, bnReluMaxPool2x2Backward } from './bnpool';
 export { bnStats, bnForward, bnBackward, sumRows, sumCols, f64ToF32 } from './norm';

@@ -196,6 +196,12 @@ export interface Backend {
   reduce(op: ReduceOp, x: View, axes: readonly number[]): Storage;
   /** Index (int32) of the first max/min along one axis; output shape as reduce. */
   argReduce(op: 'max' | 'min', x: View, axis: number): Storage;
+  /**
+   * Optional: whether every value of every view (any dtype; integer and bool values are finite)
+   * is neither NaN nor +-Infinity, as a bool storage of one value. The ops compose isfinite and
+   * min where a backend leaves it out (ops/reduce.ts allFinite).
+   */
+  allFinite?(xs: readonly View[]): Storage;
 
   // ---- indexing along one axis (index: int32 values already checked to lie in range) ----
   /** out[p] = x[p with its `axis` coordinate replaced by index[p]], out contiguous with index's shape (x viewed with index's shape off the axis). */

@@ -1,7 +1,7 @@
 // The wasm kernels give the same bits at any thread count and in any chunk order: each threaded
 // kernel (GEMM tiles, conv by images, Winograd, weight gradients by fixed chunks, batch norm by
 // channels, the fused batch norm -> ReLU -> max pool by channels, pooling by images, row sums by
-// rows, elementwise ops and Adam by ranges) at 1-4 threads and with its chunks run in reverse and
+// rows, elementwise ops, Adam and allFinite by ranges) at 1-4 threads and with its chunks run in reverse and
 // shuffled order (and the fused BCE with logits), a few reference-model training
 // steps with Adam likewise, and the one-thread build over a plain memory (the fallback where no
 // SharedArrayBuffer exists) against the threads build.
@@ -83,6 +83,10 @@ function kernelOutputs(): Uint32Array[] {
   const bce = vg.F.binaryCrossEntropyWithLogits(lg, vg.rand([70000]), { reduction: 'none' });
   bce.mul(vg.randn([70000])).sum().backward();
   out.push(bce, lg.grad!);
+  // allFinite over 300,001 floats (five ranges that set their own flags), with a NaN or -Infinity in one range only
+  const fin = vg.randn([300001]);
+  const withAt = (i: number, v: number): vg.Tensor => { const d = Float32Array.from(fin.dataSync() as Float32Array); d[i] = v; return vg.tensor(d); };
+  out.push(vg.stack([vg.allFinite(fin), vg.allFinite([fin, withAt(300000, NaN)]), vg.allFinite([withAt(70000, -Infinity), fin])]).to('float32'));
   // the inference epilogue: conv -> BN -> ReLU -> max pool, fused
   const net = new vg.nn.Sequential(new vg.nn.Conv2d(1, 16, 3, { padding: 1 }), new vg.nn.BatchNorm2d(16), new vg.nn.ReLU(), new vg.nn.MaxPool2d(2));
   net.eval();

@@ -1,6 +1,6 @@
-// The Trainer's finite probe (read every `readEvery` steps) reads the optimiser's own moments, not
-// copies: a NaN or infinity in a parameter, a persistent buffer or an Adam moment still stops
-// training with TrainingDiverged naming the tensor, and stateDict() still hands out copies.
+// The Trainer's finite probe (vg.allFinite, read every `readEvery` steps) reads the optimiser's
+// own moments, not copies: a NaN or infinity in a parameter, a persistent buffer or an Adam
+// moment stops training with TrainingDiverged naming the tensor, and stateDict() still hands out copies.
 
 import { describe, expect, it } from 'vitest';
 import * as vg from '../../src/index.js';
@@ -20,8 +20,8 @@ function poisoned(t: Tensor, v: number): Tensor {
   return vg.tensor(d, { shape: [...t.shape] });
 }
 
-async function divergence(t: Trainer, train: ImageDataset): Promise<TrainingDiverged> {
-  const e = await t.trainEpoch(train, { readEvery: 2 }).then(() => undefined, (err: unknown) => err);
+async function divergence(t: Trainer, train: ImageDataset, readEvery = 2): Promise<TrainingDiverged> {
+  const e = await t.trainEpoch(train, { readEvery }).then(() => undefined, (err: unknown) => err);
   expect(e).toBeInstanceOf(TrainingDiverged);
   return e as TrainingDiverged;
 }
@@ -48,6 +48,19 @@ describe('Trainer finite probe', () => {
     const e = await divergence(t, train);
     expect(e.tensor).toBe(name);
     expect(e.step).toBe(2);
+  });
+
+  it('a parameter the step made NaN is found and named before the next forward sees it (the loss is still finite)', async () => {
+    const t = new Trainer({ model: 'mlp', latent: 2, batchSize: 2, lr: 1e-3, beta: 1, seed: 1 });
+    await t.trainEpoch(train);
+    const sd = t.optimizer.stateDict();
+    sd.state.get(2)!.exp_avg = poisoned(sd.state.get(2)!.exp_avg as Tensor, NaN); // the next step writes NaN into the parameter
+    t.optimizer.loadStateDict(sd);
+    const e = await divergence(t, train, 1);
+    const param = t.model.namedParameters()[2]![0];
+    expect(e.tensor).toBe(param); // parameters come before Adam's moments in namedState()
+    expect(e.step).toBe(5);
+    expect(e.message).toContain(`${param} holds NaN (element 0)`);
   });
 
   it('stateDict() hands out copies; the live state is the optimiser\'s own tensors', async () => {

@@ -35,6 +35,7 @@ export class JsBackend implements Backend {
 
   reduce(op: ReduceOp, x: View, axes: readonly number[]): Storage { return new HostStorage(red.reduce(op, x, axes)); }
   argReduce(op: 'max' | 'min', x: View, axis: number): Storage { return new HostStorage(red.argReduce(op, x, axis)); }
+  allFinite(xs: readonly View[]): Storage { return new HostStorage(Uint8Array.of(red.allFinite(xs) ? 1 : 0)); }
 
   gather(x: View, axis: number, index: View): Storage { return new HostStorage(indexing.gather(x, axis, index)); }
   scatterAdd(base: View, axis: number, index: View, src: View): Storage { return new HostStorage(indexing.scatterAdd(base, axis, index, src)); }

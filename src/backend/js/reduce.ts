@@ -2,7 +2,7 @@
 // run of consecutive rows. Sums accumulate in float64.
 
 import type { TypedArray } from '../../dtype.js';
-import { allocArray } from '../../dtype.js';
+import { allocArray, isFloat } from '../../dtype.js';
 import type { ReduceOp, View } from '../backend.js';
 import { numel } from '../../shape.js';
 import { host } from './storage.js';
@@ -60,4 +60,18 @@ export function argReduce(op: 'max' | 'min', x: View, axis: number): TypedArray 
     out[start / inner] = bi;
   }, boundary);
   return out;
+}
+
+/** Whether every value of the views is finite (integer and bool values always are). */
+export function allFinite(xs: readonly View[]): boolean {
+  for (const x of xs) {
+    if (!isFloat(x.storage.dtype)) continue;
+    const src = host(x.storage);
+    let ok = true;
+    forEachRow(x.shape, [x], (offs, _start, len, st) => {
+      for (let j = 0, i = offs[0]!, s = st[0]!; j < len && ok; j++, i += s) ok = Number.isFinite(src[i]!);
+    });
+    if (!ok) return false;
+  }
+  return true;
 }

@@ -25,6 +25,7 @@ import type { Arena } from './memory/arena.js';
 import { isF32 } from './memory/staging.js';
 import { isWasmStorage } from './memory/storage.js';
 import { HostStorage } from '../js/storage.js';
+import { allFinite as jsAllFinite } from '../js/reduce.js';
 import * as ew from './drivers/elementwise.js';
 import * as reduce from './drivers/reduce.js';
 import * as gemm from './drivers/gemm.js';
@@ -126,6 +127,13 @@ export class WasmBackend implements Backend {
     return reduce.sum(this.ctx, x, axes) ?? this.adopt(this.ref.reduce(op, x, axes));
   }
   argReduce(op: 'max' | 'min', x: View, axis: number): Storage { return this.ref.argReduce(op, x, axis); }
+  /** float32 views by the nonFinite kernel (at memory speed), other dtypes by the reference. */
+  allFinite(xs: readonly View[]): Storage {
+    const f32 = xs.filter((x) => isF32(x.storage));
+    const others = xs.filter((x) => !isF32(x.storage));
+    const ok = (ew.allFinite(this.ctx, f32) ?? jsAllFinite(f32)) && jsAllFinite(others);
+    return new HostStorage(Uint8Array.of(ok ? 1 : 0));
+  }
 
   // ---- indexing
   gather(x: View, axis: number, index: View): Storage { return this.adopt(this.ref.gather(x, axis, index)); }

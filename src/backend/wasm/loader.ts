@@ -36,6 +36,7 @@ export interface KernelExports {
   binaryF32(op: number, x: number, y: number, out: number, n: number): void;
   bceWithLogits(l: number, t: number, out: number, n: number): void;
   bceWithLogitsGrad(l: number, t: number, g: number, out: number, n: number): void;
+  nonFinite(x: number, n: number, flag: number): void;
   bnStats(x: number, n: number, c: number, s: number, mean: number, variance: number, ct: number): void;
   bnForward(x: number, y: number, n: number, c: number, s: number, mean: number, invstd: number, w: number, b: number, relu: number, ct: number): void;
   bnBackward(dy: number, x: number, dx: number, n: number, c: number, s: number, mean: number, invstd: number, w: number,

@@ -98,3 +98,43 @@ export function bceWithLogits(ctx: WasmContext, l: Storage, t: Storage, g: Stora
   ctx.run(job);
   return o.storage;
 }
+
+/** Floats per nonFinite call (and at most per chunk: small views share a chunk). */
+const FINITE_CHUNK = 1 << 16;
+
+/**
+ * Whether every value of the float32 views is finite (Backend.allFinite): dense views are read
+ * in place, others gathered into the arena; one job of fixed ranges, each call setting its own
+ * flag (the answer cannot depend on the split). Null where a view cannot be staged.
+ */
+export function allFinite(ctx: WasmContext, xs: readonly View[]): boolean | null {
+  ctx.arena.reset();
+  const runs: [number, number][] = []; // [pointer, floats]
+  let total = 0;
+  for (const x of xs) {
+    const n = numel(x.shape);
+    if (n === 0) continue;
+    const p = stageDense(ctx, x.shape, [x]);
+    if (!p) return null;
+    runs.push([p[0]!, n]);
+    total += n;
+  }
+  if (total === 0) return true;
+  const calls = runs.reduce((k, [, n]) => k + Math.ceil(n / FINITE_CHUNK), 0);
+  const flags = ctx.arena.alloc(calls * 4);
+  const job = new Job(WORK_PER_ELEMENT * total);
+  let k = 0, inChunk = FINITE_CHUNK;
+  for (const [p, n] of runs) {
+    for (let i = 0; i < n; i += FINITE_CHUNK) {
+      const len = Math.min(FINITE_CHUNK, n - i);
+      if (inChunk + len > FINITE_CHUNK) {
+        job.chunk();
+        inChunk = 0;
+      }
+      job.call(FN.nonFinite, [p + i * F32, len, flags + 4 * k++]);
+      inChunk += len;
+    }
+  }
+  ctx.run(job);
+  return ctx.arena.i32.subarray(flags / 4, flags / 4 + calls).every((f) => f === 0);
+}

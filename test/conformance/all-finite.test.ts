@@ -1,0 +1,151 @@
+// Conformance: allFinite, isfinite(t).all() over a list of tensors (the Trainer's divergence
+// check). The optional Backend.allFinite kernels (the js reference; wasm's nonFinite by ranges of
+// 65,536 floats, f32x4 with a scalar tail) against a plain Number.isFinite scan, and vg.allFinite
+// with the kernel and without it (the isfinite/min composition the gpu backend runs): NaN,
+// +-Infinity, -0, denormals and the largest floats; sizes around the SIMD width, the unrolled
+// 16-float loop and the ranges, with a special first, in the middle, in the tail and last; views
+// (strided, offset windows of storage that holds non-finite values outside them, broadcast);
+// float64 (1e300 is finite there), int32 and bool; empty and 0-d tensors; many tensors at once.
+
+import { afterAll, describe, expect, it } from 'vitest';
+import type { Backend, View } from '../../src/backend/backend.js';
+import { currentBackend, registerBackend } from '../../src/backend/registry.js';
+import * as vg from '../../src/index.js';
+import { gpuCpuBackend } from '../gpu/helpers.js';
+import { BACKENDS, rng, view } from './backends.js';
+
+/** Backends that offer the kernel (the gpu backend composes). */
+const KERNEL = ['js', 'wasm'];
+
+const SPECIALS = [NaN, Infinity, -Infinity];
+/** Finite values that a careless test could take for non-finite: zeros, denormals, the extremes. */
+const EDGES = [0, -0, 1e-40, -1e-45, 1.4e-45, 3.4028234663852886e38, -3.4028234663852886e38, 1.17549435e-38];
+
+/** n finite float32 values, a fifth of them edge cases. */
+function finite(n: number, seed: number): Float32Array {
+  const r = rng(seed);
+  return Float32Array.from({ length: n }, () => (r() < 0.2 ? EDGES[Math.floor(r() * EDGES.length)]! : (r() * 2 - 1) * 1e3));
+}
+
+const scan = (a: ArrayLike<number>): boolean => Array.from(a).every(Number.isFinite);
+const answer = (b: Backend, xs: readonly View[]): boolean => {
+  const out = b.readSync(b.allFinite!(xs))!;
+  expect(out.length).toBe(1);
+  expect(b.allFinite!(xs).dtype).toBe('bool');
+  return out[0] === 1;
+};
+
+/** Where to put a special in n floats: first, middle, the start of the SIMD tail, the unrolled loop's tail, last. */
+const positions = (n: number): number[] => [...new Set([0, n >> 1, n & ~3, n & ~15, Math.max(0, n - 5), n - 1].filter((p) => p < n))];
+
+const SIZES = [1, 2, 3, 4, 5, 7, 15, 16, 17, 31, 63, 64, 65, 1000, 65535, 65536, 65537, 131073, 200003];
+
+describe.each(KERNEL)('Backend.allFinite vs a scan [%s]', (name) => {
+  const b = BACKENDS[name]!();
+
+  it('every size: all finite (with -0, denormals and the largest floats), then one special in each position', () => {
+    for (const [k, n] of SIZES.entries()) {
+      const a = finite(n, 10 + k);
+      expect(answer(b, [view(b, a, [n])]), `n ${n}, finite`).toBe(true);
+      for (const p of positions(n)) {
+        for (const s of SPECIALS) {
+          const bad = a.slice();
+          bad[p] = s;
+          expect(answer(b, [view(b, bad, [n])]), `n ${n}, ${s} at ${p}`).toBe(scan(bad));
+        }
+      }
+    }
+  });
+
+  it('views: offset windows, strides, broadcast; only the elements in the view count', () => {
+    const a = finite(100, 3);
+    a[0] = NaN;
+    a[99] = Infinity;
+    a[51] = -Infinity; // odd: outside the even-strided view below
+    expect(answer(b, [view(b, a, [98], [1], 1)])).toBe(false); // covers 51
+    expect(answer(b, [view(b, a, [49], [1], 1)])).toBe(true); // 1..49
+    expect(answer(b, [view(b, a, [7, 7], [14, 2], 2)])).toBe(true); // even offsets 2..98
+    expect(answer(b, [view(b, a, [7, 7], [2, 14], 2)])).toBe(true); // the same, transposed
+    expect(answer(b, [view(b, a, [7, 7], [14, 2], 1)])).toBe(false); // odd offsets: 51 = 1 + 14 * 3 + 2 * 4
+    expect(answer(b, [view(b, a, [7, 7], [2, 14], 1)])).toBe(false);
+    expect(answer(b, [view(b, a, [5, 9, 3], [0, 0, 0], 50)])).toBe(true); // one finite value broadcast
+    expect(answer(b, [view(b, a, [5, 9, 3], [0, 1, 0], 45)])).toBe(false); // 45..53 broadcast: holds 51
+    expect(answer(b, [view(b, a, [0], [1], 0)])).toBe(true); // empty, at a NaN
+  });
+
+  it('lists: any bad tensor among many, dtypes, empty lists', () => {
+    const good = Array.from({ length: 40 }, (_, i) => view(b, finite(1 + 37 * i, i), [1 + 37 * i]));
+    expect(answer(b, good)).toBe(true);
+    expect(answer(b, [])).toBe(true);
+    for (const at of [0, 17, 40]) {
+      const bad = finite(33, 99);
+      bad[32] = NaN;
+      const list = [...good];
+      list.splice(at, 0, view(b, bad, [33]));
+      expect(answer(b, list), `bad tensor at ${at}`).toBe(false);
+    }
+    expect(answer(b, [view(b, Float64Array.of(1e300, -1e300, 5e-324), [3])])).toBe(true);
+    expect(answer(b, [view(b, Float64Array.of(1, Infinity), [2])])).toBe(false);
+    expect(answer(b, [...good, view(b, Float64Array.of(NaN), [1])])).toBe(false);
+    expect(answer(b, [view(b, Int32Array.of(0, -1, 2 ** 31 - 1), [3]), ...good])).toBe(true);
+  });
+});
+
+describe('vg.allFinite: the kernel and the composition agree on every backend', () => {
+  registerBackend('gpu-cpu-all-finite', gpuCpuBackend);
+  afterAll(() => vg.setBackend('wasm'));
+
+  /** [tensors, expected] cases built on the current backend. */
+  function cases(): [vg.Tensor[], boolean][] {
+    const a = finite(1000, 5);
+    const bad = a.slice();
+    bad[777] = NaN;
+    const window = vg.tensor(bad).reshape([10, 100]).narrow(1, 0, 50); // row 7's NaN sits at column 77: outside
+    return [
+      [[vg.tensor(a)], true],
+      [[vg.tensor(bad)], false],
+      [[vg.tensor(a), vg.tensor(bad).reshape([10, 10, 10]).transpose(0, 2)], false],
+      [[window], true],
+      [[vg.tensor(bad).reshape([10, 100]).narrow(1, 50, 50)], false],
+      [[vg.tensor([Infinity]).reshape([]), vg.tensor(a)], false],
+      [[vg.tensor(2.5).expand([3, 4])], true],
+      [[vg.tensor([1, 2], { dtype: 'int32' }), vg.tensor([1, 0]).gt(0)], true],
+      [[vg.tensor([1e300, -Infinity], { dtype: 'float64' })], false],
+      [[vg.tensor([1e300], { dtype: 'float64' }), vg.zeros([0, 3])], true],
+      [[vg.tensor([1e300], { dtype: 'float64' }), vg.tensor(bad)], false],
+      [[], true],
+    ];
+  }
+
+  function answers(): boolean[] {
+    return cases().map(([ts, want], i) => {
+      const r = vg.allFinite(ts);
+      expect(r.dtype, `case ${i}`).toBe('bool');
+      expect(r.shape, `case ${i}`).toEqual([]);
+      const got = r.item() === 1;
+      expect(got, `case ${i}`).toBe(want);
+      return got;
+    });
+  }
+
+  it.each(['js', 'wasm', 'gpu-cpu-all-finite'])('%s', async (name) => {
+    await vg.setBackend(name);
+    const be = currentBackend() as unknown as Record<string, unknown>;
+    expect(typeof be.allFinite === 'function').toBe(KERNEL.includes(name));
+    const fused = answers();
+    be.allFinite = undefined; // the composition
+    try {
+      expect(answers()).toEqual(fused);
+    } finally {
+      delete be.allFinite;
+    }
+    expect(vg.allFinite(vg.tensor([1, NaN])).item()).toBe(0); // one tensor, not a list
+  });
+
+  it('a clear error for what is not a tensor; no gradient', async () => {
+    await vg.setBackend('wasm');
+    expect(() => vg.allFinite([vg.tensor([1]), 3 as unknown as vg.Tensor])).toThrow(/allFinite: tensor 1 must be a Tensor, got number/);
+    const x = vg.tensor([1, 2]).requiresGrad_();
+    expect(vg.allFinite([x]).requiresGrad).toBe(false);
+  });
+});
