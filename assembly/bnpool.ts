@@ -2,7 +2,7 @@
 // stride 2 with no padding on planes of even height and width (the others take the general path:
 // bnForward, maxPool2d, maxPool2dBackward, bnBackward in turn). Bit-identical to that path:
 //
-// Forward: per four windows, the two input rows are normalised (bnForward's f64 operations),
+// Forward: per four windows, the two input rows are normalised (bnForward's f32 operations),
 // rectified and pooled (maxWindows, as maxPool2d) in registers: only the pooled values and the
 // argmax indices are written, never the full-size activation.
 //
@@ -16,12 +16,9 @@
 // buffer's trips to memory. The indices must be the forward's (each inside its window): a channel
 // where one is not gets bad[ch] = 1, and the driver takes the general path.
 
-import { bnBackwardRuns, hi2, lo2, mulStep4, relu4, to4 } from './norm';
+import { affine4 as affine, bnBackwardRuns, bnScale, bnShift, mulStep4, relu4 } from './norm';
 import { maxWindows, storeLanes, windowStarts } from './pool';
 
-@inline function affine(v: v128, sc: v128, sh: v128): v128 {
-  return to4(f64x2.add(f64x2.mul(lo2(v), sc), sh), f64x2.add(f64x2.mul(hi2(v), sc), sh));
-}
 @inline function evens(a: v128, b: v128): v128 { return v128.shuffle<f32>(a, b, 0, 2, 4, 6); }
 @inline function odds(a: v128, b: v128): v128 { return v128.shuffle<f32>(a, b, 1, 3, 5, 7); }
 
@@ -42,9 +39,8 @@ export function bnReluMaxPool2x2(x: usize, out: usize, indices: usize, n: i32, c
   const oh = h >> 1, ow = w >> 1, s = h * w, S = oh * ow;
   for (let ch = 0; ch < c; ch++) {
     const k = <usize>ch << 2;
-    const scale = <f64>load<f32>(invstd + k) * <f64>load<f32>(wt + k);
-    const shift = <f64>load<f32>(b + k) - <f64>load<f32>(mean + k) * scale;
-    const sc = f64x2.splat(scale), sh = f64x2.splat(shift);
+    const scale = bnScale(invstd + k, wt + k);
+    const sc = f32x4.splat(scale), sh = f32x4.splat(bnShift(b + k, mean + k, scale));
     for (let i = 0; i < n; i++) {
       const run = <usize>(i * ct + ch);
       const xp = x + ((run * s) << 2);
@@ -85,9 +81,8 @@ export function bnReluMaxPool2x2Backward(dy: usize, indices: usize, x: usize, dx
   const oh = h >> 1, ow = w >> 1, s = h * w, S = oh * ow;
   for (let ch = 0; ch < c; ch++) {
     const k = <usize>ch << 2;
-    const scale = <f64>load<f32>(invstd + k) * <f64>load<f32>(wt + k);
-    const shift = <f64>load<f32>(bias + k) - <f64>load<f32>(mean + k) * scale;
-    const sc = f64x2.splat(scale), sh = f64x2.splat(shift);
+    const scale = bnScale(invstd + k, wt + k);
+    const sc = f32x4.splat(scale), sh = f32x4.splat(bnShift(bias + k, mean + k, scale));
     let invalid = i32x4.splat(0);
     const wB = i32x4.splat(w), wB1 = i32x4.splat(w + 1);
     // the channel's masked gradient at every position: (0 + dy) * step(y) at each window's argmax

@@ -1,12 +1,17 @@
-// Batch-norm kernels and sum reductions over contiguous float32 data, accumulating in float64
-// like the js reference (src/backend/js/norm.ts, reduce.ts).
+// Batch-norm kernels and sum reductions over contiguous float32 data. Batch norm's precision
+// contract is the js reference's (src/backend/js/norm.ts, which states the formulas): PyTorch's
+// CPU choice, reductions in float64 and the elementwise passes in float32.
 //
-// Precision choice: every sum is carried in f64 (two f64x2 accumulators per run, four lanes of
-// partial sums), so the result differs from the reference's sequential f64 sum only by the
-// reordering of f64 additions: a relative error of about n * 2^-53 of sum|x|, far below one f32
-// ulp for the sizes here (<= 2^24 terms), i.e. after rounding to f32 the results agree with the
-// reference exactly or within 1 ulp. The elementwise passes (normalise, dx) also compute in f64
-// in the reference's order, so they round to the same f32 values.
+// Sums: every sum is carried in f64 (two f64x2 accumulators per run, four lanes of partial
+// sums), so the result differs from the reference's sequential f64 sum only by the reordering of
+// f64 additions: a relative error of about n * 2^-53 of sum|x|, far below one f32 ulp for the
+// sizes here (<= 2^24 terms), i.e. after rounding to f32 the results agree with the reference
+// exactly or within 1 ulp.
+//
+// Elementwise passes (normalise; the ReLU mask's recomputed y; dx): f32x4 operations, each
+// rounded (no fused multiply-add), with per-channel f32 coefficients: y = x * scale + shift, and
+// dx = dy * k + ((x - mean) * a + c) where a and c come from the f64 sums (rounded once). Given
+// the same coefficients these are the reference's Math.fround steps exactly.
 //
 // Layout: x is [n, ct, s]; each (image, channel) pair owns a run of s consecutive floats. A call
 // covers c consecutive channels of the ct (pointers at the first one), so that the thread pool
@@ -22,9 +27,6 @@
 }
 @inline export function to4(a: v128, b: v128): v128 {
   return v128.shuffle<f32>(f32x4.demote_f64x2_zero(a), f32x4.demote_f64x2_zero(b), 0, 1, 4, 5);
-}
-@inline function st4(p: usize, a: v128, b: v128): void {
-  v128.store(p, to4(a, b));
 }
 /** relu in f32, as unaryF32's RELU: v where v > 0 or v is NaN, else +0. */
 @inline export function relu4(v: v128): v128 {
@@ -113,10 +115,25 @@ export function bnStats(x: usize, n: i32, c: i32, s: i32, mean: usize, variance:
   }
 }
 
+/** y = x * scale + shift: an f32 product, then an f32 sum (sc, sh: the channel's splats). */
+@inline export function affine4(v: v128, sc: v128, sh: v128): v128 { return f32x4.add(f32x4.mul(v, sc), sh); }
+/** The forward's per-channel scale = invstd * w (f32, as PyTorch's; pointers at the channel). */
+@inline export function bnScale(invstd: usize, w: usize): f32 { return load<f32>(invstd) * load<f32>(w); }
+/** Its shift = b - mean * scale (f32). */
+@inline export function bnShift(b: usize, mean: usize, scale: f32): f32 { return load<f32>(b) - load<f32>(mean) * scale; }
+/** dx = dy * k + ((x - mean) * a + c), five f32 roundings (splats of the channel's coefficients). */
+@inline function dx4(d: v128, v: v128, k: v128, m: v128, a: v128, c: v128): v128 {
+  return f32x4.add(f32x4.mul(d, k), f32x4.add(f32x4.mul(f32x4.sub(v, m), a), c));
+}
+@inline function dx1(d: f32, v: f32, k: f32, m: f32, a: f32, c: f32): f32 { return d * k + ((v - m) * a + c); }
+/** The backward's a = -(invstd * w) * invstd * (dweight / count) (f64 from the f64 sum, rounded once). */
+@inline function coefA(invstd: f32, w: f32, sumDyXhat: f64, count: f64): f32 { return <f32>(-(<f64>invstd * <f64>w) * <f64>invstd * (sumDyXhat / count)); }
+/** Its c = -(invstd * w) * dbias / count. */
+@inline function coefC(invstd: f32, w: f32, sumDy: f64, count: f64): f32 { return <f32>(-(<f64>invstd * <f64>w) * (sumDy / count)); }
+
 /**
- * y = x * scale + shift per channel, with scale = invstd * w and shift = b - mean * scale in f64
- * (f32[c] inputs). relu != 0: y = relu(that), applied to the rounded f32 value (bit-identical to
- * bnForward followed by unaryF32 RELU).
+ * y = x * scale + shift per channel (f32[c] inputs; bnScale, bnShift). relu != 0: y = relu(that)
+ * (bit-identical to bnForward followed by unaryF32 RELU).
  */
 export function bnForward(x: usize, y: usize, n: i32, c: i32, s: i32, mean: usize, invstd: usize, w: usize, b: usize, relu: i32, ct: i32): void {
   if (s == 1) { bnForwardRows(x, y, n, c, mean, invstd, w, b, relu, ct); return; }
@@ -124,18 +141,16 @@ export function bnForward(x: usize, y: usize, n: i32, c: i32, s: i32, mean: usiz
     for (let ch = 0; ch < c; ch++) {
       const o = (<usize>(i * ct + ch) * s) << 2;
       const k = <usize>ch << 2;
-      const scale = <f64>load<f32>(invstd + k) * <f64>load<f32>(w + k);
-      const shift = <f64>load<f32>(b + k) - <f64>load<f32>(mean + k) * scale;
-      const sc = f64x2.splat(scale), sh = f64x2.splat(shift);
+      const scale = bnScale(invstd + k, w + k), shift = bnShift(b + k, mean + k, scale);
+      const sc = f32x4.splat(scale), sh = f32x4.splat(shift);
       let j = 0;
       for (; j + 4 <= s; j += 4) {
-        const v = v128.load(x + o + (<usize>j << 2));
-        const r = to4(f64x2.add(f64x2.mul(lo2(v), sc), sh), f64x2.add(f64x2.mul(hi2(v), sc), sh));
+        const r = affine4(v128.load(x + o + (<usize>j << 2)), sc, sh);
         v128.store(y + o + (<usize>j << 2), relu ? relu4(r) : r);
       }
       for (; j < s; j++) {
         const q = o + (<usize>j << 2);
-        const r = <f32>(<f64>load<f32>(x + q) * scale + shift);
+        const r = load<f32>(x + q) * scale + shift;
         store<f32>(y + q, relu ? relu1(r) : r);
       }
     }
@@ -143,13 +158,14 @@ export function bnForward(x: usize, y: usize, n: i32, c: i32, s: i32, mean: usiz
 }
 
 /**
- * Batch-norm backward. sumDy, sumDyXhat: f64[c] outputs (= dbias, dweight). With batchStats,
- * dx = k * (dy - mean(dy) - xhat * mean(dy * xhat)), k = invstd * w; otherwise dx = dy * k.
+ * Batch-norm backward. sumDy, sumDyXhat: f64[c] outputs (= dbias, dweight: sum(dy) and
+ * sum(dy * (x - mean)) * invstd). With batchStats, dx = dy * k + ((x - mean) * a + c) (dx4);
+ * otherwise dx = dy * k. k = bnScale.
  * reluBias != 0 (BatchNorm followed by ReLU; reluBias = the BN's bias b, f32[c]): the first pass
- * recomputes the forward's output y = x * scale + shift exactly as bnForward does (same f64
- * operations, same rounding), replaces dy in place by dy * step(y) (the same f32 product as
- * binaryF32's MUL_POS: the ReLU gradient) and the second pass reads that, so the result is
- * bit-identical to mulStep followed by this kernel, without reading a mask from memory.
+ * recomputes the forward's output y = x * scale + shift exactly as bnForward does, replaces dy
+ * in place by dy * step(y) (the same f32 product as binaryF32's MUL_POS: the ReLU gradient) and
+ * the second pass reads that, so the result is bit-identical to mulStep followed by this kernel,
+ * without reading a mask from memory.
  */
 export function bnBackward(dy: usize, x: usize, dx: usize, n: i32, c: i32, s: i32, mean: usize, invstd: usize, w: usize,
   batchStats: i32, sumDy: usize, sumDyXhat: usize, reluBias: usize, ct: i32): void {
@@ -165,78 +181,73 @@ export function bnBackwardRuns(dy: usize, dct: i32, x: usize, dx: usize, n: i32,
   for (let i = 0; i < n; i++) {
     for (let ch = 0; ch < c; ch++) {
       const o = (<usize>(i * ct + ch) * s) << 2, od = dy + ((<usize>(i * dct + ch) * s) << 2);
-      const mu = <f64>load<f32>(mean + (<usize>ch << 2));
-      const is = <f64>load<f32>(invstd + (<usize>ch << 2));
-      const m2 = f64x2.splat(mu), i2 = f64x2.splat(is);
+      const k = <usize>ch << 2;
+      const mu = <f64>load<f32>(mean + k);
+      const m2 = f64x2.splat(mu);
       // the forward's per-channel affine, as bnForward computes it (only used with reluBias)
-      const scale = is * <f64>load<f32>(w + (<usize>ch << 2));
-      const shift = reluBias ? <f64>load<f32>(reluBias + (<usize>ch << 2)) - mu * scale : 0;
-      const sc = f64x2.splat(scale), sh = f64x2.splat(shift);
+      const scale = bnScale(invstd + k, w + k);
+      const shift = reluBias ? bnShift(reluBias + k, mean + k, scale) : 0;
+      const sc = f32x4.splat(scale), sh = f32x4.splat(shift);
       let a0 = f64x2.splat(0), a1 = f64x2.splat(0), b0 = f64x2.splat(0), b1 = f64x2.splat(0);
       let j = 0;
       for (; j + 4 <= s; j += 4) {
         let d = v128.load(od + (<usize>j << 2));
         const v = v128.load(x + o + (<usize>j << 2));
         if (reluBias) {
-          d = mulStep4(d, to4(f64x2.add(f64x2.mul(lo2(v), sc), sh), f64x2.add(f64x2.mul(hi2(v), sc), sh)));
+          d = mulStep4(d, affine4(v, sc, sh));
           v128.store(od + (<usize>j << 2), d);
         }
         const d0 = lo2(d), d1 = hi2(d);
         a0 = f64x2.add(a0, d0);
         a1 = f64x2.add(a1, d1);
-        b0 = f64x2.add(b0, f64x2.mul(f64x2.mul(d0, f64x2.sub(lo2(v), m2)), i2));
-        b1 = f64x2.add(b1, f64x2.mul(f64x2.mul(d1, f64x2.sub(hi2(v), m2)), i2));
+        b0 = f64x2.add(b0, f64x2.mul(d0, f64x2.sub(lo2(v), m2)));
+        b1 = f64x2.add(b1, f64x2.mul(d1, f64x2.sub(hi2(v), m2)));
       }
       let ra = hsum(a0, a1), rb = hsum(b0, b1);
       for (; j < s; j++) {
         const q = o + (<usize>j << 2);
         let d32 = load<f32>(od + (<usize>j << 2));
         if (reluBias) {
-          d32 = mulStep1(d32, <f32>(<f64>load<f32>(x + q) * scale + shift));
+          d32 = mulStep1(d32, load<f32>(x + q) * scale + shift);
           store<f32>(od + (<usize>j << 2), d32);
         }
         const d = <f64>d32;
         ra += d;
-        rb += d * (<f64>load<f32>(x + q) - mu) * is;
+        rb += d * (<f64>load<f32>(x + q) - mu);
       }
       const qa = sumDy + (<usize>ch << 3), qb = sumDyXhat + (<usize>ch << 3);
       store<f64>(qa, load<f64>(qa) + ra);
       store<f64>(qb, load<f64>(qb) + rb);
     }
   }
+  for (let ch = 0; ch < c; ch++) {
+    const qb = sumDyXhat + (<usize>ch << 3);
+    store<f64>(qb, load<f64>(qb) * <f64>load<f32>(invstd + (<usize>ch << 2)));
+  }
   const count = <f64>n * <f64>s;
   for (let i = 0; i < n; i++) {
     for (let ch = 0; ch < c; ch++) {
       const o = (<usize>(i * ct + ch) * s) << 2, od = dy + ((<usize>(i * dct + ch) * s) << 2);
-      const mu = <f64>load<f32>(mean + (<usize>ch << 2));
-      const is = <f64>load<f32>(invstd + (<usize>ch << 2));
-      const k = is * <f64>load<f32>(w + (<usize>ch << 2));
-      const k2 = f64x2.splat(k);
+      const k = <usize>ch << 2;
+      const is = load<f32>(invstd + k), wc = load<f32>(w + k), scale = is * wc;
+      const k4 = f32x4.splat(scale);
       let j = 0;
       if (!batchStats) {
-        for (; j + 4 <= s; j += 4) {
-          const d = v128.load(od + (<usize>j << 2));
-          st4(dx + o + (<usize>j << 2), f64x2.mul(lo2(d), k2), f64x2.mul(hi2(d), k2));
-        }
-        for (; j < s; j++) {
-          const q = o + (<usize>j << 2);
-          store<f32>(dx + q, <f32>(<f64>load<f32>(od + (<usize>j << 2)) * k));
-        }
+        for (; j + 4 <= s; j += 4) v128.store(dx + o + (<usize>j << 2), f32x4.mul(v128.load(od + (<usize>j << 2)), k4));
+        for (; j < s; j++) store<f32>(dx + o + (<usize>j << 2), load<f32>(od + (<usize>j << 2)) * scale);
         continue;
       }
-      const mDy = load<f64>(sumDy + (<usize>ch << 3)) / count;
-      const mDyXhat = load<f64>(sumDyXhat + (<usize>ch << 3)) / count;
-      const m2 = f64x2.splat(mu), i2 = f64x2.splat(is), md = f64x2.splat(mDy), mx = f64x2.splat(mDyXhat);
+      const mu = load<f32>(mean + k);
+      const a = coefA(is, wc, load<f64>(sumDyXhat + (<usize>ch << 3)), count);
+      const cc = coefC(is, wc, load<f64>(sumDy + (<usize>ch << 3)), count);
+      const m4 = f32x4.splat(mu), a4 = f32x4.splat(a), c4 = f32x4.splat(cc);
       for (; j + 4 <= s; j += 4) {
-        const d = v128.load(od + (<usize>j << 2));
-        const v = v128.load(x + o + (<usize>j << 2));
-        const r0 = f64x2.mul(k2, f64x2.sub(f64x2.sub(lo2(d), md), f64x2.mul(f64x2.mul(f64x2.sub(lo2(v), m2), i2), mx)));
-        const r1 = f64x2.mul(k2, f64x2.sub(f64x2.sub(hi2(d), md), f64x2.mul(f64x2.mul(f64x2.sub(hi2(v), m2), i2), mx)));
-        st4(dx + o + (<usize>j << 2), r0, r1);
+        const q = <usize>j << 2;
+        v128.store(dx + o + q, dx4(v128.load(od + q), v128.load(x + o + q), k4, m4, a4, c4));
       }
       for (; j < s; j++) {
-        const q = o + (<usize>j << 2);
-        store<f32>(dx + q, <f32>(k * (<f64>load<f32>(od + (<usize>j << 2)) - mDy - (<f64>load<f32>(x + q) - mu) * is * mDyXhat)));
+        const q = <usize>j << 2;
+        store<f32>(dx + o + q, dx1(load<f32>(od + q), load<f32>(x + o + q), scale, mu, a, cc));
       }
     }
   }
@@ -245,14 +256,15 @@ export function bnBackwardRuns(dy: usize, dct: i32, x: usize, dx: usize, n: i32,
 // ---- s == 1 ([n, c] input, BatchNorm1d): rows of c channels, vectorised across channels.
 //
 // The general loops above work per (image, channel) run of s floats; with s = 1 each run is one
-// float and all the per-run setup is paid per element. These loops take two channels per f64x2
-// instead, doing per element the very same f64 operations in the same order, and summing over
+// float and all the per-run setup is paid per element. These loops take several channels per
+// vector instead (the statistics two per f64x2, row by row; the forward and backward a column of
+// four channels at a time, its coefficients computed once and its sums held in registers), doing
+// per element the very same operations in the same order, and summing over
 // images sequentially as the general loops do (there each run's partial sum is 0 + term, equal
 // to the term: adding +-0 to a sum that starts at +0 never changes it), so the results are
 // bit-identical to the general path.
 
 @inline function ld2(p: usize): v128 { return f64x2.promote_low_f32x4(v128.load64_zero(p)); }
-@inline function st2(p: usize, v: v128): void { v128.store64_lane(p, f32x4.demote_f64x2_zero(v), 0); }
 
 function bnStatsRows(x: usize, n: i32, c: i32, mean: usize, variance: usize, ct: i32): void {
   const count = <f64>n;
@@ -295,93 +307,94 @@ function bnStatsRows(x: usize, n: i32, c: i32, mean: usize, variance: usize, ct:
 }
 
 function bnForwardRows(x: usize, y: usize, n: i32, c: i32, mean: usize, invstd: usize, w: usize, b: usize, relu: i32, ct: i32): void {
-  for (let i = 0; i < n; i++) {
-    const o = (<usize>i * ct) << 2;
-    let ch = 0;
-    for (; ch + 2 <= c; ch += 2) {
-      const k = <usize>ch << 2;
-      const scale = f64x2.mul(ld2(invstd + k), ld2(w + k));
-      const shift = f64x2.sub(ld2(b + k), f64x2.mul(ld2(mean + k), scale));
-      const r = f32x4.demote_f64x2_zero(f64x2.add(f64x2.mul(ld2(x + o + k), scale), shift));
-      v128.store64_lane(y + o + k, relu ? relu4(r) : r, 0);
+  const row = <usize>ct << 2;
+  let ch = 0;
+  for (; ch + 4 <= c; ch += 4) {
+    const k = <usize>ch << 2;
+    const sc = f32x4.mul(v128.load(invstd + k), v128.load(w + k));
+    const sh = f32x4.sub(v128.load(b + k), f32x4.mul(v128.load(mean + k), sc));
+    for (let i = 0, q = k; i < n; i++, q += row) {
+      const r = affine4(v128.load(x + q), sc, sh);
+      v128.store(y + q, relu ? relu4(r) : r);
     }
-    for (; ch < c; ch++) {
-      const k = <usize>ch << 2;
-      const scale = <f64>load<f32>(invstd + k) * <f64>load<f32>(w + k);
-      const shift = <f64>load<f32>(b + k) - <f64>load<f32>(mean + k) * scale;
-      const r = <f32>(<f64>load<f32>(x + o + k) * scale + shift);
-      store<f32>(y + o + k, relu ? relu1(r) : r);
+  }
+  for (; ch < c; ch++) {
+    const k = <usize>ch << 2;
+    const scale = bnScale(invstd + k, w + k), shift = bnShift(b + k, mean + k, scale);
+    for (let i = 0, q = k; i < n; i++, q += row) {
+      const r = load<f32>(x + q) * scale + shift;
+      store<f32>(y + q, relu ? relu1(r) : r);
     }
   }
 }
 
 function bnBackwardRows(dy: usize, x: usize, dx: usize, n: i32, c: i32, mean: usize, invstd: usize, w: usize,
   batchStats: i32, sumDy: usize, sumDyXhat: usize, reluBias: usize, ct: i32): void {
-  memory.fill(sumDy, 0, <usize>c << 3);
-  memory.fill(sumDyXhat, 0, <usize>c << 3);
-  for (let i = 0; i < n; i++) {
-    const o = (<usize>i * ct) << 2;
-    let ch = 0;
-    for (; ch + 2 <= c; ch += 2) {
-      const k = <usize>ch << 2;
-      let d4 = v128.load64_zero(dy + o + k);
-      if (reluBias) {
-        const scale = f64x2.mul(ld2(invstd + k), ld2(w + k));
-        const shift = f64x2.sub(ld2(reluBias + k), f64x2.mul(ld2(mean + k), scale));
-        d4 = mulStep4(d4, f32x4.demote_f64x2_zero(f64x2.add(f64x2.mul(ld2(x + o + k), scale), shift)));
-        v128.store64_lane(dy + o + k, d4, 0);
-      }
-      const d = f64x2.promote_low_f32x4(d4);
-      const qa = sumDy + (<usize>ch << 3), qb = sumDyXhat + (<usize>ch << 3);
-      v128.store(qa, f64x2.add(v128.load(qa), d));
-      v128.store(qb, f64x2.add(v128.load(qb), f64x2.mul(f64x2.mul(d, f64x2.sub(ld2(x + o + k), ld2(mean + k))), ld2(invstd + k))));
-    }
-    for (; ch < c; ch++) {
-      const k = <usize>ch << 2;
-      let d32 = load<f32>(dy + o + k);
-      if (reluBias) {
-        const scale = <f64>load<f32>(invstd + k) * <f64>load<f32>(w + k);
-        const shift = <f64>load<f32>(reluBias + k) - <f64>load<f32>(mean + k) * scale;
-        d32 = mulStep1(d32, <f32>(<f64>load<f32>(x + o + k) * scale + shift));
-        store<f32>(dy + o + k, d32);
-      }
-      const d = <f64>d32;
-      const qa = sumDy + (<usize>ch << 3), qb = sumDyXhat + (<usize>ch << 3);
-      store<f64>(qa, load<f64>(qa) + d);
-      store<f64>(qb, load<f64>(qb) + d * (<f64>load<f32>(x + o + k) - <f64>load<f32>(mean + k)) * <f64>load<f32>(invstd + k));
-    }
-  }
+  const row = <usize>ct << 2;
   const count = <f64>n;
-  const cnt2 = f64x2.splat(count);
-  for (let i = 0; i < n; i++) {
-    const o = (<usize>i * ct) << 2;
-    let ch = 0;
-    for (; ch + 2 <= c; ch += 2) {
-      const k = <usize>ch << 2;
-      const d = ld2(dy + o + k);
-      const is = ld2(invstd + k);
-      const kk = f64x2.mul(is, ld2(w + k));
-      if (!batchStats) {
-        st2(dx + o + k, f64x2.mul(d, kk));
-        continue;
+  let ch = 0;
+  for (; ch + 4 <= c; ch += 4) {
+    const k = <usize>ch << 2, k8 = <usize>ch << 3;
+    const m4 = v128.load(mean + k), is4 = v128.load(invstd + k), w4 = v128.load(w + k);
+    const ml = lo2(m4), mh = hi2(m4);
+    const sc = f32x4.mul(is4, w4);
+    const sh = reluBias ? f32x4.sub(v128.load(reluBias + k), f32x4.mul(m4, sc)) : f32x4.splat(0);
+    let a0 = f64x2.splat(0), a1 = f64x2.splat(0), b0 = f64x2.splat(0), b1 = f64x2.splat(0);
+    for (let i = 0, q = k; i < n; i++, q += row) {
+      let d = v128.load(dy + q);
+      const v = v128.load(x + q);
+      if (reluBias) {
+        d = mulStep4(d, affine4(v, sc, sh));
+        v128.store(dy + q, d);
       }
-      const md = f64x2.div(v128.load(sumDy + (<usize>ch << 3)), cnt2);
-      const mx = f64x2.div(v128.load(sumDyXhat + (<usize>ch << 3)), cnt2);
-      st2(dx + o + k, f64x2.mul(kk, f64x2.sub(f64x2.sub(d, md), f64x2.mul(f64x2.mul(f64x2.sub(ld2(x + o + k), ld2(mean + k)), is), mx))));
+      const d0 = lo2(d), d1 = hi2(d);
+      a0 = f64x2.add(a0, d0);
+      a1 = f64x2.add(a1, d1);
+      b0 = f64x2.add(b0, f64x2.mul(d0, f64x2.sub(lo2(v), ml)));
+      b1 = f64x2.add(b1, f64x2.mul(d1, f64x2.sub(hi2(v), mh)));
     }
-    for (; ch < c; ch++) {
-      const k = <usize>ch << 2;
-      const d = load<f32>(dy + o + k);
-      const is = <f64>load<f32>(invstd + k);
-      const kk = is * <f64>load<f32>(w + k);
-      if (!batchStats) {
-        store<f32>(dx + o + k, <f32>(<f64>d * kk));
-        continue;
+    b0 = f64x2.mul(b0, lo2(is4));
+    b1 = f64x2.mul(b1, hi2(is4)); // sum(dy * (x - mean)) * invstd
+    v128.store(sumDy + k8, a0);
+    v128.store(sumDy + k8, a1, 16);
+    v128.store(sumDyXhat + k8, b0);
+    v128.store(sumDyXhat + k8, b1, 16);
+    if (!batchStats) {
+      for (let i = 0, q = k; i < n; i++, q += row) v128.store(dx + q, f32x4.mul(v128.load(dy + q), sc));
+      continue;
+    }
+    // coefA and coefC, two channels per f64x2
+    const cnt = f64x2.splat(count);
+    const il = lo2(is4), ih = hi2(is4);
+    const kl = f64x2.neg(f64x2.mul(il, lo2(w4))), kh = f64x2.neg(f64x2.mul(ih, hi2(w4)));
+    const a4 = to4(f64x2.mul(f64x2.mul(kl, il), f64x2.div(b0, cnt)), f64x2.mul(f64x2.mul(kh, ih), f64x2.div(b1, cnt)));
+    const c4 = to4(f64x2.mul(kl, f64x2.div(a0, cnt)), f64x2.mul(kh, f64x2.div(a1, cnt)));
+    for (let i = 0, q = k; i < n; i++, q += row) v128.store(dx + q, dx4(v128.load(dy + q), v128.load(x + q), sc, m4, a4, c4));
+  }
+  for (; ch < c; ch++) {
+    const k = <usize>ch << 2;
+    const mu = load<f32>(mean + k), is = load<f32>(invstd + k), wc = load<f32>(w + k);
+    const scale = is * wc;
+    const shift = reluBias ? bnShift(reluBias + k, mean + k, scale) : 0;
+    let ra: f64 = 0, rb: f64 = 0;
+    for (let i = 0, q = k; i < n; i++, q += row) {
+      let d32 = load<f32>(dy + q);
+      if (reluBias) {
+        d32 = mulStep1(d32, load<f32>(x + q) * scale + shift);
+        store<f32>(dy + q, d32);
       }
-      const mDy = load<f64>(sumDy + (<usize>ch << 3)) / count;
-      const mDyXhat = load<f64>(sumDyXhat + (<usize>ch << 3)) / count;
-      store<f32>(dx + o + k, <f32>(kk * (<f64>d - mDy - (<f64>load<f32>(x + o + k) - <f64>load<f32>(mean + k)) * is * mDyXhat)));
+      ra += <f64>d32;
+      rb += <f64>d32 * (<f64>load<f32>(x + q) - <f64>mu);
     }
+    rb *= <f64>is;
+    store<f64>(sumDy + (<usize>ch << 3), ra);
+    store<f64>(sumDyXhat + (<usize>ch << 3), rb);
+    if (!batchStats) {
+      for (let i = 0, q = k; i < n; i++, q += row) store<f32>(dx + q, load<f32>(dy + q) * scale);
+      continue;
+    }
+    const a = coefA(is, wc, rb, count), cc = coefC(is, wc, ra, count);
+    for (let i = 0, q = k; i < n; i++, q += row) store<f32>(dx + q, dx1(load<f32>(dy + q), load<f32>(x + q), scale, mu, a, cc));
   }
 }
 

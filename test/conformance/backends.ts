@@ -70,6 +70,15 @@ export function expectClose(got: ArrayLike<number>, want: ArrayLike<number>, bou
   }
 }
 
+/** Same bits, or both NaN (Object.is tells -0 from +0). */
+export function expectBits(got: ArrayLike<number>, want: ArrayLike<number>): void {
+  if (got.length !== want.length) throw new Error(`length ${got.length} != ${want.length}`);
+  for (let i = 0; i < want.length; i++) {
+    const g = got[i]!, w = want[i]!;
+    if (!(Object.is(g, w) || (g !== g && w !== w))) throw new Error(`element ${i}: got ${g}, want ${w}`);
+  }
+}
+
 export function expectExact(got: ArrayLike<number>, want: ArrayLike<number>): void {
   if (got.length !== want.length) throw new Error(`length ${got.length} != ${want.length}`);
   for (let i = 0; i < want.length; i++) {

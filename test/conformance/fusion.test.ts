@@ -16,19 +16,10 @@ import { afterAll, describe, expect, it } from 'vitest';
 import type { Backend, ChannelGeometry, Conv2dGeometry, Pool2dGeometry, Storage, View } from '../../src/backend/backend.js';
 import { currentBackend } from '../../src/backend/registry.js';
 import * as vg from '../../src/index.js';
-import { BACKENDS, BACKEND_NAMES, oracle, randomF32, rng } from './backends.js';
+import { BACKENDS, BACKEND_NAMES, expectBits, oracle, randomF32, rng } from './backends.js';
 import { createWasmBackendSync } from '../../src/backend/wasm/index.js';
 import { putGeo } from '../../src/backend/wasm/memory/staging.js';
 import { isPool2x2 } from '../../src/backend/wasm/fused.js';
-
-/** Same bits, or both NaN (Object.is tells -0 from +0). */
-function expectBits(got: ArrayLike<number>, want: ArrayLike<number>): void {
-  expect(got.length).toBe(want.length);
-  for (let i = 0; i < want.length; i++) {
-    const g = got[i]!, w = want[i]!;
-    if (!(Object.is(g, w) || (g !== g && w !== w))) throw new Error(`element ${i}: got ${g}, want ${w}`);
-  }
-}
 
 /**
  * Runs body while counting the calls of one of the backend's optional fused kernels (0 where

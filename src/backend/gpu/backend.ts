@@ -678,11 +678,12 @@ return s / ${this.divisorOf(g)};
     if (![x, mean, invstd, weight, bias].every(isF32)) {
       return this.onHost((h) => this.fromHost(this.ref.batchNormForward(h(x), h(mean), h(invstd), h(weight), h(bias), g)));
     }
+    // the reference's float32 steps (src/backend/js/norm.ts), each rounded as it rounds them
     const src = `function(X, M, Q, W, B) {
 ${this.channelOf(g)}
-const scale = Q[ch] * W[ch];
-const shift = B[ch] - M[ch] * scale;
-return X[this.thread.x] * scale + shift;
+const scale = Math.fround(Q[ch] * W[ch]);
+const shift = Math.fround(B[ch] - Math.fround(M[ch] * scale));
+return Math.fround(Math.fround(X[this.thread.x] * scale) + shift);
 }`;
     return this.kernel(src, g.n * g.c * g.s, [x, mean, invstd, weight, bias]);
   }
@@ -699,24 +700,30 @@ const ch = e1;`;
         return { dx: this.fromHost(r.dx), dweight: this.fromHost(r.dweight), dbias: this.fromHost(r.dbias) };
       });
     }
+    // the reference's formulas (src/backend/js/norm.ts): sums of dy and dy * (x - mean), invstd
+    // applied once; dx from float32 coefficients, each step rounded as the reference rounds it
     const n = g.n * g.c * g.s;
     const dbias = this.channelSum(g, 'const v = DY[k];', 'DY', [dy]);
-    const dweight = this.channelSum(g, 'const v = DY[k] * (X[k] - M[o]) * Q[o];', 'DY, X, M, Q', [dy, x, mean, invstd]);
+    const sxc = this.channelSum(g, 'const v = DY[k] * (X[k] - M[o]);', 'DY, X, M', [dy, x, mean]);
+    const sxhat = (ch: string): string => `(${sumAt(sxc, 'SX', ch, g.c)} * Q[${ch}])`;
+    const dweight = this.kernel(`function(SX, Q) {
+return ${sxhat('this.thread.x')};
+}`, g.c, [sxc.out, invstd]);
     const count = g.n * g.s;
     const dx = batchStats
       ? this.kernel(`function(DY, X, M, Q, W, SD, SX) {
 ${this.channelOf(g)}
-const q = Q[ch];
+const kk = Q[ch] * W[ch];
 const t = this.thread.x;
-const mDy = ${sumAt(dbias, 'SD', 'ch', g.c)} / ${lit(count)};
-const mDyXhat = ${sumAt(dweight, 'SX', 'ch', g.c)} / ${lit(count)};
-return q * W[ch] * (DY[t] - mDy - (X[t] - M[ch]) * q * mDyXhat);
-}`, n, [dy, x, mean, invstd, weight, dbias.out, dweight.out])
+const a = Math.fround(-kk * Q[ch] * (${sxhat('ch')} / ${lit(count)}));
+const c = Math.fround(-kk * (${sumAt(dbias, 'SD', 'ch', g.c)} / ${lit(count)}));
+return Math.fround(Math.fround(DY[t] * Math.fround(kk)) + Math.fround(Math.fround(Math.fround(X[t] - M[ch]) * a) + c));
+}`, n, [dy, x, mean, invstd, weight, dbias.out, sxc.out])
       : this.kernel(`function(DY, Q, W) {
 ${this.channelOf(g)}
-return DY[this.thread.x] * (Q[ch] * W[ch]);
+return Math.fround(DY[this.thread.x] * Math.fround(Q[ch] * W[ch]));
 }`, n, [dy, invstd, weight]);
-    return { dx, dweight: this.hi(dweight, g.c), dbias: this.hi(dbias, g.c) };
+    return { dx, dweight, dbias: this.hi(dbias, g.c) };
   }
 
   // ---------------------------------------------------------------- optimiser

@@ -1,8 +1,8 @@
 // Drivers of assembly/norm.ts' batch norm: statistics, forward (optionally with the ReLU fused
-// in) and backward (optionally with the ReLU gradient fused in), f64 accumulation and f64
-// elementwise arithmetic in the reference's order: results match the reference exactly or
-// within 1 f32 ulp. The ReLU fusions are bit-identical to the unfused composition
-// (test/conformance/fusion.test.ts). Each runs as a job of chunks of channels (every channel's
+// in) and backward (optionally with the ReLU gradient fused in), with the reference's precision
+// (src/backend/js/norm.ts): f64 sums, which match the reference's exactly or within 1 f32 ulp,
+// and the reference's f32 elementwise steps. The ReLU fusions are bit-identical to the unfused
+// composition (test/conformance/fusion.test.ts). Each runs as a job of chunks of channels (every channel's
 // sums run in one chunk, in the same order whatever the split), so the bits do not depend on the
 // thread count.
 
