@@ -14,14 +14,20 @@ import { hi2, lo2, to4 } from './norm';
 }
 @inline function madd1(a: f32, b: f32, c: f32): f32 { return <f32>(<f64>a * <f64>b + <f64>c); }
 
+/**
+ * The update of n floats in place; flag (i32) gets a value that is nonzero when some value it
+ * wrote (p, m or v) is NaN or +-Infinity, else 0 (elementwise.ts nonFinite's test, x - x, on
+ * the values in registers: no extra memory traffic).
+ */
 export function adamUpdate(
   p: usize, g: usize, m: usize, v: usize, n: i32,
   beta1: f32, oneMinusBeta1: f32, beta2: f32, oneMinusBeta2: f32,
-  negStepSize: f32, sqrtBc2: f32, eps: f32, mode: i32, decay: f32,
+  negStepSize: f32, sqrtBc2: f32, eps: f32, mode: i32, decay: f32, flag: usize,
 ): void {
   const b1 = f32x4.splat(beta1), b2 = f32x4.splat(beta2), ob2 = f32x4.splat(oneMinusBeta2);
   const ob1 = f64x2.splat(<f64>oneMinusBeta1), dc2 = f64x2.splat(<f64>decay);
   const ss = f32x4.splat(negStepSize), sb = f32x4.splat(sqrtBc2), ep = f32x4.splat(eps), dc = f32x4.splat(decay);
+  let bad = i32x4.splat(0);
   let i = 0;
   for (; i + 4 <= n; i += 4) {
     const o = <usize>i << 2;
@@ -31,10 +37,13 @@ export function adamUpdate(
     const mi = madd4(gi, ob1, ob1, f32x4.mul(v128.load(m + o), b1));
     const vi = madd4(f32x4.mul(ob2, gi), lo2(gi), hi2(gi), f32x4.mul(v128.load(v + o), b2));
     const d = f32x4.add(f32x4.div(f32x4.sqrt(vi), sb), ep);
+    const pn = f32x4.add(pi, f32x4.div(f32x4.mul(ss, mi), d));
     v128.store(m + o, mi);
     v128.store(v + o, vi);
-    v128.store(p + o, f32x4.add(pi, f32x4.div(f32x4.mul(ss, mi), d)));
+    v128.store(p + o, pn);
+    bad = v128.or(bad, v128.or(f32x4.sub(pn, pn), v128.or(f32x4.sub(mi, mi), f32x4.sub(vi, vi))));
   }
+  let r = <i32>v128.any_true(bad);
   for (; i < n; i++) {
     const o = <usize>i << 2;
     let gi = load<f32>(g + o), pi = load<f32>(p + o);
@@ -43,8 +52,11 @@ export function adamUpdate(
     const mi = madd1(gi, oneMinusBeta1, load<f32>(m + o) * beta1);
     const vi = madd1(oneMinusBeta2 * gi, gi, load<f32>(v + o) * beta2);
     const d = Mathf.sqrt(vi) / sqrtBc2 + eps;
+    const pn = pi + (negStepSize * mi) / d;
     store<f32>(m + o, mi);
     store<f32>(v + o, vi);
-    store<f32>(p + o, pi + (negStepSize * mi) / d);
+    store<f32>(p + o, pn);
+    r |= reinterpret<i32>(pn - pn) | reinterpret<i32>(mi - mi) | reinterpret<i32>(vi - vi);
   }
+  store<i32>(flag, r);
 }

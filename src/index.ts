@@ -28,7 +28,8 @@ export {
   floorDivide, remainder, isnan, isfinite, isinf, logicalNot, logicalAnd, logicalOr, logicalXor, maskedFill,
 } from './ops/elementwise.js';
 export { gather, indexSelect, scatterAdd } from './ops/indexing.js';
-export { sum, mean, max, min, argmax, argmin, variance, logsumexp, softmax, logSoftmax, allFinite } from './ops/reduce.js';
+export { sum, mean, max, min, argmax, argmin, variance, logsumexp, softmax, logSoftmax } from './ops/reduce.js';
+export { allFinite } from './ops/finite.js';
 export {
   reshape, view, permute, transpose, expand, broadcastTo, slice, narrow, select, squeeze, unsqueeze, flatten, unflatten,
   contiguous, clone, detach, to, cat, stack, split, chunk,

@@ -291,6 +291,10 @@ export interface Backend {
   batchNormReluMaxPoolBackward?(dy: Storage, indices: Storage, x: Storage, mean: Storage, invstd: Storage, weight: Storage, bias: Storage, g: ChannelGeometry, pool: Pool2dGeometry, batchStats: boolean): BatchNormGrads;
 
   // ---- optimiser update, in place on contiguous storages of equal size ----
-  /** One Adam (or AdamW) step in place on a parameter and its two moments. */
-  adamUpdate(param: Storage, grad: Storage, m: Storage, v: Storage, h: AdamHyper): void;
+  /**
+   * One Adam (or AdamW) step in place on a parameter and its two moments. A backend may return
+   * whether every value it wrote is finite (true lets vg.allFinite skip the three until they are
+   * written again); undefined where it does not check.
+   */
+  adamUpdate(param: Storage, grad: Storage, m: Storage, v: Storage, h: AdamHyper): boolean | void;
 }

@@ -5,6 +5,7 @@ import type { AdamHyper } from '../backend/backend.js';
 import { fmtShape, shapeEq } from '../shape.js';
 import type { Tensor } from '../tensor.js';
 import { backend } from './kernel.js';
+import { markFinite } from './finite.js';
 
 const whole = (t: Tensor): boolean => t.isContiguous() && t.offset === 0 && t.storage.size === t.numel;
 
@@ -20,11 +21,12 @@ export function adamUpdate_(param: Tensor, grad: Tensor, expAvg: Tensor, expAvgS
   expAvg._bumpVersion();
   expAvgSq._bumpVersion();
   if (whole(param)) {
-    backend().adamUpdate(param.storage, g.storage, expAvg.storage, expAvgSq.storage, h);
+    const finite = backend().adamUpdate(param.storage, g.storage, expAvg.storage, expAvgSq.storage, h);
     param._bumpVersion();
+    if (finite === true) markFinite(param, expAvg, expAvgSq); // allFinite need not read them again
     return;
   }
   const p = param.clone();
-  backend().adamUpdate(p.storage, g.storage, expAvg.storage, expAvgSq.storage, h);
+  if (backend().adamUpdate(p.storage, g.storage, expAvg.storage, expAvgSq.storage, h) === true) markFinite(expAvg, expAvgSq);
   param.copy_(p);
 }

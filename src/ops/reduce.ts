@@ -1,17 +1,13 @@
 // Reductions over any set of dims (keepdim or not), and the ops built from them:
-// mean, var, logsumexp, softmax, logSoftmax, argmax/argmin, sumTo for broadcast gradients, and
-// allFinite (isfinite(t).all() over a list of tensors).
+// mean, var, logsumexp, softmax, logSoftmax, argmax/argmin, and sumTo for broadcast gradients.
 
 import { OpFunction } from '../autograd/function.js';
 import type { Shape } from '../shape.js';
 import { fmtShape, normDim, normDims, numel, shapeEq } from '../shape.js';
-import { Tensor } from '../tensor.js';
+import type { Tensor } from '../tensor.js';
 import { isFloat } from '../dtype.js';
 import { backend, cast, checkFloat, checkTensor, fromStorage } from './kernel.js';
 import { where } from './elementwise.js';
-import { cat } from './movement.js';
-import { noGrad } from '../autograd/grad-mode.js';
-import { full } from '../creation.js';
 
 export type Dims = number | readonly number[];
 
@@ -138,23 +134,4 @@ export function sumTo(g: Tensor, shape: Shape): Tensor {
   for (let i = 0; i < g.ndim; i++) if (i < lead || (shape[i - lead] === 1 && g.shape[i] !== 1)) dims.push(i);
   const s = dims.length ? g.sum(dims, true) : g;
   return numel(s.shape) === numel(shape) ? s.reshape(shape) : s;
-}
-
-/**
- * Whether every element of every tensor is finite (neither NaN nor +-Infinity), as a 0-d bool
- * tensor: torch.isfinite(t).all() for a list of tensors (integer and bool ones are finite).
- * One pass over the values where the backend offers allFinite (the Trainer's divergence check
- * reads every parameter and Adam moment each step); else max(|t|) per tensor (NaN propagates
- * through max), the largest of those below Infinity: float ops only, so a GPU reads nothing back.
- */
-export function allFinite(tensors: Tensor | Iterable<Tensor>): Tensor {
-  const ts = [...(tensors instanceof Tensor ? [tensors] : tensors)].map((t, i) => checkTensor('allFinite', t, `tensor ${i}`));
-  const floats = ts.filter((t) => isFloat(t.dtype) && t.numel > 0);
-  const b = backend();
-  return noGrad(() => {
-    if (b.allFinite) return fromStorage(b.allFinite(floats.map((t) => t.stridedView)), []);
-    if (!floats.length) return full([], 1, { dtype: 'bool' });
-    const dtype = floats.some((t) => t.dtype === 'float64') ? 'float64' : 'float32';
-    return cat(floats.map((t) => cast(t.abs().max().reshape([1]), dtype))).max().lt(Infinity);
-  });
 }

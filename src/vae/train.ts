@@ -4,7 +4,7 @@
 import { noGrad } from '../autograd/grad-mode.js';
 import { randn, tensor } from '../creation.js';
 import { cat, stack } from '../ops/movement.js';
-import { allFinite } from '../ops/reduce.js';
+import { allFinite } from '../ops/finite.js';
 import type { Tensor } from '../tensor.js';
 import { binaryCrossEntropyWithLogits } from '../ops/loss.js';
 import { manualSeed, Generator } from '../random.js';
@@ -247,7 +247,8 @@ export class Trainer {
 
   /**
    * A float32 [1] tensor that is 1 when every tensor of namedState() is finite, else 0 (allFinite:
-   * one pass over the values, at memory speed on wasm). It reads the optimiser's own moments
+   * one pass over the values, at memory speed on wasm, where the parameters and moments an Adam
+   * step just wrote and checked are not read again). It reads the optimiser's own moments
    * (liveState), not namedState()'s copies: copying 2 x the parameters every read cost more than the check.
    */
   private finiteProbe(): Tensor {

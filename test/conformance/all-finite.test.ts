@@ -12,7 +12,7 @@ import type { Backend, View } from '../../src/backend/backend.js';
 import { currentBackend, registerBackend } from '../../src/backend/registry.js';
 import * as vg from '../../src/index.js';
 import { gpuCpuBackend } from '../gpu/helpers.js';
-import { BACKENDS, rng, view } from './backends.js';
+import { BACKENDS, randomF32, rng, view } from './backends.js';
 
 /** Backends that offer the kernel (the gpu backend composes). */
 const KERNEL = ['js', 'wasm'];
@@ -147,5 +147,64 @@ describe('vg.allFinite: the kernel and the composition agree on every backend', 
     expect(() => vg.allFinite([vg.tensor([1]), 3 as unknown as vg.Tensor])).toThrow(/allFinite: tensor 1 must be a Tensor, got number/);
     const x = vg.tensor([1, 2]).requiresGrad_();
     expect(vg.allFinite([x]).requiresGrad).toBe(false);
+  });
+});
+
+describe('Adam\'s update checks what it writes; allFinite skips what it checked until written again', () => {
+  afterAll(() => vg.setBackend('wasm'));
+  const h = { lr: 1e-2, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0, decoupled: false, step: 3 };
+
+  it('wasm adamUpdate returns whether every p, m and v it wrote is finite (sizes around the SIMD width and the ranges)', () => {
+    const b = BACKENDS.wasm!();
+    for (const [k, n] of [1, 3, 4, 5, 17, 32767, 32768, 32769, 70001].entries()) {
+      const cases: [string, (g: Float32Array, m: Float32Array, v: Float32Array) => void][] = [
+        ['finite', () => {}],
+        ...positions(n).flatMap((p): [string, (g: Float32Array, m: Float32Array, v: Float32Array) => void][] => [
+          [`NaN gradient at ${p}`, (g) => { g[p] = NaN; }],
+          [`gradient 1e30 at ${p} (v overflows)`, (g) => { g[p] = 1e30; }],
+          [`-Infinity first moment at ${p}`, (_g, m) => { m[p] = -Infinity; }],
+          [`infinite second moment at ${p} (p stays finite)`, (_g, _m, v) => { v[p] = Infinity; }],
+        ]),
+      ];
+      for (const [what, poison] of cases) {
+        const p = randomF32(n, k), g = randomF32(n, k + 50), m = randomF32(n, k + 60).map((x) => x * 1e-3);
+        const v = randomF32(n, k + 70).map((x) => x * x * 1e-6);
+        poison(g, m, v);
+        const [ps, gs, ms, vs] = [p, g, m, v].map((a) => b.fromArray(a.slice()));
+        const flag = b.adamUpdate(ps!, gs!, ms!, vs!, h);
+        const written = [ps!, ms!, vs!].every((s) => scan(b.readSync(s)!));
+        expect(flag, `n ${n}, ${what}`).toBe(written);
+        if (what === 'finite') expect(flag).toBe(true);
+      }
+    }
+  });
+
+  it('the tensors an Adam step wrote finite are not read again until an in-place write; a non-finite step marks nothing', async () => {
+    await vg.setBackend('wasm');
+    const be = currentBackend() as unknown as Record<string, (xs: readonly View[]) => unknown>;
+    const read: number[] = [];
+    const orig = be.allFinite!;
+    be.allFinite = (xs: readonly View[]) => { read.push(xs.length); return orig.call(be, xs); };
+    try {
+      const p = vg.randn([1000]).requiresGrad_();
+      const q = vg.randn([7]).requiresGrad_(); // no gradient: Adam leaves it alone
+      const opt = new vg.optim.Adam([p, q]);
+      const state = () => [p, q, ...[...opt.liveState().values()].flatMap((s) => [s.exp_avg as vg.Tensor, s.exp_avg_sq as vg.Tensor])];
+      p.mul(p).sum().backward();
+      opt.step();
+      expect(vg.allFinite(state()).item()).toBe(1);
+      expect(read.pop()).toBe(1); // q only
+      vg.noGrad(() => p.mul_(1e38).mul_(10)); // overflows: written in place, so read again
+      expect(vg.allFinite(state()).item()).toBe(0);
+      expect(read.pop()).toBe(2);
+      vg.noGrad(() => p.copy_(vg.randn([1000])));
+      opt.zeroGrad();
+      p.mul(vg.tensor(NaN)).sum().backward(); // a NaN gradient: the step writes NaN, marks nothing
+      opt.step();
+      expect(vg.allFinite(state()).item()).toBe(0);
+      expect(read.pop()).toBe(4);
+    } finally {
+      delete be.allFinite;
+    }
   });
 });

@@ -242,8 +242,9 @@ export class WasmBackend implements Backend {
   }
 
   // ---- optimiser
-  adamUpdate(param: Storage, grad: Storage, m: Storage, v: Storage, h: AdamHyper): void {
+  /** float32: also whether every value written is finite (checked in registers). */
+  adamUpdate(param: Storage, grad: Storage, m: Storage, v: Storage, h: AdamHyper): boolean | void {
     if (!allF32(param, grad, m, v)) return this.ref.adamUpdate(param, grad, m, v, h);
-    optim.adamUpdate(this.ctx, param, grad, m, v, h);
+    return optim.adamUpdate(this.ctx, param, grad, m, v, h);
   }
 }

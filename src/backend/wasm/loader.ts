@@ -30,7 +30,7 @@ export interface KernelExports {
   avgPool2d(geo: number, x: number, out: number): void;
   avgPool2dBackward(geo: number, dy: number, dx: number): void;
   adamUpdate(p: number, g: number, m: number, v: number, n: number, beta1: number, oneMinusBeta1: number, beta2: number,
-    oneMinusBeta2: number, negStepSize: number, sqrtBc2: number, eps: number, mode: number, decay: number): void;
+    oneMinusBeta2: number, negStepSize: number, sqrtBc2: number, eps: number, mode: number, decay: number, flag: number): void;
   gather4(src: number, dst: number, geo: number): void;
   unaryF32(op: number, x: number, out: number, n: number, a: number, b: number): void;
   binaryF32(op: number, x: number, y: number, out: number, n: number): void;
