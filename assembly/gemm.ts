@@ -263,3 +263,23 @@ export function sgemmPacked(m: i32, n: i32, k: i32, pa: usize, mPad: i32, i0: i3
     macroKernel(m, n, kc, pa + ((<usize>pc * mPad + <usize>i0 * kc) << 2), pb + ((<usize>pc * nPad + <usize>j0 * kc) << 2), c, ldc, pc > 0 ? 1 : 0, tmp);
   }
 }
+
+/**
+ * C[i, j] += bias[j] over the m x n tile at c (row-major, ldc): a Linear layer's bias, added to
+ * a tile of its product right after the tile's full k sums (the same f32 sum per element as
+ * binaryF32's ADD of the product and the broadcast bias: the same bits).
+ */
+export function addRowBias(c: usize, m: i32, n: i32, ldc: i32, bias: usize): void {
+  for (let i = 0; i < m; i++) {
+    const row = c + ((<usize>i * ldc) << 2);
+    let j = 0;
+    for (; j + 4 <= n; j += 4) {
+      const p = row + (<usize>j << 2);
+      v128.store(p, f32x4.add(v128.load(p), v128.load(bias + (<usize>j << 2))));
+    }
+    for (; j < n; j++) {
+      const p = row + (<usize>j << 2);
+      store<f32>(p, load<f32>(p) + load<f32>(bias + (<usize>j << 2)));
+    }
+  }
+}

@@ -20,16 +20,7 @@ export type { CrossEntropyOptions, NllLossOptions } from './ops/classification.j
 export { gather, indexSelect, scatterAdd } from './ops/indexing.js';
 export { matmul } from './ops/matmul.js';
 export { flatten, unflatten } from './ops/movement.js';
-/** x @ weight^T + bias, weight [out, in] (F.linear). */
-export function linear(x: Tensor, weight: Tensor, bias?: Tensor | null): Tensor {
-  const y = x.matmul(weight.transpose(0, 1));
-  if (!bias) return y;
-  const out = y.add(bias);
-  releaseInternal(y); // the product before its bias: only the graph reaches it (add saves neither operand)
-  return out;
-}
-import type { Tensor } from './tensor.js';
-import { releaseInternal } from './autograd/saved-frees.js';
+export { linear } from './ops/linear.js';
 
 // Short names, as the issue tracker and most users spell them.
 export {

@@ -213,6 +213,16 @@ export interface Backend {
   /** Batched C[b] = A[b] @ B[b]; a: [batch, m, k], b: [batch, k, n] views (any strides, batch stride may be 0). */
   matmul(a: View, b: View): Storage;
 
+  /**
+   * Optional: a Linear layer's forward on rows, a: [m, k] and b: [k, n] views (the weight [n, k]
+   * seen as its transpose): matmul(a, b), then + bias[j] on every row where bias ([n]) is given
+   * (binary 'add' with the bias broadcast), then, where bn is given (eval mode, for inference),
+   * batchNormReluForward over the n channels ({ n: m, c: n, s: 1 }). A backend may apply the bias
+   * and the norm to each tile of the product while it is in cache; the result must be
+   * bit-identical to those kernels run one after another.
+   */
+  linear?(a: View, b: View, bias: Storage | null, bn: BatchNormParams | null): Storage;
+
   // ---- convolution (contiguous NCHW storages); conv-transpose is conv2dBackwardData ----
   /** 2-D convolution (cross-correlation) of NCHW x with OIHW w. */
   conv2d(x: Storage, w: Storage, g: Conv2dGeometry): Storage;

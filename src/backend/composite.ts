@@ -28,6 +28,17 @@ export function batchNormReluBackward(b: Backend, dy: Storage, x: Storage, mean:
   return done(b, b.batchNormBackward(dyr, x, mean, invstd, weight, g, batchStats), y, dyr);
 }
 
+/** A Linear layer's forward: matmul, + bias on every row, [relu(batchNormForward) over the columns]; a: [m, k], b: [k, n]. */
+export function linear(b: Backend, a: View, w: View, bias: Storage | null, bn: BatchNormParams | null): Storage {
+  const [m, n] = [a.shape[0]!, w.shape[1]!];
+  const y = b.matmul({ ...a, shape: [1, ...a.shape], strides: [0, ...a.strides] }, { ...w, shape: [1, ...w.shape], strides: [0, ...w.strides] });
+  const rows = (s: Storage, strides: number[]): View => ({ storage: s, shape: [m, n], strides, offset: 0 });
+  const z = bias ? done(b, b.binary('add', rows(y, [n, 1]), rows(bias, [0, 1])), y) : y;
+  if (!bn) return z;
+  const g = { n: m, c: n, s: 1 };
+  return done(b, b.batchNormReluForward ? b.batchNormReluForward(z, bn.mean, bn.invstd, bn.weight, bn.bias, g) : batchNormRelu(b, z, bn.mean, bn.invstd, bn.weight, bn.bias, g), z);
+}
+
 /** maxPool2d's values alone. */
 export function maxPool2dValues(b: Backend, x: Storage, g: Pool2dGeometry): Storage {
   return b.maxPool2d(x, g).out;

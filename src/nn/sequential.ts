@@ -1,7 +1,7 @@
 // Sequential: children numbered 0, 1, ... so state_dict keys match PyTorch's.
 
 import { isGradEnabled } from '../autograd/grad-mode.js';
-import { conv2dBnReluEval, convTranspose2dBnReluEval } from '../ops/fused.js';
+import { conv2dBnReluEval, convTranspose2dBnReluEval, linearBnReluEval } from '../ops/fused.js';
 import { Tensor } from '../tensor.js';
 import { releaseInternal } from '../autograd/saved-frees.js';
 import { BatchNorm1d, BatchNorm2d, BatchNormNd } from './batchnorm.js';
@@ -21,7 +21,8 @@ import { Module } from './module.js';
 //     activation stays in the backend).
 //   Conv2d -> BatchNorm2d (eval) -> ReLU [-> MaxPool2d], when no gradient is wanted (inference):
 //     ops/fused.ts runs the block per chunk of images without materialising the conv output.
-//   ConvTranspose2d -> BatchNorm2d (eval) -> ReLU likewise.
+//   ConvTranspose2d -> BatchNorm2d (eval) -> ReLU likewise, and Linear -> BatchNorm1d (eval) ->
+//     ReLU on [N, features] (ops/fused.ts: the bias and the norm applied to each tile of the product).
 // Only stock forward methods fuse: a subclass overriding forward, or an instance whose forward is
 // patched (summary()'s instrumentation), runs layer by layer.
 const stock = (m: Module | undefined, cls: abstract new (...a: never[]) => Module): boolean =>
@@ -40,6 +41,15 @@ function runFused(layers: readonly Module[], i: number, h: Tensor): [Tensor, num
       if (conv instanceof ConvTranspose2d) return [convTranspose2dBnReluEval(h, params, stats), 3];
       const pool = stock(d, MaxPool2d) ? (d as MaxPool2d) : null;
       return [conv2dBnReluEval(h, params, stats, pool && { kernelSize: pool.kernelSize, opts: pool.opts }), pool ? 4 : 3];
+    }
+  }
+  if (stock(a, Linear) && stock(b, BatchNorm1d) && stock(c, ReLU)) {
+    const lin = a as Linear;
+    const bn = b as BatchNormNd;
+    const grad = isGradEnabled() && [h, lin.weight, lin.bias, bn.weight, bn.bias].some((t) => t?.requiresGrad);
+    if (!bn.training && bn.trackRunningStats && !grad && h.ndim === 2 && bn.numFeatures === lin.outFeatures) {
+      const stats = { runningMean: bn.runningMean!, runningVar: bn.runningVar!, weight: bn.weight, bias: bn.bias, eps: bn.eps };
+      return [linearBnReluEval(h, { weight: lin.weight, bias: lin.bias }, stats), 3];
     }
   }
   if (stock(a, BatchNorm2d) && stock(b, ReLU) && stock(c, MaxPool2d)) {

@@ -1,15 +1,18 @@
 // Inference-only fusion of an eval-mode Conv2d -> BatchNorm -> ReLU [-> MaxPool2d] block (the
-// encoder's blocks; ConvTranspose2d -> BatchNorm -> ReLU likewise, the decoder's), for nn.Sequential to call when no gradient is wanted. One backend call
-// (the optional conv2dBnRelu) runs the block chunk by chunk, so the conv's full-size output and
-// the normalised activations are never materialised; the numbers are those of the ops one after
-// another (the BN is applied to the rounded conv output, not folded into the weights). Where the
-// backend lacks the kernel, or a gradient is wanted, the ops do run one after another.
+// encoder's blocks; ConvTranspose2d -> BatchNorm -> ReLU likewise, the decoder's; Linear ->
+// BatchNorm1d -> ReLU, the fully connected ones), for nn.Sequential to call when no gradient is
+// wanted. One backend call (the optional conv2dBnRelu, convTranspose2dBnRelu, linear) runs the
+// block chunk by chunk (tile by tile), so the layer's full-size output and the normalised
+// activations are never materialised; the numbers are those of the ops one after another (the BN
+// is applied to the rounded output, not folded into the weights). Where the backend lacks the
+// kernel, or a gradient is wanted, the ops do run one after another.
 
 import { isGradEnabled, noGrad } from '../autograd/grad-mode.js';
 import type { Tensor } from '../tensor.js';
 import type { Pair, Conv2dOptions, ConvTranspose2dOptions } from './conv.js';
 import { checkBias, conv2d, conv2dGeometry, convTranspose2d, convTranspose2dGeometry } from './conv.js';
 import { backend, fromStorage } from './kernel.js';
+import { fusesLinear, linear } from './linear.js';
 import { batchNormEvalParams, batchNormRelu } from './norm.js';
 import type { Pool2dOptions } from './pool.js';
 import { maxPool2d, pool2dGeometry } from './pool.js';
@@ -53,5 +56,19 @@ export function convTranspose2dBnReluEval(x: Tensor, conv: { weight: Tensor; bia
   const st = (t: Tensor) => t.contiguous().storage;
   const out = noGrad(() => b.convTranspose2dBnRelu!(st(x), st(conv.weight), conv.bias ? st(conv.bias) : null,
     { mean: st(p.mean), invstd: st(p.invstd), weight: st(p.weight), bias: st(p.bias) }, g));
+  return fromStorage(out, yShape);
+}
+
+/** relu(batchNorm_eval(linear(x))) for x [N, in] (BatchNorm1d over the out features), as conv2dBnReluEval. */
+export function linearBnReluEval(x: Tensor, lin: { weight: Tensor; bias: Tensor | null }, bn: EvalBatchNormSpec): Tensor {
+  const wantsGrad = isGradEnabled() && [x, lin.weight, lin.bias, bn.weight, bn.bias].some((t) => t?.requiresGrad);
+  if (wantsGrad || !fusesLinear(x, lin.weight, lin.bias)) {
+    return batchNormRelu(linear(x, lin.weight, lin.bias), bn.runningMean, bn.runningVar, bn.weight, bn.bias, { training: false, eps: bn.eps });
+  }
+  const yShape = [x.shape[0]!, lin.weight.shape[0]!];
+  const p = batchNormEvalParams('batchNorm', yShape, x.dtype, bn.runningMean, bn.runningVar, bn.weight, bn.bias, bn.eps);
+  const st = (t: Tensor) => t.contiguous().storage;
+  const out = noGrad(() => backend().linear!(x.stridedView, lin.weight.transpose(0, 1).stridedView, lin.bias ? st(lin.bias) : null,
+    { mean: st(p.mean), invstd: st(p.invstd), weight: st(p.weight), bias: st(p.bias) }));
   return fromStorage(out, yShape);
 }

@@ -27,13 +27,17 @@ class MatMul extends OpFunction {
     return { a: this.needsGrad[1] ? this.a : null, b: this.needsGrad[0] ? this.b : null };
   }
   backward(g: Tensor): (Tensor | null)[] {
-    const { a, b } = this;
-    const plain = a.ndim === 2 && b.ndim === 2; // no batch dims to sum the gradients over
-    return [
-      this.needsGrad[0] ? (plain && transposed(a) ? b.matmul(g.transpose(-1, -2)).transpose(-1, -2) : sumTo(g.matmul(b.transpose(-1, -2)), a.shape)) : null,
-      this.needsGrad[1] ? (plain && transposed(b) ? g.transpose(-1, -2).matmul(a).transpose(-1, -2) : sumTo(a.transpose(-1, -2).matmul(g), b.shape)) : null,
-    ];
+    return matmulGrads(this.a, this.b, g, this.needsGrad[0]!, this.needsGrad[1]!);
   }
+}
+
+/** The gradients of a @ b (the operands as MatMul's forward saw them) for the incoming gradient g, where wanted. */
+export function matmulGrads(a: Tensor, b: Tensor, g: Tensor, wantA: boolean, wantB: boolean): [Tensor | null, Tensor | null] {
+  const plain = a.ndim === 2 && b.ndim === 2; // no batch dims to sum the gradients over
+  return [
+    wantA ? (plain && transposed(a) ? b.matmul(g.transpose(-1, -2)).transpose(-1, -2) : sumTo(g.matmul(b.transpose(-1, -2)), a.shape)) : null,
+    wantB ? (plain && transposed(b) ? g.transpose(-1, -2).matmul(a).transpose(-1, -2) : sumTo(a.transpose(-1, -2).matmul(g), b.shape)) : null,
+  ];
 }
 
 /**

@@ -7,11 +7,14 @@
 //   convTranspose2dBnRelu == conv2dBackwardDataBias (or conv2dBackwardData), batchNormReluForward
 //   batchNormReluMaxPool  == maxPool2d of batchNormReluForward (values and indices)
 //   batchNormReluMaxPoolBackward == batchNormReluBackward of maxPool2dBackward
+//   linear                == matmul, binary add of the broadcast bias, [batchNormReluForward over the columns]
 // on every backend that offers them (each against its own unfused kernels, and the fused
 // reference in the js backend against the float64 oracle's composition), and through nn:
 // Sequential(BatchNorm, ReLU [, MaxPool2d]) fuses and gives the same outputs, gradients and
 // running stats as the layers run one by one, and an eval-mode Sequential(Conv2d, BatchNorm2d, ReLU, MaxPool2d)
-// under noGrad gives the same outputs as its layers.
+// under noGrad gives the same outputs as its layers; so does an eval Sequential(Linear,
+// BatchNorm1d, ReLU), and F.linear with a bias (one op) gives the outputs and gradients of matmul
+// then add.
 import { afterAll, describe, expect, it } from 'vitest';
 import type { Backend, ChannelGeometry, Conv2dGeometry, Pool2dGeometry, Storage, View } from '../../src/backend/backend.js';
 import { currentBackend } from '../../src/backend/registry.js';
@@ -25,7 +28,7 @@ import { isPool2x2 } from '../../src/backend/wasm/fused.js';
  * Runs body while counting the calls of one of the backend's optional fused kernels (0 where
  * the backend lacks it); the prototype's method is back afterwards.
  */
-function countingCalls<T>(be: Backend, name: 'conv2dBnRelu' | 'convTranspose2dBnRelu' | 'batchNormReluMaxPool', body: (calls: () => number) => T): T {
+function countingCalls<T>(be: Backend, name: 'conv2dBnRelu' | 'convTranspose2dBnRelu' | 'batchNormReluMaxPool' | 'linear', body: (calls: () => number) => T): T {
   const table = be as unknown as Record<string, ((...a: unknown[]) => unknown) | undefined>;
   const orig = table[name];
   let n = 0;
@@ -201,6 +204,34 @@ describe.each(BACKEND_NAMES)('fused kernels equal their composition bit for bit 
       const ref = b.batchNormReluBackward!(b.maxPool2dBackward(st(dy), st(idx), p), st(clean), st(mean), st(invstd), st(w), st(bias), g, true);
       expectBits(b.readSync(rr.dx)!, b.readSync(ref.dx)!);
       expectBits(b.readSync(rr.dweight)!, b.readSync(ref.dweight)!);
+    }
+  });
+
+  it.skipIf(!b.linear)('linear (bias, eval BatchNorm1d + ReLU) in gemmNT tiles, sgemm tiles, packed once, on a strided x, with k = 0 and no rows', () => {
+    // [m, k, n, x transposed]: k >= 64 with both operands contiguous along k runs gemmNT (130 x 517 in 16 tiles; 7 x 13,
+    // odd tails); k < 64 runs sgemm, in tiles (97 x 1001 in 16, 19 x 53 in one) or packed once (130 x 259, small tiles);
+    // x stored transposed runs sgemm on strides
+    const cases: [number, number, number, boolean][] = [
+      [130, 70, 517, false], [7, 301, 13, false], [97, 33, 1001, false], [19, 37, 53, false], [130, 20, 259, false], [45, 130, 67, true], [5, 0, 3, false], [0, 5, 4, false],
+    ];
+    const st = (a: Float32Array): Storage => b.fromArray(a.slice());
+    const as3 = (v: View): View => ({ ...v, shape: [1, ...v.shape], strides: [0, ...v.strides] });
+    for (const [i, [m, k, n, tx]] of cases.entries()) {
+      const x: View = { storage: st(withSpecials(m * k, 300 + i, 0.01).map((v) => v * 0.3)), shape: [m, k], strides: tx ? [1, m] : [k, 1], offset: 0 };
+      const wt: View = { storage: st(randomF32(n * k, 310 + i)), shape: [k, n], strides: [1, k], offset: 0 };
+      const bias = st(withSpecials(n, 320 + i, 0.05));
+      const bn = {
+        mean: st(randomF32(n, 330 + i).map((v) => v * 0.3)), invstd: st(randomF32(n, 340 + i).map((v) => Math.abs(v) + 0.5)),
+        weight: st(randomF32(n, 350 + i).map((v) => v * 2)), bias: st(randomF32(n, 360 + i)),
+      };
+      const g = { n: m, c: n, s: 1 };
+      const y = b.matmul(as3(x), as3(wt));
+      const yb = b.binary('add', { storage: y, shape: [m, n], strides: [n, 1], offset: 0 }, { storage: bias, shape: [m, n], strides: [0, 1], offset: 0 });
+      const norm = (z: Storage): Storage => b.batchNormReluForward!(z, bn.mean, bn.invstd, bn.weight, bn.bias, g);
+      expectBits(b.readSync(b.linear!(x, wt, bias, null))!, b.readSync(yb)!);
+      expectBits(b.readSync(b.linear!(x, wt, bias, bn))!, b.readSync(norm(yb))!);
+      expectBits(b.readSync(b.linear!(x, wt, null, bn))!, b.readSync(norm(y))!);
+      expectBits(b.readSync(b.linear!(x, wt, null, null))!, b.readSync(y)!);
     }
   });
 
@@ -406,6 +437,62 @@ describe('nn.Sequential fuses BatchNorm -> ReLU with the same numbers', () => {
         expect(calls()).toBe(1);
         expectBits(got, vg.noGrad(() => relu.forward(bn.forward(conv.forward(x)))).dataSync());
       });
+    });
+  }
+
+  for (const backend of ['js', 'wasm']) {
+    it(`${backend}: eval Linear -> BatchNorm1d -> ReLU under noGrad equals its layers (with and without bias)`, async () => {
+      await vg.setBackend(backend);
+      const be = currentBackend();
+      for (const withBias of [true, false]) {
+        const lin = new vg.nn.Linear(67, 131, { bias: withBias });
+        const bn = new vg.nn.BatchNorm1d(131);
+        const relu = new vg.nn.ReLU();
+        const x = vg.tensor(randomF32(45 * 67, 19), { shape: [45, 67] });
+        vg.noGrad(() => { for (let i = 0; i < 3; i++) bn.forward(lin.forward(x.mul(i + 1))); });
+        vg.noGrad(() => bn.weight!.copy_(vg.tensor(randomF32(131, 20))));
+        const seq = new vg.nn.Sequential(lin, bn, relu).eval();
+        countingCalls(be, 'linear', (calls) => {
+          const got = vg.noGrad(() => seq.forward(x)).dataSync();
+          expect(calls()).toBe(1);
+          const want = vg.noGrad(() => relu.forward(vg.F.batchNorm(x.matmul(lin.weight.transpose(0, 1)).add(lin.bias ?? 0), bn.runningMean, bn.runningVar, bn.weight, bn.bias)));
+          expectBits(got, want.dataSync());
+          // with a gradient wanted, the layers run one by one (the Linear's bias still fused)
+          expectBits(seq.forward(x).dataSync(), want.dataSync());
+          expect(calls()).toBe(withBias ? 2 : 1);
+        });
+      }
+    });
+  }
+
+  for (const backend of ['js', 'wasm']) {
+    it(`${backend}: F.linear with a bias is one op with the outputs and gradients of matmul then add (gradients of gradients too)`, async () => {
+      await vg.setBackend(backend);
+      const be = currentBackend();
+      // weights [out, in] of 53 x 37; 1 x 37 and 53 x 1 (which MatMul's backward computes in the other order)
+      for (const [k, [m, inF, outF]] of [[19, 37, 53], [6, 37, 1], [6, 1, 53]].entries()) {
+        for (const grads of [[true, true, true], [false, true, true], [true, false, false], [false, false, true]]) {
+          const make = () => [
+            vg.tensor(randomF32(m * inF, 30 + k), { shape: [m, inF], requiresGrad: grads[0] }),
+            vg.tensor(randomF32(outF * inF, 31 + k), { shape: [outF, inF], requiresGrad: grads[1] }),
+            vg.tensor(randomF32(outF, 32 + k), { shape: [outF], requiresGrad: grads[2] }),
+          ] as const;
+          const dy = vg.tensor(randomF32(m * outF, 33 + k), { shape: [m, outF] });
+          const run = (fused: boolean) => countingCalls(be, 'linear', (calls) => {
+            const [x, w, bias] = make();
+            const y = fused ? vg.F.linear(x, w, bias) : x.matmul(w.transpose(0, 1)).add(bias);
+            expect(calls()).toBe(fused && be.linear ? 1 : 0);
+            expect(y.gradFn!.name).toBe(fused && be.linear ? 'LinearBackward' : 'AddBackward');
+            const [x2, w2, b2] = [x, w, bias].filter((t) => t.requiresGrad) as vg.Tensor[];
+            // the first input's gradient as a differentiable function of the others, then backward through it
+            const [g1] = vg.autograd.grad(y.mul(dy).square().sum(), x2!, { createGraph: true });
+            g1!.square().sum().backward();
+            return [y, g1!, ...[w2, b2].map((t) => t?.grad ?? vg.zeros([1]))].map((t) => t.dataSync());
+          });
+          const [a, c] = [run(true), run(false)];
+          a.forEach((v, i) => expectBits(v, c[i]!));
+        }
+      }
     });
   }
 

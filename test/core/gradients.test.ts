@@ -239,12 +239,21 @@ describe('matmul: gradcheck', () => {
       { numRuns: 40 },
     );
   });
-  it('functional linear (x W^T + b)', () => {
-    const gen = new vg.Generator(3);
-    const x = makeInput([2, 3], 'contiguous', 'normal', gen);
-    const w = makeInput([4, 3], 'contiguous', 'normal', gen);
-    const b = makeInput([4], 'contiguous', 'normal', gen);
-    check((p, q, r) => vg.F.linear(p, q, r), [x.leaf, w.leaf, b.leaf]);
+  it('functional linear (x W^T + b: one op with the bias fused), transposed and strided operands', () => {
+    const arbLinear = fc.record({
+      m: fc.integer({ min: 1, max: 3 }), k: fc.integer({ min: 1, max: 3 }), n: fc.integer({ min: 1, max: 3 }),
+      lx: arbLayout(['contiguous', 'permuted', 'strided']), lw: arbLayout(['contiguous', 'permuted', 'strided']), seed: arbSeed,
+    });
+    fc.assert(
+      fc.property(arbLinear, ({ m, k, n, lx, lw, seed }) => {
+        const gen = new vg.Generator(seed);
+        const x = makeInput([m, k], lx, 'normal', gen);
+        const w = makeInput([n, k], lw, 'normal', gen);
+        const b = makeInput([n], 'contiguous', 'normal', gen);
+        check((p, q, r) => vg.F.linear(x.view(p), w.view(q), r), [x.leaf, w.leaf, b.leaf]);
+      }),
+      { numRuns: 30 },
+    );
   });
 });
 

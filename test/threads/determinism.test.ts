@@ -1,10 +1,11 @@
 // The wasm kernels give the same bits at any thread count and in any chunk order: each threaded
 // kernel (GEMM tiles, conv by images, Winograd, weight gradients by fixed chunks, batch norm by
 // channels, the fused batch norm -> ReLU -> max pool by channels, pooling by images, row sums by
-// rows, elementwise ops, Adam and allFinite by ranges) at 1-4 threads and with its chunks run in reverse and
-// shuffled order (and the fused BCE with logits), a few reference-model training
-// steps with Adam likewise, and the one-thread build over a plain memory (the fallback where no
-// SharedArrayBuffer exists) against the threads build.
+// rows, elementwise ops, Adam and allFinite by ranges) at 1-4 threads and with its chunks run in
+// reverse and shuffled order (and the fused BCE with logits, a Linear's bias and eval BatchNorm1d
+// + ReLU on its product's tiles), a few reference-model training steps with Adam likewise, and
+// the one-thread build over a plain memory (the fallback where no SharedArrayBuffer exists)
+// against the threads build.
 
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import * as vg from '../../src/index.js';
@@ -91,6 +92,17 @@ function kernelOutputs(): Uint32Array[] {
   const net = new vg.nn.Sequential(new vg.nn.Conv2d(1, 16, 3, { padding: 1 }), new vg.nn.BatchNorm2d(16), new vg.nn.ReLU(), new vg.nn.MaxPool2d(2));
   net.eval();
   out.push(vg.noGrad(() => net.forward(vg.randn([37, 1, 28, 28]))));
+  // Linear -> BatchNorm1d -> ReLU: in training the bias added to each tile of the product (gemmNT tiles), in
+  // inference the eval batch norm and ReLU too (gemmNT tiles; sgemm packed once for k = 20)
+  for (const [m, k, n] of [[130, 300, 517], [130, 20, 259]]) {
+    const fc = new vg.nn.Sequential(new vg.nn.Linear(k, n), new vg.nn.BatchNorm1d(n), new vg.nn.ReLU());
+    const fx = vg.randn([m, k]).requiresGrad_();
+    const fy = fc.forward(fx);
+    fy.mul(vg.randn(fy.shape)).sum().backward();
+    out.push(fy, fx.grad!, ...fc.parameters().map((t) => t.grad!));
+    fc.eval();
+    out.push(vg.noGrad(() => fc.forward(vg.randn([m, k]))));
+  }
   return out.map(bits);
 }
 

@@ -41,6 +41,7 @@ export class JsBackend implements Backend {
   scatterAdd(base: View, axis: number, index: View, src: View): Storage { return new HostStorage(indexing.scatterAdd(base, axis, index, src)); }
 
   matmul(a: View, b: View): Storage { return new HostStorage(matmul(a, b)); }
+  linear(a: View, b: View, bias: Storage | null, bn: BatchNormParams | null): Storage { return composite.linear(this, a, b, bias, bn); }
 
   conv2d(x: Storage, w: Storage, g: Conv2dGeometry): Storage { return new HostStorage(conv.conv2d(host(x), host(w), g)); }
   conv2dBackwardData(dy: Storage, w: Storage, g: Conv2dGeometry): Storage { return new HostStorage(conv.conv2dBackwardData(host(dy), host(w), g)); }

@@ -144,6 +144,12 @@ export class WasmBackend implements Backend {
     if (!isF32(a.storage) || !isF32(b.storage)) return this.ref.matmul(a, b);
     return gemm.matmul(this.ctx, a, b);
   }
+  /** The bias (and eval-mode BN + ReLU) applied to each tile of the product while it is in cache (fused.ts). */
+  linear(a: View, b: View, bias: Storage | null, bn: BatchNormParams | null): Storage {
+    const all = [a.storage, b.storage, ...(bias ? [bias] : []), ...(bn ? [bn.mean, bn.invstd, bn.weight, bn.bias] : [])];
+    if (!allF32(...all) || a.shape[1] === 0) return composite.linear(this, a, b, bias, bn);
+    return gemm.linear(this.ctx, a, b, bias, bn);
+  }
 
   // ---- convolution
   conv2d(x: Storage, w: Storage, g: Conv2dGeometry): Storage {

@@ -3,6 +3,9 @@
 // - the conv epilogue: on each conv output chunk, while it is in the arena, the bias, then for
 //   inference the eval-mode BatchNorm + ReLU, then max pooling (Conv2d/ConvTranspose2d ->
 //   BatchNorm -> ReLU [-> MaxPool2d] blocks: the full-size activations never leave the arena);
+// - the matmul tile epilogue: on each tile of a Linear layer's product, after its k sums and
+//   while it is in cache, the bias, then for inference the eval-mode BatchNorm1d + ReLU (Linear
+//   [-> BatchNorm1d -> ReLU]: no separate passes over the product for the add and the norm);
 // - BatchNorm -> ReLU -> MaxPool2d for training, and its backward: for 2x2 windows of stride 2 on
 //   even planes (assembly/bnpool.ts) neither pass writes the full-size activation or gradient
 //   (only the pooled values, indices and gradient); otherwise the activation is pooled in the
@@ -20,10 +23,19 @@ import { FN, type Job } from './threads/job.js';
 import { poolGeoValues, runPool } from './drivers/pool.js';
 import * as norm from './drivers/norm.js';
 
+type Ptr4 = [number, number, number, number];
+
+const stageBn = (ctx: WasmContext, bn: BatchNormParams | null): Ptr4 | null => (bn ? inputs(ctx, [bn.mean, bn.invstd, bn.weight, bn.bias]) as Ptr4 : null);
+
+/** Eval-mode BatchNorm + ReLU in place on n rows of c channels of s values at y (rows ct channels apart); bn: the first channel's mean, invstd, weight, bias. */
+function bnReluCall(job: Job, bn: readonly number[], y: number, yScratch: boolean, n: number, c: number, s: number, ct: number): void {
+  job.call(FN.bnForward, [y, y, n, c, s, ...bn, 1, ct], yScratch ? [0, 1] : []);
+}
+
 /** What a conv driver applies to each output chunk (pointers; 0 / null where absent). */
 export interface ConvEpilogue {
   bias: number;
-  bn: [number, number, number, number] | null;
+  bn: Ptr4 | null;
   pool: Pool2dGeometry | null;
   /** Pool geometry blocks by images per chunk (the last chunk may be short). */
   poolGeos: Map<number, number>;
@@ -33,7 +45,7 @@ export interface ConvEpilogue {
 export function stageEpilogue(ctx: WasmContext, bias: Storage | null, bn: BatchNormParams | null, pool: Pool2dGeometry | null): ConvEpilogue {
   return {
     bias: bias ? input(ctx, bias) : 0,
-    bn: bn ? inputs(ctx, [bn.mean, bn.invstd, bn.weight, bn.bias]) as [number, number, number, number] : null,
+    bn: stageBn(ctx, bn),
     pool,
     poolGeos: new Map(),
   };
@@ -46,11 +58,34 @@ export function stageEpilogue(ctx: WasmContext, bias: Storage | null, bn: BatchN
  */
 export function epilogueCalls(ctx: WasmContext, job: Job, e: ConvEpilogue, y: number, yScratch: boolean, cur: number, channels: number, s: number, pooled = 0): void {
   if (e.bias) job.call(FN.addChannelBias, [y, cur, channels, s, e.bias], yScratch ? [0] : []);
-  if (e.bn) job.call(FN.bnForward, [y, y, cur, channels, s, ...e.bn, 1, channels], yScratch ? [0, 1] : []);
+  if (e.bn) bnReluCall(job, e.bn, y, yScratch, cur, channels, s, channels);
   if (!e.pool) return;
   let geo = e.poolGeos.get(cur);
   if (geo === undefined) e.poolGeos.set(cur, (geo = putGeo(ctx, poolGeoValues(e.pool, cur))));
   job.call(FN.maxPool2d, [geo, y, pooled, 0], yScratch ? [1] : []);
+}
+
+/** What a matmul applies to each tile of C after its k sums (pointers; 0 / null where absent): a Linear layer's bias, eval-mode BN + ReLU over C's columns. */
+export interface TileEpilogue {
+  bias: number;
+  bn: Ptr4 | null;
+}
+
+export const NO_TILE_EPILOGUE: TileEpilogue = { bias: 0, bn: null };
+
+/** The tile epilogue's parameters: bias [n], batch-norm parameters [n] (C's columns are the channels). */
+export function stageTileEpilogue(ctx: WasmContext, bias: Storage | null, bn: BatchNormParams | null): TileEpilogue {
+  return { bias: bias ? input(ctx, bias) : 0, bn: stageBn(ctx, bn) };
+}
+
+/**
+ * Add the epilogue's calls for the tile of C at c (rows x cols, row-major with ldc, its first
+ * column j0) to the job's current chunk, in place: addRowBias (binary add's f32 sums), then
+ * bnForward with the ReLU (as batchNormReluForward runs it on [m, n] rows): the composition's bits.
+ */
+export function tileEpilogueCalls(job: Job, e: TileEpilogue, c: number, rows: number, cols: number, ldc: number, j0: number): void {
+  if (e.bias) job.call(FN.addRowBias, [c, rows, cols, ldc, e.bias + j0 * F32]);
+  if (e.bn) bnReluCall(job, e.bn.map((p) => p + j0 * F32), c, false, rows, cols, 1, ldc);
 }
 
 /**

@@ -20,6 +20,7 @@ export interface KernelExports {
   sgemmPackA(pa: number, mPad: number, i0: number, a: number, rs: number, cs: number, mc: number, k: number): void;
   sgemmPackB(pb: number, nPad: number, j0: number, b: number, rs: number, cs: number, nc: number, k: number): void;
   sgemmPacked(m: number, n: number, k: number, pa: number, mPad: number, i0: number, pb: number, nPad: number, j0: number, c: number, ldc: number, tmp: number): void;
+  addRowBias(c: number, m: number, n: number, ldc: number, bias: number): void;
   gemmBlocking(which: number): number;
   im2col(geo: number, x: number, col: number, g: number): void;
   col2im(geo: number, col: number, dx: number, g: number): void;

@@ -5,10 +5,11 @@
 // the whole k loop: a C element's sum is the same at any tiling, so the bits do not depend on
 // the tiles or the thread count.
 
-import type { Storage, View } from '../../backend.js';
+import type { BatchNormParams, Storage, View } from '../../backend.js';
 import type { WasmContext } from '../context.js';
 import { F32, emptyF32, output, place, zeroF32 } from '../memory/staging.js';
 import { FN, Job } from '../threads/job.js';
+import { NO_TILE_EPILOGUE, stageTileEpilogue, tileEpilogueCalls, type TileEpilogue } from '../fused.js';
 
 export const roundUp = (x: number, m: number): number => Math.ceil(x / m) * m;
 
@@ -57,6 +58,20 @@ export function gemmScratch(ctx: WasmContext, job: Job, m: number, n: number, k:
 
 /** Batched C[b] = A[b] @ B[b]; a: [batch, m, k], b: [batch, k, n] float32 views. */
 export function matmul(ctx: WasmContext, a: View, b: View): Storage {
+  return product(ctx, a, b, null, null);
+}
+
+/**
+ * A Linear layer's forward, a: [m, k], b: [k, n] float32 views (k > 0): C = A @ B, then on each
+ * tile of C after its k sums the bias (+ bias[j]) and, with bn, the eval-mode BatchNorm + ReLU
+ * over the n channels (fused.ts: the very kernels of the composition, while the tile is in cache).
+ */
+export function linear(ctx: WasmContext, a: View, b: View, bias: Storage | null, bn: BatchNormParams | null): Storage {
+  const as3 = (v: View): View => ({ ...v, shape: [1, ...v.shape], strides: [0, ...v.strides] });
+  return product(ctx, as3(a), as3(b), bias, bn);
+}
+
+function product(ctx: WasmContext, a: View, b: View, bias: Storage | null, bn: BatchNormParams | null): Storage {
   const [batch, m, k] = a.shape as [number, number, number];
   const n = b.shape[2]!;
   const size = batch * m * n;
@@ -65,6 +80,8 @@ export function matmul(ctx: WasmContext, a: View, b: View): Storage {
   ar.reset();
   const A = place(ctx, a);
   const B = place(ctx, b);
+  // (an epilogue indexes its parameters by C's column: one product, batch 1)
+  const epi = bias || bn ? stageTileEpilogue(ctx, bias, bn) : NO_TILE_EPILOGUE;
   let [sab, sam, sak] = A.strides as [number, number, number];
   const [sbb, sbk, sbn] = B.strides as [number, number, number];
   // One product of batch*m rows when B is shared by every batch and A's rows are evenly spaced.
@@ -90,16 +107,15 @@ export function matmul(ctx: WasmContext, a: View, b: View): Storage {
     for (let t = 0; t < batches; t++) {
       for (let j0 = 0; j0 < n; j0 += tn) {
         for (let i0 = 0; i0 < rows; i0 += tm) {
-          job.chunk().call(FN.gemmNT, [
-            Math.min(tm, rows - i0), Math.min(tn, n - j0), k,
-            A.ptr + (t * sab + i0 * sam) * F32, sam, B.ptr + (t * sbb + j0 * sbn) * F32, sbn, C + ((t * rows + i0) * n + j0) * F32, n,
-          ]);
+          const cm = Math.min(tm, rows - i0), cn = Math.min(tn, n - j0), c = C + ((t * rows + i0) * n + j0) * F32;
+          job.chunk().call(FN.gemmNT, [cm, cn, k, A.ptr + (t * sab + i0 * sam) * F32, sam, B.ptr + (t * sbb + j0 * sbn) * F32, sbn, c, n]);
+          tileEpilogueCalls(job, epi, c, cm, cn, n, j0);
         }
       }
     }
     ctx.run(job);
   } else {
-    for (const job of sgemmJobs(ctx, batches, rows, n, k, A.ptr, sab, sam, sak, B.ptr, sbb, sbk, sbn, C, rows * n, n)) ctx.run(job);
+    for (const job of sgemmJobs(ctx, batches, rows, n, k, A.ptr, sab, sam, sak, B.ptr, sbb, sbk, sbn, C, rows * n, n, epi)) ctx.run(job);
   }
   return out.storage;
 }
@@ -151,7 +167,7 @@ const PACK_ONCE_MAX_BYTES = 64 << 20;
  * once, by row and column blocks, and a second multiplies the tiles from the packed panels.
  * Either way each C element gets sgemm's sums, so the same bits.
  */
-function sgemmJobs(ctx: WasmContext, batches: number, m: number, n: number, k: number, a: number, sa: number, rsa: number, csa: number, b: number, sb: number, rsb: number, csb: number, c: number, sc: number, ldc: number): Job[] {
+function sgemmJobs(ctx: WasmContext, batches: number, m: number, n: number, k: number, a: number, sa: number, rsa: number, csa: number, b: number, sb: number, rsb: number, csb: number, c: number, sc: number, ldc: number, epi: TileEpilogue): Job[] {
   const { MR, NR } = ctx.blocking;
   const [tm, tn] = sgemmTiles(m, n, MR, NR);
   const mPad = roundUp(m, MR), nPad = roundUp(n, NR);
@@ -168,7 +184,9 @@ function sgemmJobs(ctx: WasmContext, batches: number, m: number, n: number, k: n
       for (let j0 = 0; j0 < n; j0 += tn) pack.chunk().call(FN.sgemmPackB, [pbt, nPad, j0, b + (t * sb + j0 * csb) * F32, rsb, csb, Math.min(tn, n - j0), k]);
       for (let i0 = 0; i0 < m; i0 += tm) {
         for (let j0 = 0; j0 < n; j0 += tn) {
-          job.chunk().call(FN.sgemmPacked, [Math.min(tm, m - i0), Math.min(tn, n - j0), k, pat, mPad, i0, pbt, nPad, j0, c + (t * sc + i0 * ldc + j0) * F32, ldc, tmp], [11]);
+          const cm = Math.min(tm, m - i0), cn = Math.min(tn, n - j0), ct = c + (t * sc + i0 * ldc + j0) * F32;
+          job.chunk().call(FN.sgemmPacked, [cm, cn, k, pat, mPad, i0, pbt, nPad, j0, ct, ldc, tmp], [11]);
+          tileEpilogueCalls(job, epi, ct, cm, cn, ldc, j0);
         }
       }
     }
@@ -178,11 +196,9 @@ function sgemmJobs(ctx: WasmContext, batches: number, m: number, n: number, k: n
   for (let t = 0; t < batches; t++) {
     for (let i0 = 0; i0 < m; i0 += tm) {
       for (let j0 = 0; j0 < n; j0 += tn) {
-        job.chunk().call(FN.sgemm, [
-          Math.min(tm, m - i0), Math.min(tn, n - j0), k,
-          a + (t * sa + i0 * rsa) * F32, rsa, csa, b + (t * sb + j0 * csb) * F32, rsb, csb,
-          c + (t * sc + i0 * ldc + j0) * F32, ldc, 0, pa, pb, tmp,
-        ], [12, 13, 14]);
+        const cm = Math.min(tm, m - i0), cn = Math.min(tn, n - j0), ct = c + (t * sc + i0 * ldc + j0) * F32;
+        job.chunk().call(FN.sgemm, [cm, cn, k, a + (t * sa + i0 * rsa) * F32, rsa, csa, b + (t * sb + j0 * csb) * F32, rsb, csb, ct, ldc, 0, pa, pb, tmp], [12, 13, 14]);
+        tileEpilogueCalls(job, epi, ct, cm, cn, ldc, j0);
       }
     }
   }
