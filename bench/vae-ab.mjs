@@ -1,27 +1,28 @@
 #!/usr/bin/env node
-// The reference ConvVAE on the wasm backend, this build against others in one process: an
-// inference batch (encode + decode with z = mu + sigmoid, eval, no grad), a training step
-// (forward, loss, backward, Adam), and the decoder's and encoder's Linear -> BatchNorm1d -> ReLU
-// blocks alone (eval, no grad), batch 128, one thread by default: ms of this process's CPU time
-// (one thread: what the run itself used, not the time others took the core), median over
-// interleaved runs (this build, the other, this one, ...), so that the ratios survive a shared
-// machine (BENCH_WALL=1: wall-clock time instead).
+// The reference ConvVAE on the wasm backend, this build against others: an inference batch
+// (encode + decode with z = mu, + sigmoid, eval, no grad), a training step (forward, loss,
+// backward, Adam), and the encoder's and decoder's Linear -> BatchNorm1d -> ReLU blocks alone
+// (eval, no grad), batch 128, one thread by default.
 //
-//   npm run build && node bench/vae-ab.mjs other/dist [...]     (BENCH_REPS=15 by default)
+//   npm run build && node bench/vae-ab.mjs other/dist [...]     (BENCH_ROUNDS=6, BENCH_REPS=9)
+//
+// Each round runs every build in its own child process, in turn (this build, the other, ...,
+// the order reversed every other round): two builds in one process disturb each other (a shared
+// heap and collector, and the one loaded first ran 1-2% slower against an identical copy). A
+// child times each case BENCH_REPS times in its process's CPU time (one thread: what the run
+// used, not the time others took the core; BENCH_WALL=1 for wall-clock time) and reports the
+// median; the table gives the median over rounds, so that the ratios survive a shared machine.
 
+import { spawnSync } from 'node:child_process';
 import { join, resolve } from 'node:path';
-import { pathToFileURL } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 
 process.env.VAEGRAD_THREADS ??= '1';
-const dists = [join(process.cwd(), 'dist'), ...process.argv.slice(2).map((d) => resolve(d))];
-const REPS = Number(process.env.BENCH_REPS ?? 15);
-const BATCH = 128;
+const REPS = Number(process.env.BENCH_REPS ?? 9);
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 6);
 const WALL = process.env.BENCH_WALL === '1';
-const now = () => {
-  if (WALL) return performance.now();
-  const u = process.cpuUsage();
-  return (u.user + u.system) / 1000;
-};
+const BATCH = 128;
+const med = (a) => [...a].sort((u, v) => u - v)[(a.length - 1) >> 1];
 
 /** Deterministic grey levels in [0, 1]. */
 const pixels = (n) => Float32Array.from({ length: n }, (_, i) => 0.5 + 0.5 * Math.sin(i * 12.9898));
@@ -62,23 +63,41 @@ async function cases(d) {
   return { 'training step': train, 'inference batch': infer, 'Linear(3136, 256) -> BN1d -> ReLU': block(encFc, h), 'Linear(256, 3136) -> BN1d -> ReLU': block(decFc, z) };
 }
 
-const all = [];
-for (const d of dists) all.push(await cases(d));
-const names = Object.keys(all[0]);
-const times = all.map(() => Object.fromEntries(names.map((n) => [n, []])));
-for (let r = 0; r < REPS + 2; r++) {
-  for (const name of names) {
-    all.forEach((c, k) => {
+if (process.argv[2] === '--child') {
+  const now = () => {
+    if (WALL) return performance.now();
+    const u = process.cpuUsage();
+    return (u.user + u.system) / 1000;
+  };
+  const c = await cases(process.argv[3]);
+  const out = {};
+  for (const [name, run] of Object.entries(c)) {
+    run(); // warm
+    const ts = [];
+    for (let r = 0; r < REPS; r++) {
       const t = now();
-      c[name]();
-      if (r >= 2) times[k][name].push(now() - t);
-    });
+      run();
+      ts.push(now() - t);
+    }
+    out[name] = med(ts);
   }
-}
-const med = (a) => a.sort((u, v) => u - v)[(a.length - 1) >> 1];
-console.log(`ConvVAE, wasm, ${process.env.VAEGRAD_THREADS} thread(s), batch ${BATCH}, median of ${REPS} interleaved runs (${WALL ? 'wall-clock' : 'CPU'} ms)`);
-console.log(['case', ...dists.map((d, i) => (i === 0 ? 'this build' : d)), ...dists.slice(1).map((d) => `this / ${d}`)].join(' | '));
-for (const name of names) {
-  const m = times.map((t) => med(t[name]));
-  console.log([name, ...m.map((v) => v.toFixed(2)), ...m.slice(1).map((v) => (m[0] / v).toFixed(3))].join(' | '));
+  console.log(JSON.stringify(out));
+} else {
+  const dists = [join(process.cwd(), 'dist'), ...process.argv.slice(2).map((d) => resolve(d))];
+  const self = fileURLToPath(import.meta.url);
+  const rounds = dists.map(() => []);
+  for (let r = 0; r < ROUNDS; r++) {
+    for (const k of dists.map((_, i) => (r % 2 ? dists.length - 1 - i : i))) {
+      const p = spawnSync(process.execPath, [self, '--child', dists[k]], { encoding: 'utf8' });
+      if (p.status !== 0) throw new Error(`child for ${dists[k]} failed: ${p.stderr}`);
+      rounds[k].push(JSON.parse(p.stdout.trim().split('\n').pop()));
+    }
+  }
+  const names = Object.keys(rounds[0][0]);
+  console.log(`ConvVAE, wasm, ${process.env.VAEGRAD_THREADS} thread(s), batch ${BATCH}: ${WALL ? 'wall-clock' : 'CPU'} ms, median over ${ROUNDS} rounds of each build's median of ${REPS} runs`);
+  console.log(['case', ...dists.map((d, i) => (i === 0 ? 'this build' : d)), ...dists.slice(1).map((d) => `this / ${d}`)].join(' | '));
+  for (const name of names) {
+    const m = rounds.map((rs) => med(rs.map((o) => o[name])));
+    console.log([name, ...m.map((v) => v.toFixed(2)), ...m.slice(1).map((v) => (m[0] / v).toFixed(3))].join(' | '));
+  }
 }

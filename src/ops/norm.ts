@@ -13,7 +13,8 @@
 // batch-norm backward reads it). The kernels are bit-identical to the composition, which is what
 // runs where a backend lacks them.
 
-import type { ChannelGeometry, Pool2dGeometry } from '../backend/backend.js';
+import type { Backend, ChannelGeometry, Pool2dGeometry, Storage } from '../backend/backend.js';
+import { releaseInternal } from '../autograd/saved-frees.js';
 import type { DType } from '../dtype.js';
 import { OpFunction } from '../autograd/function.js';
 import { isGradEnabled, noGrad } from '../autograd/grad-mode.js';
@@ -64,9 +65,9 @@ class BatchNormFn extends OpFunction {
   override get name(): string {
     return this.pool ? 'BatchNormReluMaxPoolBackward' : this.reluBias ? 'BatchNormReluBackward' : 'BatchNormBackward';
   }
-  /** The batch's statistics (in eval mode the mean is the running buffer, not ours), the argmax indices. */
+  /** The batch's statistics (in eval mode the mean is the running buffer and invstd is cached: not ours), the argmax indices. */
   override internalTensors(): (Tensor | null)[] {
-    return [this.batchStats ? this.mean : null, this.invstd, this.indices];
+    return [this.batchStats ? this.mean : null, this.batchStats ? this.invstd : null, this.indices];
   }
   backward(dy: Tensor): (Tensor | null)[] {
     if (isGradEnabled()) throw new Error('batchNorm: gradients of gradients (createGraph) are not supported through batchNorm');
@@ -199,8 +200,35 @@ export function batchNormEvalParams(
   const c = shape[1]!;
   return noGrad(() => ({
     mean: runningMean.contiguous(),
-    invstd: runningVar.add(eps).pow(-0.5),
+    invstd: evalInvstd(runningVar, eps),
     weight: weight ?? full([c], 1, { dtype }),
     bias: bias ?? full([c], 0, { dtype }),
   }));
+}
+
+/** Eval mode's invstd of a running variance, and what it was computed from. */
+interface CachedInvstd {
+  storage: Storage;
+  version: number;
+  eps: number;
+  backend: Backend;
+  invstd: Tensor;
+}
+const invstds = new WeakMap<Tensor, CachedInvstd>();
+
+/**
+ * (runningVar + eps)^-0.5, computed again only when the running variance may have changed: its
+ * storage (replaced, or moved to another backend) or its version (every in-place write bumps it:
+ * a training step's update, copy_, loadStateDict), eps or the backend. Inference then runs no
+ * add and pow kernels per layer and call.
+ */
+function evalInvstd(runningVar: Tensor, eps: number): Tensor {
+  const b = backend();
+  const storage = runningVar.storage;
+  const c = invstds.get(runningVar);
+  if (c && c.storage === storage && c.version === runningVar.version && c.eps === eps && c.backend === b) return c.invstd;
+  if (c) releaseInternal(c.invstd); // freed once no recorded backward still reads it
+  const invstd = runningVar.add(eps).pow(-0.5);
+  invstds.set(runningVar, { storage, version: runningVar.version, eps, backend: b, invstd });
+  return invstd;
 }

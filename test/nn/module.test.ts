@@ -183,6 +183,50 @@ describe('layers', () => {
     expect(Array.from(y.dataSync()).every((v) => Math.abs(v) < 1e-6)).toBe(true);
   });
 
+  it('BatchNorm in eval mode reuses its invstd until the running variance or eps changes (in place, loadStateDict, a training step)', async () => {
+    const { currentBackend } = await import('../../src/backend/registry.js');
+    const be = currentBackend();
+    const unary = be.unary.bind(be);
+    let pows = 0;
+    be.unary = (op, ...rest) => {
+      if (op === 'powScalar') pows++;
+      return unary(op, ...rest);
+    };
+    try {
+      const bn = new nn.BatchNorm1d(3).eval();
+      const x = vg.tensor([[1, 2, 3], [4, 5, 6]]);
+      // what eval mode must give for the running statistics as they are now
+      const fresh = (eps = bn.eps): number[] => {
+        const [m, v] = [bn.runningMean!, bn.runningVar!].map((t) => Array.from(t.dataSync()));
+        const w = Array.from(bn.weight!.dataSync()), b = Array.from(bn.bias!.dataSync());
+        return Array.from(x.dataSync(), (xi, i) => Math.fround((xi - m[i % 3]!) / Math.sqrt(v[i % 3]! + eps) * w[i % 3]! + b[i % 3]!));
+      };
+      const expectFresh = (calls: number, eps?: number): void => {
+        const before = pows;
+        const y = eps === undefined ? bn.forward(x) : vg.F.batchNorm(x, bn.runningMean, bn.runningVar, bn.weight, bn.bias, { eps });
+        Array.from(y.dataSync()).forEach((v, i) => expect(v).toBeCloseTo(fresh(eps)[i]!, 5));
+        expect(pows - before).toBe(calls);
+      };
+      expectFresh(1);
+      expectFresh(0);
+      expectFresh(0);
+      bn.runningVar!.mul_(4); // in place
+      expectFresh(1);
+      bn.runningVar!.slice(0, 1, 2).fill_(9); // through a view
+      expectFresh(1);
+      bn.loadStateDict(new Map([...bn.stateDict()].map(([k, t]) => [k, k === 'running_var' ? vg.tensor([0.5, 2, 3]) : t])));
+      expectFresh(1);
+      bn.train().forward(x.mul(3)); // a training step's update of the running statistics
+      bn.eval();
+      expectFresh(1);
+      expectFresh(1, 0.25); // another eps
+      expectFresh(0, 0.25);
+      expectFresh(1);
+    } finally {
+      delete (be as { unary?: unknown }).unary;
+    }
+  });
+
   it('rejects wrong input shapes and bad configurations with clear messages', () => {
     expect(() => new nn.BatchNorm2d(3).forward(vg.zeros([2, 4, 5, 5]))).toThrow(/BatchNorm2d\(3\): expected input of rank 4 with 3 channels in dim 1, got \[2, 4, 5, 5\]/);
     expect(() => new nn.Linear(3, 2).forward(vg.zeros([2, 4]))).toThrow(/matmul.*\[2, 4\].*\[3, 2\]/);
