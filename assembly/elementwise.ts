@@ -5,7 +5,14 @@
 // scalar parameter (addScalar, mulScalar, leakyRelu, clamp, inRange) compute in f64 like the
 // reference; transcendentals (exp, log, log1p, tanh, sigmoid, softplus, pow) use
 // AssemblyScript's f64 Math, which can differ from V8's in the last f64 bit, so after rounding
-// to f32 they agree with the reference to within 1 f32 ulp (almost always exactly).
+// to f32 they agree with the reference to within 1 f32 ulp (almost always exactly). sigmoid runs
+// two f64 lanes at a time on a vector port of that Math.exp (exp.ts), with the scalar's bits.
+
+import { sigmoid, sigmoid2 } from './exp';
+import { hi2, lo2, to4 } from './norm';
+
+/** sigmoid of four f32 lanes, each rounded from unaryScalar's f64 sigmoid (demote_f64x2_zero rounds as <f32> does). */
+@inline function sigmoid4(v: v128): v128 { return to4(sigmoid2(lo2(v)), sigmoid2(hi2(v))); }
 
 /**
  * dst (contiguous) = the 4-d strided view at src: geo = i32[8] {shape[0..3], strides[0..3]}
@@ -36,12 +43,6 @@ export function gather4(src: usize, dst: usize, geo: usize): void {
       }
     }
   }
-}
-
-@inline function sigmoid(x: f64): f64 {
-  if (x >= 0) return 1 / (1 + Math.exp(-x));
-  const e = Math.exp(x);
-  return e / (1 + e);
 }
 
 @inline function softplus(x: f64): f64 {
@@ -135,6 +136,8 @@ export function unaryF32(op: i32, x: usize, out: usize, n: i32, a: f64, b: f64):
     for (; i + 4 <= n; i += 4) v128.store(out + (<usize>i << 2), f32x4.div(one, v128.load(x + (<usize>i << 2))));
   } else if (op == STEP) {
     for (; i + 4 <= n; i += 4) v128.store(out + (<usize>i << 2), v128.and(f32x4.gt(v128.load(x + (<usize>i << 2)), zero), one));
+  } else if (op == SIGMOID) {
+    for (; i + 4 <= n; i += 4) v128.store(out + (<usize>i << 2), sigmoid4(v128.load(x + (<usize>i << 2))));
   } else if (op == MUL_SCALAR || op == ADD_SCALAR) {
     // in f64, two lanes at a time (a is a double, as in the reference)
     const a2 = f64x2.splat(a);
@@ -212,7 +215,12 @@ export function bceWithLogits(l: usize, t: usize, out: usize, n: i32): void {
 
 /** out[i] = g[i] * (sigmoid(l[i]) - t[i]): the logits' gradient, sigmoid rounded to f32 as unaryF32's. */
 export function bceWithLogitsGrad(l: usize, t: usize, g: usize, out: usize, n: i32): void {
-  for (let i = 0; i < n; i++) {
+  let i = 0;
+  for (; i + 4 <= n; i += 4) {
+    const o = <usize>i << 2;
+    v128.store(out + o, f32x4.mul(v128.load(g + o), f32x4.sub(sigmoid4(v128.load(l + o)), v128.load(t + o))));
+  }
+  for (; i < n; i++) {
     const o = <usize>i << 2;
     const s = <f32>sigmoid(<f64>load<f32>(l + o));
     store<f32>(out + o, load<f32>(g + o) * (s - load<f32>(t + o)));
