@@ -1,22 +1,26 @@
 // BatchNorm -> ReLU -> MaxPool2d(2) for training, fused over the pooled layout, for 2x2 windows of
 // stride 2 with no padding on planes of even height and width (the others take the general path:
-// bnForward, maxPool2d, maxPool2dBackward, bnBackward in turn). Bit-identical to that path:
+// bnForward, maxPool2d, maxPool2dBackward, bnBackward in turn).
 //
 // Forward: per four windows, the two input rows are normalised (bnForward's f32 operations),
 // rectified and pooled (maxWindows, as maxPool2d) in registers: only the pooled values and the
-// argmax indices are written, never the full-size activation.
+// argmax indices are written, never the full-size activation. Bit-identical to the general path.
 //
 // Backward: the general path scatters the pooled gradient into a zeroed full-size buffer (0 + dy
-// at each window's argmax) in one pass over the batch, and bnBackward's first pass replaces it by
-// its product with the ReLU step of the recomputed y; both passes then read it from memory. Here,
-// channel by channel, that masked gradient is written straight into a scratch buffer of one
-// channel (in cache): each window's four positions at once, y recomputed at the argmax only; then
-// bnBackward's own two passes (bnBackwardRuns, no ReLU) run over the scratch and x. The same
-// values in the same order: the same bits, without the zero fill, the scatter, and the full-size
-// buffer's trips to memory. The indices must be the forward's (each inside its window): a channel
-// where one is not gets bad[ch] = 1, and the driver takes the general path.
+// at each window's argmax), and bnBackward's first pass replaces it by its product with the ReLU
+// step of the recomputed y and sums it (and its product with x - mean) over every position,
+// three quarters of the terms zero; its second pass writes dx. Here, channel by channel, pass 1
+// runs over the windows: y recomputed at the argmax only, the masked gradient kept pooled (in
+// scratch, in cache), the sums over the windows alone; pass 2 writes dx at every position from
+// x and the masked gradient scattered in registers, with bnBackward's f32 steps. No zero fill,
+// no full-size gradient, one pass over x fewer, a quarter of the f64 sums. The sums are the
+// general path's reordered (so dweight, dbias and, through their coefficients, dx may differ
+// from it in the last bit: test/conformance/fusion.test.ts bounds them), except in a channel
+// where x or the mean is not finite, which takes the general path's operations (there the zero
+// terms matter: 0 * inf is NaN). The indices must be the forward's (each inside its window): a
+// channel where one is not gets bad[ch] = 1, and the driver takes the general path.
 
-import { affine4 as affine, bnBackwardRuns, bnScale, bnShift, mulStep4, relu4 } from './norm';
+import { affine4 as affine, bnBackwardRuns, bnScale, bnShift, coefA, coefC, dx4, hi2, hsum, lo2, mulStep4, relu4 } from './norm';
 import { maxWindows, storeLanes, windowStarts } from './pool';
 
 @inline function evens(a: v128, b: v128): v128 { return v128.shuffle<f32>(a, b, 0, 2, 4, 6); }
@@ -65,57 +69,156 @@ export function bnReluMaxPool2x2(x: usize, out: usize, indices: usize, n: i32, c
 @inline function posLo(l: v128, r: v128): v128 { return v128.shuffle<f32>(l, r, 0, 4, 1, 5); }
 @inline function posHi(l: v128, r: v128): v128 { return v128.shuffle<f32>(l, r, 2, 6, 3, 7); }
 
-/** Positions 2 ox .. 2 ox + 2 count - 1 of a row at p: l and r of the `count` windows, interleaved. */
-@inline function storeRow(p: usize, l: v128, r: v128, count: i32): void {
-  storeLanes(p, posLo(l, r), min(2 * count, 4));
-  if (count > 2) storeLanes(p + 16, posHi(l, r), 2 * count - 4);
+/** Positions 2 ox .. 2 ox + 2 count - 1 of a row at p from their values lo (the first four) and hi. */
+@inline function storePositions(p: usize, lo: v128, hi: v128, count: i32): void {
+  storeLanes(p, lo, min(2 * count, 4));
+  if (count > 2) storeLanes(p + 16, hi, 2 * count - 4);
 }
+
+/** Lanes below `count` (of 4). */
+@inline function lanesBelow(count: i32): v128 { return i32x4.lt_s(i32x4(0, 1, 2, 3), i32x4.splat(count)); }
 
 /**
  * Gradients of bnReluMaxPool2x2 (= bnBackward with reluBias of the scattered dy). dy, indices:
- * [n, ct, h/2, w/2] (both read up to 3 elements past their end); d: scratch for one channel's
- * gradient (n h w floats); sumDy, sumDyXhat: f64[c] (= dbias, dweight); bad: i32[c].
+ * [n, ct, h/2, w/2] (both read up to 3 elements past their end); d: scratch for one channel
+ * (n h w + n h w / 4 + 4 floats); sumDy, sumDyXhat: f64[c] (= dbias, dweight); bad: i32[c].
+ *
+ * Per channel, pass 1 runs over the windows: the masked gradient m = (0 + dy) * step(y) at each
+ * window's argmax (y recomputed there only), stored pooled after d's first n h w floats, and the channel's f64 sums of m
+ * and m * (x - mean) over the windows: the general path's sums without its zero terms (a quarter
+ * of them), in another order (four lanes by window position mod 4 over the channel's rows in
+ * order, then (L0 + L2) + (L1 + L3)). Pass 2 writes dx at every position from x and m (+0 off
+ * the argmax, as the scatter leaves it), with bnBackward's f32 steps. Zero terms change no sum
+ * unless x or the mean is infinite or NaN (0 * inf is NaN): a channel where one is (found in
+ * pass 1) runs the general path's operations instead (scatterGeneral), so that its NaNs are the
+ * general path's.
  */
 export function bnReluMaxPool2x2Backward(dy: usize, indices: usize, x: usize, dx: usize, d: usize, n: i32, c: i32, h: i32, w: i32,
   mean: usize, invstd: usize, wt: usize, bias: usize, batchStats: i32, sumDy: usize, sumDyXhat: usize, bad: usize, ct: i32): void {
   const oh = h >> 1, ow = w >> 1, s = h * w, S = oh * ow;
+  const full = ow & ~3; // windows in whole groups of four per row
+  const pooledM = d + ((<usize>n * s) << 2); // the masked gradient, pooled: n S floats (+ 3 stored past them)
   for (let ch = 0; ch < c; ch++) {
     const k = <usize>ch << 2;
     const scale = bnScale(invstd + k, wt + k);
     const sc = f32x4.splat(scale), sh = f32x4.splat(bnShift(bias + k, mean + k, scale));
-    let invalid = i32x4.splat(0);
-    const wB = i32x4.splat(w), wB1 = i32x4.splat(w + 1);
-    // the channel's masked gradient at every position: (0 + dy) * step(y) at each window's argmax
-    // (the scatter, then bnBackward's ReLU step of the recomputed y), +0 elsewhere
+    const mu = load<f32>(mean + k);
+    const mu2 = f64x2.splat(<f64>mu);
+    let invalid = i32x4.splat(0), specials = f32x4.splat(0);
+    let s0 = f64x2.splat(0), s1 = f64x2.splat(0), t0 = f64x2.splat(0), t1 = f64x2.splat(0);
+    const wB = i32x4.splat(w), wB1 = i32x4.splat(w + 1), zero = f32x4.splat(0);
     for (let i = 0; i < n; i++) {
       const run = <usize>(i * ct + ch);
-      const xp = x + ((run * s) << 2), dp = d + ((<usize>i * s) << 2);
-      const po = (run * S) << 2;
+      const xp = x + ((run * s) << 2), po = (run * S) << 2, mp = pooledM + ((<usize>i * S) << 2);
       for (let oy = 0; oy < oh; oy++) {
         const r0 = <usize>oy * 2 * w << 2, r1 = r0 + (<usize>w << 2);
-        const q0 = po + ((<usize>oy * ow) << 2);
+        const q0 = <usize>oy * ow << 2;
         for (let ox = 0; ox < ow; ox += 4) {
           const q = q0 + (<usize>ox << 2), col = <usize>ox << 3;
           const count = min(ow - ox, 4);
-          const rel = i32x4.sub(v128.load(indices + q), windowStarts(oy, ox, w));
+          const rel = i32x4.sub(v128.load(indices + po + q), windowStarts(oy, ox, w));
           const mTL = i32x4.eq(rel, i32x4.splat(0)), mTR = i32x4.eq(rel, i32x4.splat(1));
           const mBL = i32x4.eq(rel, wB), mBR = i32x4.eq(rel, wB1);
-          const valid = i32x4.lt_s(i32x4(0, 1, 2, 3), i32x4.splat(count));
+          const valid = lanesBelow(count);
           invalid = v128.or(invalid, v128.andnot(valid, v128.or(v128.or(mTL, mTR), v128.or(mBL, mBR))));
-          const a0 = v128.load(xp + r0 + col), b0 = v128.load(xp + r0 + col, 16);
-          const a1 = v128.load(xp + r1 + col), b1 = v128.load(xp + r1 + col, 16);
+          let a0 = v128.load(xp + r0 + col), b0 = v128.load(xp + r0 + col, 16);
+          let a1 = v128.load(xp + r1 + col), b1 = v128.load(xp + r1 + col, 16);
           // x at the argmax (one mask per window holds)
-          const xa = v128.or(v128.or(v128.and(evens(a0, b0), mTL), v128.and(odds(a0, b0), mTR)),
+          let xa = v128.or(v128.or(v128.and(evens(a0, b0), mTL), v128.and(odds(a0, b0), mTR)),
             v128.or(v128.and(evens(a1, b1), mBL), v128.and(odds(a1, b1), mBR)));
-          const m = mulStep4(f32x4.add(f32x4.splat(0), v128.load(dy + q)), affine(xa, sc, sh));
-          storeRow(dp + r0 + col, v128.and(m, mTL), v128.and(m, mTR), count);
-          storeRow(dp + r1 + col, v128.and(m, mBL), v128.and(m, mBR), count);
+          let m = mulStep4(f32x4.add(zero, v128.load(dy + po + q)), affine(xa, sc, sh));
+          v128.store(mp + q, m);
+          if (ox >= full) { // a row's last 1-3 windows: the lanes past them are not this row's
+            const pa = lanesBelow(2 * count), pb = i32x4.lt_s(i32x4(4, 5, 6, 7), i32x4.splat(2 * count));
+            a0 = v128.and(a0, pa); b0 = v128.and(b0, pb); a1 = v128.and(a1, pa); b1 = v128.and(b1, pb);
+            m = v128.and(m, valid);
+            xa = v128.and(xa, valid);
+          }
+          // NaN here when some x is infinite or NaN
+          specials = f32x4.add(specials, f32x4.mul(f32x4.add(f32x4.add(a0, b0), f32x4.add(a1, b1)), zero));
+          const m0 = lo2(m), m1 = hi2(m);
+          s0 = f64x2.add(s0, m0);
+          s1 = f64x2.add(s1, m1);
+          t0 = f64x2.add(t0, f64x2.mul(m0, f64x2.sub(lo2(xa), mu2)));
+          t1 = f64x2.add(t1, f64x2.mul(m1, f64x2.sub(hi2(xa), mu2)));
         }
       }
     }
-    store<i32>(bad + k, v128.any_true(invalid) ? 1 : 0);
-    // bnBackward's two passes over it (the ReLU already applied)
-    bnBackwardRuns(d, 1, x + ((<usize>ch * s) << 2), dx + ((<usize>ch * s) << 2), n, 1, s, mean + k, invstd + k, wt + k,
-      batchStats, sumDy + (<usize>ch << 3), sumDyXhat + (<usize>ch << 3), 0, ct);
+    const isBad = v128.any_true(invalid);
+    store<i32>(bad + k, isBad ? 1 : 0);
+    if (isBad) continue;
+    if (v128.any_true(f32x4.ne(specials, specials)) || mu - mu != 0) {
+      scatterGeneral(d, pooledM, indices, x, dx, n, ch, h, w, mean, invstd, wt, batchStats, sumDy, sumDyXhat, ct);
+      continue;
+    }
+    const sd = hsum(s0, s1), sx = hsum(t0, t1) * <f64>load<f32>(invstd + k);
+    store<f64>(sumDy + (<usize>ch << 3), sd);
+    store<f64>(sumDyXhat + (<usize>ch << 3), sx);
+    const count64 = <f64>n * <f64>s;
+    const is = load<f32>(invstd + k), wc = load<f32>(wt + k);
+    // pass 2: dx at every position
+    spread(pooledM, indices, x + ((<usize>ch * s) << 2), dx + ((<usize>ch * s) << 2), ct * s, n, ch, h, w, ct, batchStats ? DX : DX_RUNNING,
+      f32x4.splat(scale), f32x4.splat(mu), f32x4.splat(coefA(is, wc, sx, count64)), f32x4.splat(coefC(is, wc, sd, count64)));
   }
+}
+
+/** What spread writes at each position from the masked gradient d there (+0 off the argmax). */
+const SCATTER = 0, DX = 1, DX_RUNNING = 2;
+
+/**
+ * Spreads one channel's pooled masked gradient (pooledM: n S floats) over the positions of its
+ * planes, by the argmax indices, and writes at each position (out: the channel's first plane,
+ * planes `stride` floats apart; x likewise): d itself (SCATTER), bnBackward's dx = dy * k + ((x -
+ * mean) * a + c) (DX, with k4, m4, a4, c4 the splats of k, mean, a, c) or dx = dy * k (DX_RUNNING).
+ */
+function spread(pooledM: usize, indices: usize, x: usize, out: usize, stride: i32, n: i32, ch: i32, h: i32, w: i32, ct: i32, what: i32,
+  k4: v128, m4: v128, a4: v128, c4: v128): void {
+  const oh = h >> 1, ow = w >> 1, S = oh * ow;
+  const wB = i32x4.splat(w), wB1 = i32x4.splat(w + 1);
+  for (let i = 0; i < n; i++) {
+    const xp = x + ((<usize>i * stride) << 2), op = out + ((<usize>i * stride) << 2);
+    const mp = pooledM + ((<usize>i * S) << 2), po = (<usize>(i * ct + ch) * S) << 2;
+    for (let oy = 0; oy < oh; oy++) {
+      const r0 = <usize>oy * 2 * w << 2, r1 = r0 + (<usize>w << 2);
+      const q0 = <usize>oy * ow << 2;
+      for (let ox = 0; ox < ow; ox += 4) {
+        const q = q0 + (<usize>ox << 2), col = <usize>ox << 3;
+        const count = min(ow - ox, 4);
+        const rel = i32x4.sub(v128.load(indices + po + q), windowStarts(oy, ox, w));
+        const m = v128.load(mp + q);
+        const lt = v128.and(m, i32x4.eq(rel, i32x4.splat(0))), rt = v128.and(m, i32x4.eq(rel, i32x4.splat(1)));
+        const lb = v128.and(m, i32x4.eq(rel, wB)), rb = v128.and(m, i32x4.eq(rel, wB1));
+        let e0 = posLo(lt, rt), e1 = posHi(lt, rt), e2 = posLo(lb, rb), e3 = posHi(lb, rb);
+        if (what == DX) {
+          e0 = dx4(e0, v128.load(xp + r0 + col), k4, m4, a4, c4);
+          e1 = dx4(e1, v128.load(xp + r0 + col, 16), k4, m4, a4, c4);
+          e2 = dx4(e2, v128.load(xp + r1 + col), k4, m4, a4, c4);
+          e3 = dx4(e3, v128.load(xp + r1 + col, 16), k4, m4, a4, c4);
+        } else if (what == DX_RUNNING) {
+          e0 = f32x4.mul(e0, k4); e1 = f32x4.mul(e1, k4); e2 = f32x4.mul(e2, k4); e3 = f32x4.mul(e3, k4);
+        }
+        if (count == 4) {
+          v128.store(op + r0 + col, e0); v128.store(op + r0 + col, e1, 16);
+          v128.store(op + r1 + col, e2); v128.store(op + r1 + col, e3, 16);
+        } else {
+          storePositions(op + r0 + col, e0, e1, count);
+          storePositions(op + r1 + col, e2, e3, count);
+        }
+      }
+    }
+  }
+}
+
+/**
+ * One channel (ch) the general path's way: the masked gradient m (pooled, from pass 1) at each
+ * window's argmax, +0 elsewhere, written at full size into d (n h w floats), then bnBackward's two
+ * passes over it (bnBackwardRuns, the ReLU already applied): the same operations as
+ * maxPool2dBackward into zeros and bnBackward with reluBias, so the same bits.
+ */
+function scatterGeneral(d: usize, pooledM: usize, indices: usize, x: usize, dx: usize, n: i32, ch: i32, h: i32, w: i32,
+  mean: usize, invstd: usize, wt: usize, batchStats: i32, sumDy: usize, sumDyXhat: usize, ct: i32): void {
+  const s = h * w, k = <usize>ch << 2, z = f32x4.splat(0);
+  spread(pooledM, indices, 0, d, s, n, ch, h, w, ct, SCATTER, z, z, z, z);
+  bnBackwardRuns(d, 1, x + ((<usize>ch * s) << 2), dx + ((<usize>ch * s) << 2), n, 1, s, mean + k, invstd + k, wt + k,
+    batchStats, sumDy + (<usize>ch << 3), sumDyXhat + (<usize>ch << 3), 0, ct);
 }

@@ -122,14 +122,14 @@ export function bnStats(x: usize, n: i32, c: i32, s: i32, mean: usize, variance:
 /** Its shift = b - mean * scale (f32). */
 @inline export function bnShift(b: usize, mean: usize, scale: f32): f32 { return load<f32>(b) - load<f32>(mean) * scale; }
 /** dx = dy * k + ((x - mean) * a + c), five f32 roundings (splats of the channel's coefficients). */
-@inline function dx4(d: v128, v: v128, k: v128, m: v128, a: v128, c: v128): v128 {
+@inline export function dx4(d: v128, v: v128, k: v128, m: v128, a: v128, c: v128): v128 {
   return f32x4.add(f32x4.mul(d, k), f32x4.add(f32x4.mul(f32x4.sub(v, m), a), c));
 }
 @inline function dx1(d: f32, v: f32, k: f32, m: f32, a: f32, c: f32): f32 { return d * k + ((v - m) * a + c); }
 /** The backward's a = -(invstd * w) * invstd * (dweight / count) (f64 from the f64 sum, rounded once). */
-@inline function coefA(invstd: f32, w: f32, sumDyXhat: f64, count: f64): f32 { return <f32>(-(<f64>invstd * <f64>w) * <f64>invstd * (sumDyXhat / count)); }
+@inline export function coefA(invstd: f32, w: f32, sumDyXhat: f64, count: f64): f32 { return <f32>(-(<f64>invstd * <f64>w) * <f64>invstd * (sumDyXhat / count)); }
 /** Its c = -(invstd * w) * dbias / count. */
-@inline function coefC(invstd: f32, w: f32, sumDy: f64, count: f64): f32 { return <f32>(-(<f64>invstd * <f64>w) * (sumDy / count)); }
+@inline export function coefC(invstd: f32, w: f32, sumDy: f64, count: f64): f32 { return <f32>(-(<f64>invstd * <f64>w) * (sumDy / count)); }
 
 /**
  * y = x * scale + shift per channel (f32[c] inputs; bnScale, bnShift). relu != 0: y = relu(that)

@@ -297,7 +297,11 @@ export interface Backend {
    * x). pool is over the BN's [n, c, h, w] (pool.n = n, pool.c = c, pool.h * pool.w = g.s).
    */
   batchNormReluMaxPool?(x: Storage, mean: Storage, invstd: Storage, weight: Storage, bias: Storage, g: ChannelGeometry, pool: Pool2dGeometry): MaxPoolResult;
-  /** Its gradients: batchNormReluBackward(maxPool2dBackward(dy, indices, pool), x, ...), bit for bit. */
+  /**
+   * Its gradients: batchNormReluBackward(maxPool2dBackward(dy, indices, pool), x, ...), bit for bit
+   * except that the float64 sums (dbias, dweight, and through them dx's coefficients) may be
+   * added in another order, e.g. over the windows only, where x and the mean are finite.
+   */
   batchNormReluMaxPoolBackward?(dy: Storage, indices: Storage, x: Storage, mean: Storage, invstd: Storage, weight: Storage, bias: Storage, g: ChannelGeometry, pool: Pool2dGeometry, batchStats: boolean): BatchNormGrads;
 
   // ---- optimiser update, in place on contiguous storages of equal size ----

@@ -10,8 +10,9 @@
 // saving the separate relu and mulStep passes and their memory traffic. batchNormReluMaxPool2d
 // adds a following MaxPool2d, so that the full-size activation never leaves the backend (the
 // pooling runs on it in place, and the backward scatters the pooled gradient where the
-// batch-norm backward reads it). The kernels are bit-identical to the composition, which is what
-// runs where a backend lacks them.
+// batch-norm backward reads it). The kernels give the composition's results, which is what runs
+// where a backend lacks them: bit for bit, except that a backend may add batch norm's float64
+// sums in another order (the wasm 2x2 pool backward sums over the windows only).
 
 import type { Backend, ChannelGeometry, Pool2dGeometry, Storage } from '../backend/backend.js';
 import { releaseInternal } from '../autograd/saved-frees.js';

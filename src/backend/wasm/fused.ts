@@ -1,5 +1,7 @@
 // Fused epilogues of the wasm backend, in one place. Each is bit-identical to the kernels it
-// replaces run one after another (test/conformance/fusion.test.ts):
+// replaces run one after another (test/conformance/fusion.test.ts), except that the 2x2
+// BatchNorm -> ReLU -> MaxPool backward sums over the windows only (its float64 sums are the
+// composition's reordered: assembly/bnpool.ts):
 // - the conv epilogue: on each conv output chunk, while it is in the arena, the bias, then for
 //   inference the eval-mode BatchNorm + ReLU, then max pooling (Conv2d/ConvTranspose2d ->
 //   BatchNorm -> ReLU [-> MaxPool2d] blocks: the full-size activations never leave the arena);
@@ -13,7 +15,10 @@
 // Measured at batch 128 (this machine, medians): a training step 190 -> 170 ms, inference
 // 63 -> 52 ms. The 2x2 kernels, one thread, cold caches (bench/bn-relu-pool.mjs against the
 // previous build, shared machine): forward 9.5 -> 7.1 ms (32 channels of 28x28) and 7.0 -> 5.2
-// (64 of 14x14), backward 15.1 -> 11.8 and 9.6 -> 7.5.
+// (64 of 14x14), backward 15.1 -> 11.8 and 9.6 -> 7.5. Then batch norm's elementwise passes in
+// float32 and the backward's sums over the windows only (one thread, the kernel alone, cold
+// caches, interleaved with the builds before): backward 8.3 -> 6.9 -> 6.0 ms (28x28) and 6.2 ->
+// 6.0 -> 4.7 (14x14), forward 3.8 -> 2.9 and 3.6 -> 2.7.
 
 import type { BatchNormParams, ChannelGeometry, Pool2dGeometry, Storage } from '../backend.js';
 import type { WasmContext } from './context.js';
@@ -147,10 +152,10 @@ function backward2x2(ctx: WasmContext, dy: Storage, indices: Storage, x: Storage
   const dx = output(ctx, x.size);
   const sd = ar.alloc(g.c * 8), sx = ar.alloc(g.c * 8), bad = ar.alloc(g.c * 4);
   const S = pool.oh * pool.ow;
-  let d = -1; // one channel's gradient, in each thread's scratch
+  let d = -1; // one channel's gradient, full-size and pooled, in each thread's scratch
   ctx.run(norm.channelJob(g, 2, (job, c0, cnt) => {
     const o = c0 * g.s * F32, po = c0 * S * F32, p = c0 * F32;
-    if (d < 0) d = job.scratch(g.n * g.s * F32);
+    if (d < 0) d = job.scratch((g.n * g.s + g.n * S + 4) * F32);
     job.call(FN.bnReluMaxPool2x2Backward, [dyp + po, ip + po, xp + o, dx.ptr + o, d, g.n, cnt, pool.h, pool.w,
       mp + p, isp + p, wp + p, bp + p, batchStats ? 1 : 0, sd + c0 * 8, sx + c0 * 8, bad + p, g.c], [4]);
   }));
