@@ -160,7 +160,7 @@ export function bnForward(x: usize, y: usize, n: i32, c: i32, s: i32, mean: usiz
 /**
  * Batch-norm backward. sumDy, sumDyXhat: f64[c] outputs (= dbias, dweight: sum(dy) and
  * sum(dy * (x - mean)) * invstd). With batchStats, dx = dy * k + ((x - mean) * a + c) (dx4);
- * otherwise dx = dy * k. k = bnScale.
+ * otherwise dx = dy * k. k = bnScale. coef: f32[3c] scratch, used where s == 1.
  * reluBias != 0 (BatchNorm followed by ReLU; reluBias = the BN's bias b, f32[c]): the first pass
  * recomputes the forward's output y = x * scale + shift exactly as bnForward does, replaces dy
  * in place by dy * step(y) (the same f32 product as binaryF32's MUL_POS: the ReLU gradient) and
@@ -168,8 +168,8 @@ export function bnForward(x: usize, y: usize, n: i32, c: i32, s: i32, mean: usiz
  * without reading a mask from memory.
  */
 export function bnBackward(dy: usize, x: usize, dx: usize, n: i32, c: i32, s: i32, mean: usize, invstd: usize, w: usize,
-  batchStats: i32, sumDy: usize, sumDyXhat: usize, reluBias: usize, ct: i32): void {
-  if (s == 1) bnBackwardRows(dy, x, dx, n, c, mean, invstd, w, batchStats, sumDy, sumDyXhat, reluBias, ct);
+  batchStats: i32, sumDy: usize, sumDyXhat: usize, reluBias: usize, ct: i32, coef: usize): void {
+  if (s == 1) bnBackwardRows(dy, x, dx, n, c, mean, invstd, w, batchStats, sumDy, sumDyXhat, reluBias, ct, coef);
   else bnBackwardRuns(dy, ct, x, dx, n, c, s, mean, invstd, w, batchStats, sumDy, sumDyXhat, reluBias, ct);
 }
 
@@ -256,10 +256,11 @@ export function bnBackwardRuns(dy: usize, dct: i32, x: usize, dx: usize, n: i32,
 // ---- s == 1 ([n, c] input, BatchNorm1d): rows of c channels, vectorised across channels.
 //
 // The general loops above work per (image, channel) run of s floats; with s = 1 each run is one
-// float and all the per-run setup is paid per element. These loops take several channels per
-// vector instead (the statistics two per f64x2, row by row; the forward and backward a column of
-// four channels at a time, its coefficients computed once and its sums held in registers), doing
-// per element the very same operations in the same order, and summing over
+// float and all the per-run setup is paid per element. These loops run row by row (streaming
+// memory) with several channels per vector instead (the statistics two per f64x2, the forward and
+// backward four per f32x4; the backward's second pass reads its per-channel coefficients from a
+// scratch, computed once), doing per element the very same operations in the same order, and
+// summing over
 // images sequentially as the general loops do (there each run's partial sum is 0 + term, equal
 // to the term: adding +-0 to a sum that starts at +0 never changes it), so the results are
 // bit-identical to the general path.
@@ -307,94 +308,89 @@ function bnStatsRows(x: usize, n: i32, c: i32, mean: usize, variance: usize, ct:
 }
 
 function bnForwardRows(x: usize, y: usize, n: i32, c: i32, mean: usize, invstd: usize, w: usize, b: usize, relu: i32, ct: i32): void {
-  const row = <usize>ct << 2;
-  let ch = 0;
-  for (; ch + 4 <= c; ch += 4) {
-    const k = <usize>ch << 2;
-    const sc = f32x4.mul(v128.load(invstd + k), v128.load(w + k));
-    const sh = f32x4.sub(v128.load(b + k), f32x4.mul(v128.load(mean + k), sc));
-    for (let i = 0, q = k; i < n; i++, q += row) {
-      const r = affine4(v128.load(x + q), sc, sh);
-      v128.store(y + q, relu ? relu4(r) : r);
+  for (let i = 0; i < n; i++) {
+    const o = (<usize>i * ct) << 2;
+    let ch = 0;
+    for (; ch + 4 <= c; ch += 4) {
+      const k = <usize>ch << 2;
+      const sc = f32x4.mul(v128.load(invstd + k), v128.load(w + k));
+      const r = affine4(v128.load(x + o + k), sc, f32x4.sub(v128.load(b + k), f32x4.mul(v128.load(mean + k), sc)));
+      v128.store(y + o + k, relu ? relu4(r) : r);
     }
-  }
-  for (; ch < c; ch++) {
-    const k = <usize>ch << 2;
-    const scale = bnScale(invstd + k, w + k), shift = bnShift(b + k, mean + k, scale);
-    for (let i = 0, q = k; i < n; i++, q += row) {
-      const r = load<f32>(x + q) * scale + shift;
-      store<f32>(y + q, relu ? relu1(r) : r);
+    for (; ch < c; ch++) {
+      const k = <usize>ch << 2;
+      const scale = bnScale(invstd + k, w + k);
+      const r = load<f32>(x + o + k) * scale + bnShift(b + k, mean + k, scale);
+      store<f32>(y + o + k, relu ? relu1(r) : r);
     }
   }
 }
 
+/** bnBackward for s == 1; coef: f32[3c] scratch (the channels' k, a, c for the second pass). */
 function bnBackwardRows(dy: usize, x: usize, dx: usize, n: i32, c: i32, mean: usize, invstd: usize, w: usize,
-  batchStats: i32, sumDy: usize, sumDyXhat: usize, reluBias: usize, ct: i32): void {
-  const row = <usize>ct << 2;
-  const count = <f64>n;
-  let ch = 0;
-  for (; ch + 4 <= c; ch += 4) {
-    const k = <usize>ch << 2, k8 = <usize>ch << 3;
-    const m4 = v128.load(mean + k), is4 = v128.load(invstd + k), w4 = v128.load(w + k);
-    const ml = lo2(m4), mh = hi2(m4);
-    const sc = f32x4.mul(is4, w4);
-    const sh = reluBias ? f32x4.sub(v128.load(reluBias + k), f32x4.mul(m4, sc)) : f32x4.splat(0);
-    let a0 = f64x2.splat(0), a1 = f64x2.splat(0), b0 = f64x2.splat(0), b1 = f64x2.splat(0);
-    for (let i = 0, q = k; i < n; i++, q += row) {
-      let d = v128.load(dy + q);
-      const v = v128.load(x + q);
+  batchStats: i32, sumDy: usize, sumDyXhat: usize, reluBias: usize, ct: i32, coef: usize): void {
+  memory.fill(sumDy, 0, <usize>c << 3);
+  memory.fill(sumDyXhat, 0, <usize>c << 3);
+  for (let i = 0; i < n; i++) {
+    const o = (<usize>i * ct) << 2;
+    let ch = 0;
+    for (; ch + 4 <= c; ch += 4) {
+      const k = <usize>ch << 2, k8 = <usize>ch << 3;
+      let d = v128.load(dy + o + k);
+      const v = v128.load(x + o + k), m4 = v128.load(mean + k);
       if (reluBias) {
-        d = mulStep4(d, affine4(v, sc, sh));
-        v128.store(dy + q, d);
+        const sc = f32x4.mul(v128.load(invstd + k), v128.load(w + k));
+        d = mulStep4(d, affine4(v, sc, f32x4.sub(v128.load(reluBias + k), f32x4.mul(m4, sc))));
+        v128.store(dy + o + k, d);
       }
       const d0 = lo2(d), d1 = hi2(d);
-      a0 = f64x2.add(a0, d0);
-      a1 = f64x2.add(a1, d1);
-      b0 = f64x2.add(b0, f64x2.mul(d0, f64x2.sub(lo2(v), ml)));
-      b1 = f64x2.add(b1, f64x2.mul(d1, f64x2.sub(hi2(v), mh)));
+      v128.store(sumDy + k8, f64x2.add(v128.load(sumDy + k8), d0));
+      v128.store(sumDy + k8, f64x2.add(v128.load(sumDy + k8, 16), d1), 16);
+      v128.store(sumDyXhat + k8, f64x2.add(v128.load(sumDyXhat + k8), f64x2.mul(d0, f64x2.sub(lo2(v), lo2(m4)))));
+      v128.store(sumDyXhat + k8, f64x2.add(v128.load(sumDyXhat + k8, 16), f64x2.mul(d1, f64x2.sub(hi2(v), hi2(m4)))), 16);
     }
-    b0 = f64x2.mul(b0, lo2(is4));
-    b1 = f64x2.mul(b1, hi2(is4)); // sum(dy * (x - mean)) * invstd
-    v128.store(sumDy + k8, a0);
-    v128.store(sumDy + k8, a1, 16);
-    v128.store(sumDyXhat + k8, b0);
-    v128.store(sumDyXhat + k8, b1, 16);
-    if (!batchStats) {
-      for (let i = 0, q = k; i < n; i++, q += row) v128.store(dx + q, f32x4.mul(v128.load(dy + q), sc));
-      continue;
-    }
-    // coefA and coefC, two channels per f64x2
-    const cnt = f64x2.splat(count);
-    const il = lo2(is4), ih = hi2(is4);
-    const kl = f64x2.neg(f64x2.mul(il, lo2(w4))), kh = f64x2.neg(f64x2.mul(ih, hi2(w4)));
-    const a4 = to4(f64x2.mul(f64x2.mul(kl, il), f64x2.div(b0, cnt)), f64x2.mul(f64x2.mul(kh, ih), f64x2.div(b1, cnt)));
-    const c4 = to4(f64x2.mul(kl, f64x2.div(a0, cnt)), f64x2.mul(kh, f64x2.div(a1, cnt)));
-    for (let i = 0, q = k; i < n; i++, q += row) v128.store(dx + q, dx4(v128.load(dy + q), v128.load(x + q), sc, m4, a4, c4));
-  }
-  for (; ch < c; ch++) {
-    const k = <usize>ch << 2;
-    const mu = load<f32>(mean + k), is = load<f32>(invstd + k), wc = load<f32>(w + k);
-    const scale = is * wc;
-    const shift = reluBias ? bnShift(reluBias + k, mean + k, scale) : 0;
-    let ra: f64 = 0, rb: f64 = 0;
-    for (let i = 0, q = k; i < n; i++, q += row) {
-      let d32 = load<f32>(dy + q);
+    for (; ch < c; ch++) {
+      const k = <usize>ch << 2, k8 = <usize>ch << 3;
+      let d32 = load<f32>(dy + o + k);
       if (reluBias) {
-        d32 = mulStep1(d32, load<f32>(x + q) * scale + shift);
-        store<f32>(dy + q, d32);
+        const scale = bnScale(invstd + k, w + k);
+        d32 = mulStep1(d32, load<f32>(x + o + k) * scale + bnShift(reluBias + k, mean + k, scale));
+        store<f32>(dy + o + k, d32);
       }
-      ra += <f64>d32;
-      rb += <f64>d32 * (<f64>load<f32>(x + q) - <f64>mu);
+      const d = <f64>d32;
+      store<f64>(sumDy + k8, load<f64>(sumDy + k8) + d);
+      store<f64>(sumDyXhat + k8, load<f64>(sumDyXhat + k8) + d * (<f64>load<f32>(x + o + k) - <f64>load<f32>(mean + k)));
     }
-    rb *= <f64>is;
-    store<f64>(sumDy + (<usize>ch << 3), ra);
-    store<f64>(sumDyXhat + (<usize>ch << 3), rb);
-    if (!batchStats) {
-      for (let i = 0, q = k; i < n; i++, q += row) store<f32>(dx + q, load<f32>(dy + q) * scale);
-      continue;
+  }
+  // dweight = sum(dy * (x - mean)) * invstd; the second pass's coefficients, once per channel
+  const count = <f64>n;
+  const ka = coef, aa = coef + (<usize>c << 2), ca = coef + (<usize>c << 3);
+  for (let ch = 0; ch < c; ch++) {
+    const k = <usize>ch << 2, k8 = <usize>ch << 3;
+    const is = load<f32>(invstd + k), wc = load<f32>(w + k);
+    const sx = load<f64>(sumDyXhat + k8) * <f64>is;
+    store<f64>(sumDyXhat + k8, sx);
+    store<f32>(ka + k, is * wc);
+    store<f32>(aa + k, coefA(is, wc, sx, count));
+    store<f32>(ca + k, coefC(is, wc, load<f64>(sumDy + k8), count));
+  }
+  for (let i = 0; i < n; i++) {
+    const o = (<usize>i * ct) << 2;
+    let ch = 0;
+    for (; ch + 4 <= c; ch += 4) {
+      const k = <usize>ch << 2;
+      const d = v128.load(dy + o + k), k4 = v128.load(ka + k);
+      v128.store(dx + o + k, batchStats
+        ? dx4(d, v128.load(x + o + k), k4, v128.load(mean + k), v128.load(aa + k), v128.load(ca + k))
+        : f32x4.mul(d, k4));
     }
-    const a = coefA(is, wc, rb, count), cc = coefC(is, wc, ra, count);
-    for (let i = 0, q = k; i < n; i++, q += row) store<f32>(dx + q, dx1(load<f32>(dy + q), load<f32>(x + q), scale, mu, a, cc));
+    for (; ch < c; ch++) {
+      const k = <usize>ch << 2;
+      const d = load<f32>(dy + o + k);
+      store<f32>(dx + o + k, batchStats
+        ? dx1(d, load<f32>(x + o + k), load<f32>(ka + k), load<f32>(mean + k), load<f32>(aa + k), load<f32>(ca + k))
+        : d * load<f32>(ka + k));
+    }
   }
 }
 

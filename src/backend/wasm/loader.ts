@@ -41,7 +41,7 @@ export interface KernelExports {
   bnStats(x: number, n: number, c: number, s: number, mean: number, variance: number, ct: number): void;
   bnForward(x: number, y: number, n: number, c: number, s: number, mean: number, invstd: number, w: number, b: number, relu: number, ct: number): void;
   bnBackward(dy: number, x: number, dx: number, n: number, c: number, s: number, mean: number, invstd: number, w: number,
-    batchStats: number, sumDy: number, sumDyXhat: number, reluBias: number, ct: number): void;
+    batchStats: number, sumDy: number, sumDyXhat: number, reluBias: number, ct: number, coef: number): void;
   bnReluMaxPool2x2(x: number, out: number, indices: number, n: number, c: number, h: number, w: number,
     mean: number, invstd: number, wt: number, b: number, ct: number): void;
   bnReluMaxPool2x2Backward(dy: number, indices: number, x: number, dx: number, d: number, n: number, c: number, h: number, w: number,

@@ -86,9 +86,11 @@ export function backward(ctx: WasmContext, putDy: PutDy, x: Storage, mean: Stora
   const dx = output(ctx, x.size);
   const sd = ar.alloc(g.c * 8);
   const sx = ar.alloc(g.c * 8);
+  const coef = g.s === 1 ? ar.alloc(g.c * 3 * F32) : 0; // the [n, c] kernel's per-channel coefficients (k, a, c)
   ctx.run(channelJob(g, 2, (job, c0, cnt) => {
     const o = c0 * g.s * F32, p = c0 * F32;
-    job.call(FN.bnBackward, [dyp + o, xp + o, dx.ptr + o, g.n, cnt, g.s, mp + p, ip + p, wp + p, batchStats ? 1 : 0, sd + c0 * 8, sx + c0 * 8, bp ? bp + p : 0, g.c]);
+    job.call(FN.bnBackward, [dyp + o, xp + o, dx.ptr + o, g.n, cnt, g.s, mp + p, ip + p, wp + p, batchStats ? 1 : 0, sd + c0 * 8, sx + c0 * 8,
+      bp ? bp + p : 0, g.c, coef ? coef + c0 * 3 * F32 : 0]);
   }));
   return { dx: dx.storage, dweight: takeF64AsF32(ctx, sx, g.c), dbias: takeF64AsF32(ctx, sd, g.c) };
 }
