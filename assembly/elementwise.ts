@@ -8,11 +8,13 @@
 // to f32 they agree with the reference to within 1 f32 ulp (almost always exactly). sigmoid runs
 // two f64 lanes at a time on a vector port of that Math.exp (exp.ts), with the scalar's bits.
 
-import { sigmoid, sigmoid2 } from './exp';
+import { sigmoid, sigmoid2, softplus, softplus2 } from './exp';
 import { hi2, lo2, to4 } from './norm';
 
 /** sigmoid of four f32 lanes, each rounded from unaryScalar's f64 sigmoid (demote_f64x2_zero rounds as <f32> does). */
 @inline function sigmoid4(v: v128): v128 { return to4(sigmoid2(lo2(v)), sigmoid2(hi2(v))); }
+/** softplus likewise. */
+@inline function softplus4(v: v128): v128 { return to4(softplus2(lo2(v)), softplus2(hi2(v))); }
 
 /**
  * dst (contiguous) = the 4-d strided view at src: geo = i32[8] {shape[0..3], strides[0..3]}
@@ -43,10 +45,6 @@ export function gather4(src: usize, dst: usize, geo: usize): void {
       }
     }
   }
-}
-
-@inline function softplus(x: f64): f64 {
-  return Math.max(x, 0) + Math.log1p(Math.exp(-Math.abs(x)));
 }
 
 /** erf by the same steps as the js reference (src/backend/js/elementwise.ts). */
@@ -138,6 +136,8 @@ export function unaryF32(op: i32, x: usize, out: usize, n: i32, a: f64, b: f64):
     for (; i + 4 <= n; i += 4) v128.store(out + (<usize>i << 2), v128.and(f32x4.gt(v128.load(x + (<usize>i << 2)), zero), one));
   } else if (op == SIGMOID) {
     for (; i + 4 <= n; i += 4) v128.store(out + (<usize>i << 2), sigmoid4(v128.load(x + (<usize>i << 2))));
+  } else if (op == SOFTPLUS) {
+    for (; i + 4 <= n; i += 4) v128.store(out + (<usize>i << 2), softplus4(v128.load(x + (<usize>i << 2))));
   } else if (op == MUL_SCALAR || op == ADD_SCALAR) {
     // in f64, two lanes at a time (a is a double, as in the reference)
     const a2 = f64x2.splat(a);
@@ -203,7 +203,18 @@ export function binaryF32(op: i32, x: usize, y: usize, out: usize, n: i32): void
  * to f32 as abs, addScalar (in f64), mul, softplus (in f64) and add do one after another.
  */
 export function bceWithLogits(l: usize, t: usize, out: usize, n: i32): void {
-  for (let i = 0; i < n; i++) {
+  let i = 0;
+  for (; i + 4 <= n; i += 4) {
+    const o = <usize>i << 2;
+    const lv = v128.load(l + o), tv = v128.load(t + o);
+    const a = f32x4.abs(lv);
+    const nt = f32x4.neg(tv);
+    const one = f64x2.splat(1);
+    const w = v128.bitselect(to4(f64x2.add(lo2(nt), one), f64x2.add(hi2(nt), one)), tv, f32x4.gt(lv, f32x4.splat(0)));
+    const m = v128.andnot(f32x4.mul(a, w), f32x4.eq(w, f32x4.splat(0)));
+    v128.store(out + o, f32x4.add(m, softplus4(f32x4.neg(a))));
+  }
+  for (; i < n; i++) {
     const o = <usize>i << 2;
     const lv = load<f32>(l + o), tv = load<f32>(t + o);
     const a = Mathf.abs(lv);

@@ -1,11 +1,12 @@
-// exp and sigmoid of two float64 lanes at a time, bit-identical to AssemblyScript's Math.exp
-// (musl's table-driven exp, util/math.ts exp_lut: 2^(k/128) from a table, then a degree-5
-// polynomial) and to elementwise.ts' scalar sigmoid built on it: the same IEEE operations in the
-// same order, lane by lane (no fused multiply-add, no reassociation), so unaryF32's sigmoid and
-// the BCE gradient keep their bits while doing two exps per instruction stream. Lanes outside
-// exp's main range (|x| < 2^-54, |x| >= 512, NaN) go to the scalar path, which handles the
-// special cases. The table is musl's __exp_data.tab (EXP_TABLE_BITS = 7), copied because the
-// standard library does not export it.
+// sigmoid and softplus of two float64 lanes at a time, bit-identical to elementwise.ts' scalar
+// forms on AssemblyScript's Math.exp (musl's table-driven exp, util/math.ts exp_lut: 2^(k/128)
+// from a table, then a degree-5 polynomial) and Math.log1p (musl's log1p): the same IEEE
+// operations in the same order, lane by lane (no fused multiply-add, no reassociation; log1p's
+// two argument reductions computed for both lanes and selected), so unaryF32's sigmoid and
+// softplus and the fused BCE with logits keep their bits while doing two lanes per instruction
+// stream. Lanes outside exp's main range (|x| < 2^-54, |x| >= 512, NaN) go to the scalar path,
+// which handles the special cases. The table is musl's __exp_data.tab (EXP_TABLE_BITS = 7),
+// copied because the standard library does not export it.
 
 // @ts-ignore: decorator
 @lazy @inline const EXP_TAB = memory.data<u64>([
@@ -82,6 +83,11 @@
   return e / (1 + e);
 }
 
+/** softplus(x) = max(x, 0) + log1p(exp(-|x|)), as elementwise.ts has always computed it. */
+@inline export function softplus(x: f64): f64 {
+  return Math.max(x, 0) + Math.log1p(Math.exp(-Math.abs(x)));
+}
+
 /** exp_lut's main path on two lanes whose |x| lies in [2^-54, 512). */
 @inline function exp2Main(x: v128): v128 {
   const InvLn2N = f64x2.splat(reinterpret<f64>(0x3FF71547652B82FE) * 128);
@@ -120,9 +126,61 @@
   return f64x2.div(v128.bitselect(one, e, f64x2.ge(x, f64x2.splat(0))), f64x2.add(one, e));
 }
 
-/** sigmoid of two f64 lanes, each bit-identical to sigmoid() above. */
+/** sigmoid of two f64 lanes, each bit-identical to sigmoid(). */
 @inline export function sigmoid2(x: v128): v128 {
   const a = f64x2.abs(x);
   if (inRange2(a)) return sigmoidMain(x, a);
   return f64x2.replace_lane(f64x2.splat(sigmoid(f64x2.extract_lane(x, 0))), 1, sigmoid(f64x2.extract_lane(x, 1)));
+}
+
+/**
+ * Math.log1p of two lanes e in (0, 1] (exps of -|x|): musl's log1p, whose two argument
+ * reductions (e below sqrt(2) - 1: f = e, c = 0, k = 0; else from 1 + e: k = 1 on this range)
+ * are computed for both lanes and selected before the shared polynomial; lanes under 2^-53 are
+ * log1p's own answer, e itself.
+ */
+@inline function log1p2(x: v128): v128 {
+  const ln2_hi = f64x2.splat(reinterpret<f64>(0x3FE62E42FEE00000));
+  const ln2_lo = f64x2.splat(reinterpret<f64>(0x3DEA39EF35793C76));
+  const Lg1 = f64x2.splat(reinterpret<f64>(0x3FE5555555555593));
+  const Lg2 = f64x2.splat(reinterpret<f64>(0x3FD999999997FA04));
+  const Lg3 = f64x2.splat(reinterpret<f64>(0x3FD2492494229359));
+  const Lg4 = f64x2.splat(reinterpret<f64>(0x3FCC71C51D8E78AF));
+  const Lg5 = f64x2.splat(reinterpret<f64>(0x3FC7466496CB03DE));
+  const Lg6 = f64x2.splat(reinterpret<f64>(0x3FC39A09D078C69F));
+  const Lg7 = f64x2.splat(reinterpret<f64>(0x3FC2F112DF3E5244));
+  const one = f64x2.splat(1);
+  // hx < 0x3FDA827A (x >= 0): f = x, c = 0, k = 0
+  const small = f64x2.lt(x, f64x2.splat(reinterpret<f64>(0x3FDA827A00000000)));
+  // else: u = 1 + x, k = (hi(u) + 0x3FF00000 - 0x3FE6A09E) >> 20 - 0x3FF (1 here), c = (x - (u - 1)) / u, f from u's mantissa
+  const uf = f64x2.add(one, x);
+  const hu = i64x2.add(i64x2.shr_u(uf, 32), i64x2.splat(0x3FF00000 - 0x3FE6A09E));
+  const k64 = i64x2.sub(i64x2.shr_u(hu, 20), i64x2.splat(0x3FF));
+  const kb = f64x2.convert_low_i32x4_s(v128.shuffle<i32>(k64, k64, 0, 2, 0, 2));
+  const cb = f64x2.div(f64x2.sub(x, f64x2.sub(uf, one)), uf);
+  const ub = v128.or(i64x2.shl(i64x2.add(v128.and(hu, i64x2.splat(0x000FFFFF)), i64x2.splat(0x3FE6A09E)), 32), v128.and(uf, i64x2.splat(0xFFFFFFFF)));
+  const fb = f64x2.sub(ub, one);
+  const f = v128.bitselect(x, fb, small);
+  const c = v128.bitselect(f64x2.splat(0), cb, small);
+  const dk = v128.bitselect(f64x2.splat(0), kb, small);
+  const hfsq = f64x2.mul(f64x2.mul(f64x2.splat(0.5), f), f);
+  const s = f64x2.div(f, f64x2.add(f64x2.splat(2), f));
+  const z = f64x2.mul(s, s);
+  const w = f64x2.mul(z, z);
+  const t1 = f64x2.mul(w, f64x2.add(Lg2, f64x2.mul(w, f64x2.add(Lg4, f64x2.mul(w, Lg6)))));
+  const t2 = f64x2.mul(z, f64x2.add(Lg1, f64x2.mul(w, f64x2.add(Lg3, f64x2.mul(w, f64x2.add(Lg5, f64x2.mul(w, Lg7)))))));
+  const r = f64x2.add(t2, t1);
+  // s * (hfsq + r) + (dk * ln2_lo + c) - hfsq + f + dk * ln2_hi, left to right
+  const y = f64x2.add(
+    f64x2.add(f64x2.sub(f64x2.add(f64x2.mul(s, f64x2.add(hfsq, r)), f64x2.add(f64x2.mul(dk, ln2_lo), c)), hfsq), f),
+    f64x2.mul(dk, ln2_hi),
+  );
+  return v128.bitselect(x, y, f64x2.lt(x, f64x2.splat(reinterpret<f64>(0x3CA0000000000000))));
+}
+
+/** softplus of two f64 lanes, each bit-identical to softplus(). */
+@inline export function softplus2(x: v128): v128 {
+  const a = f64x2.abs(x);
+  if (inRange2(a)) return f64x2.add(f64x2.max(x, f64x2.splat(0)), log1p2(exp2Main(f64x2.neg(a))));
+  return f64x2.replace_lane(f64x2.splat(softplus(f64x2.extract_lane(x, 0))), 1, softplus(f64x2.extract_lane(x, 1)));
 }

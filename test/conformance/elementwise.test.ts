@@ -2,7 +2,7 @@
 // js reference, over contiguous, strided, transposed and broadcast views, with NaN, +-0,
 // +-Infinity and large values mixed in. Exactly rounded ops must agree bit for bit; the
 // transcendental ones (f64 libm differs between engines in the last bit) within 1 f32 ulp. The
-// wasm sigmoid's vector lanes give its scalar path's bits.
+// wasm sigmoid's and softplus' vector lanes give their scalar path's bits.
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import type { BinaryOp, UnaryOp, View } from '../../src/backend/backend.js';
@@ -116,37 +116,38 @@ describe.each(BACKEND_NAMES)('elementwise conformance [%s]', (name) => {
   });
 });
 
-describe('wasm: the vectorised sigmoid (assembly/exp.ts) gives the scalar path\'s bits', () => {
+describe('wasm: the vectorised sigmoid and softplus (assembly/exp.ts) give the scalar path\'s bits', () => {
   // unaryF32 runs four lanes at a time and the tail (n % 4) one by one through the scalar f64
-  // sigmoid on AssemblyScript's Math.exp; calls of one element take the scalar path only. Values
-  // span every magnitude, both signs, the ends of exp's vector range (2^-54 and 512: the lanes
-  // beyond go scalar) and the specials; the BCE gradient's lanes use the same sigmoid.
+  // forms on AssemblyScript's Math.exp and Math.log1p; calls of one element take the scalar path
+  // only. Values span every magnitude, both signs, the ends of exp's vector range (2^-54 and 512:
+  // the lanes beyond go scalar), log1p's reduction boundary (exp(-|x|) = sqrt(2) - 1 near |x| =
+  // 0.8814) and the specials; the fused BCE with logits and its gradient use the same lanes.
+  // (All 2^32 float32 inputs were compared with the scalar build once: no difference.)
   const be = createWasmBackendSync();
   const { k, arena: ar } = be.ctx;
-  const SIGMOID = 8;
+  const [SIGMOID, SOFTPLUS] = [8, 10];
   const r = rng(77);
-  const edges = [2 ** -54, 512, 88.72, 103.9, 17.33, 1e-8].flatMap((e) => [e, Math.fround(e * (1 + 2 ** -23)), Math.fround(e * (1 - 2 ** -24))]);
+  const edges = [2 ** -54, 512, 88.72, 103.9, 17.33, 36.7, 1e-8, 0.8813735870195430].flatMap((e) => [e, Math.fround(e * (1 + 2 ** -23)), Math.fround(e * (1 - 2 ** -24))]);
+  const nearLog1pBoundary = Array.from({ length: 2000 }, (_, i) => Math.fround(0.88137 + (i - 1000) * 2 ** -24));
   const x = Float32Array.from([
-    NaN, 0, -0, Infinity, -Infinity, 1e-45, -1e-45, 3.4e38, -3.4e38, ...edges, ...edges.map((e) => -e),
+    NaN, 0, -0, Infinity, -Infinity, 1e-45, -1e-45, 3.4e38, -3.4e38, ...edges, ...edges.map((e) => -e), ...nearLog1pBoundary, ...nearLog1pBoundary.map((e) => -e),
     ...Array.from({ length: 40000 }, () => (r() < 0.5 ? -1 : 1) * 2 ** (r() * 80 - 60) * (1 + r())),
   ]);
   const n = x.length;
-  it('unaryF32 over every lane vs one element per call', () => {
+  const lanesVsOne = (run: (x: number, out: number, n: number, t: number, g: number) => void): void => {
     ar.reset();
-    const xp = ar.allocF32(n), y = ar.allocF32(n), y1 = ar.allocF32(n);
+    const [xp, tp, gp, o, o1] = [0, 1, 2, 3, 4].map(() => ar.allocF32(n)) as [number, number, number, number, number];
     ar.f32.set(x, xp / 4);
-    k.unaryF32(SIGMOID, xp, y, n, 0, 0);
-    for (let i = 0; i < n; i++) k.unaryF32(SIGMOID, xp + 4 * i, y1 + 4 * i, 1, 0, 0);
-    expectExact(ar.f32.slice(y / 4, y / 4 + n), ar.f32.slice(y1 / 4, y1 / 4 + n));
-  });
-  it('bceWithLogitsGrad over every lane vs one element per call', () => {
-    ar.reset();
-    const [lp, tp, gp, o, o1] = [0, 1, 2, 3, 4].map(() => ar.allocF32(n)) as [number, number, number, number, number];
-    ar.f32.set(x, lp / 4);
-    ar.f32.set(randomF32(n, 78).map((v) => Math.abs(v) % 1), tp / 4);
+    ar.f32.set(randomF32(n, 78).map((v, i) => (i % 5 === 0 ? 0 : i % 5 === 1 ? 1 : Math.abs(v) % 1)), tp / 4);
     ar.f32.set(randomF32(n, 79), gp / 4);
-    k.bceWithLogitsGrad(lp, tp, gp, o, n);
-    for (let i = 0; i < n; i++) k.bceWithLogitsGrad(lp + 4 * i, tp + 4 * i, gp + 4 * i, o1 + 4 * i, 1);
+    run(xp, o, n, tp, gp);
+    for (let i = 0; i < n; i++) run(xp + 4 * i, o1 + 4 * i, 1, tp + 4 * i, gp + 4 * i);
     expectExact(ar.f32.slice(o / 4, o / 4 + n), ar.f32.slice(o1 / 4, o1 / 4 + n));
+  };
+  it('unaryF32 sigmoid', () => lanesVsOne((xp, o, m) => k.unaryF32(SIGMOID, xp, o, m, 0, 0)));
+  it('unaryF32 softplus', () => lanesVsOne((xp, o, m) => k.unaryF32(SOFTPLUS, xp, o, m, 0, 0)));
+  it('bceWithLogits and bceWithLogitsGrad', () => {
+    lanesVsOne((xp, o, m, tp) => k.bceWithLogits(xp, tp, o, m));
+    lanesVsOne((xp, o, m, tp, gp) => k.bceWithLogitsGrad(xp, tp, gp, o, m));
   });
 });
