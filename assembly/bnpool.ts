@@ -41,11 +41,11 @@ import { maxWindows, storeLanes, windowStarts } from './pool';
 export function bnReluMaxPool2x2(x: usize, out: usize, indices: usize, n: i32, c: i32, h: i32, w: i32,
   mean: usize, invstd: usize, wt: usize, b: usize, ct: i32): void {
   const oh = h >> 1, ow = w >> 1, s = h * w, S = oh * ow;
-  for (let ch = 0; ch < c; ch++) {
-    const k = <usize>ch << 2;
-    const scale = bnScale(invstd + k, wt + k);
-    const sc = f32x4.splat(scale), sh = f32x4.splat(bnShift(b + k, mean + k, scale));
-    for (let i = 0; i < n; i++) {
+  for (let i = 0; i < n; i++) { // memory in order
+    for (let ch = 0; ch < c; ch++) {
+      const k = <usize>ch << 2;
+      const scale = bnScale(invstd + k, wt + k);
+      const sc = f32x4.splat(scale), sh = f32x4.splat(bnShift(b + k, mean + k, scale));
       const run = <usize>(i * ct + ch);
       const xp = x + ((run * s) << 2);
       let o = (run * S) << 2;

@@ -112,8 +112,8 @@ export function batchNormReluMaxPool(ctx: WasmContext, x: Storage, mean: Storage
     const o = output(ctx, size);
     const idx = ar.alloc(size * 4);
     const S = pool.oh * pool.ow;
-    ctx.run(norm.channelJob(g, 1, (job, c0, cnt) => job.call(FN.bnReluMaxPool2x2, [xp + c0 * g.s * F32, o.ptr + c0 * S * F32, idx + c0 * S * 4,
-      g.n, cnt, pool.h, pool.w, mp + c0 * F32, ip + c0 * F32, wp + c0 * F32, bp + c0 * F32, g.c])));
+    ctx.run(norm.imageJob(g, (job, i0, cnt) => job.call(FN.bnReluMaxPool2x2, [xp + i0 * g.c * g.s * F32, o.ptr + i0 * g.c * S * F32,
+      idx + i0 * g.c * S * 4, cnt, g.c, pool.h, pool.w, mp, ip, wp, bp, g.c])));
     return { out: o.storage, indices: takeI32(ctx, idx, size) };
   }
   const yp = norm.forwardInArena(ctx, x, mean, invstd, weight, bias, g, true);

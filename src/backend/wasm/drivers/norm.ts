@@ -4,7 +4,7 @@
 // and the reference's f32 elementwise steps. The ReLU fusions are bit-identical to the unfused
 // composition (test/conformance/fusion.test.ts). Each runs as a job of chunks of channels (every channel's
 // sums run in one chunk, in the same order whatever the split), so the bits do not depend on the
-// thread count.
+// thread count. The forward has no sums and runs by chunks of images instead.
 
 import type { ChannelGeometry, Storage } from '../../backend.js';
 import type { WasmContext } from '../context.js';
@@ -25,6 +25,18 @@ export function channelJob(g: ChannelGeometry, passes: number, call: (job: Job, 
   // whole channels; [n, c] rows (s = 1) in runs of 4 channels at least (the kernel's vector lanes)
   const per = Math.max(g.s === 1 ? 4 : 1, Math.min(g.c, Math.floor(CHUNK_ELEMENTS / Math.max(1, g.n * g.s))));
   for (let c0 = 0; c0 < g.c; c0 += per) call(job.chunk(), c0, Math.min(per, g.c - c0));
+  return job;
+}
+
+/**
+ * A job over g's images in chunks, all channels of each (memory in order, which streams better
+ * than channel by channel), for the passes with no sums (the forward): `call(job, i0, cnt)` adds
+ * the calls of images [i0, i0 + cnt) to the current chunk.
+ */
+export function imageJob(g: ChannelGeometry, call: (job: Job, i0: number, cnt: number) => void): Job {
+  const job = new Job(WORK_PER_ELEMENT * g.n * g.c * g.s);
+  const per = Math.max(1, Math.min(g.n, Math.floor(CHUNK_ELEMENTS / Math.max(1, g.c * g.s))));
+  for (let i0 = 0; i0 < g.n; i0 += per) call(job.chunk(), i0, Math.min(per, g.n - i0));
   return job;
 }
 
@@ -56,11 +68,11 @@ export function forwardInArena(ctx: WasmContext, x: Storage, mean: Storage, invs
 
 type Five = [number, number, number, number, number];
 
-/** bnForward of x into y (pointers; mean, invstd, weight, bias f32[c]), by chunks of channels. */
+/** bnForward of x into y (pointers; mean, invstd, weight, bias f32[c]), by chunks of images. */
 function runForward(ctx: WasmContext, [xp, mp, ip, wp, bp]: Five, y: number, g: ChannelGeometry, relu: boolean): void {
-  ctx.run(channelJob(g, 1, (job, c0, cnt) => {
-    const o = c0 * g.s * F32, p = c0 * F32;
-    job.call(FN.bnForward, [xp + o, y + o, g.n, cnt, g.s, mp + p, ip + p, wp + p, bp + p, relu ? 1 : 0, g.c]);
+  ctx.run(imageJob(g, (job, i0, cnt) => {
+    const o = i0 * g.c * g.s * F32;
+    job.call(FN.bnForward, [xp + o, y + o, cnt, g.c, g.s, mp, ip, wp, bp, relu ? 1 : 0, g.c]);
   }));
 }
 
