@@ -150,19 +150,21 @@
   const Lg6 = f64x2.splat(reinterpret<f64>(0x3FC39A09D078C69F));
   const Lg7 = f64x2.splat(reinterpret<f64>(0x3FC2F112DF3E5244));
   const one = f64x2.splat(1);
-  // hx < 0x3FDA827A (x >= 0): f = x, c = 0, k = 0
+  // hx < 0x3FDA827A (x >= 0): f = x, c = 0, k = 0 (both lanes, for most logits: |l| > 0.8814)
   const small = f64x2.lt(x, f64x2.splat(reinterpret<f64>(0x3FDA827A00000000)));
-  // else: u = 1 + x, k = (hi(u) + 0x3FF00000 - 0x3FE6A09E) >> 20 - 0x3FF (1 here), c = (x - (u - 1)) / u, f from u's mantissa
-  const uf = f64x2.add(one, x);
-  const hu = i64x2.add(i64x2.shr_u(uf, 32), i64x2.splat(0x3FF00000 - 0x3FE6A09E));
-  const k64 = i64x2.sub(i64x2.shr_u(hu, 20), i64x2.splat(0x3FF));
-  const kb = f64x2.convert_low_i32x4_s(v128.shuffle<i32>(k64, k64, 0, 2, 0, 2));
-  const cb = f64x2.div(f64x2.sub(x, f64x2.sub(uf, one)), uf);
-  const ub = v128.or(i64x2.shl(i64x2.add(v128.and(hu, i64x2.splat(0x000FFFFF)), i64x2.splat(0x3FE6A09E)), 32), v128.and(uf, i64x2.splat(0xFFFFFFFF)));
-  const fb = f64x2.sub(ub, one);
-  const f = v128.bitselect(x, fb, small);
-  const c = v128.bitselect(f64x2.splat(0), cb, small);
-  const dk = v128.bitselect(f64x2.splat(0), kb, small);
+  let f = x, c = f64x2.splat(0), dk = f64x2.splat(0);
+  if (!i64x2.all_true(small)) {
+    // else: u = 1 + x, k = (hi(u) + 0x3FF00000 - 0x3FE6A09E) >> 20 - 0x3FF (0 or 1 here), c = (x - (u - 1)) / u, f from u's mantissa
+    const uf = f64x2.add(one, x);
+    const hu = i64x2.add(i64x2.shr_u(uf, 32), i64x2.splat(0x3FF00000 - 0x3FE6A09E));
+    const k64 = i64x2.sub(i64x2.shr_u(hu, 20), i64x2.splat(0x3FF));
+    const kb = f64x2.convert_low_i32x4_s(v128.shuffle<i32>(k64, k64, 0, 2, 0, 2));
+    const cb = f64x2.div(f64x2.sub(x, f64x2.sub(uf, one)), uf);
+    const ub = v128.or(i64x2.shl(i64x2.add(v128.and(hu, i64x2.splat(0x000FFFFF)), i64x2.splat(0x3FE6A09E)), 32), v128.and(uf, i64x2.splat(0xFFFFFFFF)));
+    f = v128.bitselect(x, f64x2.sub(ub, one), small);
+    c = v128.bitselect(c, cb, small);
+    dk = v128.bitselect(dk, kb, small);
+  }
   const hfsq = f64x2.mul(f64x2.mul(f64x2.splat(0.5), f), f);
   const s = f64x2.div(f, f64x2.add(f64x2.splat(2), f));
   const z = f64x2.mul(s, s);
