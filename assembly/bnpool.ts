@@ -78,147 +78,179 @@ export function bnReluMaxPool2x2(x: usize, out: usize, indices: usize, n: i32, c
 /** Lanes below `count` (of 4). */
 @inline function lanesBelow(count: i32): v128 { return i32x4.lt_s(i32x4(0, 1, 2, 3), i32x4.splat(count)); }
 
+/** Bytes of a channel's state in the backward's scratch: pass 1's sums and flags, then pass 2's coefficients. */
+const STATE = 96;
+/** What a channel's pass 2 does (state + 12 after pass 1): nothing (bad indices), dx (DX, DX_RUNNING), or the general path. */
+const SKIP = 0, DX = 1, DX_RUNNING = 2, GENERAL = 3;
+/** What spreadRun writes: d itself. */
+const SCATTER = 4;
+
 /**
  * Gradients of bnReluMaxPool2x2 (= bnBackward with reluBias of the scattered dy). dy, indices:
- * [n, ct, h/2, w/2] (both read up to 3 elements past their end); d: scratch for one channel
- * (n h w + n h w / 4 + 4 floats); sumDy, sumDyXhat: f64[c] (= dbias, dweight); bad: i32[c].
+ * [n, ct, h/2, w/2] (both read up to 3 elements past their end); d: scratch (bnPoolBackwardScratch
+ * bytes); sumDy, sumDyXhat: f64[c] (= dbias, dweight); bad: i32[c].
  *
- * Per channel, pass 1 runs over the windows: the masked gradient m = (0 + dy) * step(y) at each
- * window's argmax (y recomputed there only), stored pooled after d's first n h w floats, and the channel's f64 sums of m
+ * Pass 1 runs over the windows: the masked gradient m = (0 + dy) * step(y) at each window's
+ * argmax (y recomputed there only), kept pooled in the scratch, and each channel's f64 sums of m
  * and m * (x - mean) over the windows: the general path's sums without its zero terms (a quarter
  * of them), in another order (four lanes by window position mod 4 over the channel's rows in
- * order, then (L0 + L2) + (L1 + L3)). Pass 2 writes dx at every position from x and m (+0 off
- * the argmax, as the scatter leaves it), with bnBackward's f32 steps. Zero terms change no sum
- * unless x or the mean is infinite or NaN (0 * inf is NaN): a channel where one is (found in
- * pass 1) runs the general path's operations instead (scatterGeneral), so that its NaNs are the
- * general path's.
+ * order, image after image, then (L0 + L2) + (L1 + L3)). Pass 2 writes dx at every position from
+ * x and m (+0 off the argmax, as the scatter leaves it), with bnBackward's f32 steps. Both go
+ * image by image through the c channels (memory in order). Zero terms change no sum unless x or
+ * the mean is infinite or NaN (0 * inf is NaN): a channel where one is (found in pass 1) runs the
+ * general path's operations instead (scatterGeneral), so that its NaNs are the general path's.
  */
 export function bnReluMaxPool2x2Backward(dy: usize, indices: usize, x: usize, dx: usize, d: usize, n: i32, c: i32, h: i32, w: i32,
   mean: usize, invstd: usize, wt: usize, bias: usize, batchStats: i32, sumDy: usize, sumDyXhat: usize, bad: usize, ct: i32): void {
   const oh = h >> 1, ow = w >> 1, s = h * w, S = oh * ow;
-  const full = ow & ~3; // windows in whole groups of four per row
-  const pooledM = d + ((<usize>n * s) << 2); // the masked gradient, pooled: n S floats (+ 3 stored past them)
-  for (let ch = 0; ch < c; ch++) {
-    const k = <usize>ch << 2;
-    const scale = bnScale(invstd + k, wt + k);
-    const sc = f32x4.splat(scale), sh = f32x4.splat(bnShift(bias + k, mean + k, scale));
-    const mu = load<f32>(mean + k);
-    const mu2 = f64x2.splat(<f64>mu);
-    let invalid = i32x4.splat(0), specials = f32x4.splat(0);
-    let s0 = f64x2.splat(0), s1 = f64x2.splat(0), t0 = f64x2.splat(0), t1 = f64x2.splat(0);
-    const wB = i32x4.splat(w), wB1 = i32x4.splat(w + 1), zero = f32x4.splat(0);
-    for (let i = 0; i < n; i++) {
-      const run = <usize>(i * ct + ch);
-      const xp = x + ((run * s) << 2), po = (run * S) << 2, mp = pooledM + ((<usize>i * S) << 2);
-      for (let oy = 0; oy < oh; oy++) {
-        const r0 = <usize>oy * 2 * w << 2, r1 = r0 + (<usize>w << 2);
-        const q0 = <usize>oy * ow << 2;
-        for (let ox = 0; ox < ow; ox += 4) {
-          const q = q0 + (<usize>ox << 2), col = <usize>ox << 3;
-          const count = min(ow - ox, 4);
-          const rel = i32x4.sub(v128.load(indices + po + q), windowStarts(oy, ox, w));
-          const mTL = i32x4.eq(rel, i32x4.splat(0)), mTR = i32x4.eq(rel, i32x4.splat(1));
-          const mBL = i32x4.eq(rel, wB), mBR = i32x4.eq(rel, wB1);
-          const valid = lanesBelow(count);
-          invalid = v128.or(invalid, v128.andnot(valid, v128.or(v128.or(mTL, mTR), v128.or(mBL, mBR))));
-          let a0 = v128.load(xp + r0 + col), b0 = v128.load(xp + r0 + col, 16);
-          let a1 = v128.load(xp + r1 + col), b1 = v128.load(xp + r1 + col, 16);
-          // x at the argmax (one mask per window holds)
-          let xa = v128.or(v128.or(v128.and(evens(a0, b0), mTL), v128.and(odds(a0, b0), mTR)),
-            v128.or(v128.and(evens(a1, b1), mBL), v128.and(odds(a1, b1), mBR)));
-          let m = mulStep4(f32x4.add(zero, v128.load(dy + po + q)), affine(xa, sc, sh));
-          v128.store(mp + q, m);
-          if (ox >= full) { // a row's last 1-3 windows: the lanes past them are not this row's
-            const pa = lanesBelow(2 * count), pb = i32x4.lt_s(i32x4(4, 5, 6, 7), i32x4.splat(2 * count));
-            a0 = v128.and(a0, pa); b0 = v128.and(b0, pb); a1 = v128.and(a1, pa); b1 = v128.and(b1, pb);
-            m = v128.and(m, valid);
-            xa = v128.and(xa, valid);
-          }
-          // NaN here when some x is infinite or NaN
-          specials = f32x4.add(specials, f32x4.mul(f32x4.add(f32x4.add(a0, b0), f32x4.add(a1, b1)), zero));
-          const m0 = lo2(m), m1 = hi2(m);
-          s0 = f64x2.add(s0, m0);
-          s1 = f64x2.add(s1, m1);
-          t0 = f64x2.add(t0, f64x2.mul(m0, f64x2.sub(lo2(xa), mu2)));
-          t1 = f64x2.add(t1, f64x2.mul(m1, f64x2.sub(hi2(xa), mu2)));
-        }
-      }
-    }
-    const isBad = v128.any_true(invalid);
-    store<i32>(bad + k, isBad ? 1 : 0);
-    if (isBad) continue;
-    if (v128.any_true(f32x4.ne(specials, specials)) || mu - mu != 0) {
-      scatterGeneral(d, pooledM, indices, x, dx, n, ch, h, w, mean, invstd, wt, batchStats, sumDy, sumDyXhat, ct);
-      continue;
-    }
-    const sd = hsum(s0, s1), sx = hsum(t0, t1) * <f64>load<f32>(invstd + k);
-    store<f64>(sumDy + (<usize>ch << 3), sd);
-    store<f64>(sumDyXhat + (<usize>ch << 3), sx);
-    const count64 = <f64>n * <f64>s;
-    const is = load<f32>(invstd + k), wc = load<f32>(wt + k);
-    // pass 2: dx at every position
-    spread(pooledM, indices, x + ((<usize>ch * s) << 2), dx + ((<usize>ch * s) << 2), ct * s, n, ch, h, w, ct, batchStats ? DX : DX_RUNNING,
-      f32x4.splat(scale), f32x4.splat(mu), f32x4.splat(coefA(is, wc, sx, count64)), f32x4.splat(coefC(is, wc, sd, count64)));
-  }
-}
-
-/** What spread writes at each position from the masked gradient d there (+0 off the argmax). */
-const SCATTER = 0, DX = 1, DX_RUNNING = 2;
-
-/**
- * Spreads one channel's pooled masked gradient (pooledM: n S floats) over the positions of its
- * planes, by the argmax indices, and writes at each position (out: the channel's first plane,
- * planes `stride` floats apart; x likewise): d itself (SCATTER), bnBackward's dx = dy * k + ((x -
- * mean) * a + c) (DX, with k4, m4, a4, c4 the splats of k, mean, a, c) or dx = dy * k (DX_RUNNING).
- */
-function spread(pooledM: usize, indices: usize, x: usize, out: usize, stride: i32, n: i32, ch: i32, h: i32, w: i32, ct: i32, what: i32,
-  k4: v128, m4: v128, a4: v128, c4: v128): void {
-  const oh = h >> 1, ow = w >> 1, S = oh * ow;
-  const wB = i32x4.splat(w), wB1 = i32x4.splat(w + 1);
+  const pooled = d + ((<usize>n * s) << 2); // m, [n, c, S] (+ 4 floats: each run's last windows store up to 3 past it)
+  const state = (pooled + ((<usize>c * n * S + 4) << 2) + 15) & ~<usize>15; // STATE bytes per channel
+  memory.fill(state, 0, <usize>c * STATE);
   for (let i = 0; i < n; i++) {
-    const xp = x + ((<usize>i * stride) << 2), op = out + ((<usize>i * stride) << 2);
-    const mp = pooledM + ((<usize>i * S) << 2), po = (<usize>(i * ct + ch) * S) << 2;
-    for (let oy = 0; oy < oh; oy++) {
-      const r0 = <usize>oy * 2 * w << 2, r1 = r0 + (<usize>w << 2);
-      const q0 = <usize>oy * ow << 2;
-      for (let ox = 0; ox < ow; ox += 4) {
-        const q = q0 + (<usize>ox << 2), col = <usize>ox << 3;
-        const count = min(ow - ox, 4);
-        const rel = i32x4.sub(v128.load(indices + po + q), windowStarts(oy, ox, w));
-        const m = v128.load(mp + q);
-        const lt = v128.and(m, i32x4.eq(rel, i32x4.splat(0))), rt = v128.and(m, i32x4.eq(rel, i32x4.splat(1)));
-        const lb = v128.and(m, i32x4.eq(rel, wB)), rb = v128.and(m, i32x4.eq(rel, wB1));
-        let e0 = posLo(lt, rt), e1 = posHi(lt, rt), e2 = posLo(lb, rb), e3 = posHi(lb, rb);
-        if (what == DX) {
-          e0 = dx4(e0, v128.load(xp + r0 + col), k4, m4, a4, c4);
-          e1 = dx4(e1, v128.load(xp + r0 + col, 16), k4, m4, a4, c4);
-          e2 = dx4(e2, v128.load(xp + r1 + col), k4, m4, a4, c4);
-          e3 = dx4(e3, v128.load(xp + r1 + col, 16), k4, m4, a4, c4);
-        } else if (what == DX_RUNNING) {
-          e0 = f32x4.mul(e0, k4); e1 = f32x4.mul(e1, k4); e2 = f32x4.mul(e2, k4); e3 = f32x4.mul(e3, k4);
-        }
-        if (count == 4) {
-          v128.store(op + r0 + col, e0); v128.store(op + r0 + col, e1, 16);
-          v128.store(op + r1 + col, e2); v128.store(op + r1 + col, e3, 16);
-        } else {
-          storePositions(op + r0 + col, e0, e1, count);
-          storePositions(op + r1 + col, e2, e3, count);
-        }
+    for (let ch = 0; ch < c; ch++) {
+      const k = <usize>ch << 2, run = <usize>(i * ct + ch);
+      const scale = bnScale(invstd + k, wt + k);
+      sumWindows(state + <usize>ch * STATE, dy + ((run * S) << 2), indices + ((run * S) << 2), x + ((run * s) << 2),
+        pooled + ((<usize>(i * c + ch) * S) << 2), oh, ow, w, f32x4.splat(scale), f32x4.splat(bnShift(bias + k, mean + k, scale)),
+        f64x2.splat(<f64>load<f32>(mean + k)));
+    }
+  }
+  const count = <f64>n * <f64>s;
+  for (let ch = 0; ch < c; ch++) {
+    const k = <usize>ch << 2, st = state + <usize>ch * STATE;
+    const isBad = v128.any_true(v128.load(st, 64));
+    store<i32>(bad + k, isBad ? 1 : 0);
+    const specials = v128.load(st, 80), mu = load<f32>(mean + k);
+    const what = isBad ? SKIP : v128.any_true(f32x4.ne(specials, specials)) || mu - mu != 0 ? GENERAL : batchStats ? DX : DX_RUNNING;
+    if (what == DX || what == DX_RUNNING) {
+      const is = load<f32>(invstd + k), wc = load<f32>(wt + k);
+      const sd = hsum(v128.load(st), v128.load(st, 16)), sx = hsum(v128.load(st, 32), v128.load(st, 48)) * <f64>is;
+      store<f64>(sumDy + (<usize>ch << 3), sd);
+      store<f64>(sumDyXhat + (<usize>ch << 3), sx);
+      store<f32>(st, is * wc);
+      store<f32>(st, coefA(is, wc, sx, count), 4);
+      store<f32>(st, coefC(is, wc, sd, count), 8);
+    }
+    store<i32>(st, what, 12);
+  }
+  for (let i = 0; i < n; i++) {
+    for (let ch = 0; ch < c; ch++) {
+      const st = state + <usize>ch * STATE, what = load<i32>(st, 12);
+      if (what != DX && what != DX_RUNNING) continue;
+      const run = <usize>(i * ct + ch);
+      spreadRun(pooled + ((<usize>(i * c + ch) * S) << 2), indices + ((run * S) << 2), x + ((run * s) << 2), dx + ((run * s) << 2), oh, ow, w, what,
+        f32x4.splat(load<f32>(st)), f32x4.splat(load<f32>(mean + (<usize>ch << 2))), f32x4.splat(load<f32>(st, 4)), f32x4.splat(load<f32>(st, 8)));
+    }
+  }
+  for (let ch = 0; ch < c; ch++) {
+    if (load<i32>(state + <usize>ch * STATE, 12) == GENERAL) {
+      scatterGeneral(d, pooled, c, indices, x, dx, n, ch, h, w, mean, invstd, wt, batchStats, sumDy, sumDyXhat, ct);
+    }
+  }
+}
+
+/** Bytes of scratch bnReluMaxPool2x2Backward needs for c channels of n planes of h x w. */
+export function bnPoolBackwardScratch(n: i32, c: i32, h: i32, w: i32): usize {
+  return ((<usize>n * h * w + <usize>c * n * (h >> 1) * (w >> 1) + 4) << 2) + 16 + <usize>c * STATE;
+}
+
+/**
+ * Pass 1 over one run's windows (pointers at the run; m: its pooled masked gradient, stored with
+ * up to 3 floats past it): adds to the channel's state (st: s0, s1 the lanes of sum(m); t0, t1
+ * of sum(m * (x - mean)); invalid: indices outside their windows; specials: NaN when x is not finite).
+ */
+function sumWindows(st: usize, dy: usize, indices: usize, x: usize, m: usize, oh: i32, ow: i32, w: i32, sc: v128, sh: v128, mu2: v128): void {
+  const full = ow & ~3; // windows in whole groups of four per row
+  const wB = i32x4.splat(w), wB1 = i32x4.splat(w + 1), zero = f32x4.splat(0);
+  let s0 = v128.load(st), s1 = v128.load(st, 16), t0 = v128.load(st, 32), t1 = v128.load(st, 48);
+  let invalid = v128.load(st, 64), specials = v128.load(st, 80);
+  for (let oy = 0; oy < oh; oy++) {
+    const r0 = <usize>oy * 2 * w << 2, r1 = r0 + (<usize>w << 2);
+    const q0 = <usize>oy * ow << 2;
+    for (let ox = 0; ox < ow; ox += 4) {
+      const q = q0 + (<usize>ox << 2), col = <usize>ox << 3;
+      const count = min(ow - ox, 4);
+      const rel = i32x4.sub(v128.load(indices + q), windowStarts(oy, ox, w));
+      const mTL = i32x4.eq(rel, i32x4.splat(0)), mTR = i32x4.eq(rel, i32x4.splat(1));
+      const mBL = i32x4.eq(rel, wB), mBR = i32x4.eq(rel, wB1);
+      const valid = lanesBelow(count);
+      invalid = v128.or(invalid, v128.andnot(valid, v128.or(v128.or(mTL, mTR), v128.or(mBL, mBR))));
+      let a0 = v128.load(x + r0 + col), b0 = v128.load(x + r0 + col, 16);
+      let a1 = v128.load(x + r1 + col), b1 = v128.load(x + r1 + col, 16);
+      // x at the argmax (one mask per window holds)
+      let xa = v128.or(v128.or(v128.and(evens(a0, b0), mTL), v128.and(odds(a0, b0), mTR)),
+        v128.or(v128.and(evens(a1, b1), mBL), v128.and(odds(a1, b1), mBR)));
+      let mv = mulStep4(f32x4.add(zero, v128.load(dy + q)), affine(xa, sc, sh));
+      v128.store(m + q, mv);
+      if (ox >= full) { // a row's last 1-3 windows: the lanes past them are not this row's
+        const pa = lanesBelow(2 * count), pb = i32x4.lt_s(i32x4(4, 5, 6, 7), i32x4.splat(2 * count));
+        a0 = v128.and(a0, pa); b0 = v128.and(b0, pb); a1 = v128.and(a1, pa); b1 = v128.and(b1, pb);
+        mv = v128.and(mv, valid);
+        xa = v128.and(xa, valid);
+      }
+      // NaN here when some x is infinite or NaN
+      specials = f32x4.add(specials, f32x4.mul(f32x4.add(f32x4.add(a0, b0), f32x4.add(a1, b1)), zero));
+      const m0 = lo2(mv), m1 = hi2(mv);
+      s0 = f64x2.add(s0, m0);
+      s1 = f64x2.add(s1, m1);
+      t0 = f64x2.add(t0, f64x2.mul(m0, f64x2.sub(lo2(xa), mu2)));
+      t1 = f64x2.add(t1, f64x2.mul(m1, f64x2.sub(hi2(xa), mu2)));
+    }
+  }
+  v128.store(st, s0); v128.store(st, s1, 16); v128.store(st, t0, 32); v128.store(st, t1, 48);
+  v128.store(st, invalid, 64); v128.store(st, specials, 80);
+}
+
+/**
+ * Spreads one run's pooled masked gradient m over the run's positions, by the argmax indices
+ * (pointers at the run), writing at each position (out) the masked gradient d there (+0 off the
+ * argmax) itself (SCATTER), bnBackward's dx = d * k + ((x - mean) * a + c) (DX, with k4, m4, a4,
+ * c4 the splats of k, mean, a, c) or dx = d * k (DX_RUNNING).
+ */
+function spreadRun(m: usize, indices: usize, x: usize, out: usize, oh: i32, ow: i32, w: i32, what: i32, k4: v128, m4: v128, a4: v128, c4: v128): void {
+  const wB = i32x4.splat(w), wB1 = i32x4.splat(w + 1);
+  for (let oy = 0; oy < oh; oy++) {
+    const r0 = <usize>oy * 2 * w << 2, r1 = r0 + (<usize>w << 2);
+    const q0 = <usize>oy * ow << 2;
+    for (let ox = 0; ox < ow; ox += 4) {
+      const q = q0 + (<usize>ox << 2), col = <usize>ox << 3;
+      const count = min(ow - ox, 4);
+      const rel = i32x4.sub(v128.load(indices + q), windowStarts(oy, ox, w));
+      const mv = v128.load(m + q);
+      const lt = v128.and(mv, i32x4.eq(rel, i32x4.splat(0))), rt = v128.and(mv, i32x4.eq(rel, i32x4.splat(1)));
+      const lb = v128.and(mv, i32x4.eq(rel, wB)), rb = v128.and(mv, i32x4.eq(rel, wB1));
+      let e0 = posLo(lt, rt), e1 = posHi(lt, rt), e2 = posLo(lb, rb), e3 = posHi(lb, rb);
+      if (what == DX) {
+        e0 = dx4(e0, v128.load(x + r0 + col), k4, m4, a4, c4);
+        e1 = dx4(e1, v128.load(x + r0 + col, 16), k4, m4, a4, c4);
+        e2 = dx4(e2, v128.load(x + r1 + col), k4, m4, a4, c4);
+        e3 = dx4(e3, v128.load(x + r1 + col, 16), k4, m4, a4, c4);
+      } else if (what == DX_RUNNING) {
+        e0 = f32x4.mul(e0, k4); e1 = f32x4.mul(e1, k4); e2 = f32x4.mul(e2, k4); e3 = f32x4.mul(e3, k4);
+      }
+      if (count == 4) {
+        v128.store(out + r0 + col, e0); v128.store(out + r0 + col, e1, 16);
+        v128.store(out + r1 + col, e2); v128.store(out + r1 + col, e3, 16);
+      } else {
+        storePositions(out + r0 + col, e0, e1, count);
+        storePositions(out + r1 + col, e2, e3, count);
       }
     }
   }
 }
 
 /**
- * One channel (ch) the general path's way: the masked gradient m (pooled, from pass 1) at each
- * window's argmax, +0 elsewhere, written at full size into d (n h w floats), then bnBackward's two
- * passes over it (bnBackwardRuns, the ReLU already applied): the same operations as
- * maxPool2dBackward into zeros and bnBackward with reluBias, so the same bits.
+ * One channel (ch) the general path's way: its masked gradient (pooled, from pass 1: [n, c, S])
+ * at each window's argmax, +0 elsewhere, written at full size into d (n h w floats), then
+ * bnBackward's two passes over it (bnBackwardRuns, the ReLU already applied): the same
+ * operations as maxPool2dBackward into zeros and bnBackward with reluBias, so the same bits.
  */
-function scatterGeneral(d: usize, pooledM: usize, indices: usize, x: usize, dx: usize, n: i32, ch: i32, h: i32, w: i32,
+function scatterGeneral(d: usize, pooled: usize, c: i32, indices: usize, x: usize, dx: usize, n: i32, ch: i32, h: i32, w: i32,
   mean: usize, invstd: usize, wt: usize, batchStats: i32, sumDy: usize, sumDyXhat: usize, ct: i32): void {
-  const s = h * w, k = <usize>ch << 2, z = f32x4.splat(0);
-  spread(pooledM, indices, 0, d, s, n, ch, h, w, ct, SCATTER, z, z, z, z);
+  const oh = h >> 1, ow = w >> 1, s = h * w, S = oh * ow, k = <usize>ch << 2, z = f32x4.splat(0);
+  for (let i = 0; i < n; i++) {
+    spreadRun(pooled + ((<usize>(i * c + ch) * S) << 2), indices + ((<usize>(i * ct + ch) * S) << 2), 0, d + ((<usize>i * s) << 2), oh, ow, w, SCATTER, z, z, z, z);
+  }
   bnBackwardRuns(d, 1, x + ((<usize>ch * s) << 2), dx + ((<usize>ch * s) << 2), n, 1, s, mean + k, invstd + k, wt + k,
     batchStats, sumDy + (<usize>ch << 3), sumDyXhat + (<usize>ch << 3), 0, ct);
 }

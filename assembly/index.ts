@@ -7,5 +7,5 @@ export { maxPool2d, maxPool2dBackward, avgPool2d, avgPool2dBackward } from './po
 export { adamUpdate } from './optim';
 export { heapBase } from './memory';
 export { gather4, unaryF32, binaryF32, bceWithLogits, bceWithLogitsGrad, nonFinite } from './elementwise';
-export { bnReluMaxPool2x2, bnReluMaxPool2x2Backward } from './bnpool';
+export { bnReluMaxPool2x2, bnReluMaxPool2x2Backward, bnPoolBackwardScratch } from './bnpool';
 export { bnStats, bnForward, bnBackward, sumRows, sumCols, f64ToF32 } from './norm';

@@ -152,13 +152,14 @@ function backward2x2(ctx: WasmContext, dy: Storage, indices: Storage, x: Storage
   const dx = output(ctx, x.size);
   const sd = ar.alloc(g.c * 8), sx = ar.alloc(g.c * 8), bad = ar.alloc(g.c * 4);
   const S = pool.oh * pool.ow;
-  let d = -1; // one channel's gradient, full-size and pooled, in each thread's scratch
+  const per = norm.streamingChannels(g);
+  let d = -1; // the chunk's masked gradient, pooled, and one channel's at full size, in each thread's scratch
   ctx.run(norm.channelJob(g, 2, (job, c0, cnt) => {
     const o = c0 * g.s * F32, po = c0 * S * F32, p = c0 * F32;
-    if (d < 0) d = job.scratch((g.n * g.s + g.n * S + 4) * F32);
+    if (d < 0) d = job.scratch(ctx.k.bnPoolBackwardScratch(g.n, per, pool.h, pool.w));
     job.call(FN.bnReluMaxPool2x2Backward, [dyp + po, ip + po, xp + o, dx.ptr + o, d, g.n, cnt, pool.h, pool.w,
       mp + p, isp + p, wp + p, bp + p, batchStats ? 1 : 0, sd + c0 * 8, sx + c0 * 8, bad + p, g.c], [4]);
-  }));
+  }, per));
   if (ar.i32.subarray(bad / 4, bad / 4 + g.c).some((v) => v !== 0)) {
     ctx.store.release(dx.storage as WasmStorage);
     return null;

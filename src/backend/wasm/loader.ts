@@ -46,6 +46,7 @@ export interface KernelExports {
     mean: number, invstd: number, wt: number, b: number, ct: number): void;
   bnReluMaxPool2x2Backward(dy: number, indices: number, x: number, dx: number, d: number, n: number, c: number, h: number, w: number,
     mean: number, invstd: number, wt: number, bias: number, batchStats: number, sumDy: number, sumDyXhat: number, bad: number, ct: number): void;
+  bnPoolBackwardScratch(n: number, c: number, h: number, w: number): number;
   sumRows(x: number, rows: number, len: number, acc: number): void;
   sumCols(x: number, rows: number, cols: number, acc: number): void;
   f64ToF32(acc: number, out: number, n: number): void;

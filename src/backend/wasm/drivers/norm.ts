@@ -18,14 +18,27 @@ export const WORK_PER_ELEMENT = 40;
 
 /**
  * A job over g's channels in chunks: `call(job, c0, cnt)` adds the calls of channels
- * [c0, c0 + cnt) to the current chunk. `passes` scales the work estimate.
+ * [c0, c0 + cnt) to the current chunk. `passes` scales the work estimate; `per`, channels per
+ * chunk, defaults to about CHUNK_ELEMENTS' worth.
  */
-export function channelJob(g: ChannelGeometry, passes: number, call: (job: Job, c0: number, cnt: number) => void): Job {
+export function channelJob(g: ChannelGeometry, passes: number, call: (job: Job, c0: number, cnt: number) => void, per = channelsPerChunk(g)): Job {
   const job = new Job(passes * WORK_PER_ELEMENT * g.n * g.c * g.s);
-  // whole channels; [n, c] rows (s = 1) in runs of 4 channels at least (the kernel's vector lanes)
-  const per = Math.max(g.s === 1 ? 4 : 1, Math.min(g.c, Math.floor(CHUNK_ELEMENTS / Math.max(1, g.n * g.s))));
   for (let c0 = 0; c0 < g.c; c0 += per) call(job.chunk(), c0, Math.min(per, g.c - c0));
   return job;
+}
+
+/**
+ * Channels per chunk for the backward kernels, which go image by image through their channels:
+ * enough that an image's runs of them span about 6 KiB (short runs far apart defeat the
+ * prefetcher), but 8 chunks at least where there are 8 channels.
+ */
+export function streamingChannels(g: ChannelGeometry): number {
+  return Math.max(1, Math.min(Math.ceil(1536 / g.s), Math.floor(g.c / 8)));
+}
+
+/** Whole channels, about CHUNK_ELEMENTS; [n, c] rows (s = 1) in runs of 4 channels at least (the kernel's vector lanes). */
+function channelsPerChunk(g: ChannelGeometry): number {
+  return Math.max(g.s === 1 ? 4 : 1, Math.min(g.c, Math.floor(CHUNK_ELEMENTS / Math.max(1, g.n * g.s))));
 }
 
 /**
@@ -103,6 +116,6 @@ export function backward(ctx: WasmContext, putDy: PutDy, x: Storage, mean: Stora
     const o = c0 * g.s * F32, p = c0 * F32;
     job.call(FN.bnBackward, [dyp + o, xp + o, dx.ptr + o, g.n, cnt, g.s, mp + p, ip + p, wp + p, batchStats ? 1 : 0, sd + c0 * 8, sx + c0 * 8,
       bp ? bp + p : 0, g.c, coef ? coef + c0 * 3 * F32 : 0]);
-  }));
+  }, g.s === 1 ? undefined : streamingChannels(g)));
   return { dx: dx.storage, dweight: takeF64AsF32(ctx, sx, g.c), dbias: takeF64AsF32(ctx, sd, g.c) };
 }
