@@ -9,8 +9,9 @@
 //   drivers/*.ts        elementwise, reduce, gemm, conv, winograd, pool, norm, optim
 //   fused.ts            the fused epilogues (conv -> bias/BN/ReLU/pool; BN -> ReLU -> pool)
 //
-// Float32 storage is WasmStorage, in linear memory (memory/storage.ts); float64, int32 and bool
-// storage stay on the JS heap (the js backend's HostStorage), and their calls, like max/min
+// Float32 storage is WasmStorage, in linear memory (memory/storage.ts), and so are max pooling's
+// int32 argmax indices; float64, bool and other int32 storage stay on the JS heap (the js
+// backend's HostStorage), and their calls, like max/min
 // reductions, where, assign, argReduce, gather and scatterAdd, run on the js reference, which
 // borrows float32 values (a copy) and whose float32 results are adopted without a copy. Which
 // kernels earn a wasm version was measured (bench/, and the numbers in the drivers' comments).

@@ -22,7 +22,7 @@
 
 import type { BatchNormParams, ChannelGeometry, Pool2dGeometry, Storage } from '../backend.js';
 import type { WasmContext } from './context.js';
-import { F32, input, inputs, output, putGeo, stageI32, takeF64AsF32, takeI32 } from './memory/staging.js';
+import { F32, input, inputI32, inputs, output, outputI32, putGeo, takeF64AsF32 } from './memory/staging.js';
 import type { WasmStorage } from './memory/storage.js';
 import { FN, type Job } from './threads/job.js';
 import { poolGeoValues, runPool } from './drivers/pool.js';
@@ -105,23 +105,22 @@ export function isPool2x2(p: Pool2dGeometry): boolean {
 /** maxPool2d(relu(batchNormForward(x, ...)), pool): the activation never written (2x2), or pooled in the arena. */
 export function batchNormReluMaxPool(ctx: WasmContext, x: Storage, mean: Storage, invstd: Storage, weight: Storage, bias: Storage, g: ChannelGeometry, pool: Pool2dGeometry): { out: Storage; indices: Storage } {
   const size = pool.n * pool.c * pool.oh * pool.ow;
-  const ar = ctx.arena;
-  ar.reset();
+  ctx.arena.reset();
   if (isPool2x2(pool)) {
     const [xp, mp, ip, wp, bp] = inputs(ctx, [x, mean, invstd, weight, bias]) as [number, number, number, number, number];
     const o = output(ctx, size);
-    const idx = ar.alloc(size * 4);
+    const idx = outputI32(ctx, size);
     const S = pool.oh * pool.ow;
     ctx.run(norm.imageJob(g, (job, i0, cnt) => job.call(FN.bnReluMaxPool2x2, [xp + i0 * g.c * g.s * F32, o.ptr + i0 * g.c * S * F32,
-      idx + i0 * g.c * S * 4, cnt, g.c, pool.h, pool.w, mp, ip, wp, bp, g.c])));
-    return { out: o.storage, indices: takeI32(ctx, idx, size) };
+      idx.ptr + i0 * g.c * S * 4, cnt, g.c, pool.h, pool.w, mp, ip, wp, bp, g.c])));
+    return { out: o.storage, indices: idx.storage };
   }
   const yp = norm.forwardInArena(ctx, x, mean, invstd, weight, bias, g, true);
   const o = output(ctx, size);
-  const ip = ar.alloc(size * 4);
+  const idx = outputI32(ctx, size);
   const outImg = pool.c * pool.oh * pool.ow;
-  runPool(ctx, 'maxPool2d', pool, [[yp, pool.c * pool.h * pool.w], [o.ptr, outImg], [ip, outImg]]);
-  return { out: o.storage, indices: takeI32(ctx, ip, size) };
+  runPool(ctx, 'maxPool2d', pool, [[yp, pool.c * pool.h * pool.w], [o.ptr, outImg], [idx.ptr, outImg]]);
+  return { out: o.storage, indices: idx.storage };
 }
 
 /** Its gradients: batchNormReluBackward(maxPool2dBackward(dy, indices, pool), x, ...). */
@@ -131,7 +130,7 @@ export function batchNormReluMaxPoolBackward(ctx: WasmContext, dy: Storage, indi
     if (r) return r;
   }
   return norm.backward(ctx, () => {
-    const ip = stageI32(ctx, indices, dy.size);
+    const ip = inputI32(ctx, indices, dy.size);
     const dyp = ctx.arena.allocF32(x.size); // the pooled gradient scattered here, overwritten by the kernel
     const outImg = pool.c * pool.oh * pool.ow;
     runPool(ctx, 'maxPool2dBackward', pool, [[input(ctx, dy), outImg], [ip, outImg], [dyp, pool.c * pool.h * pool.w]]);
@@ -147,7 +146,7 @@ function backward2x2(ctx: WasmContext, dy: Storage, indices: Storage, x: Storage
   const ar = ctx.arena;
   ar.reset();
   // the kernel reads up to 3 values past the pooled buffers' ends (dy's storage has a tail too)
-  const ip = stageI32(ctx, indices, dy.size + 4);
+  const ip = inputI32(ctx, indices, dy.size + 4);
   const [dyp, xp, mp, isp, wp, bp] = inputs(ctx, [dy, x, mean, invstd, weight, bias]) as [number, number, number, number, number, number];
   const dx = output(ctx, x.size);
   const sd = ar.alloc(g.c * 8), sx = ar.alloc(g.c * 8), bad = ar.alloc(g.c * 4);

@@ -4,8 +4,7 @@
 
 import type { Pool2dGeometry, Storage } from '../../backend.js';
 import type { WasmContext } from '../context.js';
-import { HostStorage } from '../../js/storage.js';
-import { F32, emptyF32, input, output, putGeo, stageI32, takeI32 } from '../memory/staging.js';
+import { F32, emptyF32, input, inputI32, output, outputI32, putGeo } from '../memory/staging.js';
 import { FN, Job } from '../threads/job.js';
 import { MIN_IMAGE_CHUNKS } from './chunking.js';
 import { WORK_PER_ELEMENT } from './norm.js';
@@ -44,24 +43,22 @@ export const poolGeo = (ctx: WasmContext, g: Pool2dGeometry): number => putGeo(c
 /** The pooled values, and the argmax indices (int32) when wanted (the kernel skips them otherwise). */
 export function maxPool2d(ctx: WasmContext, x: Storage, g: Pool2dGeometry, withIndices: boolean): { out: Storage; indices: Storage | null } {
   const size = g.n * g.c * g.oh * g.ow;
-  if (size === 0) return { out: emptyF32(ctx), indices: withIndices ? new HostStorage(new Int32Array(0)) : null };
-  const ar = ctx.arena;
-  ar.reset();
+  if (size === 0) return { out: emptyF32(ctx), indices: withIndices ? outputI32(ctx, 0).storage : null };
+  ctx.arena.reset();
   const xp = input(ctx, x); // the 2x2 kernel reads up to 8 floats past a row (every block has them: storage.ts)
   const o = output(ctx, size);
-  const ip = withIndices ? ar.alloc(size * 4) : 0;
+  const i = withIndices ? outputI32(ctx, size) : null;
   const inImg = g.c * g.h * g.w, outImg = g.c * g.oh * g.ow;
-  runPool(ctx, 'maxPool2d', g, [[xp, inImg], [o.ptr, outImg], [ip, outImg]]);
-  return { out: o.storage, indices: withIndices ? takeI32(ctx, ip, size) : null };
+  runPool(ctx, 'maxPool2d', g, [[xp, inImg], [o.ptr, outImg], [i?.ptr ?? 0, outImg]]);
+  return { out: o.storage, indices: i?.storage ?? null };
 }
 
 export function maxPool2dBackward(ctx: WasmContext, dy: Storage, indices: Storage, g: Pool2dGeometry): Storage {
   const size = g.n * g.c * g.h * g.w;
   if (size === 0 || dy.size === 0) return emptyF32(ctx, size);
-  const ar = ctx.arena;
-  ar.reset();
+  ctx.arena.reset();
   const dyp = input(ctx, dy);
-  const ip = stageI32(ctx, indices, dy.size);
+  const ip = inputI32(ctx, indices, dy.size);
   const dx = output(ctx, size);
   const outImg = g.c * g.oh * g.ow;
   runPool(ctx, 'maxPool2dBackward', g, [[dyp, outImg], [ip, outImg], [dx.ptr, g.c * g.h * g.w]]);

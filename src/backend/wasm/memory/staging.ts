@@ -2,14 +2,15 @@
 // (or moved in once): the kernels read them by pointer, strided views included; only strided
 // views an elementwise kernel cannot read are gathered into the per-call arena, and only inputs
 // a kernel overwrites are copied there. Float32 outputs are new resident storages the kernels
-// write in place. int32 and bool storage stay on the JS heap, copied in and out of the arena.
+// write in place. int32 results of kernels (argmax indices) are resident too, read in place by
+// their backward; other int32 and bool storage stays on the JS heap, copied into the arena.
 // Every copy between the JS heap and linear memory of a kernel call is in this file or storage.ts.
 
 import type { Storage, View } from '../../backend.js';
 import { HostStorage, host } from '../../js/storage.js';
 import { numel } from '../../../shape.js';
 import type { WasmContext } from '../context.js';
-import { WasmStorage } from './storage.js';
+import { WasmStorage, isWasmStorage } from './storage.js';
 
 /** Bytes per float32. */
 export const F32 = 4;
@@ -17,7 +18,7 @@ export const F32 = 4;
 export const isF32 = (s: Storage): boolean => s.dtype === 'float32';
 
 function wasmStorage(s: Storage): WasmStorage {
-  if (!(s instanceof WasmStorage)) throw new Error(`internal: a float32 storage of the wasm backend was expected (got ${s.constructor.name} of ${s.dtype})`);
+  if (!(s instanceof WasmStorage) || s.dtype !== 'float32') throw new Error(`internal: a float32 storage of the wasm backend was expected (got ${s.constructor.name} of ${s.dtype})`);
   return s;
 }
 
@@ -129,8 +130,12 @@ export function stageDense(ctx: WasmContext, shape: readonly number[], views: re
   });
 }
 
-/** Reserve `count` int32 and copy the whole int32 storage there; its offset. */
-export function stageI32(ctx: WasmContext, s: Storage, count = s.size): number {
+/**
+ * Pointer to an int32 storage's values, readable for `count` int32 (up to 8 past its end): in
+ * place where resident (a kernel's result), else reserved in the arena and the storage copied there.
+ */
+export function inputI32(ctx: WasmContext, s: Storage, count = s.size): number {
+  if (isWasmStorage(s)) return ctx.store.ptr(s);
   const p = ctx.arena.alloc(count * 4);
   ctx.arena.i32.set(host(s) as Int32Array, p / 4);
   return p;
@@ -148,9 +153,10 @@ export function putGeo(ctx: WasmContext, values: number[]): number {
   return p;
 }
 
-/** A result leaves the arena: `count` int32 at p as a new int32 storage. */
-export function takeI32(ctx: WasmContext, p: number, count: number): Storage {
-  return new HostStorage(ctx.arena.i32.slice(p / 4, p / 4 + count));
+/** A new int32 result of `count` int32 (resident, like output()'s): its storage and the pointer kernels write to. */
+export function outputI32(ctx: WasmContext, count: number): Output {
+  if (count === 0) return { storage: new HostStorage(new Int32Array(0)), ptr: 0 };
+  return ctx.store.create(count, 'int32');
 }
 
 /** float64 accumulators (`count` at p) rounded to a new float32 storage. */

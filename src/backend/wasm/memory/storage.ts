@@ -1,8 +1,10 @@
-// Float32 tensor storage in the kernel module's linear memory, and its lifetime. (float64, int32
-// and bool storage stay on the JavaScript heap as the js backend's HostStorage.)
+// Float32 tensor storage in the kernel module's linear memory, and its lifetime; also the int32
+// results of kernels (max pooling's argmax indices), which their backward reads in place. (float64
+// and bool storage, and int32 made from host data, stay on the JavaScript heap as the js
+// backend's HostStorage.)
 //
 // A WasmStorage's values are in one of two places: an allocator block (resident: kernels read
-// and write it by pointer, no copy) or a Float32Array on the JavaScript heap (made from host data,
+// and write it by pointer, no copy) or a typed array on the JavaScript heap (made from host data,
 // or moved out under memory pressure; the next kernel that reads it moves it back in). Users
 // never free anything; blocks are given back
 //   1. eagerly, where the library proves nothing else can reach the storage (Backend.release:
@@ -28,8 +30,17 @@ import type { HostLending } from '../../js/storage.js';
 import { MemoryLimitError } from '../../backend.js';
 import type { Allocator, Block } from './allocator.js';
 
-/** Bytes per float32. */
+/** Bytes per element (float32 or int32). */
 const F32 = 4;
+
+/** The dtypes a WasmStorage holds: 4-byte elements. */
+export type WasmDType = 'float32' | 'int32';
+/** A WasmStorage's values on the JavaScript heap. */
+export type WasmValues = Float32Array | Int32Array;
+const ARRAY = { float32: Float32Array, int32: Int32Array } as const;
+
+/** A view of `size` elements of this dtype at p (made on the spot: memory.grow detaches views). */
+const valuesAt = (dtype: WasmDType, buffer: ArrayBuffer, p: number, size: number): WasmValues => new ARRAY[dtype](buffer, p, size);
 /**
  * Readable bytes after every block's values: kernels load whole vectors past a row's end (the
  * 2x2 max pool reads up to 8 floats past its input, storing only the valid lanes).
@@ -39,7 +50,7 @@ const TAIL = 32;
 /** What the finalizer of a storage holds: its block, and its values when moved out without the storage at hand. */
 export class Slot {
   block: Block | null = null;
-  host: Float32Array | null = null;
+  host: WasmValues | null = null;
   /** The storage, held strongly while it was touched in the current synchronous job. */
   storage: WasmStorage | null = null;
   /** Kernel call that last used it: blocks of the current call are never moved out. */
@@ -49,22 +60,25 @@ export class Slot {
   constructor(
     readonly store: TensorStore,
     readonly size: number,
+    readonly dtype: WasmDType,
   ) {}
 }
 
-/** A float32 storage of the wasm backend (see the module comment for where its values are). */
+/** A float32 (or int32) storage of the wasm backend (see the module comment for where its values are). */
 export class WasmStorage implements HostLending {
-  readonly dtype = 'float32' as const;
   constructor(
     readonly slot: Slot,
     /** The values while they are on the JavaScript heap (null while resident). */
-    public host: Float32Array | null,
+    public host: WasmValues | null,
   ) {}
+  get dtype(): WasmDType {
+    return this.slot.dtype;
+  }
   get size(): number {
     return this.slot.size;
   }
   /** For the reference kernels: the host array when on the JS heap, else a copy (TensorStore.hostForWrite first, to write). */
-  hostValues(): Float32Array {
+  hostValues(): WasmValues {
     return this.host ?? this.slot.host ?? this.slot.store.read(this);
   }
 }
@@ -107,14 +121,14 @@ export class TensorStore {
     this.call++;
   }
 
-  /** A storage of host values (taken over, not copied); moved in when a kernel first reads it. */
+  /** A storage of host float32 values (taken over, not copied); moved in when a kernel first reads it. */
   fromHost(data: Float32Array): WasmStorage {
-    return new WasmStorage(new Slot(this, data.length), data);
+    return new WasmStorage(new Slot(this, data.length, 'float32'), data);
   }
 
-  /** A new resident storage of `size` floats (contents undefined) and its pointer. */
-  create(size: number): { storage: WasmStorage; ptr: number } {
-    const slot = new Slot(this, size);
+  /** A new resident storage of `size` elements (contents undefined) and its pointer. */
+  create(size: number, dtype: WasmDType = 'float32'): { storage: WasmStorage; ptr: number } {
+    const slot = new Slot(this, size, dtype);
     const storage = new WasmStorage(slot, null);
     return { storage, ptr: this.place(storage) };
   }
@@ -122,16 +136,16 @@ export class TensorStore {
   /** The pointer to a storage's values, moving them in first where they are on the JS heap. */
   ptr(s: WasmStorage): number {
     const slot = s.slot;
-    if (slot.freed) throw new Error(`wasm backend: use after free: a tensor of ${slot.size} float32 reads storage that was freed`);
+    if (slot.freed) throw new Error(`wasm backend: use after free: a tensor of ${slot.size} ${slot.dtype} reads storage that was freed`);
     if (slot.block) {
-      if (this.allocator.debug) this.allocator.check(slot.block, `a tensor of ${slot.size} float32`);
+      if (this.allocator.debug) this.allocator.check(slot.block, `a tensor of ${slot.size} ${slot.dtype}`);
       this.touch(slot, s);
       return slot.block.ptr;
     }
     const data = s.host ?? slot.host!;
     const p = this.place(s);
     const t = performance.now();
-    new Float32Array(this.allocator.memory.buffer, p, data.length).set(data);
+    valuesAt(slot.dtype, this.allocator.memory.buffer, p, data.length).set(data);
     this.copied(data.length, t);
     if (slot.host) this.spilledBytes -= slot.size * F32;
     s.host = null;
@@ -140,19 +154,19 @@ export class TensorStore {
   }
 
   /** A copy of the values (they stay where they are). */
-  read(s: WasmStorage): Float32Array {
+  read(s: WasmStorage): WasmValues {
     const slot = s.slot;
-    if (slot.freed) throw new Error(`wasm backend: use after free: reading a tensor of ${slot.size} float32 whose storage was freed`);
+    if (slot.freed) throw new Error(`wasm backend: use after free: reading a tensor of ${slot.size} ${slot.dtype} whose storage was freed`);
     if (!slot.block) return (s.host ?? slot.host!).slice();
     const t = performance.now();
-    const out = new Float32Array(this.allocator.memory.buffer, slot.block.ptr, slot.size).slice();
+    const out = valuesAt(slot.dtype, this.allocator.memory.buffer, slot.block.ptr, slot.size).slice();
     this.copied(slot.size, t);
     return out;
   }
 
   /** The values as a host array that may be written (moved out of linear memory, to move in again on next use). */
-  hostForWrite(s: WasmStorage): Float32Array {
-    if (s.slot.freed) throw new Error(`wasm backend: use after free: writing a tensor of ${s.slot.size} float32 whose storage was freed`);
+  hostForWrite(s: WasmStorage): WasmValues {
+    if (s.slot.freed) throw new Error(`wasm backend: use after free: writing a tensor of ${s.slot.size} ${s.dtype} whose storage was freed`);
     if (s.slot.block) this.moveOut(s.slot, s);
     if (s.slot.host) {
       s.host = s.slot.host;
@@ -165,7 +179,7 @@ export class TensorStore {
   /** Free a storage now: the caller proves nothing reads it again. A second release throws. */
   release(s: WasmStorage): void {
     const slot = s.slot;
-    if (slot.freed) throw new Error(`wasm backend: double free of a tensor storage of ${slot.size} float32`);
+    if (slot.freed) throw new Error(`wasm backend: double free of a tensor storage of ${slot.size} ${slot.dtype}`);
     this.drop(slot);
     s.host = null;
   }
@@ -258,7 +272,7 @@ export class TensorStore {
   private moveOut(slot: Slot, s: WasmStorage | null): void {
     const block = slot.block!;
     const t = performance.now();
-    const data = new Float32Array(this.allocator.memory.buffer, block.ptr, slot.size).slice();
+    const data = valuesAt(slot.dtype, this.allocator.memory.buffer, block.ptr, slot.size).slice();
     this.copied(slot.size, t);
     if (s) {
       s.host = data; // collected with the storage; nothing is left for the finalizer to do
