@@ -1,7 +1,9 @@
 // wasm-only: the arena in linear memory is reused call after call, so memory stays bounded by
 // the largest single kernel's working set; and conv chunking (several chunks per call) is exact.
 import { describe, expect, it } from 'vitest';
-import type { Conv2dGeometry } from '../../src/backend/backend.js';
+import type { Conv2dGeometry, Pool2dGeometry } from '../../src/backend/backend.js';
+import { JsBackend } from '../../src/backend/js/index.js';
+import { isWasmStorage, type WasmStorage } from '../../src/backend/wasm/memory/storage.js';
 import { WasmBackend } from '../../src/backend/wasm/backend.js';
 import { loadKernelsSync } from '../../src/backend/wasm/loader.js';
 import { DEFAULT_BUDGET_BYTES } from '../../src/backend/wasm/context.js';
@@ -53,6 +55,34 @@ describe('wasm backend memory and loading', () => {
     expectClose(b.readSync(b.conv2d(b.fromArray(x), b.fromArray(w), g)), oracle.readSync(oracle.conv2d(O(to64(x)), O(to64(w)), g)), oracle.readSync(oracle.conv2d(O(abs64(x)), O(abs64(w)), g)), 12);
     expectClose(b.readSync(b.conv2dBackwardData(b.fromArray(dy), b.fromArray(w), g)), oracle.readSync(oracle.conv2dBackwardData(O(to64(dy)), O(to64(w)), g)), oracle.readSync(oracle.conv2dBackwardData(O(abs64(dy)), O(abs64(w)), g)), 18);
     expectClose(b.readSync(b.conv2dBackwardFilter(b.fromArray(x), b.fromArray(dy), g)), oracle.readSync(oracle.conv2dBackwardFilter(O(to64(x)), O(to64(dy)), g)), oracle.readSync(oracle.conv2dBackwardFilter(O(abs64(x)), O(abs64(dy)), g)), 7 * 24);
+  });
+
+  it("max pooling's int32 indices stay in linear memory: exact after a spill to the JS heap and a memory renewal, read in place by the backward, freed on release", () => {
+    const b = new WasmBackend(loadKernelsSync());
+    const js = new JsBackend();
+    const g: Pool2dGeometry = { n: 3, c: 5, h: 8, w: 6, oh: 4, ow: 3, kh: 2, kw: 2, strideH: 2, strideW: 2, padH: 0, padW: 0, countIncludePad: true };
+    const x = randomF32(g.n * g.c * g.h * g.w, 7);
+    const dy = randomF32(g.n * g.c * g.oh * g.ow, 8);
+    const want = js.maxPool2d(js.fromArray(x), g).indices;
+    const wantDx = js.readSync(js.maxPool2dBackward(js.fromArray(dy), want, g));
+    const { indices } = b.maxPool2d(b.fromArray(x), g);
+    expect(isWasmStorage(indices) && indices.dtype).toBe('int32');
+    const tensorBytes = b.memoryStats().tensorBytes;
+    expect(b.readSync(indices)).toEqual(js.readSync(want));
+    b.setMemoryBudget(0); // the next call spills every block it does not use: the indices move to the JS heap as int32
+    b.unary('neg', { storage: b.fromArray(randomF32(4, 9)), shape: [4], strides: [1], offset: 0 });
+    expect((indices as WasmStorage).slot.block).toBeNull();
+    expect(b.readSync(indices)).toEqual(js.readSync(want));
+    b.setMemoryBudget(DEFAULT_BUDGET_BYTES);
+    expect(b.readSync(b.maxPool2dBackward(b.fromArray(dy), indices, g))).toEqual(wantDx); // moved back in
+    expect((indices as WasmStorage).slot.block).not.toBeNull();
+    b.ctx.renew(); // a fresh memory: resident tensors move out and back in on next use
+    expect(b.readSync(b.maxPool2dBackward(b.fromArray(dy), indices, g))).toEqual(wantDx);
+    const before = b.memoryStats().tensorBytes;
+    b.release(indices);
+    expect(b.memoryStats().tensorBytes).toBeLessThan(before);
+    expect(tensorBytes).toBeGreaterThan(0);
+    expect(() => b.maxPool2dBackward(b.fromArray(dy), indices, g)).toThrow(/use after free: a tensor of 180 int32/);
   });
 
   it('registers as the preferred backend and reports its name', async () => {
