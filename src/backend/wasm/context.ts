@@ -7,12 +7,12 @@
 // and its budget.
 //
 // WebAssembly memory can grow but never shrink. When the memory has become far larger than the
-// last ~100 kernel calls need plus the resident tensor data (after one oversize temporary, or an
-// op that failed for lack of memory), the context moves the resident tensors to the JS heap (they
-// move back in on next use), instantiates the compiled module again over a fresh, small memory
-// and drops the old one, which the engine then frees. With the threads build the worker pool
-// belongs to the memory: a renewal closes it, and the next threaded call starts one over the new
-// memory.
+// last few thousand kernel calls used at their peak (scratch plus resident tensor data: after one
+// oversize temporary, or an op that failed for lack of memory), the context moves the resident
+// tensors to the JS heap (they move back in on next use), instantiates the compiled module again
+// over a fresh, small memory and drops the old one, which the engine then frees. With the threads
+// build the worker pool belongs to the memory: a renewal closes it, and the next threaded call
+// starts one over the new memory.
 
 import { Allocator, type AllocatorStats } from './memory/allocator.js';
 import { Arena } from './memory/arena.js';
@@ -30,8 +30,14 @@ export interface GemmBlocking {
 
 /** A memory at most this large is never replaced. */
 export const RENEW_MIN_BYTES = 256 << 20;
-/** Kernel calls per half of the window over which the scratch need is measured. */
-const WINDOW = 64;
+/**
+ * Kernel calls per half of the window over which the bytes in use are measured. Long enough to
+ * span a garbage-collection cycle of a training loop: the tensors it drops stay resident until
+ * the collector finds them, so the resident bytes climb for many steps and then fall at once; a
+ * window shorter than that (it was 64 calls) saw only the fall, and replaced a memory the next
+ * steps grew back (a reference-model step is ~270 calls).
+ */
+const WINDOW = 2048;
 
 type Env = { VAEGRAD_WASM_DEBUG?: unknown; VAEGRAD_WASM_BUDGET?: unknown; process?: { env?: Record<string, string | undefined> } };
 
@@ -97,9 +103,9 @@ export class WasmContext {
   private readonly loaded: LoadedKernels;
   private pool: Pool | null = null;
   private calls = 0;
-  /** Largest scratch need in the current and the previous window of WINDOW calls. */
-  private needCur = 0;
-  private needPrev = 0;
+  /** Most bytes in use at a call (its scratch plus the resident tensors) in the current and the previous window of WINDOW calls. */
+  private useCur = 0;
+  private usePrev = 0;
 
   constructor(loaded: LoadedKernels, opts: { debug?: boolean } = {}) {
     this.loaded = loaded;
@@ -151,14 +157,14 @@ export class WasmContext {
   /** Called by the arena at each reset (a kernel call begins) with the bytes the previous call reserved (0 after a failed call). */
   private afterReset(need: number): void {
     this.store.beginCall();
-    this.needCur = Math.max(this.needCur, need);
+    const resident = this.store.stats().residentBytes;
+    this.useCur = Math.max(this.useCur, need + resident);
     if (++this.calls % WINDOW === 0) {
-      this.needPrev = this.needCur;
-      this.needCur = 0;
+      this.usePrev = this.useCur;
+      this.useCur = 0;
     }
     const bytes = this.allocator.memory.buffer.byteLength;
-    const resident = this.store.stats().residentBytes;
-    if (bytes <= RENEW_MIN_BYTES || bytes <= 4 * (Math.max(this.needCur, this.needPrev, this.arena.heldBytes) + resident)) return;
+    if (bytes <= RENEW_MIN_BYTES || bytes <= 4 * Math.max(this.useCur, this.usePrev, this.arena.heldBytes + resident)) return;
     this.renew();
   }
 
