@@ -20,7 +20,7 @@
 // terms matter: 0 * inf is NaN). The indices must be the forward's (each inside its window): a
 // channel where one is not gets bad[ch] = 1, and the driver takes the general path.
 
-import { affine4 as affine, bnBackwardRuns, bnScale, bnShift, coefA, coefC, dx4, hi2, hsum, lo2, mulStep4, relu4 } from './norm';
+import { affine4 as affine, bnBackwardRuns, bnScale, bnShift, coefA, coefC, dx4, hi2, hsum, lo2, mulStep4, relu4, runSum } from './norm';
 import { maxWindows, storeLanes, windowStarts } from './pool';
 
 @inline function evens(a: v128, b: v128): v128 { return v128.shuffle<f32>(a, b, 0, 2, 4, 6); }
@@ -88,7 +88,8 @@ const SCATTER = 4;
 /**
  * Gradients of bnReluMaxPool2x2 (= bnBackward with reluBias of the scattered dy). dy, indices:
  * [n, ct, h/2, w/2] (both read up to 3 elements past their end); d: scratch (bnPoolBackwardScratch
- * bytes); sumDy, sumDyXhat: f64[c] (= dbias, dweight); bad: i32[c].
+ * bytes); sumDy, sumDyXhat: f64[c] (= dbias, dweight); bad: i32[c]; dxSum: f64[c] for dx's
+ * channel sums (bnBackward's: each run summed by runSum as soon as it is written, in cache), or 0.
  *
  * Pass 1 runs over the windows: the masked gradient m = (0 + dy) * step(y) at each window's
  * argmax (y recomputed there only), kept pooled in the scratch, and each channel's f64 sums of m
@@ -101,8 +102,9 @@ const SCATTER = 4;
  * general path's operations instead (scatterGeneral), so that its NaNs are the general path's.
  */
 export function bnReluMaxPool2x2Backward(dy: usize, indices: usize, x: usize, dx: usize, d: usize, n: i32, c: i32, h: i32, w: i32,
-  mean: usize, invstd: usize, wt: usize, bias: usize, batchStats: i32, sumDy: usize, sumDyXhat: usize, bad: usize, ct: i32): void {
+  mean: usize, invstd: usize, wt: usize, bias: usize, batchStats: i32, sumDy: usize, sumDyXhat: usize, bad: usize, ct: i32, dxSum: usize): void {
   const oh = h >> 1, ow = w >> 1, s = h * w, S = oh * ow;
+  if (dxSum) memory.fill(dxSum, 0, <usize>c << 3);
   const pooled = d + ((<usize>n * s) << 2); // m, [n, c, S] (+ 4 floats: each run's last windows store up to 3 past it)
   const state = (pooled + ((<usize>c * n * S + 4) << 2) + 15) & ~<usize>15; // STATE bytes per channel
   memory.fill(state, 0, <usize>c * STATE);
@@ -140,11 +142,15 @@ export function bnReluMaxPool2x2Backward(dy: usize, indices: usize, x: usize, dx
       const run = <usize>(i * ct + ch);
       spreadRun(pooled + ((<usize>(i * c + ch) * S) << 2), indices + ((run * S) << 2), x + ((run * s) << 2), dx + ((run * s) << 2), oh, ow, w, what,
         f32x4.splat(load<f32>(st)), f32x4.splat(load<f32>(mean + (<usize>ch << 2))), f32x4.splat(load<f32>(st, 4)), f32x4.splat(load<f32>(st, 8)));
+      if (dxSum) { // the run, just written, summed as the reduce sums it (spreadRun writes two rows at a time: another order)
+        const q = dxSum + (<usize>ch << 3);
+        store<f64>(q, load<f64>(q) + runSum(dx + ((run * s) << 2), s));
+      }
     }
   }
   for (let ch = 0; ch < c; ch++) {
     if (load<i32>(state + <usize>ch * STATE, 12) == GENERAL) {
-      scatterGeneral(d, pooled, c, indices, x, dx, n, ch, h, w, mean, invstd, wt, batchStats, sumDy, sumDyXhat, ct);
+      scatterGeneral(d, pooled, c, indices, x, dx, n, ch, h, w, mean, invstd, wt, batchStats, sumDy, sumDyXhat, ct, dxSum);
     }
   }
 }
@@ -246,11 +252,11 @@ function spreadRun(m: usize, indices: usize, x: usize, out: usize, oh: i32, ow: 
  * operations as maxPool2dBackward into zeros and bnBackward with reluBias, so the same bits.
  */
 function scatterGeneral(d: usize, pooled: usize, c: i32, indices: usize, x: usize, dx: usize, n: i32, ch: i32, h: i32, w: i32,
-  mean: usize, invstd: usize, wt: usize, batchStats: i32, sumDy: usize, sumDyXhat: usize, ct: i32): void {
+  mean: usize, invstd: usize, wt: usize, batchStats: i32, sumDy: usize, sumDyXhat: usize, ct: i32, dxSum: usize): void {
   const oh = h >> 1, ow = w >> 1, s = h * w, S = oh * ow, k = <usize>ch << 2, z = f32x4.splat(0);
   for (let i = 0; i < n; i++) {
     spreadRun(pooled + ((<usize>(i * c + ch) * S) << 2), indices + ((<usize>(i * ct + ch) * S) << 2), 0, d + ((<usize>i * s) << 2), oh, ow, w, SCATTER, z, z, z, z);
   }
   bnBackwardRuns(d, 1, x + ((<usize>ch * s) << 2), dx + ((<usize>ch * s) << 2), n, 1, s, mean + k, invstd + k, wt + k,
-    batchStats, sumDy + (<usize>ch << 3), sumDyXhat + (<usize>ch << 3), 0, ct);
+    batchStats, sumDy + (<usize>ch << 3), sumDyXhat + (<usize>ch << 3), 0, ct, dxSum ? dxSum + (<usize>ch << 3) : 0);
 }

@@ -66,8 +66,8 @@
   return r;
 }
 
-/** Sum of s floats at p, in f64. */
-@inline function runSum(p: usize, s: i32): f64 { return runTerms(p, s, false, 0); }
+/** Sum of s floats at p, in f64 (sumRows' order: the reduce's). */
+@inline export function runSum(p: usize, s: i32): f64 { return runTerms(p, s, false, 0); }
 
 /**
  * Sum over a channel's n runs (s floats each, stride bytes apart, from x0) of their terms, the
@@ -166,18 +166,23 @@ export function bnForward(x: usize, y: usize, n: i32, c: i32, s: i32, mean: usiz
  * in place by dy * step(y) (the same f32 product as binaryF32's MUL_POS: the ReLU gradient) and
  * the second pass reads that, so the result is bit-identical to mulStep followed by this kernel,
  * without reading a mask from memory.
+ * dxSum != 0 (f64[c]; s > 1 only): also dx's channel sums, added up as the dx pass writes it, in
+ * sumRows' order (the reduce of a bias gradient): per run, two f64x2 lanes over its whole
+ * vectors, then the tail in order (runSum); per channel, the runs in image order; the same f64
+ * additions, so the same bits. (Over [n, c] rows sumCols' own pass is as fast: not offered.)
  */
 export function bnBackward(dy: usize, x: usize, dx: usize, n: i32, c: i32, s: i32, mean: usize, invstd: usize, w: usize,
-  batchStats: i32, sumDy: usize, sumDyXhat: usize, reluBias: usize, ct: i32, coef: usize): void {
+  batchStats: i32, sumDy: usize, sumDyXhat: usize, reluBias: usize, ct: i32, coef: usize, dxSum: usize): void {
   if (s == 1) bnBackwardRows(dy, x, dx, n, c, mean, invstd, w, batchStats, sumDy, sumDyXhat, reluBias, ct, coef);
-  else bnBackwardRuns(dy, ct, x, dx, n, c, s, mean, invstd, w, batchStats, sumDy, sumDyXhat, reluBias, ct);
+  else bnBackwardRuns(dy, ct, x, dx, n, c, s, mean, invstd, w, batchStats, sumDy, sumDyXhat, reluBias, ct, dxSum);
 }
 
 /** bnBackward for s > 1, with dy laid out as [n, dct, s] (dct = ct, or 1 for one channel's gradient staged apart). */
 export function bnBackwardRuns(dy: usize, dct: i32, x: usize, dx: usize, n: i32, c: i32, s: i32, mean: usize, invstd: usize, w: usize,
-  batchStats: i32, sumDy: usize, sumDyXhat: usize, reluBias: usize, ct: i32): void {
+  batchStats: i32, sumDy: usize, sumDyXhat: usize, reluBias: usize, ct: i32, dxSum: usize): void {
   memory.fill(sumDy, 0, <usize>c << 3);
   memory.fill(sumDyXhat, 0, <usize>c << 3);
+  if (dxSum) memory.fill(dxSum, 0, <usize>c << 3);
   for (let i = 0; i < n; i++) {
     for (let ch = 0; ch < c; ch++) {
       const o = (<usize>(i * ct + ch) * s) << 2, od = dy + ((<usize>(i * dct + ch) * s) << 2);
@@ -231,23 +236,45 @@ export function bnBackwardRuns(dy: usize, dct: i32, x: usize, dx: usize, n: i32,
       const k = <usize>ch << 2;
       const is = load<f32>(invstd + k), wc = load<f32>(w + k), scale = is * wc;
       const k4 = f32x4.splat(scale);
-      let j = 0;
-      if (!batchStats) {
-        for (; j + 4 <= s; j += 4) v128.store(dx + o + (<usize>j << 2), f32x4.mul(v128.load(od + (<usize>j << 2)), k4));
-        for (; j < s; j++) store<f32>(dx + o + (<usize>j << 2), load<f32>(od + (<usize>j << 2)) * scale);
-        continue;
-      }
-      const mu = load<f32>(mean + k);
-      const a = coefA(is, wc, load<f64>(sumDyXhat + (<usize>ch << 3)), count);
-      const cc = coefC(is, wc, load<f64>(sumDy + (<usize>ch << 3)), count);
+      // without batch statistics dx = dy * k (the steps below with a = c = 0 would differ: -0 + 0, Infinity * 0)
+      const mu = batchStats ? load<f32>(mean + k) : 0;
+      const a = batchStats ? coefA(is, wc, load<f64>(sumDyXhat + (<usize>ch << 3)), count) : 0;
+      const cc = batchStats ? coefC(is, wc, load<f64>(sumDy + (<usize>ch << 3)), count) : 0;
       const m4 = f32x4.splat(mu), a4 = f32x4.splat(a), c4 = f32x4.splat(cc);
-      for (; j + 4 <= s; j += 4) {
-        const q = <usize>j << 2;
-        v128.store(dx + o + q, dx4(v128.load(od + q), v128.load(x + o + q), k4, m4, a4, c4));
+      let e0 = f64x2.splat(0), e1 = f64x2.splat(0); // dx's run sum (dxSum): runSum's lanes
+      let j = 0;
+      if (batchStats) {
+        for (; j + 4 <= s; j += 4) {
+          const q = <usize>j << 2;
+          const r = dx4(v128.load(od + q), v128.load(x + o + q), k4, m4, a4, c4);
+          v128.store(dx + o + q, r);
+          if (dxSum) {
+            e0 = f64x2.add(e0, lo2(r));
+            e1 = f64x2.add(e1, hi2(r));
+          }
+        }
+      } else {
+        for (; j + 4 <= s; j += 4) {
+          const q = <usize>j << 2;
+          const r = f32x4.mul(v128.load(od + q), k4);
+          v128.store(dx + o + q, r);
+          if (dxSum) {
+            e0 = f64x2.add(e0, lo2(r));
+            e1 = f64x2.add(e1, hi2(r));
+          }
+        }
       }
+      let re = hsum(e0, e1);
       for (; j < s; j++) {
         const q = <usize>j << 2;
-        store<f32>(dx + o + q, dx1(load<f32>(od + q), load<f32>(x + o + q), scale, mu, a, cc));
+        const d = load<f32>(od + q);
+        const r = batchStats ? dx1(d, load<f32>(x + o + q), scale, mu, a, cc) : d * scale;
+        store<f32>(dx + o + q, r);
+        re += <f64>r;
+      }
+      if (dxSum) {
+        const qe = dxSum + (<usize>ch << 3);
+        store<f64>(qe, load<f64>(qe) + re);
       }
     }
   }

@@ -128,6 +128,13 @@ export interface BatchNormGrads {
   dweight: Storage;
   /** With respect to the per-channel shift. */
   dbias: Storage;
+  /**
+   * Only where the caller asked for it (wantDxSum) and the backend added it up in its dx pass:
+   * dx summed over every dim but the channels, [c], bit-identical to this backend's own
+   * reduce('sum', dx, [0, 2, ...]) (the bias gradient of a conv feeding the batch norm, without
+   * reading dx again). Absent, the ops run that reduce.
+   */
+  dxSum?: Storage;
 }
 
 /** A max pool's values and, for backward, the index of each window's maximum. */
@@ -279,8 +286,10 @@ export interface Backend {
   /**
    * Gradients of batchNormForward. With batchStats, mean and invstd are the batch's own
    * statistics and dx includes their dependence on x; otherwise they are constants (eval).
+   * wantDxSum (here and in the fused backwards below): also dx's channel sums where the backend
+   * can add them up on the way (BatchNormGrads.dxSum); a backend may ignore it.
    */
-  batchNormBackward(dy: Storage, x: Storage, mean: Storage, invstd: Storage, weight: Storage, g: ChannelGeometry, batchStats: boolean): BatchNormGrads;
+  batchNormBackward(dy: Storage, x: Storage, mean: Storage, invstd: Storage, weight: Storage, g: ChannelGeometry, batchStats: boolean, wantDxSum?: boolean): BatchNormGrads;
   // Optional fused BatchNorm + ReLU (the ops run the kernels above plus unary 'relu' / binary
   // 'mulStep' where a backend leaves them out). Results must be bit-identical to that composition.
   /** relu(batchNormForward(x, ...)). */
@@ -290,7 +299,7 @@ export interface Backend {
    * batchNormForward(x, mean, invstd, weight, bias) (the forward's pre-ReLU output, which a
    * backend recomputes from x rather than reading it back: the same operations give the same bits).
    */
-  batchNormReluBackward?(dy: Storage, x: Storage, mean: Storage, invstd: Storage, weight: Storage, bias: Storage, g: ChannelGeometry, batchStats: boolean): BatchNormGrads;
+  batchNormReluBackward?(dy: Storage, x: Storage, mean: Storage, invstd: Storage, weight: Storage, bias: Storage, g: ChannelGeometry, batchStats: boolean, wantDxSum?: boolean): BatchNormGrads;
   /**
    * Optional BatchNorm -> ReLU -> MaxPool2d for training: maxPool2d(batchNormReluForward(x, ...),
    * pool), the full-size activation staying inside the backend (the backward recomputes it from
@@ -302,7 +311,7 @@ export interface Backend {
    * except that the float64 sums (dbias, dweight, and through them dx's coefficients) may be
    * added in another order, e.g. over the windows only, where x and the mean are finite.
    */
-  batchNormReluMaxPoolBackward?(dy: Storage, indices: Storage, x: Storage, mean: Storage, invstd: Storage, weight: Storage, bias: Storage, g: ChannelGeometry, pool: Pool2dGeometry, batchStats: boolean): BatchNormGrads;
+  batchNormReluMaxPoolBackward?(dy: Storage, indices: Storage, x: Storage, mean: Storage, invstd: Storage, weight: Storage, bias: Storage, g: ChannelGeometry, pool: Pool2dGeometry, batchStats: boolean, wantDxSum?: boolean): BatchNormGrads;
 
   // ---- optimiser update, in place on contiguous storages of equal size ----
   /**

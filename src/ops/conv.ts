@@ -7,6 +7,7 @@ import { OpFunction } from '../autograd/function.js';
 import { fmtShape } from '../shape.js';
 import type { Tensor } from '../tensor.js';
 import { backend, checkFloat, checkTensor, fromStorage } from './kernel.js';
+import { wantGradChannelSum } from './channel-sum.js';
 
 export type Pair = number | readonly [number, number];
 
@@ -140,9 +141,15 @@ export function conv2d(x: Tensor, weight: Tensor, bias?: Tensor | null, opts: Co
   const g = conv2dGeometry(op, x, weight, bias, opts);
   if (bias && backend().conv2dBias) {
     checkBias(op, bias, g.o);
-    return Conv2dFn.apply(x, weight, g, bias);
+    return biasSummed(Conv2dFn.apply(x, weight, g, bias), bias);
   }
-  return addBias(op, Conv2dFn.apply(x, weight, g), bias, g.o);
+  return biasSummed(addBias(op, Conv2dFn.apply(x, weight, g), bias, g.o), bias);
+}
+
+/** y, marked so that a batch norm reading it adds up its gradient's channel sums (the bias gradient) on the way (ops/channel-sum.ts). */
+function biasSummed(y: Tensor, bias: Tensor | null | undefined): Tensor {
+  if (bias?.requiresGrad && y.requiresGrad) wantGradChannelSum(y);
+  return y;
 }
 
 /** conv2d's checks and geometry (bias is only type-checked here). */
@@ -167,9 +174,9 @@ export function convTranspose2d(x: Tensor, weight: Tensor, bias?: Tensor | null,
   const g = convTranspose2dGeometry(op, x, weight, bias, opts);
   if (bias && backend().conv2dBackwardDataBias) {
     checkBias(op, bias, g.c);
-    return ConvBackwardData.apply(x, weight, g, bias);
+    return biasSummed(ConvBackwardData.apply(x, weight, g, bias), bias);
   }
-  return addBias(op, ConvBackwardData.apply(x, weight, g), bias, g.c);
+  return biasSummed(addBias(op, ConvBackwardData.apply(x, weight, g), bias, g.c), bias);
 }
 
 /** convTranspose2d's checks and geometry: that of the conv whose backward-data it is (result [n, c, h, w]). */

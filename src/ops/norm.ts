@@ -23,6 +23,7 @@ import { full } from '../creation.js';
 import { fmtShape } from '../shape.js';
 import type { Tensor } from '../tensor.js';
 import { backend, checkFloat, checkTensor, fromStorage } from './kernel.js';
+import { gradChannelSumWanted, recordChannelSum } from './channel-sum.js';
 import { copy_ } from './movement.js';
 import { relu } from './elementwise.js';
 import type { Pair } from './conv.js';
@@ -75,10 +76,13 @@ class BatchNormFn extends OpFunction {
     const { x, g, reluBias, pool } = this;
     const b = backend();
     const [ds, xs, ms, is, ws] = [dy.contiguous().storage, x.storage, this.mean.storage, this.invstd.storage, this.weight.contiguous().storage];
-    const r = pool ? b.batchNormReluMaxPoolBackward!(ds, this.indices!.storage, xs, ms, is, ws, reluBias!.storage, g, pool, this.batchStats)
-      : reluBias ? b.batchNormReluBackward!(ds, xs, ms, is, ws, reluBias.storage, g, this.batchStats) : b.batchNormBackward(ds, xs, ms, is, ws, g, this.batchStats);
+    const sums = this.needsGrad[0] && gradChannelSumWanted(x); // x's producer sums its gradient (a bias): dx's sums on the way
+    const r = pool ? b.batchNormReluMaxPoolBackward!(ds, this.indices!.storage, xs, ms, is, ws, reluBias!.storage, g, pool, this.batchStats, sums)
+      : reluBias ? b.batchNormReluBackward!(ds, xs, ms, is, ws, reluBias.storage, g, this.batchStats, sums) : b.batchNormBackward(ds, xs, ms, is, ws, g, this.batchStats, sums);
+    const dx = this.needsGrad[0] ? fromStorage(r.dx, x.shape) : null;
+    if (dx && r.dxSum) recordChannelSum(dx, r.dxSum);
     return [
-      this.needsGrad[0] ? fromStorage(r.dx, x.shape) : null,
+      dx,
       this.needsGrad[1] ? fromStorage(r.dweight, [g.c]) : null,
       this.needsGrad[2] ? fromStorage(r.dbias, [g.c]) : null,
       null,

@@ -8,6 +8,7 @@ import type { Tensor } from '../tensor.js';
 import { isFloat } from '../dtype.js';
 import { backend, cast, checkFloat, checkTensor, fromStorage } from './kernel.js';
 import { where } from './elementwise.js';
+import { takeChannelSum } from './channel-sum.js';
 
 export type Dims = number | readonly number[];
 
@@ -25,7 +26,8 @@ class Sum extends OpFunction {
   forward(x: Tensor, dims: number[], keepdim: boolean): Tensor {
     this.inShape = x.shape;
     this.keep = keptShape(x.shape, dims);
-    return finish(fromStorage(backend().reduce('sum', x.stridedView, dims), this.keep), x.shape, dims, keepdim);
+    const s = takeChannelSum(x, dims) ?? backend().reduce('sum', x.stridedView, dims); // a bias gradient a batch norm added up
+    return finish(fromStorage(s, this.keep), x.shape, dims, keepdim);
   }
   backward(g: Tensor): Tensor[] {
     return [g.reshape(this.keep).expand(this.inShape)];

@@ -1,6 +1,6 @@
 // The wasm kernels give the same bits at any thread count and in any chunk order: each threaded
 // kernel (GEMM tiles, conv by images, Winograd, weight gradients by fixed chunks, batch norm by
-// channels, the fused batch norm -> ReLU -> max pool by channels, pooling by images, row sums by
+// channels, with the conv bias gradients it adds up, the fused batch norm -> ReLU -> max pool by channels, pooling by images, row sums by
 // rows, elementwise ops, Adam and allFinite by ranges) at 1-4 threads and with its chunks run in
 // reverse and shuffled order (and the fused BCE with logits, a Linear's bias and eval BatchNorm1d
 // + ReLU on its product's tiles), a few reference-model training steps with Adam likewise, and
@@ -60,6 +60,14 @@ function kernelOutputs(): Uint32Array[] {
     const yf = new vg.nn.Sequential(bnf, new vg.nn.ReLU(), new vg.nn.MaxPool2d(2)).forward(hf);
     yf.mul(vg.randn(yf.shape)).sum().backward();
     out.push(yf, hf.grad!, bnf.weight.grad!, bnf.bias.grad!);
+  }
+  // conv bias gradients that the batch norm backward adds up (chunks of channels): the 2x2 kernel's and the general one's
+  for (const pooled of [true, false]) {
+    const cv = new vg.nn.Conv2d(3, 24, 3, { padding: 1 });
+    const tail = pooled ? new vg.nn.Sequential(new vg.nn.BatchNorm2d(24), new vg.nn.ReLU(), new vg.nn.MaxPool2d(2)) : new vg.nn.Sequential(new vg.nn.BatchNorm2d(24), new vg.nn.ReLU());
+    const yb = tail.forward(cv.forward(vg.randn([37, 3, 14, pooled ? 14 : 13])));
+    yb.mul(vg.randn(yb.shape)).sum().backward();
+    out.push(cv.bias!.grad!, cv.weight.grad!);
   }
   // batch norm over [n, c] rows (BatchNorm1d; chunks of channels)
   const r = vg.randn([200, 700]).requiresGrad_();

@@ -16,7 +16,7 @@
 // borrows float32 values (a copy) and whose float32 results are adopted without a copy. Which
 // kernels earn a wasm version was measured (bench/, and the numbers in the drivers' comments).
 
-import type { AdamHyper, Backend, BatchNormParams, BinaryOp, ChannelGeometry, Conv2dGeometry, MemoryStats, Pool2dGeometry, ReduceOp, Storage, UnaryOp, View } from '../backend.js';
+import type { AdamHyper, Backend, BatchNormGrads, BatchNormParams, BinaryOp, ChannelGeometry, Conv2dGeometry, MemoryStats, Pool2dGeometry, ReduceOp, Storage, UnaryOp, View } from '../backend.js';
 import * as composite from '../composite.js';
 import type { DType, TypedArray } from '../../dtype.js';
 import { JsBackend } from '../js/index.js';
@@ -219,9 +219,10 @@ export class WasmBackend implements Backend {
     if (!allF32(x, mean, invstd, weight, bias) || x.size === 0) return this.ref.batchNormForward(x, mean, invstd, weight, bias, g);
     return norm.forward(this.ctx, x, mean, invstd, weight, bias, g, false);
   }
-  batchNormBackward(dy: Storage, x: Storage, mean: Storage, invstd: Storage, weight: Storage, g: ChannelGeometry, batchStats: boolean): { dx: Storage; dweight: Storage; dbias: Storage } {
+  /** wantDxSum: dx's channel sums from the dx pass, in the reduce's order (drivers/norm.ts). */
+  batchNormBackward(dy: Storage, x: Storage, mean: Storage, invstd: Storage, weight: Storage, g: ChannelGeometry, batchStats: boolean, wantDxSum = false): BatchNormGrads {
     if (!allF32(dy, x, mean, invstd, weight) || x.size === 0) return this.ref.batchNormBackward(dy, x, mean, invstd, weight, g, batchStats);
-    return norm.backward(this.ctx, norm.dyFrom(this.ctx, dy), x, mean, invstd, weight, null, g, batchStats);
+    return norm.backward(this.ctx, norm.dyFrom(this.ctx, dy), x, mean, invstd, weight, null, g, batchStats, wantDxSum);
   }
   /** BatchNorm + ReLU in one pass: saves the relu kernel's copy in, pass and copy out. */
   batchNormReluForward(x: Storage, mean: Storage, invstd: Storage, weight: Storage, bias: Storage, g: ChannelGeometry): Storage {
@@ -232,20 +233,20 @@ export class WasmBackend implements Backend {
    * The ReLU gradient (dy * step(y)) is applied in the kernel's first pass, y recomputed from x
    * (no mask to copy in or read): saves the mulStep kernel, its copies, and the forward's output.
    */
-  batchNormReluBackward(dy: Storage, x: Storage, mean: Storage, invstd: Storage, weight: Storage, bias: Storage, g: ChannelGeometry, batchStats: boolean): { dx: Storage; dweight: Storage; dbias: Storage } {
+  batchNormReluBackward(dy: Storage, x: Storage, mean: Storage, invstd: Storage, weight: Storage, bias: Storage, g: ChannelGeometry, batchStats: boolean, wantDxSum = false): BatchNormGrads {
     if (!allF32(dy, x, mean, invstd, weight, bias) || x.size === 0) return composite.batchNormReluBackward(this, dy, x, mean, invstd, weight, bias, g, batchStats);
-    return norm.backward(this.ctx, norm.dyFrom(this.ctx, dy), x, mean, invstd, weight, bias, g, batchStats);
+    return norm.backward(this.ctx, norm.dyFrom(this.ctx, dy), x, mean, invstd, weight, bias, g, batchStats, wantDxSum);
   }
   /** BatchNorm -> ReLU -> MaxPool2d for training, the full-size activation staying in the arena (fused.ts). */
   batchNormReluMaxPool(x: Storage, mean: Storage, invstd: Storage, weight: Storage, bias: Storage, g: ChannelGeometry, p: Pool2dGeometry): { out: Storage; indices: Storage } {
     if (!allF32(x, mean, invstd, weight, bias) || x.size === 0) return composite.batchNormReluMaxPool(this, x, mean, invstd, weight, bias, g, p);
     return fused.batchNormReluMaxPool(this.ctx, x, mean, invstd, weight, bias, g, p);
   }
-  batchNormReluMaxPoolBackward(dy: Storage, indices: Storage, x: Storage, mean: Storage, invstd: Storage, weight: Storage, bias: Storage, g: ChannelGeometry, p: Pool2dGeometry, batchStats: boolean): { dx: Storage; dweight: Storage; dbias: Storage } {
+  batchNormReluMaxPoolBackward(dy: Storage, indices: Storage, x: Storage, mean: Storage, invstd: Storage, weight: Storage, bias: Storage, g: ChannelGeometry, p: Pool2dGeometry, batchStats: boolean, wantDxSum = false): BatchNormGrads {
     if (!allF32(dy, x, mean, invstd, weight, bias) || indices.dtype !== 'int32' || x.size === 0) {
       return composite.batchNormReluMaxPoolBackward(this, dy, indices, x, mean, invstd, weight, bias, g, p, batchStats);
     }
-    return fused.batchNormReluMaxPoolBackward(this.ctx, dy, indices, x, mean, invstd, weight, bias, g, p, batchStats);
+    return fused.batchNormReluMaxPoolBackward(this.ctx, dy, indices, x, mean, invstd, weight, bias, g, p, batchStats, wantDxSum);
   }
 
   // ---- optimiser

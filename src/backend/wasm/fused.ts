@@ -20,9 +20,9 @@
 // caches, interleaved with the builds before): backward 8.3 -> 6.9 -> 6.0 ms (28x28) and 6.2 ->
 // 6.0 -> 4.7 (14x14), forward 3.8 -> 2.9 and 3.6 -> 2.7.
 
-import type { BatchNormParams, ChannelGeometry, Pool2dGeometry, Storage } from '../backend.js';
+import type { BatchNormGrads, BatchNormParams, ChannelGeometry, Pool2dGeometry, Storage } from '../backend.js';
 import type { WasmContext } from './context.js';
-import { F32, input, inputI32, inputs, output, outputI32, putGeo, takeF64AsF32 } from './memory/staging.js';
+import { F32, input, inputI32, inputs, output, outputI32, putGeo } from './memory/staging.js';
 import type { WasmStorage } from './memory/storage.js';
 import { FN, type Job } from './threads/job.js';
 import { poolGeoValues, runPool } from './drivers/pool.js';
@@ -124,9 +124,9 @@ export function batchNormReluMaxPool(ctx: WasmContext, x: Storage, mean: Storage
 }
 
 /** Its gradients: batchNormReluBackward(maxPool2dBackward(dy, indices, pool), x, ...). */
-export function batchNormReluMaxPoolBackward(ctx: WasmContext, dy: Storage, indices: Storage, x: Storage, mean: Storage, invstd: Storage, weight: Storage, bias: Storage, g: ChannelGeometry, pool: Pool2dGeometry, batchStats: boolean): { dx: Storage; dweight: Storage; dbias: Storage } {
+export function batchNormReluMaxPoolBackward(ctx: WasmContext, dy: Storage, indices: Storage, x: Storage, mean: Storage, invstd: Storage, weight: Storage, bias: Storage, g: ChannelGeometry, pool: Pool2dGeometry, batchStats: boolean, wantDxSum: boolean): BatchNormGrads {
   if (isPool2x2(pool)) {
-    const r = backward2x2(ctx, dy, indices, x, mean, invstd, weight, bias, g, pool, batchStats);
+    const r = backward2x2(ctx, dy, indices, x, mean, invstd, weight, bias, g, pool, batchStats, wantDxSum);
     if (r) return r;
   }
   return norm.backward(ctx, () => {
@@ -135,14 +135,14 @@ export function batchNormReluMaxPoolBackward(ctx: WasmContext, dy: Storage, indi
     const outImg = pool.c * pool.oh * pool.ow;
     runPool(ctx, 'maxPool2dBackward', pool, [[input(ctx, dy), outImg], [ip, outImg], [dyp, pool.c * pool.h * pool.w]]);
     return dyp;
-  }, x, mean, invstd, weight, bias, g, batchStats);
+  }, x, mean, invstd, weight, bias, g, batchStats, wantDxSum);
 }
 
 /**
  * The 2x2 kernel's gradients; null where an index lies outside its window (indices that are not
  * the forward's), which the general path handles.
  */
-function backward2x2(ctx: WasmContext, dy: Storage, indices: Storage, x: Storage, mean: Storage, invstd: Storage, weight: Storage, bias: Storage, g: ChannelGeometry, pool: Pool2dGeometry, batchStats: boolean): { dx: Storage; dweight: Storage; dbias: Storage } | null {
+function backward2x2(ctx: WasmContext, dy: Storage, indices: Storage, x: Storage, mean: Storage, invstd: Storage, weight: Storage, bias: Storage, g: ChannelGeometry, pool: Pool2dGeometry, batchStats: boolean, wantDxSum: boolean): BatchNormGrads | null {
   const ar = ctx.arena;
   ar.reset();
   // the kernel reads up to 3 values past the pooled buffers' ends (dy's storage has a tail too)
@@ -150,6 +150,7 @@ function backward2x2(ctx: WasmContext, dy: Storage, indices: Storage, x: Storage
   const [dyp, xp, mp, isp, wp, bp] = inputs(ctx, [dy, x, mean, invstd, weight, bias]) as [number, number, number, number, number, number];
   const dx = output(ctx, x.size);
   const sd = ar.alloc(g.c * 8), sx = ar.alloc(g.c * 8), bad = ar.alloc(g.c * 4);
+  const ss = norm.dxSumAccumulators(ctx, g, wantDxSum);
   const S = pool.oh * pool.ow;
   const per = norm.streamingChannels(g);
   let d = -1; // the chunk's masked gradient, pooled, and one channel's at full size, in each thread's scratch
@@ -157,11 +158,11 @@ function backward2x2(ctx: WasmContext, dy: Storage, indices: Storage, x: Storage
     const o = c0 * g.s * F32, po = c0 * S * F32, p = c0 * F32;
     if (d < 0) d = job.scratch(ctx.k.bnPoolBackwardScratch(g.n, per, pool.h, pool.w));
     job.call(FN.bnReluMaxPool2x2Backward, [dyp + po, ip + po, xp + o, dx.ptr + o, d, g.n, cnt, pool.h, pool.w,
-      mp + p, isp + p, wp + p, bp + p, batchStats ? 1 : 0, sd + c0 * 8, sx + c0 * 8, bad + p, g.c], [4]);
+      mp + p, isp + p, wp + p, bp + p, batchStats ? 1 : 0, sd + c0 * 8, sx + c0 * 8, bad + p, g.c, ss ? ss + c0 * 8 : 0], [4]);
   }, per));
   if (ar.i32.subarray(bad / 4, bad / 4 + g.c).some((v) => v !== 0)) {
     ctx.store.release(dx.storage as WasmStorage);
     return null;
   }
-  return { dx: dx.storage, dweight: takeF64AsF32(ctx, sx, g.c), dbias: takeF64AsF32(ctx, sd, g.c) };
+  return norm.gradsOf(ctx, dx.storage, g, sd, sx, ss);
 }

@@ -41,11 +41,11 @@ export interface KernelExports {
   bnStats(x: number, n: number, c: number, s: number, mean: number, variance: number, ct: number): void;
   bnForward(x: number, y: number, n: number, c: number, s: number, mean: number, invstd: number, w: number, b: number, relu: number, ct: number): void;
   bnBackward(dy: number, x: number, dx: number, n: number, c: number, s: number, mean: number, invstd: number, w: number,
-    batchStats: number, sumDy: number, sumDyXhat: number, reluBias: number, ct: number, coef: number): void;
+    batchStats: number, sumDy: number, sumDyXhat: number, reluBias: number, ct: number, coef: number, dxSum: number): void;
   bnReluMaxPool2x2(x: number, out: number, indices: number, n: number, c: number, h: number, w: number,
     mean: number, invstd: number, wt: number, b: number, ct: number): void;
   bnReluMaxPool2x2Backward(dy: number, indices: number, x: number, dx: number, d: number, n: number, c: number, h: number, w: number,
-    mean: number, invstd: number, wt: number, bias: number, batchStats: number, sumDy: number, sumDyXhat: number, bad: number, ct: number): void;
+    mean: number, invstd: number, wt: number, bias: number, batchStats: number, sumDy: number, sumDyXhat: number, bad: number, ct: number, dxSum: number): void;
   bnPoolBackwardScratch(n: number, c: number, h: number, w: number): number;
   sumRows(x: number, rows: number, len: number, acc: number): void;
   sumCols(x: number, rows: number, cols: number, acc: number): void;

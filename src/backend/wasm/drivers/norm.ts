@@ -6,7 +6,7 @@
 // sums run in one chunk, in the same order whatever the split), so the bits do not depend on the
 // thread count. The forward has no sums and runs by chunks of images instead.
 
-import type { ChannelGeometry, Storage } from '../../backend.js';
+import type { BatchNormGrads, ChannelGeometry, Storage } from '../../backend.js';
 import type { WasmContext } from '../context.js';
 import { F32, input, inputCopy, inputs, output, takeF64AsF32 } from '../memory/staging.js';
 import { FN, Job } from '../threads/job.js';
@@ -102,7 +102,7 @@ export const dyFrom = (ctx: WasmContext, dy: Storage): PutDy => (overwritten) =>
  * Gradients of batch norm. reluBias: the BN's bias when a ReLU follows (the kernel recomputes
  * the forward's pre-ReLU output from x and applies the ReLU gradient in its first pass).
  */
-export function backward(ctx: WasmContext, putDy: PutDy, x: Storage, mean: Storage, invstd: Storage, weight: Storage, reluBias: Storage | null, g: ChannelGeometry, batchStats: boolean): { dx: Storage; dweight: Storage; dbias: Storage } {
+export function backward(ctx: WasmContext, putDy: PutDy, x: Storage, mean: Storage, invstd: Storage, weight: Storage, reluBias: Storage | null, g: ChannelGeometry, batchStats: boolean, wantDxSum = false): BatchNormGrads {
   const ar = ctx.arena;
   ar.reset();
   const dyp = putDy(reluBias !== null);
@@ -112,10 +112,31 @@ export function backward(ctx: WasmContext, putDy: PutDy, x: Storage, mean: Stora
   const sd = ar.alloc(g.c * 8);
   const sx = ar.alloc(g.c * 8);
   const coef = g.s === 1 ? ar.alloc(g.c * 3 * F32) : 0; // the [n, c] kernel's per-channel coefficients (k, a, c)
+  const ss = dxSumAccumulators(ctx, g, wantDxSum);
   ctx.run(channelJob(g, 2, (job, c0, cnt) => {
     const o = c0 * g.s * F32, p = c0 * F32;
     job.call(FN.bnBackward, [dyp + o, xp + o, dx.ptr + o, g.n, cnt, g.s, mp + p, ip + p, wp + p, batchStats ? 1 : 0, sd + c0 * 8, sx + c0 * 8,
-      bp ? bp + p : 0, g.c, coef ? coef + c0 * 3 * F32 : 0]);
+      bp ? bp + p : 0, g.c, coef ? coef + c0 * 3 * F32 : 0, ss ? ss + c0 * 8 : 0]);
   }, g.s === 1 ? undefined : streamingChannels(g)));
-  return { dx: dx.storage, dweight: takeF64AsF32(ctx, sx, g.c), dbias: takeF64AsF32(ctx, sd, g.c) };
+  return gradsOf(ctx, dx.storage, g, sd, sx, ss);
+}
+
+/**
+ * Whether the kernels add up dx's channel sums (a conv's bias gradient) in the dx pass: for
+ * planes (s > 1) of more than one channel, where the sums are this backend's reduce('sum', dx,
+ * [0, 2, ...]) bit for bit (per channel, the runs' sums, two f64x2 lanes then the tail, added in
+ * image order: drivers/reduce.ts's [R, K, R] and [K, R] patterns; with one channel the reduce
+ * sees one long run and adds in another order). Rows (s = 1) are left to sumCols, whose own pass
+ * over [n, c] costs no more than the sums would inside the batch norm's.
+ */
+export const dxSumsMatchReduce = (g: ChannelGeometry): boolean => g.s > 1 && g.c > 1;
+
+/** f64[c] accumulators for dx's channel sums where wanted and they match the reduce; else 0. */
+export const dxSumAccumulators = (ctx: WasmContext, g: ChannelGeometry, want: boolean): number => (want && dxSumsMatchReduce(g) ? ctx.arena.alloc(g.c * 8) : 0);
+
+/** The batch-norm gradients from the kernels' f64 sums (dxSum where accumulated). */
+export function gradsOf(ctx: WasmContext, dx: Storage, g: ChannelGeometry, sumDy: number, sumDyXhat: number, dxSum: number): BatchNormGrads {
+  const r: BatchNormGrads = { dx, dweight: takeF64AsF32(ctx, sumDyXhat, g.c), dbias: takeF64AsF32(ctx, sumDy, g.c) };
+  if (dxSum) r.dxSum = takeF64AsF32(ctx, dxSum, g.c);
+  return r;
 }
