@@ -20,12 +20,6 @@ import { madd } from './gemm';
 /** Lanes 0, 2 of a and 1, 3 of b: the floats p[0], p[2], p[4], p[6] for a = p[0..4), b = p[3..7). */
 @inline function evenS2(a: v128, b: v128): v128 { return v128.shuffle<f32>(a, b, 0, 2, 5, 7); }
 
-/** The inverse of evenS2: p[0], p[2], p[4], p[6] = v, with p[1], p[3], p[5] as loaded in a and b. */
-@inline function storeEvenS2(p: usize, a: v128, b: v128, v: v128): void {
-  v128.store(p, v128.shuffle<f32>(v, a, 0, 5, 1, 7));
-  v128.store(p, v128.shuffle<f32>(b, v, 0, 6, 2, 7), 12);
-}
-
 /**
  * One stride-2 im2col row: d[ox] = src[2 * ox] for ox in [ox0, ox1), zero elsewhere in [0, ow).
  * 4 outputs are evenS2 of loads at src[2 * ox] and src[2 * ox + 3]: no load reaches past
@@ -273,81 +267,117 @@ export function convDirect(geo: usize, xp: usize, hp: i32, wp: i32, w: usize, bi
 }
 
 /**
- * One stride-2 col2im row: dst[2 * ox] += src[ox] for ox in [ox0, ox1). The 4 destinations of
- * a step are distinct, so one vector add is the scalar loop's per-element sum; the odd lanes
- * go back untouched (not + 0, which turns -0 into +0). The last 4 to 7 outputs take two steps,
- * at ox and ox1 - 4, both loaded before either stores, so the outputs they share get the same
- * sum twice (an overlapping step that loaded after the previous store would add twice, and
- * stall on store forwarding).
+ * col2im's plan of one dx row iy, at r (the same for every image and channel): words 0, 1: the
+ * columns [v0, v1) of the row's classes (ix % sw) that the vector steps cover (v0 = v1 = 0:
+ * none); 2 + p: class p's tap count; then class p's taps from r + (2 + sw + 2 * p * K) * 4: for
+ * each (ky, kx) in im2col's row order whose output row oy exists and whose output column
+ * ox = ix / sw + d is whole for class p, the pair (the byte offset of col[(ky, kx)][oy * ow + d]
+ * from the channel's and image's first column, d).
  */
-@inline function col2imRowS2(dst: usize, src: usize, ox0: i32, ox1: i32): void {
-  let ox = ox0;
-  for (; ox + 8 <= ox1; ox += 4) {
-    const p = dst + (<usize>ox << 3);
-    const a = v128.load(p), b = v128.load(p, 12);
-    storeEvenS2(p, a, b, f32x4.add(evenS2(a, b), v128.load(src + (<usize>ox << 2))));
-  }
-  if (ox + 4 <= ox1) {
-    const ox2 = ox1 - 4;
-    const p = dst + (<usize>ox << 3), q = dst + (<usize>ox2 << 3);
-    const a = v128.load(p), b = v128.load(p, 12), c = v128.load(q), d = v128.load(q, 12);
-    const u = f32x4.add(evenS2(a, b), v128.load(src + (<usize>ox << 2)));
-    const v = f32x4.add(evenS2(c, d), v128.load(src + (<usize>ox2 << 2)));
-    storeEvenS2(p, a, b, u);
-    storeEvenS2(q, c, d, v);
-  } else {
-    for (; ox < ox1; ox++) {
-      const p = dst + (<usize>ox << 3);
-      store<f32>(p, load<f32>(p) + load<f32>(src + (<usize>ox << 2)));
+function col2imPlanRow(r: usize, K: i32, ncolB: usize, iy: i32, w: i32, kh: i32, kw: i32, oh: i32, ow: i32, sh: i32, sw: i32, ph: i32, pw: i32, dh: i32, dw: i32): void {
+  const tab = r + (<usize>(2 + sw) << 2);
+  for (let p = 0; p < sw; p++) store<i32>(r + (<usize>(2 + p) << 2), 0);
+  for (let ky = 0; ky < kh; ky++) {
+    const ty = iy + ph - ky * dh;
+    if (ty < 0 || ty % sh != 0 || ty / sh >= oh) continue;
+    for (let kx = 0; kx < kw; kx++) {
+      const tx = pw - kx * dw; // ox = (ix + tx) / sw where whole
+      let p = (-tx) % sw;
+      if (p < 0) p += sw;
+      const d = (p + tx) / sw;
+      const n = load<i32>(r + (<usize>(2 + p) << 2));
+      const e = tab + ((<usize>(p * K + n)) << 3);
+      store<i32>(e, <i32>(<usize>(ky * kw + kx) * ncolB) + ((ty / sh * ow + d) << 2));
+      store<i32>(e, d, 4);
+      store<i32>(r + (<usize>(2 + p) << 2), n + 1);
     }
   }
+  // the vector steps' columns: where every tap of each class exists (stride 1 and 2 only)
+  let lo = 0, hi = sw == 1 ? w : w >> 1;
+  if (sw > 2) hi = 0;
+  for (let p = 0; p < min(sw, 2); p++) {
+    const n = load<i32>(r + (<usize>(2 + p) << 2));
+    for (let j = 0; j < n; j++) {
+      const d = load<i32>(tab + ((<usize>(p * K + j)) << 3), 4);
+      lo = max(lo, -d);
+      hi = min(hi, ow - d);
+    }
+  }
+  store<i32>(r, hi - lo >= 4 ? lo : 0);
+  store<i32>(r, hi - lo >= 4 ? hi : 0, 4);
 }
 
-/** dx (chunk, all channels) += col2im(col) for group g: the adjoint of im2col. */
-export function col2im(geo: usize, col: usize, dx: usize, g: i32): void {
+/** dx at column m of a class: +0 plus its taps in order, each where its column ox = m + d exists. */
+@inline function col2imPixel(t: usize, n: i32, src: usize, m: i32, ow: i32): f32 {
+  let acc: f32 = 0;
+  for (let j = 0; j < n; j++, t += 8) {
+    const ox = m + load<i32>(t, 4);
+    if (ox >= 0 && ox < ow) acc += load<f32>(src + <usize>load<i32>(t) + (<usize>m << 2));
+  }
+  return acc;
+}
+
+/** 4 columns m..m+3 of a class whose taps all exist there: +0 plus the taps in order. */
+@inline function col2imVec(t: usize, n: i32, src: usize): v128 {
+  let acc = f32x4.splat(0);
+  for (let j = 0; j < n; j++, t += 8) acc = f32x4.add(acc, v128.load(src + <usize>load<i32>(t)));
+  return acc;
+}
+
+/**
+ * dx (chunk, group g's channels) = col2im(col) for group g, the adjoint of im2col, gathered: each
+ * dx element is +0 plus its contributions in im2col's row order (ky outer, kx inner), stored
+ * once: the additions and bits of a scatter of col's rows into zeroed dx, without the zero fill
+ * and the read-modify-write passes. Stride-1 and stride-2 rows take 4 (8) outputs per vector
+ * step where every tap exists (stride 2: the even and odd columns' sums interleaved), others one
+ * at a time. tmp: h * (2 + sw + 2 * sw * kh * kw) words of the thread's scratch (the rows' plans).
+ */
+export function col2im(geo: usize, col: usize, dx: usize, g: i32, tmp: usize): void {
   const nb = gi(geo, 0), c = gi(geo, 1), h = gi(geo, 2), w = gi(geo, 3);
   const kh = gi(geo, 5), kw = gi(geo, 6), oh = gi(geo, 7), ow = gi(geo, 8);
   const sh = gi(geo, 9), sw = gi(geo, 10), ph = gi(geo, 11), pw = gi(geo, 12);
   const dh = gi(geo, 13), dw = gi(geo, 14), groups = gi(geo, 15);
   const cg = c / groups;
   const S = oh * ow;
-  const ncol = nb * S;
-  let row: i32 = 0;
-  for (let ci = 0; ci < cg; ci++) {
-    for (let ky = 0; ky < kh; ky++) {
-      for (let kx = 0; kx < kw; kx++, row++) {
-        const off = kx * dw - pw;
-        let ox0 = off < 0 ? (-off + sw - 1) / sw : 0;
-        let ox1 = w - off <= 0 ? 0 : (w - off + sw - 1) / sw;
-        if (ox1 > ow) ox1 = ow;
-        if (ox0 > ox1) ox0 = ox1;
-        const srow0 = col + ((<usize>row * ncol) << 2);
-        for (let i = 0; i < nb; i++) {
-          const plane = dx + ((<usize>(i * c + g * cg + ci) * h * w) << 2);
-          let s = srow0 + ((<usize>i * S) << 2);
-          for (let oy = 0; oy < oh; oy++) {
-            const iy = oy * sh - ph + ky * dh;
-            if (iy >= 0 && iy < h) {
-              const drow = plane + ((<usize>iy * w) << 2);
-              if (sw == 1) {
-                let ox = ox0;
-                let dp = drow + (<usize>(ox0 + off) << 2);
-                let sp = s + (<usize>ox0 << 2);
-                for (; ox + 4 <= ox1; ox += 4, dp += 16, sp += 16) {
-                  v128.store(dp, f32x4.add(v128.load(dp), v128.load(sp)));
-                }
-                for (; ox < ox1; ox++, dp += 4, sp += 4) store<f32>(dp, load<f32>(dp) + load<f32>(sp));
-              } else if (sw == 2) {
-                col2imRowS2(drow + (<isize>off << 2), s, ox0, ox1);
-              } else {
-                for (let ox = ox0; ox < ox1; ox++) {
-                  const dp = drow + (<usize>(ox * sw + off) << 2);
-                  store<f32>(dp, load<f32>(dp) + load<f32>(s + (<usize>ox << 2)));
-                }
-              }
+  const K = kh * kw;
+  const ncolB = (<usize>nb * S) << 2;
+  const rowB = <usize>(2 + sw + 2 * sw * K) << 2;
+  for (let iy = 0; iy < h; iy++) col2imPlanRow(tmp + <usize>iy * rowB, K, ncolB, iy, w, kh, kw, oh, ow, sh, sw, ph, pw, dh, dw);
+  const t1 = <usize>K << 3;
+  for (let i = 0; i < nb; i++) {
+    for (let ci = 0; ci < cg; ci++) {
+      const src = col + <usize>ci * K * ncolB + ((<usize>i * S) << 2);
+      let drow = dx + ((<usize>(i * c + g * cg + ci) * h * w) << 2);
+      let r = tmp;
+      for (let iy = 0; iy < h; iy++, drow += <usize>w << 2, r += rowB) {
+        const v0 = load<i32>(r), v1 = load<i32>(r, 4);
+        const tab = r + (<usize>(2 + sw) << 2);
+        if (v1 > v0) {
+          // the last step at v1 - 4 rewrites some outputs with the same sums
+          const n0 = load<i32>(r, 8);
+          if (sw == 1) {
+            for (let m = v0; ; m = min(m + 4, v1 - 4)) {
+              v128.store(drow + (<usize>m << 2), col2imVec(tab, n0, src + (<usize>m << 2)));
+              if (m + 4 >= v1) break;
             }
-            s += <usize>ow << 2;
+          } else {
+            const n1 = load<i32>(r, 12);
+            for (let m = v0; ; m = min(m + 4, v1 - 4)) {
+              const s = src + (<usize>m << 2);
+              const e = col2imVec(tab, n0, s), o = col2imVec(tab + t1, n1, s);
+              const p = drow + (<usize>m << 3);
+              v128.store(p, v128.shuffle<f32>(e, o, 0, 4, 1, 5));
+              v128.store(p, v128.shuffle<f32>(e, o, 2, 6, 3, 7), 16);
+              if (m + 4 >= v1) break;
+            }
           }
+        }
+        // the rest one at a time: columns ix < v0 * sw and ix >= v1 * sw
+        const a = v0 * sw, b = v1 * sw;
+        for (let ix = 0; ix < w; ix++) {
+          if (ix == a && b > a) { ix = b - 1; continue; }
+          const p = ix % sw;
+          store<f32>(drow + (<usize>ix << 2), col2imPixel(tab + (<usize>(p * K) << 3), load<i32>(r + (<usize>(2 + p) << 2)), src, ix / sw, ow));
         }
       }
     }

@@ -23,7 +23,7 @@ export interface KernelExports {
   addRowBias(c: number, m: number, n: number, ldc: number, bias: number): void;
   gemmBlocking(which: number): number;
   im2col(geo: number, x: number, col: number, g: number): void;
-  col2im(geo: number, col: number, dx: number, g: number): void;
+  col2im(geo: number, col: number, dx: number, g: number, tmp: number): void;
   gatherChannels(src: number, dst: number, nb: number, chanTotal: number, c0: number, cnt: number, s: number): void;
   scatterChannels(src: number, dst: number, nb: number, chanTotal: number, c0: number, cnt: number, s: number): void;
   maxPool2d(geo: number, x: number, out: number, indices: number): void;

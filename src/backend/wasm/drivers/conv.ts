@@ -147,6 +147,7 @@ export function backwardData(ctx: WasmContext, dy: Storage, w: Storage, bias: St
   const dymat = oneGemmPerImage || wino ? 0 : job.scratch(og * nb * S * F32);
   const col = wino ? 0 : job.scratch(K * nb * S * F32);
   const [pa, pb, tmp] = wino ? [0, 0, 0] : gemmScratch(ctx, job, K, nb * S, og);
+  const taps = wino ? 0 : job.scratch(g.h * (2 + g.strideW * (1 + 2 * g.kh * g.kw)) * F32); // col2im's plan of each dx row
   const epi = stageEpilogue(ctx, bias, bn, null);
   const geo = geoBlocks(ctx, g);
   for (let n0 = 0; n0 < g.n; n0 += nb) {
@@ -157,7 +158,6 @@ export function backwardData(ctx: WasmContext, dy: Storage, w: Storage, bias: St
     if (wino) {
       winograd.runCalls(ctx, job, wino, dyb, false, dxb, false, cur);
     } else {
-      job.call(FN.zero, [dxb, cur * inImg]);
       for (let grp = 0; grp < g.groups; grp++) {
         const a = wp + grp * og * K * F32;
         if (oneGemmPerImage) {
@@ -170,7 +170,7 @@ export function backwardData(ctx: WasmContext, dy: Storage, w: Storage, bias: St
           job.call(FN.gatherChannels, [dyb, dymat, cur, g.o, grp * og, og, S], [1]);
           job.call(FN.sgemm, [K, cur * S, og, a, 1, K, dymat, cur * S, 1, col, cur * S, 0, pa, pb, tmp], [6, 9, 12, 13, 14]);
         }
-        job.call(FN.col2im, [geo(cur), col, dxb, grp], [1]);
+        job.call(FN.col2im, [geo(cur), col, dxb, grp, taps], [1, 4]); // writes every dx element of the group
       }
     }
     epilogueCalls(ctx, job, epi, dxb, false, cur, g.c, g.h * g.w, 0);
