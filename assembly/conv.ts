@@ -268,13 +268,13 @@ export function convDirect(geo: usize, xp: usize, hp: i32, wp: i32, w: usize, bi
 
 /**
  * col2im's plan of one dx row iy, at r (the same for every image and channel): words 0, 1: the
- * columns [v0, v1) of the row's classes (ix % sw) that the vector steps cover (v0 = v1 = 0:
- * none); 2 + p: class p's tap count; then class p's taps from r + (2 + sw + 2 * p * K) * 4: for
+ * columns [lo, hi) of the row's classes (ix % sw; the first `count` columns of each) where every
+ * tap exists; 2 + p: class p's tap count; then class p's taps from r + (2 + sw + 2 * p * K) * 4: for
  * each (ky, kx) in im2col's row order whose output row oy exists and whose output column
  * ox = ix / sw + d is whole for class p, the pair (the byte offset of col[(ky, kx)][oy * ow + d]
  * from the channel's and image's first column, d).
  */
-function col2imPlanRow(r: usize, K: i32, ncolB: usize, iy: i32, w: i32, kh: i32, kw: i32, oh: i32, ow: i32, sh: i32, sw: i32, ph: i32, pw: i32, dh: i32, dw: i32): void {
+function col2imPlanRow(r: usize, K: i32, ncolB: usize, iy: i32, count: i32, kh: i32, kw: i32, oh: i32, ow: i32, sh: i32, sw: i32, ph: i32, pw: i32, dh: i32, dw: i32): void {
   const tab = r + (<usize>(2 + sw) << 2);
   for (let p = 0; p < sw; p++) store<i32>(r + (<usize>(2 + p) << 2), 0);
   for (let ky = 0; ky < kh; ky++) {
@@ -292,9 +292,8 @@ function col2imPlanRow(r: usize, K: i32, ncolB: usize, iy: i32, w: i32, kh: i32,
       store<i32>(r + (<usize>(2 + p) << 2), n + 1);
     }
   }
-  // the vector steps' columns: where every tap of each class exists (stride 1 and 2 only)
-  let lo = 0, hi = sw == 1 ? w : w >> 1;
-  if (sw > 2) hi = 0;
+  // where every tap of each class exists: the vector steps there need no masks
+  let lo = 0, hi = count;
   for (let p = 0; p < min(sw, 2); p++) {
     const n = load<i32>(r + (<usize>(2 + p) << 2));
     for (let j = 0; j < n; j++) {
@@ -303,8 +302,8 @@ function col2imPlanRow(r: usize, K: i32, ncolB: usize, iy: i32, w: i32, kh: i32,
       hi = min(hi, ow - d);
     }
   }
-  store<i32>(r, hi - lo >= 4 ? lo : 0);
-  store<i32>(r, hi - lo >= 4 ? hi : 0, 4);
+  store<i32>(r, lo);
+  store<i32>(r, hi, 4);
 }
 
 /** dx at column m of a class: +0 plus its taps in order, each where its column ox = m + d exists. */
@@ -325,12 +324,29 @@ function col2imPlanRow(r: usize, K: i32, ncolB: usize, iy: i32, w: i32, kh: i32,
 }
 
 /**
+ * col2imVec where some taps lack some of the 4 columns (m + d outside [0, ow)): those lanes add
+ * +0 instead (the load, from a neighbouring row or buffer, masked off), which leaves the sum as
+ * it was: it starts at +0 and is never -0 (a sum is -0 only where both terms are).
+ */
+@inline function col2imVecMasked(t: usize, n: i32, src: usize, m: i32, ow: i32): v128 {
+  let acc = f32x4.splat(0);
+  const lanes = i32x4(0, 1, 2, 3), end = i32x4.splat(ow);
+  for (let j = 0; j < n; j++, t += 8) {
+    const ox = i32x4.add(i32x4.splat(m + load<i32>(t, 4)), lanes);
+    const ok = v128.and(i32x4.ge_s(ox, i32x4.splat(0)), i32x4.lt_s(ox, end));
+    acc = f32x4.add(acc, v128.and(v128.load(src + <usize>load<i32>(t)), ok));
+  }
+  return acc;
+}
+
+/**
  * dx (chunk, group g's channels) = col2im(col) for group g, the adjoint of im2col, gathered: each
  * dx element is +0 plus its contributions in im2col's row order (ky outer, kx inner), stored
  * once: the additions and bits of a scatter of col's rows into zeroed dx, without the zero fill
  * and the read-modify-write passes. Stride-1 and stride-2 rows take 4 (8) outputs per vector
- * step where every tap exists (stride 2: the even and odd columns' sums interleaved), others one
- * at a time. tmp: h * (2 + sw + 2 * sw * kh * kw) words of the thread's scratch (the rows' plans).
+ * step (stride 2: the even and odd columns' sums interleaved; near the row's ends, taps masked
+ * off where they lack a column, reading up to kw * dilW floats either side of col: scratch),
+ * others one at a time. tmp: h * (2 + sw + 2 * sw * kh * kw) words of the thread's scratch (the rows' plans).
  */
 export function col2im(geo: usize, col: usize, dx: usize, g: i32, tmp: usize): void {
   const nb = gi(geo, 0), c = gi(geo, 1), h = gi(geo, 2), w = gi(geo, 3);
@@ -342,7 +358,9 @@ export function col2im(geo: usize, col: usize, dx: usize, g: i32, tmp: usize): v
   const K = kh * kw;
   const ncolB = (<usize>nb * S) << 2;
   const rowB = <usize>(2 + sw + 2 * sw * K) << 2;
-  for (let iy = 0; iy < h; iy++) col2imPlanRow(tmp + <usize>iy * rowB, K, ncolB, iy, w, kh, kw, oh, ow, sh, sw, ph, pw, dh, dw);
+  // the columns of each class the vector steps cover: [0, v1) (stride 2: both classes' first w >> 1)
+  const v1 = sw == 1 ? w : sw == 2 ? w >> 1 : 0;
+  for (let iy = 0; iy < h; iy++) col2imPlanRow(tmp + <usize>iy * rowB, K, ncolB, iy, v1, kh, kw, oh, ow, sh, sw, ph, pw, dh, dw);
   const t1 = <usize>K << 3;
   for (let i = 0; i < nb; i++) {
     for (let ci = 0; ci < cg; ci++) {
@@ -350,21 +368,24 @@ export function col2im(geo: usize, col: usize, dx: usize, g: i32, tmp: usize): v
       let drow = dx + ((<usize>(i * c + g * cg + ci) * h * w) << 2);
       let r = tmp;
       for (let iy = 0; iy < h; iy++, drow += <usize>w << 2, r += rowB) {
-        const v0 = load<i32>(r), v1 = load<i32>(r, 4);
+        const lo = load<i32>(r), hi = load<i32>(r, 4);
         const tab = r + (<usize>(2 + sw) << 2);
-        if (v1 > v0) {
+        if (v1 >= 4) {
           // the last step at v1 - 4 rewrites some outputs with the same sums
           const n0 = load<i32>(r, 8);
           if (sw == 1) {
-            for (let m = v0; ; m = min(m + 4, v1 - 4)) {
-              v128.store(drow + (<usize>m << 2), col2imVec(tab, n0, src + (<usize>m << 2)));
+            for (let m = 0; ; m = min(m + 4, v1 - 4)) {
+              const s = src + (<usize>m << 2);
+              v128.store(drow + (<usize>m << 2), m >= lo && m + 4 <= hi ? col2imVec(tab, n0, s) : col2imVecMasked(tab, n0, s, m, ow));
               if (m + 4 >= v1) break;
             }
           } else {
             const n1 = load<i32>(r, 12);
-            for (let m = v0; ; m = min(m + 4, v1 - 4)) {
+            for (let m = 0; ; m = min(m + 4, v1 - 4)) {
               const s = src + (<usize>m << 2);
-              const e = col2imVec(tab, n0, s), o = col2imVec(tab + t1, n1, s);
+              const inner = m >= lo && m + 4 <= hi;
+              const e = inner ? col2imVec(tab, n0, s) : col2imVecMasked(tab, n0, s, m, ow);
+              const o = inner ? col2imVec(tab + t1, n1, s) : col2imVecMasked(tab + t1, n1, s, m, ow);
               const p = drow + (<usize>m << 3);
               v128.store(p, v128.shuffle<f32>(e, o, 0, 4, 1, 5));
               v128.store(p, v128.shuffle<f32>(e, o, 2, 6, 3, 7), 16);
@@ -372,10 +393,8 @@ export function col2im(geo: usize, col: usize, dx: usize, g: i32, tmp: usize): v
             }
           }
         }
-        // the rest one at a time: columns ix < v0 * sw and ix >= v1 * sw
-        const a = v0 * sw, b = v1 * sw;
-        for (let ix = 0; ix < w; ix++) {
-          if (ix == a && b > a) { ix = b - 1; continue; }
+        // the rest one at a time (a stride-2 row's odd last column, rows under 4 steps wide, strides over 2)
+        for (let ix = v1 >= 4 ? v1 * sw : 0; ix < w; ix++) {
           const p = ix % sw;
           store<f32>(drow + (<usize>ix << 2), col2imPixel(tab + (<usize>(p * K) << 3), load<i32>(r + (<usize>(2 + p) << 2)), src, ix / sw, ow));
         }

@@ -145,6 +145,7 @@ export function backwardData(ctx: WasmContext, dy: Storage, w: Storage, bias: St
   const nb = wino ? wino.nb : imagesPerChunk(ctx, g.n, K * S);
   const oneGemmPerImage = nb === 1 || perImage(ctx, S);
   const dymat = oneGemmPerImage || wino ? 0 : job.scratch(og * nb * S * F32);
+  // col2im's masked vector steps read (and ignore) a few floats either side of col: scratch
   const col = wino ? 0 : job.scratch(K * nb * S * F32);
   const [pa, pb, tmp] = wino ? [0, 0, 0] : gemmScratch(ctx, job, K, nb * S, og);
   const taps = wino ? 0 : job.scratch(g.h * (2 + g.strideW * (1 + 2 * g.kh * g.kw)) * F32); // col2im's plan of each dx row
