@@ -1,7 +1,6 @@
 // Sequential: children numbered 0, 1, ... so state_dict keys match PyTorch's.
 
-import { isGradEnabled } from '../autograd/grad-mode.js';
-import { conv2dBnReluEval, convTranspose2dBnReluEval, linearBnReluEval } from '../ops/fused.js';
+import { conv2dBnReluEval, convTranspose2dBnReluEval, gradWanted, linearBnReluEval, type EvalBatchNormSpec } from '../ops/fused.js';
 import { Tensor } from '../tensor.js';
 import { releaseInternal } from '../autograd/saved-frees.js';
 import { BatchNorm1d, BatchNorm2d, BatchNormNd } from './batchnorm.js';
@@ -28,16 +27,18 @@ import { Module } from './module.js';
 const stock = (m: Module | undefined, cls: abstract new (...a: never[]) => Module): boolean =>
   m instanceof cls && m.forward === cls.prototype.forward;
 
+/** An eval-mode batch norm's running statistics and affine parameters, as ops/fused.ts takes them. */
+const evalSpec = (bn: BatchNormNd): EvalBatchNormSpec => ({ runningMean: bn.runningMean!, runningVar: bn.runningVar!, weight: bn.weight, bias: bn.bias, eps: bn.eps });
+
 /** Runs the fusable pattern that starts at layers[i] (returning its output and length), or null. */
 function runFused(layers: readonly Module[], i: number, h: Tensor): [Tensor, number] | null {
   const [a, b, c, d] = [layers[i], layers[i + 1], layers[i + 2], layers[i + 3]];
   if ((stock(a, Conv2d) || stock(a, ConvTranspose2d)) && stock(b, BatchNorm2d) && stock(c, ReLU)) {
     const conv = a as Conv2d | ConvTranspose2d;
     const bn = b as BatchNormNd;
-    const grad = isGradEnabled() && [h, conv.weight, conv.bias, bn.weight, bn.bias].some((t) => t?.requiresGrad);
-    if (!bn.training && bn.trackRunningStats && !grad && bn.numFeatures === conv.outChannels) {
+    if (!bn.training && bn.trackRunningStats && !gradWanted(h, conv.weight, conv.bias, bn.weight, bn.bias) && bn.numFeatures === conv.outChannels) {
       const params = { weight: conv.weight, bias: conv.bias, opts: conv.opts };
-      const stats = { runningMean: bn.runningMean!, runningVar: bn.runningVar!, weight: bn.weight, bias: bn.bias, eps: bn.eps };
+      const stats = evalSpec(bn);
       if (conv instanceof ConvTranspose2d) return [convTranspose2dBnReluEval(h, params, stats), 3];
       const pool = stock(d, MaxPool2d) ? (d as MaxPool2d) : null;
       return [conv2dBnReluEval(h, params, stats, pool && { kernelSize: pool.kernelSize, opts: pool.opts }), pool ? 4 : 3];
@@ -46,10 +47,8 @@ function runFused(layers: readonly Module[], i: number, h: Tensor): [Tensor, num
   if (stock(a, Linear) && stock(b, BatchNorm1d) && stock(c, ReLU)) {
     const lin = a as Linear;
     const bn = b as BatchNormNd;
-    const grad = isGradEnabled() && [h, lin.weight, lin.bias, bn.weight, bn.bias].some((t) => t?.requiresGrad);
-    if (!bn.training && bn.trackRunningStats && !grad && h.ndim === 2 && bn.numFeatures === lin.outFeatures) {
-      const stats = { runningMean: bn.runningMean!, runningVar: bn.runningVar!, weight: bn.weight, bias: bn.bias, eps: bn.eps };
-      return [linearBnReluEval(h, { weight: lin.weight, bias: lin.bias }, stats), 3];
+    if (!bn.training && bn.trackRunningStats && !gradWanted(h, lin.weight, lin.bias, bn.weight, bn.bias) && h.ndim === 2 && bn.numFeatures === lin.outFeatures) {
+      return [linearBnReluEval(h, { weight: lin.weight, bias: lin.bias }, evalSpec(bn)), 3];
     }
   }
   if (stock(a, BatchNorm2d) && stock(b, ReLU) && stock(c, MaxPool2d)) {

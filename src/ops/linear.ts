@@ -9,6 +9,7 @@
 import { OpFunction } from '../autograd/function.js';
 import { releaseInternal } from '../autograd/saved-frees.js';
 import { isFloat } from '../dtype.js';
+import type { BatchNormParams } from '../backend/backend.js';
 import type { Tensor } from '../tensor.js';
 import { backend, fromStorage } from './kernel.js';
 import { matmul, matmulGrads } from './matmul.js';
@@ -23,8 +24,7 @@ class Linear extends OpFunction {
   }
   forward(x: Tensor, weight: Tensor, bias: Tensor): Tensor {
     Object.assign(this, { x, weight, bias });
-    const out = backend().linear!(x.stridedView, weight.transpose(0, 1).stridedView, bias.contiguous().storage, null);
-    return fromStorage(out, [x.shape[0]!, weight.shape[0]!]);
+    return linearKernel(x, weight, bias, null);
   }
   protected override savedTensors(): Record<string, Tensor | null> {
     // as MatMul: each operand's gradient reads the other one; the bias's reads neither
@@ -43,6 +43,12 @@ class Linear extends OpFunction {
 export function fusesLinear(x: Tensor, weight: Tensor, bias: Tensor | null | undefined): boolean {
   return !!backend().linear && x.ndim === 2 && weight.ndim === 2 && x.shape[1] === weight.shape[1] && x.dtype === weight.dtype
     && isFloat(x.dtype) && (!bias || (bias.ndim === 1 && bias.shape[0] === weight.shape[0] && bias.dtype === x.dtype));
+}
+
+/** The backend's linear kernel: x @ weight^T [+ bias] [-> eval BatchNorm1d + ReLU] where fusesLinear holds, unrecorded. */
+export function linearKernel(x: Tensor, weight: Tensor, bias: Tensor | null, bn: BatchNormParams | null): Tensor {
+  const out = backend().linear!(x.stridedView, weight.transpose(0, 1).stridedView, bias ? bias.contiguous().storage : null, bn);
+  return fromStorage(out, [x.shape[0]!, weight.shape[0]!]);
 }
 
 /** x @ weight^T + bias, weight [out, in] (F.linear). */
