@@ -205,8 +205,8 @@ export interface Backend {
   argReduce(op: 'max' | 'min', x: View, axis: number): Storage;
   /**
    * Optional: whether every value of every view (any dtype; integer and bool values are finite)
-   * is neither NaN nor +-Infinity, as a bool storage of one value. The ops compose isfinite and
-   * min where a backend leaves it out (ops/reduce.ts allFinite).
+   * is neither NaN nor +-Infinity, as a bool storage of one value. Where a backend leaves it out,
+   * the ops compose max(|t|) per tensor (ops/finite.ts allFinite).
    */
   allFinite?(xs: readonly View[]): Storage;
 

@@ -157,7 +157,7 @@ export class WasmContext {
   /** Called by the arena at each reset (a kernel call begins) with the bytes the previous call reserved (0 after a failed call). */
   private afterReset(need: number): void {
     this.store.beginCall();
-    const resident = this.store.stats().residentBytes;
+    const resident = this.store.bytesResident; // at every kernel call: no stats record
     this.useCur = Math.max(this.useCur, need + resident);
     if (++this.calls % WINDOW === 0) {
       this.usePrev = this.useCur;

@@ -195,6 +195,11 @@ export class TensorStore {
     return moved;
   }
 
+  /** Bytes of the blocks the resident tensors hold (stats().residentBytes, without making the record). */
+  get bytesResident(): number {
+    return this.residentBytes;
+  }
+
   stats(): StoreStats {
     return { residentBytes: this.residentBytes, residentBlocks: this.resident.size, spilledBytes: this.spilledBytes, spills: this.spills, copiedBytes: this.copiedBytes, copyMs: this.copyMs };
   }
