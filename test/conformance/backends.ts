@@ -71,11 +71,12 @@ export function expectClose(got: ArrayLike<number>, want: ArrayLike<number>, bou
 }
 
 /** Same bits, or both NaN (Object.is tells -0 from +0). */
-export function expectBits(got: ArrayLike<number>, want: ArrayLike<number>): void {
-  if (got.length !== want.length) throw new Error(`length ${got.length} != ${want.length}`);
+export function expectBits(got: ArrayLike<number>, want: ArrayLike<number>, what = ''): void {
+  const at = what ? `${what}, ` : '';
+  if (got.length !== want.length) throw new Error(`${at}length ${got.length} != ${want.length}`);
   for (let i = 0; i < want.length; i++) {
     const g = got[i]!, w = want[i]!;
-    if (!(Object.is(g, w) || (g !== g && w !== w))) throw new Error(`element ${i}: got ${g}, want ${w}`);
+    if (!(Object.is(g, w) || (g !== g && w !== w))) throw new Error(`${at}element ${i}: got ${g}, want ${w}`);
   }
 }
 

@@ -15,7 +15,7 @@ import type { Backend, BatchNormGrads } from '../../src/backend/backend.js';
 import { currentBackend } from '../../src/backend/registry.js';
 import * as vg from '../../src/index.js';
 import { recordChannelSum, takeChannelSum } from '../../src/ops/channel-sum.js';
-import { randomF32, rng } from './backends.js';
+import { expectBits, randomF32, rng } from './backends.js';
 import { createWasmBackendSync } from '../../src/backend/wasm/index.js';
 
 /** The batch-norm backwards and where their wantDxSum argument is. */
@@ -39,15 +39,6 @@ function withSums<T>(be: Backend, on: boolean, body: () => T): { result: T; sums
     return { result: body(), sums };
   } finally {
     for (const k of Object.keys(BACKWARDS)) delete table[k];
-  }
-}
-
-/** Same bits, or both NaN (Object.is tells -0 from +0). */
-function expectBits(got: ArrayLike<number>, want: ArrayLike<number>, what: string): void {
-  expect(got.length, what).toBe(want.length);
-  for (let i = 0; i < want.length; i++) {
-    const g = got[i]!, w = want[i]!;
-    if (!(Object.is(g, w) || (g !== g && w !== w))) throw new Error(`${what}, element ${i}: got ${g}, want ${w}`);
   }
 }
 

@@ -11,6 +11,7 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import type { ChannelGeometry, Pool2dGeometry, Storage } from '../../src/backend/backend.js';
+import { flat } from '../../src/backend/composite.js';
 import { JsBackend } from '../../src/backend/js/index.js';
 import { BACKENDS, BACKEND_NAMES, expectBits, rng } from './backends.js';
 
@@ -126,7 +127,6 @@ describe('the js reference computes the documented steps', () => {
   });
 });
 
-const flat = (s: Storage): { storage: Storage; shape: number[]; strides: number[]; offset: number } => ({ storage: s, shape: [s.size], strides: [1], offset: 0 });
 
 describe.each(BACKEND_NAMES)('the elementwise passes equal the reference bit for bit [%s]', (name) => {
   const be = BACKENDS[name]!();
