@@ -214,6 +214,19 @@ export function padPlanes(x: usize, xp: usize, planes: i32, h: i32, w: i32, hp: 
 }
 
 /**
+ * offs[p] = where tap p = (ci, ky, kx) of a direct convolution reads, in bytes from its window's
+ * corner in the first padded input plane (one table load per tap beats three nested loops, most
+ * for 1x1 kernels).
+ */
+export function tapOffsets(offs: usize, cg: i32, kh: i32, kw: i32, dh: i32, dw: i32, plane: usize, rowBytes: usize): void {
+  for (let ci = 0, p = 0; ci < cg; ci++) {
+    for (let ky = 0; ky < kh; ky++) {
+      for (let kx = 0; kx < kw; kx++, p++) store<i32>(offs + (<usize>p << 2), <i32>(<usize>ci * plane + <usize>(ky * dh) * rowBytes + (<usize>(kx * dw) << 2)));
+    }
+  }
+}
+
+/**
  * Direct stride-1 convolution of a chunk, for a small K = (c / groups) * kh * kw (where im2col
  * + sgemm spend more on moving K-row matrices than on multiplying): y (nb images, all o
  * channels, NCHW) = w * x (+ bias[o] where bias != 0). xp holds the chunk's c * nb input planes
@@ -233,14 +246,8 @@ export function convDirect(geo: usize, xp: usize, hp: i32, wp: i32, w: usize, bi
   const plane = (<usize>hp * wp) << 2;
   const rowBytes = <usize>wp << 2;
   const yPlane = (<usize>oh * ow) << 2, yRow = <usize>ow << 2;
-  // where each tap p = (ci, ky, kx) reads, from its window's corner (one table load per tap beats
-  // three nested loops, most for 1x1 kernels)
   const offs = tmp + 16;
-  for (let ci = 0, p = 0; ci < cg; ci++) {
-    for (let ky = 0; ky < kh; ky++) {
-      for (let kx = 0; kx < kw; kx++, p++) store<i32>(offs + (<usize>p << 2), <i32>(<usize>ci * plane + <usize>(ky * dh) * rowBytes + (<usize>(kx * dw) << 2)));
-    }
-  }
+  tapOffsets(offs, cg, kh, kw, dh, dw, plane, rowBytes);
   for (let i = 0; i < nb; i++) {
     for (let g = 0; g < groups; g++) {
       const xg = xp + <usize>(i * c + g * cg) * plane;

@@ -2,6 +2,7 @@
 // TypeScript (src/backend/wasm/) owns every allocation.
 export { sgemm, sgemmPackA, sgemmPackB, sgemmPacked, gemmBlocking, addRowBias } from './gemm';
 export { im2col, col2im, gatherChannels, scatterChannels, gemmNT, addChannelBias, padPlanes, convDirect } from './conv';
+export { convDirectBnReluPool2x2 } from './convpool';
 export { winogradFilter, winogradConv, winogradGradSums, winogradFilterGrad } from './winograd';
 export { maxPool2d, maxPool2dBackward, avgPool2d, avgPool2dBackward } from './pool';
 export { adamUpdate } from './optim';

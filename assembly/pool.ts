@@ -13,6 +13,13 @@
   return v128.and(v128.or(f32x4.gt(v, best), f32x4.ne(v, v)), f32x4.eq(best, best));
 }
 
+/** The first NaN of tl, tr, bl, br (a window's candidates in the reference's scan order), else their largest: maxWindows' values, lane by lane. */
+@inline export function maxValue4(tl: v128, tr: v128, bl: v128, br: v128): v128 {
+  let best = v128.bitselect(tr, tl, takes(tr, tl));
+  best = v128.bitselect(bl, best, takes(bl, best));
+  return v128.bitselect(br, best, takes(br, best));
+}
+
 /** Store the first `count` (1-4) lanes of v at p. */
 @inline export function storeLanes(p: usize, v: v128, count: i32): void {
   if (count >= 4) { v128.store(p, v); return; }

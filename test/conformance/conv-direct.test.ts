@@ -9,20 +9,11 @@
 import { describe, expect, it, vi } from 'vitest';
 import fc from 'fast-check';
 import type { BatchNormParams, Conv2dGeometry, Pool2dGeometry, Storage } from '../../src/backend/backend.js';
-import { WasmBackend } from '../../src/backend/wasm/backend.js';
-import { loadSingleThreadKernelsSync, type KernelExports } from '../../src/backend/wasm/loader.js';
+import type { WasmBackend } from '../../src/backend/wasm/backend.js';
+import type { KernelExports } from '../../src/backend/wasm/loader.js';
+import { spiedWasmBackend as backend, strideOneGeo as geo, strideOneGeos } from './spied-wasm.js';
 import { abs64, expectClose, oracle, randomF32, to64 } from './backends.js';
 
-/** A wasm backend whose kernel calls can be counted: the one-thread build, so that no chunk runs in a worker's instance. */
-function backend(): { b: WasmBackend; k: KernelExports } {
-  const loaded = loadSingleThreadKernelsSync();
-  const k = { ...loaded.exports };
-  return { b: new WasmBackend({ ...loaded, exports: k }), k };
-}
-
-function geo(n: number, c: number, h: number, w: number, o: number, kh: number, kw: number, padH: number, padW: number, dilH = 1, dilW = 1, groups = 1): Conv2dGeometry {
-  return { n, c, h, w, o, kh, kw, oh: h + 2 * padH - dilH * (kh - 1), ow: w + 2 * padW - dilW * (kw - 1), strideH: 1, strideW: 1, padH, padW, dilH, dilW, groups };
-}
 
 const bitsOf = (a: ArrayLike<number>): Uint32Array => new Uint32Array(Float32Array.from(a).buffer);
 
@@ -34,14 +25,19 @@ function expectSameBits(got: ArrayLike<number>, want: ArrayLike<number>, what: s
   }
 }
 
-/** Run `f` on the direct path and on im2col + GEMM; the direct kernel must have run (or not, as `direct` says) and the bits agree. */
+/**
+ * Run `f` on the direct path and on im2col + GEMM; a direct kernel (convDirect, or the one that
+ * also pools) must have run (or not, as `direct` says) and the bits agree.
+ */
 function bothPaths(b: WasmBackend, k: KernelExports, direct: boolean, what: string, f: () => Storage): Float32Array {
   const spy = vi.spyOn(k, 'convDirect');
+  const spyPool = vi.spyOn(k, 'convDirectBnReluPool2x2');
   const limit = b.directMaxK;
   try {
     spy.mockClear();
+    spyPool.mockClear();
     const got = b.readSync(f()) as Float32Array;
-    expect(spy.mock.calls.length > 0, `${what}: direct kernel ran`).toBe(direct);
+    expect(spy.mock.calls.length + spyPool.mock.calls.length > 0, `${what}: direct kernel ran`).toBe(direct);
     b.directMaxK = 0;
     const want = b.readSync(f()) as Float32Array;
     expectSameBits(got, want, what);
@@ -49,6 +45,7 @@ function bothPaths(b: WasmBackend, k: KernelExports, direct: boolean, what: stri
   } finally {
     b.directMaxK = limit;
     spy.mockRestore();
+    spyPool.mockRestore();
   }
 }
 
@@ -68,21 +65,7 @@ function checkConv(b: WasmBackend, k: KernelExports, g: Conv2dGeometry, seed: nu
 describe('direct convolution (wasm)', () => {
   it('random geometries in its domain give the bits of im2col + GEMM (1x1 ones keep the GEMM)', () => {
     const { b, k } = backend();
-    const arb = fc.record({
-      n: fc.integer({ min: 1, max: 3 }),
-      groups: fc.integer({ min: 1, max: 2 }),
-      cg: fc.integer({ min: 1, max: 3 }),
-      og: fc.integer({ min: 1, max: 9 }),
-      h: fc.integer({ min: 1, max: 12 }),
-      w: fc.integer({ min: 1, max: 21 }),
-      kh: fc.integer({ min: 1, max: 3 }),
-      kw: fc.integer({ min: 1, max: 3 }),
-      padH: fc.integer({ min: 0, max: 2 }),
-      padW: fc.integer({ min: 0, max: 2 }),
-      dilH: fc.integer({ min: 1, max: 2 }),
-      dilW: fc.integer({ min: 1, max: 2 }),
-    }).map((r) => geo(r.n, r.cg * r.groups, r.h, r.w, r.og * r.groups, r.kh, r.kw, r.padH, r.padW, r.dilH, r.dilW, r.groups))
-      .filter((g) => g.oh >= 1 && g.ow >= 1);
+    const arb = strideOneGeos({ maxCg: 3, maxH: 12, maxW: 21 });
     fc.assert(fc.property(arb, fc.integer({ min: 1, max: 1e9 }), (g, seed) => checkConv(b, k, g, seed, g.kh * g.kw > 1)), { numRuns: 80 });
   });
 

@@ -96,10 +96,13 @@ function kernelOutputs(): Uint32Array[] {
   const fin = vg.randn([300001]);
   const withAt = (i: number, v: number): vg.Tensor => { const d = Float32Array.from(fin.dataSync() as Float32Array); d[i] = v; return vg.tensor(d); };
   out.push(vg.stack([vg.allFinite(fin), vg.allFinite([fin, withAt(300000, NaN)]), vg.allFinite([withAt(70000, -Infinity), fin])]).to('float32'));
-  // the inference epilogue: conv -> BN -> ReLU -> max pool, fused
-  const net = new vg.nn.Sequential(new vg.nn.Conv2d(1, 16, 3, { padding: 1 }), new vg.nn.BatchNorm2d(16), new vg.nn.ReLU(), new vg.nn.MaxPool2d(2));
-  net.eval();
-  out.push(vg.noGrad(() => net.forward(vg.randn([37, 1, 28, 28]))));
+  // the inference epilogue: conv -> BN -> ReLU -> max pool, fused (pooled in the direct conv's registers: the
+  // reference model's first block, and odd planes with an odd channel count)
+  for (const [c, o, h, w] of [[1, 16, 28, 28], [2, 5, 13, 11]] as const) {
+    const net = new vg.nn.Sequential(new vg.nn.Conv2d(c, o, 3, { padding: 1 }), new vg.nn.BatchNorm2d(o), new vg.nn.ReLU(), new vg.nn.MaxPool2d(2));
+    net.eval();
+    out.push(vg.noGrad(() => net.forward(vg.randn([37, c, h, w]))));
+  }
   // Linear -> BatchNorm1d -> ReLU: in training the bias added to each tile of the product (gemmNT tiles), in
   // inference the eval batch norm and ReLU too (gemmNT tiles; sgemm packed once for k = 20)
   for (const [m, k, n] of [[130, 300, 517], [130, 20, 259]]) {

@@ -4,7 +4,8 @@
 // composition's reordered: assembly/bnpool.ts):
 // - the conv epilogue: on each conv output chunk, while it is in the arena, the bias, then for
 //   inference the eval-mode BatchNorm + ReLU, then max pooling (Conv2d/ConvTranspose2d ->
-//   BatchNorm -> ReLU [-> MaxPool2d] blocks: the full-size activations never leave the arena);
+//   BatchNorm -> ReLU [-> MaxPool2d] blocks: the full-size activations never leave the arena; the
+//   direct conv kernel with a 2x2 pool does it all in its registers, assembly/convpool.ts);
 // - the matmul tile epilogue: on each tile of a Linear layer's product, after its k sums and
 //   while it is in cache, the bias, then for inference the eval-mode BatchNorm1d + ReLU (Linear
 //   [-> BatchNorm1d -> ReLU]: no separate passes over the product for the add and the norm);
@@ -100,6 +101,15 @@ export function tileEpilogueCalls(job: Job, e: TileEpilogue, c: number, rows: nu
 export function isPool2x2(p: Pool2dGeometry): boolean {
   return p.kh === 2 && p.kw === 2 && p.strideH === 2 && p.strideW === 2 && p.padH === 0 && p.padW === 0
     && p.h % 2 === 0 && p.w % 2 === 0 && p.oh * 2 === p.h && p.ow * 2 === p.w;
+}
+
+/**
+ * 2x2 windows of stride 2 with no padding, the plane's last row or column left out where odd
+ * (maxPool2d's fast case): the pooling that the direct conv kernel applies in its registers
+ * (assembly/convpool.ts).
+ */
+export function isPool2x2Floor(p: Pool2dGeometry): boolean {
+  return p.kh === 2 && p.kw === 2 && p.strideH === 2 && p.strideW === 2 && p.padH === 0 && p.padW === 0 && p.oh * 2 <= p.h && p.ow * 2 <= p.w;
 }
 
 /** maxPool2d(relu(batchNormForward(x, ...)), pool): the activation never written (2x2), or pooled in the arena. */

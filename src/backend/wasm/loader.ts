@@ -54,6 +54,7 @@ export interface KernelExports {
   addChannelBias(y: number, nb: number, c: number, s: number, bias: number): void;
   padPlanes(x: number, xp: number, planes: number, h: number, w: number, hp: number, wp: number, ph: number, pw: number): void;
   convDirect(geo: number, xp: number, hp: number, wp: number, w: number, bias: number, y: number, tmp: number): void;
+  convDirectBnReluPool2x2(geo: number, xp: number, hp: number, wp: number, w: number, bias: number, mean: number, invstd: number, bw: number, bb: number, out: number, ph: number, pw: number, tmp: number): void;
   winogradFilter(w: number, u: number, m: number, k: number, flip: number): void;
   winogradConv(geo: number, xp: number, u: number, y: number, v: number, mm: number): void;
   winogradGradSums(geo: number, xp: number, dyp: number, du: number, v: number, z: number): void;

@@ -7,11 +7,12 @@
 // chunk while it is in cache; the weight gradient sums each chunk into its own buffer and adds
 // the chunks' sums in chunk order, so the bits do not depend on the thread count. Inputs are read
 // and results written in place in linear memory; each thread's scratch (../threads/run.ts) holds
-// its im2col matrix, packing buffers and, where a max pool follows, its chunk before pooling.
+// its im2col matrix, packing buffers and, where a max pool follows, its chunk before pooling
+// (except where the direct kernel pools a 2x2 max pool in its registers: convDirectBnReluPool2x2).
 
 import type { BatchNormParams, Conv2dGeometry, Pool2dGeometry, Storage } from '../../backend.js';
 import type { WasmContext } from '../context.js';
-import { epilogueCalls, stageEpilogue } from '../fused.js';
+import { epilogueCalls, isPool2x2Floor, stageEpilogue } from '../fused.js';
 import { F32, emptyF32, input, output, putGeo } from '../memory/staging.js';
 import { FN, Job } from '../threads/job.js';
 import { imagesPerChunk, sumParts } from './chunking.js';
@@ -37,15 +38,20 @@ interface DirectPlan {
   wp: number;
 }
 
-/** The direct kernel's plan for a stride-1 conv with K <= ctx.directMaxK, else null. */
-function directPlan(ctx: WasmContext, job: Job, g: Conv2dGeometry, nb: number): DirectPlan | null {
+/**
+ * The direct kernel's plan for a stride-1 conv with K <= ctx.directMaxK, else null. pooled: the
+ * pooled width where the kernel that pools (convDirectBnReluPool2x2) runs, which reads up to
+ * twice that rounded up to 4 pixels per row, and needs K + 2 o words of tmp.
+ */
+function directPlan(ctx: WasmContext, job: Job, g: Conv2dGeometry, nb: number, pooled: number | null): DirectPlan | null {
   const K = (g.c / g.groups) * g.kh * g.kw;
   // Not for 1x1 kernels (their im2col is a copy, and the GEMM ran them ~10% faster) nor strides
   // (decoder.3's input gradient, 1 -> 32 4x4 stride 2 on 14-pixel rows, ran no faster either way)
   if (g.strideH !== 1 || g.strideW !== 1 || g.kh * g.kw === 1 || K > ctx.directMaxK || K > ctx.blocking.KC) return null;
   const hp = Math.max(g.oh + (g.kh - 1) * g.dilH, g.h + g.padH);
-  const wp = Math.max(Math.max(g.ow, 4) + (g.kw - 1) * g.dilW, g.w + g.padW);
-  return { xp: job.scratch(nb * g.c * hp * wp * F32), tmp: job.scratch((4 + K) * F32), hp, wp };
+  const rowRead = pooled === null ? Math.max(g.ow, 4) : Math.max(roundUp(2 * pooled, 4), 4);
+  const wp = Math.max(rowRead + (g.kw - 1) * g.dilW, g.w + g.padW);
+  return { xp: job.scratch(nb * g.c * hp * wp * F32), tmp: job.scratch((pooled === null ? 4 + K : K + 2 * g.o) * F32), hp, wp };
 }
 
 /** Conv geometry blocks in the arena by images per chunk (a batch's last chunk may be shorter). */
@@ -79,12 +85,15 @@ export function forward(ctx: WasmContext, x: Storage, w: Storage, bias: Storage 
   const job = new Job(2 * g.n * g.o * K * S);
   const wino = winograd.fits(ctx, g) ? winograd.plan(ctx, job, wp, 0, g.c, g.h, g.w, g.o, g.oh, g.ow, g.padH, g.padW, g.n) : null;
   const nb = wino ? wino.nb : imagesPerChunk(ctx, g.n, K * S);
-  const direct = wino ? null : directPlan(ctx, job, g, nb);
+  // eval BN + ReLU + 2x2 max pool in the direct kernel's registers: no full-size activation
+  const pooledInKernel = bn !== null && pool !== null && isPool2x2Floor(pool);
+  const direct = wino ? null : directPlan(ctx, job, g, nb, pooledInKernel ? pool!.ow : null);
+  const fusedPool = direct !== null && pooledInKernel;
   const gemm = !wino && !direct;
   const col = gemm ? job.scratch(K * nb * S * F32) : 0;
   const oneGemmPerImage = nb === 1 || perImage(ctx, S);
   const ymat = gemm && !oneGemmPerImage ? job.scratch(og * nb * S * F32) : 0;
-  const yScr = pool !== null; // pooled: the full-size chunk lives in scratch (+8 floats the pool may read)
+  const yScr = pool !== null && !fusedPool; // pooled after: the full-size chunk lives in scratch (+8 floats the pool may read)
   const ys = yScr ? job.scratch((nb * g.o * S + 8) * F32) : 0;
   const [pa, pb, tmp] = gemm ? gemmScratch(ctx, job, og, nb * S, K) : [0, 0, 0];
   const epi = stageEpilogue(ctx, bias, bn, pool);
@@ -100,6 +109,10 @@ export function forward(ctx: WasmContext, x: Storage, w: Storage, bias: Storage 
     } else if (direct) {
       // the bias is added in the kernel, to each output as it leaves the registers
       job.call(FN.padPlanes, [xb, direct.xp, cur * g.c, g.h, g.w, direct.hp, direct.wp, g.padH, g.padW], [1]);
+      if (fusedPool) {
+        job.call(FN.convDirectBnReluPool2x2, [geo(cur), direct.xp, direct.hp, direct.wp, wp, epi.bias, ...epi.bn!, out + n0 * g.o * PS * F32, pool!.oh, pool!.ow, direct.tmp], [1, 13]);
+        continue;
+      }
       job.call(FN.convDirect, [geo(cur), direct.xp, direct.hp, direct.wp, wp, epi.bias, yb, direct.tmp], [1, 7, ...(yScr ? [6] : [])]);
     } else {
       for (let grp = 0; grp < g.groups; grp++) {
