@@ -94,13 +94,49 @@ export function im2col(geo: usize, x: usize, col: usize, g: i32): void {
   }
 }
 
-/** xp = the planes of x (h x w each) zero-padded into hp x wp planes, the image at (ph, pw) (Winograd and the direct convolution read these). */
+/** n zero floats at p. */
+@inline function zeroRun(p: usize, n: i32): void {
+  const z = f32x4.splat(0);
+  for (; n >= 4; n -= 4, p += 16) v128.store(p, z);
+  for (; n > 0; n--, p += 4) store<f32>(p, 0);
+}
+
+/** n floats from s to d (no overlap); from 4 on, vectors only (the last one overlapping the one before). */
+@inline function copyRun(d: usize, s: usize, n: i32): void {
+  if (n < 4) {
+    for (let j = 0; j < n; j++) store<f32>(d + (<usize>j << 2), load<f32>(s + (<usize>j << 2)));
+    return;
+  }
+  let j = 0;
+  for (; j + 4 <= n; j += 4) v128.store(d + (<usize>j << 2), v128.load(s + (<usize>j << 2)));
+  if (j < n) v128.store(d + (<usize>(n - 4) << 2), v128.load(s + (<usize>(n - 4) << 2)));
+}
+
+/**
+ * xp = the planes of x (h x w each) zero-padded into hp x wp planes, the image at (ph, pw) (Winograd
+ * and the direct convolution read these). Each float of xp is written once, in order: the zeros
+ * between two rows' values are one run, and rows are copied by vectors (a memory.copy per row of
+ * 14 floats cost more than the copy).
+ */
 export function padPlanes(x: usize, xp: usize, planes: i32, h: i32, w: i32, hp: i32, wp: i32, ph: i32, pw: i32): void {
-  memory.fill(xp, 0, <usize>planes * hp * wp << 2);
+  const gap = wp - w; // zeros between two rows' values: the right padding, then the next row's left
+  const after = wp - pw - w + (hp - ph - h) * wp; // after the last row's values
+  let src = x, d = xp;
   for (let p = 0; p < planes; p++) {
-    const src = x + ((<usize>p * h * w) << 2);
-    const dst = xp + ((<usize>(p * hp + ph) * wp + pw) << 2);
-    for (let r = 0; r < h; r++) memory.copy(dst + ((<usize>r * wp) << 2), src + ((<usize>r * w) << 2), <usize>w << 2);
+    if (h == 0) {
+      zeroRun(d, hp * wp);
+      d += <usize>(hp * wp) << 2;
+      continue;
+    }
+    zeroRun(d, ph * wp + pw);
+    d += <usize>(ph * wp + pw) << 2;
+    for (let r = 0; r < h; r++) {
+      copyRun(d, src, w);
+      const z = r + 1 < h ? gap : after;
+      zeroRun(d + (<usize>w << 2), z);
+      d += <usize>(w + z) << 2;
+      src += <usize>w << 2;
+    }
   }
 }
 

@@ -3,7 +3,7 @@
 export { sgemm, sgemmPackA, sgemmPackB, sgemmPacked, gemmBlocking, addRowBias } from './gemm';
 export { im2col, col2im, gatherChannels, scatterChannels, gemmNT, addChannelBias, padPlanes, convDirect } from './conv';
 export { convDirectBnReluPool2x2 } from './convpool';
-export { winogradFilter, winogradConv, winogradGradSums, winogradFilterGrad } from './winograd';
+export { winogradFilter, winogradConv, winogradConvBnReluPool, winogradGradSums, winogradFilterGrad } from './winograd';
 export { maxPool2d, maxPool2dBackward, avgPool2d, avgPool2dBackward } from './pool';
 export { adamUpdate } from './optim';
 export { heapBase } from './memory';

@@ -23,6 +23,8 @@
 // 4 tw, 5 hp, 6 wp, 7 oh, 8 ow, 9 T (tiles per block, a multiple of 8).
 
 import { kernel4x8 } from './gemm';
+import { affine4, bnScale, bnShift, relu4 } from './norm';
+import { maxValue4 } from './pool';
 
 @inline function gi(geo: usize, i: i32): i32 { return load<i32>(geo + (<usize>i << 2)); }
 
@@ -220,6 +222,10 @@ function gradTransform(dyp: usize, z: usize, t0: i32, tb: i32, m: i32, mp: i32, 
   return l == 0 ? f32x4.extract_lane(v, 0) : l == 1 ? f32x4.extract_lane(v, 1) : l == 2 ? f32x4.extract_lane(v, 2) : f32x4.extract_lane(v, 3);
 }
 
+/** (a + b) + c and (a - b) - c: the sums of At M A's rows and columns (At = (1 1 1 0 / 0 1 -1 -1)). */
+@inline function plus3(a: v128, b: v128, c: v128): v128 { return f32x4.add(f32x4.add(a, b), c); }
+@inline function minus3(a: v128, b: v128, c: v128): v128 { return f32x4.sub(f32x4.sub(a, b), c); }
+
 /** y = At M A for tiles [t0, t0 + tb). */
 function outputTransform(mm: usize, y: usize, t0: i32, tb: i32, tbp: i32, m: i32, mp: i32, th: i32, tw: i32, oh: i32, ow: i32): void {
   const xiStride = xiBytes(mp * tbp);
@@ -245,14 +251,11 @@ function outputTransform(mm: usize, y: usize, t0: i32, tb: i32, tbp: i32, m: i32
       const m10 = v128.load(src + 4 * xiStride), m11 = v128.load(src + 5 * xiStride), m12 = v128.load(src + 6 * xiStride), m13 = v128.load(src + 7 * xiStride);
       const m20 = v128.load(src + 8 * xiStride), m21 = v128.load(src + 9 * xiStride), m22 = v128.load(src + 10 * xiStride), m23 = v128.load(src + 11 * xiStride);
       const m30 = v128.load(src + 12 * xiStride), m31 = v128.load(src + 13 * xiStride), m32 = v128.load(src + 14 * xiStride), m33 = v128.load(src + 15 * xiStride);
-      // At M: rows (m0 + m1 + m2, m1 - m2 - m3)
-      const s00 = f32x4.add(f32x4.add(m00, m10), m20), s01 = f32x4.add(f32x4.add(m01, m11), m21);
-      const s02 = f32x4.add(f32x4.add(m02, m12), m22), s03 = f32x4.add(f32x4.add(m03, m13), m23);
-      const s10 = f32x4.sub(f32x4.sub(m10, m20), m30), s11 = f32x4.sub(f32x4.sub(m11, m21), m31);
-      const s12 = f32x4.sub(f32x4.sub(m12, m22), m32), s13 = f32x4.sub(f32x4.sub(m13, m23), m33);
-      // (At M) A
-      const y00 = f32x4.add(f32x4.add(s00, s01), s02), y01 = f32x4.sub(f32x4.sub(s01, s02), s03);
-      const y10 = f32x4.add(f32x4.add(s10, s11), s12), y11 = f32x4.sub(f32x4.sub(s11, s12), s13);
+      // At M: rows (m0 + m1 + m2, m1 - m2 - m3), then (At M) A: the same for columns
+      const s00 = plus3(m00, m10, m20), s01 = plus3(m01, m11, m21), s02 = plus3(m02, m12, m22), s03 = plus3(m03, m13, m23);
+      const s10 = minus3(m10, m20, m30), s11 = minus3(m11, m21, m31), s12 = minus3(m12, m22, m32), s13 = minus3(m13, m23, m33);
+      const y00 = plus3(s00, s01, s02), y01 = minus3(s01, s02, s03);
+      const y10 = plus3(s10, s11, s12), y11 = minus3(s11, s12, s13);
       if (full) {
         let p = yc + o0;
         store<f32>(p, f32x4.extract_lane(y00, 0)); store<f32>(p, f32x4.extract_lane(y01, 0), 4);
@@ -287,10 +290,62 @@ function outputTransform(mm: usize, y: usize, t0: i32, tb: i32, tbp: i32, m: i32
 }
 
 /**
- * y[nb][m][oh][ow] = conv3x3(xp, filters u), block by block of T tiles so that a block's V and M
- * stay in L2. v and mm hold one block (sizes above).
+ * out = maxPool2x2(relu(bn(At M A + bias))) for tiles [t0, t0 + tb): each tile's 2x2 outputs are
+ * one pool window (even oh and ow; the pooled plane is th x tw, tile r of an image is its pixel
+ * r), so only the pooled value is written ([nb][m][th][tw]), never the full-size activation. The
+ * operations of winogradConv then addChannelBias (bias != 0), bnForward and maxPool2d (windowMax:
+ * its NaN and tie rules), in their order, and the ReLU: the same bits. Channel by channel, the
+ * block's tiles in order (M read sequentially, the pooled plane written so).
  */
-export function winogradConv(geo: usize, xp: usize, u: usize, y: usize, v: usize, mm: usize): void {
+function outputPool(mm: usize, out: usize, t0: i32, tb: i32, tbp: i32, m: i32, mp: i32, S: i32,
+  bias: usize, mean: usize, invstd: usize, wt: usize, b: usize): void {
+  const xiStride = xiBytes(mp * tbp);
+  const imgStride = <usize>(m * S) << 2;
+  for (let mi = 0; mi < m; mi++) {
+    const k = <usize>mi << 2;
+    const scale = bnScale(invstd + k, wt + k);
+    const sc = f32x4.splat(scale), sh = f32x4.splat(bnShift(b + k, mean + k, scale));
+    const b4 = f32x4.splat(bias ? load<f32>(bias + k) : 0);
+    const plane = out + (<usize>(mi * S) << 2);
+    let src = mm + ((<usize>mi * tbp) << 2);
+    let img = t0 / S, r = t0 - img * S; // the group's first tile: image, index in the image
+    for (let q = 0; q < tb; q += 4, src += 16) {
+      const m00 = v128.load(src), m01 = v128.load(src + xiStride), m02 = v128.load(src + 2 * xiStride), m03 = v128.load(src + 3 * xiStride);
+      const m10 = v128.load(src + 4 * xiStride), m11 = v128.load(src + 5 * xiStride), m12 = v128.load(src + 6 * xiStride), m13 = v128.load(src + 7 * xiStride);
+      const m20 = v128.load(src + 8 * xiStride), m21 = v128.load(src + 9 * xiStride), m22 = v128.load(src + 10 * xiStride), m23 = v128.load(src + 11 * xiStride);
+      const m30 = v128.load(src + 12 * xiStride), m31 = v128.load(src + 13 * xiStride), m32 = v128.load(src + 14 * xiStride), m33 = v128.load(src + 15 * xiStride);
+      const s00 = plus3(m00, m10, m20), s01 = plus3(m01, m11, m21), s02 = plus3(m02, m12, m22), s03 = plus3(m03, m13, m23);
+      const s10 = minus3(m10, m20, m30), s11 = minus3(m11, m21, m31), s12 = minus3(m12, m22, m32), s13 = minus3(m13, m23, m33);
+      let y00 = plus3(s00, s01, s02), y01 = minus3(s01, s02, s03);
+      let y10 = plus3(s10, s11, s12), y11 = minus3(s11, s12, s13);
+      if (bias) { y00 = f32x4.add(y00, b4); y01 = f32x4.add(y01, b4); y10 = f32x4.add(y10, b4); y11 = f32x4.add(y11, b4); }
+      // the ReLU after the max, once instead of four times: it keeps NaNs (the window's first stays
+      // first) and maps the rest monotonically onto values >= +0 (never -0), so the same bits
+      const best = relu4(maxValue4(affine4(y00, sc, sh), affine4(y01, sc, sh), affine4(y10, sc, sh), affine4(y11, sc, sh)));
+      const n = min(4, tb - q);
+      let p = plane + <usize>img * imgStride + (<usize>r << 2);
+      if (n == 4 && r + 4 <= S) {
+        v128.store(p, best);
+        r += 4;
+        if (r == S) { r = 0; img++; }
+      } else { // the block's last tiles, or a group across two images: lane by lane
+        for (let l = 0; l < n; l++) {
+          store<f32>(p, lane(best, l));
+          p += 4;
+          if (++r == S) { r = 0; img++; p = plane + <usize>img * imgStride; }
+        }
+      }
+    }
+  }
+}
+
+/**
+ * The block loop of both convolutions: per block of T tiles, V, then the 16 products, then
+ * the output transform (y: [nb][m][oh][ow]) or, when pooled, outputPool (y: the pooled
+ * [nb][m][th][tw]; bias .. b its parameters). v and mm hold one block (sizes above).
+ */
+@inline function convBlocks(geo: usize, xp: usize, u: usize, y: usize, v: usize, mm: usize, pooled: bool,
+  bias: usize, mean: usize, invstd: usize, wt: usize, b: usize): void {
   const nb = gi(geo, 0), k = gi(geo, 1), m = gi(geo, 2), th = gi(geo, 3), tw = gi(geo, 4);
   const hp = gi(geo, 5), wp = gi(geo, 6), oh = gi(geo, 7), ow = gi(geo, 8), T = gi(geo, 9);
   const mp = (m + 3) & ~3;
@@ -308,8 +363,27 @@ export function winogradConv(geo: usize, xp: usize, u: usize, y: usize, v: usize
         for (let i = 0; i < mp; i += 4) kernel4x8(k, ua + ((<usize>i * k) << 2), pb, mo + ((<usize>i * tbp + j) << 2), tbp, 0);
       }
     }
-    outputTransform(mm, y, t0, tb, tbp, m, mp, th, tw, oh, ow);
+    if (pooled) outputPool(mm, y, t0, tb, tbp, m, mp, th * tw, bias, mean, invstd, wt, b);
+    else outputTransform(mm, y, t0, tb, tbp, m, mp, th, tw, oh, ow);
   }
+}
+
+/**
+ * y[nb][m][oh][ow] = conv3x3(xp, filters u), block by block of T tiles so that a block's V and M
+ * stay in L2. v and mm hold one block (sizes above).
+ */
+export function winogradConv(geo: usize, xp: usize, u: usize, y: usize, v: usize, mm: usize): void {
+  convBlocks(geo, xp, u, y, v, mm, false, 0, 0, 0, 0, 0);
+}
+
+/**
+ * out[nb][m][oh / 2][ow / 2] = maxPool2d(relu(bnForward(winogradConv + bias))) for 2x2 windows of
+ * stride 2 on even oh, ow (outputPool): Conv2d -> BatchNorm2d (eval) -> ReLU -> MaxPool2d(2)
+ * at inference. bias: f32[m] or 0 (none); mean, invstd, wt, b: bnForward's f32[m] parameters.
+ */
+export function winogradConvBnReluPool(geo: usize, xp: usize, u: usize, out: usize, v: usize, mm: usize,
+  bias: usize, mean: usize, invstd: usize, wt: usize, b: usize): void {
+  convBlocks(geo, xp, u, out, v, mm, true, bias, mean, invstd, wt, b);
 }
 
 /**

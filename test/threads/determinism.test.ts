@@ -3,7 +3,7 @@
 // channels, with the conv bias gradients it adds up, the fused batch norm -> ReLU -> max pool by channels, pooling by images, row sums by
 // rows, elementwise ops, Adam and allFinite by ranges) at 1-4 threads and with its chunks run in
 // reverse and shuffled order (and the fused BCE with logits, a Linear's bias and eval BatchNorm1d
-// + ReLU on its product's tiles), a few reference-model training steps with Adam likewise, and
+// + ReLU on its product's tiles, the eval conv blocks), a few reference-model training steps with Adam likewise, and
 // the one-thread build over a plain memory (the fallback where no SharedArrayBuffer exists)
 // against the threads build.
 
@@ -103,6 +103,10 @@ function kernelOutputs(): Uint32Array[] {
     net.eval();
     out.push(vg.noGrad(() => net.forward(vg.randn([37, c, h, w]))));
   }
+  // and by Winograd with the epilogue in its output transform (8 -> 16 at 14x14: 49 tiles per image, groups across images)
+  const wnet = new vg.nn.Sequential(new vg.nn.Conv2d(8, 16, 3, { padding: 1 }), new vg.nn.BatchNorm2d(16), new vg.nn.ReLU(), new vg.nn.MaxPool2d(2));
+  wnet.eval();
+  out.push(vg.noGrad(() => wnet.forward(vg.randn([37, 8, 14, 14]))));
   // Linear -> BatchNorm1d -> ReLU: in training the bias added to each tile of the product (gemmNT tiles), in
   // inference the eval batch norm and ReLU too (gemmNT tiles; sgemm packed once for k = 20)
   for (const [m, k, n] of [[130, 300, 517], [130, 20, 259]]) {

@@ -5,7 +5,8 @@
 // - the conv epilogue: on each conv output chunk, while it is in the arena, the bias, then for
 //   inference the eval-mode BatchNorm + ReLU, then max pooling (Conv2d/ConvTranspose2d ->
 //   BatchNorm -> ReLU [-> MaxPool2d] blocks: the full-size activations never leave the arena; the
-//   direct conv kernel with a 2x2 pool does it all in its registers, assembly/convpool.ts);
+//   direct conv kernel with a 2x2 pool does it all in its registers, assembly/convpool.ts, and a
+//   Winograd conv with a 2x2 pool of its even planes in its output transform, drivers/winograd.ts);
 // - the matmul tile epilogue: on each tile of a Linear layer's product, after its k sums and
 //   while it is in cache, the bias, then for inference the eval-mode BatchNorm1d + ReLU (Linear
 //   [-> BatchNorm1d -> ReLU]: no separate passes over the product for the add and the norm);

@@ -57,6 +57,7 @@ export interface KernelExports {
   convDirectBnReluPool2x2(geo: number, xp: number, hp: number, wp: number, w: number, bias: number, mean: number, invstd: number, bw: number, bb: number, out: number, ph: number, pw: number, tmp: number): void;
   winogradFilter(w: number, u: number, m: number, k: number, flip: number): void;
   winogradConv(geo: number, xp: number, u: number, y: number, v: number, mm: number): void;
+  winogradConvBnReluPool(geo: number, xp: number, u: number, out: number, v: number, mm: number, bias: number, mean: number, invstd: number, w: number, b: number): void;
   winogradGradSums(geo: number, xp: number, dyp: number, du: number, v: number, z: number): void;
   winogradFilterGrad(du: number, dw: number, m: number, k: number): void;
   heapBase(): number;

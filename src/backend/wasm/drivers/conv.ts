@@ -12,7 +12,7 @@
 
 import type { BatchNormParams, Conv2dGeometry, Pool2dGeometry, Storage } from '../../backend.js';
 import type { WasmContext } from '../context.js';
-import { epilogueCalls, isPool2x2Floor, stageEpilogue } from '../fused.js';
+import { epilogueCalls, isPool2x2, isPool2x2Floor, stageEpilogue } from '../fused.js';
 import { F32, emptyF32, input, output, putGeo } from '../memory/staging.js';
 import { FN, Job } from '../threads/job.js';
 import { imagesPerChunk, sumParts } from './chunking.js';
@@ -93,7 +93,10 @@ export function forward(ctx: WasmContext, x: Storage, w: Storage, bias: Storage 
   const col = gemm ? job.scratch(K * nb * S * F32) : 0;
   const oneGemmPerImage = nb === 1 || perImage(ctx, S);
   const ymat = gemm && !oneGemmPerImage ? job.scratch(og * nb * S * F32) : 0;
-  const yScr = pool !== null && !fusedPool; // pooled after: the full-size chunk lives in scratch (+8 floats the pool may read)
+  // Winograd with eval BN + ReLU + a 2x2 pool on even planes: each output tile is one pool window,
+  // pooled as the tile leaves the output transform (no full-size chunk at all)
+  const winoPool = wino !== null && bn !== null && pool !== null && isPool2x2(pool) && pool.h === g.oh && pool.w === g.ow;
+  const yScr = pool !== null && !fusedPool && !winoPool; // pooled after: the full-size chunk lives in scratch (+8 floats the pool may read)
   const ys = yScr ? job.scratch((nb * g.o * S + 8) * F32) : 0;
   const [pa, pb, tmp] = gemm ? gemmScratch(ctx, job, og, nb * S, K) : [0, 0, 0];
   const epi = stageEpilogue(ctx, bias, bn, pool);
@@ -104,6 +107,10 @@ export function forward(ctx: WasmContext, x: Storage, w: Storage, bias: Storage 
     const yb = yScr ? ys : out + n0 * g.o * S * F32;
     const ym = yScr ? [1] : [];
     job.chunk();
+    if (winoPool) {
+      winograd.poolCalls(job, wino!, xb, out + n0 * g.o * PS * F32, cur, epi.bias, epi.bn!);
+      continue;
+    }
     if (wino) {
       winograd.runCalls(ctx, job, wino, xb, false, yb, yScr, cur);
     } else if (direct) {

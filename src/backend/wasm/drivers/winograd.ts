@@ -75,6 +75,17 @@ export function runCalls(ctx: WasmContext, job: Job, p: WinogradPlan, src: numbe
 }
 
 /**
+ * Add the calls for pooled (cur images, NCHW, oh / 2 x ow / 2 planes) = maxPool2d(relu(BN(the
+ * plan's convolution of src + bias))) to the job's current chunk: 2x2 windows of stride 2 on even
+ * output planes (assembly/winograd.ts winogradConvBnReluPool). bias: 0 for none; bn: the eval
+ * parameters (mean, invstd, weight, bias).
+ */
+export function poolCalls(job: Job, p: WinogradPlan, src: number, pooled: number, cur: number, bias: number, bn: readonly number[]): void {
+  job.call(FN.padPlanes, [src, p.xp, cur * p.k, p.h, p.w, p.hp, p.wp, p.ph, p.pw], [1]);
+  job.call(FN.winogradConvBnReluPool, [p.geo(cur), p.xp, p.u, pooled, p.v, p.mm, bias, ...bn], [1, 4, 5]);
+}
+
+/**
  * The weight gradient of a Winograd-shaped convolution: dW = G^T (sum over tiles of
  * (A dY A^T) . (B^T d B)) G, the sums being 16 GEMMs that run along the tiles; each chunk of
  * images sums into its own buffer, and the chunks' sums are added in chunk order.
