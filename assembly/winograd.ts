@@ -293,7 +293,7 @@ function outputTransform(mm: usize, y: usize, t0: i32, tb: i32, tbp: i32, m: i32
  * out = maxPool2x2(relu(bn(At M A + bias))) for tiles [t0, t0 + tb): each tile's 2x2 outputs are
  * one pool window (even oh and ow; the pooled plane is th x tw, tile r of an image is its pixel
  * r), so only the pooled value is written ([nb][m][th][tw]), never the full-size activation. The
- * operations of winogradConv then addChannelBias (bias != 0), bnForward and maxPool2d (windowMax:
+ * operations of winogradConv then addChannelBias (bias != 0), bnForward and maxPool2d (maxValue4:
  * its NaN and tie rules), in their order, and the ReLU: the same bits. Channel by channel, the
  * block's tiles in order (M read sequentially, the pooled plane written so).
  */

@@ -87,3 +87,30 @@ export function expectExact(got: ArrayLike<number>, want: ArrayLike<number>): vo
     if (!(g === w || (g !== g && w !== w))) throw new Error(`element ${i}: got ${got[i]}, want ${want[i]}`);
   }
 }
+
+/** The raw bits of a float32 result (NaN payloads and signs kept: no copy through JS numbers). */
+export const rawBits = (a: Float32Array): Uint32Array => new Uint32Array(a.buffer, a.byteOffset, a.length);
+
+/** Same raw bits (NaN payloads included). */
+export function expectRawBits(got: Float32Array, want: Float32Array, what: string): void {
+  const g = rawBits(got), w = rawBits(want);
+  if (g.length !== w.length) throw new Error(`${what}: length ${g.length} != ${w.length}`);
+  for (let i = 0; i < w.length; i++) {
+    if (g[i] !== w[i]) throw new Error(`${what}: element ${i}: got ${got[i]} (0x${g[i]!.toString(16)}), want ${want[i]} (0x${w[i]!.toString(16)})`);
+  }
+}
+
+/** Specials: NaN of several payloads and both signs, infinities, -0, tiny values. */
+export function sprinkle(a: Float32Array, seed: number, p: number): Float32Array {
+  const r = rng(seed);
+  const nans = new Float32Array(new Uint32Array([0x7fc00000, 0xffc00000, 0x7fc12345, 0xffd00001, 0x7fe00000]).buffer);
+  const sp = [Infinity, -Infinity, -0, 0, 1e-40, -1e-40];
+  const out = a.slice();
+  const bits = rawBits(out), nanBits = rawBits(nans);
+  for (let i = 0; i < out.length; i++) {
+    const u = r();
+    if (u < p / 2) bits[i] = nanBits[Math.floor(r() * nanBits.length)]!; // set as bits: a JS number would lose the payload
+    else if (u < p) out[i] = sp[Math.floor(r() * sp.length)]!;
+  }
+  return out;
+}

@@ -15,24 +15,13 @@ import type { WasmBackend } from '../../src/backend/wasm/backend.js';
 import type { KernelExports } from '../../src/backend/wasm/loader.js';
 import { spiedWasmBackend as backend, strideOneGeo as geo, strideOneGeos } from './spied-wasm.js';
 import * as winograd from '../../src/backend/wasm/drivers/winograd.js';
-import { randomF32, rng } from './backends.js';
+import { expectRawBits, randomF32, rawBits, sprinkle } from './backends.js';
 
 
 /** MaxPool2d(k, stride s) over the conv's output (floor mode: an odd plane's last row or column is left out). */
 function poolOf(g: Conv2dGeometry, k = 2, s = k, pad = 0): Pool2dGeometry {
   const out = (n: number): number => Math.floor((n + 2 * pad - k) / s) + 1;
   return { n: g.n, c: g.o, h: g.oh, w: g.ow, oh: out(g.oh), ow: out(g.ow), kh: k, kw: k, strideH: s, strideW: s, padH: pad, padW: pad, countIncludePad: true };
-}
-
-/** The raw bits of a float32 result (NaN payloads and signs kept: no copy through JS numbers). */
-const rawBits = (a: Float32Array): Uint32Array => new Uint32Array(a.buffer, a.byteOffset, a.length);
-
-function expectRawBits(got: Float32Array, want: Float32Array, what: string): void {
-  const g = rawBits(got), w = rawBits(want);
-  expect(g.length, what).toBe(w.length);
-  for (let i = 0; i < w.length; i++) {
-    if (g[i] !== w[i]) throw new Error(`${what}: element ${i}: got ${got[i]} (0x${g[i]!.toString(16)}), want ${want[i]} (0x${w[i]!.toString(16)})`);
-  }
 }
 
 interface Case {
@@ -86,21 +75,6 @@ function inDomain(b: WasmBackend, g: Conv2dGeometry, p: Pool2dGeometry): boolean
   const K = (g.c / g.groups) * g.kh * g.kw;
   const direct = g.kh * g.kw > 1 && K <= b.directMaxK && !winograd.fits(b.ctx, g);
   return direct && p.kh === 2 && p.kw === 2 && p.strideH === 2 && p.strideW === 2 && p.padH === 0 && p.oh * p.ow * g.n * g.o > 0;
-}
-
-/** Specials: NaN of several payloads and both signs, infinities, -0, tiny values. */
-function sprinkle(a: Float32Array, seed: number, p: number): Float32Array {
-  const r = rng(seed);
-  const nans = new Float32Array(new Uint32Array([0x7fc00000, 0xffc00000, 0x7fc12345, 0xffd00001, 0x7fe00000]).buffer);
-  const sp = [Infinity, -Infinity, -0, 0, 1e-40, -1e-40];
-  const out = a.slice();
-  const bits = rawBits(out), nanBits = rawBits(nans);
-  for (let i = 0; i < out.length; i++) {
-    const u = r();
-    if (u < p / 2) bits[i] = nanBits[Math.floor(r() * nanBits.length)]!; // set as bits: a JS number would lose the payload
-    else if (u < p) out[i] = sp[Math.floor(r() * sp.length)]!;
-  }
-  return out;
 }
 
 describe('direct convolution with the pool in registers (wasm)', () => {

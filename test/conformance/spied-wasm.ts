@@ -1,4 +1,4 @@
-// Helpers of the direct-convolution conformance tests (conv-direct, conv-pool-epilogue): a wasm
+// Helpers of the convolution conformance tests (conv-direct, conv-pool-epilogue, winograd-pool): a wasm
 // backend whose kernel calls can be counted, and stride-1 conv geometries.
 
 import fc from 'fast-check';

@@ -3,43 +3,31 @@
 // composition conv2d (or conv2dBias) -> batchNormReluForward -> maxPool2dValues. Random
 // geometries around its conditions (even and odd output planes: odd ones keep the general path;
 // padding 0..2; channel counts off the 4/8 tiles; bias or none; several image chunks, several
-// tile blocks, groups of four tiles across images and partial last groups), special values (NaN,
-// infinities and -0 in the input, weights and batch-norm parameters: NaN and tie rules of the
-// pool), the reference model's layer; and which convolutions take it.
+// tile blocks, groups of four tiles across images and partial last groups), special values (NaNs
+// of several payloads, infinities, -0 in the input, weights and batch-norm parameters: the pool's
+// NaN and tie rules, NaN payloads compared too), the reference model's layer; which convolutions
+// take it; and padPlanes, which it and the direct convolution read.
 import { describe, expect, it, vi } from 'vitest';
 import fc from 'fast-check';
 import type { BatchNormParams, Conv2dGeometry, Pool2dGeometry, Storage } from '../../src/backend/backend.js';
-import { WasmBackend } from '../../src/backend/wasm/backend.js';
-import { loadSingleThreadKernelsSync, type KernelExports } from '../../src/backend/wasm/loader.js';
-import { expectBits, randomF32, rng } from './backends.js';
+import type { WasmBackend } from '../../src/backend/wasm/backend.js';
+import type { KernelExports } from '../../src/backend/wasm/loader.js';
+import { spiedWasmBackend, strideOneGeo } from './spied-wasm.js';
+import { expectRawBits, randomF32, sprinkle } from './backends.js';
 
-/** A one-thread wasm backend (every chunk runs on this thread: its kernel calls can be counted). */
-function backend(minChannels: number, colTarget?: number): { b: WasmBackend; k: KernelExports } {
-  const loaded = loadSingleThreadKernelsSync();
-  const k = { ...loaded.exports };
-  const b = new WasmBackend({ ...loaded, exports: k });
-  b.winogradMinChannels = minChannels;
-  if (colTarget) b.colTarget = colTarget;
-  return { b, k };
+/** A wasm backend whose kernel calls can be counted, Winograd from `minChannels` channels. */
+function backend(minChannels: number): { b: WasmBackend; k: KernelExports } {
+  const r = spiedWasmBackend();
+  r.b.winogradMinChannels = minChannels;
+  return r;
 }
 
-function geo(n: number, c: number, h: number, w: number, o: number, pad: number): Conv2dGeometry {
-  return { n, c, h, w, o, kh: 3, kw: 3, oh: h + 2 * pad - 2, ow: w + 2 * pad - 2, strideH: 1, strideW: 1, padH: pad, padW: pad, dilH: 1, dilW: 1, groups: 1 };
-}
+const geo = (n: number, c: number, h: number, w: number, o: number, pad: number): Conv2dGeometry => strideOneGeo(n, c, h, w, o, 3, 3, pad, pad);
 
 /** MaxPool2d(2) over the conv's output (floor: an odd plane's last row or column is dropped). */
 const pool2 = (g: Conv2dGeometry): Pool2dGeometry => ({
   n: g.n, c: g.o, h: g.oh, w: g.ow, oh: Math.floor(g.oh / 2), ow: Math.floor(g.ow / 2), kh: 2, kw: 2, strideH: 2, strideW: 2, padH: 0, padW: 0, countIncludePad: true,
 });
-
-/** Random values with a fraction `p` of specials (NaN, +-Infinity, -0, +0). */
-function withSpecials(n: number, seed: number, p: number): Float32Array {
-  const r = rng(seed);
-  const specials = [NaN, Infinity, -Infinity, -0, 0];
-  const a = randomF32(n, seed + 7);
-  for (let i = 0; i < n; i++) if (r() < p) a[i] = specials[Math.floor(r() * specials.length)]!;
-  return a;
-}
 
 interface Case { g: Conv2dGeometry; bias: boolean; specials: number; seed: number }
 
@@ -49,15 +37,15 @@ interface Case { g: Conv2dGeometry; bias: boolean; specials: number; seed: numbe
  */
 function check(b: WasmBackend, k: KernelExports, { g, bias, specials, seed }: Case): void {
   const s = (a: Float32Array): Storage => b.fromArray(a.slice());
-  const x = withSpecials(g.n * g.c * g.h * g.w, seed, specials);
-  const w = withSpecials(g.o * g.c * 9, seed + 1, specials / 4);
-  const bv = withSpecials(g.o, seed + 2, specials);
+  const x = sprinkle(randomF32(g.n * g.c * g.h * g.w, seed), seed + 1, specials);
+  const w = sprinkle(randomF32(g.o * g.c * 9, seed + 2), seed + 3, specials / 4);
+  const bv = sprinkle(randomF32(g.o, seed + 4), seed + 5, specials);
   // about half the normalised values negative (ReLU ties at +0 in the windows); a few specials
   const bn = {
-    mean: withSpecials(g.o, seed + 3, specials).map((v) => v * 0.3),
-    invstd: withSpecials(g.o, seed + 4, specials).map((v) => Math.abs(v) + 0.5),
-    weight: withSpecials(g.o, seed + 5, specials).map((v) => v * 2),
-    bias: withSpecials(g.o, seed + 6, specials),
+    mean: sprinkle(randomF32(g.o, seed + 6).map((v) => v * 0.3), seed + 7, specials),
+    invstd: sprinkle(randomF32(g.o, seed + 8).map((v) => Math.abs(v) + 0.5), seed + 9, specials),
+    weight: sprinkle(randomF32(g.o, seed + 10).map((v) => v * 2), seed + 11, specials),
+    bias: sprinkle(randomF32(g.o, seed + 12), seed + 13, specials),
   };
   const bnS: BatchNormParams = { mean: s(bn.mean), invstd: s(bn.invstd), weight: s(bn.weight), bias: s(bn.bias) };
   const p = pool2(g);
@@ -68,7 +56,7 @@ function check(b: WasmBackend, k: KernelExports, { g, bias, specials, seed }: Ca
     const y = bias ? b.conv2dBias(s(x), s(w), s(bv), g) : b.conv2d(s(x), s(w), g);
     const z = b.batchNormReluForward(y, bnS.mean, bnS.invstd, bnS.weight, bnS.bias, { n: g.n, c: g.o, s: g.oh * g.ow });
     const tag = `${JSON.stringify(g)} bias ${bias} specials ${specials} seed ${seed}`;
-    expectBits(got, b.readSync(b.maxPool2dValues(z, p))!, tag);
+    expectRawBits(got as Float32Array, b.readSync(b.maxPool2dValues(z, p)) as Float32Array, tag); // NaN payloads included
     expect(ran, `${tag}: fused kernel ran`).toBe(g.oh % 2 === 0 && g.ow % 2 === 0 && Math.min(g.c, g.o) >= b.winogradMinChannels);
   } finally {
     fused.mockRestore();
@@ -149,7 +137,7 @@ describe('padPlanes (wasm): the planes zero-padded, every float of the padded bu
       for (let p = 0; p < planes; p++) {
         for (let r = 0; r < h; r++) want.set(src.subarray((p * h + r) * w, (p * h + r + 1) * w), (p * hp + ph + r) * wp + pw);
       }
-      expectBits(mem().slice(xp / 4, xp / 4 + want.length), want, JSON.stringify({ planes, h, w, hp, wp, ph, pw }));
+      expectRawBits(mem().slice(xp / 4, xp / 4 + want.length), want, JSON.stringify({ planes, h, w, hp, wp, ph, pw }));
     }), { numRuns: 200 });
   });
 });
