@@ -1,7 +1,8 @@
 // The kernel module's exports, nothing else. Kernels work on raw pointers into linear memory;
 // TypeScript (src/backend/wasm/) owns every allocation.
 export { sgemm, sgemmPackA, sgemmPackB, sgemmPacked, gemmBlocking, addRowBias } from './gemm';
-export { im2col, col2im, gatherChannels, scatterChannels, gemmNT, addChannelBias, padPlanes, convDirect } from './conv';
+export { im2col, col2im, gatherChannels, scatterChannels, addChannelBias, padPlanes, convDirect } from './conv';
+export { gemmNT } from './gemmnt';
 export { convDirectBnReluPool2x2 } from './convpool';
 export { winogradFilter, winogradConv, winogradConvBnReluPool, winogradGradSums, winogradFilterGrad } from './winograd';
 export { maxPool2d, maxPool2dBackward, avgPool2d, avgPool2dBackward } from './pool';

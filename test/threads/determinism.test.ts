@@ -108,8 +108,8 @@ function kernelOutputs(): Uint32Array[] {
   wnet.eval();
   out.push(vg.noGrad(() => wnet.forward(vg.randn([37, 8, 14, 14]))));
   // Linear -> BatchNorm1d -> ReLU: in training the bias added to each tile of the product (gemmNT tiles), in
-  // inference the eval batch norm and ReLU too (gemmNT tiles; sgemm packed once for k = 20)
-  for (const [m, k, n] of [[130, 300, 517], [130, 20, 259]]) {
+  // inference the eval batch norm and ReLU too (gemmNT tiles, also with odd m, n and k; sgemm packed once for k = 20)
+  for (const [m, k, n] of [[130, 300, 517], [37, 67, 23], [130, 20, 259]]) {
     const fc = new vg.nn.Sequential(new vg.nn.Linear(k, n), new vg.nn.BatchNorm1d(n), new vg.nn.ReLU());
     const fx = vg.randn([m, k]).requiresGrad_();
     const fy = fc.forward(fx);

@@ -9,7 +9,9 @@
 //   Winograd conv with a 2x2 pool of its even planes in its output transform, drivers/winograd.ts);
 // - the matmul tile epilogue: on each tile of a Linear layer's product, after its k sums and
 //   while it is in cache, the bias, then for inference the eval-mode BatchNorm1d + ReLU (Linear
-//   [-> BatchNorm1d -> ReLU]: no separate passes over the product for the add and the norm);
+//   [-> BatchNorm1d -> ReLU]: no separate passes over the product for the add and the norm); the
+//   dot-product kernel (assembly/gemmnt.ts) applies the same operations itself, to each value
+//   before its one store (drivers/gemm.ts hands it the parameters);
 // - BatchNorm -> ReLU -> MaxPool2d for training, and its backward: for 2x2 windows of stride 2 on
 //   even planes (assembly/bnpool.ts) neither pass writes the full-size activation or gradient
 //   (only the pooled values, indices and gradient); otherwise the activation is pooled in the

@@ -50,7 +50,8 @@ export interface KernelExports {
   sumRows(x: number, rows: number, len: number, acc: number): void;
   sumCols(x: number, rows: number, cols: number, acc: number): void;
   f64ToF32(acc: number, out: number, n: number): void;
-  gemmNT(m: number, n: number, k: number, a: number, lda: number, b: number, ldb: number, c: number, ldc: number): void;
+  gemmNT(m: number, n: number, k: number, a: number, lda: number, b: number, ldb: number, c: number, ldc: number,
+    bias: number, mean: number, invstd: number, w: number, bb: number): void;
   addChannelBias(y: number, nb: number, c: number, s: number, bias: number): void;
   padPlanes(x: number, xp: number, planes: number, h: number, w: number, hp: number, wp: number, ph: number, pw: number): void;
   convDirect(geo: number, xp: number, hp: number, wp: number, w: number, bias: number, y: number, tmp: number): void;

@@ -226,7 +226,7 @@ export function backwardFilter(ctx: WasmContext, x: Storage, dy: Storage, g: Con
     const xb = xp + n0 * inImg * F32;
     const dyb = dyp + n0 * g.o * S * F32;
     const part = parts + c * size * F32;
-    job.chunk().call(FN.zero, [part, size]);
+    job.chunk(); // (gemmNT writes each value of the chunk's part once: no zeroing)
     for (let grp = 0; grp < g.groups; grp++) {
       job.call(FN.im2col, [geo(cur), xb, col, grp], [2]);
       let ap = dyb + grp * og * S * F32;
@@ -234,11 +234,11 @@ export function backwardFilter(ctx: WasmContext, x: Storage, dy: Storage, g: Con
         job.call(FN.gatherChannels, [dyb, dymat, cur, g.o, grp * og, og, S], [1]);
         ap = dymat;
       }
-      // dW_g [og, K] += dY_g [og, cur*S] . col^T [cur*S, K]: both operands run along the long
+      // dW_g [og, K] = dY_g [og, cur*S] . col^T [cur*S, K]: both operands run along the long
       // k = cur*S, so a dot-product kernel (no packing) beats the packed GEMM, which pads K
       // to its 8-wide tile and packs col^T transposed. Measured at batch 128 (GFLOP/s, GEMM ->
       // gemmNT): encoder.0 (K = 9) 1.7 -> 30, encoder.4 (K = 288) 36 -> 46, decoder.0 35 -> 40.
-      job.call(FN.gemmNT, [og, K, cur * S, ap, cur * S, col, cur * S, part + grp * og * K * F32, K], cur > 1 ? [3, 5] : [5]);
+      job.call(FN.gemmNT, [og, K, cur * S, ap, cur * S, col, cur * S, part + grp * og * K * F32, K, 0, 0, 0, 0, 0], cur > 1 ? [3, 5] : [5]);
     }
   }
   ctx.run(job);

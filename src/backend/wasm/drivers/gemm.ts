@@ -1,5 +1,5 @@
 // Driver of assembly/gemm.ts (the packed, cache-blocked SGEMM, and its pack-once variant) and
-// of the conv module's dot-product kernel gemmNT: batched matmul over strided views, and the
+// of the dot-product kernel gemmNT (assembly/gemmnt.ts): batched matmul over strided views, and the
 // packing buffers that every GEMM caller (matmul, conv) reserves. A product runs as a job
 // (../threads/job.ts) of tiles of C (sized by the shape alone: about 16 per product), each with
 // the whole k loop: a C element's sum is the same at any tiling, so the bits do not depend on
@@ -7,7 +7,7 @@
 
 import type { BatchNormParams, Storage, View } from '../../backend.js';
 import type { WasmContext } from '../context.js';
-import { F32, emptyF32, output, place, zeroF32 } from '../memory/staging.js';
+import { F32, emptyF32, output, place } from '../memory/staging.js';
 import { FN, Job } from '../threads/job.js';
 import { NO_TILE_EPILOGUE, stageTileEpilogue, tileEpilogueCalls, type TileEpilogue } from '../fused.js';
 
@@ -99,17 +99,19 @@ function product(ctx: WasmContext, a: View, b: View, bias: Storage | null, bn: B
   const C = out.ptr;
   if (sak === 1 && sbk === 1 && k >= 64) {
     // Both operands run contiguously along k (x @ W^T, a linear layer's forward): the
-    // dot-product kernel reads them in place, no packing. Chunks are tiles of C whose rows of B
-    // fit in L2, so that every pair of A's rows re-reads them from there, not from memory.
-    zeroF32(ctx, C, size);
+    // dot-product kernel reads them in place, no packing, and writes each C value once, after
+    // its epilogue (no zeroed C, no pass over the tile after it). Chunks are tiles of C whose rows
+    // of B fit in L2, so that every pair of A's rows re-reads them from there, not from memory.
     const job = new Job(2 * batches * rows * n * k);
     const [tm, tn] = ntTiles(rows, n, k);
+    const [mean, invstd, weight, shift] = epi.bn ?? [0, 0, 0, 0];
+    const at = (p: number, j0: number): number => (p ? p + j0 * F32 : 0);
     for (let t = 0; t < batches; t++) {
       for (let j0 = 0; j0 < n; j0 += tn) {
         for (let i0 = 0; i0 < rows; i0 += tm) {
           const cm = Math.min(tm, rows - i0), cn = Math.min(tn, n - j0), c = C + ((t * rows + i0) * n + j0) * F32;
-          job.chunk().call(FN.gemmNT, [cm, cn, k, A.ptr + (t * sab + i0 * sam) * F32, sam, B.ptr + (t * sbb + j0 * sbn) * F32, sbn, c, n]);
-          tileEpilogueCalls(job, epi, c, cm, cn, n, j0);
+          job.chunk().call(FN.gemmNT, [cm, cn, k, A.ptr + (t * sab + i0 * sam) * F32, sam, B.ptr + (t * sbb + j0 * sbn) * F32, sbn, c, n,
+            at(epi.bias, j0), at(mean, j0), at(invstd, j0), at(weight, j0), at(shift, j0)]);
         }
       }
     }
@@ -127,19 +129,19 @@ const NT_B_BYTES = 512 << 10;
  * gemmNT's tile of C (rows, columns) for an (m, n, k) product. A tile's rows of B take at most
  * NT_B_BYTES (they stay in L2 while its rows of A pass by pairs); among the splits into at
  * least TILES tiles (where the shape allows), the one that reads the least from memory (A once
- * per column block, B once per row block). Columns come in multiples of 3 and rows in
- * multiples of 2 (the kernel's 2x3 register tile). Each C element is one dot product at any
+ * per column block, B once per row block). Columns come in multiples of 4 and rows in
+ * multiples of 2 (the kernel's 2x4 register tile). Each C element is one dot product at any
  * tiling, so the tiles change no bits. Measured one thread, 128 x 256 x 3136 (the decoder's
  * Linear forward): 11.0 ms in chunks of rows that each read all of B (3.2 MB) from memory,
  * 6.2 ms in tiles; 128 x 3136 x 256: 12.8 -> 5.8 ms (minimums of 9 runs, shared machine).
  */
 function ntTiles(m: number, n: number, k: number): [number, number] {
-  const maxCols = Math.max(3, Math.floor(NT_B_BYTES / (k * F32) / 3) * 3);
+  const maxCols = Math.max(4, Math.floor(NT_B_BYTES / (k * F32) / 4) * 4);
   const fewest = Math.ceil(n / maxCols); // column blocks
   let best: [number, number] = [m, n];
   let cost = Infinity;
-  for (let cb = fewest; cb <= Math.max(fewest, Math.min(TILES, Math.ceil(n / 3))); cb++) {
-    const tn = Math.min(n, roundUp(Math.ceil(n / cb), 3));
+  for (let cb = fewest; cb <= Math.max(fewest, Math.min(TILES, Math.ceil(n / 4))); cb++) {
+    const tn = Math.min(n, roundUp(Math.ceil(n / cb), 4));
     const rb = Math.max(1, Math.min(Math.ceil(TILES / Math.ceil(n / tn)), Math.ceil(m / 2)));
     const tm = Math.min(m, roundUp(Math.ceil(m / rb), 2));
     const c = m * Math.ceil(n / tn) + n * Math.ceil(m / tm);

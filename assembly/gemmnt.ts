@@ -1,0 +1,137 @@
+// The dot-product GEMM: C[m, n] = A[m, k] . B[n, k]^T with both operands contiguous along k,
+// read in place (no packing), and on each value of C, once its sum is done and before it is
+// stored, a Linear layer's epilogue (+ bias, eval-mode BatchNorm1d + ReLU). It runs a Linear
+// layer's forward (x @ W^T) and the weight gradient of convolutions with few columns per filter
+// and a huge k (drivers/conv.ts).
+//
+// Bits: each C element is one dot product, the same at any tile: four f32x4 lane sums over k in
+// steps of 4 (f32 mul, then f32 add: no fused multiply-add in any build), their horizontal sum
+// (l0 + l1) + (l2 + l3), then the scalar tail (r += a * b for k mod 4). r is stored as is: it is
+// what the former C += r on a zeroed C gave, +0 + r, since r is never -0 (its sums start at +0
+// and add no -0 to a -0) and the add keeps a NaN's bits. The epilogue is that of addRowBias then
+// bnForward with the ReLU, element by element.
+//
+// Register tile: 2 rows of A x 4 rows of B, 8 f32x4 accumulators (+ 2 + 4 loads: V8 keeps them
+// in registers; 3 x 3 or more accumulators spill). Measured one thread, kernel alone over
+// 128 x 256 x 3136 and 128 x 3136 x 256 (median of 15, shared machine): 2 x 3 tiles 5.5 / 5.8 ms,
+// 2 x 4 4.9 / 5.4, 3 x 3 6.3 / 6.3, k unrolled by 4 with 2 x 3 8.0 / 7.9 (binaryen reorders
+// the unrolled sums so that every load stays live: spills). At the end of a tile, a row's four
+// lane sums are added horizontally all at once (a 4 x 4 transpose, then the same two levels of
+// adds), and the row's four values take the epilogue and one store as one f32x4.
+
+import { relu1, relu4 } from './norm';
+
+/** s + x * y: an f32 product, then an f32 sum (in every build: never gemm.ts's madd, fused in the relaxed one). */
+@inline function mulAdd(s: v128, x: v128, y: v128): v128 { return f32x4.add(s, f32x4.mul(x, y)); }
+
+/** [(l0 + l1) + (l2 + l3)] of s0, s1, s2, s3 (each as a scalar hsum would add them), as one f32x4. */
+@inline function hsum4x4(s0: v128, s1: v128, s2: v128, s3: v128): v128 {
+  const p01 = f32x4.add(v128.shuffle<f32>(s0, s1, 0, 4, 2, 6), v128.shuffle<f32>(s0, s1, 1, 5, 3, 7));
+  const p23 = f32x4.add(v128.shuffle<f32>(s2, s3, 0, 4, 2, 6), v128.shuffle<f32>(s2, s3, 1, 5, 3, 7));
+  return f32x4.add(v128.shuffle<f32>(p01, p23, 0, 1, 4, 5), v128.shuffle<f32>(p01, p23, 2, 3, 6, 7));
+}
+
+/**
+ * Store w (1..4) values of C at q, lanes of r, after the epilogue: + bias, then with
+ * mean != 0 y = x * scale + shift (scale = invstd * w, shift = b - mean * scale) and the ReLU.
+ * Parameter pointers are at the first value's column; 0 where absent.
+ */
+@inline function finish(w: i32, r: v128, q: usize, bias: usize, mean: usize, invstd: usize, wt: usize, bb: usize): void {
+  let v = r;
+  if (w == 4) {
+    if (bias) v = f32x4.add(v, v128.load(bias));
+    if (mean) {
+      const sc = f32x4.mul(v128.load(invstd), v128.load(wt));
+      v = relu4(f32x4.add(f32x4.mul(v, sc), f32x4.sub(v128.load(bb), f32x4.mul(v128.load(mean), sc))));
+    }
+    v128.store(q, v);
+    return;
+  }
+  finish1(f32x4.extract_lane(v, 0), q, bias, mean, invstd, wt, bb);
+  if (w > 1) finish1(f32x4.extract_lane(v, 1), q + 4, bias ? bias + 4 : 0, mean ? mean + 4 : 0, invstd + 4, wt + 4, bb + 4);
+  if (w > 2) finish1(f32x4.extract_lane(v, 2), q + 8, bias ? bias + 8 : 0, mean ? mean + 8 : 0, invstd + 8, wt + 8, bb + 8);
+}
+
+/** finish for one value x. */
+@inline function finish1(x: f32, q: usize, bias: usize, mean: usize, invstd: usize, wt: usize, bb: usize): void {
+  if (bias) x += load<f32>(bias);
+  if (mean) {
+    const sc = load<f32>(invstd) * load<f32>(wt);
+    x = relu1(x * sc + (load<f32>(bb) - load<f32>(mean) * sc));
+  }
+  store<f32>(q, x);
+}
+
+/**
+ * One tile of rr (1, 2) rows of A (at a0, a1) by w (1..4) rows of B (b0, then ldb bytes apart):
+ * the C values at c0, c1 (row starts + the tile's column), parameters at the tile's column.
+ * rr and w are constants where it is inlined: the unused accumulators and loads fold away.
+ */
+@inline function tile(rr: i32, w: i32, k: i32, a0: usize, a1: usize, b0: usize, ldb: usize, c0: usize, c1: usize,
+  bias: usize, mean: usize, invstd: usize, wt: usize, bb: usize): void {
+  const b1 = b0 + ldb, b2 = b1 + ldb, b3 = b2 + ldb;
+  const z = f32x4.splat(0);
+  let s00 = z, s01 = z, s02 = z, s03 = z, s10 = z, s11 = z, s12 = z, s13 = z;
+  let p = 0;
+  for (; p + 4 <= k; p += 4) {
+    const o = <usize>p << 2;
+    const x0 = v128.load(a0 + o);
+    const x1 = rr > 1 ? v128.load(a1 + o) : z;
+    const y0 = v128.load(b0 + o);
+    s00 = mulAdd(s00, x0, y0);
+    if (rr > 1) s10 = mulAdd(s10, x1, y0);
+    if (w > 1) { const y1 = v128.load(b1 + o); s01 = mulAdd(s01, x0, y1); if (rr > 1) s11 = mulAdd(s11, x1, y1); }
+    if (w > 2) { const y2 = v128.load(b2 + o); s02 = mulAdd(s02, x0, y2); if (rr > 1) s12 = mulAdd(s12, x1, y2); }
+    if (w > 3) { const y3 = v128.load(b3 + o); s03 = mulAdd(s03, x0, y3); if (rr > 1) s13 = mulAdd(s13, x1, y3); }
+  }
+  let r0 = hsum4x4(s00, s01, s02, s03);
+  let r1 = rr > 1 ? hsum4x4(s10, s11, s12, s13) : z;
+  for (; p < k; p++) {
+    // the scalar tail, lane by lane: r += a * b (an f32 product, then an f32 sum)
+    const o = <usize>p << 2;
+    let y = f32x4.splat(load<f32>(b0 + o));
+    if (w > 1) y = f32x4.replace_lane(y, 1, load<f32>(b1 + o));
+    if (w > 2) y = f32x4.replace_lane(y, 2, load<f32>(b2 + o));
+    if (w > 3) y = f32x4.replace_lane(y, 3, load<f32>(b3 + o));
+    r0 = mulAdd(r0, f32x4.splat(load<f32>(a0 + o)), y);
+    if (rr > 1) r1 = mulAdd(r1, f32x4.splat(load<f32>(a1 + o)), y);
+  }
+  finish(w, r0, c0, bias, mean, invstd, wt, bb);
+  if (rr > 1) finish(w, r1, c1, bias, mean, invstd, wt, bb);
+}
+
+/** The tiles of rr (1, 2) rows of A at a0, a1 across C's n columns (row starts c0, c1). */
+@inline function rowTiles(rr: i32, n: i32, k: i32, a0: usize, a1: usize, b: usize, ldb: usize, c0: usize, c1: usize,
+  bias: usize, mean: usize, invstd: usize, wt: usize, bb: usize): void {
+  let j = 0;
+  for (; j + 4 <= n; j += 4) {
+    const jo = <usize>j << 2;
+    tile(rr, 4, k, a0, a1, b + <usize>j * ldb, ldb, c0 + jo, c1 + jo, bias ? bias + jo : 0, mean ? mean + jo : 0, invstd + jo, wt + jo, bb + jo);
+  }
+  const jo = <usize>j << 2, bj = b + <usize>j * ldb;
+  const rest = n - j;
+  const pb = bias ? bias + jo : 0, pm = mean ? mean + jo : 0;
+  if (rest == 3) tile(rr, 3, k, a0, a1, bj, ldb, c0 + jo, c1 + jo, pb, pm, invstd + jo, wt + jo, bb + jo);
+  else if (rest == 2) tile(rr, 2, k, a0, a1, bj, ldb, c0 + jo, c1 + jo, pb, pm, invstd + jo, wt + jo, bb + jo);
+  else if (rest == 1) tile(rr, 1, k, a0, a1, bj, ldb, c0 + jo, c1 + jo, pb, pm, invstd + jo, wt + jo, bb + jo);
+}
+
+/**
+ * C[m, n] = epilogue(A[m, k] . B[n, k]^T): rows of A and B contiguous along k (leading dims lda,
+ * ldb elements; C row-major, ldc). Epilogue per column j of C (pointers at C's first column, 0
+ * where absent): + bias[j], then with mean != 0 the eval-mode batch norm (mean, invstd, weight
+ * wt, bias bb) and the ReLU. C is only written: no need to zero it.
+ */
+export function gemmNT(m: i32, n: i32, k: i32, a: usize, lda: i32, b: usize, ldb: i32, c: usize, ldc: i32,
+  bias: usize, mean: usize, invstd: usize, wt: usize, bb: usize): void {
+  const la = <usize>lda << 2, lb = <usize>ldb << 2, lc = <usize>ldc << 2;
+  let i = 0;
+  for (; i + 2 <= m; i += 2) {
+    const a0 = a + <usize>i * la, c0 = c + <usize>i * lc;
+    rowTiles(2, n, k, a0, a0 + la, b, lb, c0, c0 + lc, bias, mean, invstd, wt, bb);
+  }
+  if (i < m) {
+    const a0 = a + <usize>i * la, c0 = c + <usize>i * lc;
+    rowTiles(1, n, k, a0, a0, b, lb, c0, c0, bias, mean, invstd, wt, bb);
+  }
+}
