@@ -117,10 +117,10 @@ function packB(dst: usize, b: usize, rs: i32, cs: i32, kc: i32, nc: i32): void {
 }
 
 /**
- * 4x8 micro-kernel over packed panels. Writes (accumulate == 0) or adds (accumulate != 0) the
- * tile into c with leading dimension ldc (elements).
+ * The 4x8 micro-kernel's body: rows `ld` bytes apart, each row's second 4 columns `hi` bytes
+ * after its first 4 (16 for a row-major C). Both kernels below inline it: the same sums.
  */
-export function kernel4x8(kc: i32, pa: usize, pb: usize, c: usize, ldc: i32, accumulate: i32): void {
+@inline function tile4x8(kc: i32, pa: usize, pb: usize, c: usize, ld: usize, hi: usize, accumulate: i32): void {
   let c00 = f32x4.splat(0), c01 = f32x4.splat(0);
   let c10 = f32x4.splat(0), c11 = f32x4.splat(0);
   let c20 = f32x4.splat(0), c21 = f32x4.splat(0);
@@ -139,18 +139,30 @@ export function kernel4x8(kc: i32, pa: usize, pb: usize, c: usize, ldc: i32, acc
     pa += 16;
     pb += 32;
   }
-  const ld = <usize>ldc << 2;
   if (accumulate) {
-    v128.store(c, f32x4.add(v128.load(c), c00)); v128.store(c, f32x4.add(v128.load(c, 16), c01), 16); c += ld;
-    v128.store(c, f32x4.add(v128.load(c), c10)); v128.store(c, f32x4.add(v128.load(c, 16), c11), 16); c += ld;
-    v128.store(c, f32x4.add(v128.load(c), c20)); v128.store(c, f32x4.add(v128.load(c, 16), c21), 16); c += ld;
-    v128.store(c, f32x4.add(v128.load(c), c30)); v128.store(c, f32x4.add(v128.load(c, 16), c31), 16);
+    v128.store(c, f32x4.add(v128.load(c), c00)); v128.store(c + hi, f32x4.add(v128.load(c + hi), c01)); c += ld;
+    v128.store(c, f32x4.add(v128.load(c), c10)); v128.store(c + hi, f32x4.add(v128.load(c + hi), c11)); c += ld;
+    v128.store(c, f32x4.add(v128.load(c), c20)); v128.store(c + hi, f32x4.add(v128.load(c + hi), c21)); c += ld;
+    v128.store(c, f32x4.add(v128.load(c), c30)); v128.store(c + hi, f32x4.add(v128.load(c + hi), c31));
   } else {
-    v128.store(c, c00); v128.store(c, c01, 16); c += ld;
-    v128.store(c, c10); v128.store(c, c11, 16); c += ld;
-    v128.store(c, c20); v128.store(c, c21, 16); c += ld;
-    v128.store(c, c30); v128.store(c, c31, 16);
+    v128.store(c, c00); v128.store(c + hi, c01); c += ld;
+    v128.store(c, c10); v128.store(c + hi, c11); c += ld;
+    v128.store(c, c20); v128.store(c + hi, c21); c += ld;
+    v128.store(c, c30); v128.store(c + hi, c31);
   }
+}
+
+/**
+ * 4x8 micro-kernel over packed panels. Writes (accumulate == 0) or adds (accumulate != 0) the
+ * tile into c with leading dimension ldc (elements).
+ */
+export function kernel4x8(kc: i32, pa: usize, pb: usize, c: usize, ldc: i32, accumulate: i32): void {
+  tile4x8(kc, pa, pb, c, <usize>ldc << 2, 16, accumulate);
+}
+
+/** kernel4x8 writing the tile (no accumulate) with rows `ld` bytes apart and each row's second half `hi` bytes after its first. */
+export function kernel4x8Split(kc: i32, pa: usize, pb: usize, c: usize, ld: usize, hi: usize): void {
+  tile4x8(kc, pa, pb, c, ld, hi, 0);
 }
 
 /** Width of sgemm's blocks along k: k in equal blocks of at most KC (288 -> 2 x 144, not 256 + 32: a thin last block would re-read and re-write all of C for little work). */

@@ -22,7 +22,7 @@
 // Geometry from i32[16] at `geo`: 0 nb, 1 k (input channels), 2 m (output channels), 3 th,
 // 4 tw, 5 hp, 6 wp, 7 oh, 8 ow, 9 T (tiles per block, a multiple of 8).
 
-import { kernel4x8 } from './gemm';
+import { kernel4x8, kernel4x8Split } from './gemm';
 import { affine4, bnScale, bnShift, relu4 } from './norm';
 import { maxValue4 } from './pool';
 
@@ -290,45 +290,70 @@ function outputTransform(mm: usize, y: usize, t0: i32, tb: i32, tbp: i32, m: i32
 }
 
 /**
- * out = maxPool2x2(relu(bn(At M A + bias))) for tiles [t0, t0 + tb): each tile's 2x2 outputs are
- * one pool window (even oh and ow; the pooled plane is th x tw, tile r of an image is its pixel
- * r), so only the pooled value is written ([nb][m][th][tw]), never the full-size activation. The
- * operations of winogradConv then addChannelBias (bias != 0), bnForward and maxPool2d (maxValue4:
- * its NaN and tie rules), in their order, and the ReLU: the same bits. Channel by channel, the
- * block's tiles in order (M read sequentially, the pooled plane written so).
+ * One pool window per lane from four tiles' products (lane l: M[xi] at src + xi * xs, lane l):
+ * the tile's 2x2 outputs At M A (winogradConv's operations), + b4 where hasBias (addChannelBias'),
+ * bnForward's affine (sc, sh), then ReLU and the window's max as maxPool2d of relu4 gives them
+ * (maxValue4: the first NaN in scan order, else the largest). Where no lane holds a NaN (one sum
+ * of the four: a NaN anywhere makes it NaN, inf - inf sends a group to the exact steps too) that
+ * is relu of the max in any order (ReLU is monotone and maps -0 and negatives to +0: ties and
+ * signed zeros do not matter): pmax, and pmax(+0, .) for the ReLU. Else relu4 after maxValue4:
+ * the ReLU keeps NaNs (the first stays first) and the rest maps monotonically: the same bits.
  */
-function outputPool(mm: usize, out: usize, t0: i32, tb: i32, tbp: i32, m: i32, mp: i32, S: i32,
+@inline function poolTiles(src: usize, xs: usize, hasBias: bool, b4: v128, sc: v128, sh: v128): v128 {
+  const m00 = v128.load(src), m01 = v128.load(src + xs), m02 = v128.load(src + 2 * xs), m03 = v128.load(src + 3 * xs);
+  const m10 = v128.load(src + 4 * xs), m11 = v128.load(src + 5 * xs), m12 = v128.load(src + 6 * xs), m13 = v128.load(src + 7 * xs);
+  const m20 = v128.load(src + 8 * xs), m21 = v128.load(src + 9 * xs), m22 = v128.load(src + 10 * xs), m23 = v128.load(src + 11 * xs);
+  const m30 = v128.load(src + 12 * xs), m31 = v128.load(src + 13 * xs), m32 = v128.load(src + 14 * xs), m33 = v128.load(src + 15 * xs);
+  const s00 = plus3(m00, m10, m20), s01 = plus3(m01, m11, m21), s02 = plus3(m02, m12, m22), s03 = plus3(m03, m13, m23);
+  const s10 = minus3(m10, m20, m30), s11 = minus3(m11, m21, m31), s12 = minus3(m12, m22, m32), s13 = minus3(m13, m23, m33);
+  let y00 = plus3(s00, s01, s02), y01 = minus3(s01, s02, s03);
+  let y10 = plus3(s10, s11, s12), y11 = minus3(s11, s12, s13);
+  if (hasBias) { y00 = f32x4.add(y00, b4); y01 = f32x4.add(y01, b4); y10 = f32x4.add(y10, b4); y11 = f32x4.add(y11, b4); }
+  const a = affine4(y00, sc, sh), b = affine4(y01, sc, sh), c = affine4(y10, sc, sh), d = affine4(y11, sc, sh);
+  const sum = f32x4.add(f32x4.add(a, b), f32x4.add(c, d));
+  if (!v128.any_true(f32x4.ne(sum, sum))) return f32x4.pmax(f32x4.splat(0), f32x4.pmax(f32x4.pmax(a, b), f32x4.pmax(c, d)));
+  return relu4(maxValue4(a, b, c, d));
+}
+
+/**
+ * The 16 products of a block, pooled: M by winogradConv's micro-kernel calls (the same sums),
+ * stored interleaved as [mp][tbp / 4][16][4] (a channel's four tiles' 16 matrices in 256
+ * consecutive bytes), then for each channel, in order, each four tiles' pool windows (poolTiles)
+ * to out ([nb][m][th][tw]): M read back in one sequential pass (from 16 streams 20 KiB apart,
+ * the block-major layout's read, it cost more than the arithmetic). Each tile's 2x2 outputs are
+ * one pool window (even oh and ow), so the pooled plane is th x tw and tile r of an image is its
+ * pixel r: only pooled values are written, never the full-size activation.
+ */
+function productsPooled(u: usize, v: usize, mm: usize, out: usize, t0: i32, tb: i32, tbp: i32, k: i32, m: i32, mp: i32, S: i32,
   bias: usize, mean: usize, invstd: usize, wt: usize, b: usize): void {
-  const xiStride = xiBytes(mp * tbp);
+  const rowBytes = <usize>tbp << 6; // one channel: tbp / 4 groups of 16 vectors
+  for (let xi = 0; xi < 16; xi++) {
+    const ua = u + ((<usize>xi * mp * k) << 2);
+    const vb = v + <usize>xi * xiBytes(tbp * k);
+    for (let j = 0; j < tbp; j += 8) {
+      const pb = vb + ((<usize>j * k) << 2);
+      const c = mm + (<usize>j << 6) + (<usize>xi << 4);
+      for (let i = 0; i < mp; i += 4) kernel4x8Split(k, ua + ((<usize>i * k) << 2), pb, c + <usize>i * rowBytes, rowBytes, 256);
+    }
+  }
   const imgStride = <usize>(m * S) << 2;
   for (let mi = 0; mi < m; mi++) {
-    const k = <usize>mi << 2;
-    const scale = bnScale(invstd + k, wt + k);
-    const sc = f32x4.splat(scale), sh = f32x4.splat(bnShift(b + k, mean + k, scale));
-    const b4 = f32x4.splat(bias ? load<f32>(bias + k) : 0);
+    const ch = <usize>mi << 2;
+    const scale = bnScale(invstd + ch, wt + ch);
+    const sc = f32x4.splat(scale), sh = f32x4.splat(bnShift(b + ch, mean + ch, scale));
+    const b4 = f32x4.splat(bias ? load<f32>(bias + ch) : 0);
     const plane = out + (<usize>(mi * S) << 2);
-    let src = mm + ((<usize>mi * tbp) << 2);
-    let img = t0 / S, r = t0 - img * S; // the group's first tile: image, index in the image
-    for (let q = 0; q < tb; q += 4, src += 16) {
-      const m00 = v128.load(src), m01 = v128.load(src + xiStride), m02 = v128.load(src + 2 * xiStride), m03 = v128.load(src + 3 * xiStride);
-      const m10 = v128.load(src + 4 * xiStride), m11 = v128.load(src + 5 * xiStride), m12 = v128.load(src + 6 * xiStride), m13 = v128.load(src + 7 * xiStride);
-      const m20 = v128.load(src + 8 * xiStride), m21 = v128.load(src + 9 * xiStride), m22 = v128.load(src + 10 * xiStride), m23 = v128.load(src + 11 * xiStride);
-      const m30 = v128.load(src + 12 * xiStride), m31 = v128.load(src + 13 * xiStride), m32 = v128.load(src + 14 * xiStride), m33 = v128.load(src + 15 * xiStride);
-      const s00 = plus3(m00, m10, m20), s01 = plus3(m01, m11, m21), s02 = plus3(m02, m12, m22), s03 = plus3(m03, m13, m23);
-      const s10 = minus3(m10, m20, m30), s11 = minus3(m11, m21, m31), s12 = minus3(m12, m22, m32), s13 = minus3(m13, m23, m33);
-      let y00 = plus3(s00, s01, s02), y01 = minus3(s01, s02, s03);
-      let y10 = plus3(s10, s11, s12), y11 = minus3(s11, s12, s13);
-      if (bias) { y00 = f32x4.add(y00, b4); y01 = f32x4.add(y01, b4); y10 = f32x4.add(y10, b4); y11 = f32x4.add(y11, b4); }
-      // the ReLU after the max, once instead of four times: it keeps NaNs (the window's first stays
-      // first) and maps the rest monotonically onto values >= +0 (never -0), so the same bits
-      const best = relu4(maxValue4(affine4(y00, sc, sh), affine4(y01, sc, sh), affine4(y10, sc, sh), affine4(y11, sc, sh)));
+    let src = mm + <usize>mi * rowBytes;
+    let img = t0 / S, r = t0 - img * S; // the group's first tile: its image and pixel
+    for (let q = 0; q < tb; q += 4, src += 256) {
+      const best = poolTiles(src, 16, bias != 0, b4, sc, sh);
       const n = min(4, tb - q);
       let p = plane + <usize>img * imgStride + (<usize>r << 2);
       if (n == 4 && r + 4 <= S) {
         v128.store(p, best);
         r += 4;
         if (r == S) { r = 0; img++; }
-      } else { // the block's last tiles, or a group across two images: lane by lane
+      } else { // the block's last tiles, or four across two images: lane by lane
         for (let l = 0; l < n; l++) {
           store<f32>(p, lane(best, l));
           p += 4;
@@ -340,8 +365,8 @@ function outputPool(mm: usize, out: usize, t0: i32, tb: i32, tbp: i32, m: i32, m
 }
 
 /**
- * The block loop of both convolutions: per block of T tiles, V, then the 16 products, then
- * the output transform (y: [nb][m][oh][ow]) or, when pooled, outputPool (y: the pooled
+ * The block loop of both convolutions: per block of T tiles, V, then the 16 products and the
+ * output transform (y: [nb][m][oh][ow]) or, when pooled, productsPooled (y: the pooled
  * [nb][m][th][tw]; bias .. b its parameters). v and mm hold one block (sizes above).
  */
 @inline function convBlocks(geo: usize, xp: usize, u: usize, y: usize, v: usize, mm: usize, pooled: bool,
@@ -354,6 +379,10 @@ function outputPool(mm: usize, out: usize, t0: i32, tb: i32, tbp: i32, m: i32, m
     const tb = min(T, total - t0);
     const tbp = (tb + 7) & ~7;
     inputTransform(xp, v, t0, tb, tbp, total, k, th, tw, hp, wp);
+    if (pooled) {
+      productsPooled(u, v, mm, y, t0, tb, tbp, k, m, mp, th * tw, bias, mean, invstd, wt, b);
+      continue;
+    }
     for (let xi = 0; xi < 16; xi++) {
       const ua = u + ((<usize>xi * mp * k) << 2);
       const vb = v + <usize>xi * xiBytes(tbp * k);
@@ -363,8 +392,7 @@ function outputPool(mm: usize, out: usize, t0: i32, tb: i32, tbp: i32, m: i32, m
         for (let i = 0; i < mp; i += 4) kernel4x8(k, ua + ((<usize>i * k) << 2), pb, mo + ((<usize>i * tbp + j) << 2), tbp, 0);
       }
     }
-    if (pooled) outputPool(mm, y, t0, tb, tbp, m, mp, th * tw, bias, mean, invstd, wt, b);
-    else outputTransform(mm, y, t0, tb, tbp, m, mp, th, tw, oh, ow);
+    outputTransform(mm, y, t0, tb, tbp, m, mp, th, tw, oh, ow);
   }
 }
 
@@ -378,7 +406,7 @@ export function winogradConv(geo: usize, xp: usize, u: usize, y: usize, v: usize
 
 /**
  * out[nb][m][oh / 2][ow / 2] = maxPool2d(relu(bnForward(winogradConv + bias))) for 2x2 windows of
- * stride 2 on even oh, ow (outputPool): Conv2d -> BatchNorm2d (eval) -> ReLU -> MaxPool2d(2)
+ * stride 2 on even oh, ow (productsPooled): Conv2d -> BatchNorm2d (eval) -> ReLU -> MaxPool2d(2)
  * at inference. bias: f32[m] or 0 (none); mean, invstd, wt, b: bnForward's f32[m] parameters.
  */
 export function winogradConvBnReluPool(geo: usize, xp: usize, u: usize, out: usize, v: usize, mm: usize,
