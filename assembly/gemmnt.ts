@@ -19,7 +19,7 @@
 // lane sums are added horizontally all at once (a 4 x 4 transpose, then the same two levels of
 // adds), and the row's four values take the epilogue and one store as one f32x4.
 
-import { relu1, relu4 } from './norm';
+import { relu4 } from './norm';
 
 /** s + x * y: an f32 product, then an f32 sum (in every build: never gemm.ts's madd, fused in the relaxed one). */
 @inline function mulAdd(s: v128, x: v128, y: v128): v128 { return f32x4.add(s, f32x4.mul(x, y)); }
@@ -31,45 +31,42 @@ import { relu1, relu4 } from './norm';
   return f32x4.add(v128.shuffle<f32>(p01, p23, 0, 1, 4, 5), v128.shuffle<f32>(p01, p23, 2, 3, 6, 7));
 }
 
+/** w (1..4) floats at p in lanes 0..w-1 (the others 0): no read past them. */
+@inline function loadPart(p: usize, w: i32): v128 {
+  if (w == 4) return v128.load(p);
+  let v = f32x4.replace_lane(f32x4.splat(0), 0, load<f32>(p));
+  if (w > 1) v = f32x4.replace_lane(v, 1, load<f32>(p, 4));
+  if (w > 2) v = f32x4.replace_lane(v, 2, load<f32>(p, 8));
+  return v;
+}
+
+/** Store lanes 0..w-1 of v at q. */
+@inline function storePart(q: usize, v: v128, w: i32): void {
+  if (w == 4) { v128.store(q, v); return; }
+  store<f32>(q, f32x4.extract_lane(v, 0));
+  if (w > 1) store<f32>(q, f32x4.extract_lane(v, 1), 4);
+  if (w > 2) store<f32>(q, f32x4.extract_lane(v, 2), 8);
+}
+
 /**
- * Store w (1..4) values of C at q, lanes of r, after the epilogue: + bias, then with
- * mean != 0 y = x * scale + shift (scale = invstd * w, shift = b - mean * scale) and the ReLU.
- * Parameter pointers are at the first value's column; 0 where absent.
+ * The epilogue on four values of a row: + bias (lanes bv) where bias != 0, then where mean != 0
+ * y = x * scale + shift and the ReLU (lanes sc, sh: addRowBias's and bnForward's f32 operations).
  */
-@inline function finish(w: i32, r: v128, q: usize, bias: usize, mean: usize, invstd: usize, wt: usize, bb: usize): void {
+@inline function epilogue(r: v128, bias: usize, mean: usize, bv: v128, sc: v128, sh: v128): v128 {
   let v = r;
-  if (w == 4) {
-    if (bias) v = f32x4.add(v, v128.load(bias));
-    if (mean) {
-      const sc = f32x4.mul(v128.load(invstd), v128.load(wt));
-      v = relu4(f32x4.add(f32x4.mul(v, sc), f32x4.sub(v128.load(bb), f32x4.mul(v128.load(mean), sc))));
-    }
-    v128.store(q, v);
-    return;
-  }
-  finish1(f32x4.extract_lane(v, 0), q, bias, mean, invstd, wt, bb);
-  if (w > 1) finish1(f32x4.extract_lane(v, 1), q + 4, bias ? bias + 4 : 0, mean ? mean + 4 : 0, invstd + 4, wt + 4, bb + 4);
-  if (w > 2) finish1(f32x4.extract_lane(v, 2), q + 8, bias ? bias + 8 : 0, mean ? mean + 8 : 0, invstd + 8, wt + 8, bb + 8);
-}
-
-/** finish for one value x. */
-@inline function finish1(x: f32, q: usize, bias: usize, mean: usize, invstd: usize, wt: usize, bb: usize): void {
-  if (bias) x += load<f32>(bias);
-  if (mean) {
-    const sc = load<f32>(invstd) * load<f32>(wt);
-    x = relu1(x * sc + (load<f32>(bb) - load<f32>(mean) * sc));
-  }
-  store<f32>(q, x);
+  if (bias) v = f32x4.add(v, bv);
+  if (mean) v = relu4(f32x4.add(f32x4.mul(v, sc), sh));
+  return v;
 }
 
 /**
- * One tile of rr (1, 2) rows of A (at a0, a1) by w (1..4) rows of B (b0, then ldb bytes apart):
- * the C values at c0, c1 (row starts + the tile's column), parameters at the tile's column.
- * rr and w are constants where it is inlined: the unused accumulators and loads fold away.
+ * One tile: rr (1, 2) rows of A (at a0, a1) by w (1..4) rows of B from row j (B's rows ldb bytes
+ * apart), to C's columns j.. of the rows at c0, c1 (epilogue parameters: gemmNT's). rr and w are
+ * constants where it is inlined: the unused accumulators and loads fold away.
  */
-@inline function tile(rr: i32, w: i32, k: i32, a0: usize, a1: usize, b0: usize, ldb: usize, c0: usize, c1: usize,
+@inline function tile(rr: i32, w: i32, k: i32, a0: usize, a1: usize, b: usize, ldb: usize, c0: usize, c1: usize, j: i32,
   bias: usize, mean: usize, invstd: usize, wt: usize, bb: usize): void {
-  const b1 = b0 + ldb, b2 = b1 + ldb, b3 = b2 + ldb;
+  const b0 = b + <usize>j * ldb, b1 = b0 + ldb, b2 = b1 + ldb, b3 = b2 + ldb;
   const z = f32x4.splat(0);
   let s00 = z, s01 = z, s02 = z, s03 = z, s10 = z, s11 = z, s12 = z, s13 = z;
   let p = 0;
@@ -96,24 +93,25 @@ import { relu1, relu4 } from './norm';
     r0 = mulAdd(r0, f32x4.splat(load<f32>(a0 + o)), y);
     if (rr > 1) r1 = mulAdd(r1, f32x4.splat(load<f32>(a1 + o)), y);
   }
-  finish(w, r0, c0, bias, mean, invstd, wt, bb);
-  if (rr > 1) finish(w, r1, c1, bias, mean, invstd, wt, bb);
+  // the epilogue's parameters of the w columns, once for both rows: bias, scale = invstd * w and
+  // shift = b - mean * scale (bnForward's f32 operations)
+  const jo = <usize>j << 2;
+  const bv = bias ? loadPart(bias + jo, w) : z;
+  const sc = mean ? f32x4.mul(loadPart(invstd + jo, w), loadPart(wt + jo, w)) : z;
+  const sh = mean ? f32x4.sub(loadPart(bb + jo, w), f32x4.mul(loadPart(mean + jo, w), sc)) : z;
+  storePart(c0 + jo, epilogue(r0, bias, mean, bv, sc, sh), w);
+  if (rr > 1) storePart(c1 + jo, epilogue(r1, bias, mean, bv, sc, sh), w);
 }
 
 /** The tiles of rr (1, 2) rows of A at a0, a1 across C's n columns (row starts c0, c1). */
 @inline function rowTiles(rr: i32, n: i32, k: i32, a0: usize, a1: usize, b: usize, ldb: usize, c0: usize, c1: usize,
   bias: usize, mean: usize, invstd: usize, wt: usize, bb: usize): void {
   let j = 0;
-  for (; j + 4 <= n; j += 4) {
-    const jo = <usize>j << 2;
-    tile(rr, 4, k, a0, a1, b + <usize>j * ldb, ldb, c0 + jo, c1 + jo, bias ? bias + jo : 0, mean ? mean + jo : 0, invstd + jo, wt + jo, bb + jo);
-  }
-  const jo = <usize>j << 2, bj = b + <usize>j * ldb;
+  for (; j + 4 <= n; j += 4) tile(rr, 4, k, a0, a1, b, ldb, c0, c1, j, bias, mean, invstd, wt, bb);
   const rest = n - j;
-  const pb = bias ? bias + jo : 0, pm = mean ? mean + jo : 0;
-  if (rest == 3) tile(rr, 3, k, a0, a1, bj, ldb, c0 + jo, c1 + jo, pb, pm, invstd + jo, wt + jo, bb + jo);
-  else if (rest == 2) tile(rr, 2, k, a0, a1, bj, ldb, c0 + jo, c1 + jo, pb, pm, invstd + jo, wt + jo, bb + jo);
-  else if (rest == 1) tile(rr, 1, k, a0, a1, bj, ldb, c0 + jo, c1 + jo, pb, pm, invstd + jo, wt + jo, bb + jo);
+  if (rest == 3) tile(rr, 3, k, a0, a1, b, ldb, c0, c1, j, bias, mean, invstd, wt, bb);
+  else if (rest == 2) tile(rr, 2, k, a0, a1, b, ldb, c0, c1, j, bias, mean, invstd, wt, bb);
+  else if (rest == 1) tile(rr, 1, k, a0, a1, b, ldb, c0, c1, j, bias, mean, invstd, wt, bb);
 }
 
 /**

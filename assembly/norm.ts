@@ -32,7 +32,7 @@
 @inline export function relu4(v: v128): v128 {
   return v128.and(v, v128.or(f32x4.gt(v, f32x4.splat(0)), f32x4.ne(v, v)));
 }
-@inline export function relu1(v: f32): f32 { return v > 0 ? v : v != v ? v : 0; }
+@inline function relu1(v: f32): f32 { return v > 0 ? v : v != v ? v : 0; }
 /** dy * step(y), as binaryF32's MUL_POS (the ReLU gradient): an f32 product with 1 or 0. */
 @inline export function mulStep4(d: v128, y: v128): v128 {
   return f32x4.mul(d, v128.and(f32x4.gt(y, f32x4.splat(0)), f32x4.splat(1)));
