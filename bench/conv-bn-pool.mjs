@@ -9,6 +9,8 @@
 // With other builds' dist folders, their backends run in the same process with the calls
 // interleaved (this one, the other, this one, ...), so that the ratios survive a shared machine.
 // Each call's output is freed at once, and a 64 MiB buffer is written between calls (cold caches).
+// Times are the process's CPU time (one thread: time descheduled on a busy host is left out),
+// BENCH_CLOCK=wall for wall-clock time.
 
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -16,6 +18,19 @@ import { pathToFileURL } from 'node:url';
 process.env.VAEGRAD_THREADS ??= '1';
 const dists = [join(process.cwd(), 'dist'), ...process.argv.slice(2).map((d) => resolve(d))];
 const REPS = Number(process.env.BENCH_REPS ?? 21);
+const WALL = process.env.BENCH_CLOCK === 'wall';
+/** Milliseconds of CPU time (or wall-clock time) that f takes. */
+function timed(f) {
+  if (WALL) {
+    const t = performance.now();
+    f();
+    return performance.now() - t;
+  }
+  const c = process.cpuUsage();
+  f();
+  const d = process.cpuUsage(c);
+  return (d.user + d.system) / 1000;
+}
 
 async function load(dist) {
   await import(pathToFileURL(join(dist, 'src/index.js')).href);
@@ -47,7 +62,7 @@ function block(be, n, c, h, o) {
 const flush = new Float32Array(16 << 20);
 const backends = [];
 for (const d of dists) backends.push(await load(d));
-console.log(`Conv2d -> BatchNorm2d (eval) -> ReLU -> MaxPool2d(2), wasm, ${process.env.VAEGRAD_THREADS} thread(s), median of ${REPS} cold calls (ms)`);
+console.log(`Conv2d -> BatchNorm2d (eval) -> ReLU -> MaxPool2d(2), wasm, ${process.env.VAEGRAD_THREADS} thread(s), median of ${REPS} cold calls (ms of ${WALL ? 'wall-clock' : 'CPU'} time)`);
 console.log(['block', ...dists.map((d, i) => (i === 0 ? 'this build' : d)), ...(dists.length > 1 ? ['ratio'] : [])].join(' | '));
 for (const [name, c, h, o] of [['encoder.0', 1, 28, 32], ['encoder.4', 32, 14, 64]]) {
   const runs = backends.map((be) => block(be, 128, c, h, o));
@@ -55,9 +70,8 @@ for (const [name, c, h, o] of [['encoder.0', 1, 28, 32], ['encoder.4', 32, 14, 6
   for (let r = 0; r < REPS + 2; r++) {
     runs.forEach((run, k) => {
       flush.fill(r);
-      const t = performance.now();
-      run();
-      if (r >= 2) times[k].push(performance.now() - t);
+      const t = timed(run);
+      if (r >= 2) times[k].push(t);
     });
   }
   const med = times.map((t) => t.sort((a, b) => a - b)[(t.length - 1) >> 1]);
