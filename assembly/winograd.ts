@@ -10,13 +10,13 @@
 //   xp  padded input chunk:                [nb][k][hp][wp]      (the image at (padH, padW), zeros
 //       around; hp = 2 * th + 2, wp = 2 * tw + 2 so every tile's 4x4 window is inside)
 //   v   transformed tiles of one block:    [16][tb / 8][k][8]   (tb = block tiles rounded up to 8)
-//   mm  products of one block:             [16][mp][tb]
+//   mm  products of one block, interleaved: [mp][tbp / 4][16][4]   (tbp = tb rounded up to 8)
 //   y   output chunk (NCHW):               [nb][m][oh][ow]
 // and for the weight gradient (winogradGradSums), with kp = k rounded up to 8:
 //   v   the block's V as B panels over channels: [16][kp / 8][tb][8]
 //   z   Z = A dY At of the block, as A panels:   [16][mp / 4][tb][4]
 //   du  the sums over tiles:                      [16][mp][kp]
-// Each of the 16 matrices of v, mm and z is followed by XI_PAD floats (below).
+// Each of the 16 matrices of v and z is followed by XI_PAD floats (below).
 // Tiles are numbered image by image, row by row: t = (i * th + ty) * tw + tx.
 //
 // Geometry from i32[16] at `geo`: 0 nb, 1 k (input channels), 2 m (output channels), 3 th,
@@ -29,7 +29,7 @@ import { maxValue4 } from './pool';
 @inline function gi(geo: usize, i: i32): i32 { return load<i32>(geo + (<usize>i << 2)); }
 
 /**
- * Bytes between the 16 matrices of a block's V, M and Z: their size plus 64 bytes. The transforms
+ * Bytes between the 16 matrices of a block's V and Z: their size plus 64 bytes. The transforms
  * read or write all 16 at once, and a size that is a multiple of 4 KiB (64 x 80 floats) would put
  * the 16 streams in the same L1 sets: the padding made the weight gradient's dY transform 8x faster.
  * TypeScript sizes the buffers as 16 * (floats + XI_PAD).
@@ -226,9 +226,45 @@ function gradTransform(dyp: usize, z: usize, t0: i32, tb: i32, m: i32, mp: i32, 
 @inline function plus3(a: v128, b: v128, c: v128): v128 { return f32x4.add(f32x4.add(a, b), c); }
 @inline function minus3(a: v128, b: v128, c: v128): v128 { return f32x4.sub(f32x4.sub(a, b), c); }
 
-/** y = At M A for tiles [t0, t0 + tb). */
-function outputTransform(mm: usize, y: usize, t0: i32, tb: i32, tbp: i32, m: i32, mp: i32, th: i32, tw: i32, oh: i32, ow: i32): void {
-  const xiStride = xiBytes(mp * tbp);
+/**
+ * At M A of four tiles (the lanes) from their 16 products at src (the interleaved M of
+ * `products`: M[xi] at src + 16 xi), written over the first four vectors: y00, y01, y10, y11 at
+ * src, src + 16, src + 32, src + 48 (the outputs (0, 0), (0, 1), (1, 0), (1, 1) of each tile).
+ */
+@inline function tileOutputs(src: usize): void {
+  const m00 = v128.load(src), m01 = v128.load(src, 16), m02 = v128.load(src, 32), m03 = v128.load(src, 48);
+  const m10 = v128.load(src, 64), m11 = v128.load(src, 80), m12 = v128.load(src, 96), m13 = v128.load(src, 112);
+  const m20 = v128.load(src, 128), m21 = v128.load(src, 144), m22 = v128.load(src, 160), m23 = v128.load(src, 176);
+  const m30 = v128.load(src, 192), m31 = v128.load(src, 208), m32 = v128.load(src, 224), m33 = v128.load(src, 240);
+  // At M: rows (m0 + m1 + m2, m1 - m2 - m3), then (At M) A: the same for columns
+  const s00 = plus3(m00, m10, m20), s01 = plus3(m01, m11, m21), s02 = plus3(m02, m12, m22), s03 = plus3(m03, m13, m23);
+  const s10 = minus3(m10, m20, m30), s11 = minus3(m11, m21, m31), s12 = minus3(m12, m22, m32), s13 = minus3(m13, m23, m33);
+  v128.store(src, plus3(s00, s01, s02)); v128.store(src, minus3(s01, s02, s03), 16);
+  v128.store(src, plus3(s10, s11, s12), 32); v128.store(src, minus3(s11, s12, s13), 48);
+}
+
+/**
+ * The 16 products of a block: M[xi] = U[xi] (m x k) . V[xi] (k x tiles), by the GEMM's 4x8
+ * micro-kernel, stored interleaved as [mp][tbp / 4][16][4] (a channel's four tiles' 16 matrices
+ * in 256 consecutive bytes: the output transform reads M in one sequential pass; from 16 streams
+ * 20 KiB apart, the block-major layout's read, it cost more than the transform's arithmetic).
+ */
+function products(u: usize, v: usize, mm: usize, tbp: i32, k: i32, mp: i32): void {
+  const rowBytes = <usize>tbp << 6; // one channel: tbp / 4 groups of 16 vectors
+  for (let xi = 0; xi < 16; xi++) {
+    const ua = u + ((<usize>xi * mp * k) << 2);
+    const vb = v + <usize>xi * xiBytes(tbp * k);
+    for (let j = 0; j < tbp; j += 8) {
+      const pb = vb + ((<usize>j * k) << 2);
+      const c = mm + (<usize>j << 6) + (<usize>xi << 4);
+      for (let i = 0; i < mp; i += 4) kernel4x8Split(k, ua + ((<usize>i * k) << 2), pb, c + <usize>i * rowBytes, rowBytes, 256);
+    }
+  }
+}
+
+/** y = At M A for tiles [t0, t0 + tb) (M from `products`). */
+function outputTransform(mm: usize, y: usize, t0: i32, tb: i32, tbp: i32, m: i32, th: i32, tw: i32, oh: i32, ow: i32): void {
+  const rowBytes = <usize>tbp << 6;
   const outPlane = <usize>(oh * ow) << 2;
   const orow = <usize>ow << 2;
   for (let q = 0; q < tb; q += 4) {
@@ -244,18 +280,11 @@ function outputTransform(mm: usize, y: usize, t0: i32, tb: i32, tbp: i32, m: i32
       const ty = r / tw, tx = r % tw;
       if (2 * ty + 1 >= oh || 2 * tx + 1 >= ow) full = false;
     }
-    let src = mm + (<usize>q << 2);
+    let src = mm + (<usize>q << 6);
     let yc = y;
     for (let mi = 0; mi < m; mi++) {
-      const m00 = v128.load(src), m01 = v128.load(src + xiStride), m02 = v128.load(src + 2 * xiStride), m03 = v128.load(src + 3 * xiStride);
-      const m10 = v128.load(src + 4 * xiStride), m11 = v128.load(src + 5 * xiStride), m12 = v128.load(src + 6 * xiStride), m13 = v128.load(src + 7 * xiStride);
-      const m20 = v128.load(src + 8 * xiStride), m21 = v128.load(src + 9 * xiStride), m22 = v128.load(src + 10 * xiStride), m23 = v128.load(src + 11 * xiStride);
-      const m30 = v128.load(src + 12 * xiStride), m31 = v128.load(src + 13 * xiStride), m32 = v128.load(src + 14 * xiStride), m33 = v128.load(src + 15 * xiStride);
-      // At M: rows (m0 + m1 + m2, m1 - m2 - m3), then (At M) A: the same for columns
-      const s00 = plus3(m00, m10, m20), s01 = plus3(m01, m11, m21), s02 = plus3(m02, m12, m22), s03 = plus3(m03, m13, m23);
-      const s10 = minus3(m10, m20, m30), s11 = minus3(m11, m21, m31), s12 = minus3(m12, m22, m32), s13 = minus3(m13, m23, m33);
-      const y00 = plus3(s00, s01, s02), y01 = minus3(s01, s02, s03);
-      const y10 = plus3(s10, s11, s12), y11 = minus3(s11, s12, s13);
+      tileOutputs(src);
+      const y00 = v128.load(src), y01 = v128.load(src, 16), y10 = v128.load(src, 32), y11 = v128.load(src, 48);
       if (full) {
         let p = yc + o0;
         store<f32>(p, f32x4.extract_lane(y00, 0)); store<f32>(p, f32x4.extract_lane(y01, 0), 4);
@@ -283,15 +312,15 @@ function outputTransform(mm: usize, y: usize, t0: i32, tb: i32, tbp: i32, m: i32
           if (right && down) store<f32>(p + orow, lane(y11, l), 4);
         }
       }
-      src += <usize>tbp << 2;
+      src += rowBytes;
       yc += outPlane;
     }
   }
 }
 
 /**
- * One pool window per lane from four tiles' products (lane l: M[xi] at src + xi * xs, lane l):
- * the tile's 2x2 outputs At M A (winogradConv's operations), + b4 where hasBias (addChannelBias'),
+ * One pool window per lane from four tiles' products at src (as tileOutputs reads them): the
+ * tile's 2x2 outputs At M A (tileOutputs, winogradConv's operations), + b4 where hasBias (addChannelBias'),
  * bnForward's affine (sc, sh), then ReLU and the window's max as maxPool2d of relu4 gives them
  * (maxValue4: the first NaN in scan order, else the largest). Where no lane holds a NaN (one sum
  * of the four: a NaN anywhere makes it NaN, inf - inf sends a group to the exact steps too) that
@@ -299,15 +328,9 @@ function outputTransform(mm: usize, y: usize, t0: i32, tb: i32, tbp: i32, m: i32
  * signed zeros do not matter): pmax, and pmax(+0, .) for the ReLU. Else relu4 after maxValue4:
  * the ReLU keeps NaNs (the first stays first) and the rest maps monotonically: the same bits.
  */
-@inline function poolTiles(src: usize, xs: usize, hasBias: bool, b4: v128, sc: v128, sh: v128): v128 {
-  const m00 = v128.load(src), m01 = v128.load(src + xs), m02 = v128.load(src + 2 * xs), m03 = v128.load(src + 3 * xs);
-  const m10 = v128.load(src + 4 * xs), m11 = v128.load(src + 5 * xs), m12 = v128.load(src + 6 * xs), m13 = v128.load(src + 7 * xs);
-  const m20 = v128.load(src + 8 * xs), m21 = v128.load(src + 9 * xs), m22 = v128.load(src + 10 * xs), m23 = v128.load(src + 11 * xs);
-  const m30 = v128.load(src + 12 * xs), m31 = v128.load(src + 13 * xs), m32 = v128.load(src + 14 * xs), m33 = v128.load(src + 15 * xs);
-  const s00 = plus3(m00, m10, m20), s01 = plus3(m01, m11, m21), s02 = plus3(m02, m12, m22), s03 = plus3(m03, m13, m23);
-  const s10 = minus3(m10, m20, m30), s11 = minus3(m11, m21, m31), s12 = minus3(m12, m22, m32), s13 = minus3(m13, m23, m33);
-  let y00 = plus3(s00, s01, s02), y01 = minus3(s01, s02, s03);
-  let y10 = plus3(s10, s11, s12), y11 = minus3(s11, s12, s13);
+@inline function poolTiles(src: usize, hasBias: bool, b4: v128, sc: v128, sh: v128): v128 {
+  tileOutputs(src);
+  let y00 = v128.load(src), y01 = v128.load(src, 16), y10 = v128.load(src, 32), y11 = v128.load(src, 48);
   if (hasBias) { y00 = f32x4.add(y00, b4); y01 = f32x4.add(y01, b4); y10 = f32x4.add(y10, b4); y11 = f32x4.add(y11, b4); }
   const a = affine4(y00, sc, sh), b = affine4(y01, sc, sh), c = affine4(y10, sc, sh), d = affine4(y11, sc, sh);
   const sum = f32x4.add(f32x4.add(a, b), f32x4.add(c, d));
@@ -316,26 +339,14 @@ function outputTransform(mm: usize, y: usize, t0: i32, tb: i32, tbp: i32, m: i32
 }
 
 /**
- * The 16 products of a block, pooled: M by winogradConv's micro-kernel calls (the same sums),
- * stored interleaved as [mp][tbp / 4][16][4] (a channel's four tiles' 16 matrices in 256
- * consecutive bytes), then for each channel, in order, each four tiles' pool windows (poolTiles)
- * to out ([nb][m][th][tw]): M read back in one sequential pass (from 16 streams 20 KiB apart,
- * the block-major layout's read, it cost more than the arithmetic). Each tile's 2x2 outputs are
- * one pool window (even oh and ow), so the pooled plane is th x tw and tile r of an image is its
+ * out = the pool windows of tiles [t0, t0 + tb) (M from `products`), channel by channel, each
+ * four tiles' windows by poolTiles, into out ([nb][m][th][tw]). Each tile's 2x2 outputs are one
+ * pool window (even oh and ow), so the pooled plane is th x tw and tile r of an image is its
  * pixel r: only pooled values are written, never the full-size activation.
  */
-function productsPooled(u: usize, v: usize, mm: usize, out: usize, t0: i32, tb: i32, tbp: i32, k: i32, m: i32, mp: i32, S: i32,
+function poolBlock(mm: usize, out: usize, t0: i32, tb: i32, tbp: i32, m: i32, S: i32,
   bias: usize, mean: usize, invstd: usize, wt: usize, b: usize): void {
-  const rowBytes = <usize>tbp << 6; // one channel: tbp / 4 groups of 16 vectors
-  for (let xi = 0; xi < 16; xi++) {
-    const ua = u + ((<usize>xi * mp * k) << 2);
-    const vb = v + <usize>xi * xiBytes(tbp * k);
-    for (let j = 0; j < tbp; j += 8) {
-      const pb = vb + ((<usize>j * k) << 2);
-      const c = mm + (<usize>j << 6) + (<usize>xi << 4);
-      for (let i = 0; i < mp; i += 4) kernel4x8Split(k, ua + ((<usize>i * k) << 2), pb, c + <usize>i * rowBytes, rowBytes, 256);
-    }
-  }
+  const rowBytes = <usize>tbp << 6;
   const imgStride = <usize>(m * S) << 2;
   for (let mi = 0; mi < m; mi++) {
     const ch = <usize>mi << 2;
@@ -346,7 +357,7 @@ function productsPooled(u: usize, v: usize, mm: usize, out: usize, t0: i32, tb: 
     let src = mm + <usize>mi * rowBytes;
     let img = t0 / S, r = t0 - img * S; // the group's first tile: its image and pixel
     for (let q = 0; q < tb; q += 4, src += 256) {
-      const best = poolTiles(src, 16, bias != 0, b4, sc, sh);
+      const best = poolTiles(src, bias != 0, b4, sc, sh);
       const n = min(4, tb - q);
       let p = plane + <usize>img * imgStride + (<usize>r << 2);
       if (n == 4 && r + 4 <= S) {
@@ -365,9 +376,9 @@ function productsPooled(u: usize, v: usize, mm: usize, out: usize, t0: i32, tb: 
 }
 
 /**
- * The block loop of both convolutions: per block of T tiles, V, then the 16 products and the
- * output transform (y: [nb][m][oh][ow]) or, when pooled, productsPooled (y: the pooled
- * [nb][m][th][tw]; bias .. b its parameters). v and mm hold one block (sizes above).
+ * The block loop of both convolutions: per block of T tiles, V, the 16 products, then the output
+ * transform (y: [nb][m][oh][ow]) or, when pooled, the pool windows (y: the pooled [nb][m][th][tw];
+ * bias .. b their parameters). v and mm hold one block (sizes above).
  */
 @inline function convBlocks(geo: usize, xp: usize, u: usize, y: usize, v: usize, mm: usize, pooled: bool,
   bias: usize, mean: usize, invstd: usize, wt: usize, b: usize): void {
@@ -379,20 +390,9 @@ function productsPooled(u: usize, v: usize, mm: usize, out: usize, t0: i32, tb: 
     const tb = min(T, total - t0);
     const tbp = (tb + 7) & ~7;
     inputTransform(xp, v, t0, tb, tbp, total, k, th, tw, hp, wp);
-    if (pooled) {
-      productsPooled(u, v, mm, y, t0, tb, tbp, k, m, mp, th * tw, bias, mean, invstd, wt, b);
-      continue;
-    }
-    for (let xi = 0; xi < 16; xi++) {
-      const ua = u + ((<usize>xi * mp * k) << 2);
-      const vb = v + <usize>xi * xiBytes(tbp * k);
-      const mo = mm + <usize>xi * xiBytes(mp * tbp);
-      for (let j = 0; j < tbp; j += 8) {
-        const pb = vb + ((<usize>j * k) << 2);
-        for (let i = 0; i < mp; i += 4) kernel4x8(k, ua + ((<usize>i * k) << 2), pb, mo + ((<usize>i * tbp + j) << 2), tbp, 0);
-      }
-    }
-    outputTransform(mm, y, t0, tb, tbp, m, mp, th, tw, oh, ow);
+    products(u, v, mm, tbp, k, mp);
+    if (pooled) poolBlock(mm, y, t0, tb, tbp, m, th * tw, bias, mean, invstd, wt, b);
+    else outputTransform(mm, y, t0, tb, tbp, m, th, tw, oh, ow);
   }
 }
 
@@ -406,7 +406,7 @@ export function winogradConv(geo: usize, xp: usize, u: usize, y: usize, v: usize
 
 /**
  * out[nb][m][oh / 2][ow / 2] = maxPool2d(relu(bnForward(winogradConv + bias))) for 2x2 windows of
- * stride 2 on even oh, ow (productsPooled): Conv2d -> BatchNorm2d (eval) -> ReLU -> MaxPool2d(2)
+ * stride 2 on even oh, ow (poolBlock): Conv2d -> BatchNorm2d (eval) -> ReLU -> MaxPool2d(2)
  * at inference. bias: f32[m] or 0 (none); mean, invstd, wt, b: bnForward's f32[m] parameters.
  */
 export function winogradConvBnReluPool(geo: usize, xp: usize, u: usize, out: usize, v: usize, mm: usize,
