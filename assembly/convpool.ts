@@ -9,12 +9,17 @@
 // where there is one: directBlock), normalised by bnForward's f32 operations (affine4 with
 // bnScale, bnShift); the pooled value is then what maxPool2d gives on the ReLU of those: the first
 // NaN of the window in the reference's scan order (top-left, top-right, bottom-left,
-// bottom-right), else the largest value. Where none of a block's four vectors holds a NaN, that is
-// relu(max of the window) taken in any order (ReLU is monotone, and maps -0 and every negative
-// value to +0, so ties and signed zeros do not matter): pmax, then pmax(+0, .) for the ReLU, a few
-// operations per pooled vector. A block that holds a NaN (found by one sum of its vectors: a NaN
-// anywhere makes it NaN; inf - inf sends a block there too) takes the composition's own steps:
-// relu4 of each value, then maxValue4 in scan order.
+// bottom-right), else the largest value. Where no value of a window is NaN, that is the ReLU of
+// the largest normalised value, and in a channel whose bias, shift and nonzero scale are finite
+// the normalisation y = ((a + bias) * scale) + shift (each step rounded) is a monotone function of
+// the conv sum a (non-decreasing for scale > 0, non-increasing for scale < 0), so the largest y
+// is that of the largest (or smallest) sum, and y is NaN only where a is. So such a channel pools
+// its four sums per window first (pmax or pmin, any order: ties are equal values, and the ReLU
+// maps -0 to +0 as it does every negative value) and normalises one vector instead of four; a
+// block with a NaN sum (found by one sum of its vectors: a NaN anywhere makes it NaN; inf - inf
+// sends a block there too), and every block of another channel (scale 0 or not finite, a bias or
+// shift not finite: y can be NaN where a is not), take the composition's own steps: bias, affine
+// and relu4 of each value, then maxValue4 in scan order.
 
 import { tapOffsets } from './conv';
 import { madd } from './gemm';
@@ -27,27 +32,35 @@ import { maxValue4, storeLanes } from './pool';
 @inline function odds(a: v128, b: v128): v128 { return v128.shuffle<f32>(a, b, 1, 3, 5, 7); }
 
 /**
- * maxPool2d(relu(.)) of the 2x4 windows whose top row is t0, t1 (pixels 0..3, 4..7) and bottom
- * row b0, b1 (for 4-pixel blocks t1 = t0 and b1 = b0: lanes 2, 3 of the result repeat 0, 1).
+ * One channel's epilogue on the sums of a block's 2x4 windows: top row t0, t1 (pixels 0..3,
+ * 4..7), bottom row b0, b1 (for 4-pixel blocks t1 = t0 and b1 = b0: lanes 2, 3 of the result
+ * repeat 0, 1): bias (where bias != 0), the batch norm's affine, ReLU, max pool; `count` pooled
+ * values stored at out. coef: the channel's scale, shift, and its order (1 or -1 where the affine
+ * is monotone, the sign of the scale; 0 otherwise).
  */
-@inline function reluPool(t0: v128, t1: v128, b0: v128, b1: v128): v128 {
-  const s = f32x4.add(f32x4.add(t0, t1), f32x4.add(b0, b1));
-  if (!v128.any_true(f32x4.ne(s, s))) {
-    const v0 = f32x4.pmax(t0, b0), v1 = f32x4.pmax(t1, b1);
-    return f32x4.pmax(f32x4.splat(0), f32x4.pmax(evens(v0, v1), odds(v0, v1)));
-  }
-  const r0 = relu4(t0), r1 = relu4(t1), q0 = relu4(b0), q1 = relu4(b1);
-  return maxValue4(evens(r0, r1), odds(r0, r1), evens(q0, q1), odds(q0, q1));
-}
-
-/** One channel's epilogue: bias (where bias != 0), the batch norm's affine (coef: its scale, shift), pooling; `count` pooled values stored at out. */
 @inline function channelOut(t0: v128, t1: v128, b0: v128, b1: v128, bias: usize, coef: usize, out: usize, count: i32): void {
+  const sc = v128.load32_splat(coef), sh = v128.load32_splat(coef, 4);
+  const order = load<i32>(coef, 8);
+  const s = f32x4.add(f32x4.add(t0, t1), f32x4.add(b0, b1));
+  if (order != 0 && !v128.any_true(f32x4.ne(s, s))) {
+    let m: v128;
+    if (order > 0) {
+      const v0 = f32x4.pmax(t0, b0), v1 = f32x4.pmax(t1, b1);
+      m = f32x4.pmax(evens(v0, v1), odds(v0, v1));
+    } else {
+      const v0 = f32x4.pmin(t0, b0), v1 = f32x4.pmin(t1, b1);
+      m = f32x4.pmin(evens(v0, v1), odds(v0, v1));
+    }
+    if (bias != 0) m = f32x4.add(m, v128.load32_splat(bias));
+    storeLanes(out, f32x4.pmax(f32x4.splat(0), affine4(m, sc, sh)), count); // pmax(+0, y): relu4's value where y is not NaN
+    return;
+  }
   if (bias != 0) {
     const b = v128.load32_splat(bias);
     t0 = f32x4.add(t0, b); t1 = f32x4.add(t1, b); b0 = f32x4.add(b0, b); b1 = f32x4.add(b1, b);
   }
-  const sc = v128.load32_splat(coef), sh = v128.load32_splat(coef, 4);
-  storeLanes(out, reluPool(affine4(t0, sc, sh), affine4(t1, sc, sh), affine4(b0, sc, sh), affine4(b1, sc, sh)), count);
+  const r0 = relu4(affine4(t0, sc, sh)), r1 = relu4(affine4(t1, sc, sh)), q0 = relu4(affine4(b0, sc, sh)), q1 = relu4(affine4(b1, sc, sh));
+  storeLanes(out, maxValue4(evens(r0, r1), odds(r0, r1), evens(q0, q1), odds(q0, q1)), count);
 }
 
 /**
@@ -79,7 +92,7 @@ import { maxValue4, storeLanes } from './pool';
   }
   if (nv == 1) { t01 = t00; b01 = b00; t11 = t10; b11 = b10; }
   channelOut(t00, t01, b00, b01, bias, coef, out, count);
-  if (nc > 1) channelOut(t10, t11, b10, b11, bias != 0 ? bias + 4 : 0, coef + 8, out + outPlane, count);
+  if (nc > 1) channelOut(t10, t11, b10, b11, bias != 0 ? bias + 4 : 0, coef + 16, out + outPlane, count);
 }
 
 /** Pooled row py of nc channels: blocks of 8 conv pixels (4 pooled values), then a last block of 4 or 8 for the rest. */
@@ -97,8 +110,8 @@ import { maxValue4, storeLanes } from './pool';
  * bias))) for a stride-1 convolution and 2x2 windows of stride 2 (ph <= oh / 2, pw <= ow / 2: the
  * conv's last row or column of an odd plane is never computed). xp, hp, wp as convDirect's, with
  * wp >= max(4, pw * 2 rounded up to 4) + (kw - 1) * dilW (a row's last block reads up to that).
- * bias: f32[o] or 0; mean, invstd, bw, bb: the batch norm's f32[o] parameters. tmp: K + 2 o
- * words of the thread's scratch (the taps' offsets, each channel's scale and shift).
+ * bias: f32[o] or 0; mean, invstd, bw, bb: the batch norm's f32[o] parameters. tmp: K + 4 o
+ * words of the thread's scratch (the taps' offsets; each channel's scale, shift, order and a pad).
  */
 export function convDirectBnReluPool2x2(geo: usize, xp: usize, hp: i32, wp: i32, w: usize, bias: usize,
   mean: usize, invstd: usize, bw: usize, bb: usize, out: usize, ph: i32, pw: i32, tmp: usize): void {
@@ -113,13 +126,15 @@ export function convDirectBnReluPool2x2(geo: usize, xp: usize, hp: i32, wp: i32,
   const outPlane = (<usize>ph * pw) << 2, outRow = <usize>pw << 2;
   const offs = tmp;
   tapOffsets(offs, cg, kh, kw, dh, dw, plane, rowBytes);
-  // bnForward's per-channel scale and shift
+  // bnForward's per-channel scale and shift, and the order of the affine (channelOut)
   const coef = tmp + (<usize>K << 2);
   for (let ch = 0; ch < o; ch++) {
-    const k = <usize>ch << 2;
-    const scale = bnScale(invstd + k, bw + k);
-    store<f32>(coef + (k << 1), scale);
-    store<f32>(coef + (k << 1), bnShift(bb + k, mean + k, scale), 4);
+    const k = <usize>ch << 2, cp = coef + (k << 2);
+    const scale = bnScale(invstd + k, bw + k), shift = bnShift(bb + k, mean + k, scale);
+    const regular = isFinite(scale) && isFinite(shift) && (bias == 0 || isFinite(load<f32>(bias + k)));
+    store<f32>(cp, scale);
+    store<f32>(cp, shift, 4);
+    store<i32>(cp, regular ? (scale > 0 ? 1 : scale < 0 ? -1 : 0) : 0, 8);
   }
   for (let i = 0; i < nb; i++) {
     for (let g = 0; g < groups; g++) {
@@ -129,7 +144,7 @@ export function convDirectBnReluPool2x2(geo: usize, xp: usize, hp: i32, wp: i32,
       for (; oc < oEnd; ) {
         const wo = w + <usize>oc * wStep;
         const bc = bias != 0 ? bias + (<usize>oc << 2) : 0;
-        const cc = coef + (<usize>oc << 3);
+        const cc = coef + (<usize>oc << 4);
         let yp = out + <usize>(i * o + oc) * outPlane;
         let xr = xg;
         if (oc + 2 <= oEnd) {

@@ -41,7 +41,7 @@ interface DirectPlan {
 /**
  * The direct kernel's plan for a stride-1 conv with K <= ctx.directMaxK, else null. pooled: the
  * pooled width where the kernel that pools (convDirectBnReluPool2x2) runs, which reads up to
- * twice that rounded up to 4 pixels per row, and needs K + 2 o words of tmp.
+ * twice that rounded up to 4 pixels per row, and needs K + 4 o words of tmp.
  */
 function directPlan(ctx: WasmContext, job: Job, g: Conv2dGeometry, nb: number, pooled: number | null): DirectPlan | null {
   const K = (g.c / g.groups) * g.kh * g.kw;
@@ -51,7 +51,7 @@ function directPlan(ctx: WasmContext, job: Job, g: Conv2dGeometry, nb: number, p
   const hp = Math.max(g.oh + (g.kh - 1) * g.dilH, g.h + g.padH);
   const rowRead = pooled === null ? Math.max(g.ow, 4) : Math.max(roundUp(2 * pooled, 4), 4);
   const wp = Math.max(rowRead + (g.kw - 1) * g.dilW, g.w + g.padW);
-  return { xp: job.scratch(nb * g.c * hp * wp * F32), tmp: job.scratch((pooled === null ? 4 + K : K + 2 * g.o) * F32), hp, wp };
+  return { xp: job.scratch(nb * g.c * hp * wp * F32), tmp: job.scratch((pooled === null ? 4 + K : K + 4 * g.o) * F32), hp, wp };
 }
 
 /** Conv geometry blocks in the arena by images per chunk (a batch's last chunk may be shorter). */
