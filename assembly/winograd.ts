@@ -280,24 +280,26 @@ function outputTransform(mm: usize, y: usize, t0: i32, tb: i32, tbp: i32, m: i32
       const ty = r / tw, tx = r % tw;
       if (2 * ty + 1 >= oh || 2 * tx + 1 >= ow) full = false;
     }
+    const oneRow = (t0 + q) % (th * tw) % tw + 3 < tw; // the four tiles side by side in one tile row
     let src = mm + (<usize>q << 6);
     let yc = y;
     for (let mi = 0; mi < m; mi++) {
       tileOutputs(src);
       const y00 = v128.load(src), y01 = v128.load(src, 16), y10 = v128.load(src, 32), y11 = v128.load(src, 48);
       if (full) {
-        let p = yc + o0;
-        store<f32>(p, f32x4.extract_lane(y00, 0)); store<f32>(p, f32x4.extract_lane(y01, 0), 4);
-        store<f32>(p + orow, f32x4.extract_lane(y10, 0)); store<f32>(p + orow, f32x4.extract_lane(y11, 0), 4);
-        p = yc + o1;
-        store<f32>(p, f32x4.extract_lane(y00, 1)); store<f32>(p, f32x4.extract_lane(y01, 1), 4);
-        store<f32>(p + orow, f32x4.extract_lane(y10, 1)); store<f32>(p + orow, f32x4.extract_lane(y11, 1), 4);
-        p = yc + o2;
-        store<f32>(p, f32x4.extract_lane(y00, 2)); store<f32>(p, f32x4.extract_lane(y01, 2), 4);
-        store<f32>(p + orow, f32x4.extract_lane(y10, 2)); store<f32>(p + orow, f32x4.extract_lane(y11, 2), 4);
-        p = yc + o3;
-        store<f32>(p, f32x4.extract_lane(y00, 3)); store<f32>(p, f32x4.extract_lane(y01, 3), 4);
-        store<f32>(p + orow, f32x4.extract_lane(y10, 3)); store<f32>(p + orow, f32x4.extract_lane(y11, 3), 4);
+        // each tile's two rows as 64-bit pairs: (y00, y01) and (y10, y11) interleaved; four tiles of
+        // one tile row are 8 consecutive floats per row, two vector stores each
+        const a0 = lo(y00, y01), a1 = hi(y00, y01), b0 = lo(y10, y11), b1 = hi(y10, y11);
+        if (oneRow) {
+          const p = yc + o0;
+          v128.store(p, a0); v128.store(p, a1, 16);
+          v128.store(p + orow, b0); v128.store(p + orow, b1, 16);
+        } else {
+          v128.store64_lane(yc + o0, a0, 0); v128.store64_lane(yc + o0 + orow, b0, 0);
+          v128.store64_lane(yc + o1, a0, 1); v128.store64_lane(yc + o1 + orow, b0, 1);
+          v128.store64_lane(yc + o2, a1, 0); v128.store64_lane(yc + o2 + orow, b1, 0);
+          v128.store64_lane(yc + o3, a1, 1); v128.store64_lane(yc + o3 + orow, b1, 1);
+        }
       } else {
         // edge tiles (odd output sizes) and the block's last, partial group: lane by lane
         // (no static scratch: every thread of the pool runs this over one shared memory)
