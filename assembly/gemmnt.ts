@@ -12,12 +12,14 @@
 // bnForward with the ReLU, element by element.
 //
 // Register tile: 2 rows of A x 4 rows of B, 8 f32x4 accumulators (+ 2 + 4 loads: V8 keeps them
-// in registers; 3 x 3 or more accumulators spill). Measured one thread, kernel alone over
-// 128 x 256 x 3136 and 128 x 3136 x 256 (median of 15, shared machine): 2 x 3 tiles 5.5 / 5.8 ms,
-// 2 x 4 4.9 / 5.4, 3 x 3 6.3 / 6.3, k unrolled by 4 with 2 x 3 8.0 / 7.9 (binaryen reorders
-// the unrolled sums so that every load stays live: spills). At the end of a tile, a row's four
-// lane sums are added horizontally all at once (a 4 x 4 transpose, then the same two levels of
-// adds), and the row's four values take the epilogue and one store as one f32x4.
+// in registers; 3 x 3 or more accumulators spill). Measured one thread, kernel alone, m x n x k
+// 128 x 256 x 3136 (the encoder's Linear) / 128 x 3136 x 256 (the decoder's), medians of 15 on a
+// shared machine: 2 x 3 tiles 5.5 / 5.8 ms, 2 x 4 4.9 / 5.4, 4 x 2 5.0 / 5.4, 3 x 3 6.4 / 6.2,
+// 2 x 3 with k unrolled by 4 8.0 / 7.9 (binaryen nests the unrolled sums so that every load stays
+// live: spills); neither the loop order within a tile nor the tile sizes changed much. At the end
+// of a tile, a row's four lane sums are added horizontally all at once (a 4 x 4 transpose, then
+// the same two levels of adds), and the row's four values take the epilogue and one store as one
+// f32x4.
 
 import { relu4 } from './norm';
 
