@@ -146,38 +146,37 @@ export function padPlanes(x: usize, xp: usize, planes: i32, h: i32, w: i32, hp: 
  * channels' planes `yPlane` bytes apart). Each output is +0 plus, for p = (ci, ky, kx) in
  * im2col's row order, w[p] * x[p's window], then + bias where bias != 0: the order and operations
  * of sgemm's micro-kernel over im2col's matrix (acc = +0, then madd per p; K <= KC, so no split
- * of k), then of addChannelBias: the same bits. Tap p reads at xp + offs[p] (xp: the first
- * pixel's window corner in the first padded input plane); wo is the first channel's weights,
- * `wStep` bytes per channel.
+ * of k), then of addChannelBias: the same bits. The taps are the entries of tab up to tabEnd
+ * (tapTable, DIRECT_TAP bytes each; xp: the first pixel's window corner in the first padded
+ * input plane).
  */
-@inline function directBlock(nc: i32, nv: i32, xp: usize, wo: usize, wStep: usize, K: i32, offs: usize, yp: usize, yPlane: usize, bias: usize): void {
+@inline function directBlock(nc: i32, nv: i32, xp: usize, tab: usize, tabEnd: usize, yp: usize, yPlane: usize, bias: usize): void {
   let a00 = f32x4.splat(0), a01 = f32x4.splat(0), a02 = f32x4.splat(0), a03 = f32x4.splat(0);
   let a10 = f32x4.splat(0), a11 = f32x4.splat(0), a12 = f32x4.splat(0), a13 = f32x4.splat(0);
   let a20 = f32x4.splat(0), a21 = f32x4.splat(0), a30 = f32x4.splat(0), a31 = f32x4.splat(0);
-  for (let p = 0; p < K; p++) {
-    const q = xp + <usize>load<i32>(offs + (<usize>p << 2));
-    const wp = wo + (<usize>p << 2);
+  for (let e = tab; e < tabEnd; e += DIRECT_TAP) {
+    const q = xp + <usize>load<i32>(e);
     const x0 = v128.load(q);
     const x1 = nv > 1 ? v128.load(q, 16) : x0;
     const x2 = nv > 2 ? v128.load(q, 32) : x0;
     const x3 = nv > 3 ? v128.load(q, 48) : x0;
-    let s = v128.load32_splat(wp);
+    let s = v128.load32_splat(e, 4);
     a00 = madd(a00, s, x0);
     if (nv > 1) a01 = madd(a01, s, x1);
     if (nv > 2) a02 = madd(a02, s, x2);
     if (nv > 3) a03 = madd(a03, s, x3);
     if (nc > 1) {
-      s = v128.load32_splat(wp + wStep);
+      s = v128.load32_splat(e, 8);
       a10 = madd(a10, s, x0);
       if (nv > 1) a11 = madd(a11, s, x1);
       if (nv > 2) a12 = madd(a12, s, x2);
       if (nv > 3) a13 = madd(a13, s, x3);
     }
     if (nc > 2) {
-      s = v128.load32_splat(wp + 2 * wStep);
+      s = v128.load32_splat(e, 12);
       a20 = madd(a20, s, x0);
       if (nv > 1) a21 = madd(a21, s, x1);
-      s = v128.load32_splat(wp + 3 * wStep);
+      s = v128.load32_splat(e, 16);
       a30 = madd(a30, s, x0);
       if (nv > 1) a31 = madd(a31, s, x1);
     }
@@ -220,46 +219,57 @@ export function padPlanes(x: usize, xp: usize, planes: i32, h: i32, w: i32, hp: 
  * One output row of nc channels (1, 2 or 4, a constant once inlined) of a direct convolution:
  * blocks of 8 accumulators along the row (4 channels x 8 pixels, or 1 or 2 channels x 16), then
  * narrower ones; the last 1 to 3 pixels of a row of 4 or more are the row's last 4 again
- * (recomputed to the same values). A row under 4 wide computes 4 pixels (the padded plane is
- * wide enough) into tmp and copies its own.
+ * (recomputed to the same values). A row under 4 wide computes 4 pixels of each channel (the
+ * padded plane is wide enough) into tmp (16 floats) and copies its own.
  */
-@inline function directRow(nc: i32, xr: usize, wo: usize, wStep: usize, K: i32, offs: usize, yp: usize, yPlane: usize, ow: i32, bias: usize, tmp: usize): void {
+@inline function directRow(nc: i32, xr: usize, tab: usize, tabEnd: usize, yp: usize, yPlane: usize, ow: i32, bias: usize, tmp: usize): void {
   const NV = nc > 2 ? 2 : 4;
   let ox = 0;
-  for (; ox + 4 * NV <= ow; ox += 4 * NV) directBlock(nc, NV, xr + (<usize>ox << 2), wo, wStep, K, offs, yp + (<usize>ox << 2), yPlane, bias);
+  for (; ox + 4 * NV <= ow; ox += 4 * NV) directBlock(nc, NV, xr + (<usize>ox << 2), tab, tabEnd, yp + (<usize>ox << 2), yPlane, bias);
   if (NV > 2 && ox + 8 <= ow) {
-    directBlock(nc, 2, xr + (<usize>ox << 2), wo, wStep, K, offs, yp + (<usize>ox << 2), yPlane, bias);
+    directBlock(nc, 2, xr + (<usize>ox << 2), tab, tabEnd, yp + (<usize>ox << 2), yPlane, bias);
     ox += 8;
   }
   if (ox + 4 <= ow) {
-    directBlock(nc, 1, xr + (<usize>ox << 2), wo, wStep, K, offs, yp + (<usize>ox << 2), yPlane, bias);
+    directBlock(nc, 1, xr + (<usize>ox << 2), tab, tabEnd, yp + (<usize>ox << 2), yPlane, bias);
     ox += 4;
   }
   if (ox < ow) {
     if (ow >= 4) {
       ox = ow - 4;
-      directBlock(nc, 1, xr + (<usize>ox << 2), wo, wStep, K, offs, yp + (<usize>ox << 2), yPlane, bias);
+      directBlock(nc, 1, xr + (<usize>ox << 2), tab, tabEnd, yp + (<usize>ox << 2), yPlane, bias);
     } else {
+      directBlock(nc, 1, xr, tab, tabEnd, tmp, 16, bias);
       for (let c = 0; c < nc; c++) {
-        directBlock(1, 1, xr, wo + <usize>c * wStep, 0, K, offs, tmp, 0, bias != 0 ? bias + (<usize>c << 2) : 0);
-        const yc = yp + <usize>c * yPlane;
-        for (let j = 0; j < ow; j++) store<f32>(yc + (<usize>j << 2), load<f32>(tmp + (<usize>j << 2)));
+        const yc = yp + <usize>c * yPlane, tc = tmp + (<usize>c << 4);
+        for (let j = 0; j < ow; j++) store<f32>(yc + (<usize>j << 2), load<f32>(tc + (<usize>j << 2)));
       }
     }
   }
 }
 
+/** Bytes per tap of convDirect's tap tables: its offset and the weights of up to 4 channels. */
+const DIRECT_TAP: usize = 20;
+
 /**
- * offs[p] = where tap p = (ci, ky, kx) of a direct convolution reads, in bytes from its window's
- * corner in the first padded input plane (one table load per tap beats three nested loops, most
- * for 1x1 kernels).
+ * A direct convolution's tap table for a block of nc output channels: per tap p = (ci, ky, kx)
+ * in im2col's order, an entry of `entry` bytes from tab: where the tap reads, in bytes from its
+ * window's corner in the first padded input plane (i32), then its weight for each of the nc
+ * channels (from wo, the first channel's weights, wStep bytes per channel). The tap loops walk it
+ * with one pointer: no index arithmetic, and each weight is one load at a constant offset (one
+ * table load per tap also beats three nested loops, most for 1x1 kernels). Returns its end.
  */
-export function tapOffsets(offs: usize, cg: i32, kh: i32, kw: i32, dh: i32, dw: i32, plane: usize, rowBytes: usize): void {
-  for (let ci = 0, p = 0; ci < cg; ci++) {
+export function tapTable(tab: usize, entry: usize, nc: i32, cg: i32, kh: i32, kw: i32, dh: i32, dw: i32, plane: usize, rowBytes: usize, wo: usize, wStep: usize): usize {
+  let e = tab, p = 0;
+  for (let ci = 0; ci < cg; ci++) {
     for (let ky = 0; ky < kh; ky++) {
-      for (let kx = 0; kx < kw; kx++, p++) store<i32>(offs + (<usize>p << 2), <i32>(<usize>ci * plane + <usize>(ky * dh) * rowBytes + (<usize>(kx * dw) << 2)));
+      for (let kx = 0; kx < kw; kx++, p++, e += entry) {
+        store<i32>(e, <i32>(<usize>ci * plane + <usize>(ky * dh) * rowBytes + (<usize>(kx * dw) << 2)));
+        for (let c = 0; c < nc; c++) store<f32>(e + 4 + (<usize>c << 2), load<f32>(wo + <usize>c * wStep + (<usize>p << 2)));
+      }
     }
   }
+  return e;
 }
 
 /**
@@ -269,8 +279,8 @@ export function tapOffsets(offs: usize, cg: i32, kh: i32, kw: i32, dh: i32, dw: 
  * zero-padded (padPlanes) into hp x wp planes, with hp >= oh + (kh - 1) * dilH and
  * wp >= max(ow, 4) + (kw - 1) * dilW so every block reads inside its plane. The padding's zeros
  * are read and multiplied just as im2col's are, so the bits are those of im2col + sgemm +
- * addChannelBias (see directBlock). tmp: 4 + K words of the thread's scratch (a row under 4
- * wide, then each tap's offset from its window's corner).
+ * addChannelBias (see directBlock). tmp: 16 + 5 K words of the thread's scratch (a row under 4
+ * wide, then a channel block's tap table).
  */
 export function convDirect(geo: usize, xp: usize, hp: i32, wp: i32, w: usize, bias: usize, y: usize, tmp: usize): void {
   const nb = gi(geo, 0), c = gi(geo, 1), o = gi(geo, 4);
@@ -282,28 +292,26 @@ export function convDirect(geo: usize, xp: usize, hp: i32, wp: i32, w: usize, bi
   const plane = (<usize>hp * wp) << 2;
   const rowBytes = <usize>wp << 2;
   const yPlane = (<usize>oh * ow) << 2, yRow = <usize>ow << 2;
-  const offs = tmp + 16;
-  tapOffsets(offs, cg, kh, kw, dh, dw, plane, rowBytes);
+  const tab = tmp + 64;
   for (let i = 0; i < nb; i++) {
     for (let g = 0; g < groups; g++) {
       const xg = xp + <usize>(i * c + g * cg) * plane;
       let oc = g * og;
       const oEnd = oc + og;
       for (; oc < oEnd; ) {
-        const wo = w + <usize>oc * wStep;
         const bc = bias != 0 ? bias + (<usize>oc << 2) : 0;
         let yp = y + <usize>(i * o + oc) * yPlane;
         let xr = xg;
-        if (oc + 4 <= oEnd) {
-          for (let oy = 0; oy < oh; oy++, yp += yRow, xr += rowBytes) directRow(4, xr, wo, wStep, K, offs, yp, yPlane, ow, bc, tmp);
-          oc += 4;
-        } else if (oc + 2 <= oEnd) {
-          for (let oy = 0; oy < oh; oy++, yp += yRow, xr += rowBytes) directRow(2, xr, wo, wStep, K, offs, yp, yPlane, ow, bc, tmp);
-          oc += 2;
+        const nc = oc + 4 <= oEnd ? 4 : oc + 2 <= oEnd ? 2 : 1;
+        const tabEnd = tapTable(tab, DIRECT_TAP, nc, cg, kh, kw, dh, dw, plane, rowBytes, w + <usize>oc * wStep, wStep);
+        if (nc == 4) {
+          for (let oy = 0; oy < oh; oy++, yp += yRow, xr += rowBytes) directRow(4, xr, tab, tabEnd, yp, yPlane, ow, bc, tmp);
+        } else if (nc == 2) {
+          for (let oy = 0; oy < oh; oy++, yp += yRow, xr += rowBytes) directRow(2, xr, tab, tabEnd, yp, yPlane, ow, bc, tmp);
         } else {
-          for (let oy = 0; oy < oh; oy++, yp += yRow, xr += rowBytes) directRow(1, xr, wo, wStep, K, offs, yp, yPlane, ow, bc, tmp);
-          oc += 1;
+          for (let oy = 0; oy < oh; oy++, yp += yRow, xr += rowBytes) directRow(1, xr, tab, tabEnd, yp, yPlane, ow, bc, tmp);
         }
+        oc += nc;
       }
     }
   }

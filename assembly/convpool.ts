@@ -21,7 +21,7 @@
 // shift not finite: y can be NaN where a is not), take the composition's own steps: bias, affine
 // and relu4 of each value, then maxValue4 in scan order.
 
-import { tapOffsets } from './conv';
+import { tapTable } from './conv';
 import { madd } from './gemm';
 import { affine4, bnScale, bnShift, relu4 } from './norm';
 import { maxValue4, storeLanes } from './pool';
@@ -67,25 +67,27 @@ import { maxValue4, storeLanes } from './pool';
  * A block: output rows 2 py and 2 py + 1 (xr: the first one's window corner in the first padded
  * input plane; the second's is rowBytes further) of nc channels (1 or 2) x nv vectors (1 or 2) of
  * 4 pixels, pooled to `count` values per channel at out (channels outPlane bytes apart). The
- * accumulators run as directBlock's: +0, then madd per tap p at xr + offs[p] with weight wo[p]
- * (channels wStep bytes apart). 2 channels x 2 rows x 8 pixels (8 accumulators, 4 loads of x and
- * 2 of w per tap) ran faster than 4 channels x 2 rows x 4 pixels, or 1 x 2 x 8 (batch 128, 1 ->
- * 32 channels 3x3 at 28x28, one thread: 2.5 ms against 2.8 and 3.1, a shared machine).
+ * accumulators run as directBlock's: +0, then madd per tap in im2col's order; tab holds a
+ * TAP-byte entry per tap up to tabEnd (tapTable: where it reads, the weight of each channel). 2 channels x 2 rows x 8 pixels (8
+ * accumulators, 4 loads of x and 2 of w per tap) ran faster than 4 channels x 2 rows x 4 pixels,
+ * or 1 x 2 x 8 (batch 128, 1 -> 32 channels 3x3 at 28x28, one thread: 2.5 ms against 2.8 and 3.1,
+ * a shared machine).
  */
-@inline function poolBlock(nc: i32, nv: i32, xr: usize, rowBytes: usize, wo: usize, wStep: usize, K: i32, offs: usize,
+@inline function poolBlock(nc: i32, nv: i32, xr: usize, rowBytes: usize, tab: usize, tabEnd: usize,
   bias: usize, coef: usize, out: usize, outPlane: usize, count: i32): void {
   let t00 = f32x4.splat(0), t01 = f32x4.splat(0), b00 = f32x4.splat(0), b01 = f32x4.splat(0);
   let t10 = f32x4.splat(0), t11 = f32x4.splat(0), b10 = f32x4.splat(0), b11 = f32x4.splat(0);
-  for (let p = 0; p < K; p++) {
-    const q = xr + <usize>load<i32>(offs + (<usize>p << 2));
-    const wp = wo + (<usize>p << 2);
-    const xt0 = v128.load(q), xb0 = v128.load(q + rowBytes);
-    const xt1 = nv > 1 ? v128.load(q, 16) : xt0, xb1 = nv > 1 ? v128.load(q + rowBytes, 16) : xb0;
-    let s = v128.load32_splat(wp);
+  const xb = xr + rowBytes;
+  for (let e = tab; e < tabEnd; e += TAP) {
+    const off = <usize>load<i32>(e);
+    const q = xr + off, qb = xb + off;
+    const xt0 = v128.load(q), xb0 = v128.load(qb);
+    const xt1 = nv > 1 ? v128.load(q, 16) : xt0, xb1 = nv > 1 ? v128.load(qb, 16) : xb0;
+    let s = v128.load32_splat(e, 4);
     t00 = madd(t00, s, xt0); b00 = madd(b00, s, xb0);
     if (nv > 1) { t01 = madd(t01, s, xt1); b01 = madd(b01, s, xb1); }
     if (nc > 1) {
-      s = v128.load32_splat(wp + wStep);
+      s = v128.load32_splat(e, 8);
       t10 = madd(t10, s, xt0); b10 = madd(b10, s, xb0);
       if (nv > 1) { t11 = madd(t11, s, xt1); b11 = madd(b11, s, xb1); }
     }
@@ -96,22 +98,26 @@ import { maxValue4, storeLanes } from './pool';
 }
 
 /** Pooled row py of nc channels: blocks of 8 conv pixels (4 pooled values), then a last block of 4 or 8 for the rest. */
-@inline function poolRow(nc: i32, xr: usize, rowBytes: usize, wo: usize, wStep: usize, K: i32, offs: usize, bias: usize, coef: usize,
+@inline function poolRow(nc: i32, xr: usize, rowBytes: usize, tab: usize, tabEnd: usize, bias: usize, coef: usize,
   out: usize, outPlane: usize, pw: i32): void {
   let px = 0;
-  for (; px + 4 <= pw; px += 4) poolBlock(nc, 2, xr + (<usize>px << 3), rowBytes, wo, wStep, K, offs, bias, coef, out + (<usize>px << 2), outPlane, 4);
+  for (; px + 4 <= pw; px += 4) poolBlock(nc, 2, xr + (<usize>px << 3), rowBytes, tab, tabEnd, bias, coef, out + (<usize>px << 2), outPlane, 4);
   const rest = pw - px;
-  if (rest > 2) poolBlock(nc, 2, xr + (<usize>px << 3), rowBytes, wo, wStep, K, offs, bias, coef, out + (<usize>px << 2), outPlane, rest);
-  else if (rest > 0) poolBlock(nc, 1, xr + (<usize>px << 3), rowBytes, wo, wStep, K, offs, bias, coef, out + (<usize>px << 2), outPlane, rest);
+  if (rest > 2) poolBlock(nc, 2, xr + (<usize>px << 3), rowBytes, tab, tabEnd, bias, coef, out + (<usize>px << 2), outPlane, rest);
+  else if (rest > 0) poolBlock(nc, 1, xr + (<usize>px << 3), rowBytes, tab, tabEnd, bias, coef, out + (<usize>px << 2), outPlane, rest);
 }
+
+/** Bytes per tap of the tap tables here (tapTable): its offset and the weights of up to 2 channels. */
+const TAP: usize = 12;
 
 /**
  * out (nb images, o channels of ph x pw pooled values) = maxPool2d(relu(bnForward(conv(x, w) +
  * bias))) for a stride-1 convolution and 2x2 windows of stride 2 (ph <= oh / 2, pw <= ow / 2: the
  * conv's last row or column of an odd plane is never computed). xp, hp, wp as convDirect's, with
  * wp >= max(4, pw * 2 rounded up to 4) + (kw - 1) * dilW (a row's last block reads up to that).
- * bias: f32[o] or 0; mean, invstd, bw, bb: the batch norm's f32[o] parameters. tmp: K + 4 o
- * words of the thread's scratch (the taps' offsets; each channel's scale, shift, order and a pad).
+ * bias: f32[o] or 0; mean, invstd, bw, bb: the batch norm's f32[o] parameters. tmp: 4 o + 3 K
+ * words of the thread's scratch (each channel's scale, shift, order and a pad; then a channel
+ * block's tap table).
  */
 export function convDirectBnReluPool2x2(geo: usize, xp: usize, hp: i32, wp: i32, w: usize, bias: usize,
   mean: usize, invstd: usize, bw: usize, bb: usize, out: usize, ph: i32, pw: i32, tmp: usize): void {
@@ -124,10 +130,8 @@ export function convDirectBnReluPool2x2(geo: usize, xp: usize, hp: i32, wp: i32,
   const plane = (<usize>hp * wp) << 2;
   const rowBytes = <usize>wp << 2;
   const outPlane = (<usize>ph * pw) << 2, outRow = <usize>pw << 2;
-  const offs = tmp;
-  tapOffsets(offs, cg, kh, kw, dh, dw, plane, rowBytes);
   // bnForward's per-channel scale and shift, and the order of the affine (channelOut)
-  const coef = tmp + (<usize>K << 2);
+  const coef = tmp, tab = coef + (<usize>o << 4);
   for (let ch = 0; ch < o; ch++) {
     const k = <usize>ch << 2, cp = coef + (k << 2);
     const scale = bnScale(invstd + k, bw + k), shift = bnShift(bb + k, mean + k, scale);
@@ -142,18 +146,18 @@ export function convDirectBnReluPool2x2(geo: usize, xp: usize, hp: i32, wp: i32,
       let oc = g * og;
       const oEnd = oc + og;
       for (; oc < oEnd; ) {
-        const wo = w + <usize>oc * wStep;
         const bc = bias != 0 ? bias + (<usize>oc << 2) : 0;
         const cc = coef + (<usize>oc << 4);
         let yp = out + <usize>(i * o + oc) * outPlane;
         let xr = xg;
-        if (oc + 2 <= oEnd) {
-          for (let py = 0; py < ph; py++, yp += outRow, xr += rowBytes << 1) poolRow(2, xr, rowBytes, wo, wStep, K, offs, bc, cc, yp, outPlane, pw);
-          oc += 2;
+        const nc = oc + 2 <= oEnd ? 2 : 1;
+        const tabEnd = tapTable(tab, TAP, nc, cg, kh, kw, dh, dw, plane, rowBytes, w + <usize>oc * wStep, wStep);
+        if (nc == 2) {
+          for (let py = 0; py < ph; py++, yp += outRow, xr += rowBytes << 1) poolRow(2, xr, rowBytes, tab, tabEnd, bc, cc, yp, outPlane, pw);
         } else {
-          for (let py = 0; py < ph; py++, yp += outRow, xr += rowBytes << 1) poolRow(1, xr, rowBytes, wo, wStep, K, offs, bc, cc, yp, outPlane, pw);
-          oc += 1;
+          for (let py = 0; py < ph; py++, yp += outRow, xr += rowBytes << 1) poolRow(1, xr, rowBytes, tab, tabEnd, bc, cc, yp, outPlane, pw);
         }
+        oc += nc;
       }
     }
   }

@@ -30,7 +30,7 @@ function perImage(ctx: WasmContext, S: number): boolean {
 
 /** Padded input planes in per-thread scratch for the direct kernel (assembly/conv.ts convDirect). */
 interface DirectPlan {
-  /** Scratch offsets: the chunk's padded planes, and 4 floats for rows under 4 pixels wide + K for the taps' offsets. */
+  /** Scratch offsets: the chunk's padded planes, and the kernel's tmp (rows under 4 pixels wide, its tap tables, the pooled kernel's per-channel coefficients). */
   xp: number;
   tmp: number;
   /** Padded plane height and width: room for every window and a 4-wide block, and for the image at (padH, padW). */
@@ -41,7 +41,7 @@ interface DirectPlan {
 /**
  * The direct kernel's plan for a stride-1 conv with K <= ctx.directMaxK, else null. pooled: the
  * pooled width where the kernel that pools (convDirectBnReluPool2x2) runs, which reads up to
- * twice that rounded up to 4 pixels per row, and needs K + 4 o words of tmp.
+ * twice that rounded up to 4 pixels per row, and needs 4 o + 3 K words of tmp (convDirect 16 + 5 K).
  */
 function directPlan(ctx: WasmContext, job: Job, g: Conv2dGeometry, nb: number, pooled: number | null): DirectPlan | null {
   const K = (g.c / g.groups) * g.kh * g.kw;
@@ -51,7 +51,7 @@ function directPlan(ctx: WasmContext, job: Job, g: Conv2dGeometry, nb: number, p
   const hp = Math.max(g.oh + (g.kh - 1) * g.dilH, g.h + g.padH);
   const rowRead = pooled === null ? Math.max(g.ow, 4) : Math.max(roundUp(2 * pooled, 4), 4);
   const wp = Math.max(rowRead + (g.kw - 1) * g.dilW, g.w + g.padW);
-  return { xp: job.scratch(nb * g.c * hp * wp * F32), tmp: job.scratch((pooled === null ? 4 + K : K + 4 * g.o) * F32), hp, wp };
+  return { xp: job.scratch(nb * g.c * hp * wp * F32), tmp: job.scratch((pooled === null ? 16 + 5 * K : 4 * g.o + 3 * K) * F32), hp, wp };
 }
 
 /** Conv geometry blocks in the arena by images per chunk (a batch's last chunk may be shorter). */
