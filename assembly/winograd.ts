@@ -26,7 +26,7 @@ import { kernel4x8, kernel4x8Split } from './gemm';
 import { affine4, bnScale, bnShift, relu4 } from './norm';
 import { maxValue4 } from './pool';
 
-@inline function gi(geo: usize, i: i32): i32 { return load<i32>(geo + (<usize>i << 2)); }
+@inline export function gi(geo: usize, i: i32): i32 { return load<i32>(geo + (<usize>i << 2)); }
 
 /**
  * Bytes between the 16 matrices of a block's V and Z: their size plus 64 bytes. The transforms
@@ -34,8 +34,8 @@ import { maxValue4 } from './pool';
  * the 16 streams in the same L1 sets: the padding made the weight gradient's dY transform 8x faster.
  * TypeScript sizes the buffers as 16 * (floats + XI_PAD).
  */
-const XI_PAD: i32 = 16;
-@inline function xiBytes(floats: i32): usize { return <usize>(floats + XI_PAD) << 2; }
+export const XI_PAD: i32 = 16;
+@inline export function xiBytes(floats: i32): usize { return <usize>(floats + XI_PAD) << 2; }
 
 /**
  * u = G g Gt for every filter, packed as A panels. flip == 0: g[mi][ki] = w[mi][ki] (w is
@@ -77,13 +77,13 @@ export function winogradFilter(w: usize, u: usize, m: i32, k: i32, flip: i32): v
 }
 
 // 4x4 transpose of rows a, b, c, d (lane l of the result j is element j of row l)
-@inline function lo(a: v128, b: v128): v128 { return v128.shuffle<f32>(a, b, 0, 4, 1, 5); }
-@inline function hi(a: v128, b: v128): v128 { return v128.shuffle<f32>(a, b, 2, 6, 3, 7); }
-@inline function lo64(a: v128, b: v128): v128 { return v128.shuffle<f64>(a, b, 0, 2); }
-@inline function hi64(a: v128, b: v128): v128 { return v128.shuffle<f64>(a, b, 1, 3); }
+@inline export function lo(a: v128, b: v128): v128 { return v128.shuffle<f32>(a, b, 0, 4, 1, 5); }
+@inline export function hi(a: v128, b: v128): v128 { return v128.shuffle<f32>(a, b, 2, 6, 3, 7); }
+@inline export function lo64(a: v128, b: v128): v128 { return v128.shuffle<f64>(a, b, 0, 2); }
+@inline export function hi64(a: v128, b: v128): v128 { return v128.shuffle<f64>(a, b, 1, 3); }
 
 /** Byte offset of tile t's (0, 0) corner within a channel-0 plane of image i, for a plane of width `wd` and tile rows `rows` apart. */
-@inline function tileBase(t: i32, th: i32, tw: i32, planeStride: i32, wd: i32): usize {
+@inline export function tileBase(t: i32, th: i32, tw: i32, planeStride: i32, wd: i32): usize {
   const img = t / (th * tw);
   const r = t - img * th * tw;
   const ty = r / tw;
@@ -244,20 +244,22 @@ function gradTransform(dyp: usize, z: usize, t0: i32, tb: i32, m: i32, mp: i32, 
 }
 
 /**
- * The 16 products of a block: M[xi] = U[xi] (m x k) . V[xi] (k x tiles), by the GEMM's 4x8
- * micro-kernel, stored interleaved as [mp][tbp / 4][16][4] (a channel's four tiles' 16 matrices
- * in 256 consecutive bytes: the output transform reads M in one sequential pass; from 16 streams
- * 20 KiB apart, the block-major layout's read, it cost more than the transform's arithmetic).
+ * The `count` products of a block (16 here, 9 in ./winogradStride2.ts): M[xi] = U[xi] (m x k) .
+ * V[xi] (k x tiles), by the GEMM's 4x8 micro-kernel, stored interleaved as [mp][tbp / 4][count][4]
+ * (a channel's four tiles' matrices in count * 16 consecutive bytes: the output transform reads M
+ * in one sequential pass; from 16 streams 20 KiB apart, the block-major layout's read, it cost
+ * more than the transform's arithmetic).
  */
-function products(u: usize, v: usize, mm: usize, tbp: i32, k: i32, mp: i32): void {
-  const rowBytes = <usize>tbp << 6; // one channel: tbp / 4 groups of 16 vectors
-  for (let xi = 0; xi < 16; xi++) {
+export function products(count: i32, u: usize, v: usize, mm: usize, tbp: i32, k: i32, mp: i32): void {
+  const group = <usize>count << 4; // four tiles' matrices
+  const rowBytes = <usize>(tbp >> 2) * group; // one channel: tbp / 4 groups
+  for (let xi = 0; xi < count; xi++) {
     const ua = u + ((<usize>xi * mp * k) << 2);
     const vb = v + <usize>xi * xiBytes(tbp * k);
     for (let j = 0; j < tbp; j += 8) {
       const pb = vb + ((<usize>j * k) << 2);
-      const c = mm + (<usize>j << 6) + (<usize>xi << 4);
-      for (let i = 0; i < mp; i += 4) kernel4x8Split(k, ua + ((<usize>i * k) << 2), pb, c + <usize>i * rowBytes, rowBytes, 256);
+      const c = mm + <usize>(j >> 2) * group + (<usize>xi << 4);
+      for (let i = 0; i < mp; i += 4) kernel4x8Split(k, ua + ((<usize>i * k) << 2), pb, c + <usize>i * rowBytes, rowBytes, group);
     }
   }
 }
@@ -392,7 +394,7 @@ function poolBlock(mm: usize, out: usize, t0: i32, tb: i32, tbp: i32, m: i32, S:
     const tb = min(T, total - t0);
     const tbp = (tb + 7) & ~7;
     inputTransform(xp, v, t0, tb, tbp, total, k, th, tw, hp, wp);
-    products(u, v, mm, tbp, k, mp);
+    products(16, u, v, mm, tbp, k, mp);
     if (pooled) poolBlock(mm, y, t0, tb, tbp, m, th * tw, bias, mean, invstd, wt, b);
     else outputTransform(mm, y, t0, tb, tbp, m, th, tw, oh, ow);
   }

@@ -142,8 +142,10 @@ describe.each(BACKEND_NAMES)('fused kernels equal their composition bit for bit 
       n, c, h, w: h, o, kh: k, kw: k, oh: h + 2 * pad - k + 1, ow: h + 2 * pad - k + 1, strideH: 1, strideW: 1, padH: pad, padW: pad, dilH: 1, dilW: 1, groups: 1,
     });
     // 40 images of 28x28 with K = 9 span two chunks (direct kernel, as is 3 -> 6 2x2); 4 -> 5 3x3 runs by
-    // Winograd; 2 -> 5 4x4 (K = 32) on 7x7 planes takes the gathered-GEMM path
-    const cases = [conv(40, 1, 28, 8, 3, 1), conv(3, 4, 7, 5, 3, 1), conv(2, 3, 9, 6, 2, 0), conv(3, 2, 7, 5, 4, 1)];
+    // Winograd; 2 -> 5 4x4 (K = 32) on 7x7 planes takes the gathered-GEMM path; 4 -> 5 4x4 stride 2 on 13x13
+    // planes, whose transposed conv (5 -> 4, 6x6 -> 13x13) runs by phase Winograd
+    const cases = [conv(40, 1, 28, 8, 3, 1), conv(3, 4, 7, 5, 3, 1), conv(2, 3, 9, 6, 2, 0), conv(3, 2, 7, 5, 4, 1),
+      { ...conv(3, 4, 13, 5, 4, 1), strideH: 2, strideW: 2, oh: 6, ow: 6 }];
     for (const [k, g] of cases.entries()) {
       const st = (a: Float32Array): Storage => b.fromArray(a.slice());
       const x = randomF32(g.n * g.c * g.h * g.w, 80 + k);

@@ -63,6 +63,9 @@ export class WasmBackend implements Backend {
   /** See WasmContext.winogradMinChannels. */
   get winogradMinChannels(): number { return this.ctx.winogradMinChannels; }
   set winogradMinChannels(v: number) { this.ctx.winogradMinChannels = v; }
+  /** See WasmContext.winogradS2MinChannels. */
+  get winogradS2MinChannels(): number { return this.ctx.winogradS2MinChannels; }
+  set winogradS2MinChannels(v: number) { this.ctx.winogradS2MinChannels = v; }
   /** See WasmContext.directMaxK. */
   get directMaxK(): number { return this.ctx.directMaxK; }
   set directMaxK(v: number) { this.ctx.directMaxK = v; }

@@ -82,6 +82,16 @@ export class WasmContext {
    */
   winogradMinChannels = 4;
   /**
+   * Fewest input and output channels for which the input gradient of a 4x4 stride-2 padding-1
+   * convolution (ConvTranspose2d(4, 2, 1)'s forward) runs by phase Winograd
+   * (drivers/winograd-stride2.ts) instead of GEMM + col2im; Infinity turns it off. Measured
+   * (GEMM + col2im time over Winograd time, one thread, shared machine): 64 -> 32 at 7x7 -> 14x14
+   * (decoder.0), batch 128, 1.3; batch 64 at 14x14 -> 28x28: 32 -> 8 1.2, 32 -> 4 1.1, 32 -> 2 1.0,
+   * 32 -> 1 (decoder.3, batch 128) 0.75: with one output channel the input transform outweighs
+   * the smaller product.
+   */
+  winogradS2MinChannels = 4;
+  /**
    * Largest K = (c / groups) * kh * kw for which a stride-1 convolution's forward (kernels larger
    * than 1x1) runs by the direct kernel (assembly/conv.ts convDirect, same bits as im2col + GEMM)
    * instead of im2col + GEMM; 0 turns it off (tests compare the two). Measured at batch 128, one

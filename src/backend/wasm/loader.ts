@@ -61,6 +61,8 @@ export interface KernelExports {
   winogradConvBnReluPool(geo: number, xp: number, u: number, out: number, v: number, mm: number, bias: number, mean: number, invstd: number, w: number, b: number): void;
   winogradGradSums(geo: number, xp: number, dyp: number, du: number, v: number, z: number): void;
   winogradFilterGrad(du: number, dw: number, m: number, k: number): void;
+  winogradS2Filter(w: number, u: number, m: number, k: number): void;
+  winogradS2(geo: number, xp: number, u: number, y: number, v: number, mm: number): void;
   heapBase(): number;
 }
 

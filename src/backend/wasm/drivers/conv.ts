@@ -1,7 +1,8 @@
 // Drivers of assembly/conv.ts (im2col / col2im + the GEMM, the direct forward kernel for
 // stride-1 convs with a small K, the dot-product weight gradient) and, for 3x3 stride-1 shapes,
 // of Winograd (./winograd.ts): conv forward, input gradient (which is also conv-transpose
-// forward) and weight gradient. Each runs as a job (../threads/job.ts) of
+// forward) and weight gradient; 4x4 stride-2 input gradients run by phase Winograd
+// (./winograd-stride2.ts). Each runs as a job (../threads/job.ts) of
 // chunks of images: a chunk's im2col matrix stays in cache, and there are enough chunks for
 // every thread. Forward and input gradient take a fused epilogue (../fused.ts) applied to each
 // chunk while it is in cache; the weight gradient sums each chunk into its own buffer and adds
@@ -18,6 +19,7 @@ import { FN, Job } from '../threads/job.js';
 import { imagesPerChunk, sumParts } from './chunking.js';
 import { gemmScratch, roundUp } from './gemm.js';
 import * as winograd from './winograd.js';
+import * as winogradS2 from './winograd-stride2.js';
 
 /**
  * One GEMM per image (reading/writing NCHW in place) when a plane's pixel count fills the
@@ -162,13 +164,16 @@ export function backwardData(ctx: WasmContext, dy: Storage, w: Storage, bias: St
   const job = new Job(2 * g.n * g.o * K * S);
   // the input gradient of a 3x3 stride-1 conv is a 3x3 stride-1 conv of dy (padding 2 - p)
   const wino = winograd.fits(ctx, g) ? winograd.plan(ctx, job, wp, 1, g.o, g.oh, g.ow, g.c, g.h, g.w, 2 - g.padH, 2 - g.padW, g.n) : null;
-  const nb = wino ? wino.nb : imagesPerChunk(ctx, g.n, K * S);
+  // and that of a 4x4 stride-2 padding-1 conv is four 2x2 convs of dy, one per output phase
+  const phases = !wino && winogradS2.fits(ctx, g) ? winogradS2.plan(ctx, job, wp, g) : null;
+  const gemm = !wino && !phases;
+  const nb = wino ? wino.nb : phases ? phases.nb : imagesPerChunk(ctx, g.n, K * S);
   const oneGemmPerImage = nb === 1 || perImage(ctx, S);
-  const dymat = oneGemmPerImage || wino ? 0 : job.scratch(og * nb * S * F32);
+  const dymat = oneGemmPerImage || !gemm ? 0 : job.scratch(og * nb * S * F32);
   // col2im's masked vector steps read (and ignore) a few floats either side of col: scratch
-  const col = wino ? 0 : job.scratch(K * nb * S * F32);
-  const [pa, pb, tmp] = wino ? [0, 0, 0] : gemmScratch(ctx, job, K, nb * S, og);
-  const taps = wino ? 0 : job.scratch(g.h * (2 + g.strideW * (1 + 2 * g.kh * g.kw)) * F32); // col2im's plan of each dx row
+  const col = gemm ? job.scratch(K * nb * S * F32) : 0;
+  const [pa, pb, tmp] = gemm ? gemmScratch(ctx, job, K, nb * S, og) : [0, 0, 0];
+  const taps = gemm ? job.scratch(g.h * (2 + g.strideW * (1 + 2 * g.kh * g.kw)) * F32) : 0; // col2im's plan of each dx row
   const epi = stageEpilogue(ctx, bias, bn, null);
   const geo = geoBlocks(ctx, g);
   for (let n0 = 0; n0 < g.n; n0 += nb) {
@@ -178,6 +183,8 @@ export function backwardData(ctx: WasmContext, dy: Storage, w: Storage, bias: St
     job.chunk();
     if (wino) {
       winograd.runCalls(ctx, job, wino, dyb, false, dxb, false, cur);
+    } else if (phases) {
+      winogradS2.runCalls(job, phases, dyb, dxb, cur);
     } else {
       for (let grp = 0; grp < g.groups; grp++) {
         const a = wp + grp * og * K * F32;

@@ -1,0 +1,226 @@
+// Winograd F(2x2, 2x2) by output phases for 4x4 stride-2 transposed convolutions (padding 1):
+// the input gradient of a k4 s2 p1 convolution, i.e. ConvTranspose2d(kernel 4, stride 2,
+// padding 1)'s forward. Output row y = 2i + py (phase py) sums two input rows with two kernel
+// rows: py = 0 reads rows i (ky = 1) and i - 1 (ky = 3), py = 1 rows i + 1 (ky = 0) and i
+// (ky = 2); the same along x. So each of the four phases (py, px) is a 2x2 correlation of the
+// input, and F(2, 2) computes two outputs of it from three inputs with three multiplies:
+//   V = Bt d B  (3x3 input window d),  U = G g Gt  (2x2 phase filter g),  Y = At (sum_c U . V) A
+//   Bt = [1 -1 0; 0 1 0; 0 -1 1],  G = [1 0; 1 1; 0 1],  At = [1 1 0; 0 1 1]
+// With phase 1's tiles one input row (column) before phase 0's, all four phases read the same
+// 3x3 window: tile (ty, tx) reads input rows 2ty - 1 .. 2ty + 1 (columns alike) and makes the
+// 4x4 output block at rows 4ty - 1 .. 4ty + 2 (phase 0 at 4ty, 4ty + 2; phase 1 at 4ty - 1,
+// 4ty + 1). One input transform serves the four phases, and the channel sums are 9 products
+// M[xi] = U[xi] (4 phases x m, k) . V[xi] (k, tiles): 9 multiplies per 4 outputs per channel
+// pair instead of 16. Outputs past the image (row or column -1, h, h + 1) are not written.
+//
+// Layouts (float32; TypeScript allocates every buffer):
+//   u   transformed filters, as A panels:  [9][m][k][4]   (panel mi: output channel mi's 4
+//       phases, lane 2 py + px)
+//   xp  padded input chunk:                [nb][k][hp][wp]  (the image at (1, 1), zeros around;
+//       hp = 2 th + 1, wp = 2 tw + 2: every window's rows, read 4 floats wide, are inside)
+//   v   transformed tiles of one block:    [9][tb / 8][k][8] (tb = block tiles rounded up to 8)
+//   mm  products of one block, interleaved: [4 m][tb / 4][9][4] (./winograd.ts products), then
+//       2 T words for the output transform's table of tiles
+//   y   output chunk (NCHW):               [nb][m][h][w]
+// Each of the 9 matrices of v is followed by XI_PAD floats (./winograd.ts: xiBytes).
+// Tiles are numbered image by image, row by row: t = (i * th + ty) * tw + tx.
+//
+// Geometry from i32[8] at `geo`: 0 nb, 1 k (input channels), 2 m (output channels), 3 th,
+// 4 tw, 5 h, 6 w (output plane), 7 T (tiles per block, a multiple of 8).
+
+import { gi, hi, hi64, lo, lo64, products, tileBase, xiBytes } from './winograd';
+
+/** Kernel tap (row or column) of phase p's filter tap a (0, 1): 3 - p - 2a (phase 0: 3, 1; phase 1: 2, 0). */
+@inline function kTap(p: i32, a: i32): i32 { return 3 - p - 2 * a; }
+
+/**
+ * u = G g Gt for every phase filter, packed as A panels. w: the transposed convolution's weight
+ * [k][m][4][4] (the convolution's [out][in][4][4]: k input channels here, m outputs). In f64,
+ * rounded once.
+ */
+export function winogradS2Filter(w: usize, u: usize, m: i32, k: i32): void {
+  const xiStride = (<usize>4 * m * k) << 2;
+  for (let mi = 0; mi < m; mi++) {
+    for (let ki = 0; ki < k; ki++) {
+      const src = w + ((<usize>(ki * m + mi) * 16) << 2);
+      const dst = u + ((<usize>(mi * k + ki) * 4) << 2);
+      for (let ph = 0; ph < 4; ph++) {
+        const py = ph >> 1, px = ph & 1;
+        const g00 = tap(src, kTap(py, 0), kTap(px, 0)), g01 = tap(src, kTap(py, 0), kTap(px, 1));
+        const g10 = tap(src, kTap(py, 1), kTap(px, 0)), g11 = tap(src, kTap(py, 1), kTap(px, 1));
+        // t = G g: rows g0, g0 + g1, g1; then each row times Gt: (t0, t0 + t1, t1)
+        const p = dst + (<usize>ph << 2);
+        filterRow(p, xiStride, 0, g00, g01);
+        filterRow(p, xiStride, 3, g00 + g10, g01 + g11);
+        filterRow(p, xiStride, 6, g10, g11);
+      }
+    }
+  }
+}
+
+@inline function tap(src: usize, ky: i32, kx: i32): f64 {
+  return <f64>load<f32>(src + (<usize>(ky * 4 + kx) << 2));
+}
+
+@inline function filterRow(p: usize, xiStride: usize, xi0: i32, t0: f64, t1: f64): void {
+  const q = p + <usize>xi0 * xiStride;
+  store<f32>(q, <f32>t0);
+  store<f32>(q + xiStride, <f32>(t0 + t1));
+  store<f32>(q + 2 * xiStride, <f32>t1);
+}
+
+/** Row r of Bt d B: (e0 - e1, e1, e2 - e1) to V[xi0 .. xi0 + 2]. */
+@inline function rowTransform(dst: usize, xiStride: usize, xi0: i32, e0: v128, e1: v128, e2: v128): void {
+  const base = dst + <usize>xi0 * xiStride;
+  v128.store(base, f32x4.sub(e0, e1));
+  v128.store(base + xiStride, e1);
+  v128.store(base + 2 * xiStride, f32x4.sub(e2, e1));
+}
+
+/** V for tiles [t0, t0 + tb), all k channels, as B panels [9][tbp / 8][k][8] (lanes = 4 tiles). */
+function inputTransform(xp: usize, v: usize, t0: i32, tb: i32, tbp: i32, total: i32, k: i32, th: i32, tw: i32, hp: i32, wp: i32): void {
+  const plane = <usize>(hp * wp) << 2;
+  const row = <usize>wp << 2;
+  const xiStride = xiBytes(tbp * k);
+  const last = total - 1; // lanes past the end repeat the last tile (their products are never read)
+  for (let q = 0; q < tb; q += 4) {
+    let p0 = xp + tileBase(min(t0 + q, last), th, tw, k * hp * wp, wp);
+    let p1 = xp + tileBase(min(t0 + q + 1, last), th, tw, k * hp * wp, wp);
+    let p2 = xp + tileBase(min(t0 + q + 2, last), th, tw, k * hp * wp, wp);
+    let p3 = xp + tileBase(min(t0 + q + 3, last), th, tw, k * hp * wp, wp);
+    let dst = v + ((<usize>((q >> 3) * k * 8 + (q & 7))) << 2);
+    for (let ci = 0; ci < k; ci++) {
+      // row r of the four windows, transposed: d_rj holds d[r][j] of each window in its lane
+      let a = v128.load(p0), b = v128.load(p1), c = v128.load(p2), d = v128.load(p3);
+      let ab = lo(a, b), cd = lo(c, d);
+      const d00 = lo64(ab, cd), d01 = hi64(ab, cd), d02 = lo64(hi(a, b), hi(c, d));
+      a = v128.load(p0 + row); b = v128.load(p1 + row); c = v128.load(p2 + row); d = v128.load(p3 + row);
+      ab = lo(a, b); cd = lo(c, d);
+      const d10 = lo64(ab, cd), d11 = hi64(ab, cd), d12 = lo64(hi(a, b), hi(c, d));
+      a = v128.load(p0 + 2 * row); b = v128.load(p1 + 2 * row); c = v128.load(p2 + 2 * row); d = v128.load(p3 + 2 * row);
+      ab = lo(a, b); cd = lo(c, d);
+      const d20 = lo64(ab, cd), d21 = hi64(ab, cd), d22 = lo64(hi(a, b), hi(c, d));
+      // Bt d: rows (d0 - d1, d1, d2 - d1), then each row times B the same way
+      rowTransform(dst, xiStride, 0, f32x4.sub(d00, d10), f32x4.sub(d01, d11), f32x4.sub(d02, d12));
+      rowTransform(dst, xiStride, 3, d10, d11, d12);
+      rowTransform(dst, xiStride, 6, f32x4.sub(d20, d10), f32x4.sub(d21, d11), f32x4.sub(d22, d12));
+      p0 += plane; p1 += plane; p2 += plane; p3 += plane;
+      dst += 32;
+    }
+  }
+}
+
+/** Store lanes [lo, hi) of row r at p (lane j to p + 4 j). */
+@inline function storeCols(p: usize, r: v128, lo: i32, hi: i32): void {
+  if (lo == 0 && hi == 4) {
+    v128.store(p, r);
+  } else if (lo == 1 && hi == 4) {
+    v128.store32_lane(p, r, 1, 4);
+    v128.store64_lane(p, r, 1, 8);
+  } else if (lo == 0 && hi == 3) {
+    v128.store64_lane(p, r, 0);
+    v128.store32_lane(p, r, 2, 8);
+  } else {
+    if (lo <= 0 && hi > 0) v128.store32_lane(p, r, 0);
+    if (lo <= 1 && hi > 1) v128.store32_lane(p, r, 1, 4);
+    if (lo <= 2 && hi > 2) v128.store32_lane(p, r, 2, 8);
+    if (lo <= 3 && hi > 3) v128.store32_lane(p, r, 3, 12);
+  }
+}
+
+/**
+ * Y = At M A of phases (py, 1) at p1 and (py, 0) at p0 (each 9 vectors of M, xs apart; lane =
+ * tile), stored as block rows R and R + 2 (R = 1 - py) of the four tiles. Per phase the rows'
+ * sums S_a[c] = M[a][c] + M[a + 1][c], then Y[a][b] = S_a[b] + S_a[b + 1]; block column
+ * 1 - px + 2b.
+ */
+@inline function phasePair(p1: usize, p0: usize, xs: usize, R: i32, yc: usize, tab: usize, n: i32, rowBytes: usize): void {
+  let m0 = v128.load(p1), m1 = v128.load(p1 + xs), m2 = v128.load(p1 + 2 * xs);
+  let n0 = v128.load(p1 + 3 * xs), n1 = v128.load(p1 + 4 * xs), n2 = v128.load(p1 + 5 * xs);
+  let s0 = f32x4.add(m0, n0), s1 = f32x4.add(m1, n1), s2 = f32x4.add(m2, n2);
+  const a00 = f32x4.add(s0, s1), a01 = f32x4.add(s1, s2);
+  m0 = v128.load(p1 + 6 * xs); m1 = v128.load(p1 + 7 * xs); m2 = v128.load(p1 + 8 * xs);
+  s0 = f32x4.add(n0, m0); s1 = f32x4.add(n1, m1); s2 = f32x4.add(n2, m2);
+  const a10 = f32x4.add(s0, s1), a11 = f32x4.add(s1, s2);
+  m0 = v128.load(p0); m1 = v128.load(p0 + xs); m2 = v128.load(p0 + 2 * xs);
+  n0 = v128.load(p0 + 3 * xs); n1 = v128.load(p0 + 4 * xs); n2 = v128.load(p0 + 5 * xs);
+  s0 = f32x4.add(m0, n0); s1 = f32x4.add(m1, n1); s2 = f32x4.add(m2, n2);
+  const b00 = f32x4.add(s0, s1), b01 = f32x4.add(s1, s2);
+  storeRow(R, a00, b00, a01, b01, yc, tab, n, rowBytes);
+  m0 = v128.load(p0 + 6 * xs); m1 = v128.load(p0 + 7 * xs); m2 = v128.load(p0 + 8 * xs);
+  s0 = f32x4.add(n0, m0); s1 = f32x4.add(n1, m1); s2 = f32x4.add(n2, m2);
+  storeRow(R + 2, a10, f32x4.add(s0, s1), a11, f32x4.add(s1, s2), yc, tab, n, rowBytes);
+}
+
+/**
+ * One block row R of four tiles: c0..c3 are its columns (lane = tile), transposed to one vector
+ * per tile and stored where the row is inside the image. tab: the tiles' [corner, mask] words.
+ */
+@inline function storeRow(R: i32, c0: v128, c1: v128, c2: v128, c3: v128, yc: usize, tab: usize, n: i32, rowBytes: usize): void {
+  const l01 = lo(c0, c1), l23 = lo(c2, c3), h01 = hi(c0, c1), h23 = hi(c2, c3);
+  const off = yc + <usize>R * rowBytes;
+  storeLaneRow(lo64(l01, l23), off, R, tab);
+  if (n > 1) storeLaneRow(hi64(l01, l23), off, R, tab + 8);
+  if (n > 2) storeLaneRow(lo64(h01, h23), off, R, tab + 16);
+  if (n > 3) storeLaneRow(hi64(h01, h23), off, R, tab + 24);
+}
+
+/** mask: 4 bits each of rowLo, rowHi, colLo, colHi (the block's rows and columns inside the image). */
+@inline function storeLaneRow(r: v128, off: usize, R: i32, entry: usize): void {
+  const mask = load<i32>(entry, 4);
+  if (R >= (mask & 15) && R < ((mask >> 4) & 15)) storeCols(off + <usize>load<u32>(entry), r, (mask >> 8) & 15, mask >> 12);
+}
+
+/**
+ * y = At M A of the four phases, for tiles [t0, t0 + tb), written as 4x4 blocks (rows and
+ * columns inside the image). Channel by channel, tiles inner: each of a channel's four rows of M
+ * is read sequentially. tab: 2 tb words of scratch for each tile's block corner (bytes
+ * from y, row 4ty - 1 and column 4tx - 1 of its image's channel 0) and mask (storeLaneRow).
+ */
+function outputTransform(mm: usize, y: usize, tab: usize, t0: i32, tb: i32, tbp: i32, m: i32, th: i32, tw: i32, h: i32, w: i32): void {
+  const outPlane = <usize>(h * w) << 2;
+  const rowBytes = <usize>w << 2;
+  const phaseStep = (<usize>tbp * 9) << 2; // one row of M: tbp / 4 groups of 9 vectors
+  let img = t0 / (th * tw), ty = (t0 % (th * tw)) / tw, tx = t0 % tw;
+  for (let t = 0; t < tb; t++) {
+    const mask = (ty == 0 ? 1 : 0) | (min(4, h + 1 - 4 * ty) << 4) | ((tx == 0 ? 1 : 0) << 8) | (min(4, w + 1 - 4 * tx) << 12);
+    store<u32>(tab + (<usize>t << 3), <u32>(<usize>img * m * outPlane + (<usize>((4 * ty - 1) * w + 4 * tx - 1) << 2)));
+    store<i32>(tab + (<usize>t << 3), mask, 4);
+    if (++tx == tw) {
+      tx = 0;
+      if (++ty == th) { ty = 0; img++; }
+    }
+  }
+  let src = mm;
+  let yc = y;
+  for (let mi = 0; mi < m; mi++) {
+    for (let q = 0; q < tb; q += 4) {
+      const n = min(4, tb - q);
+      const s = src + (<usize>q * 9 << 2), e = tab + (<usize>q << 3);
+      // phase 2 py + px at s + (2 py + px) * phaseStep, its 9 matrices 16 bytes apart
+      phasePair(s + 3 * phaseStep, s + 2 * phaseStep, 16, 0, yc, e, n, rowBytes);
+      phasePair(s + phaseStep, s, 16, 1, yc, e, n, rowBytes);
+    }
+    src += 4 * phaseStep;
+    yc += outPlane;
+  }
+}
+
+/**
+ * y[nb][m][h][w] = the transposed convolution of xp by filters u, block by block of T tiles so
+ * that a block's V and M stay in L2. v and mm hold one block (sizes above).
+ */
+export function winogradS2(geo: usize, xp: usize, u: usize, y: usize, v: usize, mm: usize): void {
+  const nb = gi(geo, 0), k = gi(geo, 1), m = gi(geo, 2), th = gi(geo, 3), tw = gi(geo, 4);
+  const h = gi(geo, 5), w = gi(geo, 6), T = gi(geo, 7);
+  const hp = 2 * th + 1, wp = 2 * tw + 2;
+  const mp = 4 * m;
+  const total = nb * th * tw;
+  for (let t0 = 0; t0 < total; t0 += T) {
+    const tb = min(T, total - t0);
+    const tbp = (tb + 7) & ~7;
+    inputTransform(xp, v, t0, tb, tbp, total, k, th, tw, hp, wp);
+    products(9, u, v, mm, tbp, k, mp);
+    outputTransform(mm, y, mm + ((<usize>mp * T * 9) << 2), t0, tb, tbp, m, th, tw, h, w);
+  }
+}

@@ -1,0 +1,161 @@
+// wasm-only: the phase-Winograd F(2x2, 2x2) path of 4x4 stride-2 padding-1 input gradients
+// (ConvTranspose2d(4, 2, 1)'s forward) against the float64 oracle, over random geometries that
+// take it (the channel threshold lowered to 1 so small shapes do): odd and even planes of 1..9
+// pixels, with and without bias, many images per chunk and tiles per block; how NaN, Infinity
+// and -0 come through; and which geometries take it.
+import { describe, expect, it, vi } from 'vitest';
+import fc from 'fast-check';
+import type { Conv2dGeometry } from '../../src/backend/backend.js';
+import { WasmBackend } from '../../src/backend/wasm/backend.js';
+import { loadKernelsSync, type KernelExports } from '../../src/backend/wasm/loader.js';
+import { U32, abs64, oracle, randomF32, to64 } from './backends.js';
+
+/** The conv geometry whose input gradient is ConvTranspose2d(o -> c, 4, 2, 1) of an ih x iw input (h = 2 ih + extra rows). */
+function geo(n: number, c: number, o: number, ih: number, iw: number, extraH = 0, extraW = 0): Conv2dGeometry {
+  return { n, c, h: 2 * ih + extraH, w: 2 * iw + extraW, o, kh: 4, kw: 4, oh: ih, ow: iw, strideH: 2, strideW: 2, padH: 1, padW: 1, dilH: 1, dilW: 1, groups: 1 };
+}
+
+/** A wasm backend whose kernel calls can be counted. */
+function backend(minChannels: number, colTarget?: number): { b: WasmBackend; k: KernelExports } {
+  const loaded = loadKernelsSync();
+  const k = { ...loaded.exports };
+  const b = new WasmBackend({ ...loaded, exports: k });
+  b.winogradS2MinChannels = minChannels;
+  if (colTarget) b.colTarget = colTarget;
+  return { b, k };
+}
+
+/**
+ * |got - want| <= c * (terms + 1) * U32 * (largest bound in the element's plane), as for
+ * F(2x2, 3x3) (see winograd.test.ts): the transforms add up to 4 inputs and 4 taps before
+ * multiplying and 4 products after, so the rounding is bounded per tile, not per element. c = 4:
+ * the worst seen over 3,000 random geometries was 1.23 (0.12 with each filter's summed |taps| at
+ * every tap, the bound winograd.test.ts needs).
+ */
+function expectClosePlane(got: ArrayLike<number>, want: ArrayLike<number>, bound: ArrayLike<number>, terms: number, plane: number, c = 4): number {
+  expect(got.length).toBe(want.length);
+  let worst = 0;
+  for (let p0 = 0; p0 < want.length; p0 += plane) {
+    let scale = 0;
+    for (let i = p0; i < p0 + plane; i++) scale = Math.max(scale, bound[i]!);
+    const unit = (terms + 1) * U32 * scale + 1e-30;
+    for (let i = p0; i < p0 + plane; i++) {
+      const err = Math.abs(got[i]! - want[i]!);
+      if (!(err <= c * unit)) throw new Error(`element ${i}: got ${got[i]}, want ${want[i]} (|err| ${err} > tol ${c * unit})`);
+      worst = Math.max(worst, err / unit);
+    }
+  }
+  return worst;
+}
+
+/** The wasm input gradient (with bias: conv2dBackwardDataBias) against the oracle; the error in units of the bound. */
+function check(b: WasmBackend, g: Conv2dGeometry, seed: number, withBias: boolean): number {
+  const dy = randomF32(g.n * g.o * g.oh * g.ow, seed);
+  const taps = g.kh * g.kw;
+  const w = randomF32(g.o * (g.c / g.groups) * taps, seed + 1);
+  const bias = randomF32(g.c, seed + 2);
+  const O = (a: Float64Array) => oracle.fromArray(a);
+  const s = (a: Float32Array) => b.fromArray(a);
+  const got = withBias ? b.conv2dBackwardDataBias(s(dy), s(w), s(bias), g) : b.conv2dBackwardData(s(dy), s(w), g);
+  const want = withBias ? oracle.conv2dBackwardDataBias(O(to64(dy)), O(to64(w)), O(to64(bias)), g) : oracle.conv2dBackwardData(O(to64(dy)), O(to64(w)), g);
+  const bound = withBias ? oracle.conv2dBackwardDataBias(O(abs64(dy)), O(abs64(w)), O(abs64(bias)), g) : oracle.conv2dBackwardData(O(abs64(dy)), O(abs64(w)), g);
+  return expectClosePlane(b.readSync(got)!, oracle.readSync(want)!, oracle.readSync(bound)!, (g.o / g.groups) * Math.ceil(g.kh / g.strideH) * Math.ceil(g.kw / g.strideW) + (withBias ? 1 : 0), g.h * g.w);
+}
+
+describe('phase-Winograd F(2x2, 2x2) transposed convolutions, 4x4 stride 2 padding 1 (wasm)', () => {
+  it('random geometries agree with the oracle: planes of 1..9 pixels (odd and even outputs), channels 1..9, with and without bias', () => {
+    const { b, k } = backend(1);
+    const run = vi.spyOn(k, 'winogradS2');
+    const arb = fc.record({
+      n: fc.integer({ min: 1, max: 5 }),
+      c: fc.integer({ min: 1, max: 9 }),
+      o: fc.integer({ min: 1, max: 9 }),
+      ih: fc.integer({ min: 1, max: 9 }),
+      iw: fc.integer({ min: 1, max: 9 }),
+      extraH: fc.integer({ min: 0, max: 1 }),
+      extraW: fc.integer({ min: 0, max: 1 }),
+      bias: fc.boolean(),
+    });
+    let worst = 0;
+    fc.assert(fc.property(arb, fc.integer({ min: 1, max: 1e9 }), (r, seed) => {
+      worst = Math.max(worst, check(b, geo(r.n, r.c, r.o, r.ih, r.iw, r.extraH, r.extraW), seed, r.bias));
+    }), { numRuns: 120 });
+    expect(run.mock.calls.length).toBeGreaterThanOrEqual(120);
+    expect(worst).toBeGreaterThan(0); // the rounding is seen (not an exact path by accident)
+  });
+
+  it('the reference model layer (decoder.0), many images per chunk, several tile blocks per chunk', () => {
+    const { b, k } = backend(4);
+    const run = vi.spyOn(k, 'winogradS2');
+    check(b, geo(5, 32, 64, 7, 7), 7, true); // decoder.0: 64 -> 32, 7x7 -> 14x14
+    check(backend(1, 3000).b, geo(9, 6, 11, 5, 6, 1, 0), 8, false); // one or two images per chunk
+    check(b, geo(3, 5, 40, 30, 30), 9, true); // 675 tiles per image: several blocks per chunk
+    expect(run.mock.calls.length).toBeGreaterThanOrEqual(2);
+  });
+
+  it('NaN and Infinity in dy: every output the oracle makes non-finite is non-finite, images without them are unaffected', () => {
+    const { b } = backend(1);
+    const g = geo(3, 5, 6, 7, 6, 1, 0);
+    const dy = randomF32(g.n * g.o * g.oh * g.ow, 21);
+    const w = randomF32(g.o * g.c * 16, 22);
+    // image 0: a NaN; image 1: +Infinity and -Infinity in different channels; image 2: none
+    const at = (i: number, ch: number, y: number, x: number): number => ((i * g.o + ch) * g.oh + y) * g.ow + x;
+    dy[at(0, 2, 3, 4)] = NaN;
+    dy[at(1, 0, 0, 0)] = Infinity;
+    dy[at(1, 5, 6, 5)] = -Infinity;
+    const got = b.readSync(b.conv2dBackwardData(b.fromArray(dy), b.fromArray(w), g))!;
+    const want = oracle.readSync(oracle.conv2dBackwardData(oracle.fromArray(to64(dy)), oracle.fromArray(to64(w)), g))!;
+    const img = g.c * g.h * g.w;
+    let nonFinite = 0;
+    for (let i = 0; i < want.length; i++) {
+      if (!Number.isFinite(want[i]!)) {
+        nonFinite++;
+        expect(Number.isFinite(got[i]!), `element ${i}`).toBe(false);
+      }
+      if (i >= 2 * img) expect(Number.isFinite(got[i]!)).toBe(true);
+    }
+    expect(nonFinite).toBeGreaterThan(0);
+    // the clean image matches the path's own result without the specials
+    const clean = randomF32(g.n * g.o * g.oh * g.ow, 21);
+    const ref = b.readSync(b.conv2dBackwardData(b.fromArray(clean), b.fromArray(w), g))!;
+    for (let i = 2 * img; i < want.length; i++) expect(got[i]).toBe(ref[i]);
+  });
+
+  it('zeros and -0 in dy give +0 outputs, as the oracle and the GEMM path do', () => {
+    const { b } = backend(1);
+    const g = geo(2, 3, 4, 3, 4, 0, 1);
+    const dy = new Float32Array(g.n * g.o * g.oh * g.ow).map((_, i) => (i % 2 ? -0 : 0));
+    const w = randomF32(g.o * g.c * 16, 31);
+    const got = b.readSync(b.conv2dBackwardData(b.fromArray(dy), b.fromArray(w), g))!;
+    const want = oracle.readSync(oracle.conv2dBackwardData(oracle.fromArray(to64(dy)), oracle.fromArray(to64(w)), g))!;
+    for (let i = 0; i < want.length; i++) {
+      expect(Object.is(got[i], 0), `element ${i}: ${got[i]}`).toBe(true);
+      expect(Object.is(want[i], 0)).toBe(true);
+    }
+  });
+
+  it('runs only where it fits: 4x4, stride 2, padding 1, no dilation, one group, enough channels; the fallback agrees', () => {
+    const { b, k } = backend(4);
+    const run = vi.spyOn(k, 'winogradS2');
+    const col2im = vi.spyOn(k, 'col2im');
+    const calls = (g: Conv2dGeometry): number => {
+      run.mockClear();
+      col2im.mockClear();
+      check(b, g, 41, false);
+      expect(run.mock.calls.length > 0 || col2im.mock.calls.length > 0).toBe(true);
+      return run.mock.calls.length;
+    };
+    const base = geo(2, 4, 4, 5, 5);
+    expect(calls(base)).toBeGreaterThan(0);
+    expect(calls(geo(2, 4, 4, 5, 5, 1, 1))).toBeGreaterThan(0); // outputPadding 1 (odd planes)
+    expect(calls(geo(2, 3, 4, 5, 5))).toBe(0); // too few output channels
+    expect(calls(geo(2, 4, 3, 5, 5))).toBe(0); // too few input channels
+    expect(calls({ ...base, padH: 0, padW: 0, oh: 4, ow: 4 })).toBe(0);
+    expect(calls({ ...base, strideH: 1, strideW: 1, oh: 9, ow: 9 })).toBe(0);
+    expect(calls({ ...base, kh: 3, kw: 3, h: 9, w: 9, strideH: 2, strideW: 2, oh: 5, ow: 5 })).toBe(0);
+    expect(calls({ ...base, dilH: 2, dilW: 2, h: 13, w: 13 })).toBe(0);
+    expect(calls({ ...base, c: 8, groups: 2 })).toBe(0);
+    b.winogradS2MinChannels = Infinity; // off
+    expect(calls(base)).toBe(0);
+  });
+});
