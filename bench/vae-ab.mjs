@@ -1,8 +1,9 @@
 #!/usr/bin/env node
 // The reference ConvVAE on the wasm backend, this build against others: an inference batch
 // (encode + decode with z = mu, + sigmoid, eval, no grad), a training step (forward, loss,
-// backward, Adam), and the encoder's and decoder's Linear -> BatchNorm1d -> ReLU blocks alone
-// (eval, no grad), batch 128, one thread by default.
+// backward, Adam), and the encoder's first block (Conv2d -> BatchNorm2d -> ReLU -> MaxPool2d) and
+// the encoder's and decoder's Linear -> BatchNorm1d -> ReLU blocks alone (eval, no grad), batch
+// 128, one thread by default.
 //
 //   npm run build && node bench/vae-ab.mjs other/dist [...]     (BENCH_ROUNDS=6, BENCH_REPS=9)
 //
@@ -59,8 +60,12 @@ async function cases(d) {
     seq.eval();
     vg.noGrad(() => seq.forward(input).dataSync());
   };
+  const encConv = new vg.nn.Sequential(...[0, 1, 2, 3].map((i) => model.encoder.at(i)));
   train(); // running statistics that are not the initial ones
-  return { 'training step': train, 'inference batch': infer, 'Linear(3136, 256) -> BN1d -> ReLU': block(encFc, h), 'Linear(256, 3136) -> BN1d -> ReLU': block(decFc, z) };
+  return {
+    'training step': train, 'inference batch': infer, 'Conv2d(1, 32) -> BN2d -> ReLU -> MaxPool2d(2)': block(encConv, x),
+    'Linear(3136, 256) -> BN1d -> ReLU': block(encFc, h), 'Linear(256, 3136) -> BN1d -> ReLU': block(decFc, z),
+  };
 }
 
 if (process.argv[2] === '--child') {
