@@ -24,8 +24,10 @@
 // (assembly/winogradStride2.ts: 9 multiplies per 4 outputs per channel pair instead of 16, no
 // col2im) instead of GEMM + col2im; its rounding differs by a few float32 ulps of the tile's
 // magnitude (test/conformance/winograd-stride2.test.ts). decoder.3 (32 -> 1) keeps the GEMM path.
-// One thread, old and new interleaved in one process (shared, loaded machine, medians): the
-// kernel at batch 128 11.5 -> 8.8 ms.
+// One thread, batch 128, shared and loaded machine: the kernel 11.5 -> 8.8 ms (old and new
+// interleaved in one process, medians); `node bench/vae-ab.mjs <c4ece6f>/dist` (CPU time, medians
+// of 6 rounds), two runs: inference batch 40.5 -> 39.1 and 44.2 -> 41.2 ms, training step
+// 173.0 -> 169.8 and 188.0 -> 183.0 ms.
 
 import { describe, expect, it } from 'vitest';
 import * as vg from '../../src/index.js';
