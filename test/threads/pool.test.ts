@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as vg from '../../src/index.js';
 import { currentBackend } from '../../src/backend/registry.js';
 import type { WasmBackend } from '../../src/backend/wasm/index.js';
+import { copyToArena } from '../../src/backend/wasm/drivers/norm.js';
 import { availableCores } from '../../src/backend/wasm/threads/config.js';
 import { FN, Job } from '../../src/backend/wasm/threads/job.js';
 import { Pool } from '../../src/backend/wasm/threads/pool.js';
@@ -62,6 +63,32 @@ describe('the pool', () => {
       expect(bits(vg.matmul(a, c))).toEqual(want);
     }
     expect(b.ctx.workers).toBe(3); // never more workers than the largest count asked for, minus the caller
+  });
+
+  it('the memory-bound jobs of a training step are weighed as such: a pack-once GEMM\'s pack job and a batch norm + ReLU backward\'s copy of dy run on the pool', () => {
+    vg.setNumThreads(2);
+    const jobs: number[] = []; // chunks of each job that reached the pool
+    const run = Pool.prototype.run;
+    Pool.prototype.run = function (this: Pool, ...a: Parameters<Pool['run']>) {
+      jobs.push(a[1]);
+      return run.apply(this, a);
+    };
+    try {
+      // the decoder Linear's input gradient (128 x 3136 x 256 there): A and B packed once (8 chunks), then 16 tiles
+      vg.matmul(vg.randn([130, 3001]), vg.randn([3001, 250])).dataSync();
+      expect(jobs).toEqual([8, 16]);
+      // the copy of dy that a batch norm + ReLU backward overwrites: 100,001 floats in 4 ranges, every value copied
+      const ctx = b.ctx;
+      ctx.arena.reset();
+      const n = 100_001, src = ctx.arena.allocF32(n);
+      for (let i = 0; i < n; i++) ctx.arena.f32[src / 4 + i] = i * 0.5 - 7;
+      jobs.length = 0;
+      const dst = copyToArena(ctx, src, n);
+      expect(jobs).toEqual([4]);
+      expect(Array.from(ctx.arena.f32.subarray(dst / 4, dst / 4 + n))).toEqual(Array.from({ length: n }, (_, i) => i * 0.5 - 7));
+    } finally {
+      Pool.prototype.run = run;
+    }
   });
 
   /**

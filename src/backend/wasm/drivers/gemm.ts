@@ -9,6 +9,7 @@ import type { BatchNormParams, Storage, View } from '../../backend.js';
 import type { WasmContext } from '../context.js';
 import { F32, emptyF32, output, place } from '../memory/staging.js';
 import { FN, Job } from '../threads/job.js';
+import { WORK_PER_ELEMENT } from './norm.js';
 import { NO_TILE_EPILOGUE, stageTileEpilogue, tileEpilogueCalls, type TileEpilogue } from '../fused.js';
 
 export const roundUp = (x: number, m: number): number => Math.ceil(x / m) * m;
@@ -178,7 +179,9 @@ function sgemmJobs(ctx: WasmContext, batches: number, m: number, n: number, k: n
   const repacked = 1 / tm + 1 / tn - 1 / m - 1 / n; // floats packed again per multiply-add by tiles that pack their own
   if (repacked > PACK_ONCE_MIN_RATIO * (1 / m + 1 / n) && batches * (mPad + nPad) * k * F32 <= PACK_ONCE_MAX_BYTES) {
     const pa = ctx.arena.alloc(batches * mPad * k * F32), pb = ctx.arena.alloc(batches * nPad * k * F32);
-    const pack = new Job(batches * (m + n) * k);
+    // (a float packed is a strided gather and a store: about a memory-bound element's work; counted
+    // as one flop, a 3136 x 128 x 256 product's pack job, ~1 ms, stayed on the calling thread)
+    const pack = new Job(WORK_PER_ELEMENT * batches * (m + n) * k);
     const tmp = job.scratch(MR * NR * F32);
     for (let t = 0; t < batches; t++) {
       const pat = pa + t * mPad * k * F32, pbt = pb + t * nPad * k * F32;

@@ -8,7 +8,7 @@
 
 import type { BatchNormGrads, ChannelGeometry, Storage } from '../../backend.js';
 import type { WasmContext } from '../context.js';
-import { F32, input, inputCopy, inputs, output, takeF64AsF32 } from '../memory/staging.js';
+import { F32, input, inputs, output, takeF64AsF32 } from '../memory/staging.js';
 import { FN, Job } from '../threads/job.js';
 
 /** Elements per chunk of a batch-norm job (whole channels, at least one). */
@@ -96,7 +96,20 @@ function runForward(ctx: WasmContext, [xp, mp, ip, wp, bp]: Five, y: number, g: 
 export type PutDy = (overwritten: boolean) => number;
 
 /** dy from a storage: in place, or a copy in the arena where the kernel overwrites it. */
-export const dyFrom = (ctx: WasmContext, dy: Storage): PutDy => (overwritten) => (overwritten ? inputCopy(ctx, dy) : input(ctx, dy));
+export const dyFrom = (ctx: WasmContext, dy: Storage): PutDy => (overwritten) => (overwritten ? copyToArena(ctx, input(ctx, dy), dy.size) : input(ctx, dy));
+
+/**
+ * n floats at src copied into a new arena block (its offset), as a job of fixed ranges: a copy
+ * on the calling thread alone was ~1 ms of a 2-thread training step that did not shrink with
+ * threads (the decoder's two batch norms' dy). A copy is the same bits at any split.
+ */
+export function copyToArena(ctx: WasmContext, src: number, n: number): number {
+  const p = ctx.arena.allocF32(n);
+  const job = new Job(WORK_PER_ELEMENT * n);
+  for (let i = 0; i < n; i += CHUNK_ELEMENTS) job.chunk().call(FN.copy, [p + i * F32, src + i * F32, Math.min(CHUNK_ELEMENTS, n - i) * F32]);
+  ctx.run(job);
+  return p;
+}
 
 /**
  * Gradients of batch norm. reluBias: the BN's bias when a ReLU follows (the kernel recomputes

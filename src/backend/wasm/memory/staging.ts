@@ -32,14 +32,6 @@ export function inputs(ctx: WasmContext, ss: readonly Storage[]): number[] {
   return ss.map((s) => input(ctx, s));
 }
 
-/** A copy of a float32 storage's values in the arena, for kernels that overwrite their input. */
-export function inputCopy(ctx: WasmContext, s: Storage): number {
-  const src = input(ctx, s);
-  const p = ctx.arena.allocF32(s.size);
-  ctx.arena.f32.copyWithin(p / F32, src / F32, src / F32 + s.size);
-  return p;
-}
-
 /** A new float32 result of `count` floats: its storage and the pointer kernels write to. */
 export interface Output {
   storage: Storage;
