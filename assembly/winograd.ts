@@ -264,9 +264,34 @@ export function products(count: i32, u: usize, v: usize, mm: usize, tbp: i32, k:
   }
 }
 
-/** y = At M A for tiles [t0, t0 + tb) (M from `products`). */
+/**
+ * At M A of four tiles of F(2x2, 2x2) (./winogradStride2.ts: At = [1 1 0; 0 1 1]) from their 9
+ * products at src, written over the first four vectors as tileOutputs does.
+ */
+@inline function tileOutputs9(src: usize): void {
+  const m0 = v128.load(src), m1 = v128.load(src, 16), m2 = v128.load(src, 32);
+  const m3 = v128.load(src, 48), m4 = v128.load(src, 64), m5 = v128.load(src, 80);
+  const m6 = v128.load(src, 96), m7 = v128.load(src, 112), m8 = v128.load(src, 128);
+  // At M: the sums of rows 0 + 1 (s) and 1 + 2 (t), then of columns 0 + 1 and 1 + 2
+  const s0 = f32x4.add(m0, m3), s1 = f32x4.add(m1, m4), s2 = f32x4.add(m2, m5);
+  const t0 = f32x4.add(m3, m6), t1 = f32x4.add(m4, m7), t2 = f32x4.add(m5, m8);
+  v128.store(src, f32x4.add(s0, s1)); v128.store(src, f32x4.add(s1, s2), 16);
+  v128.store(src, f32x4.add(t0, t1), 32); v128.store(src, f32x4.add(t1, t2), 48);
+}
+
+/** y = At M A for tiles [t0, t0 + tb) (M from `products`: 16 matrices per tile, F(2x2, 3x3)). */
 function outputTransform(mm: usize, y: usize, t0: i32, tb: i32, tbp: i32, m: i32, th: i32, tw: i32, oh: i32, ow: i32): void {
-  const rowBytes = <usize>tbp << 6;
+  outputTransformOf(16, mm, y, t0, tb, tbp, m, th, tw, oh, ow);
+}
+
+/** The same for F(2x2, 2x2)'s 9 matrices per tile (./winogradStride2.ts winogradS2Conv). */
+export function outputTransform9(mm: usize, y: usize, t0: i32, tb: i32, tbp: i32, m: i32, th: i32, tw: i32, oh: i32, ow: i32): void {
+  outputTransformOf(9, mm, y, t0, tb, tbp, m, th, tw, oh, ow);
+}
+
+/** y = At M A of 2x2 output tiles from `count` (16 or 9, a constant) products per tile. */
+@inline function outputTransformOf(count: i32, mm: usize, y: usize, t0: i32, tb: i32, tbp: i32, m: i32, th: i32, tw: i32, oh: i32, ow: i32): void {
+  const rowBytes = (<usize>tbp * count) << 2;
   const outPlane = <usize>(oh * ow) << 2;
   const orow = <usize>ow << 2;
   for (let q = 0; q < tb; q += 4) {
@@ -283,10 +308,10 @@ function outputTransform(mm: usize, y: usize, t0: i32, tb: i32, tbp: i32, m: i32
       if (2 * ty + 1 >= oh || 2 * tx + 1 >= ow) full = false;
     }
     const oneRow = (t0 + q) % (th * tw) % tw + 3 < tw; // the four tiles side by side in one tile row
-    let src = mm + (<usize>q << 6);
+    let src = mm + ((<usize>q * count) << 2);
     let yc = y;
     for (let mi = 0; mi < m; mi++) {
-      tileOutputs(src);
+      if (count == 16) tileOutputs(src); else tileOutputs9(src);
       const y00 = v128.load(src), y01 = v128.load(src, 16), y10 = v128.load(src, 32), y11 = v128.load(src, 48);
       if (full) {
         // each tile's two rows as 64-bit pairs: (y00, y01) and (y10, y11) interleaved; four tiles of

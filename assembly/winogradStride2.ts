@@ -28,7 +28,7 @@
 // Geometry from i32[8] at `geo`: 0 nb, 1 k (input channels), 2 m (output channels), 3 th,
 // 4 tw, 5 h, 6 w (output plane), 7 T (tiles per block, a multiple of 8).
 
-import { gi, hi, hi64, lo, lo64, products, tileBase, xiBytes } from './winograd';
+import { gi, hi, hi64, lo, lo64, outputTransform9, products, tileBase, xiBytes } from './winograd';
 
 /** Kernel tap (row or column) of phase p's filter tap a (0, 1): 3 - p - 2a (phase 0: 3, 1; phase 1: 2, 0). */
 @inline function kTap(p: i32, a: i32): i32 { return 3 - p - 2 * a; }
@@ -222,5 +222,90 @@ export function winogradS2(geo: usize, xp: usize, u: usize, y: usize, v: usize, 
     inputTransform(xp, v, t0, tb, tbp, total, k, th, tw, hp, wp);
     products(9, u, v, mm, tbp, k, mp);
     outputTransform(mm, y, mm + ((<usize>mp * T * 9) << 2), t0, tb, tbp, m, th, tw, h, w);
+  }
+}
+
+// The forward convolution of the same geometry (k4 s2 p1: the transposed convolution's input
+// gradient) by input phases: output row oy reads input rows 2 oy - 1 + ky, i.e. phase 0's row oy
+// (ky = 1) and oy + 1 (ky = 3) and phase 1's rows oy - 1 (ky = 0) and oy (ky = 2); the same along
+// x. With phase 1 one row (column) lower in its padded plane, every phase (py, px) is a 2x2
+// correlation at offsets (0, 1) of its plane with taps ky = 2a + 1 - py: one 2x2 convolution of
+// 4 c channels, F(2x2, 2x2) over 3x3 windows at stride 2 (inputTransform above), 9 products of
+// [m, 4 c] x [4 c, tiles] and the 2x2 output transform of ./winograd.ts. 9 multiplies per 4
+// outputs per (output, input phase) pair instead of 4 x 4.
+
+/**
+ * xp[i][4 ci + 2 py + px] = phase (py, px) of x's plane ci (h x w), x[2 r + py][2 s + px] at
+ * (r + py, s + px) of an hp x wp plane of zeros: `planes` planes in, 4 planes each out.
+ */
+export function phaseSplit(x: usize, xp: usize, planes: i32, h: i32, w: i32, hp: i32, wp: i32): void {
+  const outPlane = <usize>(hp * wp) << 2;
+  memory.fill(xp, 0, <usize>planes * 4 * outPlane);
+  let src = x, dst = xp;
+  for (let p = 0; p < planes; p++) {
+    for (let y = 0; y < h; y++) {
+      const py = y & 1;
+      // row y goes to row (y >> 1) + py of planes 2 py (even columns) and 2 py + 1 (odd columns)
+      const d0 = dst + <usize>(2 * py) * outPlane + ((<usize>((y >> 1) + py) * wp) << 2);
+      const d1 = d0 + outPlane + 4; // phase px = 1: one column right
+      const row = src + ((<usize>y * w) << 2);
+      let x0 = 0;
+      for (; x0 + 8 <= w; x0 += 8) {
+        const a = v128.load(row + (<usize>x0 << 2)), b = v128.load(row + (<usize>x0 << 2), 16);
+        v128.store(d0 + (<usize>x0 << 1), v128.shuffle<f32>(a, b, 0, 2, 4, 6));
+        v128.store(d1 + (<usize>x0 << 1), v128.shuffle<f32>(a, b, 1, 3, 5, 7));
+      }
+      for (; x0 < w; x0++) {
+        store<f32>((x0 & 1 ? d1 : d0) + ((<usize>(x0 >> 1)) << 2), load<f32>(row + (<usize>x0 << 2)));
+      }
+    }
+    src += <usize>(h * w) << 2;
+    dst += 4 * outPlane;
+  }
+}
+
+/**
+ * u = G g Gt of every (output, input phase) filter as A panels [9][mp / 4][4 c][4] (mp: m rounded
+ * up to 4, rows past m zero). w: the convolution's weight [m][c][4][4]. In f64, rounded once.
+ */
+export function winogradS2ConvFilter(w: usize, u: usize, m: i32, c: i32): void {
+  const mp = (m + 3) & ~3, k = 4 * c;
+  const xiStride = (<usize>mp * k) << 2;
+  memory.fill(u, 0, 9 * xiStride);
+  for (let mi = 0; mi < m; mi++) {
+    for (let ci = 0; ci < c; ci++) {
+      const src = w + ((<usize>(mi * c + ci) * 16) << 2);
+      for (let ph = 0; ph < 4; ph++) {
+        const py = ph >> 1, px = ph & 1;
+        // tap a of the phase: kernel row (column) 2 a + 1 - p
+        const g00 = tap(src, 1 - py, 1 - px), g01 = tap(src, 1 - py, 3 - px);
+        const g10 = tap(src, 3 - py, 1 - px), g11 = tap(src, 3 - py, 3 - px);
+        const kk = 4 * ci + ph;
+        const p = u + ((<usize>((mi >> 2) * k * 4 + kk * 4 + (mi & 3))) << 2);
+        filterRow(p, xiStride, 0, g00, g01);
+        filterRow(p, xiStride, 3, g00 + g10, g01 + g11);
+        filterRow(p, xiStride, 6, g10, g11);
+      }
+    }
+  }
+}
+
+/**
+ * y[nb][m][oh][ow] = the k4 s2 p1 convolution whose input was phase-split into xp
+ * ([nb][4 c][hp][wp], phaseSplit), by filters u (winogradS2ConvFilter), block by block of T
+ * tiles. Geometry from i32[8] at geo: 0 nb, 1 k (= 4 c), 2 m, 3 th, 4 tw, 5 oh, 6 ow, 7 T.
+ */
+export function winogradS2Conv(geo: usize, xp: usize, u: usize, y: usize, v: usize, mm: usize): void {
+  const nb = gi(geo, 0), k = gi(geo, 1), m = gi(geo, 2), th = gi(geo, 3), tw = gi(geo, 4);
+  const oh = gi(geo, 5), ow = gi(geo, 6), T = gi(geo, 7);
+  const hp = 2 * th + 1, wp = 2 * tw + 2;
+  const mp = (m + 3) & ~3;
+  const total = nb * th * tw;
+  for (let t0 = 0; t0 < total; t0 += T) {
+    const tb = min(T, total - t0);
+    const tbp = (tb + 7) & ~7;
+    inputTransform(xp, v, t0, tb, tbp, total, k, th, tw, hp, wp);
+    products(9, u, v, mm, tbp, k, mp);
+    outputTransform9(mm, y, t0, tb, tbp, m, th, tw, oh, ow);
   }
 }

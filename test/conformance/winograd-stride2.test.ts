@@ -2,7 +2,8 @@
 // (ConvTranspose2d(4, 2, 1)'s forward) against the float64 oracle, over random geometries that
 // take it (the channel threshold lowered to 1 so small shapes do): odd and even planes of 1..9
 // pixels, with and without bias, many images per chunk and tiles per block; how NaN, Infinity
-// and -0 come through; and which geometries take it.
+// and -0 come through; and which geometries take it. The forward convolution of that geometry
+// (input phases, winogradS2Conv) the same way.
 import { describe, expect, it, vi } from 'vitest';
 import fc from 'fast-check';
 import type { Conv2dGeometry } from '../../src/backend/backend.js';
@@ -153,6 +154,112 @@ describe('phase-Winograd F(2x2, 2x2) transposed convolutions, 4x4 stride 2 paddi
     expect(calls({ ...base, padH: 0, padW: 0, oh: 4, ow: 4 })).toBe(0);
     expect(calls({ ...base, strideH: 1, strideW: 1, oh: 9, ow: 9 })).toBe(0);
     expect(calls({ ...base, kh: 3, kw: 3, h: 9, w: 9, strideH: 2, strideW: 2, oh: 5, ow: 5 })).toBe(0);
+    expect(calls({ ...base, dilH: 2, dilW: 2, h: 13, w: 13 })).toBe(0);
+    expect(calls({ ...base, c: 8, groups: 2 })).toBe(0);
+    b.winogradS2MinChannels = Infinity; // off
+    expect(calls(base)).toBe(0);
+  });
+});
+
+/** The wasm forward (with bias: conv2dBias) against the oracle; the error in units of the bound. */
+function checkConv(b: WasmBackend, g: Conv2dGeometry, seed: number, withBias: boolean): number {
+  const x = randomF32(g.n * g.c * g.h * g.w, seed);
+  const w = randomF32(g.o * g.c * 16, seed + 1);
+  const bias = randomF32(g.o, seed + 2);
+  const O = (a: Float64Array) => oracle.fromArray(a);
+  const s = (a: Float32Array) => b.fromArray(a);
+  const got = withBias ? b.conv2dBias(s(x), s(w), s(bias), g) : b.conv2d(s(x), s(w), g);
+  const want = withBias ? oracle.conv2dBias!(O(to64(x)), O(to64(w)), O(to64(bias)), g) : oracle.conv2d(O(to64(x)), O(to64(w)), g);
+  const bound = withBias ? oracle.conv2dBias!(O(abs64(x)), O(abs64(w)), O(abs64(bias)), g) : oracle.conv2d(O(abs64(x)), O(abs64(w)), g);
+  // per output: c channels x 4 phases x 4 taps, rounded per tile as the input gradient is
+  return expectClosePlane(b.readSync(got)!, oracle.readSync(want)!, oracle.readSync(bound)!, g.c * 16 + (withBias ? 1 : 0), g.oh * g.ow);
+}
+
+describe('phase-Winograd F(2x2, 2x2) forward convolutions, 4x4 stride 2 padding 1 (wasm)', () => {
+  it('random geometries agree with the oracle: inputs of 2..19 pixels (odd and even), channels 1..9, with and without bias', () => {
+    const { b, k } = backend(1);
+    const run = vi.spyOn(k, 'winogradS2Conv');
+    const arb = fc.record({
+      n: fc.integer({ min: 1, max: 5 }),
+      c: fc.integer({ min: 1, max: 9 }),
+      o: fc.integer({ min: 1, max: 9 }),
+      ih: fc.integer({ min: 1, max: 9 }),
+      iw: fc.integer({ min: 1, max: 9 }),
+      extraH: fc.integer({ min: 0, max: 1 }),
+      extraW: fc.integer({ min: 0, max: 1 }),
+      bias: fc.boolean(),
+    });
+    let worst = 0;
+    fc.assert(fc.property(arb, fc.integer({ min: 1, max: 1e9 }), (r, seed) => {
+      worst = Math.max(worst, checkConv(b, geo(r.n, r.c, r.o, r.ih, r.iw, r.extraH, r.extraW), seed, r.bias));
+    }), { numRuns: 120 });
+    expect(run.mock.calls.length).toBeGreaterThanOrEqual(120);
+    expect(worst).toBeGreaterThan(0);
+  });
+
+  it('the reference model layer (decoder.0 input gradient), one image per chunk, several tile blocks per chunk', () => {
+    const { b, k } = backend(4);
+    const run = vi.spyOn(k, 'winogradS2Conv');
+    checkConv(b, geo(5, 64, 32, 7, 7), 7, false); // 32 x 14x14 -> 64 x 7x7
+    checkConv(backend(1, 3000).b, geo(9, 6, 11, 5, 6, 1, 0), 8, true); // one or two images per chunk
+    checkConv(b, geo(3, 5, 40, 30, 30), 9, true); // 225 tiles per image: several blocks per chunk
+    expect(run.mock.calls.length).toBeGreaterThanOrEqual(2);
+  });
+
+  it('NaN and Infinity in x: every output the oracle makes non-finite is non-finite, images without them are unaffected', () => {
+    const { b } = backend(1);
+    const g = geo(3, 5, 6, 7, 6, 1, 0);
+    const x = randomF32(g.n * g.c * g.h * g.w, 21);
+    const w = randomF32(g.o * g.c * 16, 22);
+    const at = (i: number, ch: number, y: number, xx: number): number => ((i * g.c + ch) * g.h + y) * g.w + xx;
+    x[at(0, 2, 3, 4)] = NaN;
+    x[at(1, 0, 0, 0)] = Infinity;
+    x[at(1, 4, 14, 11)] = -Infinity;
+    const got = b.readSync(b.conv2d(b.fromArray(x), b.fromArray(w), g))!;
+    const want = oracle.readSync(oracle.conv2d(oracle.fromArray(to64(x)), oracle.fromArray(to64(w)), g))!;
+    const img = g.o * g.oh * g.ow;
+    let nonFinite = 0;
+    for (let i = 0; i < want.length; i++) {
+      if (!Number.isFinite(want[i]!)) {
+        nonFinite++;
+        expect(Number.isFinite(got[i]!), `element ${i}`).toBe(false);
+      }
+      if (i >= 2 * img) expect(Number.isFinite(got[i]!)).toBe(true);
+    }
+    expect(nonFinite).toBeGreaterThan(0);
+    const clean = randomF32(g.n * g.c * g.h * g.w, 21);
+    const ref = b.readSync(b.conv2d(b.fromArray(clean), b.fromArray(w), g))!;
+    for (let i = 2 * img; i < want.length; i++) expect(got[i]).toBe(ref[i]);
+  });
+
+  it('zeros and -0 in x give +0 outputs, as the oracle does', () => {
+    const { b } = backend(1);
+    const g = geo(2, 3, 4, 3, 4, 0, 1);
+    const x = new Float32Array(g.n * g.c * g.h * g.w).map((_, i) => (i % 2 ? -0 : 0));
+    const w = randomF32(g.o * g.c * 16, 31);
+    const got = b.readSync(b.conv2d(b.fromArray(x), b.fromArray(w), g))!;
+    const want = oracle.readSync(oracle.conv2d(oracle.fromArray(to64(x)), oracle.fromArray(to64(w)), g))!;
+    for (let i = 0; i < want.length; i++) {
+      expect(Object.is(got[i], 0), `element ${i}: ${got[i]}`).toBe(true);
+      expect(Object.is(want[i], 0)).toBe(true);
+    }
+  });
+
+  it('runs only where it fits (as the input gradient), with BN + pool epilogues after it; the fallback agrees', () => {
+    const { b, k } = backend(4);
+    const run = vi.spyOn(k, 'winogradS2Conv');
+    const calls = (g: Conv2dGeometry): number => {
+      run.mockClear();
+      checkConv(b, g, 41, false);
+      return run.mock.calls.length;
+    };
+    const base = geo(2, 4, 4, 5, 5);
+    expect(calls(base)).toBeGreaterThan(0);
+    expect(calls(geo(2, 4, 4, 5, 5, 1, 1))).toBeGreaterThan(0); // odd input planes
+    expect(calls(geo(2, 3, 4, 5, 5))).toBe(0); // too few input channels
+    expect(calls(geo(2, 4, 3, 5, 5))).toBe(0); // too few output channels
+    expect(calls({ ...base, padH: 0, padW: 0, oh: 4, ow: 4 })).toBe(0);
+    expect(calls({ ...base, strideH: 1, strideW: 1, oh: 9, ow: 9 })).toBe(0);
     expect(calls({ ...base, dilH: 2, dilW: 2, h: 13, w: 13 })).toBe(0);
     expect(calls({ ...base, c: 8, groups: 2 })).toBe(0);
     b.winogradS2MinChannels = Infinity; // off

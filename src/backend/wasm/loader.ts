@@ -63,6 +63,9 @@ export interface KernelExports {
   winogradFilterGrad(du: number, dw: number, m: number, k: number): void;
   winogradS2Filter(w: number, u: number, m: number, k: number): void;
   winogradS2(geo: number, xp: number, u: number, y: number, v: number, mm: number): void;
+  phaseSplit(x: number, xp: number, planes: number, h: number, w: number, hp: number, wp: number): void;
+  winogradS2ConvFilter(w: number, u: number, m: number, c: number): void;
+  winogradS2Conv(geo: number, xp: number, u: number, y: number, v: number, mm: number): void;
   heapBase(): number;
 }
 

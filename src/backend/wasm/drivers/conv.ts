@@ -1,8 +1,8 @@
 // Drivers of assembly/conv.ts (im2col / col2im + the GEMM, the direct forward kernel for
 // stride-1 convs with a small K, the dot-product weight gradient) and, for 3x3 stride-1 shapes,
 // of Winograd (./winograd.ts): conv forward, input gradient (which is also conv-transpose
-// forward) and weight gradient; 4x4 stride-2 input gradients run by phase Winograd
-// (./winograd-stride2.ts). Each runs as a job (../threads/job.ts) of
+// forward) and weight gradient; 4x4 stride-2 padding-1 forwards and input gradients run by phase
+// Winograd (./winograd-stride2.ts). Each runs as a job (../threads/job.ts) of
 // chunks of images: a chunk's im2col matrix stays in cache, and there are enough chunks for
 // every thread. Forward and input gradient take a fused epilogue (../fused.ts) applied to each
 // chunk while it is in cache; the weight gradient sums each chunk into its own buffer and adds
@@ -86,12 +86,14 @@ export function forward(ctx: WasmContext, x: Storage, w: Storage, bias: Storage 
   const out = res.ptr;
   const job = new Job(2 * g.n * g.o * K * S);
   const wino = winograd.fits(ctx, g) ? winograd.plan(ctx, job, wp, 0, g.c, g.h, g.w, g.o, g.oh, g.ow, g.padH, g.padW, g.n) : null;
-  const nb = wino ? wino.nb : imagesPerChunk(ctx, g.n, K * S);
+  // a 4x4 stride-2 padding-1 conv is one 2x2 conv of the input's four phases (4 c channels)
+  const phases = !wino && winogradS2.fitsConv(ctx, g) ? winogradS2.planConv(ctx, job, wp, g) : null;
+  const nb = wino ? wino.nb : phases ? phases.nb : imagesPerChunk(ctx, g.n, K * S);
   // eval BN + ReLU + 2x2 max pool in the direct kernel's registers: no full-size activation
   const pooledInKernel = bn !== null && pool !== null && isPool2x2Floor(pool);
-  const direct = wino ? null : directPlan(ctx, job, g, nb, pooledInKernel ? pool!.ow : null);
+  const direct = wino || phases ? null : directPlan(ctx, job, g, nb, pooledInKernel ? pool!.ow : null);
   const fusedPool = direct !== null && pooledInKernel;
-  const gemm = !wino && !direct;
+  const gemm = !wino && !phases && !direct;
   const col = gemm ? job.scratch(K * nb * S * F32) : 0;
   const oneGemmPerImage = nb === 1 || perImage(ctx, S);
   const ymat = gemm && !oneGemmPerImage ? job.scratch(og * nb * S * F32) : 0;
@@ -115,6 +117,8 @@ export function forward(ctx: WasmContext, x: Storage, w: Storage, bias: Storage 
     }
     if (wino) {
       winograd.runCalls(ctx, job, wino, xb, false, yb, yScr, cur);
+    } else if (phases) {
+      winogradS2.convCalls(job, phases, xb, yb, yScr, cur);
     } else if (direct) {
       // the bias is added in the kernel, to each output as it leaves the registers
       job.call(FN.padPlanes, [xb, direct.xp, cur * g.c, g.h, g.w, direct.hp, direct.wp, g.padH, g.padW], [1]);

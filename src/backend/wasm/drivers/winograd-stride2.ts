@@ -5,6 +5,8 @@
 // im2col's 16, and no 16x-the-output column matrix nor col2im pass. Rounding differs from the
 // direct sum by a few float32 ulps of the tile's magnitude (the transforms add up to 4 inputs or
 // 4 taps, and 4 products on the way back): test/conformance/winograd-stride2.test.ts bounds it.
+// The forward convolution of that geometry (the transposed convolution's input gradient) runs by
+// input phases the same way (planConv): one 2x2 convolution of 4 c phase planes.
 
 import type { Conv2dGeometry } from '../../backend.js';
 import type { WasmContext } from '../context.js';
@@ -66,4 +68,49 @@ export function plan(ctx: WasmContext, job: Job, w: number, g: Conv2dGeometry): 
 export function runCalls(job: Job, p: WinogradS2Plan, src: number, dst: number, cur: number): void {
   job.call(FN.padPlanes, [src, p.xp, cur * p.k, p.ih, p.iw, p.hp, p.wp, 1, 1], [1]);
   job.call(FN.winogradS2, [p.geo(cur), p.xp, p.u, dst, p.v, p.mm], [1, 4, 5]);
+}
+
+/** Whether convolution g's forward takes the input-phase path: the geometry of fits, enough channels. */
+export function fitsConv(ctx: WasmContext, g: Conv2dGeometry): boolean {
+  return fits(ctx, g);
+}
+
+/** Arena buffers, per-thread scratch offsets and geometry of one phase-Winograd forward convolution (see planConv). */
+export interface WinogradS2ConvPlan {
+  nb: number; c: number; h: number; w: number; hp: number; wp: number;
+  geo: (nb: number) => number; u: number; xp: number; v: number; mm: number;
+}
+
+/**
+ * Plan y (n images, g.o channels of oh x ow) = the convolution of x (g.c channels of h x w) by w
+ * ([o][c][4][4] at `w` in the arena): transform the filters now and reserve each thread's buffers.
+ */
+export function planConv(ctx: WasmContext, job: Job, w: number, g: Conv2dGeometry): WinogradS2ConvPlan {
+  const k = 4 * g.c, m = g.o, mp = roundUp(m, 4);
+  // tile (ty, tx) makes outputs 2 ty, 2 ty + 1 (columns alike) from rows 2 ty .. 2 ty + 2 of each phase plane
+  const th = Math.ceil(g.oh / 2), tw = Math.ceil(g.ow / 2);
+  const hp = 2 * th + 1, wp = 2 * tw + 2;
+  const nb = imagesPerChunk(ctx, g.n, g.c * g.h * g.w + k * hp * wp + m * g.oh * g.ow);
+  const T = Math.max(8, Math.floor((1 << 17) / (9 * (k + mp)) / 8) * 8);
+  const u = ctx.arena.allocF32(9 * mp * k);
+  ctx.k.winogradS2ConvFilter(w, u, m, g.c);
+  const blocks = new Map<number, number>();
+  const geo = (cur: number): number => {
+    let p = blocks.get(cur);
+    if (p === undefined) blocks.set(cur, (p = putGeo(ctx, [cur, k, m, th, tw, g.oh, g.ow, T])));
+    return p;
+  };
+  return {
+    nb, c: g.c, h: g.h, w: g.w, hp, wp, geo, u,
+    xp: job.scratch(nb * k * hp * wp * F32), v: job.scratch(9 * (roundUp(T, 8) * k + XI_PAD) * F32), mm: job.scratch(9 * mp * roundUp(T, 8) * F32),
+  };
+}
+
+/**
+ * Add the calls for dst (cur images, NCHW; in the thread's scratch where dstScratch) = the planned
+ * convolution of src (cur images, NCHW) to the job's current chunk.
+ */
+export function convCalls(job: Job, p: WinogradS2ConvPlan, src: number, dst: number, dstScratch: boolean, cur: number): void {
+  job.call(FN.phaseSplit, [src, p.xp, cur * p.c, p.h, p.w, p.hp, p.wp], [1]);
+  job.call(FN.winogradS2Conv, [p.geo(cur), p.xp, p.u, dst, p.v, p.mm], [1, 4, 5, ...(dstScratch ? [3] : [])]);
 }
