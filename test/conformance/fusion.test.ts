@@ -143,7 +143,8 @@ describe.each(BACKEND_NAMES)('fused kernels equal their composition bit for bit 
     });
     // 40 images of 28x28 with K = 9 span two chunks (direct kernel, as is 3 -> 6 2x2); 4 -> 5 3x3 runs by
     // Winograd; 2 -> 5 4x4 (K = 32) on 7x7 planes takes the gathered-GEMM path; 4 -> 5 4x4 stride 2 on 13x13
-    // planes, whose transposed conv (5 -> 4, 6x6 -> 13x13) runs by phase Winograd
+    // planes runs by input phases (winogradS2Conv, the epilogue after it), its transposed conv (5 -> 4,
+    // 6x6 -> 13x13) by output phases
     const cases = [conv(40, 1, 28, 8, 3, 1), conv(3, 4, 7, 5, 3, 1), conv(2, 3, 9, 6, 2, 0), conv(3, 2, 7, 5, 4, 1),
       { ...conv(3, 4, 13, 5, 4, 1), strideH: 2, strideW: 2, oh: 6, ow: 6 }];
     for (const [k, g] of cases.entries()) {

@@ -6,7 +6,7 @@
 // (input phases, winogradS2Conv) the same way.
 import { describe, expect, it, vi } from 'vitest';
 import fc from 'fast-check';
-import type { Conv2dGeometry } from '../../src/backend/backend.js';
+import type { Conv2dGeometry, Storage } from '../../src/backend/backend.js';
 import { WasmBackend } from '../../src/backend/wasm/backend.js';
 import { loadKernelsSync, type KernelExports } from '../../src/backend/wasm/loader.js';
 import { U32, abs64, oracle, randomF32, to64 } from './backends.js';
@@ -94,47 +94,6 @@ describe('phase-Winograd F(2x2, 2x2) transposed convolutions, 4x4 stride 2 paddi
     expect(run.mock.calls.length).toBeGreaterThanOrEqual(2);
   });
 
-  it('NaN and Infinity in dy: every output the oracle makes non-finite is non-finite, images without them are unaffected', () => {
-    const { b } = backend(1);
-    const g = geo(3, 5, 6, 7, 6, 1, 0);
-    const dy = randomF32(g.n * g.o * g.oh * g.ow, 21);
-    const w = randomF32(g.o * g.c * 16, 22);
-    // image 0: a NaN; image 1: +Infinity and -Infinity in different channels; image 2: none
-    const at = (i: number, ch: number, y: number, x: number): number => ((i * g.o + ch) * g.oh + y) * g.ow + x;
-    dy[at(0, 2, 3, 4)] = NaN;
-    dy[at(1, 0, 0, 0)] = Infinity;
-    dy[at(1, 5, 6, 5)] = -Infinity;
-    const got = b.readSync(b.conv2dBackwardData(b.fromArray(dy), b.fromArray(w), g))!;
-    const want = oracle.readSync(oracle.conv2dBackwardData(oracle.fromArray(to64(dy)), oracle.fromArray(to64(w)), g))!;
-    const img = g.c * g.h * g.w;
-    let nonFinite = 0;
-    for (let i = 0; i < want.length; i++) {
-      if (!Number.isFinite(want[i]!)) {
-        nonFinite++;
-        expect(Number.isFinite(got[i]!), `element ${i}`).toBe(false);
-      }
-      if (i >= 2 * img) expect(Number.isFinite(got[i]!)).toBe(true);
-    }
-    expect(nonFinite).toBeGreaterThan(0);
-    // the clean image matches the path's own result without the specials
-    const clean = randomF32(g.n * g.o * g.oh * g.ow, 21);
-    const ref = b.readSync(b.conv2dBackwardData(b.fromArray(clean), b.fromArray(w), g))!;
-    for (let i = 2 * img; i < want.length; i++) expect(got[i]).toBe(ref[i]);
-  });
-
-  it('zeros and -0 in dy give +0 outputs, as the oracle and the GEMM path do', () => {
-    const { b } = backend(1);
-    const g = geo(2, 3, 4, 3, 4, 0, 1);
-    const dy = new Float32Array(g.n * g.o * g.oh * g.ow).map((_, i) => (i % 2 ? -0 : 0));
-    const w = randomF32(g.o * g.c * 16, 31);
-    const got = b.readSync(b.conv2dBackwardData(b.fromArray(dy), b.fromArray(w), g))!;
-    const want = oracle.readSync(oracle.conv2dBackwardData(oracle.fromArray(to64(dy)), oracle.fromArray(to64(w)), g))!;
-    for (let i = 0; i < want.length; i++) {
-      expect(Object.is(got[i], 0), `element ${i}: ${got[i]}`).toBe(true);
-      expect(Object.is(want[i], 0)).toBe(true);
-    }
-  });
-
   it('runs only where it fits: 4x4, stride 2, padding 1, no dilation, one group, enough channels; the fallback agrees', () => {
     const { b, k } = backend(4);
     const run = vi.spyOn(k, 'winogradS2');
@@ -206,46 +165,7 @@ describe('phase-Winograd F(2x2, 2x2) forward convolutions, 4x4 stride 2 padding 
     expect(run.mock.calls.length).toBeGreaterThanOrEqual(2);
   });
 
-  it('NaN and Infinity in x: every output the oracle makes non-finite is non-finite, images without them are unaffected', () => {
-    const { b } = backend(1);
-    const g = geo(3, 5, 6, 7, 6, 1, 0);
-    const x = randomF32(g.n * g.c * g.h * g.w, 21);
-    const w = randomF32(g.o * g.c * 16, 22);
-    const at = (i: number, ch: number, y: number, xx: number): number => ((i * g.c + ch) * g.h + y) * g.w + xx;
-    x[at(0, 2, 3, 4)] = NaN;
-    x[at(1, 0, 0, 0)] = Infinity;
-    x[at(1, 4, 14, 11)] = -Infinity;
-    const got = b.readSync(b.conv2d(b.fromArray(x), b.fromArray(w), g))!;
-    const want = oracle.readSync(oracle.conv2d(oracle.fromArray(to64(x)), oracle.fromArray(to64(w)), g))!;
-    const img = g.o * g.oh * g.ow;
-    let nonFinite = 0;
-    for (let i = 0; i < want.length; i++) {
-      if (!Number.isFinite(want[i]!)) {
-        nonFinite++;
-        expect(Number.isFinite(got[i]!), `element ${i}`).toBe(false);
-      }
-      if (i >= 2 * img) expect(Number.isFinite(got[i]!)).toBe(true);
-    }
-    expect(nonFinite).toBeGreaterThan(0);
-    const clean = randomF32(g.n * g.c * g.h * g.w, 21);
-    const ref = b.readSync(b.conv2d(b.fromArray(clean), b.fromArray(w), g))!;
-    for (let i = 2 * img; i < want.length; i++) expect(got[i]).toBe(ref[i]);
-  });
-
-  it('zeros and -0 in x give +0 outputs, as the oracle does', () => {
-    const { b } = backend(1);
-    const g = geo(2, 3, 4, 3, 4, 0, 1);
-    const x = new Float32Array(g.n * g.c * g.h * g.w).map((_, i) => (i % 2 ? -0 : 0));
-    const w = randomF32(g.o * g.c * 16, 31);
-    const got = b.readSync(b.conv2d(b.fromArray(x), b.fromArray(w), g))!;
-    const want = oracle.readSync(oracle.conv2d(oracle.fromArray(to64(x)), oracle.fromArray(to64(w)), g))!;
-    for (let i = 0; i < want.length; i++) {
-      expect(Object.is(got[i], 0), `element ${i}: ${got[i]}`).toBe(true);
-      expect(Object.is(want[i], 0)).toBe(true);
-    }
-  });
-
-  it('runs only where it fits (as the input gradient), with BN + pool epilogues after it; the fallback agrees', () => {
+  it('runs only where it fits (the input gradient\'s conditions; its BN + pool epilogues: fusion.test.ts); the fallback agrees', () => {
     const { b, k } = backend(4);
     const run = vi.spyOn(k, 'winogradS2Conv');
     const calls = (g: Conv2dGeometry): number => {
@@ -265,4 +185,61 @@ describe('phase-Winograd F(2x2, 2x2) forward convolutions, 4x4 stride 2 padding 
     b.winogradS2MinChannels = Infinity; // off
     expect(calls(base)).toBe(0);
   });
+});
+
+/** The two directions that run by phases, for the tests of special values: what they read and run. */
+const directions = [
+  { name: 'input gradient (dy)', kernel: 'winogradS2' as const, src: (g: Conv2dGeometry) => [g.o, g.oh, g.ow], dst: (g: Conv2dGeometry) => g.c * g.h * g.w,
+    run: (be: WasmBackend | typeof oracle, a: Storage, w: Storage, g: Conv2dGeometry) => be.conv2dBackwardData(a, w, g) },
+  { name: 'forward (x)', kernel: 'winogradS2Conv' as const, src: (g: Conv2dGeometry) => [g.c, g.h, g.w], dst: (g: Conv2dGeometry) => g.o * g.oh * g.ow,
+    run: (be: WasmBackend | typeof oracle, a: Storage, w: Storage, g: Conv2dGeometry) => be.conv2d(a, w, g) },
+];
+
+describe('phase-Winograd F(2x2, 2x2) special values, both directions (wasm)', () => {
+  for (const d of directions) {
+    it(`${d.name}: NaN and Infinity give non-finite outputs wherever the oracle's are, images without them are unaffected`, () => {
+      const { b, k } = backend(1);
+      const ran = vi.spyOn(k, d.kernel);
+      const g = geo(3, 5, 6, 7, 6, 1, 0);
+      const [ch, hh, ww] = d.src(g) as [number, number, number];
+      const a = randomF32(g.n * ch * hh * ww, 21);
+      const w = randomF32(g.o * g.c * 16, 22);
+      // image 0: a NaN; image 1: +Infinity and -Infinity in different channels; image 2: none
+      const at = (i: number, c: number, y: number, x: number): number => ((i * ch + c) * hh + y) * ww + x;
+      a[at(0, 2, 3, 4)] = NaN;
+      a[at(1, 0, 0, 0)] = Infinity;
+      a[at(1, ch - 1, hh - 1, ww - 1)] = -Infinity;
+      const got = b.readSync(d.run(b, b.fromArray(a), b.fromArray(w), g))!;
+      const want = oracle.readSync(d.run(oracle, oracle.fromArray(to64(a)), oracle.fromArray(to64(w)), g))!;
+      expect(ran).toHaveBeenCalled();
+      const img = d.dst(g);
+      let nonFinite = 0;
+      for (let i = 0; i < want.length; i++) {
+        if (!Number.isFinite(want[i]!)) {
+          nonFinite++;
+          expect(Number.isFinite(got[i]!), `element ${i}`).toBe(false);
+        }
+        if (i >= 2 * img) expect(Number.isFinite(got[i]!)).toBe(true);
+      }
+      expect(nonFinite).toBeGreaterThan(0);
+      // the clean image matches the path's own result without the specials
+      const clean = randomF32(g.n * ch * hh * ww, 21);
+      const ref = b.readSync(d.run(b, b.fromArray(clean), b.fromArray(w), g))!;
+      for (let i = 2 * img; i < want.length; i++) expect(got[i]).toBe(ref[i]);
+    });
+
+    it(`${d.name}: zeros and -0 give +0 outputs, as the oracle does`, () => {
+      const { b } = backend(1);
+      const g = geo(2, 3, 4, 3, 4, 0, 1);
+      const [ch, hh, ww] = d.src(g) as [number, number, number];
+      const a = new Float32Array(g.n * ch * hh * ww).map((_, i) => (i % 2 ? -0 : 0));
+      const w = randomF32(g.o * g.c * 16, 31);
+      const got = b.readSync(d.run(b, b.fromArray(a), b.fromArray(w), g))!;
+      const want = oracle.readSync(d.run(oracle, oracle.fromArray(to64(a)), oracle.fromArray(to64(w)), g))!;
+      for (let i = 0; i < want.length; i++) {
+        expect(Object.is(got[i], 0), `element ${i}: ${got[i]}`).toBe(true);
+        expect(Object.is(want[i], 0)).toBe(true);
+      }
+    });
+  }
 });
