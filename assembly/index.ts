@@ -5,7 +5,7 @@ export { im2col, col2im, gatherChannels, scatterChannels, addChannelBias, padPla
 export { gemmNT } from './gemmnt';
 export { convDirectBnReluPool2x2 } from './convpool';
 export { winogradFilter, winogradConv, winogradConvBnReluPool, winogradGradSums, winogradFilterGrad } from './winograd';
-export { winogradS2Filter, winogradS2, phaseSplit, winogradS2ConvFilter, winogradS2Conv } from './winogradStride2';
+export { winogradS2Filter, winogradS2, phaseSplit, winogradS2ConvFilter, winogradS2Conv, winogradS2GradSums, winogradS2FilterGrad } from './winogradStride2';
 export { maxPool2d, maxPool2dBackward, avgPool2d, avgPool2dBackward } from './pool';
 export { adamUpdate } from './optim';
 export { heapBase } from './memory';

@@ -135,11 +135,47 @@ function inputTransform(xp: usize, v: usize, t0: i32, tb: i32, tbp: i32, total: 
   }
 }
 
+/** Row r of F(2x2, 2x2)'s Bt d B: (e0 - e1, e1, e2 - e1) to V[xi0 .. xi0 + 2]. */
+@inline function rowTransform3(dst: usize, xiStride: usize, xi0: i32, e0: v128, e1: v128, e2: v128): void {
+  const base = dst + <usize>xi0 * xiStride;
+  v128.store(base, f32x4.sub(e0, e1));
+  v128.store(base + xiStride, e1);
+  v128.store(base + 2 * xiStride, f32x4.sub(e2, e1));
+}
+
+/** V = Bt d B of F(2x2, 2x2) (./winogradStride2.ts) for four 3x3 windows (lane l: the window at p_l, rows `row` bytes apart) to dst + xi * xiStride. */
+@inline export function transform3(p0: usize, p1: usize, p2: usize, p3: usize, row: usize, dst: usize, xiStride: usize): void {
+  // row r of the four windows, transposed: d_rj holds d[r][j] of each window in its lane
+  let a = v128.load(p0), b = v128.load(p1), c = v128.load(p2), d = v128.load(p3);
+  let ab = lo(a, b), cd = lo(c, d);
+  const d00 = lo64(ab, cd), d01 = hi64(ab, cd), d02 = lo64(hi(a, b), hi(c, d));
+  a = v128.load(p0 + row); b = v128.load(p1 + row); c = v128.load(p2 + row); d = v128.load(p3 + row);
+  ab = lo(a, b); cd = lo(c, d);
+  const d10 = lo64(ab, cd), d11 = hi64(ab, cd), d12 = lo64(hi(a, b), hi(c, d));
+  a = v128.load(p0 + 2 * row); b = v128.load(p1 + 2 * row); c = v128.load(p2 + 2 * row); d = v128.load(p3 + 2 * row);
+  ab = lo(a, b); cd = lo(c, d);
+  const d20 = lo64(ab, cd), d21 = hi64(ab, cd), d22 = lo64(hi(a, b), hi(c, d));
+  // Bt d: rows (d0 - d1, d1, d2 - d1), then each row times B the same way
+  rowTransform3(dst, xiStride, 0, f32x4.sub(d00, d10), f32x4.sub(d01, d11), f32x4.sub(d02, d12));
+  rowTransform3(dst, xiStride, 3, d10, d11, d12);
+  rowTransform3(dst, xiStride, 6, f32x4.sub(d20, d10), f32x4.sub(d21, d11), f32x4.sub(d22, d12));
+}
+
 /**
  * V for tiles [t0, t0 + tb), all k channels, as B panels over channels [16][kp / 8][tb][8]
  * (lanes = 4 channels; channels past k repeat the last one, their products are never read).
  */
 function inputTransformByChannel(xp: usize, v: usize, t0: i32, tb: i32, k: i32, kp: i32, th: i32, tw: i32, hp: i32, wp: i32): void {
+  inputTransformByChannelOf(16, xp, v, t0, tb, k, kp, th, tw, hp, wp);
+}
+
+/** The same for F(2x2, 2x2)'s 3x3 windows, [9][kp / 8][tb][8] (./winogradStride2.ts winogradS2GradSums). */
+export function inputTransformByChannel9(xp: usize, v: usize, t0: i32, tb: i32, k: i32, kp: i32, th: i32, tw: i32, hp: i32, wp: i32): void {
+  inputTransformByChannelOf(9, xp, v, t0, tb, k, kp, th, tw, hp, wp);
+}
+
+/** V by channel of `count` (16 or 9, a constant) matrices per window. */
+@inline function inputTransformByChannelOf(count: i32, xp: usize, v: usize, t0: i32, tb: i32, k: i32, kp: i32, th: i32, tw: i32, hp: i32, wp: i32): void {
   const plane = <usize>(hp * wp) << 2;
   const xiStride = xiBytes(kp * tb);
   for (let c0 = 0; c0 < k; c0 += 4) {
@@ -150,7 +186,8 @@ function inputTransformByChannel(xp: usize, v: usize, t0: i32, tb: i32, k: i32, 
     let p = xp + tileBase(t0, th, tw, k * hp * wp, wp) + <usize>c0 * plane;
     const rowStep = <usize>(2 * wp - 2 * tw) << 2, imgStep = <usize>((k * hp - 2 * th) * wp) << 2;
     for (let t = 0; t < tb; t++) {
-      transform4(p, p + o1, p + o2, p + o3, <usize>wp << 2, dst, xiStride);
+      if (count == 16) transform4(p, p + o1, p + o2, p + o3, <usize>wp << 2, dst, xiStride);
+      else transform3(p, p + o1, p + o2, p + o3, <usize>wp << 2, dst, xiStride);
       dst += 32;
       p += 8;
       if (++tx == tw) {
@@ -168,6 +205,16 @@ function inputTransformByChannel(xp: usize, v: usize, t0: i32, tb: i32, k: i32, 
  * when the output size is odd).
  */
 function gradTransform(dyp: usize, z: usize, t0: i32, tb: i32, m: i32, mp: i32, th: i32, tw: i32): void {
+  gradTransformOf(16, dyp, z, t0, tb, m, mp, th, tw);
+}
+
+/** The same for F(2x2, 2x2) (./winogradStride2.ts): Z = At^T dY At, 3x3, as A panels [9][mp / 4][tb][4]. */
+export function gradTransform9(dyp: usize, z: usize, t0: i32, tb: i32, m: i32, mp: i32, th: i32, tw: i32): void {
+  gradTransformOf(9, dyp, z, t0, tb, m, mp, th, tw);
+}
+
+/** Z of `count` (16 or 9, a constant) matrices per 2x2 dY tile. */
+@inline function gradTransformOf(count: i32, dyp: usize, z: usize, t0: i32, tb: i32, m: i32, mp: i32, th: i32, tw: i32): void {
   const plane = <usize>(4 * th * tw) << 2;
   const row = <usize>(2 * tw) << 2;
   const xiStride = xiBytes(mp * tb);
@@ -185,11 +232,18 @@ function gradTransform(dyp: usize, z: usize, t0: i32, tb: i32, m: i32, mp: i32, 
       const w3 = v128.load64_lane(p + o3 + row, v128.load64_zero(p + o3), 1);
       const l01 = lo(w0, w1), l23 = lo(w2, w3), h01 = hi(w0, w1), h23 = hi(w2, w3);
       const a = lo64(l01, l23), b = hi64(l01, l23), c = lo64(h01, h23), d = hi64(h01, h23);
-      // A dY: rows (a b), (a + c, b + d), (a - c, b - d), (-c, -d); each row (p q) times At: (p, p + q, p - q, -q)
-      gradRow(dst, xiStride, 0, a, b);
-      gradRow(dst, xiStride, 4, f32x4.add(a, c), f32x4.add(b, d));
-      gradRow(dst, xiStride, 8, f32x4.sub(a, c), f32x4.sub(b, d));
-      gradRow(dst, xiStride, 12, f32x4.neg(c), f32x4.neg(d));
+      if (count == 16) {
+        // A dY: rows (a b), (a + c, b + d), (a - c, b - d), (-c, -d); each row (p q) times At: (p, p + q, p - q, -q)
+        gradRow(dst, xiStride, 0, a, b);
+        gradRow(dst, xiStride, 4, f32x4.add(a, c), f32x4.add(b, d));
+        gradRow(dst, xiStride, 8, f32x4.sub(a, c), f32x4.sub(b, d));
+        gradRow(dst, xiStride, 12, f32x4.neg(c), f32x4.neg(d));
+      } else {
+        // F(2x2, 2x2): rows (a b), (a + c, b + d), (c d); each row (p q) times At: (p, p + q, q)
+        gradRow9(dst, xiStride, 0, a, b);
+        gradRow9(dst, xiStride, 3, f32x4.add(a, c), f32x4.add(b, d));
+        gradRow9(dst, xiStride, 6, c, d);
+      }
       dst += 16;
       p += 8;
       if (++tx == tw) {
@@ -199,6 +253,13 @@ function gradTransform(dyp: usize, z: usize, t0: i32, tb: i32, m: i32, mp: i32, 
       }
     }
   }
+}
+
+@inline function gradRow9(dst: usize, xiStride: usize, xi0: i32, p: v128, q: v128): void {
+  const base = dst + <usize>xi0 * xiStride;
+  v128.store(base, p);
+  v128.store(base + xiStride, f32x4.add(p, q));
+  v128.store(base + 2 * xiStride, q);
 }
 
 @inline function gradRow(dst: usize, xiStride: usize, xi0: i32, p: v128, q: v128): void {
@@ -457,13 +518,18 @@ export function winogradGradSums(geo: usize, xp: usize, dyp: usize, du: usize, v
     const tb = min(T, total - t0);
     inputTransformByChannel(xp, v, t0, tb, k, kp, th, tw, hp, wp);
     gradTransform(dyp, z, t0, tb, m, mp, th, tw);
-    for (let xi = 0; xi < 16; xi++) {
-      const za = z + <usize>xi * xiBytes(mp * tb);
-      const vb = v + <usize>xi * xiBytes(kp * tb);
-      const d = du + ((<usize>xi * mp * kp) << 2);
-      for (let i = 0; i < mp; i += 4) {
-        for (let j = 0; j < kp; j += 8) kernel4x8(tb, za + ((<usize>i * tb) << 2), vb + ((<usize>j * tb) << 2), d + ((<usize>i * kp + j) << 2), kp, 1);
-      }
+    gradProducts(16, z, v, du, tb, mp, kp);
+  }
+}
+
+/** du[xi][mp][kp] += Z[xi] (mp x tb) . V[xi] (kp x tb)^T for the `count` matrices of a block (Z, V as winogradGradSums makes them). */
+export function gradProducts(count: i32, z: usize, v: usize, du: usize, tb: i32, mp: i32, kp: i32): void {
+  for (let xi = 0; xi < count; xi++) {
+    const za = z + <usize>xi * xiBytes(mp * tb);
+    const vb = v + <usize>xi * xiBytes(kp * tb);
+    const d = du + ((<usize>xi * mp * kp) << 2);
+    for (let i = 0; i < mp; i += 4) {
+      for (let j = 0; j < kp; j += 8) kernel4x8(tb, za + ((<usize>i * tb) << 2), vb + ((<usize>j * tb) << 2), d + ((<usize>i * kp + j) << 2), kp, 1);
     }
   }
 }

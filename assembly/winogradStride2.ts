@@ -28,7 +28,7 @@
 // Geometry from i32[8] at `geo`: 0 nb, 1 k (input channels), 2 m (output channels), 3 th,
 // 4 tw, 5 h, 6 w (output plane), 7 T (tiles per block, a multiple of 8).
 
-import { gi, hi, hi64, lo, lo64, outputTransform9, products, tileBase, xiBytes } from './winograd';
+import { gi, gradProducts, gradTransform9, hi, hi64, inputTransformByChannel9, lo, lo64, outputTransform9, products, tileBase, transform3, xiBytes } from './winograd';
 
 /** Kernel tap (row or column) of phase p's filter tap a (0, 1): 3 - p - 2a (phase 0: 3, 1; phase 1: 2, 0). */
 @inline function kTap(p: i32, a: i32): i32 { return 3 - p - 2 * a; }
@@ -69,14 +69,6 @@ export function winogradS2Filter(w: usize, u: usize, m: i32, k: i32): void {
   store<f32>(q + 2 * xiStride, <f32>t1);
 }
 
-/** Row r of Bt d B: (e0 - e1, e1, e2 - e1) to V[xi0 .. xi0 + 2]. */
-@inline function rowTransform(dst: usize, xiStride: usize, xi0: i32, e0: v128, e1: v128, e2: v128): void {
-  const base = dst + <usize>xi0 * xiStride;
-  v128.store(base, f32x4.sub(e0, e1));
-  v128.store(base + xiStride, e1);
-  v128.store(base + 2 * xiStride, f32x4.sub(e2, e1));
-}
-
 /** V for tiles [t0, t0 + tb), all k channels, as B panels [9][tbp / 8][k][8] (lanes = 4 tiles). */
 function inputTransform(xp: usize, v: usize, t0: i32, tb: i32, tbp: i32, total: i32, k: i32, th: i32, tw: i32, hp: i32, wp: i32): void {
   const plane = <usize>(hp * wp) << 2;
@@ -90,20 +82,7 @@ function inputTransform(xp: usize, v: usize, t0: i32, tb: i32, tbp: i32, total: 
     let p3 = xp + tileBase(min(t0 + q + 3, last), th, tw, k * hp * wp, wp);
     let dst = v + ((<usize>((q >> 3) * k * 8 + (q & 7))) << 2);
     for (let ci = 0; ci < k; ci++) {
-      // row r of the four windows, transposed: d_rj holds d[r][j] of each window in its lane
-      let a = v128.load(p0), b = v128.load(p1), c = v128.load(p2), d = v128.load(p3);
-      let ab = lo(a, b), cd = lo(c, d);
-      const d00 = lo64(ab, cd), d01 = hi64(ab, cd), d02 = lo64(hi(a, b), hi(c, d));
-      a = v128.load(p0 + row); b = v128.load(p1 + row); c = v128.load(p2 + row); d = v128.load(p3 + row);
-      ab = lo(a, b); cd = lo(c, d);
-      const d10 = lo64(ab, cd), d11 = hi64(ab, cd), d12 = lo64(hi(a, b), hi(c, d));
-      a = v128.load(p0 + 2 * row); b = v128.load(p1 + 2 * row); c = v128.load(p2 + 2 * row); d = v128.load(p3 + 2 * row);
-      ab = lo(a, b); cd = lo(c, d);
-      const d20 = lo64(ab, cd), d21 = hi64(ab, cd), d22 = lo64(hi(a, b), hi(c, d));
-      // Bt d: rows (d0 - d1, d1, d2 - d1), then each row times B the same way
-      rowTransform(dst, xiStride, 0, f32x4.sub(d00, d10), f32x4.sub(d01, d11), f32x4.sub(d02, d12));
-      rowTransform(dst, xiStride, 3, d10, d11, d12);
-      rowTransform(dst, xiStride, 6, f32x4.sub(d20, d10), f32x4.sub(d21, d11), f32x4.sub(d22, d12));
+      transform3(p0, p1, p2, p3, row, dst, xiStride);
       p0 += plane; p1 += plane; p2 += plane; p3 += plane;
       dst += 32;
     }
@@ -309,3 +288,52 @@ export function winogradS2Conv(geo: usize, xp: usize, u: usize, y: usize, v: usi
     outputTransform9(mm, y, t0, tb, tbp, m, th, tw, oh, ow);
   }
 }
+
+/**
+ * The weight gradient's transformed sums of the same convolution: du[xi][mp][kp] += Z[xi] (m x
+ * tiles) . V[xi] (4 c x tiles)^T over every tile of the chunk, Z = At^T dY At, block by block of T
+ * tiles. geo as winogradS2Conv; xp from phaseSplit; dyp [nb][m][2 th][2 tw] (zero-padded where
+ * the output size is odd); v and z hold one block.
+ */
+export function winogradS2GradSums(geo: usize, xp: usize, dyp: usize, du: usize, v: usize, z: usize): void {
+  const nb = gi(geo, 0), k = gi(geo, 1), m = gi(geo, 2), th = gi(geo, 3), tw = gi(geo, 4), T = gi(geo, 7);
+  const hp = 2 * th + 1, wp = 2 * tw + 2;
+  const mp = (m + 3) & ~3, kp = (k + 7) & ~7;
+  const total = nb * th * tw;
+  for (let t0 = 0; t0 < total; t0 += T) {
+    const tb = min(T, total - t0);
+    inputTransformByChannel9(xp, v, t0, tb, k, kp, th, tw, hp, wp);
+    gradTransform9(dyp, z, t0, tb, m, mp, th, tw);
+    gradProducts(9, z, v, du, tb, mp, kp);
+  }
+}
+
+/**
+ * dw[m][c][4][4] = G^T du G of each (output, input phase) filter (du as winogradS2GradSums left
+ * it, 4 c phase channels), each phase's 2x2 to its kernel taps (2 a + 1 - p); in f64, rounded once.
+ */
+export function winogradS2FilterGrad(du: usize, dw: usize, m: i32, c: i32): void {
+  const mp = (m + 3) & ~3, kp = (4 * c + 7) & ~7;
+  const xs = (<usize>mp * kp) << 2;
+  for (let mi = 0; mi < m; mi++) {
+    for (let ci = 0; ci < c; ci++) {
+      const dst = dw + ((<usize>(mi * c + ci) * 16) << 2);
+      for (let ph = 0; ph < 4; ph++) {
+        const py = ph >> 1, px = ph & 1;
+        const src = du + ((<usize>mi * kp + 4 * ci + ph) << 2);
+        // G^T = [1 1 0; 0 1 1]: rows r0 = du0 + du1, r1 = du1 + du2 (du_r: row r of the 3x3), then columns alike
+        const e0 = duAt(src, xs, 0), e1 = duAt(src, xs, 1), e2 = duAt(src, xs, 2);
+        const e3 = duAt(src, xs, 3), e4 = duAt(src, xs, 4), e5 = duAt(src, xs, 5);
+        const e6 = duAt(src, xs, 6), e7 = duAt(src, xs, 7), e8 = duAt(src, xs, 8);
+        const r00 = e0 + e3, r01 = e1 + e4, r02 = e2 + e5;
+        const r10 = e3 + e6, r11 = e4 + e7, r12 = e5 + e8;
+        store<f32>(dst + (<usize>((1 - py) * 4 + 1 - px) << 2), <f32>(r00 + r01));
+        store<f32>(dst + (<usize>((1 - py) * 4 + 3 - px) << 2), <f32>(r01 + r02));
+        store<f32>(dst + (<usize>((3 - py) * 4 + 1 - px) << 2), <f32>(r10 + r11));
+        store<f32>(dst + (<usize>((3 - py) * 4 + 3 - px) << 2), <f32>(r11 + r12));
+      }
+    }
+  }
+}
+
+@inline function duAt(src: usize, xs: usize, xi: i32): f64 { return <f64>load<f32>(src + <usize>xi * xs); }

@@ -3,7 +3,7 @@
 // take it (the channel threshold lowered to 1 so small shapes do): odd and even planes of 1..9
 // pixels, with and without bias, many images per chunk and tiles per block; how NaN, Infinity
 // and -0 come through; and which geometries take it. The forward convolution of that geometry
-// (input phases, winogradS2Conv) the same way.
+// (input phases, winogradS2Conv) and its weight gradient (winogradS2GradSums) the same way.
 import { describe, expect, it, vi } from 'vitest';
 import fc from 'fast-check';
 import type { Conv2dGeometry, Storage } from '../../src/backend/backend.js';
@@ -63,22 +63,24 @@ function check(b: WasmBackend, g: Conv2dGeometry, seed: number, withBias: boolea
   return expectClosePlane(b.readSync(got)!, oracle.readSync(want)!, oracle.readSync(bound)!, (g.o / g.groups) * Math.ceil(g.kh / g.strideH) * Math.ceil(g.kw / g.strideW) + (withBias ? 1 : 0), g.h * g.w);
 }
 
+/** Random geometries of the tests below: 1..5 images, 1..9 channels each side, planes of 1..9 (+ 0 or 1) pixels, with or without bias. */
+const geometries = fc.record({
+  n: fc.integer({ min: 1, max: 5 }),
+  c: fc.integer({ min: 1, max: 9 }),
+  o: fc.integer({ min: 1, max: 9 }),
+  ih: fc.integer({ min: 1, max: 9 }),
+  iw: fc.integer({ min: 1, max: 9 }),
+  extraH: fc.integer({ min: 0, max: 1 }),
+  extraW: fc.integer({ min: 0, max: 1 }),
+  bias: fc.boolean(),
+});
+
 describe('phase-Winograd F(2x2, 2x2) transposed convolutions, 4x4 stride 2 padding 1 (wasm)', () => {
   it('random geometries agree with the oracle: planes of 1..9 pixels (odd and even outputs), channels 1..9, with and without bias', () => {
     const { b, k } = backend(1);
     const run = vi.spyOn(k, 'winogradS2');
-    const arb = fc.record({
-      n: fc.integer({ min: 1, max: 5 }),
-      c: fc.integer({ min: 1, max: 9 }),
-      o: fc.integer({ min: 1, max: 9 }),
-      ih: fc.integer({ min: 1, max: 9 }),
-      iw: fc.integer({ min: 1, max: 9 }),
-      extraH: fc.integer({ min: 0, max: 1 }),
-      extraW: fc.integer({ min: 0, max: 1 }),
-      bias: fc.boolean(),
-    });
     let worst = 0;
-    fc.assert(fc.property(arb, fc.integer({ min: 1, max: 1e9 }), (r, seed) => {
+    fc.assert(fc.property(geometries, fc.integer({ min: 1, max: 1e9 }), (r, seed) => {
       worst = Math.max(worst, check(b, geo(r.n, r.c, r.o, r.ih, r.iw, r.extraH, r.extraW), seed, r.bias));
     }), { numRuns: 120 });
     expect(run.mock.calls.length).toBeGreaterThanOrEqual(120);
@@ -138,18 +140,8 @@ describe('phase-Winograd F(2x2, 2x2) forward convolutions, 4x4 stride 2 padding 
   it('random geometries agree with the oracle: inputs of 2..19 pixels (odd and even), channels 1..9, with and without bias', () => {
     const { b, k } = backend(1);
     const run = vi.spyOn(k, 'winogradS2Conv');
-    const arb = fc.record({
-      n: fc.integer({ min: 1, max: 5 }),
-      c: fc.integer({ min: 1, max: 9 }),
-      o: fc.integer({ min: 1, max: 9 }),
-      ih: fc.integer({ min: 1, max: 9 }),
-      iw: fc.integer({ min: 1, max: 9 }),
-      extraH: fc.integer({ min: 0, max: 1 }),
-      extraW: fc.integer({ min: 0, max: 1 }),
-      bias: fc.boolean(),
-    });
     let worst = 0;
-    fc.assert(fc.property(arb, fc.integer({ min: 1, max: 1e9 }), (r, seed) => {
+    fc.assert(fc.property(geometries, fc.integer({ min: 1, max: 1e9 }), (r, seed) => {
       worst = Math.max(worst, checkConv(b, geo(r.n, r.c, r.o, r.ih, r.iw, r.extraH, r.extraW), seed, r.bias));
     }), { numRuns: 120 });
     expect(run.mock.calls.length).toBeGreaterThanOrEqual(120);
@@ -242,4 +234,70 @@ describe('phase-Winograd F(2x2, 2x2) special values, both directions (wasm)', ()
       }
     });
   }
+});
+
+/** The wasm weight gradient against the oracle; the error in units of the bound (per filter: its 16 taps). */
+function checkFilter(b: WasmBackend, g: Conv2dGeometry, seed: number): number {
+  const x = randomF32(g.n * g.c * g.h * g.w, seed);
+  const dy = randomF32(g.n * g.o * g.oh * g.ow, seed + 1);
+  const O = (a: Float64Array) => oracle.fromArray(a);
+  const got = b.conv2dBackwardFilter(b.fromArray(x), b.fromArray(dy), g);
+  const want = oracle.conv2dBackwardFilter(O(to64(x)), O(to64(dy)), g);
+  const bound = oracle.conv2dBackwardFilter(O(abs64(x)), O(abs64(dy)), g);
+  // per weight: n x oh x ow products, rounded per tile and per channel's sums as the forward is
+  return expectClosePlane(b.readSync(got)!, oracle.readSync(want)!, oracle.readSync(bound)!, g.n * g.oh * g.ow, 16);
+}
+
+describe('phase-Winograd F(2x2, 2x2) weight gradients, 4x4 stride 2 padding 1 (wasm)', () => {
+  it('random geometries agree with the oracle: inputs of 2..19 pixels (odd and even), channels 1..9', () => {
+    const { b, k } = backend(1);
+    const run = vi.spyOn(k, 'winogradS2GradSums');
+    let worst = 0;
+    fc.assert(fc.property(geometries, fc.integer({ min: 1, max: 1e9 }), (r, seed) => {
+      worst = Math.max(worst, checkFilter(b, geo(r.n, r.c, r.o, r.ih, r.iw, r.extraH, r.extraW), seed));
+    }), { numRuns: 120 });
+    expect(run.mock.calls.length).toBeGreaterThanOrEqual(120);
+    expect(worst).toBeGreaterThan(0);
+  });
+
+  it('the reference model layer (decoder.0 weight gradient), several chunks, several tile blocks per chunk', () => {
+    const { b, k } = backend(4);
+    const run = vi.spyOn(k, 'winogradS2GradSums');
+    checkFilter(b, geo(20, 64, 32, 7, 7), 7); // 32 x 14x14 -> 64 x 7x7, 20 images: several chunks
+    checkFilter(backend(1, 3000).b, geo(9, 6, 11, 5, 6, 1, 0), 8);
+    checkFilter(b, geo(3, 5, 40, 30, 30), 9); // 225 tiles per image
+    expect(run.mock.calls.length).toBeGreaterThanOrEqual(3);
+  });
+
+  it('NaN in x: the weights it reaches are NaN as the oracle says; the same path with it gone is finite', () => {
+    const { b } = backend(1);
+    const g = geo(2, 5, 6, 5, 4, 1, 0);
+    const x = randomF32(g.n * g.c * g.h * g.w, 51);
+    const dy = randomF32(g.n * g.o * g.oh * g.ow, 52);
+    x[((1 * g.c + 3) * g.h + 4) * g.w + 5] = NaN;
+    const got = b.readSync(b.conv2dBackwardFilter(b.fromArray(x), b.fromArray(dy), g))!;
+    const want = oracle.readSync(oracle.conv2dBackwardFilter(oracle.fromArray(to64(x)), oracle.fromArray(to64(dy)), g))!;
+    let nan = 0;
+    for (let i = 0; i < want.length; i++) {
+      if (Number.isNaN(want[i]!)) { nan++; expect(Number.isNaN(got[i]!), `element ${i}`).toBe(true); }
+    }
+    expect(nan).toBeGreaterThan(0);
+  });
+
+  it('runs only where the forward does; the fallback agrees', () => {
+    const { b, k } = backend(4);
+    const run = vi.spyOn(k, 'winogradS2GradSums');
+    const calls = (g: Conv2dGeometry): number => {
+      run.mockClear();
+      checkFilter(b, g, 61);
+      return run.mock.calls.length;
+    };
+    const base = geo(2, 4, 4, 5, 5);
+    expect(calls(base)).toBeGreaterThan(0);
+    expect(calls(geo(2, 3, 4, 5, 5))).toBe(0);
+    expect(calls({ ...base, padH: 0, padW: 0, oh: 4, ow: 4 })).toBe(0);
+    expect(calls({ ...base, c: 8, groups: 2 })).toBe(0);
+    b.winogradS2MinChannels = Infinity;
+    expect(calls(base)).toBe(0);
+  });
 });

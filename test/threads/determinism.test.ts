@@ -1,6 +1,6 @@
 // The wasm kernels give the same bits at any thread count and in any chunk order: each threaded
-// kernel (GEMM tiles and pack-once panels, conv by images, Winograd (3x3, and by phases for 4x4 stride-2 forwards
-// and input gradients), weight gradients by fixed chunks, batch norm by channels, with the conv bias gradients it adds up, the fused batch norm -> ReLU -> max pool by channels, pooling by images, row sums by
+// kernel (GEMM tiles and pack-once panels, conv by images, Winograd (3x3, and by phases for 4x4 stride-2 forwards,
+// input and weight gradients), weight gradients by fixed chunks, batch norm by channels, with the conv bias gradients it adds up, the fused batch norm -> ReLU -> max pool by channels, pooling by images, row sums by
 // rows, elementwise ops, Adam and allFinite by ranges) at 1-4 threads and with its chunks run in
 // reverse and shuffled order (and the fused BCE with logits, a Linear's bias and eval BatchNorm1d
 // + ReLU on its product's tiles, the eval conv blocks), a few reference-model training steps with Adam likewise, and
@@ -27,7 +27,7 @@ function kernelOutputs(): Uint32Array[] {
   // sgemm with A and B packed once by a job of 8 chunks, then 16 tiles (a Linear's input gradient's shape)
   out.push(vg.matmul(vg.randn([130, 3001]), vg.randn([3001, 250])));
   // direct conv (1 -> 32 channels at 28x28; 2 -> 7 on 3-pixel rows), 4x4 stride-2 convs (forwards, input gradients
-  // and transposed convs by phase Winograd, weight gradients by im2col; 13x11 odd planes among them), conv by im2col
+  // transposed convs and weight gradients by phase Winograd; 13x11 odd planes among them), conv by im2col
   // (a 7x7 plane with groups) and
   // Winograd (8 -> 16)
   const convs: [number[], number[], vg.F.Conv2dOptions | undefined][] = [

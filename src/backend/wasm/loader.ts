@@ -66,6 +66,8 @@ export interface KernelExports {
   phaseSplit(x: number, xp: number, planes: number, h: number, w: number, hp: number, wp: number): void;
   winogradS2ConvFilter(w: number, u: number, m: number, c: number): void;
   winogradS2Conv(geo: number, xp: number, u: number, y: number, v: number, mm: number): void;
+  winogradS2GradSums(geo: number, xp: number, dyp: number, du: number, v: number, z: number): void;
+  winogradS2FilterGrad(du: number, dw: number, m: number, c: number): void;
   heapBase(): number;
 }
 

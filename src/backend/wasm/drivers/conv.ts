@@ -211,7 +211,7 @@ export function backwardData(ctx: WasmContext, dy: Storage, w: Storage, bias: St
   return res.storage;
 }
 
-/** The weight gradient: dW_g [og, K] = sum over images of dY_g . col^T (Winograd for 3x3 stride-1 shapes). */
+/** The weight gradient: dW_g [og, K] = sum over images of dY_g . col^T (Winograd for 3x3 stride-1 and 4x4 stride-2 padding-1 shapes). */
 export function backwardFilter(ctx: WasmContext, x: Storage, dy: Storage, g: Conv2dGeometry): Storage {
   const S = g.oh * g.ow;
   const cg = g.c / g.groups;
@@ -220,6 +220,7 @@ export function backwardFilter(ctx: WasmContext, x: Storage, dy: Storage, g: Con
   const size = g.o * K;
   if (size === 0 || S === 0 || g.n === 0) return emptyF32(ctx, size);
   if (winograd.fits(ctx, g)) return winograd.filterGrad(ctx, x, dy, g);
+  if (winogradS2.fitsConv(ctx, g)) return winogradS2.filterGrad(ctx, x, dy, g);
   const inImg = g.c * g.h * g.w;
   const nb = imagesPerChunk(ctx, g.n, K * S);
   const chunks = Math.ceil(g.n / nb);

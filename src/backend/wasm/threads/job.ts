@@ -17,7 +17,7 @@ export const FN_NAMES = [
   'maxPool2dBackward', 'avgPool2d', 'avgPool2dBackward', 'adamUpdate', 'unaryF32', 'sumRows',
   'bceWithLogits', 'bceWithLogitsGrad', 'convDirect', 'sgemmPackA', 'sgemmPackB', 'sgemmPacked',
   'bnReluMaxPool2x2', 'bnReluMaxPool2x2Backward', 'nonFinite', 'addRowBias', 'convDirectBnReluPool2x2', 'winogradConvBnReluPool',
-  'winogradS2', 'phaseSplit', 'winogradS2Conv',
+  'winogradS2', 'phaseSplit', 'winogradS2Conv', 'winogradS2GradSums',
 ] as const;
 
 /** Call codes: kernels by name, and the three that execChunk runs itself. */
