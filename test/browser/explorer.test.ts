@@ -290,8 +290,9 @@ suite('the explorer page (vaegrad serve) in headless Chromium', { timeout: 300_0
     expect(await api<string>('modelName')).toMatch(/^trained in this tab \(epoch \d+\)$/);
     // No in-progress text is left behind: back on two dimensions, the status is the stopped run's.
     await page.selectOption('#view', 'dims');
+    // (100 epochs: a run short enough to finish before the Stop click lands would say "done")
     await page.selectOption('#train-from', 'continue');
-    await page.fill('#epochs', '1');
+    await page.fill('#epochs', '100');
     await page.click('#train');
     await page.click('#stop');
     await page.waitForFunction(() => !(window as unknown as { explorer: { training: boolean } }).explorer.training, undefined, { timeout: 60_000 });
