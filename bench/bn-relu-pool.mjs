@@ -12,40 +12,25 @@
 // caches as it does inside a training step.
 
 import { join, resolve } from 'node:path';
-import { pathToFileURL } from 'node:url';
+import { loadWasmBackend, seededFloats } from './builds.mjs';
 
 process.env.VAEGRAD_THREADS ??= '1';
 const dists = [join(process.cwd(), 'dist'), ...process.argv.slice(2).map((d) => resolve(d))];
 const REPS = Number(process.env.BENCH_REPS ?? 15);
 
-async function load(dist) {
-  const vg = await import(pathToFileURL(join(dist, 'src/index.js')).href);
-  const { createWasmBackendSync } = await import(pathToFileURL(join(dist, 'src/backend/wasm/index.js')).href);
-  void vg;
-  return createWasmBackendSync();
-}
 
-function rand(n, seed, f = (v) => v) {
-  let s = seed >>> 0;
-  const a = new Float32Array(n);
-  for (let i = 0; i < n; i++) {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    a[i] = f((s / 2 ** 32) * 2 - 1);
-  }
-  return a;
-}
 
 /** The three calls at one shape on one backend, each a function that runs once and frees its outputs. */
 function calls(be, n, c, h) {
   const s = h * h;
   const g = { n, c, s };
   const p = { n, c, h, w: h, oh: h / 2, ow: h / 2, kh: 2, kw: 2, strideH: 2, strideW: 2, padH: 0, padW: 0, countIncludePad: true };
-  const x = be.fromArray(rand(n * c * s, 1, (v) => v * 3));
-  const mean = be.fromArray(rand(c, 2, (v) => v * 0.1));
-  const invstd = be.fromArray(rand(c, 3, (v) => Math.abs(v) + 0.5));
-  const w = be.fromArray(rand(c, 4, (v) => v + 1));
-  const b = be.fromArray(rand(c, 5));
-  const dy = be.fromArray(rand((n * c * s) / 4, 6, (v) => v * 1e-3));
+  const x = be.fromArray(seededFloats(n * c * s, 1, (v) => v * 3));
+  const mean = be.fromArray(seededFloats(c, 2, (v) => v * 0.1));
+  const invstd = be.fromArray(seededFloats(c, 3, (v) => Math.abs(v) + 0.5));
+  const w = be.fromArray(seededFloats(c, 4, (v) => v + 1));
+  const b = be.fromArray(seededFloats(c, 5));
+  const dy = be.fromArray(seededFloats((n * c * s) / 4, 6, (v) => v * 1e-3));
   const { indices } = be.batchNormReluMaxPool(x, mean, invstd, w, b, g, p);
   const free = (...ss) => { for (const t of ss) if (t.dtype === 'float32') be.ctx.store.release(t); };
   return {
@@ -57,7 +42,7 @@ function calls(be, n, c, h) {
 
 const flush = new Float32Array(16 << 20);
 const backends = [];
-for (const d of dists) backends.push(await load(d));
+for (const d of dists) backends.push(await loadWasmBackend(d));
 const shapes = [[128, 32, 28], [128, 64, 14]];
 console.log(`BatchNorm2d -> ReLU -> MaxPool2d(2), wasm, ${process.env.VAEGRAD_THREADS} thread(s), median of ${REPS} cold calls (ms)`);
 console.log(['shape', 'call', ...dists.map((d, i) => (i === 0 ? 'this build' : d)), ...(dists.length > 1 ? ['ratio'] : [])].join(' | '));

@@ -13,7 +13,7 @@
 // BENCH_CLOCK=wall for wall-clock time.
 
 import { join, resolve } from 'node:path';
-import { pathToFileURL } from 'node:url';
+import { loadWasmBackend, seededFloats } from './builds.mjs';
 
 process.env.VAEGRAD_THREADS ??= '1';
 const dists = [join(process.cwd(), 'dist'), ...process.argv.slice(2).map((d) => resolve(d))];
@@ -32,36 +32,22 @@ function timed(f) {
   return (d.user + d.system) / 1000;
 }
 
-async function load(dist) {
-  await import(pathToFileURL(join(dist, 'src/index.js')).href);
-  const { createWasmBackendSync } = await import(pathToFileURL(join(dist, 'src/backend/wasm/index.js')).href);
-  return createWasmBackendSync();
-}
 
-function rand(n, seed, f = (v) => v) {
-  let s = seed >>> 0;
-  const a = new Float32Array(n);
-  for (let i = 0; i < n; i++) {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    a[i] = f((s / 2 ** 32) * 2 - 1);
-  }
-  return a;
-}
 
 /** One eval block at one shape on one backend: a function that runs it once and frees its output. */
 function block(be, n, c, h, o) {
   const g = { n, c, h, w: h, o, kh: 3, kw: 3, oh: h, ow: h, strideH: 1, strideW: 1, padH: 1, padW: 1, dilH: 1, dilW: 1, groups: 1 };
   const p = { n, c: o, h, w: h, oh: h / 2, ow: h / 2, kh: 2, kw: 2, strideH: 2, strideW: 2, padH: 0, padW: 0, countIncludePad: true };
-  const x = be.fromArray(rand(n * c * h * h, 1, (v) => Math.max(v, 0)));
-  const w = be.fromArray(rand(o * c * 9, 2, (v) => v * 0.2));
-  const bias = be.fromArray(rand(o, 3, (v) => v * 0.1));
-  const bn = { mean: be.fromArray(rand(o, 4, (v) => v * 0.1)), invstd: be.fromArray(rand(o, 5, (v) => Math.abs(v) + 0.5)), weight: be.fromArray(rand(o, 6, (v) => v + 1)), bias: be.fromArray(rand(o, 7)) };
+  const x = be.fromArray(seededFloats(n * c * h * h, 1, (v) => Math.max(v, 0)));
+  const w = be.fromArray(seededFloats(o * c * 9, 2, (v) => v * 0.2));
+  const bias = be.fromArray(seededFloats(o, 3, (v) => v * 0.1));
+  const bn = { mean: be.fromArray(seededFloats(o, 4, (v) => v * 0.1)), invstd: be.fromArray(seededFloats(o, 5, (v) => Math.abs(v) + 0.5)), weight: be.fromArray(seededFloats(o, 6, (v) => v + 1)), bias: be.fromArray(seededFloats(o, 7)) };
   return () => be.ctx.store.release(be.conv2dBnRelu(x, w, bias, bn, g, p));
 }
 
 const flush = new Float32Array(16 << 20);
 const backends = [];
-for (const d of dists) backends.push(await load(d));
+for (const d of dists) backends.push(await loadWasmBackend(d));
 console.log(`Conv2d -> BatchNorm2d (eval) -> ReLU -> MaxPool2d(2), wasm, ${process.env.VAEGRAD_THREADS} thread(s), median of ${REPS} cold calls (ms of ${WALL ? 'wall-clock' : 'CPU'} time)`);
 console.log(['block', ...dists.map((d, i) => (i === 0 ? 'this build' : d)), ...(dists.length > 1 ? ['ratio'] : [])].join(' | '));
 for (const [name, c, h, o] of [['encoder.0', 1, 28, 32], ['encoder.4', 32, 14, 64]]) {
