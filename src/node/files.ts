@@ -241,7 +241,11 @@ export async function writeFileAtomic(file: string, data: Uint8Array | string): 
   writesStarted++;
   let handle: fsp.FileHandle | undefined;
   try {
-    handle = await fsp.open(tmp, 'wx', 0o644);
+    // The temp file is created synchronously: a second Ctrl-C's handler (removeTempFilesSync, then
+    // exit) runs between JS tasks, so it either lists the file or runs before it exists. An async
+    // 'wx' open still in the thread pool could create it after the listing, just before the exit.
+    fs.closeSync(fs.openSync(tmp, 'wx', 0o644));
+    handle = await fsp.open(tmp, 'r+');
     crashPoint('open');
     const half = bytes.length >> 1;
     await handle.writeFile(bytes.subarray(0, half)); // writeFile on a handle continues at its position
