@@ -118,7 +118,18 @@ export function winogradFilter(w: usize, u: usize, m: i32, k: i32, flip: i32): v
 
 /** V for tiles [t0, t0 + tb), all k channels, as B panels [16][tbp / 8][k][8] (lanes = 4 tiles). */
 function inputTransform(xp: usize, v: usize, t0: i32, tb: i32, tbp: i32, total: i32, k: i32, th: i32, tw: i32, hp: i32, wp: i32): void {
+  inputTransformOf(16, xp, v, t0, tb, tbp, total, k, th, tw, hp, wp);
+}
+
+/** The same for F(2x2, 2x2)'s 3x3 windows, B panels [9][tbp / 8][k][8] (./winogradStride2.ts). */
+export function inputTransform9(xp: usize, v: usize, t0: i32, tb: i32, tbp: i32, total: i32, k: i32, th: i32, tw: i32, hp: i32, wp: i32): void {
+  inputTransformOf(9, xp, v, t0, tb, tbp, total, k, th, tw, hp, wp);
+}
+
+/** V by tile blocks of `count` (16 or 9, a constant) matrices per window. */
+@inline function inputTransformOf(count: i32, xp: usize, v: usize, t0: i32, tb: i32, tbp: i32, total: i32, k: i32, th: i32, tw: i32, hp: i32, wp: i32): void {
   const plane = <usize>(hp * wp) << 2;
+  const row = <usize>wp << 2;
   const xiStride = xiBytes(tbp * k);
   const last = total - 1; // lanes past the end repeat the last tile (their products are never read)
   for (let q = 0; q < tb; q += 4) {
@@ -128,7 +139,8 @@ function inputTransform(xp: usize, v: usize, t0: i32, tb: i32, tbp: i32, total: 
     let p3 = xp + tileBase(min(t0 + q + 3, last), th, tw, k * hp * wp, wp);
     let dst = v + ((<usize>((q >> 3) * k * 8 + (q & 7))) << 2);
     for (let ci = 0; ci < k; ci++) {
-      transform4(p0, p1, p2, p3, <usize>wp << 2, dst, xiStride);
+      if (count == 16) transform4(p0, p1, p2, p3, row, dst, xiStride);
+      else transform3(p0, p1, p2, p3, row, dst, xiStride);
       p0 += plane; p1 += plane; p2 += plane; p3 += plane;
       dst += 32;
     }

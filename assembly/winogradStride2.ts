@@ -28,7 +28,7 @@
 // Geometry from i32[8] at `geo`: 0 nb, 1 k (input channels), 2 m (output channels), 3 th,
 // 4 tw, 5 h, 6 w (output plane), 7 T (tiles per block, a multiple of 8).
 
-import { gi, gradProducts, gradTransform9, hi, hi64, inputTransformByChannel9, lo, lo64, outputTransform9, products, tileBase, transform3, xiBytes } from './winograd';
+import { gi, gradProducts, gradTransform9, hi, hi64, inputTransform9, inputTransformByChannel9, lo, lo64, outputTransform9, products, xiBytes } from './winograd';
 
 /** Kernel tap (row or column) of phase p's filter tap a (0, 1): 3 - p - 2a (phase 0: 3, 1; phase 1: 2, 0). */
 @inline function kTap(p: i32, a: i32): i32 { return 3 - p - 2 * a; }
@@ -67,26 +67,6 @@ export function winogradS2Filter(w: usize, u: usize, m: i32, k: i32): void {
   store<f32>(q, <f32>t0);
   store<f32>(q + xiStride, <f32>(t0 + t1));
   store<f32>(q + 2 * xiStride, <f32>t1);
-}
-
-/** V for tiles [t0, t0 + tb), all k channels, as B panels [9][tbp / 8][k][8] (lanes = 4 tiles). */
-function inputTransform(xp: usize, v: usize, t0: i32, tb: i32, tbp: i32, total: i32, k: i32, th: i32, tw: i32, hp: i32, wp: i32): void {
-  const plane = <usize>(hp * wp) << 2;
-  const row = <usize>wp << 2;
-  const xiStride = xiBytes(tbp * k);
-  const last = total - 1; // lanes past the end repeat the last tile (their products are never read)
-  for (let q = 0; q < tb; q += 4) {
-    let p0 = xp + tileBase(min(t0 + q, last), th, tw, k * hp * wp, wp);
-    let p1 = xp + tileBase(min(t0 + q + 1, last), th, tw, k * hp * wp, wp);
-    let p2 = xp + tileBase(min(t0 + q + 2, last), th, tw, k * hp * wp, wp);
-    let p3 = xp + tileBase(min(t0 + q + 3, last), th, tw, k * hp * wp, wp);
-    let dst = v + ((<usize>((q >> 3) * k * 8 + (q & 7))) << 2);
-    for (let ci = 0; ci < k; ci++) {
-      transform3(p0, p1, p2, p3, row, dst, xiStride);
-      p0 += plane; p1 += plane; p2 += plane; p3 += plane;
-      dst += 32;
-    }
-  }
 }
 
 /** Store lanes [lo, hi) of row r at p (lane j to p + 4 j). */
@@ -198,7 +178,7 @@ export function winogradS2(geo: usize, xp: usize, u: usize, y: usize, v: usize, 
   for (let t0 = 0; t0 < total; t0 += T) {
     const tb = min(T, total - t0);
     const tbp = (tb + 7) & ~7;
-    inputTransform(xp, v, t0, tb, tbp, total, k, th, tw, hp, wp);
+    inputTransform9(xp, v, t0, tb, tbp, total, k, th, tw, hp, wp);
     products(9, u, v, mm, tbp, k, mp);
     outputTransform(mm, y, mm + ((<usize>mp * T * 9) << 2), t0, tb, tbp, m, th, tw, h, w);
   }
@@ -209,7 +189,7 @@ export function winogradS2(geo: usize, xp: usize, u: usize, y: usize, v: usize, 
 // (ky = 1) and oy + 1 (ky = 3) and phase 1's rows oy - 1 (ky = 0) and oy (ky = 2); the same along
 // x. With phase 1 one row (column) lower in its padded plane, every phase (py, px) is a 2x2
 // correlation at offsets (0, 1) of its plane with taps ky = 2a + 1 - py: one 2x2 convolution of
-// 4 c channels, F(2x2, 2x2) over 3x3 windows at stride 2 (inputTransform above), 9 products of
+// 4 c channels, F(2x2, 2x2) over 3x3 windows at stride 2 (winograd.ts inputTransform9), 9 products of
 // [m, 4 c] x [4 c, tiles] and the 2x2 output transform of ./winograd.ts. 9 multiplies per 4
 // outputs per (output, input phase) pair instead of 4 x 4.
 
@@ -283,7 +263,7 @@ export function winogradS2Conv(geo: usize, xp: usize, u: usize, y: usize, v: usi
   for (let t0 = 0; t0 < total; t0 += T) {
     const tb = min(T, total - t0);
     const tbp = (tb + 7) & ~7;
-    inputTransform(xp, v, t0, tb, tbp, total, k, th, tw, hp, wp);
+    inputTransform9(xp, v, t0, tb, tbp, total, k, th, tw, hp, wp);
     products(9, u, v, mm, tbp, k, mp);
     outputTransform9(mm, y, t0, tb, tbp, m, th, tw, oh, ow);
   }
