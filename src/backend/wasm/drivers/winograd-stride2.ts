@@ -11,13 +11,12 @@
 
 import type { Conv2dGeometry, Storage } from '../../backend.js';
 import type { WasmContext } from '../context.js';
-import { F32, input, output, putGeo } from '../memory/staging.js';
+import { F32 } from '../memory/staging.js';
 import { FN, Job } from '../threads/job.js';
-import { imagesPerChunk, sumParts } from './chunking.js';
+import { imagesPerChunk } from './chunking.js';
 import { roundUp } from './gemm.js';
+import { XI_PAD, geoBlocks, gradFromSums } from './winograd.js';
 
-/** Floats of padding after each of the 9 matrices of a block's V (XI_PAD in assembly/winograd.ts). */
-const XI_PAD = 16;
 
 /** Arena buffers, per-thread scratch offsets and geometry of one phase-Winograd transposed convolution (see plan). */
 export interface WinogradS2Plan {
@@ -53,12 +52,7 @@ export function plan(ctx: WasmContext, job: Job, w: number, g: Conv2dGeometry): 
   const T = Math.max(8, Math.floor((1 << 17) / (9 * (k + 4 * m)) / 8) * 8);
   const u = ctx.arena.allocF32(9 * 4 * m * k);
   ctx.k.winogradS2Filter(w, u, m, k);
-  const blocks = new Map<number, number>();
-  const geo = (cur: number): number => {
-    let p = blocks.get(cur);
-    if (p === undefined) blocks.set(cur, (p = putGeo(ctx, [cur, k, m, th, tw, g.h, g.w, T])));
-    return p;
-  };
+  const geo = geoBlocks(ctx, [k, m, th, tw, g.h, g.w, T]);
   return {
     nb, k, ih: g.oh, iw: g.ow, hp, wp, u, geo,
     xp: job.scratch(nb * k * hp * wp * F32), v: job.scratch(9 * (roundUp(T, 8) * k + XI_PAD) * F32), mm: job.scratch((9 * 4 * m * T + 2 * T) * F32),
@@ -90,13 +84,7 @@ function convLayout(ctx: WasmContext, g: Conv2dGeometry): { th: number; tw: numb
   const hp = 2 * th + 1, wp = 2 * tw + 2;
   const nb = imagesPerChunk(ctx, g.n, g.c * g.h * g.w + k * hp * wp + m * g.oh * g.ow);
   const T = Math.max(8, Math.floor((1 << 17) / (9 * (roundUp(k, 8) + roundUp(m, 4))) / 8) * 8);
-  const blocks = new Map<number, number>();
-  const geo = (cur: number): number => {
-    let p = blocks.get(cur);
-    if (p === undefined) blocks.set(cur, (p = putGeo(ctx, [cur, k, m, th, tw, g.oh, g.ow, T])));
-    return p;
-  };
-  return { th, tw, hp, wp, nb, T, geo };
+  return { th, tw, hp, wp, nb, T, geo: geoBlocks(ctx, [k, m, th, tw, g.oh, g.ow, T]) };
 }
 
 /**
@@ -124,39 +112,16 @@ export function convCalls(job: Job, p: WinogradS2ConvPlan, src: number, dst: num
 }
 
 /**
- * The weight gradient ([o][c][4][4]) of convolution g (fitsConv) from x and dy: per fixed chunk of
- * images its transformed sums (winogradS2GradSums) into its own buffer, the chunks' sums added in
- * chunk order (the same bits at any thread count), then G^T du G once.
+ * The weight gradient ([o][c][4][4]) of convolution g (fitsConv) from x and dy by
+ * winograd.ts's gradFromSums: per fixed chunk of images its transformed sums
+ * (winogradS2GradSums) over the phase planes, the chunks' sums added in chunk order, then
+ * G^T du G once per phase filter.
  */
 export function filterGrad(ctx: WasmContext, x: Storage, dy: Storage, g: Conv2dGeometry): Storage {
   const { th, tw, hp, wp, nb, T, geo } = convLayout(ctx, g);
-  const k = 4 * g.c, mp = roundUp(g.o, 4), kp = roundUp(k, 8);
-  const S = g.oh * g.ow, inImg = g.c * g.h * g.w;
-  const padDy = g.oh % 2 !== 0 || g.ow % 2 !== 0; // dY tiles read 2x2 blocks: odd sizes get a zero edge
-  const chunks = Math.ceil(g.n / nb);
-  const duSize = 9 * mp * kp;
-  ctx.arena.reset();
-  const xs = input(ctx, x);
-  const dys = input(ctx, dy);
-  const parts = ctx.arena.allocF32(chunks * duSize);
-  const du = ctx.arena.allocF32(duSize);
-  const dw = output(ctx, g.o * g.c * 16); // winogradS2FilterGrad writes every element
-  const job = new Job(2 * g.n * g.o * k * 9 * th * tw);
-  const xp = job.scratch(nb * k * hp * wp * F32);
-  const dyp = padDy ? job.scratch(nb * g.o * 4 * th * tw * F32) : 0;
-  const v = job.scratch(9 * (kp * T + XI_PAD) * F32);
-  const z = job.scratch(9 * (mp * T + XI_PAD) * F32);
-  for (let c = 0, n0 = 0; n0 < g.n; c++, n0 += nb) {
-    const cur = Math.min(nb, g.n - n0);
-    const dyb = dys + n0 * g.o * S * F32;
-    const part = parts + c * duSize * F32;
-    job.chunk().call(FN.zero, [part, duSize]);
-    job.call(FN.phaseSplit, [xs + n0 * inImg * F32, xp, cur * g.c, g.h, g.w, hp, wp], [1]);
-    if (padDy) job.call(FN.padPlanes, [dyb, dyp, cur * g.o, g.oh, g.ow, 2 * th, 2 * tw, 0, 0], [1]);
-    job.call(FN.winogradS2GradSums, [geo(cur), xp, padDy ? dyp : dyb, part, v, z], padDy ? [1, 2, 4, 5] : [1, 4, 5]);
-  }
-  ctx.run(job);
-  sumParts(ctx, parts, chunks, duSize, du);
-  ctx.k.winogradS2FilterGrad(du, dw.ptr, g.o, g.c);
-  return dw.storage;
+  return gradFromSums(ctx, x, dy, g, {
+    count: 9, k: 4 * g.c, th, tw, hp, wp, nb, T, geo, sums: FN.winogradS2GradSums, outSize: g.o * g.c * 16,
+    planes: (job, xb, xp, cur) => job.call(FN.phaseSplit, [xb, xp, cur * g.c, g.h, g.w, hp, wp], [1]),
+    filter: (du, dw) => ctx.k.winogradS2FilterGrad(du, dw, g.o, g.c),
+  });
 }

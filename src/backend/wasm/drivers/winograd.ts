@@ -16,8 +16,8 @@ import { FN, Job } from '../threads/job.js';
 import { imagesPerChunk, sumParts } from './chunking.js';
 import { roundUp } from './gemm.js';
 
-/** Floats of padding after each of the 16 matrices of a Winograd block (XI_PAD in assembly/winograd.ts). */
-const XI_PAD = 16;
+/** Floats of padding after each matrix of a Winograd block's V and products (XI_PAD in assembly/winograd.ts). */
+export const XI_PAD = 16;
 
 /** Arena buffers, per-thread scratch offsets and geometry of one Winograd convolution (see plan). */
 export interface WinogradPlan {
@@ -43,7 +43,7 @@ function layout(ctx: WasmContext, n: number, k: number, m: number, oh: number, o
 }
 
 /** Geometry blocks (i32[10], see assembly/winograd.ts) by images per chunk. */
-function geoBlocks(ctx: WasmContext, rest: number[]): (nb: number) => number {
+export function geoBlocks(ctx: WasmContext, rest: number[]): (nb: number) => number {
   const blocks = new Map<number, number>();
   return (nb) => {
     let p = blocks.get(nb);
@@ -91,38 +91,63 @@ export function poolCalls(job: Job, p: WinogradPlan, src: number, pooled: number
  * images sums into its own buffer, and the chunks' sums are added in chunk order.
  */
 export function filterGrad(ctx: WasmContext, x: Storage, dy: Storage, g: Conv2dGeometry): Storage {
-  const size = g.o * g.c * 9;
   const { th, tw, hp, wp, nb, T } = layout(ctx, g.n, g.c, g.o, g.oh, g.ow, g.h * g.w);
-  const mp = roundUp(g.o, 4), kp = roundUp(g.c, 8);
+  return gradFromSums(ctx, x, dy, g, {
+    count: 16, k: g.c, th, tw, hp, wp, nb, T, sums: FN.winogradGradSums, outSize: g.o * g.c * 9,
+    geo: geoBlocks(ctx, [g.c, g.o, th, tw, hp, wp, g.oh, g.ow, T]),
+    planes: (job, xb, xp, cur) => job.call(FN.padPlanes, [xb, xp, cur * g.c, g.h, g.w, hp, wp, g.padH, g.padW], [1]),
+    filter: (du, dw) => ctx.k.winogradFilterGrad(du, dw, g.o, g.c),
+  });
+}
+
+/** A Winograd weight gradient's shape: `count` (16 or 9) matrices per window over k transformed input channels, and its kernels. */
+export interface GradSums {
+  count: number; k: number; th: number; tw: number; hp: number; wp: number; nb: number; T: number;
+  geo: (nb: number) => number;
+  /** The kernel (FN) that sums a chunk's tiles: (geo, x planes, dY, part, v, z). */
+  sums: number;
+  /** Add the call that writes a chunk's cur images of x (at xb) as the kernel's input planes at xp (thread scratch). */
+  planes: (job: Job, xb: number, xp: number, cur: number) => void;
+  /** G^T du G into the weight gradient (outSize floats at dw). */
+  filter: (du: number, dw: number) => void;
+  outSize: number;
+}
+
+/**
+ * A Winograd weight gradient from x and dy: per fixed chunk of nb images its transformed sums into
+ * its own buffer, the chunks' sums added in chunk order (the same bits at any thread count), then
+ * the filter transform once.
+ */
+export function gradFromSums(ctx: WasmContext, x: Storage, dy: Storage, g: Conv2dGeometry, s: GradSums): Storage {
+  const { th, tw, nb, T } = s;
+  const mp = roundUp(g.o, 4), kp = roundUp(s.k, 8);
   const S = g.oh * g.ow, inImg = g.c * g.h * g.w;
   const padDy = g.oh % 2 !== 0 || g.ow % 2 !== 0; // dY tiles read 2x2 blocks: odd sizes get a zero edge
   const chunks = Math.ceil(g.n / nb);
-  const duSize = 16 * mp * kp;
+  const duSize = s.count * mp * kp;
   const ar = ctx.arena;
   ar.reset();
   const xs = input(ctx, x);
   const dys = input(ctx, dy);
   const parts = ar.allocF32(chunks * duSize);
   const du = ar.allocF32(duSize);
-  const dw = output(ctx, size); // winogradFilterGrad writes every element
-  const geo = geoBlocks(ctx, [g.c, g.o, th, tw, hp, wp, g.oh, g.ow, T]);
-  const job = new Job(2 * g.n * g.o * g.c * 16 * th * tw);
-  const xp = job.scratch(nb * g.c * hp * wp * F32);
+  const dw = output(ctx, s.outSize); // the filter transform writes every element
+  const job = new Job(2 * g.n * g.o * s.k * s.count * th * tw);
+  const xp = job.scratch(nb * s.k * s.hp * s.wp * F32);
   const dyp = padDy ? job.scratch(nb * g.o * 4 * th * tw * F32) : 0;
-  const v = job.scratch(16 * (kp * T + XI_PAD) * F32);
-  const z = job.scratch(16 * (mp * T + XI_PAD) * F32);
+  const v = job.scratch(s.count * (kp * T + XI_PAD) * F32);
+  const z = job.scratch(s.count * (mp * T + XI_PAD) * F32);
   for (let c = 0, n0 = 0; n0 < g.n; c++, n0 += nb) {
     const cur = Math.min(nb, g.n - n0);
-    const xb = xs + n0 * inImg * F32;
     const dyb = dys + n0 * g.o * S * F32;
     const part = parts + c * duSize * F32;
     job.chunk().call(FN.zero, [part, duSize]);
-    job.call(FN.padPlanes, [xb, xp, cur * g.c, g.h, g.w, hp, wp, g.padH, g.padW], [1]);
+    s.planes(job, xs + n0 * inImg * F32, xp, cur);
     if (padDy) job.call(FN.padPlanes, [dyb, dyp, cur * g.o, g.oh, g.ow, 2 * th, 2 * tw, 0, 0], [1]);
-    job.call(FN.winogradGradSums, [geo(cur), xp, padDy ? dyp : dyb, part, v, z], padDy ? [1, 2, 4, 5] : [1, 4, 5]);
+    job.call(s.sums, [s.geo(cur), xp, padDy ? dyp : dyb, part, v, z], padDy ? [1, 2, 4, 5] : [1, 4, 5]);
   }
   ctx.run(job);
   sumParts(ctx, parts, chunks, duSize, du);
-  ctx.k.winogradFilterGrad(du, dw.ptr, g.o, g.c);
+  s.filter(du, dw.ptr);
   return dw.storage;
 }
