@@ -10,7 +10,8 @@
 //   xp  padded input chunk:                [nb][k][hp][wp]      (the image at (padH, padW), zeros
 //       around; hp = 2 * th + 2, wp = 2 * tw + 2 so every tile's 4x4 window is inside)
 //   v   transformed tiles of one block:    [16][tb / 8][k][8]   (tb = block tiles rounded up to 8)
-//   mm  products of one block, interleaved: [mp][tbp / 4][16][4]   (tbp = tb rounded up to 8)
+//   mm  products of one block, interleaved: [mp][tbp / 4][16][4]   (tbp = tb rounded up to 8),
+//       then 2 T words for the output transform's table of tiles (outputTable)
 //   y   output chunk (NCHW):               [nb][m][oh][ow]
 // and for the weight gradient (winogradGradSums), with kp = k rounded up to 8:
 //   v   the block's V as B panels over channels: [16][kp / 8][tb][8]
@@ -352,71 +353,96 @@ export function products(count: i32, u: usize, v: usize, mm: usize, tbp: i32, k:
   v128.store(src, f32x4.add(t0, t1), 32); v128.store(src, f32x4.add(t1, t2), 48);
 }
 
-/** y = At M A for tiles [t0, t0 + tb) (M from `products`: 16 matrices per tile, F(2x2, 3x3)). */
-function outputTransform(mm: usize, y: usize, t0: i32, tb: i32, tbp: i32, m: i32, th: i32, tw: i32, oh: i32, ow: i32): void {
-  outputTransformOf(16, mm, y, t0, tb, tbp, m, th, tw, oh, ow);
+/** y = At M A for tiles [t0, t0 + tb) (M from `products`: 16 matrices per tile, F(2x2, 3x3)); tab: 2 tb words of scratch (outputTable). */
+function outputTransform(mm: usize, y: usize, tab: usize, t0: i32, tb: i32, tbp: i32, m: i32, th: i32, tw: i32, oh: i32, ow: i32): void {
+  outputTransformOf(16, mm, y, tab, t0, tb, tbp, m, th, tw, oh, ow);
 }
 
 /** The same for F(2x2, 2x2)'s 9 matrices per tile (./winogradStride2.ts winogradS2Conv). */
-export function outputTransform9(mm: usize, y: usize, t0: i32, tb: i32, tbp: i32, m: i32, th: i32, tw: i32, oh: i32, ow: i32): void {
-  outputTransformOf(9, mm, y, t0, tb, tbp, m, th, tw, oh, ow);
+export function outputTransform9(mm: usize, y: usize, tab: usize, t0: i32, tb: i32, tbp: i32, m: i32, th: i32, tw: i32, oh: i32, ow: i32): void {
+  outputTransformOf(9, mm, y, tab, t0, tb, tbp, m, th, tw, oh, ow);
 }
 
-/** y = At M A of 2x2 output tiles from `count` (16 or 9, a constant) products per tile. */
-@inline function outputTransformOf(count: i32, mm: usize, y: usize, t0: i32, tb: i32, tbp: i32, m: i32, th: i32, tw: i32, oh: i32, ow: i32): void {
+/**
+ * Where the output transform writes tiles [t0, t0 + tb), per group of four tiles (8 words at
+ * tab + 32 g): each lane's corner (bytes from y, in output channel 0), then the group's flags:
+ * bit 0 all four tiles' 2x2 outputs inside the plane, bit 1 the four side by side in one tile row,
+ * bits 8 + l (12 + l) lane l's right column (lower row) inside. Made once per block, so the
+ * channel loop does no division.
+ */
+@inline function outputTable(tab: usize, t0: i32, tb: i32, m: i32, th: i32, tw: i32, oh: i32, ow: i32): void {
+  let img = t0 / (th * tw), ty = (t0 % (th * tw)) / tw, tx = t0 % tw;
+  for (let q = 0; q < tb; q += 4) {
+    const n = min(4, tb - q);
+    const e = tab + (<usize>q << 3);
+    let flags = n == 4 ? 1 : 0;
+    if (tx + 3 < tw) flags |= 2;
+    for (let l = 0; l < n; l++) {
+      store<u32>(e + (<usize>l << 2), <u32>((<usize>img * m * oh * ow + <usize>(2 * ty) * ow + <usize>(2 * tx)) << 2));
+      const right = 2 * tx + 1 < ow, down = 2 * ty + 1 < oh;
+      if (right) flags |= 1 << (8 + l);
+      if (down) flags |= 1 << (12 + l);
+      if (!right || !down) flags &= ~1;
+      if (++tx == tw) {
+        tx = 0;
+        if (++ty == th) { ty = 0; img++; }
+      }
+    }
+    store<i32>(e, flags, 16);
+  }
+}
+
+/**
+ * y = At M A of 2x2 output tiles from `count` (16 or 9, a constant) products per tile: channel by
+ * channel, tiles inner, so that each channel's row of M is read in order and its output plane
+ * written in order (tile positions from outputTable).
+ */
+@inline function outputTransformOf(count: i32, mm: usize, y: usize, tab: usize, t0: i32, tb: i32, tbp: i32, m: i32, th: i32, tw: i32, oh: i32, ow: i32): void {
+  outputTable(tab, t0, tb, m, th, tw, oh, ow);
   const rowBytes = (<usize>tbp * count) << 2;
   const outPlane = <usize>(oh * ow) << 2;
   const orow = <usize>ow << 2;
-  for (let q = 0; q < tb; q += 4) {
-    const n = min(4, tb - q);
-    // per lane: output offset of the tile's corner in output channel 0, and which of its 2x2 fit
-    const o0 = tileBase(t0 + q, th, tw, m * oh * ow, ow);
-    const o1 = n > 1 ? tileBase(t0 + q + 1, th, tw, m * oh * ow, ow) : 0;
-    const o2 = n > 2 ? tileBase(t0 + q + 2, th, tw, m * oh * ow, ow) : 0;
-    const o3 = n > 3 ? tileBase(t0 + q + 3, th, tw, m * oh * ow, ow) : 0;
-    let full = n == 4;
-    for (let l = 0; l < n && full; l++) {
-      const r = (t0 + q + l) % (th * tw);
-      const ty = r / tw, tx = r % tw;
-      if (2 * ty + 1 >= oh || 2 * tx + 1 >= ow) full = false;
-    }
-    const oneRow = (t0 + q) % (th * tw) % tw + 3 < tw; // the four tiles side by side in one tile row
-    let src = mm + ((<usize>q * count) << 2);
-    let yc = y;
-    for (let mi = 0; mi < m; mi++) {
+  let row = mm;
+  let yc = y;
+  for (let mi = 0; mi < m; mi++) {
+    let src = row;
+    for (let q = 0; q < tb; q += 4) {
+      const e = tab + (<usize>q << 3);
+      const flags = load<i32>(e, 16);
       if (count == 16) tileOutputs(src); else tileOutputs9(src);
       const y00 = v128.load(src), y01 = v128.load(src, 16), y10 = v128.load(src, 32), y11 = v128.load(src, 48);
-      if (full) {
+      src += <usize>count << 4;
+      if (flags & 1) {
         // each tile's two rows as 64-bit pairs: (y00, y01) and (y10, y11) interleaved; four tiles of
         // one tile row are 8 consecutive floats per row, two vector stores each
         const a0 = lo(y00, y01), a1 = hi(y00, y01), b0 = lo(y10, y11), b1 = hi(y10, y11);
-        if (oneRow) {
-          const p = yc + o0;
-          v128.store(p, a0); v128.store(p, a1, 16);
-          v128.store(p + orow, b0); v128.store(p + orow, b1, 16);
+        const p0 = yc + <usize>load<u32>(e);
+        if (flags & 2) {
+          v128.store(p0, a0); v128.store(p0, a1, 16);
+          v128.store(p0 + orow, b0); v128.store(p0 + orow, b1, 16);
         } else {
-          v128.store64_lane(yc + o0, a0, 0); v128.store64_lane(yc + o0 + orow, b0, 0);
-          v128.store64_lane(yc + o1, a0, 1); v128.store64_lane(yc + o1 + orow, b0, 1);
-          v128.store64_lane(yc + o2, a1, 0); v128.store64_lane(yc + o2 + orow, b1, 0);
-          v128.store64_lane(yc + o3, a1, 1); v128.store64_lane(yc + o3 + orow, b1, 1);
+          const p1 = yc + <usize>load<u32>(e, 4), p2 = yc + <usize>load<u32>(e, 8), p3 = yc + <usize>load<u32>(e, 12);
+          v128.store64_lane(p0, a0, 0); v128.store64_lane(p0 + orow, b0, 0);
+          v128.store64_lane(p1, a0, 1); v128.store64_lane(p1 + orow, b0, 1);
+          v128.store64_lane(p2, a1, 0); v128.store64_lane(p2 + orow, b1, 0);
+          v128.store64_lane(p3, a1, 1); v128.store64_lane(p3 + orow, b1, 1);
         }
       } else {
         // edge tiles (odd output sizes) and the block's last, partial group: lane by lane
         // (no static scratch: every thread of the pool runs this over one shared memory)
+        const n = min(4, tb - q);
         for (let l = 0; l < n; l++) {
-          const r = (t0 + q + l) % (th * tw);
-          const ty = r / tw, tx = r % tw;
-          const p = yc + (l == 0 ? o0 : l == 1 ? o1 : l == 2 ? o2 : o3);
-          const right = 2 * tx + 1 < ow, down = 2 * ty + 1 < oh;
+          const p = yc + <usize>load<u32>(e + (<usize>l << 2));
+          const right = (flags >> (8 + l)) & 1, down = (flags >> (12 + l)) & 1;
           store<f32>(p, lane(y00, l));
           if (right) store<f32>(p, lane(y01, l), 4);
           if (down) store<f32>(p + orow, lane(y10, l));
-          if (right && down) store<f32>(p + orow, lane(y11, l), 4);
+          if (right & down) store<f32>(p + orow, lane(y11, l), 4);
         }
       }
-      src += rowBytes;
-      yc += outPlane;
     }
+    row += rowBytes;
+    yc += outPlane;
   }
 }
 
@@ -494,7 +520,7 @@ function poolBlock(mm: usize, out: usize, t0: i32, tb: i32, tbp: i32, m: i32, S:
     inputTransform(xp, v, t0, tb, tbp, total, k, th, tw, hp, wp);
     products(16, u, v, mm, tbp, k, mp);
     if (pooled) poolBlock(mm, y, t0, tb, tbp, m, th * tw, bias, mean, invstd, wt, b);
-    else outputTransform(mm, y, t0, tb, tbp, m, th, tw, oh, ow);
+    else outputTransform(mm, y, mm + ((<usize>16 * mp * T) << 2), t0, tb, tbp, m, th, tw, oh, ow);
   }
 }
 

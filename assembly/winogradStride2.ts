@@ -252,7 +252,8 @@ export function winogradS2ConvFilter(w: usize, u: usize, m: i32, c: i32): void {
 /**
  * y[nb][m][oh][ow] = the k4 s2 p1 convolution whose input was phase-split into xp
  * ([nb][4 c][hp][wp], phaseSplit), by filters u (winogradS2ConvFilter), block by block of T
- * tiles. Geometry from i32[8] at geo: 0 nb, 1 k (= 4 c), 2 m, 3 th, 4 tw, 5 oh, 6 ow, 7 T.
+ * tiles. Geometry from i32[8] at geo: 0 nb, 1 k (= 4 c), 2 m, 3 th, 4 tw, 5 oh, 6 ow, 7 T. mm:
+ * 9 mp T products (T rounded up to 8), then 2 T words for the output transform's table.
  */
 export function winogradS2Conv(geo: usize, xp: usize, u: usize, y: usize, v: usize, mm: usize): void {
   const nb = gi(geo, 0), k = gi(geo, 1), m = gi(geo, 2), th = gi(geo, 3), tw = gi(geo, 4);
@@ -265,7 +266,7 @@ export function winogradS2Conv(geo: usize, xp: usize, u: usize, y: usize, v: usi
     const tbp = (tb + 7) & ~7;
     inputTransform9(xp, v, t0, tb, tbp, total, k, th, tw, hp, wp);
     products(9, u, v, mm, tbp, k, mp);
-    outputTransform9(mm, y, t0, tb, tbp, m, th, tw, oh, ow);
+    outputTransform9(mm, y, mm + ((<usize>9 * mp * ((T + 7) & ~7)) << 2), t0, tb, tbp, m, th, tw, oh, ow);
   }
 }
 

@@ -98,7 +98,7 @@ export function planConv(ctx: WasmContext, job: Job, w: number, g: Conv2dGeometr
   ctx.k.winogradS2ConvFilter(w, u, m, g.c);
   return {
     nb, c: g.c, h: g.h, w: g.w, hp, wp, geo, u,
-    xp: job.scratch(nb * k * hp * wp * F32), v: job.scratch(9 * (roundUp(T, 8) * k + XI_PAD) * F32), mm: job.scratch(9 * mp * roundUp(T, 8) * F32),
+    xp: job.scratch(nb * k * hp * wp * F32), v: job.scratch(9 * (roundUp(T, 8) * k + XI_PAD) * F32), mm: job.scratch((9 * mp + 2) * roundUp(T, 8) * F32),
   };
 }
 

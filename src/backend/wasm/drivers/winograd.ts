@@ -64,7 +64,7 @@ export function plan(ctx: WasmContext, job: Job, w: number, flip: 0 | 1, k: numb
   ctx.k.winogradFilter(w, u, m, k, flip);
   return {
     k, h, w: wd, m, ph, pw, hp, wp, nb, u, geo: geoBlocks(ctx, [k, m, th, tw, hp, wp, oh, ow, T]),
-    xp: job.scratch(nb * k * hp * wp * F32), v: job.scratch(16 * (T * k + XI_PAD) * F32), mm: job.scratch(16 * mp * T * F32),
+    xp: job.scratch(nb * k * hp * wp * F32), v: job.scratch(16 * (T * k + XI_PAD) * F32), mm: job.scratch((16 * mp * T + 2 * T) * F32),
   };
 }
 
