@@ -193,6 +193,13 @@ export function winogradS2(geo: usize, xp: usize, u: usize, y: usize, v: usize, 
 // [m, 4 c] x [4 c, tiles] and the 2x2 output transform of ./winograd.ts. 9 multiplies per 4
 // outputs per (output, input phase) pair instead of 4 x 4.
 
+/** Columns x0 .. x0 + 7 (x0 even) of an input row to its two phase rows: even columns at d0, odd at d1. */
+@inline function splitEight(row: usize, d0: usize, d1: usize, x0: i32): void {
+  const a = v128.load(row + (<usize>x0 << 2)), b = v128.load(row + (<usize>x0 << 2), 16);
+  v128.store(d0 + (<usize>x0 << 1), v128.shuffle<f32>(a, b, 0, 2, 4, 6));
+  v128.store(d1 + (<usize>x0 << 1), v128.shuffle<f32>(a, b, 1, 3, 5, 7));
+}
+
 /**
  * xp[i][4 ci + 2 py + px] = phase (py, px) of x's plane ci (h x w), x[2 r + py][2 s + px] at
  * (r + py, s + px) of an hp x wp plane of zeros: `planes` planes in, 4 planes each out.
@@ -209,10 +216,13 @@ export function phaseSplit(x: usize, xp: usize, planes: i32, h: i32, w: i32, hp:
       const d1 = d0 + outPlane + 4; // phase px = 1: one column right
       const row = src + ((<usize>y * w) << 2);
       let x0 = 0;
-      for (; x0 + 8 <= w; x0 += 8) {
-        const a = v128.load(row + (<usize>x0 << 2)), b = v128.load(row + (<usize>x0 << 2), 16);
-        v128.store(d0 + (<usize>x0 << 1), v128.shuffle<f32>(a, b, 0, 2, 4, 6));
-        v128.store(d1 + (<usize>x0 << 1), v128.shuffle<f32>(a, b, 1, 3, 5, 7));
+      for (; x0 + 8 <= w; x0 += 8) splitEight(row, d0, d1, x0);
+      // the rest by one more eight from an even column, over values already written (the same
+      // values again), e.g. columns 6 .. 13 of a 14-pixel row; what is left (odd w) one by one
+      if (x0 < w && w >= 8) {
+        x0 = (w - 8) & ~1;
+        splitEight(row, d0, d1, x0);
+        x0 += 8;
       }
       for (; x0 < w; x0++) {
         store<f32>((x0 & 1 ? d1 : d0) + ((<usize>(x0 >> 1)) << 2), load<f32>(row + (<usize>x0 << 2)));
