@@ -2,7 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import type { Backend, View } from '../../src/backend/backend.js';
-import { BACKENDS, BACKEND_NAMES, abs64, expectClose, oracle, randomF32, to64 } from './backends.js';
+import { BACKENDS, BACKEND_NAMES, abs64, expectBits, expectClose, oracle, randomF32, rng, to64 } from './backends.js';
 
 type Layout = 'row' | 'trans' | 'padded' | 'bcast' | 'neg';
 
@@ -147,5 +147,67 @@ describe('wasm matmul: every element of C is the same sum at any tiling', () => 
         }
       }
     }
+  });
+});
+
+describe('wasm matmul: each C element of the packed GEMM is sgemm\'s float32 sum, in every path', () => {
+  const b = BACKENDS.wasm!();
+  const f = Math.fround;
+
+  /**
+   * The sum sgemm (assembly/gemm.ts) must give C[i, j]: k in equal blocks of at most 256, each
+   * block's products added in order from +0 (an f32 product, then an f32 sum: no fused
+   * multiply-add), and the blocks' sums added to C in block order, C = ((s0 + s1) + s2) + ...
+   */
+  function model(a: Float32Array, rsa: number, csa: number, bb: Float32Array, rsb: number, csb: number, m: number, k: number, n: number): Float32Array {
+    const out = new Float32Array(m * n);
+    const blocks = Math.ceil(k / 256), step = Math.ceil(k / blocks);
+    for (let i = 0; i < m; i++) {
+      for (let j = 0; j < n; j++) {
+        let c = 0;
+        for (let pc = 0; pc < k; pc += step) {
+          let s = 0;
+          for (let p = pc; p < Math.min(pc + step, k); p++) s = f(s + f(a[i * rsa + p * csa]! * bb[p * rsb + j * csb]!));
+          c = pc === 0 ? s : f(c + s);
+        }
+        out[i * n + j] = c;
+      }
+    }
+    return out;
+  }
+
+  /** Floats from randomF32, a fraction p of them NaN, +-0, +-Infinity or subnormal. */
+  function withSpecials(count: number, seed: number, p: number): Float32Array {
+    const r = rng(seed);
+    const sp = [NaN, 0, -0, Infinity, -Infinity, 1e-40, -1e-40];
+    return Float32Array.from(randomF32(count, seed), (v) => (r() < p ? sp[Math.floor(r() * sp.length)]! : v));
+  }
+
+  // (m, k, n, A transposed): tiles that pack their own panels; A and B packed once, then tiles
+  // (two k blocks); C small and k long: by k blocks, the partial sums added in block order
+  // (a Linear layer's input gradient's shape, scaled down), with A row-major and transposed
+  it.each([
+    ['tiles packing their own panels', 45, 300, 211, false],
+    ['packed once, then tiles', 130, 300, 250, false],
+    ['by k blocks (C small, k long)', 33, 1100, 70, false],
+    ['by k blocks, A transposed, a short last tile', 37, 1301, 19, true],
+  ] as const)('%s', (_, m, k, n, transA) => {
+    for (const [what, p] of [['clean', 0], ['NaN / Infinity / -0 / subnormal', 0.002]] as const) {
+      const a = withSpecials(m * k, m + k, p), bb = withSpecials(k * n, n + k, p);
+      const [rsa, csa] = transA ? [1, m] : [k, 1];
+      const av: View = { storage: b.fromArray(a), shape: [1, m, k], strides: [m * k, rsa, csa], offset: 0 };
+      const bv: View = { storage: b.fromArray(bb), shape: [1, k, n], strides: [k * n, n, 1], offset: 0 };
+      expectBits(b.readSync(b.matmul(av, bv)) as Float32Array, model(a, rsa, csa, bb, n, 1, m, k, n), what);
+    }
+  });
+
+  it('a Linear layer\'s bias on products by k blocks: added after the last block\'s sums (A transposed: the packed GEMM)', () => {
+    const m = 35, k = 1300, n = 66;
+    const a = randomF32(m * k, 3), bb = randomF32(k * n, 4), bias = withSpecials(n, 5, 0.1);
+    const lin = (b as unknown as { linear(a: View, b: View, bias: unknown, bn: null): unknown }).linear.bind(b);
+    const got = b.readSync(lin({ storage: b.fromArray(a), shape: [m, k], strides: [1, m], offset: 0 },
+      { storage: b.fromArray(bb), shape: [k, n], strides: [n, 1], offset: 0 }, b.fromArray(bias), null) as never) as Float32Array;
+    const want = model(a, 1, m, bb, n, 1, m, k, n).map((v, i) => f(v + bias[i % n]!));
+    expectBits(got, want);
   });
 });

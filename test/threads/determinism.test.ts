@@ -1,5 +1,5 @@
 // The wasm kernels give the same bits at any thread count and in any chunk order: each threaded
-// kernel (GEMM tiles and pack-once panels, conv by images, Winograd (3x3, and by phases for 4x4 stride-2 forwards,
+// kernel (GEMM tiles, pack-once panels and k blocks, conv by images, Winograd (3x3, and by phases for 4x4 stride-2 forwards,
 // input and weight gradients), weight gradients by fixed chunks, batch norm by channels, with the conv bias gradients it adds up, the fused batch norm -> ReLU -> max pool by channels, pooling by images, row sums by
 // rows, elementwise ops, Adam and allFinite by ranges) at 1-4 threads and with its chunks run in
 // reverse and shuffled order (and the fused BCE with logits, a Linear's bias and eval BatchNorm1d
@@ -24,8 +24,9 @@ function kernelOutputs(): Uint32Array[] {
   // GEMM: packed sgemm tiles (a partial last tile in both directions) and the gemmNT tiles
   const a = vg.randn([300, 530]), b = vg.randn([530, 270]), w = vg.randn([70, 530]);
   out.push(vg.matmul(a, b), vg.matmul(a, w.transpose(0, 1)), vg.matmul(vg.randn([3, 40, 50]), vg.randn([3, 50, 60])));
-  // sgemm with A and B packed once by a job of 8 chunks, then 16 tiles (a Linear's input gradient's shape)
-  out.push(vg.matmul(vg.randn([130, 3001]), vg.randn([3001, 250])));
+  // sgemm with A and B packed once by a job of 8 chunks, then 16 tiles; by k blocks, then their sums added in
+  // block order (a Linear's input gradient's shape)
+  out.push(vg.matmul(vg.randn([130, 300]), vg.randn([300, 250])), vg.matmul(vg.randn([130, 3001]), vg.randn([3001, 250])));
   // direct conv (1 -> 32 channels at 28x28; 2 -> 7 on 3-pixel rows), 4x4 stride-2 convs (forwards, input gradients
   // transposed convs and weight gradients by phase Winograd; 13x11 odd planes among them), conv by im2col
   // (a 7x7 plane with groups) and

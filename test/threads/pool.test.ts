@@ -65,7 +65,7 @@ describe('the pool', () => {
     expect(b.ctx.workers).toBe(3); // never more workers than the largest count asked for, minus the caller
   });
 
-  it('the memory-bound jobs of a training step are weighed as such: a pack-once GEMM\'s pack job and a batch norm + ReLU backward\'s copy of dy run on the pool', () => {
+  it('the memory-bound jobs of a training step are weighed as such: a GEMM\'s pack job or sums of k blocks and a batch norm + ReLU backward\'s copy of dy run on the pool', () => {
     vg.setNumThreads(2);
     const jobs: number[] = []; // chunks of each job that reached the pool
     const run = Pool.prototype.run;
@@ -74,9 +74,14 @@ describe('the pool', () => {
       return run.apply(this, a);
     };
     try {
-      // the decoder Linear's input gradient (128 x 3136 x 256 there): A and B packed once (8 chunks), then 16 tiles
-      vg.matmul(vg.randn([130, 3001]), vg.randn([3001, 250])).dataSync();
+      // A and B packed once (8 chunks), then 16 tiles
+      vg.matmul(vg.randn([130, 300]), vg.randn([300, 250])).dataSync();
       expect(jobs).toEqual([8, 16]);
+      // the decoder Linear's input gradient (128 x 3136 x 256 there): 12 k blocks by 2 tiles of C, then their
+      // partial sums added in block order by 15 chunks of rows
+      jobs.length = 0;
+      vg.matmul(vg.randn([130, 3001]), vg.randn([3001, 250])).dataSync();
+      expect(jobs).toEqual([24, 15]);
       // the copy of dy that a batch norm + ReLU backward overwrites: 100,001 floats in 4 ranges, every value copied
       const ctx = b.ctx;
       ctx.arena.reset();

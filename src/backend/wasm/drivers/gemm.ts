@@ -3,13 +3,15 @@
 // packing buffers that every GEMM caller (matmul, conv) reserves. A product runs as a job
 // (../threads/job.ts) of tiles of C (sized by the shape alone: about 16 per product), each with
 // the whole k loop: a C element's sum is the same at any tiling, so the bits do not depend on
-// the tiles or the thread count.
+// the tiles or the thread count. A packed product with a small C and a long k runs by k blocks
+// instead, their sums added in block order afterwards (kSplitJobs: sgemm's own additions).
 
 import type { BatchNormParams, Storage, View } from '../../backend.js';
 import type { WasmContext } from '../context.js';
 import { F32, emptyF32, output, place } from '../memory/staging.js';
 import { FN, Job } from '../threads/job.js';
 import { WORK_PER_ELEMENT } from './norm.js';
+import { BINARY } from './elementwise.js';
 import { NO_TILE_EPILOGUE, stageTileEpilogue, tileEpilogueCalls, type TileEpilogue } from '../fused.js';
 
 export const roundUp = (x: number, m: number): number => Math.ceil(x / m) * m;
@@ -28,14 +30,14 @@ const TILES = 16;
 
 /**
  * sgemm's tile of C (rows, columns) for an m x n product: of the tiles within the bounds above
- * that cut C into TILES pieces (fewer where the minimum sizes allow no more), the one that
+ * that cut C into `tiles` pieces (fewer where the minimum sizes allow no more), the one that
  * packs the least (1/tm + 1/tn smallest), rows a multiple of MR and columns of NR. Measured one
  * thread (shared machine, minimums of 9): 128 x 256 x 3136 in 32 x 256 tiles 6.7 ms, in
  * 128 x 200 5.8; 256 x 128 x 3136 (A transposed) 64 x 256 6.0, 256 x 200 5.5; 3136 x 128 x 256
  * 256 x 64 5.9, 196 x 256 5.6.
  */
-function sgemmTiles(m: number, n: number, MR: number, NR: number): [number, number] {
-  const target = Math.min(TILES, Math.ceil(m / TILE_MIN_M) * Math.ceil(n / TILE_MIN_N));
+function sgemmTiles(m: number, n: number, MR: number, NR: number, tiles = TILES): [number, number] {
+  const target = Math.min(tiles, Math.ceil(m / TILE_MIN_M) * Math.ceil(n / TILE_MIN_N));
   let best: [number, number] = [Math.min(m, TILE_MIN_M), Math.min(n, TILE_MIN_N)];
   let cost = Infinity;
   for (let rb = Math.ceil(m / TILE_MAX_M); rb <= Math.ceil(m / MR); rb++) {
@@ -155,7 +157,7 @@ function ntTiles(m: number, n: number, k: number): [number, number] {
  * Packing once pays where the tiles would pack the same rows of A and columns of B again more
  * than this many times what the packed copies write and read back (per multiply-add: 1/tm +
  * 1/tn - 1/m - 1/n against 1/m + 1/n). Measured one thread: 128 x 3136 x 256 in 32 x 64 tiles
- * (ratio 3.0) 14% faster packed once; 128 x 256 x 3136 in 128 x 200 tiles (ratio 1.1) 4-8% slower
+ * (ratio 3.0) 14% faster packed once (now by k blocks, faster still: kSplitJobs); 128 x 256 x 3136 in 128 x 200 tiles (ratio 1.1) 4-8% slower
  * (the tiles pack B from one read, in L2; a packed copy goes to memory and back).
  */
 const PACK_ONCE_MIN_RATIO = 2;
@@ -177,7 +179,13 @@ function sgemmJobs(ctx: WasmContext, batches: number, m: number, n: number, k: n
   const flops = 2 * batches * m * n * k;
   const job = new Job(flops);
   const repacked = 1 / tm + 1 / tn - 1 / m - 1 / n; // floats packed again per multiply-add by tiles that pack their own
-  if (repacked > PACK_ONCE_MIN_RATIO * (1 / m + 1 / n) && batches * (mPad + nPad) * k * F32 <= PACK_ONCE_MAX_BYTES) {
+  const packOnce = repacked > PACK_ONCE_MIN_RATIO * (1 / m + 1 / n);
+  const kBlocks = Math.ceil(k / ctx.blocking.KC);
+  if ((tm < m || tn < n) && kBlocks >= K_SPLIT_MIN_BLOCKS && m * n * F32 <= K_SPLIT_MAX_C_BYTES && ldc === n && sc === m * n
+    && batches * (kBlocks - 1) * m * n * F32 <= PACK_ONCE_MAX_BYTES) {
+    return kSplitJobs(ctx, batches, m, n, k, kBlocks, a, sa, rsa, csa, b, sb, rsb, csb, c, epi);
+  }
+  if (packOnce && batches * (mPad + nPad) * k * F32 <= PACK_ONCE_MAX_BYTES) {
     const pa = ctx.arena.alloc(batches * mPad * k * F32), pb = ctx.arena.alloc(batches * nPad * k * F32);
     // (a float packed is a strided gather and a store: about a memory-bound element's work; counted
     // as one flop, a 3136 x 128 x 256 product's pack job, ~1 ms, stayed on the calling thread)
@@ -208,4 +216,57 @@ function sgemmJobs(ctx: WasmContext, batches: number, m: number, n: number, k: n
     }
   }
   return [job];
+}
+
+/** Fewest k blocks (of sgemm's KC) for which a product with a small C splits by k blocks (kSplitJobs). */
+const K_SPLIT_MIN_BLOCKS = 4;
+/** Largest C (bytes, one product) that splits by k blocks: with its partial sums it stays in L2. */
+const K_SPLIT_MAX_C_BYTES = 256 << 10;
+
+/**
+ * The jobs for `batches` products with a small C (row-major, dense: ldc = n, C[t] m * n floats
+ * apart) and a long k (a Linear layer's input gradient dY @ W: 128 x 256 from k = 3136), in
+ * chunks of sgemm's k blocks. sgemm adds a C element's k blocks in order: each block's sum starts
+ * at 0 and goes into C with one f32 add, C = ((s0 + s1) + s2) + ... So each chunk computes one
+ * block's sums s_q for a tile of C (sgemm over that block alone), s_0 into C and the others into
+ * partial buffers in the arena, and a second job, by rows of C, adds the partials to C in block
+ * order (binaryF32's add: C + s_q, the micro-kernel's f32 add) then runs the epilogue: sgemm's
+ * sums, the same bits at any chunking and thread count. Each chunk packs only its block of A and
+ * B, so every value is packed once (twice across a tile split): tiles of C that each keep the
+ * whole k (about 16 of them, 32 x 64 for 128 x 256) pack the same rows and columns again and
+ * again, and packed once they stream their panels from memory. Measured one thread, 128 x 256 x
+ * 3136 (kernels alone, shared machine, CPU-time medians): packed once then 16 tiles 5.7-7.3 ms,
+ * by k blocks 5.6-5.8; more so while other processes run (the panels in a shared L3).
+ */
+function kSplitJobs(ctx: WasmContext, batches: number, m: number, n: number, k: number, kBlocks: number, a: number, sa: number, rsa: number, csa: number, b: number, sb: number, rsb: number, csb: number, c: number, epi: TileEpilogue): Job[] {
+  const { MR, NR, KC } = ctx.blocking;
+  const kcStep = Math.ceil(k / kBlocks); // sgemm's k blocks (assembly/gemm.ts kcStepOf)
+  const [tm, tn] = sgemmTiles(m, n, MR, NR, Math.ceil(TILES / kBlocks));
+  const size = m * n;
+  const parts = ctx.arena.alloc(batches * (kBlocks - 1) * size * F32);
+  const part = (t: number, q: number): number => (q === 0 ? c + t * size * F32 : parts + (t * (kBlocks - 1) + q - 1) * size * F32);
+  const job = new Job(2 * batches * m * n * k);
+  const [pa, pb, tmp] = gemmScratch(ctx, job, tm, tn, Math.min(kcStep, KC));
+  for (let t = 0; t < batches; t++) {
+    for (let q = 0; q < kBlocks; q++) {
+      const pc = q * kcStep, kc = Math.min(kcStep, k - pc);
+      for (let i0 = 0; i0 < m; i0 += tm) {
+        for (let j0 = 0; j0 < n; j0 += tn) {
+          job.chunk().call(FN.sgemm, [Math.min(tm, m - i0), Math.min(tn, n - j0), kc, a + (t * sa + i0 * rsa + pc * csa) * F32, rsa, csa,
+            b + (t * sb + pc * rsb + j0 * csb) * F32, rsb, csb, part(t, q) + (i0 * n + j0) * F32, n, 0, pa, pb, tmp], [12, 13, 14]);
+        }
+      }
+    }
+  }
+  const sum = new Job(WORK_PER_ELEMENT * batches * (kBlocks - 1) * size);
+  const rows = Math.max(1, Math.ceil(m / TILES));
+  for (let t = 0; t < batches; t++) {
+    for (let i0 = 0; i0 < m; i0 += rows) {
+      const cnt = Math.min(rows, m - i0), o = i0 * n * F32, ct = part(t, 0) + o;
+      sum.chunk();
+      for (let q = 1; q < kBlocks; q++) sum.call(FN.binaryF32, [BINARY.add!, ct, part(t, q) + o, ct, cnt * n]);
+      tileEpilogueCalls(sum, epi, ct, cnt, n, n, 0);
+    }
+  }
+  return [job, sum];
 }
