@@ -160,7 +160,7 @@ describe.each(BACKEND_NAMES)('batch norm, reductions, mulStep, pool fast path [%
 describe('wasm bnStats: the float64 sums in the documented order (so that the bits never move)', () => {
   // Each (image, channel) run of s floats is summed in four lanes by position mod 4, the lanes
   // added as (L0 + L2) + (L1 + L3), then the tail; the runs' sums are added in image order. The
-  // kernel sums two images at a time; this pins that it still gives exactly that order.
+  // kernel sums eight images at a time (the rest one by one); this pins that it still gives exactly that order.
   const runOrder = (v: ArrayLike<number>, f: (t: number) => number): number => {
     const lanes = [0, 0, 0, 0];
     let j = 0;
