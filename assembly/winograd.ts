@@ -214,35 +214,50 @@ export function inputTransformByChannel9(xp: usize, v: usize, t0: i32, tb: i32, 
 
 /**
  * Z = A dY At (4x4 from each 2x2 output-gradient tile) for tiles [t0, t0 + tb), all m channels,
- * as A panels [16][mp / 4][tb][4] (lanes = 4 channels). dyp: [nb][m][2 th][2 tw] (zero-padded
- * when the output size is odd).
+ * as A panels [16][mp / 4][tb][4] (lanes = 4 channels). dy: [nb][m][oh][ow]; where oh or ow is
+ * odd, the last tile row or column reads zeros past the plane's edge (dyTile).
  */
-function gradTransform(dyp: usize, z: usize, t0: i32, tb: i32, m: i32, mp: i32, th: i32, tw: i32): void {
-  gradTransformOf(16, dyp, z, t0, tb, m, mp, th, tw);
+function gradTransform(dy: usize, z: usize, t0: i32, tb: i32, m: i32, mp: i32, th: i32, tw: i32, oh: i32, ow: i32): void {
+  gradTransformOf(16, dy, z, t0, tb, m, mp, th, tw, oh, ow);
 }
 
 /** The same for F(2x2, 2x2) (./winogradStride2.ts): Z = At^T dY At, 3x3, as A panels [9][mp / 4][tb][4]. */
-export function gradTransform9(dyp: usize, z: usize, t0: i32, tb: i32, m: i32, mp: i32, th: i32, tw: i32): void {
-  gradTransformOf(9, dyp, z, t0, tb, m, mp, th, tw);
+export function gradTransform9(dy: usize, z: usize, t0: i32, tb: i32, m: i32, mp: i32, th: i32, tw: i32, oh: i32, ow: i32): void {
+  gradTransformOf(9, dy, z, t0, tb, m, mp, th, tw, oh, ow);
+}
+
+/**
+ * The 2x2 dY tile at p (rows `row` bytes apart) as (a, b, c, d) = (top left, top right, bottom
+ * left, bottom right). edge: bit 0 the tile's right column is past the plane (b, d = +0), bit 1
+ * its bottom row (c, d = +0): the zeros a padded copy of dY would hold, and nothing past the
+ * plane is read.
+ */
+@inline function dyTile(p: usize, row: usize, edge: i32): v128 {
+  if (edge == 0) return v128.load64_lane(p + row, v128.load64_zero(p), 1);
+  if (edge == 1) return v128.load32_lane(p + row, v128.load32_zero(p), 2);
+  if (edge == 2) return v128.load64_zero(p);
+  return v128.load32_zero(p);
 }
 
 /** Z of `count` (16 or 9, a constant) matrices per 2x2 dY tile. */
-@inline function gradTransformOf(count: i32, dyp: usize, z: usize, t0: i32, tb: i32, m: i32, mp: i32, th: i32, tw: i32): void {
-  const plane = <usize>(4 * th * tw) << 2;
-  const row = <usize>(2 * tw) << 2;
+@inline function gradTransformOf(count: i32, dy: usize, z: usize, t0: i32, tb: i32, m: i32, mp: i32, th: i32, tw: i32, oh: i32, ow: i32): void {
+  const plane = <usize>(oh * ow) << 2;
+  const row = <usize>ow << 2;
   const xiStride = xiBytes(mp * tb);
+  const oddW = ow & 1, oddH = (oh & 1) << 1;
   for (let c0 = 0; c0 < m; c0 += 4) {
     const o1 = <usize>min(1, m - 1 - c0) * plane, o2 = <usize>min(2, m - 1 - c0) * plane, o3 = <usize>min(3, m - 1 - c0) * plane;
     let dst = z + ((<usize>(c0 * tb)) << 2);
     let ty = (t0 % (th * tw)) / tw, tx = t0 % tw;
-    let p = dyp + tileBase(t0, th, tw, m * 4 * th * tw, 2 * tw) + <usize>c0 * plane;
-    const rowStep = <usize>(2 * tw) << 2, imgStep = <usize>((m - 1) * 4 * th * tw) << 2;
+    let p = dy + tileBase(t0, th, tw, m * oh * ow, ow) + <usize>c0 * plane;
+    // from past a tile row's last tile to the next row's first; from past an image's last tile row
+    // to the same channel of the next image (negative for one channel of odd height: wraps)
+    const rowStep = <usize>(2 * ow - 2 * tw) << 2, imgStep = <usize>(m * oh * ow - 2 * th * ow) << 2;
     for (let t = 0; t < tb; t++) {
       // lane l: (a, b, c, d) = dY rows (a b / c d) of channel c0 + l, transposed to one vector each
-      const w0 = v128.load64_lane(p + row, v128.load64_zero(p), 1);
-      const w1 = v128.load64_lane(p + o1 + row, v128.load64_zero(p + o1), 1);
-      const w2 = v128.load64_lane(p + o2 + row, v128.load64_zero(p + o2), 1);
-      const w3 = v128.load64_lane(p + o3 + row, v128.load64_zero(p + o3), 1);
+      const edge = (tx == tw - 1 ? oddW : 0) | (ty == th - 1 ? oddH : 0);
+      const w0 = dyTile(p, row, edge), w1 = dyTile(p + o1, row, edge);
+      const w2 = dyTile(p + o2, row, edge), w3 = dyTile(p + o3, row, edge);
       const l01 = lo(w0, w1), l23 = lo(w2, w3), h01 = hi(w0, w1), h23 = hi(w2, w3);
       const a = lo64(l01, l23), b = hi64(l01, l23), c = lo64(h01, h23), d = hi64(h01, h23);
       if (count == 16) {
@@ -545,9 +560,9 @@ export function winogradConvBnReluPool(geo: usize, xp: usize, u: usize, out: usi
 /**
  * The weight gradient's transformed sums: du[xi][mp][kp] += Z[xi] (m x tiles) . V[xi] (k x tiles)^T
  * over every tile of the chunk, block by block of T tiles. geo as winogradConv (1 k, 2 m: the
- * forward's input and output channels); dyp as gradTransform; v and z hold one block.
+ * forward's input and output channels); dy as gradTransform; v and z hold one block.
  */
-export function winogradGradSums(geo: usize, xp: usize, dyp: usize, du: usize, v: usize, z: usize): void {
+export function winogradGradSums(geo: usize, xp: usize, dy: usize, du: usize, v: usize, z: usize): void {
   const nb = gi(geo, 0), k = gi(geo, 1), m = gi(geo, 2), th = gi(geo, 3), tw = gi(geo, 4);
   const hp = gi(geo, 5), wp = gi(geo, 6), T = gi(geo, 9);
   const mp = (m + 3) & ~3, kp = (k + 7) & ~7;
@@ -555,7 +570,7 @@ export function winogradGradSums(geo: usize, xp: usize, dyp: usize, du: usize, v
   for (let t0 = 0; t0 < total; t0 += T) {
     const tb = min(T, total - t0);
     inputTransformByChannel(xp, v, t0, tb, k, kp, th, tw, hp, wp);
-    gradTransform(dyp, z, t0, tb, m, mp, th, tw);
+    gradTransform(dy, z, t0, tb, m, mp, th, tw, gi(geo, 7), gi(geo, 8));
     gradProducts(16, z, v, du, tb, mp, kp);
   }
 }

@@ -283,10 +283,9 @@ export function winogradS2Conv(geo: usize, xp: usize, u: usize, y: usize, v: usi
 /**
  * The weight gradient's transformed sums of the same convolution: du[xi][mp][kp] += Z[xi] (m x
  * tiles) . V[xi] (4 c x tiles)^T over every tile of the chunk, Z = At^T dY At, block by block of T
- * tiles. geo as winogradS2Conv; xp from phaseSplit; dyp [nb][m][2 th][2 tw] (zero-padded where
- * the output size is odd); v and z hold one block.
+ * tiles. geo as winogradS2Conv; xp from phaseSplit; dy [nb][m][oh][ow]; v and z hold one block.
  */
-export function winogradS2GradSums(geo: usize, xp: usize, dyp: usize, du: usize, v: usize, z: usize): void {
+export function winogradS2GradSums(geo: usize, xp: usize, dy: usize, du: usize, v: usize, z: usize): void {
   const nb = gi(geo, 0), k = gi(geo, 1), m = gi(geo, 2), th = gi(geo, 3), tw = gi(geo, 4), T = gi(geo, 7);
   const hp = 2 * th + 1, wp = 2 * tw + 2;
   const mp = (m + 3) & ~3, kp = (k + 7) & ~7;
@@ -294,7 +293,7 @@ export function winogradS2GradSums(geo: usize, xp: usize, dyp: usize, du: usize,
   for (let t0 = 0; t0 < total; t0 += T) {
     const tb = min(T, total - t0);
     inputTransformByChannel9(xp, v, t0, tb, k, kp, th, tw, hp, wp);
-    gradTransform9(dyp, z, t0, tb, m, mp, th, tw);
+    gradTransform9(dy, z, t0, tb, m, mp, th, tw, gi(geo, 5), gi(geo, 6));
     gradProducts(9, z, v, du, tb, mp, kp);
   }
 }

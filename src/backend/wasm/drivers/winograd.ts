@@ -122,7 +122,6 @@ export function gradFromSums(ctx: WasmContext, x: Storage, dy: Storage, g: Conv2
   const { th, tw, nb, T } = s;
   const mp = roundUp(g.o, 4), kp = roundUp(s.k, 8);
   const S = g.oh * g.ow, inImg = g.c * g.h * g.w;
-  const padDy = g.oh % 2 !== 0 || g.ow % 2 !== 0; // dY tiles read 2x2 blocks: odd sizes get a zero edge
   const chunks = Math.ceil(g.n / nb);
   const duSize = s.count * mp * kp;
   const ar = ctx.arena;
@@ -134,7 +133,6 @@ export function gradFromSums(ctx: WasmContext, x: Storage, dy: Storage, g: Conv2
   const dw = output(ctx, s.outSize); // the filter transform writes every element
   const job = new Job(2 * g.n * g.o * s.k * s.count * th * tw);
   const xp = job.scratch(nb * s.k * s.hp * s.wp * F32);
-  const dyp = padDy ? job.scratch(nb * g.o * 4 * th * tw * F32) : 0;
   const v = job.scratch(s.count * (kp * T + XI_PAD) * F32);
   const z = job.scratch(s.count * (mp * T + XI_PAD) * F32);
   for (let c = 0, n0 = 0; n0 < g.n; c++, n0 += nb) {
@@ -143,8 +141,7 @@ export function gradFromSums(ctx: WasmContext, x: Storage, dy: Storage, g: Conv2
     const part = parts + c * duSize * F32;
     job.chunk().call(FN.zero, [part, duSize]);
     s.planes(job, xs + n0 * inImg * F32, xp, cur);
-    if (padDy) job.call(FN.padPlanes, [dyb, dyp, cur * g.o, g.oh, g.ow, 2 * th, 2 * tw, 0, 0], [1]);
-    job.call(s.sums, [s.geo(cur), xp, padDy ? dyp : dyb, part, v, z], padDy ? [1, 2, 4, 5] : [1, 4, 5]);
+    job.call(s.sums, [s.geo(cur), xp, dyb, part, v, z], [1, 4, 5]);
   }
   ctx.run(job);
   sumParts(ctx, parts, chunks, duSize, du);
