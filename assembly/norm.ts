@@ -178,12 +178,12 @@ export function bnForward(x: usize, y: usize, n: i32, c: i32, s: i32, mean: usiz
 /**
  * Batch-norm backward. sumDy, sumDyXhat: f64[c] outputs (= dbias, dweight: sum(dy) and
  * sum(dy * (x - mean)) * invstd). With batchStats, dx = dy * k + ((x - mean) * a + c) (dx4);
- * otherwise dx = dy * k. k = bnScale. coef: f32[3c] scratch, used where s == 1.
- * reluBias != 0 (BatchNorm followed by ReLU; reluBias = the BN's bias b, f32[c]): the first pass
- * recomputes the forward's output y = x * scale + shift exactly as bnForward does, replaces dy
- * in place by dy * step(y) (the same f32 product as binaryF32's MUL_POS: the ReLU gradient) and
- * the second pass reads that, so the result is bit-identical to mulStep followed by this kernel,
- * without reading a mask from memory.
+ * otherwise dx = dy * k. k = bnScale. coef: f32[4c] scratch, used where s == 1.
+ * reluBias != 0 (BatchNorm followed by ReLU; reluBias = the BN's bias b, f32[c]): both passes
+ * recompute the forward's output y = x * scale + shift exactly as bnForward does and use
+ * dy * step(y) (the same f32 product as binaryF32's MUL_POS: the ReLU gradient) for dy, so the
+ * result is bit-identical to mulStep followed by this kernel, without reading a mask from
+ * memory or writing the masked gradient (dy is only read: no copy of it, no third stream).
  * dxSum != 0 (f64[c]; s > 1 only): also dx's channel sums, added up as the dx pass writes it, in
  * sumRows' order (the reduce of a bias gradient): per run, two f64x2 lanes over its whole
  * vectors, then the tail in order (runSum); per channel, the runs in image order; the same f64
@@ -216,10 +216,7 @@ export function bnBackwardRuns(dy: usize, dct: i32, x: usize, dx: usize, n: i32,
       for (; j + 4 <= s; j += 4) {
         let d = v128.load(od + (<usize>j << 2));
         const v = v128.load(x + o + (<usize>j << 2));
-        if (reluBias) {
-          d = mulStep4(d, affine4(v, sc, sh));
-          v128.store(od + (<usize>j << 2), d);
-        }
+        if (reluBias) d = mulStep4(d, affine4(v, sc, sh));
         const d0 = lo2(d), d1 = hi2(d);
         a0 = f64x2.add(a0, d0);
         a1 = f64x2.add(a1, d1);
@@ -230,10 +227,7 @@ export function bnBackwardRuns(dy: usize, dct: i32, x: usize, dx: usize, n: i32,
       for (; j < s; j++) {
         const q = o + (<usize>j << 2);
         let d32 = load<f32>(od + (<usize>j << 2));
-        if (reluBias) {
-          d32 = mulStep1(d32, load<f32>(x + q) * scale + shift);
-          store<f32>(od + (<usize>j << 2), d32);
-        }
+        if (reluBias) d32 = mulStep1(d32, load<f32>(x + q) * scale + shift);
         const d = <f64>d32;
         ra += d;
         rb += d * (<f64>load<f32>(x + q) - mu);
@@ -259,12 +253,16 @@ export function bnBackwardRuns(dy: usize, dct: i32, x: usize, dx: usize, n: i32,
       const a = batchStats ? coefA(is, wc, load<f64>(sumDyXhat + (<usize>ch << 3)), count) : 0;
       const cc = batchStats ? coefC(is, wc, load<f64>(sumDy + (<usize>ch << 3)), count) : 0;
       const m4 = f32x4.splat(mu), a4 = f32x4.splat(a), c4 = f32x4.splat(cc);
+      const shift = reluBias ? bnShift(reluBias + k, mean + k, scale) : 0, sh = f32x4.splat(shift); // pass 1's
       let e0 = f64x2.splat(0), e1 = f64x2.splat(0); // dx's run sum (dxSum): runSum's lanes
       let j = 0;
       if (batchStats) {
         for (; j + 4 <= s; j += 4) {
           const q = <usize>j << 2;
-          const r = dx4(v128.load(od + q), v128.load(x + o + q), k4, m4, a4, c4);
+          const v = v128.load(x + o + q);
+          let d = v128.load(od + q);
+          if (reluBias) d = mulStep4(d, affine4(v, k4, sh));
+          const r = dx4(d, v, k4, m4, a4, c4);
           v128.store(dx + o + q, r);
           if (dxSum) {
             e0 = f64x2.add(e0, lo2(r));
@@ -274,7 +272,9 @@ export function bnBackwardRuns(dy: usize, dct: i32, x: usize, dx: usize, n: i32,
       } else {
         for (; j + 4 <= s; j += 4) {
           const q = <usize>j << 2;
-          const r = f32x4.mul(v128.load(od + q), k4);
+          let d = v128.load(od + q);
+          if (reluBias) d = mulStep4(d, affine4(v128.load(x + o + q), k4, sh));
+          const r = f32x4.mul(d, k4);
           v128.store(dx + o + q, r);
           if (dxSum) {
             e0 = f64x2.add(e0, lo2(r));
@@ -285,8 +285,10 @@ export function bnBackwardRuns(dy: usize, dct: i32, x: usize, dx: usize, n: i32,
       let re = hsum(e0, e1);
       for (; j < s; j++) {
         const q = <usize>j << 2;
-        const d = load<f32>(od + q);
-        const r = batchStats ? dx1(d, load<f32>(x + o + q), scale, mu, a, cc) : d * scale;
+        const v = load<f32>(x + o + q);
+        let d = load<f32>(od + q);
+        if (reluBias) d = mulStep1(d, v * scale + shift);
+        const r = batchStats ? dx1(d, v, scale, mu, a, cc) : d * scale;
         store<f32>(dx + o + q, r);
         re += <f64>r;
       }
@@ -371,11 +373,18 @@ function bnForwardRows(x: usize, y: usize, n: i32, c: i32, mean: usize, invstd: 
   }
 }
 
-/** bnBackward for s == 1; coef: f32[3c] scratch (the channels' k, a, c for the second pass). */
+/** bnBackward for s == 1; coef: f32[4c] scratch (the channels' k, a, c and, with reluBias, the forward's shift). */
 function bnBackwardRows(dy: usize, x: usize, dx: usize, n: i32, c: i32, mean: usize, invstd: usize, w: usize,
   batchStats: i32, sumDy: usize, sumDyXhat: usize, reluBias: usize, ct: i32, coef: usize): void {
   memory.fill(sumDy, 0, <usize>c << 3);
   memory.fill(sumDyXhat, 0, <usize>c << 3);
+  // per channel: k = bnScale (also the forward's scale) and, with reluBias, the forward's shift
+  const ka = coef, aa = coef + (<usize>c << 2), ca = coef + (<usize>c << 3), sa = coef + (<usize>c * 12);
+  for (let ch = 0; ch < c; ch++) {
+    const k = <usize>ch << 2, scale = bnScale(invstd + k, w + k);
+    store<f32>(ka + k, scale);
+    if (reluBias) store<f32>(sa + k, bnShift(reluBias + k, mean + k, scale));
+  }
   for (let i = 0; i < n; i++) {
     const o = (<usize>i * ct) << 2;
     let ch = 0;
@@ -383,11 +392,7 @@ function bnBackwardRows(dy: usize, x: usize, dx: usize, n: i32, c: i32, mean: us
       const k = <usize>ch << 2, k8 = <usize>ch << 3;
       let d = v128.load(dy + o + k);
       const v = v128.load(x + o + k), m4 = v128.load(mean + k);
-      if (reluBias) {
-        const sc = f32x4.mul(v128.load(invstd + k), v128.load(w + k));
-        d = mulStep4(d, affine4(v, sc, f32x4.sub(v128.load(reluBias + k), f32x4.mul(m4, sc))));
-        v128.store(dy + o + k, d);
-      }
+      if (reluBias) d = mulStep4(d, affine4(v, v128.load(ka + k), v128.load(sa + k)));
       const d0 = lo2(d), d1 = hi2(d);
       v128.store(sumDy + k8, f64x2.add(v128.load(sumDy + k8), d0));
       v128.store(sumDy + k8, f64x2.add(v128.load(sumDy + k8, 16), d1), 16);
@@ -397,11 +402,7 @@ function bnBackwardRows(dy: usize, x: usize, dx: usize, n: i32, c: i32, mean: us
     for (; ch < c; ch++) {
       const k = <usize>ch << 2, k8 = <usize>ch << 3;
       let d32 = load<f32>(dy + o + k);
-      if (reluBias) {
-        const scale = bnScale(invstd + k, w + k);
-        d32 = mulStep1(d32, load<f32>(x + o + k) * scale + bnShift(reluBias + k, mean + k, scale));
-        store<f32>(dy + o + k, d32);
-      }
+      if (reluBias) d32 = mulStep1(d32, load<f32>(x + o + k) * load<f32>(ka + k) + load<f32>(sa + k));
       const d = <f64>d32;
       store<f64>(sumDy + k8, load<f64>(sumDy + k8) + d);
       store<f64>(sumDyXhat + k8, load<f64>(sumDyXhat + k8) + d * (<f64>load<f32>(x + o + k) - <f64>load<f32>(mean + k)));
@@ -409,13 +410,11 @@ function bnBackwardRows(dy: usize, x: usize, dx: usize, n: i32, c: i32, mean: us
   }
   // dweight = sum(dy * (x - mean)) * invstd; the second pass's coefficients, once per channel
   const count = <f64>n;
-  const ka = coef, aa = coef + (<usize>c << 2), ca = coef + (<usize>c << 3);
   for (let ch = 0; ch < c; ch++) {
     const k = <usize>ch << 2, k8 = <usize>ch << 3;
     const is = load<f32>(invstd + k), wc = load<f32>(w + k);
     const sx = load<f64>(sumDyXhat + k8) * <f64>is;
     store<f64>(sumDyXhat + k8, sx);
-    store<f32>(ka + k, is * wc);
     store<f32>(aa + k, coefA(is, wc, sx, count));
     store<f32>(ca + k, coefC(is, wc, load<f64>(sumDy + k8), count));
   }
@@ -424,16 +423,20 @@ function bnBackwardRows(dy: usize, x: usize, dx: usize, n: i32, c: i32, mean: us
     let ch = 0;
     for (; ch + 4 <= c; ch += 4) {
       const k = <usize>ch << 2;
-      const d = v128.load(dy + o + k), k4 = v128.load(ka + k);
+      const k4 = v128.load(ka + k), v = v128.load(x + o + k);
+      let d = v128.load(dy + o + k);
+      if (reluBias) d = mulStep4(d, affine4(v, k4, v128.load(sa + k)));
       v128.store(dx + o + k, batchStats
-        ? dx4(d, v128.load(x + o + k), k4, v128.load(mean + k), v128.load(aa + k), v128.load(ca + k))
+        ? dx4(d, v, k4, v128.load(mean + k), v128.load(aa + k), v128.load(ca + k))
         : f32x4.mul(d, k4));
     }
     for (; ch < c; ch++) {
       const k = <usize>ch << 2;
-      const d = load<f32>(dy + o + k);
+      const v = load<f32>(x + o + k);
+      let d = load<f32>(dy + o + k);
+      if (reluBias) d = mulStep1(d, v * load<f32>(ka + k) + load<f32>(sa + k));
       store<f32>(dx + o + k, batchStats
-        ? dx1(d, load<f32>(x + o + k), load<f32>(ka + k), load<f32>(mean + k), load<f32>(aa + k), load<f32>(ca + k))
+        ? dx1(d, v, load<f32>(ka + k), load<f32>(mean + k), load<f32>(aa + k), load<f32>(ca + k))
         : d * load<f32>(ka + k));
     }
   }

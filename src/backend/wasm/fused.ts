@@ -144,7 +144,7 @@ export function batchNormReluMaxPoolBackward(ctx: WasmContext, dy: Storage, indi
   }
   return norm.backward(ctx, () => {
     const ip = inputI32(ctx, indices, dy.size);
-    const dyp = ctx.arena.allocF32(x.size); // the pooled gradient scattered here, overwritten by the kernel
+    const dyp = ctx.arena.allocF32(x.size); // the pooled gradient scattered here
     const outImg = pool.c * pool.oh * pool.ow;
     runPool(ctx, 'maxPool2dBackward', pool, [[input(ctx, dy), outImg], [ip, outImg], [dyp, pool.c * pool.h * pool.w]]);
     return dyp;

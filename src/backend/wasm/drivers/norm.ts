@@ -89,47 +89,31 @@ function runForward(ctx: WasmContext, [xp, mp, ip, wp, bp]: Five, y: number, g: 
   }));
 }
 
-/**
- * Places the incoming gradient (x.size floats) after the arena's reset; its pointer. With
- * reluBias the kernel overwrites it (dy * step(y)), so it must be a copy.
- */
-export type PutDy = (overwritten: boolean) => number;
+/** Places the incoming gradient (x.size floats, which the kernel only reads) after the arena's reset; its pointer. */
+export type PutDy = () => number;
 
-/** dy from a storage: in place, or a copy in the arena where the kernel overwrites it. */
-export const dyFrom = (ctx: WasmContext, dy: Storage): PutDy => (overwritten) => (overwritten ? copyToArena(ctx, input(ctx, dy), dy.size) : input(ctx, dy));
-
-/**
- * n floats at src copied into a new arena block (its offset), as a job of fixed ranges: a copy
- * on the calling thread alone was ~1 ms of a 2-thread training step that did not shrink with
- * threads (the decoder's two batch norms' dy). A copy is the same bits at any split.
- */
-export function copyToArena(ctx: WasmContext, src: number, n: number): number {
-  const p = ctx.arena.allocF32(n);
-  const job = new Job(WORK_PER_ELEMENT * n);
-  for (let i = 0; i < n; i += CHUNK_ELEMENTS) job.chunk().call(FN.copy, [p + i * F32, src + i * F32, Math.min(CHUNK_ELEMENTS, n - i) * F32]);
-  ctx.run(job);
-  return p;
-}
+/** dy from a storage, in place. */
+export const dyFrom = (ctx: WasmContext, dy: Storage): PutDy => () => input(ctx, dy);
 
 /**
  * Gradients of batch norm. reluBias: the BN's bias when a ReLU follows (the kernel recomputes
- * the forward's pre-ReLU output from x and applies the ReLU gradient in its first pass).
+ * the forward's pre-ReLU output from x and applies the ReLU gradient in both passes).
  */
 export function backward(ctx: WasmContext, putDy: PutDy, x: Storage, mean: Storage, invstd: Storage, weight: Storage, reluBias: Storage | null, g: ChannelGeometry, batchStats: boolean, wantDxSum = false): BatchNormGrads {
   const ar = ctx.arena;
   ar.reset();
-  const dyp = putDy(reluBias !== null);
+  const dyp = putDy();
   const [xp, mp, ip, wp] = inputs(ctx, [x, mean, invstd, weight]) as [number, number, number, number];
   const bp = reluBias ? input(ctx, reluBias) : 0;
   const dx = output(ctx, x.size);
   const sd = ar.alloc(g.c * 8);
   const sx = ar.alloc(g.c * 8);
-  const coef = g.s === 1 ? ar.alloc(g.c * 3 * F32) : 0; // the [n, c] kernel's per-channel coefficients (k, a, c)
+  const coef = g.s === 1 ? ar.alloc(g.c * 4 * F32) : 0; // the [n, c] kernel's per-channel coefficients (k, a, c, shift)
   const ss = dxSumAccumulators(ctx, g, wantDxSum);
   ctx.run(channelJob(g, 2, (job, c0, cnt) => {
     const o = c0 * g.s * F32, p = c0 * F32;
     job.call(FN.bnBackward, [dyp + o, xp + o, dx.ptr + o, g.n, cnt, g.s, mp + p, ip + p, wp + p, batchStats ? 1 : 0, sd + c0 * 8, sx + c0 * 8,
-      bp ? bp + p : 0, g.c, coef ? coef + c0 * 3 * F32 : 0, ss ? ss + c0 * 8 : 0]);
+      bp ? bp + p : 0, g.c, coef ? coef + c0 * 4 * F32 : 0, ss ? ss + c0 * 8 : 0]);
   }, g.s === 1 ? undefined : streamingChannels(g)));
   return gradsOf(ctx, dx.storage, g, sd, sx, ss);
 }
