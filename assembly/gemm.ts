@@ -41,6 +41,29 @@ export function gemmBlocking(which: i32): i32 {
 
 /** Pack rows [0, mc) x cols [0, kc) of A (a points at the block's first element) into MR-row panels [kc][MR], zero-padded. */
 function packA(dst: usize, a: usize, rs: i32, cs: i32, mc: i32, kc: i32): void {
+  if (rs == 1) {
+    // transposed A: eight panels at a time, column by column (128 bytes of each column: two whole
+    // cache lines read in order, not 16 bytes of a line per panel; eight write streams)
+    const oct = mc & ~(8 * MR - 1);
+    const panel = <usize>kc << 4;
+    for (let i = 0; i < oct; i += 8 * MR) {
+      let src = a + (<usize>i << 2);
+      let d = dst + ((<usize>i * kc) << 2);
+      const step = <usize>(cs << 2);
+      for (let p = 0; p < kc; p++) {
+        v128.store(d, v128.load(src)); v128.store(d + panel, v128.load(src, 16));
+        v128.store(d + 2 * panel, v128.load(src, 32)); v128.store(d + 3 * panel, v128.load(src, 48));
+        v128.store(d + 4 * panel, v128.load(src, 64)); v128.store(d + 5 * panel, v128.load(src, 80));
+        v128.store(d + 6 * panel, v128.load(src, 96)); v128.store(d + 7 * panel, v128.load(src, 112));
+        d += 16;
+        src += step;
+      }
+    }
+    if (oct == mc) return;
+    dst += (<usize>oct * kc) << 2;
+    a += <usize>oct << 2;
+    mc -= oct;
+  }
   for (let i = 0; i < mc; i += MR) {
     const rows = min(MR, mc - i);
     const base = a + ((<isize>i * rs) << 2);
@@ -52,6 +75,31 @@ function packA(dst: usize, a: usize, rs: i32, cs: i32, mc: i32, kc: i32): void {
         v128.store(dst, v128.load(src));
         dst += 16;
         src += step;
+      }
+    } else if (rows == MR && cs == 1) {
+      // row-major A: four values of each of the 4 rows, transposed in registers into 4 steps of k
+      const r1 = base + ((<isize>rs) << 2);
+      const r2 = base + ((<isize>rs * 2) << 2);
+      const r3 = base + ((<isize>rs * 3) << 2);
+      let p = 0;
+      for (; p + 4 <= kc; p += 4) {
+        const o = <usize>p << 2;
+        const x0 = v128.load(base + o), x1 = v128.load(r1 + o), x2 = v128.load(r2 + o), x3 = v128.load(r3 + o);
+        const t0 = v128.shuffle<f32>(x0, x1, 0, 4, 1, 5), t1 = v128.shuffle<f32>(x2, x3, 0, 4, 1, 5);
+        const t2 = v128.shuffle<f32>(x0, x1, 2, 6, 3, 7), t3 = v128.shuffle<f32>(x2, x3, 2, 6, 3, 7);
+        v128.store(dst, v128.shuffle<f32>(t0, t1, 0, 1, 4, 5));
+        v128.store(dst, v128.shuffle<f32>(t0, t1, 2, 3, 6, 7), 16);
+        v128.store(dst, v128.shuffle<f32>(t2, t3, 0, 1, 4, 5), 32);
+        v128.store(dst, v128.shuffle<f32>(t2, t3, 2, 3, 6, 7), 48);
+        dst += 64;
+      }
+      for (; p < kc; p++) {
+        const o = <usize>p << 2;
+        store<f32>(dst, load<f32>(base + o));
+        store<f32>(dst, load<f32>(r1 + o), 4);
+        store<f32>(dst, load<f32>(r2 + o), 8);
+        store<f32>(dst, load<f32>(r3 + o), 12);
+        dst += 16;
       }
     } else if (rows == MR) {
       const r0 = base;
@@ -79,6 +127,29 @@ function packA(dst: usize, a: usize, rs: i32, cs: i32, mc: i32, kc: i32): void {
 
 /** Pack rows [0, kc) x cols [0, nc) of B into NR-column panels [kc][NR], zero-padded. */
 function packB(dst: usize, b: usize, rs: i32, cs: i32, kc: i32, nc: i32): void {
+  if (cs == 1) {
+    // row-major B: four panels at a time, row by row (128 bytes of each row: two whole cache
+    // lines read in order, not 32 bytes of a line per panel; four write streams)
+    const quad = nc & ~(4 * NR - 1);
+    const panel = <usize>kc << 5;
+    for (let j = 0; j < quad; j += 4 * NR) {
+      let src = b + (<usize>j << 2);
+      let d = dst + ((<usize>j * kc) << 2);
+      const step = <usize>(rs << 2);
+      for (let p = 0; p < kc; p++) {
+        v128.store(d, v128.load(src)); v128.store(d, v128.load(src, 16), 16);
+        v128.store(d + panel, v128.load(src, 32)); v128.store(d + panel, v128.load(src, 48), 16);
+        v128.store(d + 2 * panel, v128.load(src, 64)); v128.store(d + 2 * panel, v128.load(src, 80), 16);
+        v128.store(d + 3 * panel, v128.load(src, 96)); v128.store(d + 3 * panel, v128.load(src, 112), 16);
+        d += 32;
+        src += step;
+      }
+    }
+    if (quad == nc) return;
+    dst += (<usize>quad * kc) << 2;
+    b += <usize>quad << 2;
+    nc -= quad;
+  }
   for (let j = 0; j < nc; j += NR) {
     const cols = min(NR, nc - j);
     const base = b + ((<isize>j * cs) << 2);
