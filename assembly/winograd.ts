@@ -110,11 +110,38 @@ export function winogradFilter(w: usize, u: usize, m: i32, k: i32, flip: i32): v
   a = v128.load(p0 + 3 * row); b = v128.load(p1 + 3 * row); c = v128.load(p2 + 3 * row); d = v128.load(p3 + 3 * row);
   ab = lo(a, b); cd = lo(c, d); ab2 = hi(a, b); cd2 = hi(c, d);
   const d30 = lo64(ab, cd), d31 = hi64(ab, cd), d32 = lo64(ab2, cd2), d33 = hi64(ab2, cd2);
+  btdb4(d00, d01, d02, d03, d10, d11, d12, d13, d20, d21, d22, d23, d30, d31, d32, d33, dst, xiStride);
+}
+
+/** V = Bt d B from d[r][j] (each across the four windows' lanes) to dst + xi * xiStride. */
+@inline function btdb4(d00: v128, d01: v128, d02: v128, d03: v128, d10: v128, d11: v128, d12: v128, d13: v128,
+  d20: v128, d21: v128, d22: v128, d23: v128, d30: v128, d31: v128, d32: v128, d33: v128, dst: usize, xiStride: usize): void {
   // Bt d: rows (d0 - d2, d1 + d2, d2 - d1, d1 - d3), then each row times B the same way
   rowTransform(dst, xiStride, 0, f32x4.sub(d00, d20), f32x4.sub(d01, d21), f32x4.sub(d02, d22), f32x4.sub(d03, d23));
   rowTransform(dst, xiStride, 4, f32x4.add(d10, d20), f32x4.add(d11, d21), f32x4.add(d12, d22), f32x4.add(d13, d23));
   rowTransform(dst, xiStride, 8, f32x4.sub(d20, d10), f32x4.sub(d21, d11), f32x4.sub(d22, d12), f32x4.sub(d23, d13));
   rowTransform(dst, xiStride, 12, f32x4.sub(d10, d30), f32x4.sub(d11, d31), f32x4.sub(d12, d32), f32x4.sub(d13, d33));
+}
+
+/** Columns 0, 2, 4, 6 (even) and 1, 3, 5, 7 (odd) of the eight floats a, b: one column of four windows 2 floats apart. */
+@inline function evens(a: v128, b: v128): v128 { return v128.shuffle<f32>(a, b, 0, 2, 4, 6); }
+@inline function odds(a: v128, b: v128): v128 { return v128.shuffle<f32>(a, b, 1, 3, 5, 7); }
+
+/**
+ * transform4 for four windows side by side in one tile row (lane l at p + 8 l): each d[r][j]
+ * across the lanes is every other float of row r from column j, so one shuffle of two loads
+ * (half the shuffles of the transpose; the same values).
+ */
+@inline function transform4Row(p: usize, row: usize, dst: usize, xiStride: usize): void {
+  let a = v128.load(p), b = v128.load(p, 16), c = v128.load(p, 8), d = v128.load(p, 24);
+  const d00 = evens(a, b), d01 = odds(a, b), d02 = evens(c, d), d03 = odds(c, d);
+  a = v128.load(p + row); b = v128.load(p + row, 16); c = v128.load(p + row, 8); d = v128.load(p + row, 24);
+  const d10 = evens(a, b), d11 = odds(a, b), d12 = evens(c, d), d13 = odds(c, d);
+  a = v128.load(p + 2 * row); b = v128.load(p + 2 * row, 16); c = v128.load(p + 2 * row, 8); d = v128.load(p + 2 * row, 24);
+  const d20 = evens(a, b), d21 = odds(a, b), d22 = evens(c, d), d23 = odds(c, d);
+  a = v128.load(p + 3 * row); b = v128.load(p + 3 * row, 16); c = v128.load(p + 3 * row, 8); d = v128.load(p + 3 * row, 24);
+  const d30 = evens(a, b), d31 = odds(a, b), d32 = evens(c, d), d33 = odds(c, d);
+  btdb4(d00, d01, d02, d03, d10, d11, d12, d13, d20, d21, d22, d23, d30, d31, d32, d33, dst, xiStride);
 }
 
 /** V for tiles [t0, t0 + tb), all k channels, as B panels [16][tbp / 8][k][8] (lanes = 4 tiles). */
@@ -135,10 +162,20 @@ export function inputTransform9(xp: usize, v: usize, t0: i32, tb: i32, tbp: i32,
   const last = total - 1; // lanes past the end repeat the last tile (their products are never read)
   for (let q = 0; q < tb; q += 4) {
     let p0 = xp + tileBase(min(t0 + q, last), th, tw, k * hp * wp, wp);
+    let dst = v + ((<usize>((q >> 3) * k * 8 + (q & 7))) << 2);
+    if (q + 4 <= tb && (t0 + q) % tw + 3 < tw) {
+      // the four tiles side by side in one tile row
+      for (let ci = 0; ci < k; ci++) {
+        if (count == 16) transform4Row(p0, row, dst, xiStride);
+        else transform3Row(p0, row, dst, xiStride);
+        p0 += plane;
+        dst += 32;
+      }
+      continue;
+    }
     let p1 = xp + tileBase(min(t0 + q + 1, last), th, tw, k * hp * wp, wp);
     let p2 = xp + tileBase(min(t0 + q + 2, last), th, tw, k * hp * wp, wp);
     let p3 = xp + tileBase(min(t0 + q + 3, last), th, tw, k * hp * wp, wp);
-    let dst = v + ((<usize>((q >> 3) * k * 8 + (q & 7))) << 2);
     for (let ci = 0; ci < k; ci++) {
       if (count == 16) transform4(p0, p1, p2, p3, row, dst, xiStride);
       else transform3(p0, p1, p2, p3, row, dst, xiStride);
@@ -168,10 +205,26 @@ export function inputTransform9(xp: usize, v: usize, t0: i32, tb: i32, tbp: i32,
   a = v128.load(p0 + 2 * row); b = v128.load(p1 + 2 * row); c = v128.load(p2 + 2 * row); d = v128.load(p3 + 2 * row);
   ab = lo(a, b); cd = lo(c, d);
   const d20 = lo64(ab, cd), d21 = hi64(ab, cd), d22 = lo64(hi(a, b), hi(c, d));
+  btdb3(d00, d01, d02, d10, d11, d12, d20, d21, d22, dst, xiStride);
+}
+
+/** F(2x2, 2x2)'s V = Bt d B from d[r][j] (each across the four windows' lanes) to dst + xi * xiStride. */
+@inline function btdb3(d00: v128, d01: v128, d02: v128, d10: v128, d11: v128, d12: v128, d20: v128, d21: v128, d22: v128, dst: usize, xiStride: usize): void {
   // Bt d: rows (d0 - d1, d1, d2 - d1), then each row times B the same way
   rowTransform3(dst, xiStride, 0, f32x4.sub(d00, d10), f32x4.sub(d01, d11), f32x4.sub(d02, d12));
   rowTransform3(dst, xiStride, 3, d10, d11, d12);
   rowTransform3(dst, xiStride, 6, f32x4.sub(d20, d10), f32x4.sub(d21, d11), f32x4.sub(d22, d12));
+}
+
+/** transform3 for four windows side by side in one tile row (lane l at p + 8 l), as transform4Row. */
+@inline function transform3Row(p: usize, row: usize, dst: usize, xiStride: usize): void {
+  let a = v128.load(p), b = v128.load(p, 16);
+  const d00 = evens(a, b), d01 = odds(a, b), d02 = evens(v128.load(p, 8), v128.load(p, 24));
+  a = v128.load(p + row); b = v128.load(p + row, 16);
+  const d10 = evens(a, b), d11 = odds(a, b), d12 = evens(v128.load(p + row, 8), v128.load(p + row, 24));
+  a = v128.load(p + 2 * row); b = v128.load(p + 2 * row, 16);
+  const d20 = evens(a, b), d21 = odds(a, b), d22 = evens(v128.load(p + 2 * row, 8), v128.load(p + 2 * row, 24));
+  btdb3(d00, d01, d02, d10, d11, d12, d20, d21, d22, dst, xiStride);
 }
 
 /**
