@@ -20,7 +20,7 @@
 // terms matter: 0 * inf is NaN). The indices must be the forward's (each inside its window): a
 // channel where one is not gets bad[ch] = 1, and the driver takes the general path.
 
-import { affine4 as affine, bnBackwardRuns, bnScale, bnShift, coefA, coefC, dx4, hi2, hsum, lo2, mulStep4, relu4, runSum } from './norm';
+import { affine4 as affine, bnBackwardRuns, bnScale, bnShift, coefA, coefC, dx4, hi2, hsum, lo2, mulStep4, relu4 } from './norm';
 import { maxWindows, storeLanes, windowStarts } from './pool';
 
 @inline function evens(a: v128, b: v128): v128 { return v128.shuffle<f32>(a, b, 0, 2, 4, 6); }
@@ -78,8 +78,8 @@ export function bnReluMaxPool2x2(x: usize, out: usize, indices: usize, n: i32, c
 /** Lanes below `count` (of 4). */
 @inline function lanesBelow(count: i32): v128 { return i32x4.lt_s(i32x4(0, 1, 2, 3), i32x4.splat(count)); }
 
-/** Bytes of a channel's state in the backward's scratch: pass 1's sums and flags, then pass 2's coefficients. */
-const STATE = 96;
+/** Bytes of a channel's state in the backward's scratch: pass 1's sums and suspect lanes, then pass 2's coefficients. */
+const STATE = 80;
 /** What a channel's pass 2 does (state + 12 after pass 1): nothing (bad indices), dx (DX, DX_RUNNING), or the general path. */
 const SKIP = 0, DX = 1, DX_RUNNING = 2, GENERAL = 3;
 /** What spreadRun writes: d itself. */
@@ -89,7 +89,7 @@ const SCATTER = 4;
  * Gradients of bnReluMaxPool2x2 (= bnBackward with reluBias of the scattered dy). dy, indices:
  * [n, ct, h/2, w/2] (both read up to 3 elements past their end); d: scratch (bnPoolBackwardScratch
  * bytes); sumDy, sumDyXhat: f64[c] (= dbias, dweight); bad: i32[c]; dxSum: f64[c] for dx's
- * channel sums (bnBackward's: each run summed by runSum as soon as it is written, in cache), or 0.
+ * channel sums (bnBackward's: each run summed as runSum sums it while it is written, in cache), or 0.
  *
  * Pass 1 runs over the windows: the masked gradient m = (0 + dy) * step(y) at each window's
  * argmax (y recomputed there only), kept pooled in the scratch, and each channel's f64 sums of m
@@ -120,10 +120,13 @@ export function bnReluMaxPool2x2Backward(dy: usize, indices: usize, x: usize, dx
   const count = <f64>n * <f64>s;
   for (let ch = 0; ch < c; ch++) {
     const k = <usize>ch << 2, st = state + <usize>ch * STATE;
-    const isBad = v128.any_true(v128.load(st, 64));
+    const suspect = v128.load(st, 64), mu = load<f32>(mean + k);
+    let isBad = false;
+    if (v128.any_true(f32x4.ne(suspect, suspect))) { // x not finite, or an index outside its window: which?
+      for (let i = 0; i < n && !isBad; i++) isBad = !indicesInWindows(indices + ((<usize>(i * ct + ch) * S) << 2), oh, ow, w);
+    }
     store<i32>(bad + k, isBad ? 1 : 0);
-    const specials = v128.load(st, 80), mu = load<f32>(mean + k);
-    const what = isBad ? SKIP : v128.any_true(f32x4.ne(specials, specials)) || mu - mu != 0 ? GENERAL : batchStats ? DX : DX_RUNNING;
+    const what = isBad ? SKIP : v128.any_true(f32x4.ne(suspect, suspect)) || mu - mu != 0 ? GENERAL : batchStats ? DX : DX_RUNNING;
     if (what == DX || what == DX_RUNNING) {
       const is = load<f32>(invstd + k), wc = load<f32>(wt + k);
       const sd = hsum(v128.load(st), v128.load(st, 16)), sx = hsum(v128.load(st, 32), v128.load(st, 48)) * <f64>is;
@@ -141,11 +144,8 @@ export function bnReluMaxPool2x2Backward(dy: usize, indices: usize, x: usize, dx
       if (what != DX && what != DX_RUNNING) continue;
       const run = <usize>(i * ct + ch);
       spreadRun(pooled + ((<usize>(i * c + ch) * S) << 2), indices + ((run * S) << 2), x + ((run * s) << 2), dx + ((run * s) << 2), oh, ow, w, what,
-        f32x4.splat(load<f32>(st)), f32x4.splat(load<f32>(mean + (<usize>ch << 2))), f32x4.splat(load<f32>(st, 4)), f32x4.splat(load<f32>(st, 8)));
-      if (dxSum) { // the run, just written, summed as the reduce sums it (spreadRun writes two rows at a time: another order)
-        const q = dxSum + (<usize>ch << 3);
-        store<f64>(q, load<f64>(q) + runSum(dx + ((run * s) << 2), s));
-      }
+        f32x4.splat(load<f32>(st)), f32x4.splat(load<f32>(mean + (<usize>ch << 2))), f32x4.splat(load<f32>(st, 4)), f32x4.splat(load<f32>(st, 8)),
+        dxSum ? dxSum + (<usize>ch << 3) : 0);
     }
   }
   for (let ch = 0; ch < c; ch++) {
@@ -163,39 +163,42 @@ export function bnPoolBackwardScratch(n: i32, c: i32, h: i32, w: i32): usize {
 /**
  * Pass 1 over one run's windows (pointers at the run; m: its pooled masked gradient, stored with
  * up to 3 floats past it): adds to the channel's state (st: s0, s1 the lanes of sum(m); t0, t1
- * of sum(m * (x - mean)); invalid: indices outside their windows; specials: NaN when x is not finite).
+ * of sum(m * (x - mean)); suspect: NaN where some x is not finite or an index lies outside its
+ * window, which bnReluMaxPool2x2Backward then tells apart). A row's whole groups of four windows
+ * run in one loop, its last 1-3 windows after it (masked): no per-group count or lane masks.
  */
 function sumWindows(st: usize, dy: usize, indices: usize, x: usize, m: usize, oh: i32, ow: i32, w: i32, sc: v128, sh: v128, mu2: v128): void {
   const full = ow & ~3; // windows in whole groups of four per row
-  const wB = i32x4.splat(w), wB1 = i32x4.splat(w + 1), zero = f32x4.splat(0);
+  const wB = i32x4.splat(w), wB1 = i32x4.splat(w + 1);
   let s0 = v128.load(st), s1 = v128.load(st, 16), t0 = v128.load(st, 32), t1 = v128.load(st, 48);
-  let invalid = v128.load(st, 64), specials = v128.load(st, 80);
+  let suspect = v128.load(st, 64);
   for (let oy = 0; oy < oh; oy++) {
     const r0 = <usize>oy * 2 * w << 2, r1 = r0 + (<usize>w << 2);
     const q0 = <usize>oy * ow << 2;
-    for (let ox = 0; ox < ow; ox += 4) {
+    let starts = windowStarts(oy, 0, w);
+    for (let ox = 0; ox < ow; ox += 4, starts = i32x4.add(starts, i32x4.splat(8))) {
       const q = q0 + (<usize>ox << 2), col = <usize>ox << 3;
-      const count = min(ow - ox, 4);
-      const rel = i32x4.sub(v128.load(indices + q), windowStarts(oy, ox, w));
+      const rel = i32x4.sub(v128.load(indices + q), starts);
       const mTL = i32x4.eq(rel, i32x4.splat(0)), mTR = i32x4.eq(rel, i32x4.splat(1));
       const mBL = i32x4.eq(rel, wB), mBR = i32x4.eq(rel, wB1);
-      const valid = lanesBelow(count);
-      invalid = v128.or(invalid, v128.andnot(valid, v128.or(v128.or(mTL, mTR), v128.or(mBL, mBR))));
+      let outside = v128.not(v128.or(v128.or(mTL, mTR), v128.or(mBL, mBR))); // all ones: a NaN
       let a0 = v128.load(x + r0 + col), b0 = v128.load(x + r0 + col, 16);
       let a1 = v128.load(x + r1 + col), b1 = v128.load(x + r1 + col, 16);
       // x at the argmax (one mask per window holds)
       let xa = v128.or(v128.or(v128.and(evens(a0, b0), mTL), v128.and(odds(a0, b0), mTR)),
         v128.or(v128.and(evens(a1, b1), mBL), v128.and(odds(a1, b1), mBR)));
-      let mv = mulStep4(f32x4.add(zero, v128.load(dy + q)), affine(xa, sc, sh));
+      let mv = mulStep4(f32x4.add(f32x4.splat(0), v128.load(dy + q)), affine(xa, sc, sh));
       v128.store(m + q, mv);
       if (ox >= full) { // a row's last 1-3 windows: the lanes past them are not this row's
+        const count = ow - ox, valid = lanesBelow(count);
         const pa = lanesBelow(2 * count), pb = i32x4.lt_s(i32x4(4, 5, 6, 7), i32x4.splat(2 * count));
         a0 = v128.and(a0, pa); b0 = v128.and(b0, pb); a1 = v128.and(a1, pa); b1 = v128.and(b1, pb);
         mv = v128.and(mv, valid);
         xa = v128.and(xa, valid);
+        outside = v128.and(outside, valid);
       }
-      // NaN here when some x is infinite or NaN
-      specials = f32x4.add(specials, f32x4.mul(f32x4.add(f32x4.add(a0, b0), f32x4.add(a1, b1)), zero));
+      // NaN here when some x is infinite or NaN, or an index is outside its window
+      suspect = f32x4.add(suspect, v128.or(f32x4.mul(f32x4.add(f32x4.add(a0, b0), f32x4.add(a1, b1)), f32x4.splat(0)), outside));
       const m0 = lo2(mv), m1 = hi2(mv);
       s0 = f64x2.add(s0, m0);
       s1 = f64x2.add(s1, m1);
@@ -204,17 +207,32 @@ function sumWindows(st: usize, dy: usize, indices: usize, x: usize, m: usize, oh
     }
   }
   v128.store(st, s0); v128.store(st, s1, 16); v128.store(st, t0, 32); v128.store(st, t1, 48);
-  v128.store(st, invalid, 64); v128.store(st, specials, 80);
+  v128.store(st, suspect, 64);
+}
+
+/** Whether every index of one run's windows (pointer at the run's) lies inside its window. */
+function indicesInWindows(indices: usize, oh: i32, ow: i32, w: i32): bool {
+  for (let oy = 0; oy < oh; oy++) {
+    for (let ox = 0; ox < ow; ox++) {
+      const rel = load<i32>(indices + (<usize>(oy * ow + ox) << 2)) - (oy * 2 * w + ox * 2);
+      if (rel != 0 && rel != 1 && rel != w && rel != w + 1) return false;
+    }
+  }
+  return true;
 }
 
 /**
  * Spreads one run's pooled masked gradient m over the run's positions, by the argmax indices
  * (pointers at the run), writing at each position (out) the masked gradient d there (+0 off the
  * argmax) itself (SCATTER), bnBackward's dx = d * k + ((x - mean) * a + c) (DX, with k4, m4, a4,
- * c4 the splats of k, mean, a, c) or dx = d * k (DX_RUNNING).
+ * c4 the splats of k, mean, a, c) or dx = d * k (DX_RUNNING). sum != 0 (f64): adds the run's sum
+ * of what it wrote, summed as the reduce sums it (runSum: four lanes by position mod 4, over the
+ * run in order; no tail, as h w is a multiple of 4): two rows at a time, each pair read back
+ * from L1 once written (the pairs' 2w positions are whole vectors, w being even).
  */
-function spreadRun(m: usize, indices: usize, x: usize, out: usize, oh: i32, ow: i32, w: i32, what: i32, k4: v128, m4: v128, a4: v128, c4: v128): void {
+function spreadRun(m: usize, indices: usize, x: usize, out: usize, oh: i32, ow: i32, w: i32, what: i32, k4: v128, m4: v128, a4: v128, c4: v128, sum: usize = 0): void {
   const wB = i32x4.splat(w), wB1 = i32x4.splat(w + 1);
+  let s0 = f64x2.splat(0), s1 = f64x2.splat(0); // runSum's lanes
   for (let oy = 0; oy < oh; oy++) {
     const r0 = <usize>oy * 2 * w << 2, r1 = r0 + (<usize>w << 2);
     const q0 = <usize>oy * ow << 2;
@@ -242,7 +260,15 @@ function spreadRun(m: usize, indices: usize, x: usize, out: usize, oh: i32, ow: 
         storePositions(out + r1 + col, e2, e3, count);
       }
     }
+    if (sum) {
+      for (let j = 0; j < 2 * w; j += 4) {
+        const v = v128.load(out + r0 + (<usize>j << 2));
+        s0 = f64x2.add(s0, lo2(v));
+        s1 = f64x2.add(s1, hi2(v));
+      }
+    }
   }
+  if (sum) store<f64>(sum, load<f64>(sum) + hsum(s0, s1));
 }
 
 /**
