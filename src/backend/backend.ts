@@ -94,6 +94,9 @@ export interface AdamHyper {
   step: number; // 1-based, for bias correction
 }
 
+/** The storages of one parameter's Adam update: [param, grad, m, v] (contiguous, one size, updated in place). */
+export type AdamStorages = readonly [param: Storage, grad: Storage, m: Storage, v: Storage];
+
 /** What a backend holds in memory it manages itself (vg.memoryStats()). Bytes; 0 where it manages none. */
 export interface MemoryStats {
   /** The backend's name. */
@@ -320,4 +323,10 @@ export interface Backend {
    * written again); undefined where it does not check.
    */
   adamUpdate(param: Storage, grad: Storage, m: Storage, v: Storage, h: AdamHyper): boolean | void;
+  /**
+   * Optional: adamUpdate of several parameters with the same hyperparameters at once, the same
+   * bits as one call each (a backend may run them as one job, so that small parameters share a
+   * barrier with the big ones); per parameter, what adamUpdate returns.
+   */
+  adamUpdateMany?(items: readonly AdamStorages[], h: AdamHyper): (boolean | void)[];
 }

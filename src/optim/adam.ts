@@ -1,10 +1,11 @@
 // Adam and AdamW (torch.optim semantics, non-amsgrad), updated in place by the backend's fused
-// adamUpdate kernel so one step touches each parameter once.
+// adamUpdate kernel so one step touches each parameter once, all of a group's parameters in
+// one backend call (adamUpdateMany).
 
 import { zerosLike } from '../creation.js';
-import { adamUpdate_ } from '../ops/adam.js';
+import { adamUpdateMany_, type AdamTensors } from '../ops/adam.js';
 import type { Tensor } from '../tensor.js';
-import type { ParamsArg, StateValue } from './optimizer.js';
+import type { ParamsArg, ParamUpdate, StateValue } from './optimizer.js';
 import { Optimizer, withDefaults } from './optimizer.js';
 
 /** Adam's hyperparameters (torch.optim.Adam's lr, betas, eps, weight_decay). */
@@ -36,16 +37,25 @@ export class Adam extends Optimizer<AdamOptions> {
     check(new.target.name, o);
     super(params, o);
   }
-  protected update(p: Tensor, grad: Tensor, s: Record<string, StateValue>, h: AdamOptions): void {
-    if (s.step === undefined) {
-      s.step = 0;
-      s.exp_avg = zerosLike(p);
-      s.exp_avg_sq = zerosLike(p);
+  /** The group's parameters in one adamUpdateMany_ per step count (they share one unless some missed a step without a gradient). */
+  protected override updateGroup(items: readonly ParamUpdate[], h: AdamOptions): void {
+    const bySteps = new Map<number, AdamTensors[]>();
+    for (const { p, grad, state: s } of items) {
+      if (s.step === undefined) {
+        s.step = 0;
+        s.exp_avg = zerosLike(p);
+        s.exp_avg_sq = zerosLike(p);
+      }
+      s.step = (s.step as number) + 1;
+      const same = bySteps.get(s.step) ?? bySteps.set(s.step, []).get(s.step)!;
+      same.push({ param: p, grad, expAvg: s.exp_avg as Tensor, expAvgSq: s.exp_avg_sq as Tensor });
     }
-    s.step = (s.step as number) + 1;
-    adamUpdate_(p, grad, s.exp_avg as Tensor, s.exp_avg_sq as Tensor, {
-      lr: h.lr, beta1: h.betas[0], beta2: h.betas[1], eps: h.eps, weightDecay: h.weightDecay, decoupled: this.decoupled, step: s.step,
-    });
+    for (const [step, ts] of bySteps) {
+      adamUpdateMany_(ts, { lr: h.lr, beta1: h.betas[0], beta2: h.betas[1], eps: h.eps, weightDecay: h.weightDecay, decoupled: this.decoupled, step });
+    }
+  }
+  protected update(p: Tensor, grad: Tensor, s: Record<string, StateValue>, h: AdamOptions): void {
+    this.updateGroup([{ p, grad, state: s }], h);
   }
 }
 

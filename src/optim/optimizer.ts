@@ -48,6 +48,13 @@ export interface OptimizerState<H> {
   paramGroups: SavedParamGroup<H>[];
 }
 
+/** One parameter's part of a step: the parameter, its gradient (contiguous) and its state. */
+export interface ParamUpdate {
+  p: Tensor;
+  grad: Tensor;
+  state: Record<string, StateValue>;
+}
+
 /** defaults overridden by the options that are set (an explicit undefined keeps the default). */
 export function withDefaults<H extends object>(defaults: H, opts: Partial<H> = {}): H {
   const out = { ...defaults };
@@ -86,14 +93,21 @@ export abstract class Optimizer<H extends HasLr> {
   step(): void {
     noGrad(() => {
       for (const group of this.paramGroups) {
+        const items: ParamUpdate[] = [];
         for (const p of group.params) {
           if (!p.grad) continue;
           let s = this.state.get(p);
           if (!s) this.state.set(p, (s = {}));
-          this.update(p, p.grad.contiguous(), s, group.options);
+          items.push({ p, grad: p.grad.contiguous(), state: s });
         }
+        this.updateGroup(items, group.options);
       }
     });
+  }
+
+  /** The updates of one group's parameters that have a gradient: one by one (update), unless an optimiser batches them. */
+  protected updateGroup(items: readonly ParamUpdate[], h: H): void {
+    for (const { p, grad, state } of items) this.update(p, grad, state, h);
   }
 
   protected abstract update(p: Tensor, grad: Tensor, state: Record<string, StateValue>, h: H): void;

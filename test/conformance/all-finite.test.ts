@@ -8,11 +8,11 @@
 // float64 (1e300 is finite there), int32 and bool; empty and 0-d tensors; many tensors at once.
 
 import { afterAll, describe, expect, it } from 'vitest';
-import type { Backend, View } from '../../src/backend/backend.js';
+import type { Backend, Storage, View } from '../../src/backend/backend.js';
 import { currentBackend, registerBackend } from '../../src/backend/registry.js';
 import * as vg from '../../src/index.js';
 import { gpuCpuBackend } from '../gpu/helpers.js';
-import { BACKENDS, randomF32, rng, view } from './backends.js';
+import { BACKENDS, expectExact, oracle, randomF32, rng, view } from './backends.js';
 
 /** Backends that offer the kernel (the gpu backend composes). */
 const KERNEL = ['js', 'wasm'];
@@ -175,6 +175,30 @@ describe('Adam\'s update checks what it writes; allFinite skips what it checked 
         const written = [ps!, ms!, vs!].every((s) => scan(b.readSync(s)!));
         expect(flag, `n ${n}, ${what}`).toBe(written);
         if (what === 'finite') expect(flag).toBe(true);
+      }
+    }
+  });
+
+  it('wasm adamUpdateMany: one job over parameters of many sizes gives each one adamUpdate\'s bits and its own finiteness', () => {
+    const b = BACKENDS.wasm!();
+    // empty, SIMD tails, small ones that share a 2^15-float chunk, one that starts the next chunk, ranges of big ones
+    const sizes = [0, 1, 3, 7, 32, 1000, 20000, 12800, 32769, 70001, 5];
+    for (const [hk, hh] of [h, { ...h, weightDecay: 0.01 }, { ...h, weightDecay: 0.05, decoupled: true }].entries()) {
+      for (const poisoned of [-1, 2, 6, 9]) { // none, or one parameter with a NaN gradient in the middle
+        const data = sizes.map((n, k) => {
+          const s = 100 * k + 10 * poisoned + hk;
+          const g = randomF32(n, s + 1);
+          if (k === poisoned) g[n >> 1] = NaN;
+          return [randomF32(n, s), g, randomF32(n, s + 2).map((x) => x * 1e-3), randomF32(n, s + 3).map((x) => x * x * 1e-6)];
+        });
+        const items = data.map((a) => a.map((x) => b.fromArray(x.slice())) as [Storage, Storage, Storage, Storage]);
+        const flags = b.adamUpdateMany!(items, hh);
+        data.forEach(([p, g, m, v], k) => {
+          const want = [p!, m!, v!].map((x) => oracle.fromArray(x.slice()));
+          oracle.adamUpdate(want[0]!, oracle.fromArray(g!.slice()), want[1]!, want[2]!, hh);
+          [0, 2, 3].forEach((j, w) => expectExact(b.readSync(items[k]![j]!)!, oracle.readSync(want[w]!)));
+          expect(flags[k], `parameter ${k} (${sizes[k]} floats), poisoned ${poisoned}`).toBe(k !== poisoned);
+        });
       }
     }
   });

@@ -84,15 +84,15 @@ function kernelOutputs(): Uint32Array[] {
   // row sums by chunks of rows: [K, R] and [R, K, R] (a conv bias gradient's shape)
   const sx = vg.randn([37, 45, 19, 23]);
   out.push(sx.sum([1, 2, 3]), sx.sum([0, 2, 3]), sx.reshape([37 * 45, 19 * 23]).sum(1));
-  // Adam over 70,000 parameters (several chunks)
-  const p = vg.randn([70000]).requiresGrad_();
-  const opt = new vg.optim.Adam([p], { lr: 1e-2 });
+  // Adam over 70,000 parameters (several ranges) and small ones that share a range, in one job
+  const ps = [70000, 7, 1000, 30001, 33].map((n) => vg.randn([n]).requiresGrad_());
+  const opt = new vg.optim.Adam(ps, { lr: 1e-2 });
   for (let i = 0; i < 2; i++) {
     opt.zeroGrad();
-    p.mul(p).sum().backward();
+    ps.reduce((s, p) => s.add(p.mul(p).sum()), vg.tensor(0)).backward();
     opt.step();
   }
-  out.push(p.detach());
+  out.push(...ps.map((p) => p.detach()));
   // the fused BCE with logits and its gradient over 70,000 elements (several ranges)
   const lg = vg.randn([70000]).mul(4).requiresGrad_();
   const bce = vg.F.binaryCrossEntropyWithLogits(lg, vg.rand([70000]), { reduction: 'none' });

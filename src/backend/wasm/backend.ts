@@ -16,7 +16,7 @@
 // borrows float32 values (a copy) and whose float32 results are adopted without a copy. Which
 // kernels earn a wasm version was measured (bench/, and the numbers in the drivers' comments).
 
-import type { AdamHyper, Backend, BatchNormGrads, BatchNormParams, BinaryOp, ChannelGeometry, Conv2dGeometry, MemoryStats, Pool2dGeometry, ReduceOp, Storage, UnaryOp, View } from '../backend.js';
+import type { AdamHyper, AdamStorages, Backend, BatchNormGrads, BatchNormParams, BinaryOp, ChannelGeometry, Conv2dGeometry, MemoryStats, Pool2dGeometry, ReduceOp, Storage, UnaryOp, View } from '../backend.js';
 import * as composite from '../composite.js';
 import type { DType, TypedArray } from '../../dtype.js';
 import { JsBackend } from '../js/index.js';
@@ -255,7 +255,11 @@ export class WasmBackend implements Backend {
   // ---- optimiser
   /** float32: also whether every value written is finite (checked in registers). */
   adamUpdate(param: Storage, grad: Storage, m: Storage, v: Storage, h: AdamHyper): boolean | void {
-    if (!allF32(param, grad, m, v)) return this.ref.adamUpdate(param, grad, m, v, h);
-    return optim.adamUpdate(this.ctx, param, grad, m, v, h);
+    return this.adamUpdateMany([[param, grad, m, v]], h)[0];
+  }
+  /** The float32 parameters as one job; others one by one on the reference. */
+  adamUpdateMany(items: readonly AdamStorages[], h: AdamHyper): (boolean | void)[] {
+    if (items.every((it) => allF32(...it))) return optim.adamUpdate(this.ctx, items, h);
+    return items.map(([p, g, m, v]) => (allF32(p, g, m, v) ? optim.adamUpdate(this.ctx, [[p, g, m, v]], h)[0] : this.ref.adamUpdate(p, g, m, v, h)));
   }
 }
