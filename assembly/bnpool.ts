@@ -3,8 +3,9 @@
 // bnForward, maxPool2d, maxPool2dBackward, bnBackward in turn).
 //
 // Forward: per four windows, the two input rows are normalised (bnForward's f32 operations),
-// rectified and pooled (maxWindows, as maxPool2d) in registers: only the pooled values and the
-// argmax indices are written, never the full-size activation. Bit-identical to the general path.
+// rectified and pooled (maxWindows with relu: the ReLU of the maximum, which is the maximum of
+// the ReLUs, with the ReLU's ties) in registers: only the pooled values and the argmax indices
+// are written, never the full-size activation. Bit-identical to the general path.
 //
 // Backward: the general path scatters the pooled gradient into a zeroed full-size buffer (0 + dy
 // at each window's argmax), and bnBackward's first pass replaces it by its product with the ReLU
@@ -20,7 +21,7 @@
 // terms matter: 0 * inf is NaN). The indices must be the forward's (each inside its window): a
 // channel where one is not gets bad[ch] = 1, and the driver takes the general path.
 
-import { affine4 as affine, bnBackwardRuns, bnScale, bnShift, coefA, coefC, dx4, hi2, hsum, lo2, mulStep4, relu4 } from './norm';
+import { affine4 as affine, bnBackwardRuns, bnScale, bnShift, coefA, coefC, dx4, hi2, hsum, lo2, mulStep4 } from './norm';
 import { maxWindows, storeLanes, windowStarts } from './pool';
 
 @inline function evens(a: v128, b: v128): v128 { return v128.shuffle<f32>(a, b, 0, 2, 4, 6); }
@@ -29,9 +30,9 @@ import { maxWindows, storeLanes, windowStarts } from './pool';
 /** Windows ox..ox + 3 of output row oy (rows r0, r1 of the input): normalised, rectified, pooled; `count` stored. */
 @inline function bnReluPool4(r0: usize, r1: usize, ox: i32, sc: v128, sh: v128, oy: i32, w: i32, out: usize, indices: usize, count: i32): void {
   const col = <usize>ox << 3;
-  const a0 = relu4(affine(v128.load(r0 + col), sc, sh)), b0 = relu4(affine(v128.load(r0 + col, 16), sc, sh));
-  const a1 = relu4(affine(v128.load(r1 + col), sc, sh)), b1 = relu4(affine(v128.load(r1 + col, 16), sc, sh));
-  maxWindows(evens(a0, b0), odds(a0, b0), evens(a1, b1), odds(a1, b1), windowStarts(oy, ox, w), w, out, indices, count);
+  const a0 = affine(v128.load(r0 + col), sc, sh), b0 = affine(v128.load(r0 + col, 16), sc, sh);
+  const a1 = affine(v128.load(r1 + col), sc, sh), b1 = affine(v128.load(r1 + col, 16), sc, sh);
+  maxWindows(evens(a0, b0), odds(a0, b0), evens(a1, b1), odds(a1, b1), windowStarts(oy, ox, w), w, out, indices, count, true);
 }
 
 /**

@@ -32,9 +32,11 @@
  * Four 2x2 windows: tl, tr, bl, br hold their candidates (top-left, top-right, bottom-left,
  * bottom-right: the reference's scan order); the maxima go to out and their positions
  * (i00 = the top-left ones; w the row length) to indices unless it is 0; `count` (1-4) windows
- * are stored.
+ * are stored. relu: the maxima of the candidates' ReLUs instead (relu4 of each, then the above),
+ * found as relu of the maximum: the same first NaN, or the same first largest value where it is
+ * positive; where none is (every candidate <= 0, all +0 after the ReLU, a tie) +0 at the top-left.
  */
-@inline export function maxWindows(tl: v128, tr: v128, bl: v128, br: v128, i00: v128, w: i32, out: usize, indices: usize, count: i32): void {
+@inline export function maxWindows(tl: v128, tr: v128, bl: v128, br: v128, i00: v128, w: i32, out: usize, indices: usize, count: i32, relu: bool = false): void {
   let best = tl, bi = i00;
   let take = takes(tr, best);
   best = v128.bitselect(tr, best, take);
@@ -45,6 +47,11 @@
   take = takes(br, best);
   best = v128.bitselect(br, best, take);
   bi = v128.bitselect(i32x4.add(i00, i32x4.splat(w + 1)), bi, take);
+  if (relu) {
+    const none = f32x4.le(best, f32x4.splat(0));
+    best = v128.andnot(best, none);
+    bi = v128.bitselect(i00, bi, none);
+  }
   storeLanes(out, best, count);
   if (indices) storeLanes(indices, bi, count);
 }

@@ -256,6 +256,24 @@ describe.each(BACKEND_NAMES)('fused kernels equal their composition bit for bit 
     }
   });
 
+  it.skipIf(!b.batchNormReluMaxPool)('batchNormReluMaxPool on signed zeros and exact ties (identity normalisation: y = x)', () => {
+    // windows whose largest value is +0, -0 or negative (the ReLU makes them all +0: the first position wins), or
+    // positive after zeros, with NaNs: the fused kernel takes the ReLU after the maximum and must give the same bits
+    const r = rng(7);
+    const vals = [-1, -0, 0, 0.5, -0.5, NaN, 0];
+    for (const [h, w] of [[4, 8], [6, 10], [2, 14]] as const) {
+      const p: Pool2dGeometry = { n: 3, c: 4, h, w, oh: h / 2, ow: w / 2, kh: 2, kw: 2, strideH: 2, strideW: 2, padH: 0, padW: 0, countIncludePad: true };
+      const g: ChannelGeometry = { n: 3, c: 4, s: h * w };
+      const x = Float32Array.from({ length: g.n * g.c * g.s }, () => vals[Math.floor(r() * vals.length)]!);
+      const one = (v: number): Storage => b.fromArray(new Float32Array(g.c).fill(v));
+      const args = [b.fromArray(x), one(0), one(1), one(1), one(0), g] as const;
+      const got = b.batchNormReluMaxPool!(...args, p);
+      const want = b.maxPool2d(b.batchNormReluForward!(...args), p);
+      expectBits(b.readSync(got.out)!, b.readSync(want.out)!);
+      expectBits(b.readSync(got.indices)!, b.readSync(want.indices)!);
+    }
+  });
+
   it.skipIf(!b.linear)('linear (bias, eval BatchNorm1d + ReLU) in gemmNT tiles, sgemm tiles, packed once, on a strided x, with k = 0 and no rows', () => {
     // [m, k, n, x transposed]: k >= 64 with both operands contiguous along k runs gemmNT (130 x 517 in 16 tiles; 7 x 13,
     // odd tails); k < 64 runs sgemm, in tiles (97 x 1001 in 16, 19 x 53 in one) or packed once (130 x 259, small tiles);
