@@ -421,14 +421,17 @@ export function products(count: i32, u: usize, v: usize, mm: usize, tbp: i32, k:
   v128.store(src, f32x4.add(t0, t1), 32); v128.store(src, f32x4.add(t1, t2), 48);
 }
 
-/** y = At M A for tiles [t0, t0 + tb) (M from `products`: 16 matrices per tile, F(2x2, 3x3)); tab: 2 tb words of scratch (outputTable). */
-function outputTransform(mm: usize, y: usize, tab: usize, t0: i32, tb: i32, tbp: i32, m: i32, th: i32, tw: i32, oh: i32, ow: i32): void {
-  outputTransformOf(16, mm, y, tab, t0, tb, tbp, m, th, tw, oh, ow);
+/**
+ * y = At M A (+ bias[mi] where bias != 0) for tiles [t0, t0 + tb) (M from `products`: 16 matrices
+ * per tile, F(2x2, 3x3)); tab: 2 tb words of scratch (outputTable).
+ */
+function outputTransform(mm: usize, y: usize, tab: usize, t0: i32, tb: i32, tbp: i32, m: i32, th: i32, tw: i32, oh: i32, ow: i32, bias: usize): void {
+  outputTransformOf(16, mm, y, tab, t0, tb, tbp, m, th, tw, oh, ow, bias);
 }
 
 /** The same for F(2x2, 2x2)'s 9 matrices per tile (./winogradStride2.ts winogradS2Conv). */
-export function outputTransform9(mm: usize, y: usize, tab: usize, t0: i32, tb: i32, tbp: i32, m: i32, th: i32, tw: i32, oh: i32, ow: i32): void {
-  outputTransformOf(9, mm, y, tab, t0, tb, tbp, m, th, tw, oh, ow);
+export function outputTransform9(mm: usize, y: usize, tab: usize, t0: i32, tb: i32, tbp: i32, m: i32, th: i32, tw: i32, oh: i32, ow: i32, bias: usize): void {
+  outputTransformOf(9, mm, y, tab, t0, tb, tbp, m, th, tw, oh, ow, bias);
 }
 
 /**
@@ -463,9 +466,10 @@ export function outputTransform9(mm: usize, y: usize, tab: usize, t0: i32, tb: i
 /**
  * y = At M A of 2x2 output tiles from `count` (16 or 9, a constant) products per tile: channel by
  * channel, tiles inner, so that each channel's row of M is read in order and its output plane
- * written in order (tile positions from outputTable).
+ * written in order (tile positions from outputTable). Where bias != 0, each output + bias[mi] (f32)
+ * before its store: addChannelBias's sum, without its pass over y.
  */
-@inline function outputTransformOf(count: i32, mm: usize, y: usize, tab: usize, t0: i32, tb: i32, tbp: i32, m: i32, th: i32, tw: i32, oh: i32, ow: i32): void {
+@inline function outputTransformOf(count: i32, mm: usize, y: usize, tab: usize, t0: i32, tb: i32, tbp: i32, m: i32, th: i32, tw: i32, oh: i32, ow: i32, bias: usize): void {
   outputTable(tab, t0, tb, m, th, tw, oh, ow);
   const rowBytes = (<usize>tbp * count) << 2;
   const outPlane = <usize>(oh * ow) << 2;
@@ -473,12 +477,14 @@ export function outputTransform9(mm: usize, y: usize, tab: usize, t0: i32, tb: i
   let row = mm;
   let yc = y;
   for (let mi = 0; mi < m; mi++) {
+    const b4 = f32x4.splat(bias ? load<f32>(bias + (<usize>mi << 2)) : 0);
     let src = row;
     for (let q = 0; q < tb; q += 4) {
       const e = tab + (<usize>q << 3);
       const flags = load<i32>(e, 16);
       if (count == 16) tileOutputs(src); else tileOutputs9(src);
-      const y00 = v128.load(src), y01 = v128.load(src, 16), y10 = v128.load(src, 32), y11 = v128.load(src, 48);
+      let y00 = v128.load(src), y01 = v128.load(src, 16), y10 = v128.load(src, 32), y11 = v128.load(src, 48);
+      if (bias) { y00 = f32x4.add(y00, b4); y01 = f32x4.add(y01, b4); y10 = f32x4.add(y10, b4); y11 = f32x4.add(y11, b4); }
       src += <usize>count << 4;
       if (flags & 1) {
         // each tile's two rows as 64-bit pairs: (y00, y01) and (y10, y11) interleaved; four tiles of
@@ -588,16 +594,16 @@ function poolBlock(mm: usize, out: usize, t0: i32, tb: i32, tbp: i32, m: i32, S:
     inputTransform(xp, v, t0, tb, tbp, total, k, th, tw, hp, wp);
     products(16, u, v, mm, tbp, k, mp);
     if (pooled) poolBlock(mm, y, t0, tb, tbp, m, th * tw, bias, mean, invstd, wt, b);
-    else outputTransform(mm, y, mm + ((<usize>16 * mp * T) << 2), t0, tb, tbp, m, th, tw, oh, ow);
+    else outputTransform(mm, y, mm + ((<usize>16 * mp * T) << 2), t0, tb, tbp, m, th, tw, oh, ow, bias);
   }
 }
 
 /**
- * y[nb][m][oh][ow] = conv3x3(xp, filters u), block by block of T tiles so that a block's V and M
- * stay in L2. v and mm hold one block (sizes above).
+ * y[nb][m][oh][ow] = conv3x3(xp, filters u) (+ bias[mi]: bias f32[m], or 0 for none), block by
+ * block of T tiles so that a block's V and M stay in L2. v and mm hold one block (sizes above).
  */
-export function winogradConv(geo: usize, xp: usize, u: usize, y: usize, v: usize, mm: usize): void {
-  convBlocks(geo, xp, u, y, v, mm, false, 0, 0, 0, 0, 0);
+export function winogradConv(geo: usize, xp: usize, u: usize, y: usize, v: usize, mm: usize, bias: usize): void {
+  convBlocks(geo, xp, u, y, v, mm, false, bias, 0, 0, 0, 0);
 }
 
 /**

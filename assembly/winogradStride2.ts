@@ -93,7 +93,7 @@ export function winogradS2Filter(w: usize, u: usize, m: i32, k: i32): void {
  * sums S_a[c] = M[a][c] + M[a + 1][c], then Y[a][b] = S_a[b] + S_a[b + 1]; block column
  * 1 - px + 2b.
  */
-@inline function phasePair(p1: usize, p0: usize, xs: usize, R: i32, yc: usize, tab: usize, n: i32, rowBytes: usize): void {
+@inline function phasePair(p1: usize, p0: usize, xs: usize, R: i32, yc: usize, tab: usize, n: i32, rowBytes: usize, bias: bool, b4: v128): void {
   let m0 = v128.load(p1), m1 = v128.load(p1 + xs), m2 = v128.load(p1 + 2 * xs);
   let n0 = v128.load(p1 + 3 * xs), n1 = v128.load(p1 + 4 * xs), n2 = v128.load(p1 + 5 * xs);
   let s0 = f32x4.add(m0, n0), s1 = f32x4.add(m1, n1), s2 = f32x4.add(m2, n2);
@@ -105,17 +105,19 @@ export function winogradS2Filter(w: usize, u: usize, m: i32, k: i32): void {
   n0 = v128.load(p0 + 3 * xs); n1 = v128.load(p0 + 4 * xs); n2 = v128.load(p0 + 5 * xs);
   s0 = f32x4.add(m0, n0); s1 = f32x4.add(m1, n1); s2 = f32x4.add(m2, n2);
   const b00 = f32x4.add(s0, s1), b01 = f32x4.add(s1, s2);
-  storeRow(R, a00, b00, a01, b01, yc, tab, n, rowBytes);
+  storeRow(R, a00, b00, a01, b01, yc, tab, n, rowBytes, bias, b4);
   m0 = v128.load(p0 + 6 * xs); m1 = v128.load(p0 + 7 * xs); m2 = v128.load(p0 + 8 * xs);
   s0 = f32x4.add(n0, m0); s1 = f32x4.add(n1, m1); s2 = f32x4.add(n2, m2);
-  storeRow(R + 2, a10, f32x4.add(s0, s1), a11, f32x4.add(s1, s2), yc, tab, n, rowBytes);
+  storeRow(R + 2, a10, f32x4.add(s0, s1), a11, f32x4.add(s1, s2), yc, tab, n, rowBytes, bias, b4);
 }
 
 /**
- * One block row R of four tiles: c0..c3 are its columns (lane = tile), transposed to one vector
- * per tile and stored where the row is inside the image. tab: the tiles' [corner, mask] words.
+ * One block row R of four tiles: c0..c3 are its columns (lane = tile), + b4 where bias (the
+ * channel's bias, as addChannelBias adds it), transposed to one vector per tile and stored where
+ * the row is inside the image. tab: the tiles' [corner, mask] words.
  */
-@inline function storeRow(R: i32, c0: v128, c1: v128, c2: v128, c3: v128, yc: usize, tab: usize, n: i32, rowBytes: usize): void {
+@inline function storeRow(R: i32, c0: v128, c1: v128, c2: v128, c3: v128, yc: usize, tab: usize, n: i32, rowBytes: usize, bias: bool, b4: v128): void {
+  if (bias) { c0 = f32x4.add(c0, b4); c1 = f32x4.add(c1, b4); c2 = f32x4.add(c2, b4); c3 = f32x4.add(c3, b4); }
   const l01 = lo(c0, c1), l23 = lo(c2, c3), h01 = hi(c0, c1), h23 = hi(c2, c3);
   const off = yc + <usize>R * rowBytes;
   storeLaneRow(lo64(l01, l23), off, R, tab);
@@ -136,7 +138,7 @@ export function winogradS2Filter(w: usize, u: usize, m: i32, k: i32): void {
  * is read sequentially. tab: 2 tb words of scratch for each tile's block corner (bytes
  * from y, row 4ty - 1 and column 4tx - 1 of its image's channel 0) and mask (storeLaneRow).
  */
-function outputTransform(mm: usize, y: usize, tab: usize, t0: i32, tb: i32, tbp: i32, m: i32, th: i32, tw: i32, h: i32, w: i32): void {
+function outputTransform(mm: usize, y: usize, tab: usize, t0: i32, tb: i32, tbp: i32, m: i32, th: i32, tw: i32, h: i32, w: i32, bias: usize): void {
   const outPlane = <usize>(h * w) << 2;
   const rowBytes = <usize>w << 2;
   const phaseStep = (<usize>tbp * 9) << 2; // one row of M: tbp / 4 groups of 9 vectors
@@ -153,12 +155,13 @@ function outputTransform(mm: usize, y: usize, tab: usize, t0: i32, tb: i32, tbp:
   let src = mm;
   let yc = y;
   for (let mi = 0; mi < m; mi++) {
+    const b4 = f32x4.splat(bias ? load<f32>(bias + (<usize>mi << 2)) : 0);
     for (let q = 0; q < tb; q += 4) {
       const n = min(4, tb - q);
       const s = src + (<usize>q * 9 << 2), e = tab + (<usize>q << 3);
       // phase 2 py + px at s + (2 py + px) * phaseStep, its 9 matrices 16 bytes apart
-      phasePair(s + 3 * phaseStep, s + 2 * phaseStep, 16, 0, yc, e, n, rowBytes);
-      phasePair(s + phaseStep, s, 16, 1, yc, e, n, rowBytes);
+      phasePair(s + 3 * phaseStep, s + 2 * phaseStep, 16, 0, yc, e, n, rowBytes, bias != 0, b4);
+      phasePair(s + phaseStep, s, 16, 1, yc, e, n, rowBytes, bias != 0, b4);
     }
     src += 4 * phaseStep;
     yc += outPlane;
@@ -166,10 +169,11 @@ function outputTransform(mm: usize, y: usize, tab: usize, t0: i32, tb: i32, tbp:
 }
 
 /**
- * y[nb][m][h][w] = the transposed convolution of xp by filters u, block by block of T tiles so
- * that a block's V and M stay in L2. v and mm hold one block (sizes above).
+ * y[nb][m][h][w] = the transposed convolution of xp by filters u (+ bias[mi]: bias f32[m], or 0
+ * for none), block by block of T tiles so that a block's V and M stay in L2. v and mm hold one
+ * block (sizes above).
  */
-export function winogradS2(geo: usize, xp: usize, u: usize, y: usize, v: usize, mm: usize): void {
+export function winogradS2(geo: usize, xp: usize, u: usize, y: usize, v: usize, mm: usize, bias: usize): void {
   const nb = gi(geo, 0), k = gi(geo, 1), m = gi(geo, 2), th = gi(geo, 3), tw = gi(geo, 4);
   const h = gi(geo, 5), w = gi(geo, 6), T = gi(geo, 7);
   const hp = 2 * th + 1, wp = 2 * tw + 2;
@@ -180,7 +184,7 @@ export function winogradS2(geo: usize, xp: usize, u: usize, y: usize, v: usize, 
     const tbp = (tb + 7) & ~7;
     inputTransform9(xp, v, t0, tb, tbp, total, k, th, tw, hp, wp);
     products(9, u, v, mm, tbp, k, mp);
-    outputTransform(mm, y, mm + ((<usize>mp * T * 9) << 2), t0, tb, tbp, m, th, tw, h, w);
+    outputTransform(mm, y, mm + ((<usize>mp * T * 9) << 2), t0, tb, tbp, m, th, tw, h, w, bias);
   }
 }
 
@@ -262,10 +266,11 @@ export function winogradS2ConvFilter(w: usize, u: usize, m: i32, c: i32): void {
 /**
  * y[nb][m][oh][ow] = the k4 s2 p1 convolution whose input was phase-split into xp
  * ([nb][4 c][hp][wp], phaseSplit), by filters u (winogradS2ConvFilter), block by block of T
- * tiles. Geometry from i32[8] at geo: 0 nb, 1 k (= 4 c), 2 m, 3 th, 4 tw, 5 oh, 6 ow, 7 T. mm:
- * 9 mp T products (T rounded up to 8), then 2 T words for the output transform's table.
+ * tiles, + bias[mi] where bias != 0 (f32[m]). Geometry from i32[8] at geo: 0 nb, 1 k (= 4 c),
+ * 2 m, 3 th, 4 tw, 5 oh, 6 ow, 7 T. mm: 9 mp T products (T rounded up to 8), then 2 T words for
+ * the output transform's table.
  */
-export function winogradS2Conv(geo: usize, xp: usize, u: usize, y: usize, v: usize, mm: usize): void {
+export function winogradS2Conv(geo: usize, xp: usize, u: usize, y: usize, v: usize, mm: usize, bias: usize): void {
   const nb = gi(geo, 0), k = gi(geo, 1), m = gi(geo, 2), th = gi(geo, 3), tw = gi(geo, 4);
   const oh = gi(geo, 5), ow = gi(geo, 6), T = gi(geo, 7);
   const hp = 2 * th + 1, wp = 2 * tw + 2;
@@ -276,7 +281,7 @@ export function winogradS2Conv(geo: usize, xp: usize, u: usize, y: usize, v: usi
     const tbp = (tb + 7) & ~7;
     inputTransform9(xp, v, t0, tb, tbp, total, k, th, tw, hp, wp);
     products(9, u, v, mm, tbp, k, mp);
-    outputTransform9(mm, y, mm + ((<usize>9 * mp * ((T + 7) & ~7)) << 2), t0, tb, tbp, m, th, tw, oh, ow);
+    outputTransform9(mm, y, mm + ((<usize>9 * mp * ((T + 7) & ~7)) << 2), t0, tb, tbp, m, th, tw, oh, ow, bias);
   }
 }
 

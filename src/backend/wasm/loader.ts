@@ -57,15 +57,15 @@ export interface KernelExports {
   convDirect(geo: number, xp: number, hp: number, wp: number, w: number, bias: number, y: number, tmp: number): void;
   convDirectBnReluPool2x2(geo: number, xp: number, hp: number, wp: number, w: number, bias: number, mean: number, invstd: number, bw: number, bb: number, out: number, ph: number, pw: number, tmp: number): void;
   winogradFilter(w: number, u: number, m: number, k: number, flip: number): void;
-  winogradConv(geo: number, xp: number, u: number, y: number, v: number, mm: number): void;
+  winogradConv(geo: number, xp: number, u: number, y: number, v: number, mm: number, bias: number): void;
   winogradConvBnReluPool(geo: number, xp: number, u: number, out: number, v: number, mm: number, bias: number, mean: number, invstd: number, w: number, b: number): void;
   winogradGradSums(geo: number, xp: number, dyp: number, du: number, v: number, z: number): void;
   winogradFilterGrad(du: number, dw: number, m: number, k: number): void;
   winogradS2Filter(w: number, u: number, m: number, k: number): void;
-  winogradS2(geo: number, xp: number, u: number, y: number, v: number, mm: number): void;
+  winogradS2(geo: number, xp: number, u: number, y: number, v: number, mm: number, bias: number): void;
   phaseSplit(x: number, xp: number, planes: number, h: number, w: number, hp: number, wp: number): void;
   winogradS2ConvFilter(w: number, u: number, m: number, c: number): void;
-  winogradS2Conv(geo: number, xp: number, u: number, y: number, v: number, mm: number): void;
+  winogradS2Conv(geo: number, xp: number, u: number, y: number, v: number, mm: number, bias: number): void;
   winogradS2GradSums(geo: number, xp: number, dyp: number, du: number, v: number, z: number): void;
   winogradS2FilterGrad(du: number, dw: number, m: number, c: number): void;
   heapBase(): number;

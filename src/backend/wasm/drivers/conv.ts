@@ -116,9 +116,9 @@ export function forward(ctx: WasmContext, x: Storage, w: Storage, bias: Storage 
       continue;
     }
     if (wino) {
-      winograd.runCalls(ctx, job, wino, xb, false, yb, yScr, cur);
+      winograd.runCalls(ctx, job, wino, xb, false, yb, yScr, cur, epi.bias);
     } else if (phases) {
-      winogradS2.convCalls(job, phases, xb, yb, yScr, cur);
+      winogradS2.convCalls(job, phases, xb, yb, yScr, cur, epi.bias);
     } else if (direct) {
       // the bias is added in the kernel, to each output as it leaves the registers
       job.call(FN.padPlanes, [xb, direct.xp, cur * g.c, g.h, g.w, direct.hp, direct.wp, g.padH, g.padW], [1]);
@@ -142,7 +142,8 @@ export function forward(ctx: WasmContext, x: Storage, w: Storage, bias: Storage 
         }
       }
     }
-    epilogueCalls(ctx, job, direct ? { ...epi, bias: 0 } : epi, yb, yScr, cur, g.o, S, out + n0 * g.o * PS * F32);
+    // the direct and Winograd kernels add the bias to each output as they store it
+    epilogueCalls(ctx, job, gemm ? epi : { ...epi, bias: 0 }, yb, yScr, cur, g.o, S, out + n0 * g.o * PS * F32);
   }
   ctx.run(job);
   return res.storage;
@@ -186,9 +187,9 @@ export function backwardData(ctx: WasmContext, dy: Storage, w: Storage, bias: St
     const dxb = dx + n0 * inImg * F32;
     job.chunk();
     if (wino) {
-      winograd.runCalls(ctx, job, wino, dyb, false, dxb, false, cur);
+      winograd.runCalls(ctx, job, wino, dyb, false, dxb, false, cur, epi.bias);
     } else if (phases) {
-      winogradS2.runCalls(job, phases, dyb, dxb, cur);
+      winogradS2.runCalls(job, phases, dyb, dxb, cur, epi.bias);
     } else {
       for (let grp = 0; grp < g.groups; grp++) {
         const a = wp + grp * og * K * F32;
@@ -205,7 +206,7 @@ export function backwardData(ctx: WasmContext, dy: Storage, w: Storage, bias: St
         job.call(FN.col2im, [geo(cur), col, dxb, grp, taps], [1, 4]); // writes every dx element of the group
       }
     }
-    epilogueCalls(ctx, job, epi, dxb, false, cur, g.c, g.h * g.w, 0);
+    epilogueCalls(ctx, job, gemm ? epi : { ...epi, bias: 0 }, dxb, false, cur, g.c, g.h * g.w, 0); // (Winograd adds the bias in its kernel)
   }
   ctx.run(job);
   return res.storage;

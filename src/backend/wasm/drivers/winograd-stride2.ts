@@ -59,10 +59,10 @@ export function plan(ctx: WasmContext, job: Job, w: number, g: Conv2dGeometry): 
   };
 }
 
-/** Add the calls for dst (cur images, NCHW) = the planned transposed convolution of src (cur images, NCHW) to the job's current chunk. */
-export function runCalls(job: Job, p: WinogradS2Plan, src: number, dst: number, cur: number): void {
+/** Add the calls for dst (cur images, NCHW) = the planned transposed convolution of src (cur images, NCHW) + bias (per output channel; 0 for none) to the job's current chunk. */
+export function runCalls(job: Job, p: WinogradS2Plan, src: number, dst: number, cur: number, bias: number): void {
   job.call(FN.padPlanes, [src, p.xp, cur * p.k, p.ih, p.iw, p.hp, p.wp, 1, 1], [1]);
-  job.call(FN.winogradS2, [p.geo(cur), p.xp, p.u, dst, p.v, p.mm], [1, 4, 5]);
+  job.call(FN.winogradS2, [p.geo(cur), p.xp, p.u, dst, p.v, p.mm, bias], [1, 4, 5]);
 }
 
 /** Whether convolution g's forward takes the input-phase path: the geometry of fits, enough channels. */
@@ -104,11 +104,11 @@ export function planConv(ctx: WasmContext, job: Job, w: number, g: Conv2dGeometr
 
 /**
  * Add the calls for dst (cur images, NCHW; in the thread's scratch where dstScratch) = the planned
- * convolution of src (cur images, NCHW) to the job's current chunk.
+ * convolution of src (cur images, NCHW) + bias (per output channel; 0 for none) to the job's current chunk.
  */
-export function convCalls(job: Job, p: WinogradS2ConvPlan, src: number, dst: number, dstScratch: boolean, cur: number): void {
+export function convCalls(job: Job, p: WinogradS2ConvPlan, src: number, dst: number, dstScratch: boolean, cur: number, bias: number): void {
   job.call(FN.phaseSplit, [src, p.xp, cur * p.c, p.h, p.w, p.hp, p.wp], [1]);
-  job.call(FN.winogradS2Conv, [p.geo(cur), p.xp, p.u, dst, p.v, p.mm], [1, 4, 5, ...(dstScratch ? [3] : [])]);
+  job.call(FN.winogradS2Conv, [p.geo(cur), p.xp, p.u, dst, p.v, p.mm, bias], [1, 4, 5, ...(dstScratch ? [3] : [])]);
 }
 
 /**

@@ -68,10 +68,13 @@ export function plan(ctx: WasmContext, job: Job, w: number, flip: 0 | 1, k: numb
   };
 }
 
-/** Add the calls for dst (cur images, NCHW) = the plan's convolution of src (cur images, NCHW) to the job's current chunk. */
-export function runCalls(ctx: WasmContext, job: Job, p: WinogradPlan, src: number, srcScratch: boolean, dst: number, dstScratch: boolean, cur: number): void {
+/**
+ * Add the calls for dst (cur images, NCHW) = the plan's convolution of src (cur images, NCHW)
+ * + bias (f32 per output channel, added as each output is stored; 0 for none) to the job's current chunk.
+ */
+export function runCalls(ctx: WasmContext, job: Job, p: WinogradPlan, src: number, srcScratch: boolean, dst: number, dstScratch: boolean, cur: number, bias: number): void {
   job.call(FN.padPlanes, [src, p.xp, cur * p.k, p.h, p.w, p.hp, p.wp, p.ph, p.pw], srcScratch ? [0, 1] : [1]);
-  job.call(FN.winogradConv, [p.geo(cur), p.xp, p.u, dst, p.v, p.mm], dstScratch ? [1, 3, 4, 5] : [1, 4, 5]);
+  job.call(FN.winogradConv, [p.geo(cur), p.xp, p.u, dst, p.v, p.mm, bias], dstScratch ? [1, 3, 4, 5] : [1, 4, 5]);
 }
 
 /**
