@@ -309,8 +309,12 @@ export function gradTransform9(dy: usize, z: usize, t0: i32, tb: i32, m: i32, mp
     for (let t = 0; t < tb; t++) {
       // lane l: (a, b, c, d) = dY rows (a b / c d) of channel c0 + l, transposed to one vector each
       const edge = (tx == tw - 1 ? oddW : 0) | (ty == th - 1 ? oddH : 0);
-      const w0 = dyTile(p, row, edge), w1 = dyTile(p + o1, row, edge);
-      const w2 = dyTile(p + o2, row, edge), w3 = dyTile(p + o3, row, edge);
+      let w0: v128, w1: v128, w2: v128, w3: v128;
+      if (edge == 0) {
+        w0 = dyTile(p, row, 0); w1 = dyTile(p + o1, row, 0); w2 = dyTile(p + o2, row, 0); w3 = dyTile(p + o3, row, 0);
+      } else {
+        w0 = dyTile(p, row, edge); w1 = dyTile(p + o1, row, edge); w2 = dyTile(p + o2, row, edge); w3 = dyTile(p + o3, row, edge);
+      }
       const l01 = lo(w0, w1), l23 = lo(w2, w3), h01 = hi(w0, w1), h23 = hi(w2, w3);
       const a = lo64(l01, l23), b = hi64(l01, l23), c = lo64(h01, h23), d = hi64(h01, h23);
       if (count == 16) {
