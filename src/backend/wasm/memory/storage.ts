@@ -55,6 +55,9 @@ export class Slot {
   storage: WasmStorage | null = null;
   /** Kernel call that last used it: blocks of the current call are never moved out. */
   call = 0;
+  /** Neighbours in the store's list of resident slots (least recently used first). */
+  prev: Slot | null = null;
+  next: Slot | null = null;
   registered = false;
   freed = false;
   constructor(
@@ -99,8 +102,15 @@ export interface StoreStats {
 }
 
 export class TensorStore {
-  /** Resident slots, least recently used first (a Map keeps insertion order; a touch re-inserts). */
-  private readonly resident = new Map<Slot, true>();
+  /**
+   * Resident slots, least recently used first: a list through Slot.prev / Slot.next (a touch
+   * moves its slot to the end in a few writes, where a Map's delete and re-insert cost ~10x).
+   */
+  private lru: Slot | null = null;
+  private mru: Slot | null = null;
+  private residentCount = 0;
+  /** Slots whose storage was taken in hand (Slot.storage) in the current synchronous job. */
+  private held: Slot[] = [];
   private residentBytes = 0;
   private spilledBytes = 0;
   private spills = 0;
@@ -187,10 +197,13 @@ export class TensorStore {
   /** Move every resident block not used by the current call to the JS heap; the bytes moved. */
   spillAll(): number {
     let moved = 0;
-    for (const slot of this.resident.keys()) {
-      if (slot.call === this.call) continue;
-      moved += slot.block!.size;
-      this.moveOut(slot, slot.storage);
+    for (let slot = this.lru; slot; ) {
+      const next = slot.next;
+      if (slot.call !== this.call) {
+        moved += slot.block!.size;
+        this.moveOut(slot, slot.storage);
+      }
+      slot = next;
     }
     return moved;
   }
@@ -201,7 +214,7 @@ export class TensorStore {
   }
 
   stats(): StoreStats {
-    return { residentBytes: this.residentBytes, residentBlocks: this.resident.size, spilledBytes: this.spilledBytes, spills: this.spills, copiedBytes: this.copiedBytes, copyMs: this.copyMs };
+    return { residentBytes: this.residentBytes, residentBlocks: this.residentCount, spilledBytes: this.spilledBytes, spills: this.spills, copiedBytes: this.copiedBytes, copyMs: this.copyMs };
   }
 
   private copied(floats: number, since: number): void {
@@ -233,10 +246,13 @@ export class TensorStore {
 
   private touch(slot: Slot, s: WasmStorage): void {
     slot.call = this.call;
-    this.resident.delete(slot);
-    this.resident.set(slot, true);
+    if (slot !== this.mru) {
+      this.unlink(slot);
+      this.link(slot);
+    }
     if (slot.storage) return;
     slot.storage = s;
+    this.held.push(slot);
     if (!this.releaseScheduled) {
       this.releaseScheduled = true;
       queueMicrotask(() => this.endOfJob());
@@ -252,8 +268,10 @@ export class TensorStore {
    */
   private endOfJob(): void {
     this.releaseScheduled = false;
-    for (const slot of this.resident.keys()) {
-      const s = slot.storage;
+    const held = this.held;
+    this.held = [];
+    for (const slot of held) {
+      const s = slot.storage; // null once moved out or freed (then it is no longer resident)
       if (!s) continue;
       if (!slot.registered) {
         slot.registered = true;
@@ -265,12 +283,32 @@ export class TensorStore {
 
   /** Move least recently used blocks out until `bytes` more fit in the budget. */
   private makeRoom(bytes: number): void {
-    if (this.residentBytes + bytes <= this.budget) return;
-    for (const slot of this.resident.keys()) {
-      if (this.residentBytes + bytes <= this.budget) return;
-      if (slot.call === this.call) continue;
-      this.moveOut(slot, slot.storage);
+    for (let slot = this.lru; slot && this.residentBytes + bytes > this.budget; ) {
+      const next = slot.next;
+      if (slot.call !== this.call) this.moveOut(slot, slot.storage);
+      slot = next;
     }
+  }
+
+  /** Append a resident slot at the most recently used end. */
+  private link(slot: Slot): void {
+    slot.prev = this.mru;
+    slot.next = null;
+    if (this.mru) this.mru.next = slot;
+    else this.lru = slot;
+    this.mru = slot;
+    this.residentCount++;
+  }
+
+  /** Take a slot out of the list (where it is in it). */
+  private unlink(slot: Slot): void {
+    if (!slot.prev && this.lru !== slot) return; // not in the list
+    if (slot.prev) slot.prev.next = slot.next;
+    else this.lru = slot.next;
+    if (slot.next) slot.next.prev = slot.prev;
+    else this.mru = slot.prev;
+    slot.prev = slot.next = null;
+    this.residentCount--;
   }
 
   /** A resident block's values to the JS heap (onto the storage when at hand), and the block freed. */
@@ -292,7 +330,7 @@ export class TensorStore {
   private freeBlock(slot: Slot): void {
     this.allocator.release(slot.block!);
     this.residentBytes -= slot.block!.size;
-    this.resident.delete(slot);
+    this.unlink(slot);
     slot.block = null;
     slot.storage = null;
   }
