@@ -166,13 +166,28 @@ function batchNormImpl(
     const st = backend().batchNormStats(x.contiguous().storage, g);
     const m = fromStorage(st.mean, [c]);
     const v = fromStorage(st.variance, [c]);
-    if (runningMean) copy_(runningMean, runningMean.mul(1 - momentum).add(m.mul(momentum)));
-    if (runningVar) copy_(runningVar, runningVar.mul(1 - momentum).add(v.mul((momentum * count) / (count - 1))));
+    if (runningMean) updateRunning(runningMean, 1 - momentum, m, momentum);
+    if (runningVar) updateRunning(runningVar, 1 - momentum, v, (momentum * count) / (count - 1));
     return [m, v.add(eps).pow(-0.5)];
   });
   const w = weight ?? full([c], 1, { dtype: x.dtype });
   const b = bias ?? full([c], 0, { dtype: x.dtype });
   return BatchNormFn.apply(x, w, b, mean, invstd, g, true, fuseRelu, pool);
+}
+
+/**
+ * r = r * a + x * b in place (a running statistic moving toward the batch's): one backend call
+ * where the backend offers scaledAddInPlace, else mul, mul, add and copy_, with the same bits.
+ */
+function updateRunning(r: Tensor, a: number, x: Tensor, b: number): void {
+  const be = backend();
+  const whole = (t: Tensor): boolean => t.dtype === 'float32' && t.isContiguous() && t.offset === 0 && t.storage.size === r.numel;
+  if (!be.scaledAddInPlace || !whole(r) || !whole(x)) {
+    copy_(r, r.mul(a).add(x.mul(b)));
+    return;
+  }
+  be.scaledAddInPlace(r.storage, a, x.storage, b);
+  r._bumpVersion(); // as copy_ does: a backward that saved r must see that it changed
 }
 
 function checkParams(op: string, shape: readonly number[], dtype: DType, ...ts: (Tensor | null | undefined)[]): void {

@@ -116,6 +116,23 @@ describe.each(BACKEND_NAMES)('elementwise conformance [%s]', (name) => {
   });
 });
 
+describe('wasm scaledAddInPlace (batch norm\'s running statistics)', () => {
+  it('writes add(mul(dst, a), mul(src, b))\'s bits into dst\'s storage, specials included', () => {
+    const b = BACKENDS.wasm!();
+    const coefs: [number, number][] = [[0.9, 0.1], [0.9, (0.1 * 784) / 783], [1 / 3, -2.5e-5], [0.5, 1e30], [1, 0], [0, -1]];
+    for (const n of [0, 1, 3, 5, 32, 33, 3136]) {
+      for (const [k, [a, c]] of coefs.entries()) {
+        const d = specials(n, 7 * n + k), x = specials(n, 11 * n + k);
+        const dst = b.fromArray(d.slice());
+        b.scaledAddInPlace!(dst, a, b.fromArray(x.slice()), c);
+        const dv = (s: View['storage']): View => ({ storage: s, shape: [n], strides: [1], offset: 0 });
+        const want = oracle.binary('add', dv(oracle.unary('mulScalar', dv(oracle.fromArray(d)), a)), dv(oracle.unary('mulScalar', dv(oracle.fromArray(x)), c)));
+        expectExact(b.readSync(dst)!, oracle.readSync(want));
+      }
+    }
+  });
+});
+
 describe('wasm: the vectorised sigmoid and softplus (assembly/exp.ts) give the scalar path\'s bits', () => {
   // unaryF32 runs four lanes at a time and the tail (n % 4) one by one through the scalar f64
   // forms on AssemblyScript's Math.exp and Math.log1p; calls of one element take the scalar path

@@ -80,6 +80,19 @@ export function binary(ctx: WasmContext, op: BinaryOp, code: number, a: View, b:
 }
 
 /**
+ * dst = dst * a + src * b in place (float32 storages of one size): the products in float64
+ * rounded to float32 (as unaryF32's mulScalar) and their float32 sum (as binaryF32's add). A
+ * loop here, not a kernel: it serves batch norm's running statistics (one value per channel),
+ * where a job's setup would cost more than the arithmetic.
+ */
+export function scaledAddInPlace(ctx: WasmContext, dst: Storage, a: number, src: Storage, b: number): void {
+  ctx.arena.reset();
+  const [d, s] = inputs(ctx, [dst, src]).map((p) => p / F32) as [number, number];
+  const f = ctx.arena.f32;
+  for (let i = 0; i < dst.size; i++) f[d + i] = Math.fround(f[d + i]! * a) + Math.fround(f[s + i]! * b);
+}
+
+/**
  * The fused binary cross-entropy with logits (per element) or, with g, its logits gradient
  * g * (sigmoid(l) - t): contiguous float32 storages of one size, by fixed ranges.
  */
