@@ -8,6 +8,9 @@ import { MemoryLimitError } from '../backend/backend.js';
 import type { Storage } from '../backend/backend.js';
 import { countSaved, releaseInternal, uncountSaved } from './saved-frees.js';
 
+/** The empty list every Function starts with (most ops run without recording a graph: no arrays to make). */
+const NONE: never[] = Object.freeze([]) as never[];
+
 const shapesOf = (args: unknown[]): string =>
   args.filter((a): a is Tensor => a instanceof TensorClass).map((t) => `[${t.shape.join(', ')}]`).join(' and ') || 'its inputs';
 
@@ -28,9 +31,9 @@ interface WithForward<A extends unknown[]> {
 
 export abstract class Function implements GradFn {
   /** The tensor inputs of the op, in order (empty once released). */
-  inputs: Tensor[] = [];
+  inputs: Tensor[] = NONE;
   /** needsGrad[i]: does input i want a gradient? backward may skip work where it does not. */
-  needsGrad: boolean[] = [];
+  needsGrad: boolean[] = NONE;
   private released = false;
 
   /** The op's name in messages: its class name (ExpBackward, ...). */
@@ -66,7 +69,7 @@ export abstract class Function implements GradFn {
     return out;
   }
 
-  private saved: Saved[] = [];
+  private saved: Saved[] = NONE;
 
   /**
    * The tensors backward reads, by field name. The default is every Tensor field; ops whose
@@ -107,8 +110,8 @@ export abstract class Function implements GradFn {
     for (const k of Object.keys(this)) {
       if (k !== 'released') (this as Record<string, unknown>)[k] = undefined;
     }
-    this.inputs = [];
-    this.saved = [];
+    this.inputs = NONE;
+    this.saved = NONE;
     this.released = true;
   }
 

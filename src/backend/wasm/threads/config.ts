@@ -56,8 +56,9 @@ export function setChunkOrderForTesting(kind: 'natural' | 'reverse' | 'shuffle',
   chunkOrder = { kind, seed };
 }
 
-/** The order in which a job's n chunks are claimed (a permutation of 0..n-1). */
-export function chunkPermutation(n: number): number[] {
+/** The order in which a job's n chunks are claimed (a permutation of 0..n-1); null for the natural order (0, 1, ...: no array to make per job). */
+export function chunkPermutation(n: number): number[] | null {
+  if (chunkOrder.kind === 'natural') return null;
   const p = Array.from({ length: n }, (_, i) => i);
   if (chunkOrder.kind === 'reverse') return p.reverse();
   if (chunkOrder.kind === 'shuffle') {

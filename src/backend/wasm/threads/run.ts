@@ -18,13 +18,13 @@ export function runJob(ctx: WasmContext, job: Job): void {
   const scratch = stride > 0 ? ctx.arena.alloc(stride * threads) : 0;
   const k = ctx.k as unknown as Record<string, (...a: number[]) => void>;
   if (threads === 1) {
-    for (const i of order) execChunk(k, FN_NAMES, ctx.arena.memory, job.words, job.starts[i]!, scratch, false);
+    for (let i = 0; i < n; i++) execChunk(k, FN_NAMES, ctx.arena.memory, job.words, job.starts[order ? order[i]! : i]!, scratch, false);
     return;
   }
   // float64 words in the arena: the chunk starts in claim order, then the calls
   const prog = ctx.arena.alloc((n + job.words.length) * 8);
   const f = new Float64Array(ctx.arena.memory.buffer, prog, n + job.words.length);
-  for (let i = 0; i < n; i++) f[i] = n + job.starts[order[i]!]!;
+  for (let i = 0; i < n; i++) f[i] = n + job.starts[order ? order[i]! : i]!;
   f.set(job.words, n);
   ctx.poolFor().run(prog, n, scratch, stride, threads, k);
 }
