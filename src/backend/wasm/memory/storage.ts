@@ -109,7 +109,7 @@ export class TensorStore {
   private lru: Slot | null = null;
   private mru: Slot | null = null;
   private residentCount = 0;
-  /** Slots whose storage was taken in hand (Slot.storage) in the current synchronous job. */
+  /** Slots whose storage was taken in hand (Slot.storage) in the current synchronous job (and some since freed: see touch). */
   private held: Slot[] = [];
   private residentBytes = 0;
   private spilledBytes = 0;
@@ -253,6 +253,9 @@ export class TensorStore {
     if (slot.storage) return;
     slot.storage = s;
     this.held.push(slot);
+    // a synchronous loop never ends its job: drop the slots freed or moved out since (every slot
+    // with its storage in hand is resident, so this runs once per ~residentCount touches)
+    if (this.held.length > 2 * this.residentCount + 1024) this.held = this.held.filter((h) => h.storage !== null);
     if (!this.releaseScheduled) {
       this.releaseScheduled = true;
       queueMicrotask(() => this.endOfJob());
