@@ -203,6 +203,27 @@ describe('Adam\'s update checks what it writes; allFinite skips what it checked 
     }
   });
 
+  it('batch norm\'s running statistics, updated in training, are not read again while finite; a non-finite batch marks nothing', async () => {
+    await vg.setBackend('wasm');
+    const be = currentBackend() as unknown as Record<string, (xs: readonly View[]) => unknown>;
+    const read: number[] = [];
+    const orig = be.allFinite!;
+    be.allFinite = (xs: readonly View[]) => { read.push(xs.length); return orig.call(be, xs); };
+    try {
+      const bn = new vg.nn.BatchNorm1d(5);
+      const stats = () => [bn.runningMean!, bn.runningVar!];
+      vg.noGrad(() => bn.forward(vg.randn([8, 5])));
+      expect(vg.allFinite(stats()).item()).toBe(1);
+      expect(read.pop()).toBe(0); // both checked as they were written
+      const x = vg.randn([8, 5]);
+      vg.noGrad(() => bn.forward(x.mul(vg.tensor([1, 1, Infinity, 1, 1])))); // channel 2's mean and variance are not finite
+      expect(vg.allFinite(stats()).item()).toBe(0);
+      expect(read.pop()).toBe(2);
+    } finally {
+      delete be.allFinite;
+    }
+  });
+
   it('the tensors an Adam step wrote finite are not read again until an in-place write; a non-finite step marks nothing', async () => {
     await vg.setBackend('wasm');
     const be = currentBackend() as unknown as Record<string, (xs: readonly View[]) => unknown>;

@@ -81,15 +81,20 @@ export function binary(ctx: WasmContext, op: BinaryOp, code: number, a: View, b:
 
 /**
  * dst = dst * a + src * b in place (float32 storages of one size): the products in float64
- * rounded to float32 (as unaryF32's mulScalar) and their float32 sum (as binaryF32's add). A
- * loop here, not a kernel: it serves batch norm's running statistics (one value per channel),
- * where a job's setup would cost more than the arithmetic.
+ * rounded to float32 (as unaryF32's mulScalar) and their float32 sum (as binaryF32's add); and
+ * whether every value written is finite. A loop here, not a kernel: it serves batch norm's
+ * running statistics (one value per channel), where a job's setup would cost more than the arithmetic.
  */
-export function scaledAddInPlace(ctx: WasmContext, dst: Storage, a: number, src: Storage, b: number): void {
+export function scaledAddInPlace(ctx: WasmContext, dst: Storage, a: number, src: Storage, b: number): boolean {
   ctx.arena.reset();
   const [d, s] = inputs(ctx, [dst, src]).map((p) => p / F32) as [number, number];
   const f = ctx.arena.f32;
-  for (let i = 0; i < dst.size; i++) f[d + i] = Math.fround(f[d + i]! * a) + Math.fround(f[s + i]! * b);
+  let sum = 0; // finite exactly when every value is (x * 0 is NaN for NaN and +-Infinity)
+  for (let i = 0; i < dst.size; i++) {
+    f[d + i] = Math.fround(f[d + i]! * a) + Math.fround(f[s + i]! * b);
+    sum += f[d + i]! * 0;
+  }
+  return sum === 0;
 }
 
 /**
