@@ -3,7 +3,7 @@
 
 import { noGrad } from '../autograd/grad-mode.js';
 import { fmtShape, shapeEq } from '../shape.js';
-import { Tensor } from '../tensor.js';
+import { Tensor, releaseStorageOf } from '../tensor.js';
 
 /** Parameters that share hyperparameters (torch's param_groups entry). */
 export interface ParamGroup<H> {
@@ -84,9 +84,18 @@ export abstract class Optimizer<H extends HasLr> {
     if (new Set(all).size !== all.length) throw new Error(`${name}: some parameters appear more than once`);
   }
 
-  /** Clears the gradients of every parameter (sets .grad to null, as torch's set_to_none). */
-  zeroGrad(): void {
-    for (const g of this.paramGroups) for (const p of g.params) p.grad = null;
+  /**
+   * Clears the gradients of every parameter (sets .grad to null, as torch's set_to_none). With
+   * `free`, the caller vouches that nothing else holds them: their storage is freed now instead of
+   * when the garbage collector gets to them (a kept .grad then throws use-after-free).
+   */
+  zeroGrad(opts: { free?: boolean } = {}): void {
+    for (const g of this.paramGroups) {
+      for (const p of g.params) {
+        if (opts.free && p.grad) releaseStorageOf(p.grad);
+        p.grad = null;
+      }
+    }
   }
 
   /** One update of every parameter that has a gradient. */

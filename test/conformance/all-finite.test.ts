@@ -38,6 +38,20 @@ const answer = (b: Backend, xs: readonly View[]): boolean => {
 /** Where to put a special in n floats: first, middle, the start of the SIMD tail, the unrolled loop's tail, last. */
 const positions = (n: number): number[] => [...new Set([0, n >> 1, n & ~3, n & ~15, Math.max(0, n - 5), n - 1].filter((p) => p < n))];
 
+/** Runs `body` on the wasm backend with its allFinite counting the tensors each call reads (pushed to `read`). */
+async function withReadCounts(body: (read: number[]) => Promise<void> | void): Promise<void> {
+  await vg.setBackend('wasm');
+  const be = currentBackend() as unknown as Record<string, (xs: readonly View[]) => unknown>;
+  const read: number[] = [];
+  const orig = be.allFinite!;
+  be.allFinite = (xs: readonly View[]) => { read.push(xs.length); return orig.call(be, xs); };
+  try {
+    await body(read);
+  } finally {
+    delete be.allFinite;
+  }
+}
+
 const SIZES = [1, 2, 3, 4, 5, 7, 15, 16, 17, 31, 63, 64, 65, 1000, 65535, 65536, 65537, 131073, 200003];
 
 describe.each(KERNEL)('Backend.allFinite vs a scan [%s]', (name) => {
@@ -204,12 +218,7 @@ describe('Adam\'s update checks what it writes; allFinite skips what it checked 
   });
 
   it('batch norm\'s running statistics, updated in training, are not read again while finite; a non-finite batch marks nothing', async () => {
-    await vg.setBackend('wasm');
-    const be = currentBackend() as unknown as Record<string, (xs: readonly View[]) => unknown>;
-    const read: number[] = [];
-    const orig = be.allFinite!;
-    be.allFinite = (xs: readonly View[]) => { read.push(xs.length); return orig.call(be, xs); };
-    try {
+    await withReadCounts(async (read) => {
       const bn = new vg.nn.BatchNorm1d(5);
       const stats = () => [bn.runningMean!, bn.runningVar!];
       vg.noGrad(() => bn.forward(vg.randn([8, 5])));
@@ -219,18 +228,11 @@ describe('Adam\'s update checks what it writes; allFinite skips what it checked 
       vg.noGrad(() => bn.forward(x.mul(vg.tensor([1, 1, Infinity, 1, 1])))); // channel 2's mean and variance are not finite
       expect(vg.allFinite(stats()).item()).toBe(0);
       expect(read.pop()).toBe(2);
-    } finally {
-      delete be.allFinite;
-    }
+    });
   });
 
   it('the tensors an Adam step wrote finite are not read again until an in-place write; a non-finite step marks nothing', async () => {
-    await vg.setBackend('wasm');
-    const be = currentBackend() as unknown as Record<string, (xs: readonly View[]) => unknown>;
-    const read: number[] = [];
-    const orig = be.allFinite!;
-    be.allFinite = (xs: readonly View[]) => { read.push(xs.length); return orig.call(be, xs); };
-    try {
+    await withReadCounts(async (read) => {
       const p = vg.randn([1000]).requiresGrad_();
       const q = vg.randn([7]).requiresGrad_(); // no gradient: Adam leaves it alone
       const opt = new vg.optim.Adam([p, q]);
@@ -248,8 +250,6 @@ describe('Adam\'s update checks what it writes; allFinite skips what it checked 
       opt.step();
       expect(vg.allFinite(state()).item()).toBe(0);
       expect(read.pop()).toBe(4);
-    } finally {
-      delete be.allFinite;
-    }
+    });
   });
 });

@@ -149,3 +149,21 @@ describe('optimiser errors', () => {
     expect(() => opt.loadStateDict(other.stateDict())).toThrow(/shape \[3\]/);
   });
 });
+
+describe('Optimizer.zeroGrad({ free })', () => {
+  it('frees the gradients now on wasm (a kept .grad throws use-after-free); without it a kept .grad stays readable', async () => {
+    await vg.setBackend('wasm');
+    const p = vg.randn([300]).requiresGrad_();
+    const opt = new vg.optim.SGD([p], { lr: 0.1 });
+    p.mul(p).sum().backward();
+    const kept = p.grad!;
+    opt.zeroGrad();
+    expect(p.grad).toBeNull();
+    expect(kept.dataSync().length).toBe(300);
+    p.mul(p).sum().backward();
+    const freed = p.grad!;
+    opt.zeroGrad({ free: true });
+    expect(p.grad).toBeNull();
+    expect(() => freed.dataSync()).toThrow(/use after free/);
+  });
+});
