@@ -71,6 +71,9 @@ function runFused(layers: readonly Module[], i: number, h: Tensor): [Tensor, num
 const LIBRARY_LAYERS = new Set<unknown>([...Object.values(layerClasses), Linear, Conv2d, ConvTranspose2d, BatchNorm1d, BatchNorm2d, LayerNorm]);
 const libraryLayer = (m: Module): boolean => LIBRARY_LAYERS.has(m.constructor) && m.forward === (m.constructor as { prototype: Module }).prototype.forward;
 
+/** Whether every layer of seq is the library's own (none keeps a reference to what it makes or reads). */
+export const libraryLayersOnly = (seq: Sequential): boolean => seq.children().every(libraryLayer);
+
 export class Sequential extends Module {
   private readonly layers: Module[];
   /** A chain of these layers, applied in order. */

@@ -1,6 +1,7 @@
 // Losses, with PyTorch's reductions: 'mean' (default), 'sum' or 'none'.
 
 import { OpFunction } from '../autograd/function.js';
+import { releaseInternal } from '../autograd/saved-frees.js';
 import { fmtShape, shapeEq } from '../shape.js';
 import type { Tensor } from '../tensor.js';
 import { isGradEnabled, noGrad } from '../autograd/grad-mode.js';
@@ -15,13 +16,26 @@ export interface LossOptions {
   reduction?: Reduction;
 }
 
+/** The per-element loss (made by the loss function, never handed out when reduced) reduced as asked. */
 function reduce(op: string, loss: Tensor, reduction: Reduction = 'mean'): Tensor {
+  let out: Tensor;
   switch (reduction) {
-    case 'mean': return loss.mean();
-    case 'sum': return loss.sum();
+    case 'mean': out = loss.mean(); break;
+    case 'sum': out = loss.sum(); break;
     case 'none': return loss;
     default: throw new Error(`${op}: reduction must be 'mean', 'sum' or 'none', got '${String(reduction)}'`);
   }
+  // Freed now (the sum saves nothing), not at the next major collection: a batch's [N, 784]
+  // reconstruction loss would otherwise leave fresh wasm pages to fault in every step.
+  releaseInternal(loss);
+  return out;
+}
+
+/** f(d), with d (made by the caller, not handed out) freed once no recorded backward reads it. */
+function through(d: Tensor, f: (d: Tensor) => Tensor): Tensor {
+  const y = f(d);
+  releaseInternal(d);
+  return y;
 }
 
 function pairArgs(op: string, input: Tensor, target: Tensor): Tensor {
@@ -57,12 +71,14 @@ class BceWithLogits extends OpFunction {
     const b = backend();
     // createGraph differentiates the backward itself: then the composition of differentiable ops
     const fused = b.bceWithLogitsBackward && !isGradEnabled() && l.dtype === 'float32' && t.dtype === 'float32' && g.dtype === 'float32';
-    return [
-      !this.needsGrad[0] ? null
-        : fused ? fromStorage(b.bceWithLogitsBackward!(l.contiguous().storage, t.contiguous().storage, g.contiguous().storage), l.shape)
-        : g.mul(l.sigmoid().sub(t)),
-      this.needsGrad[1] ? g.mul(this.l).neg() : null,
-    ];
+    let gl: Tensor | null = null;
+    if (this.needsGrad[0] && fused) {
+      // g is usually a reduction's gradient broadcast to l's shape: its dense copy is ours to free
+      const gc = g.contiguous();
+      gl = fromStorage(b.bceWithLogitsBackward!(l.contiguous().storage, t.contiguous().storage, gc.storage), l.shape);
+      if (gc.storage !== g.storage) releaseInternal(gc);
+    } else if (this.needsGrad[0]) gl = g.mul(l.sigmoid().sub(t));
+    return [gl, this.needsGrad[1] ? g.mul(this.l).neg() : null];
   }
 }
 
@@ -119,13 +135,13 @@ export function binaryCrossEntropy(probs: Tensor, target: Tensor, opts: LossOpti
 /** Squared error of input against target, reduced (F.mse_loss). */
 export function mseLoss(input: Tensor, target: Tensor, opts: LossOptions = {}): Tensor {
   const t = pairArgs('mseLoss', input, target);
-  return reduce('mseLoss', input.sub(t).square(), opts.reduction);
+  return reduce('mseLoss', through(input.sub(t), (d) => d.square()), opts.reduction);
 }
 
 /** Absolute error of input against target, reduced (F.l1_loss). */
 export function l1Loss(input: Tensor, target: Tensor, opts: LossOptions = {}): Tensor {
   const t = pairArgs('l1Loss', input, target);
-  return reduce('l1Loss', input.sub(t).abs(), opts.reduction);
+  return reduce('l1Loss', through(input.sub(t), (d) => d.abs()), opts.reduction);
 }
 
 /**

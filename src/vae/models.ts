@@ -7,6 +7,8 @@ import type { Generator } from '../random.js';
 import { fmtShape } from '../shape.js';
 import type { Tensor } from '../tensor.js';
 import { BatchNorm1d, BatchNorm2d, Conv2d, ConvTranspose2d, Flatten, Linear, MaxPool2d, Module, ReLU, Sequential } from '../nn/index.js';
+import { libraryLayersOnly } from '../nn/sequential.js';
+import { releaseInternal } from '../autograd/saved-frees.js';
 
 /** What a VAE's forward returns: decoder logits, the posterior's mean and log-variance, and the sampled z. */
 export interface VaeOutput {
@@ -36,6 +38,16 @@ export interface Posterior {
   mu: Tensor;
   /** The log-variances. */
   logvar: Tensor;
+}
+
+/**
+ * Features between the halves of a ConvVAE (the encoder's 256 a sample, decoder_input's 3,136)
+ * are handed to no one: freed once the backward that reads them has run, not at the next major
+ * collection (1.7 MB a training step would otherwise leave fresh wasm pages to fault in). Only
+ * when `seq` (which made h from input) holds the library's own layers, none of which keeps h.
+ */
+function releaseMadeHere(seq: Sequential, h: Tensor, input: Tensor): void {
+  if (libraryLayersOnly(seq) && h.storage !== input.storage) releaseInternal(h);
 }
 
 /** Base of the VAEs: encode, reparameterize, decode, and forward through all three. */
@@ -145,12 +157,17 @@ export class ConvVAE extends VAE {
   /** The posterior's mean and log-variance: the conv encoder, then fc_mu and fc_logvar. */
   encode(x: Tensor): Posterior {
     const h = this.encoder.forward(x);
-    return { mu: this.fcMu.forward(h), logvar: this.fcLogvar.forward(h) };
+    const posterior = { mu: this.fcMu.forward(h), logvar: this.fcLogvar.forward(h) };
+    releaseMadeHere(this.encoder, h, x);
+    return posterior;
   }
 
   decode(z: Tensor): Tensor {
     this.checkLatent(z);
-    return this.decoder.forward(this.decoderInput.forward(z).reshape([-1, this.c2, 7, 7]));
+    const h = this.decoderInput.forward(z);
+    const logits = this.decoder.forward(h.reshape([-1, this.c2, 7, 7]));
+    releaseMadeHere(this.decoderInput, h, z);
+    return logits;
   }
 }
 

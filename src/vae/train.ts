@@ -11,8 +11,8 @@ import { manualSeed, Generator } from '../random.js';
 import type { GeneratorState } from '../random.js';
 import type { StateValue } from '../optim/optimizer.js';
 import { Adam } from '../optim/adam.js';
-import type { ImageDataset } from './data.js';
-import { permutation } from './data.js';
+import { ImageDataset, permutation } from './data.js';
+import { releaseInternal } from '../autograd/saved-frees.js';
 import { DataLoader } from '../data/dataloader.js';
 import { vaeLoss } from './loss.js';
 import type { ModelKind, ModelSize, VAE } from './models.js';
@@ -238,6 +238,7 @@ export class Trainer {
       this.optimizer.step();
       const n = x.shape[0]!;
       const sums = noGrad(() => stack([loss, bce, kl]).mul(n));
+      this.releaseStep(train, x, [out.logits, out.mu, out.logvar, out.z, loss, bce, kl]);
       pending = pending ? pending.add(sums) : sums;
       pendingImages += n;
       this.step++;
@@ -246,6 +247,21 @@ export class Trainer {
     this.epoch++;
     this.step = 0;
     return { averages: this.averages(), completed: true };
+  }
+
+  /**
+   * The step's batch, outputs and losses are handed to no one: freed now, not at the next major
+   * collection (their ~1 MB a step would otherwise leave fresh wasm pages to fault in). The batch
+   * only when the dataset's own getBatch made it (a fresh tensor each batch).
+   */
+  private releaseStep(train: ImageDataset, x: Tensor, made: Tensor[]): void {
+    if (train.getBatch === ImageDataset.prototype.getBatch) made.push(x);
+    const seen = new Set<unknown>();
+    for (const t of made) {
+      if (seen.has(t.storage)) continue; // z is mu itself when sampling uses the mean
+      seen.add(t.storage);
+      releaseInternal(t);
+    }
   }
 
   /**
