@@ -86,6 +86,9 @@ const SKIP = 0, DX = 1, DX_RUNNING = 2, GENERAL = 3;
 /** What spreadRun writes: d itself. */
 const SCATTER = 4;
 
+/** Floats of a run's pooled values in the backward's scratch: its rows padded to whole vectors (lanes past a row +0). */
+@inline function paddedRun(oh: i32, ow: i32): i32 { return oh * ((ow + 3) & ~3); }
+
 /**
  * Gradients of bnReluMaxPool2x2 (= bnBackward with reluBias of the scattered dy). dy, indices:
  * [n, ct, h/2, w/2] (both read up to 3 elements past their end); d: scratch (bnPoolBackwardScratch
@@ -104,17 +107,18 @@ const SCATTER = 4;
  */
 export function bnReluMaxPool2x2Backward(dy: usize, indices: usize, x: usize, dx: usize, d: usize, n: i32, c: i32, h: i32, w: i32,
   mean: usize, invstd: usize, wt: usize, bias: usize, batchStats: i32, sumDy: usize, sumDyXhat: usize, bad: usize, ct: i32, dxSum: usize): void {
-  const oh = h >> 1, ow = w >> 1, s = h * w, S = oh * ow;
+  const oh = h >> 1, ow = w >> 1, s = h * w, S = oh * ow, P = paddedRun(oh, ow);
   if (dxSum) memory.fill(dxSum, 0, <usize>c << 3);
-  const pooled = d + ((<usize>n * s) << 2); // m, [n, c, S] (+ 4 floats: each run's last windows store up to 3 past it)
-  const state = (pooled + ((<usize>c * n * S + 4) << 2) + 15) & ~<usize>15; // STATE bytes per channel
+  const pooled = d + ((<usize>n * s) << 2); // m, [n, c, P]
+  const xa = pooled + ((<usize>c * n * P) << 2); // one run's x at the argmax, [P]
+  const state = (xa + (<usize>P << 2) + 15) & ~<usize>15; // STATE bytes per channel
   memory.fill(state, 0, <usize>c * STATE);
   for (let i = 0; i < n; i++) {
     for (let ch = 0; ch < c; ch++) {
       const k = <usize>ch << 2, run = <usize>(i * ct + ch);
       const scale = bnScale(invstd + k, wt + k);
       sumWindows(state + <usize>ch * STATE, dy + ((run * S) << 2), indices + ((run * S) << 2), x + ((run * s) << 2),
-        pooled + ((<usize>(i * c + ch) * S) << 2), oh, ow, w, f32x4.splat(scale), f32x4.splat(bnShift(bias + k, mean + k, scale)),
+        pooled + ((<usize>(i * c + ch) * P) << 2), xa, oh, ow, w, f32x4.splat(scale), f32x4.splat(bnShift(bias + k, mean + k, scale)),
         f64x2.splat(<f64>load<f32>(mean + k)));
     }
   }
@@ -122,12 +126,14 @@ export function bnReluMaxPool2x2Backward(dy: usize, indices: usize, x: usize, dx
   for (let ch = 0; ch < c; ch++) {
     const k = <usize>ch << 2, st = state + <usize>ch * STATE;
     const suspect = v128.load(st, 64), mu = load<f32>(mean + k);
+    const t = f64x2.add(v128.load(st, 32), v128.load(st, 48));
+    const xBad = v128.any_true(f32x4.ne(suspect, suspect));
     let isBad = false;
-    if (v128.any_true(f32x4.ne(suspect, suspect))) { // x not finite, or an index outside its window: which?
+    if (xBad || v128.any_true(f64x2.ne(t, t))) { // x not finite, an index outside its window, or a NaN gradient: which?
       for (let i = 0; i < n && !isBad; i++) isBad = !indicesInWindows(indices + ((<usize>(i * ct + ch) * S) << 2), oh, ow, w);
     }
     store<i32>(bad + k, isBad ? 1 : 0);
-    const what = isBad ? SKIP : v128.any_true(f32x4.ne(suspect, suspect)) || mu - mu != 0 ? GENERAL : batchStats ? DX : DX_RUNNING;
+    const what = isBad ? SKIP : xBad || mu - mu != 0 ? GENERAL : batchStats ? DX : DX_RUNNING;
     if (what == DX || what == DX_RUNNING) {
       const is = load<f32>(invstd + k), wc = load<f32>(wt + k);
       const sd = hsum(v128.load(st), v128.load(st, 16)), sx = hsum(v128.load(st, 32), v128.load(st, 48)) * <f64>is;
@@ -144,7 +150,7 @@ export function bnReluMaxPool2x2Backward(dy: usize, indices: usize, x: usize, dx
       const st = state + <usize>ch * STATE, what = load<i32>(st, 12);
       if (what != DX && what != DX_RUNNING) continue;
       const run = <usize>(i * ct + ch);
-      spreadRun(pooled + ((<usize>(i * c + ch) * S) << 2), indices + ((run * S) << 2), x + ((run * s) << 2), dx + ((run * s) << 2), oh, ow, w, what,
+      spreadRun(pooled + ((<usize>(i * c + ch) * P) << 2), indices + ((run * S) << 2), x + ((run * s) << 2), dx + ((run * s) << 2), oh, ow, w, what,
         f32x4.splat(load<f32>(st)), f32x4.splat(load<f32>(mean + (<usize>ch << 2))), f32x4.splat(load<f32>(st, 4)), f32x4.splat(load<f32>(st, 8)),
         dxSum ? dxSum + (<usize>ch << 3) : 0);
     }
@@ -158,57 +164,78 @@ export function bnReluMaxPool2x2Backward(dy: usize, indices: usize, x: usize, dx
 
 /** Bytes of scratch bnReluMaxPool2x2Backward needs for c channels of n planes of h x w. */
 export function bnPoolBackwardScratch(n: i32, c: i32, h: i32, w: i32): usize {
-  return ((<usize>n * h * w + <usize>c * n * (h >> 1) * (w >> 1) + 4) << 2) + 16 + <usize>c * STATE;
+  const P = <usize>paddedRun(h >> 1, w >> 1);
+  return ((<usize>n * h * w + (<usize>c * n + 1) * P) << 2) + 16 + <usize>c * STATE;
 }
 
 /**
- * Pass 1 over one run's windows (pointers at the run; m: its pooled masked gradient, stored with
- * up to 3 floats past it): adds to the channel's state (st: s0, s1 the lanes of sum(m); t0, t1
- * of sum(m * (x - mean)); suspect: NaN where some x is not finite or an index lies outside its
- * window, which bnReluMaxPool2x2Backward then tells apart). A row's whole groups of four windows
- * run in one loop, its last 1-3 windows after it (masked): no per-group count or lane masks.
+ * Pass 1 for `count` (1-4) windows ox..ox + 3 of a row (dy, indices at ox; r0, r1: x's two rows
+ * at 2 ox; starts: the windows' top-left positions): stores the masked gradient m at mp and x at
+ * the argmax at xp, lanes past `count` +0 (an index outside its window selects no x: NaN there
+ * instead, which m * (x - mean) carries into the sums). Returns lanes that are NaN where some of
+ * the windows' x (or the sums of two pairs of them) is not finite, else +-0.
  */
-function sumWindows(st: usize, dy: usize, indices: usize, x: usize, m: usize, oh: i32, ow: i32, w: i32, sc: v128, sh: v128, mu2: v128): void {
-  const full = ow & ~3; // windows in whole groups of four per row
+@inline function argmaxWindows(dy: usize, indices: usize, r0: usize, r1: usize, starts: v128, wB: v128, wB1: v128, sc: v128, sh: v128, mp: usize, xp: usize, count: i32): v128 {
+  const rel = i32x4.sub(v128.load(indices), starts);
+  const mTL = i32x4.eq(rel, i32x4.splat(0)), mTR = i32x4.eq(rel, i32x4.splat(1));
+  const mBL = i32x4.eq(rel, wB), mBR = i32x4.eq(rel, wB1);
+  let a0 = v128.load(r0), b0 = v128.load(r0, 16), a1 = v128.load(r1), b1 = v128.load(r1, 16);
+  // x at the argmax (one mask per window holds)
+  let xa = v128.or(v128.or(v128.and(evens(a0, b0), mTL), v128.and(odds(a0, b0), mTR)),
+    v128.or(v128.and(evens(a1, b1), mBL), v128.and(odds(a1, b1), mBR)));
+  let mv = mulStep4(f32x4.add(f32x4.splat(0), v128.load(dy)), affine(xa, sc, sh));
+  xa = v128.or(xa, v128.not(v128.or(v128.or(mTL, mTR), v128.or(mBL, mBR)))); // all ones (a NaN) outside
+  if (count < 4) { // a row's last 1-3 windows: the lanes past them are not this row's
+    const valid = lanesBelow(count);
+    const pa = lanesBelow(2 * count), pb = i32x4.lt_s(i32x4(4, 5, 6, 7), i32x4.splat(2 * count));
+    a0 = v128.and(a0, pa); b0 = v128.and(b0, pb); a1 = v128.and(a1, pa); b1 = v128.and(b1, pb);
+    mv = v128.and(mv, valid);
+    xa = v128.and(xa, valid);
+  }
+  v128.store(mp, mv);
+  v128.store(xp, xa);
+  return f32x4.mul(f32x4.add(f32x4.add(a0, b0), f32x4.add(a1, b1)), f32x4.splat(0));
+}
+
+/**
+ * Pass 1 over one run's windows (pointers at the run; m: its pooled masked gradient, rows padded
+ * to whole vectors; xa: scratch for the run's x at the argmax, laid out as m): adds to the
+ * channel's state (st: s0, s1 the lanes of sum(m); t0, t1 of sum(m * (x - mean)), NaN where an
+ * index lies outside its window; suspect: NaN where some x is not finite). Two loops, so that
+ * neither keeps more vectors live than there are registers: the windows' m and x at the argmax
+ * (each row's whole groups of four windows, then its last 1-3 masked), then the sums over them
+ * (the padding lanes add +0, which changes no sum: one never holds -0).
+ */
+function sumWindows(st: usize, dy: usize, indices: usize, x: usize, m: usize, xa: usize, oh: i32, ow: i32, w: i32, sc: v128, sh: v128, mu2: v128): void {
+  const full = ow & ~3, ow4 = (ow + 3) & ~3; // windows in whole groups of four per row; padded row
   const wB = i32x4.splat(w), wB1 = i32x4.splat(w + 1);
-  let s0 = v128.load(st), s1 = v128.load(st, 16), t0 = v128.load(st, 32), t1 = v128.load(st, 48);
   let suspect = v128.load(st, 64);
   for (let oy = 0; oy < oh; oy++) {
-    const r0 = <usize>oy * 2 * w << 2, r1 = r0 + (<usize>w << 2);
-    const q0 = <usize>oy * ow << 2;
+    const r0 = x + (<usize>oy * 2 * w << 2), r1 = r0 + (<usize>w << 2);
+    const q = <usize>oy * ow << 2, p = <usize>oy * ow4 << 2;
     let starts = windowStarts(oy, 0, w);
-    for (let ox = 0; ox < ow; ox += 4, starts = i32x4.add(starts, i32x4.splat(8))) {
-      const q = q0 + (<usize>ox << 2), col = <usize>ox << 3;
-      const rel = i32x4.sub(v128.load(indices + q), starts);
-      const mTL = i32x4.eq(rel, i32x4.splat(0)), mTR = i32x4.eq(rel, i32x4.splat(1));
-      const mBL = i32x4.eq(rel, wB), mBR = i32x4.eq(rel, wB1);
-      let outside = v128.not(v128.or(v128.or(mTL, mTR), v128.or(mBL, mBR))); // all ones: a NaN
-      let a0 = v128.load(x + r0 + col), b0 = v128.load(x + r0 + col, 16);
-      let a1 = v128.load(x + r1 + col), b1 = v128.load(x + r1 + col, 16);
-      // x at the argmax (one mask per window holds)
-      let xa = v128.or(v128.or(v128.and(evens(a0, b0), mTL), v128.and(odds(a0, b0), mTR)),
-        v128.or(v128.and(evens(a1, b1), mBL), v128.and(odds(a1, b1), mBR)));
-      let mv = mulStep4(f32x4.add(f32x4.splat(0), v128.load(dy + q)), affine(xa, sc, sh));
-      v128.store(m + q, mv);
-      if (ox >= full) { // a row's last 1-3 windows: the lanes past them are not this row's
-        const count = ow - ox, valid = lanesBelow(count);
-        const pa = lanesBelow(2 * count), pb = i32x4.lt_s(i32x4(4, 5, 6, 7), i32x4.splat(2 * count));
-        a0 = v128.and(a0, pa); b0 = v128.and(b0, pb); a1 = v128.and(a1, pa); b1 = v128.and(b1, pb);
-        mv = v128.and(mv, valid);
-        xa = v128.and(xa, valid);
-        outside = v128.and(outside, valid);
-      }
-      // NaN here when some x is infinite or NaN, or an index is outside its window
-      suspect = f32x4.add(suspect, v128.or(f32x4.mul(f32x4.add(f32x4.add(a0, b0), f32x4.add(a1, b1)), f32x4.splat(0)), outside));
-      const m0 = lo2(mv), m1 = hi2(mv);
-      s0 = f64x2.add(s0, m0);
-      s1 = f64x2.add(s1, m1);
-      t0 = f64x2.add(t0, f64x2.mul(m0, f64x2.sub(lo2(xa), mu2)));
-      t1 = f64x2.add(t1, f64x2.mul(m1, f64x2.sub(hi2(xa), mu2)));
+    let ox = 0;
+    for (; ox < full; ox += 4, starts = i32x4.add(starts, i32x4.splat(8))) {
+      const o = <usize>ox << 2, col = <usize>ox << 3;
+      suspect = f32x4.add(suspect, argmaxWindows(dy + q + o, indices + q + o, r0 + col, r1 + col, starts, wB, wB1, sc, sh, m + p + o, xa + p + o, 4));
+    }
+    if (ox < ow) {
+      const o = <usize>ox << 2, col = <usize>ox << 3;
+      suspect = f32x4.add(suspect, argmaxWindows(dy + q + o, indices + q + o, r0 + col, r1 + col, starts, wB, wB1, sc, sh, m + p + o, xa + p + o, ow - ox));
     }
   }
-  v128.store(st, s0); v128.store(st, s1, 16); v128.store(st, t0, 32); v128.store(st, t1, 48);
   v128.store(st, suspect, 64);
+  let s0 = v128.load(st), s1 = v128.load(st, 16), t0 = v128.load(st, 32), t1 = v128.load(st, 48);
+  const end = <usize>(oh * ow4) << 2;
+  for (let o: usize = 0; o < end; o += 16) {
+    const mv = v128.load(m + o), xv = v128.load(xa + o);
+    const m0 = lo2(mv), m1 = hi2(mv);
+    s0 = f64x2.add(s0, m0);
+    s1 = f64x2.add(s1, m1);
+    t0 = f64x2.add(t0, f64x2.mul(m0, f64x2.sub(lo2(xv), mu2)));
+    t1 = f64x2.add(t1, f64x2.mul(m1, f64x2.sub(hi2(xv), mu2)));
+  }
+  v128.store(st, s0); v128.store(st, s1, 16); v128.store(st, t0, 32); v128.store(st, t1, 48);
 }
 
 /** Whether every index of one run's windows (pointer at the run's) lies inside its window. */
@@ -223,43 +250,60 @@ function indicesInWindows(indices: usize, oh: i32, ow: i32, w: i32): bool {
 }
 
 /**
- * Spreads one run's pooled masked gradient m over the run's positions, by the argmax indices
- * (pointers at the run), writing at each position (out) the masked gradient d there (+0 off the
- * argmax) itself (SCATTER), bnBackward's dx = d * k + ((x - mean) * a + c) (DX, with k4, m4, a4,
- * c4 the splats of k, mean, a, c) or dx = d * k (DX_RUNNING). sum != 0 (f64): adds the run's sum
- * of what it wrote, summed as the reduce sums it (runSum: four lanes by position mod 4, over the
- * run in order; no tail, as h w is a multiple of 4): two rows at a time, each pair read back
- * from L1 once written (the pairs' 2w positions are whole vectors, w being even).
+ * Pass 2 for `count` (1-4) windows ox..ox + 3 of a row (m, indices at ox; starts: the windows'
+ * top-left positions; x0, x1 and o0, o1: x's and out's two rows at 2 ox): spreadRun's values at
+ * their 2 count positions of each row.
+ */
+@inline function spreadWindows(m: usize, indices: usize, starts: v128, wB: v128, wB1: v128, x0: usize, x1: usize, o0: usize, o1: usize,
+  what: i32, k4: v128, m4: v128, a4: v128, c4: v128, count: i32): void {
+  const rel = i32x4.sub(v128.load(indices), starts);
+  const mv = v128.load(m);
+  const lt = v128.and(mv, i32x4.eq(rel, i32x4.splat(0))), rt = v128.and(mv, i32x4.eq(rel, i32x4.splat(1)));
+  const lb = v128.and(mv, i32x4.eq(rel, wB)), rb = v128.and(mv, i32x4.eq(rel, wB1));
+  let e0 = posLo(lt, rt), e1 = posHi(lt, rt), e2 = posLo(lb, rb), e3 = posHi(lb, rb);
+  if (what == DX) {
+    e0 = dx4(e0, v128.load(x0), k4, m4, a4, c4);
+    e1 = dx4(e1, v128.load(x0, 16), k4, m4, a4, c4);
+    e2 = dx4(e2, v128.load(x1), k4, m4, a4, c4);
+    e3 = dx4(e3, v128.load(x1, 16), k4, m4, a4, c4);
+  } else if (what == DX_RUNNING) {
+    e0 = f32x4.mul(e0, k4); e1 = f32x4.mul(e1, k4); e2 = f32x4.mul(e2, k4); e3 = f32x4.mul(e3, k4);
+  }
+  if (count == 4) {
+    v128.store(o0, e0); v128.store(o0, e1, 16);
+    v128.store(o1, e2); v128.store(o1, e3, 16);
+  } else {
+    storePositions(o0, e0, e1, count);
+    storePositions(o1, e2, e3, count);
+  }
+}
+
+/**
+ * Spreads one run's pooled masked gradient m (rows padded as pass 1 leaves them) over the run's
+ * positions, by the argmax indices (pointers at the run), writing at each position (out) the
+ * masked gradient d there (+0 off the argmax) itself (SCATTER), bnBackward's dx = d * k + ((x -
+ * mean) * a + c) (DX, with k4, m4, a4, c4 the splats of k, mean, a, c) or dx = d * k (DX_RUNNING).
+ * sum != 0 (f64): adds the run's sum of what it wrote, summed as the reduce sums it (runSum: four
+ * lanes by position mod 4, over the run in order; no tail, as h w is a multiple of 4): two rows at
+ * a time, each pair read back from L1 once written (the pairs' 2w positions are whole vectors, w
+ * being even). Each row's whole groups of four windows in one loop, its last 1-3 after it.
  */
 function spreadRun(m: usize, indices: usize, x: usize, out: usize, oh: i32, ow: i32, w: i32, what: i32, k4: v128, m4: v128, a4: v128, c4: v128, sum: usize = 0): void {
+  const full = ow & ~3, ow4 = (ow + 3) & ~3;
   const wB = i32x4.splat(w), wB1 = i32x4.splat(w + 1);
   let s0 = f64x2.splat(0), s1 = f64x2.splat(0); // runSum's lanes
   for (let oy = 0; oy < oh; oy++) {
     const r0 = <usize>oy * 2 * w << 2, r1 = r0 + (<usize>w << 2);
-    const q0 = <usize>oy * ow << 2;
-    for (let ox = 0; ox < ow; ox += 4) {
-      const q = q0 + (<usize>ox << 2), col = <usize>ox << 3;
-      const count = min(ow - ox, 4);
-      const rel = i32x4.sub(v128.load(indices + q), windowStarts(oy, ox, w));
-      const mv = v128.load(m + q);
-      const lt = v128.and(mv, i32x4.eq(rel, i32x4.splat(0))), rt = v128.and(mv, i32x4.eq(rel, i32x4.splat(1)));
-      const lb = v128.and(mv, i32x4.eq(rel, wB)), rb = v128.and(mv, i32x4.eq(rel, wB1));
-      let e0 = posLo(lt, rt), e1 = posHi(lt, rt), e2 = posLo(lb, rb), e3 = posHi(lb, rb);
-      if (what == DX) {
-        e0 = dx4(e0, v128.load(x + r0 + col), k4, m4, a4, c4);
-        e1 = dx4(e1, v128.load(x + r0 + col, 16), k4, m4, a4, c4);
-        e2 = dx4(e2, v128.load(x + r1 + col), k4, m4, a4, c4);
-        e3 = dx4(e3, v128.load(x + r1 + col, 16), k4, m4, a4, c4);
-      } else if (what == DX_RUNNING) {
-        e0 = f32x4.mul(e0, k4); e1 = f32x4.mul(e1, k4); e2 = f32x4.mul(e2, k4); e3 = f32x4.mul(e3, k4);
-      }
-      if (count == 4) {
-        v128.store(out + r0 + col, e0); v128.store(out + r0 + col, e1, 16);
-        v128.store(out + r1 + col, e2); v128.store(out + r1 + col, e3, 16);
-      } else {
-        storePositions(out + r0 + col, e0, e1, count);
-        storePositions(out + r1 + col, e2, e3, count);
-      }
+    const q = indices + (<usize>oy * ow << 2), p = m + (<usize>oy * ow4 << 2);
+    let starts = windowStarts(oy, 0, w);
+    let ox = 0;
+    for (; ox < full; ox += 4, starts = i32x4.add(starts, i32x4.splat(8))) {
+      const o = <usize>ox << 2, col = <usize>ox << 3;
+      spreadWindows(p + o, q + o, starts, wB, wB1, x + r0 + col, x + r1 + col, out + r0 + col, out + r1 + col, what, k4, m4, a4, c4, 4);
+    }
+    if (ox < ow) {
+      const o = <usize>ox << 2, col = <usize>ox << 3;
+      spreadWindows(p + o, q + o, starts, wB, wB1, x + r0 + col, x + r1 + col, out + r0 + col, out + r1 + col, what, k4, m4, a4, c4, ow - ox);
     }
     if (sum) {
       for (let j = 0; j < 2 * w; j += 4) {
@@ -280,9 +324,9 @@ function spreadRun(m: usize, indices: usize, x: usize, out: usize, oh: i32, ow: 
  */
 function scatterGeneral(d: usize, pooled: usize, c: i32, indices: usize, x: usize, dx: usize, n: i32, ch: i32, h: i32, w: i32,
   mean: usize, invstd: usize, wt: usize, batchStats: i32, sumDy: usize, sumDyXhat: usize, ct: i32, dxSum: usize): void {
-  const oh = h >> 1, ow = w >> 1, s = h * w, S = oh * ow, k = <usize>ch << 2, z = f32x4.splat(0);
+  const oh = h >> 1, ow = w >> 1, s = h * w, S = oh * ow, P = paddedRun(oh, ow), k = <usize>ch << 2, z = f32x4.splat(0);
   for (let i = 0; i < n; i++) {
-    spreadRun(pooled + ((<usize>(i * c + ch) * S) << 2), indices + ((<usize>(i * ct + ch) * S) << 2), 0, d + ((<usize>i * s) << 2), oh, ow, w, SCATTER, z, z, z, z);
+    spreadRun(pooled + ((<usize>(i * c + ch) * P) << 2), indices + ((<usize>(i * ct + ch) * S) << 2), 0, d + ((<usize>i * s) << 2), oh, ow, w, SCATTER, z, z, z, z);
   }
   bnBackwardRuns(d, 1, x + ((<usize>ch * s) << 2), dx + ((<usize>ch * s) << 2), n, 1, s, mean + k, invstd + k, wt + k,
     batchStats, sumDy + (<usize>ch << 3), sumDyXhat + (<usize>ch << 3), 0, ct, dxSum ? dxSum + (<usize>ch << 3) : 0);

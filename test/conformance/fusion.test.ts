@@ -211,7 +211,7 @@ describe.each(BACKEND_NAMES)('fused kernels equal their composition bit for bit 
     }
   });
 
-  it.skipIf(!b.batchNormReluMaxPool || !b.batchNormReluMaxPoolBackward)('batchNormReluMaxPool 2x2 kernels (even planes): clean and special inputs, ties, several channels per chunk, indices from elsewhere', () => {
+  it.skipIf(!b.batchNormReluMaxPool || !b.batchNormReluMaxPoolBackward)('batchNormReluMaxPool 2x2 kernels (even planes): clean and special inputs, ties, several channels per chunk, indices from elsewhere (all, or one)', () => {
     const p2 = (n: number, c: number, h: number, w: number): Pool2dGeometry => ({ n, c, h, w, oh: h / 2, ow: w / 2, kh: 2, kw: 2, strideH: 2, strideW: 2, padH: 0, padW: 0, countIncludePad: true });
     // w = 0 and 2 mod 4 (the bottom rows' lanes), ow = 1..7 and 14 (tails of 1-3 windows), planes of one window, many channels per chunk
     const pools = [p2(3, 4, 28, 28), p2(2, 5, 14, 14), p2(3, 2, 6, 10), p2(2, 3, 4, 8), p2(4, 6, 2, 2), p2(2, 40, 4, 4), p2(1, 3, 8, 12), p2(2, 2, 10, 6), p2(1, 2, 2, 14)];
@@ -253,6 +253,17 @@ describe.each(BACKEND_NAMES)('fused kernels equal their composition bit for bit 
       const ref = b.batchNormReluBackward!(b.maxPool2dBackward(st(dy), st(idx), p), st(clean), st(mean), st(invstd), st(w), st(bias), g, true);
       expectBits(b.readSync(rr.dx)!, b.readSync(ref.dx)!);
       expectBits(b.readSync(rr.dweight)!, b.readSync(ref.dweight)!);
+      // the forward's indices but one, moved to the window below (or beside) its own, in a row's last window or another
+      if (p.oh * p.ow === 1) continue;
+      for (const last of [true, false]) {
+        const one = Int32Array.from(b.readSync(b.batchNormReluMaxPool!(st(clean), st(mean), st(invstd), st(w), st(bias), g, p).indices)! as ArrayLike<number>);
+        const oy = Math.floor(r() * p.oh), ox = last ? p.ow - 1 : Math.floor(r() * p.ow), q = Math.floor(r() * p.n * p.c) * p.oh * p.ow + oy * p.ow + ox;
+        one[q] = one[q]! + (p.oh > 1 ? (oy + 1 < p.oh ? 2 : -2) * p.w : ox + 1 < p.ow ? 2 : -2);
+        const r1 = b.batchNormReluMaxPoolBackward!(st(dy), st(one), st(clean), st(mean), st(invstd), st(w), st(bias), g, p, true);
+        const ref1 = b.batchNormReluBackward!(b.maxPool2dBackward(st(dy), st(one), p), st(clean), st(mean), st(invstd), st(w), st(bias), g, true);
+        expectBits(b.readSync(r1.dx)!, b.readSync(ref1.dx)!);
+        expectBits(b.readSync(r1.dweight)!, b.readSync(ref1.dweight)!);
+      }
     }
   });
 
@@ -397,6 +408,87 @@ describe('wasm: the 2x2 batchNormReluMaxPool backward\'s float64 sums are the ge
           if (exact) sub(dx2, ch).forEach((run, i) => expectBits(run, sub(dx1, ch)[i]!));
         }
       }
+    }
+  });
+});
+
+/**
+ * The 2x2 backward's fast path (x and the mean finite, the forward's indices) as its comment in
+ * assembly/bnpool.ts specifies it, in float64 JS with Math.fround for each float32 rounding: per
+ * channel the masked gradient m = (0 + dy) * step(y at the argmax) summed with m * (x - mean) in
+ * four lanes by window position mod 4 over the rows in order, image after image, then (L0 + L2) +
+ * (L1 + L3); dx = d * k + ((x - mean) * a + c) (d = m at the argmax, +0 elsewhere; d * k without
+ * the batch's statistics); dx's channel sums as runSum adds each run (lanes by position mod 4),
+ * the runs in image order. Planes [n, c, h, w], pooled [n, c, h/2, w/2].
+ */
+function poolBackwardModel(x: Float32Array, dy: Float32Array, idx: Int32Array, n: number, c: number, h: number, w: number,
+  mean: Float32Array, invstd: Float32Array, wt: Float32Array, bias: Float32Array, batchStats: boolean): { sd: Float64Array; sx: Float64Array; dx: Float32Array; dxSum: Float64Array } {
+  const f = Math.fround, s = h * w, ow = w / 2, S = s / 4, count = n * s;
+  const sd = new Float64Array(c), sx = new Float64Array(c), dxSum = new Float64Array(c), dx = new Float32Array(n * c * s);
+  const hsum = (l: number[]): number => (l[0]! + l[2]!) + (l[1]! + l[3]!);
+  for (let ch = 0; ch < c; ch++) {
+    const scale = f(invstd[ch]! * wt[ch]!), shift = f(bias[ch]! - f(mean[ch]! * scale));
+    const L = [0, 0, 0, 0], T = [0, 0, 0, 0];
+    const d = new Float32Array(n * s); // the masked gradient at full size
+    for (let i = 0; i < n; i++) {
+      for (let q = 0; q < S; q++) {
+        const pq = (i * c + ch) * S + q, at = idx[pq]!, xa = x[(i * c + ch) * s + at]!;
+        const m = f(f(0 + dy[pq]!) * (f(f(xa * scale) + shift) > 0 ? 1 : 0));
+        L[(q % ow) % 4] += m;
+        T[(q % ow) % 4] += m * (xa - mean[ch]!);
+        d[i * s + at] = m;
+      }
+    }
+    sd[ch] = hsum(L);
+    sx[ch] = hsum(T) * invstd[ch]!;
+    const k = f(invstd[ch]! * wt[ch]!), a = f(-(invstd[ch]! * wt[ch]!) * invstd[ch]! * (sx[ch]! / count)), cc = f(-(invstd[ch]! * wt[ch]!) * (sd[ch]! / count));
+    for (let i = 0; i < n; i++) {
+      const lanes = [0, 0, 0, 0];
+      for (let j = 0; j < s; j++) {
+        const e = (i * c + ch) * s + j;
+        dx[e] = batchStats ? f(f(d[i * s + j]! * k) + f(f(f(x[e]! - mean[ch]!) * a) + cc)) : f(d[i * s + j]! * k);
+        lanes[j % 4] += dx[e]!;
+      }
+      dxSum[ch] += hsum(lanes);
+    }
+  }
+  return { sd, sx, dx, dxSum };
+}
+
+describe('wasm: the 2x2 batchNormReluMaxPool backward\'s sums in their specified order, bit for bit', () => {
+  const be = createWasmBackendSync();
+  const k = be.ctx.k, ar = be.ctx.arena;
+  const put = (a: Float32Array | Int32Array): number => {
+    const p = ar.alloc((a.length + 8) * 4);
+    new Uint8Array(ar.memory.buffer, p, a.byteLength).set(new Uint8Array(a.buffer, a.byteOffset, a.byteLength));
+    return p;
+  };
+  // w = 0 and 2 mod 4, rows of 1-7 and 14 windows (1-3 after the last whole group of four), one window, many images
+  it.each([[3, 4, 28, 28], [2, 5, 14, 14], [2, 3, 6, 10], [3, 2, 2, 2], [1, 2, 4, 12], [2, 3, 10, 6], [9, 2, 8, 16], [2, 2, 2, 14]])('n %i c %i %ix%i', (n, c, h, w) => {
+    ar.reset();
+    const s = h * w, size = n * c * s, pooled = size / 4;
+    const r = rng(n * 7 + c * 5 + h * 3 + w);
+    const x = randomF32(size, h * w + 1).map((v, i) => v * 3 + (Math.floor(i / s) % c) * 0.3);
+    const [mean, invstd, wt, bias] = [0.2, 1, 2, 0.5].map((sc, j) => randomF32(c, 400 + j).map((v) => (j === 1 ? Math.abs(v) + 0.5 : v * sc)));
+    // gradients spanning 36 orders of magnitude (float64 sums of float32 values within 2^29 of each other are exact in
+    // any order: these show it), with NaN and infinities in some of the channels
+    const dy = Float32Array.from({ length: pooled }, (_, i) => (r() < 0.02 && i % (c * 4) === 0 ? [NaN, Infinity, -Infinity][Math.floor(r() * 3)]! : (r() * 2 - 1) * 10 ** Math.round(r() * 36 - 18)));
+    const xp = put(x), [mp, ip, wp, bp] = [mean!, invstd!, wt!, bias!].map(put);
+    const out = ar.allocF32(pooled + 4), idxp = ar.alloc((pooled + 4) * 4);
+    k.bnReluMaxPool2x2(xp, out, idxp, n, c, h, w, mp!, ip!, wp!, bp!, c);
+    const idx = ar.i32.slice(idxp / 4, idxp / 4 + pooled);
+    const dyp = put(dy);
+    for (const batchStats of [true, false]) {
+      const want = poolBackwardModel(x, dy, idx, n, c, h, w, mean!, invstd!, wt!, bias!, batchStats);
+      const dx = ar.allocF32(size), sd = ar.alloc(c * 8), sx = ar.alloc(c * 8), bad = ar.alloc(c * 4), dxSum = ar.alloc(c * 8);
+      const d = ar.alloc(k.bnPoolBackwardScratch(n, c, h, w));
+      k.bnReluMaxPool2x2Backward(dyp, idxp, xp, dx, d, n, c, h, w, mp!, ip!, wp!, bp!, batchStats ? 1 : 0, sd, sx, bad, c, dxSum);
+      expect(Array.from(ar.i32.subarray(bad / 4, bad / 4 + c))).toEqual(new Array(c).fill(0));
+      const f64 = (p: number): Float64Array => new Float64Array(ar.memory.buffer, p, c).slice();
+      expectBits(f64(sd), want.sd);
+      expectBits(f64(sx), want.sx);
+      expectBits(ar.f32.slice(dx / 4, dx / 4 + size), want.dx);
+      expectBits(f64(dxSum), want.dxSum);
     }
   });
 });
