@@ -31,12 +31,38 @@ export type NestedArray = number | NestedArray[];
  */
 const versions = new WeakMap<Storage, number>();
 
+/** The library's access to a tensor's .grad that does not hand it out (Tensor's static block sets it). */
+let gradSlot: { peek(t: Tensor): Tensor | null; unread(t: Tensor): boolean; set(t: Tensor, g: Tensor | null, unread: boolean): void };
+
 /** An n-dimensional array of float32, float64, int32 or bool on a backend, with strides over shared storage and autograd (torch.Tensor). */
 export class Tensor {
-  /** Gradient accumulated by backward(), same shape as this tensor. */
-  grad: Tensor | null = null;
+  private _grad: Tensor | null = null;
+  /** _grad is a gradient backward made that nothing outside the library has read: zeroGrad may free it. */
+  private gradUnread = false;
   /** The op that produced this tensor, when it is part of a graph. */
   gradFn: GradFn | null = null;
+
+  /** Gradient accumulated by backward(), same shape as this tensor. */
+  get grad(): Tensor | null {
+    this.gradUnread = false; // the caller may keep it: only the garbage collector frees it now
+    return this._grad;
+  }
+  /** Set or clear the gradient (the optimisers then use this one; the library never frees it). */
+  set grad(g: Tensor | null) {
+    this._grad = g;
+    this.gradUnread = false;
+  }
+
+  static {
+    gradSlot = {
+      peek: (t) => t._grad,
+      unread: (t) => t.gradUnread,
+      set: (t, g, unread) => {
+        t._grad = g;
+        t.gradUnread = unread;
+      },
+    };
+  }
   /** Keep .grad on a non-leaf tensor too (PyTorch's retain_grad). */
   retainsGrad = false;
   private _requiresGrad = false;
@@ -232,4 +258,31 @@ export function bornAfter(s: Storage, mark: number): boolean {
  */
 export function releaseStorageOf(t: Tensor): void {
   releaseStorage(t.storage);
+}
+
+// Gradients nobody outside the library has read. backward() makes each leaf's .grad as a storage
+// of its own; until the .grad getter hands it out, nothing but the tensor holds it, so replacing
+// or clearing it (zeroGrad, an accumulating backward, clipping) frees it at once rather than
+// leaving it in the backend's memory until a major collection (the wasm backend then writes into
+// fresh pages every step). A gradient that was read, or set by the user, is left to the collector.
+
+/** t's gradient, for library code that reads it and keeps nothing (not counted as handed out). */
+export const peekGrad = (t: Tensor): Tensor | null => gradSlot.peek(t);
+
+/**
+ * Give t a gradient the library made that nothing else holds (a storage of its own); the one it
+ * replaces is freed if nobody has read it. `shared`: g may be reached elsewhere (a createGraph
+ * backward's graph), so it is left to the collector.
+ */
+export function replaceGrad(t: Tensor, g: Tensor, shared = false): void {
+  const old = gradSlot.peek(t);
+  if (old && old !== g && gradSlot.unread(t) && old.storage !== g.storage) releaseStorageOf(old);
+  gradSlot.set(t, g, !shared);
+}
+
+/** Set t's .grad to null, freeing it if nobody has read it (or, with `force`, if the caller vouches nothing holds it). */
+export function clearGrad(t: Tensor, force = false): void {
+  const g = gradSlot.peek(t);
+  if (g && (force || gradSlot.unread(t))) releaseStorageOf(g);
+  gradSlot.set(t, null, false);
 }

@@ -5,7 +5,7 @@
 // pass holds only the gradients still pending, not all of them until the garbage collector runs.
 
 import type { Storage } from '../backend/backend.js';
-import { Tensor, bornAfter, lastStorageSerial, releaseStorageOf } from '../tensor.js';
+import { Tensor, bornAfter, lastStorageSerial, peekGrad, releaseStorageOf, replaceGrad } from '../tensor.js';
 import { onesLike } from '../creation.js';
 import { fmtShape, shapeEq } from '../shape.js';
 import { Function, OpFunction } from './function.js';
@@ -171,7 +171,10 @@ export function backward(root: Tensor, grad?: Tensor, opts: BackwardOptions = {}
   const run = <T>(f: () => T): T => (opts.createGraph ? enableGrad(f) : noGrad(f));
   // .grad gets the walk's gradient itself where nothing else reaches it (createGraph: always), else a clone; or a sum
   walk([root], [g], opts, frees, (t, tg) => {
-    if (!t.gradFn || t.retainsGrad) t.grad = run(() => (t.grad ? t.grad.add(tg) : opts.createGraph ? tg : frees.take(tg) ?? tg.clone()));
+    if (!t.gradFn || t.retainsGrad) {
+      const prev = peekGrad(t);
+      replaceGrad(t, run(() => (prev ? prev.add(tg) : opts.createGraph ? tg : frees.take(tg) ?? tg.clone())), opts.createGraph);
+    }
     return true;
   }, () => false);
 }

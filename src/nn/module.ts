@@ -4,7 +4,7 @@
 
 import { noGrad } from '../autograd/grad-mode.js';
 import { fmtShape, shapeEq } from '../shape.js';
-import { INSPECT, Tensor } from '../tensor.js';
+import { INSPECT, Tensor, clearGrad } from '../tensor.js';
 
 /** A tensor that a module trains: a leaf that requires grad. */
 export class Parameter extends Tensor {
@@ -119,9 +119,9 @@ export abstract class Module {
     return this.train(false);
   }
 
-  /** Clear the gradients of every parameter. */
+  /** Clear the gradients of every parameter (those nobody has read are freed now, as Optimizer.zeroGrad). */
   zeroGrad(): void {
-    for (const p of this.parameters()) p.grad = null;
+    for (const p of this.parameters()) clearGrad(p);
   }
 
   /** Call fn on every module, children first (PyTorch's apply). */

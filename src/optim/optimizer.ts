@@ -3,7 +3,7 @@
 
 import { noGrad } from '../autograd/grad-mode.js';
 import { fmtShape, shapeEq } from '../shape.js';
-import { Tensor, releaseStorageOf } from '../tensor.js';
+import { Tensor, clearGrad, peekGrad } from '../tensor.js';
 
 /** Parameters that share hyperparameters (torch's param_groups entry). */
 export interface ParamGroup<H> {
@@ -85,17 +85,13 @@ export abstract class Optimizer<H extends HasLr> {
   }
 
   /**
-   * Clears the gradients of every parameter (sets .grad to null, as torch's set_to_none). With
-   * `free`, the caller vouches that nothing else holds them: their storage is freed now instead of
-   * when the garbage collector gets to them (a kept .grad then throws use-after-free).
+   * Clears the gradients of every parameter (sets .grad to null, as torch's set_to_none). A
+   * gradient nobody has read (.grad) is freed now; one that was read is left to the garbage
+   * collector, unless `free`: the caller vouches nothing holds them, and all are freed now (a
+   * kept .grad then throws use-after-free).
    */
   zeroGrad(opts: { free?: boolean } = {}): void {
-    for (const g of this.paramGroups) {
-      for (const p of g.params) {
-        if (opts.free && p.grad) releaseStorageOf(p.grad);
-        p.grad = null;
-      }
-    }
+    for (const g of this.paramGroups) for (const p of g.params) clearGrad(p, opts.free);
   }
 
   /** One update of every parameter that has a gradient. */
@@ -104,10 +100,11 @@ export abstract class Optimizer<H extends HasLr> {
       for (const group of this.paramGroups) {
         const items: ParamUpdate[] = [];
         for (const p of group.params) {
-          if (!p.grad) continue;
+          const grad = peekGrad(p);
+          if (!grad) continue;
           let s = this.state.get(p);
           if (!s) this.state.set(p, (s = {}));
-          items.push({ p, grad: p.grad.contiguous(), state: s });
+          items.push({ p, grad: grad.contiguous(), state: s });
         }
         this.updateGroup(items, group.options);
       }

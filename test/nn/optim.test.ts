@@ -167,3 +167,49 @@ describe('Optimizer.zeroGrad({ free })', () => {
     expect(() => freed.dataSync()).toThrow(/use after free/);
   });
 });
+
+describe('gradients nobody has read are freed when replaced or cleared (wasm)', () => {
+  const N = 100_000; // 400 KB a gradient
+  const tensorBytes = (): number => vg.memoryStats().tensorBytes!;
+  const lossOf = (p: vg.Tensor): vg.Tensor => p.sum(); // a backward that makes nothing but the gradient
+
+  it('by Optimizer.zeroGrad and Module.zeroGrad; a .grad that was read stays readable', async () => {
+    await vg.setBackend('wasm');
+    const lin = new vg.nn.Linear(N / 100, 100, { bias: false });
+    const p = lin.weight;
+    const opt = new vg.optim.SGD([p], { lr: 0.1 });
+    for (const clear of [() => opt.zeroGrad(), () => lin.zeroGrad()]) {
+      const loss = lossOf(p);
+      const before = tensorBytes();
+      loss.backward();
+      expect(tensorBytes() - before).toBeGreaterThanOrEqual(N * 4);
+      clear();
+      expect(tensorBytes() - before).toBeLessThan(N * 4);
+    }
+    lossOf(p).backward();
+    const read = p.grad!;
+    const want = Array.from(vg.onesLike(p).dataSync());
+    opt.zeroGrad();
+    lin.zeroGrad();
+    expect(Array.from(read.dataSync())).toEqual(want);
+  });
+
+  it('by an accumulating backward and by clipGradNorm, each keeping one gradient', async () => {
+    await vg.setBackend('wasm');
+    const p = vg.randn([N]).requiresGrad_();
+    const [l1, l2] = [lossOf(p), lossOf(p)];
+    const before = tensorBytes();
+    l1.backward();
+    l2.backward(); // the sum replaces the first gradient
+    expect(tensorBytes() - before).toBeLessThan(2 * N * 4);
+    vg.optim.clipGradNorm([p], 1e-3); // the clipped copy replaces the sum
+    expect(tensorBytes() - before).toBeLessThan(2 * N * 4);
+    const norm = Math.sqrt(p.grad!.square().sum().item());
+    expect(norm).toBeCloseTo(1e-3, 6);
+    // a gradient the user read survives the next accumulation
+    const read = p.grad!;
+    const copy = Array.from(read.dataSync());
+    lossOf(p).backward();
+    expect(Array.from(read.dataSync())).toEqual(copy);
+  });
+});

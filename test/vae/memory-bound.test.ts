@@ -3,9 +3,12 @@
 // 4 MNIST-sized images) trains 5,000 steps through the Trainer (which yields between steps, so
 // finalizers may run) and the same 5,000 steps in a synchronous loop (no await, so no finalizer
 // ever runs: the budget's spilling and the eager frees must do it). After warm-up the WebAssembly
-// memory does not grow, resident tensor bytes stay within the budget (which yields only to the
-// tensors of the kernel call in progress), the JS heap is flat, and the Trainer and the loop end
-// with bit-identical weights.
+// memory grows by at most a few pages (GROWTH_PAGES: which dropped tensors the finalizers have
+// freed by a given step depends on collection timing, so a size class of the allocator may miss
+// its cache once more; a leak of even 100 bytes a step would add 7 pages over the 4,500 steps),
+// resident tensor bytes stay within the budget (which yields only to the tensors of the kernel
+// call in progress), the JS heap is flat, and the Trainer and the loop end with bit-identical
+// weights.
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as vg from '../../src/index.js';
@@ -14,6 +17,8 @@ import { ImageDataset, Trainer, vaeLoss } from '../../src/vae/index.js';
 import type { Tensor } from '../../src/tensor.js';
 import { gc, settle } from '../core/gc.js';
 
+/** WebAssembly pages (64 KiB) the memory may add after warm-up (see the file comment). */
+const GROWTH_PAGES = 2;
 /** The budget yields to the tensors of the call in progress: at most a batch's activations here. */
 const SLACK = 1 << 20;
 
@@ -46,7 +51,7 @@ class Watch {
   }
   check(what: string): void {
     const s = vg.memoryStats();
-    expect(s.wasmBytes, `${what}: WebAssembly memory grew after warm-up`).toBe(this.wasmAtWarm);
+    expect(s.wasmBytes - this.wasmAtWarm, `${what}: WebAssembly memory grew after warm-up`).toBeLessThanOrEqual(GROWTH_PAGES * 65536);
     expect(this.maxTensorBytes, `${what}: resident tensor bytes`).toBeLessThanOrEqual(this.budget + SLACK);
     const growth = heapMiB() - this.heapAtWarm;
     expect(growth, `${what}: the JS heap grew by ${growth.toFixed(1)} MiB after warm-up`).toBeLessThan(8);
