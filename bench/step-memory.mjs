@@ -4,15 +4,18 @@
 // not yet freed), and wall time; through the Trainer and through a plain user loop
 // (forward, vaeLoss, opt.zeroGrad(), backward, step). Synthetic images, batch 128.
 //
-//   npm run build && VAEGRAD_THREADS=1 node bench/step-memory.mjs [steps=30] [other/dist]
+//   npm run build && VAEGRAD_THREADS=1 node bench/step-memory.mjs [steps=30] [other/dist] [--json]
 //
 // Steps before the first major collection show the growth; the means skip the first 5 steps.
+// --json prints one line of the means (bench/step-memory.bench.mjs reads it).
 
 import { join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
-const STEPS = Number(process.argv[2] ?? 30);
-const dist = resolve(process.argv[3] ?? join(fileURLToPath(import.meta.url), '../../dist'));
+const JSON_OUT = process.argv.includes('--json');
+const args = process.argv.slice(2).filter((a) => a !== '--json');
+const STEPS = Number(args[0] ?? 30);
+const dist = resolve(args[1] ?? join(fileURLToPath(import.meta.url), '../../dist'));
 const load = (p) => import(pathToFileURL(join(dist, 'src', p)).href);
 const vg = await load('index.js');
 const { Trainer, ImageDataset, DEFAULT_CONFIG, vaeLoss } = await load('vae/index.js');
@@ -38,11 +41,17 @@ function meter() {
 }
 
 const mean = (rows, k) => rows.slice(5).reduce((s, r) => s + r[k], 0) / Math.max(rows.length - 5, 1);
-const report = (name, rows) =>
-  console.log(`${name.padEnd(12)} | ${mean(rows, 'faults').toFixed(0).padStart(6)} | ${mean(rows, 'grownMB').toFixed(2).padStart(6)} | ${mean(rows, 'ms').toFixed(1).padStart(7)}`);
+const results = [];
+const report = (name, rows) => {
+  const r = { loop: name, faults: mean(rows, 'faults'), grownMB: mean(rows, 'grownMB'), ms: mean(rows, 'ms') };
+  results.push(r);
+  if (!JSON_OUT) console.log(`${name.padEnd(12)} | ${r.faults.toFixed(0).padStart(6)} | ${r.grownMB.toFixed(2).padStart(6)} | ${r.ms.toFixed(1).padStart(7)}`);
+};
 
-console.log(`reference ConvVAE, batch 128, ${STEPS} steps, ${vg.getBackendInfo().threads} thread(s), ${dist}`);
-console.log('loop         | page faults / step | live MB grown / step | ms / step (means after step 5)');
+if (!JSON_OUT) {
+  console.log(`reference ConvVAE, batch 128, ${STEPS} steps, ${vg.getBackendInfo().threads} thread(s), ${dist}`);
+  console.log('loop         | page faults / step | live MB grown / step | ms / step (means after step 5)');
+}
 
 const trainer = new Trainer({ ...DEFAULT_CONFIG });
 const m1 = meter();
@@ -63,3 +72,4 @@ for (const [x] of new vg.data.DataLoader(train, { batchSize: 128, shuffle: true,
   await new Promise((r) => setImmediate(r));
 }
 report('user loop', m2.rows);
+if (JSON_OUT) console.log(JSON.stringify({ steps: STEPS, threads: vg.getBackendInfo().threads, results }));
