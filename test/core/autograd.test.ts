@@ -192,4 +192,29 @@ describe('autograd', () => {
     y.sum().backward();
     expect(g(x)).toEqual([12]);
   });
+
+  it("a Function's graph fields: empty when new or run without a graph, set by apply, released by backward", () => {
+    class Twice extends vg.Function {
+      forward(x: vg.Tensor, _unused?: vg.Tensor): vg.Tensor {
+        return x.mul(2);
+      }
+      backward(gr: vg.Tensor): (vg.Tensor | null)[] {
+        return [gr.mul(2), null];
+      }
+    }
+    const fresh = new Twice();
+    expect([fresh.inputs, fresh.needsGrad, fresh.isReleased]).toEqual([[], [], false]);
+    fresh.checkSaved(); // nothing saved yet
+    const c = vg.tensor([1]);
+    expect(Twice.apply(c).gradFn).toBeNull(); // no input requires grad: no graph
+    const x = vg.tensor([3], { requiresGrad: true });
+    const y = Twice.apply(x, c);
+    const fn = y.gradFn as InstanceType<typeof Twice>;
+    expect(fn.inputs).toEqual([x, c]);
+    expect(fn.needsGrad).toEqual([true, false]);
+    expect(fn.isReleased).toBe(false);
+    y.sum().backward();
+    expect([fn.inputs, fn.isReleased]).toEqual([[], true]);
+    expect(g(x)).toEqual([2]);
+  });
 });
