@@ -21,7 +21,7 @@
 // terms matter: 0 * inf is NaN). The indices must be the forward's (each inside its window): a
 // channel where one is not gets bad[ch] = 1, and the driver takes the general path.
 
-import { affine4 as affine, bnBackwardRuns, bnScale, bnShift, coefA, coefC, dx4, hi2, hsum, lo2, mulStep4 } from './norm';
+import { affine4 as affine, bnBackwardRuns, bnScale, bnShift, coefA, coefC, dx4, hi2, hsum, lo2, mulStep4, runSum } from './norm';
 import { maxWindows, storeLanes, windowStarts } from './pool';
 
 @inline function evens(a: v128, b: v128): v128 { return v128.shuffle<f32>(a, b, 0, 2, 4, 6); }
@@ -93,7 +93,8 @@ const SCATTER = 4;
  * Gradients of bnReluMaxPool2x2 (= bnBackward with reluBias of the scattered dy). dy, indices:
  * [n, ct, h/2, w/2] (both read up to 3 elements past their end); d: scratch (bnPoolBackwardScratch
  * bytes); sumDy, sumDyXhat: f64[c] (= dbias, dweight); bad: i32[c]; dxSum: f64[c] for dx's
- * channel sums (bnBackward's: each run summed as runSum sums it while it is written, in cache), or 0.
+ * channel sums (bnBackward's: each run summed as runSum sums it, once an image's runs are
+ * written, in cache), or 0.
  *
  * Pass 1 runs over the windows: the masked gradient m = (0 + dy) * step(y) at each window's
  * argmax (y recomputed there only), kept pooled in the scratch, and each channel's f64 sums of m
@@ -151,9 +152,10 @@ export function bnReluMaxPool2x2Backward(dy: usize, indices: usize, x: usize, dx
       if (what != DX && what != DX_RUNNING) continue;
       const run = <usize>(i * ct + ch);
       spreadRun(pooled + ((<usize>(i * c + ch) * P) << 2), indices + ((run * S) << 2), x + ((run * s) << 2), dx + ((run * s) << 2), oh, ow, w, what,
-        f32x4.splat(load<f32>(st)), f32x4.splat(load<f32>(mean + (<usize>ch << 2))), f32x4.splat(load<f32>(st, 4)), f32x4.splat(load<f32>(st, 8)),
-        dxSum ? dxSum + (<usize>ch << 3) : 0);
+        f32x4.splat(load<f32>(st)), f32x4.splat(load<f32>(mean + (<usize>ch << 2))), f32x4.splat(load<f32>(st, 4)), f32x4.splat(load<f32>(st, 8)));
     }
+    // the image's runs, in cache (those of channels that take the general path are summed again there, from 0)
+    if (dxSum) addRunSums(dx + ((<usize>(i * ct) * s) << 2), s, c, dxSum);
   }
   for (let ch = 0; ch < c; ch++) {
     if (load<i32>(state + <usize>ch * STATE, 12) == GENERAL) {
@@ -283,15 +285,11 @@ function indicesInWindows(indices: usize, oh: i32, ow: i32, w: i32): bool {
  * positions, by the argmax indices (pointers at the run), writing at each position (out) the
  * masked gradient d there (+0 off the argmax) itself (SCATTER), bnBackward's dx = d * k + ((x -
  * mean) * a + c) (DX, with k4, m4, a4, c4 the splats of k, mean, a, c) or dx = d * k (DX_RUNNING).
- * sum != 0 (f64): adds the run's sum of what it wrote, summed as the reduce sums it (runSum: four
- * lanes by position mod 4, over the run in order; no tail, as h w is a multiple of 4): two rows at
- * a time, each pair read back from L1 once written (the pairs' 2w positions are whole vectors, w
- * being even). Each row's whole groups of four windows in one loop, its last 1-3 after it.
+ * Each row's whole groups of four windows in one loop, its last 1-3 after it.
  */
-function spreadRun(m: usize, indices: usize, x: usize, out: usize, oh: i32, ow: i32, w: i32, what: i32, k4: v128, m4: v128, a4: v128, c4: v128, sum: usize = 0): void {
+function spreadRun(m: usize, indices: usize, x: usize, out: usize, oh: i32, ow: i32, w: i32, what: i32, k4: v128, m4: v128, a4: v128, c4: v128): void {
   const full = ow & ~3, ow4 = (ow + 3) & ~3;
   const wB = i32x4.splat(w), wB1 = i32x4.splat(w + 1);
-  let s0 = f64x2.splat(0), s1 = f64x2.splat(0); // runSum's lanes
   for (let oy = 0; oy < oh; oy++) {
     const r0 = <usize>oy * 2 * w << 2, r1 = r0 + (<usize>w << 2);
     const q = indices + (<usize>oy * ow << 2), p = m + (<usize>oy * ow4 << 2);
@@ -305,15 +303,33 @@ function spreadRun(m: usize, indices: usize, x: usize, out: usize, oh: i32, ow: 
       const o = <usize>ox << 2, col = <usize>ox << 3;
       spreadWindows(p + o, q + o, starts, wB, wB1, x + r0 + col, x + r1 + col, out + r0 + col, out + r1 + col, what, k4, m4, a4, c4, ow - ox);
     }
-    if (sum) {
-      for (let j = 0; j < 2 * w; j += 4) {
-        const v = v128.load(out + r0 + (<usize>j << 2));
-        s0 = f64x2.add(s0, lo2(v));
-        s1 = f64x2.add(s1, hi2(v));
-      }
-    }
   }
-  if (sum) store<f64>(sum, load<f64>(sum) + hsum(s0, s1));
+}
+
+/**
+ * Adds to sum[k] (f64[count]) the sum of run k of the `count` runs of s floats at p (s a multiple
+ * of 4), each summed as runSum sums it (two f64 lanes of positions 0, 1 and 2, 3 mod 4, then
+ * their hsum): two runs at a time, as a run's sum alone waits on its adds' latency.
+ */
+function addRunSums(p: usize, s: i32, count: i32, sum: usize): void {
+  const bytes = <usize>s << 2;
+  let k = 0;
+  for (; k + 2 <= count; k += 2) {
+    const u = p + <usize>k * bytes, v = u + bytes;
+    let a0 = f64x2.splat(0), b0 = f64x2.splat(0), a1 = f64x2.splat(0), b1 = f64x2.splat(0);
+    for (let j: usize = 0; j < bytes; j += 16) {
+      const x0 = v128.load(u + j), x1 = v128.load(v + j);
+      a0 = f64x2.add(a0, lo2(x0)); b0 = f64x2.add(b0, hi2(x0));
+      a1 = f64x2.add(a1, lo2(x1)); b1 = f64x2.add(b1, hi2(x1));
+    }
+    const q = sum + (<usize>k << 3);
+    store<f64>(q, load<f64>(q) + hsum(a0, b0));
+    store<f64>(q, load<f64>(q, 8) + hsum(a1, b1), 8);
+  }
+  if (k < count) {
+    const q = sum + (<usize>k << 3);
+    store<f64>(q, load<f64>(q) + runSum(p + <usize>k * bytes, s));
+  }
 }
 
 /**

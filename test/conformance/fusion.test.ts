@@ -455,7 +455,7 @@ function poolBackwardModel(x: Float32Array, dy: Float32Array, idx: Int32Array, n
   return { sd, sx, dx, dxSum };
 }
 
-describe('wasm: the 2x2 batchNormReluMaxPool backward\'s sums in their specified order, bit for bit', () => {
+describe('wasm: the 2x2 batchNormReluMaxPool backward\'s sums in their specified order, bit for bit (the general path\'s where x is not finite)', () => {
   const be = createWasmBackendSync();
   const k = be.ctx.k, ar = be.ctx.arena;
   const put = (a: Float32Array | Int32Array): number => {
@@ -469,6 +469,8 @@ describe('wasm: the 2x2 batchNormReluMaxPool backward\'s sums in their specified
     const s = h * w, size = n * c * s, pooled = size / 4;
     const r = rng(n * 7 + c * 5 + h * 3 + w);
     const x = randomF32(size, h * w + 1).map((v, i) => v * 3 + (Math.floor(i / s) % c) * 0.3);
+    // the last channel with an infinite x takes the general path's operations (its dx sums too: from 0, bnBackward's)
+    x[((n - 1) * c + c - 1) * s + Math.floor(r() * s)] = Infinity;
     const [mean, invstd, wt, bias] = [0.2, 1, 2, 0.5].map((sc, j) => randomF32(c, 400 + j).map((v) => (j === 1 ? Math.abs(v) + 0.5 : v * sc)));
     // gradients spanning 36 orders of magnitude (float64 sums of float32 values within 2^29 of each other are exact in
     // any order: these show it), with NaN and infinities in some of the channels
@@ -484,11 +486,17 @@ describe('wasm: the 2x2 batchNormReluMaxPool backward\'s sums in their specified
       const d = ar.alloc(k.bnPoolBackwardScratch(n, c, h, w));
       k.bnReluMaxPool2x2Backward(dyp, idxp, xp, dx, d, n, c, h, w, mp!, ip!, wp!, bp!, batchStats ? 1 : 0, sd, sx, bad, c, dxSum);
       expect(Array.from(ar.i32.subarray(bad / 4, bad / 4 + c))).toEqual(new Array(c).fill(0));
+      // the general path: the gradient scattered into zeros, then bnBackward with the ReLU
+      const full = ar.allocF32(size), dx1 = ar.allocF32(size), sd1 = ar.alloc(c * 8), sx1 = ar.alloc(c * 8), dxSum1 = ar.alloc(c * 8);
+      ar.f32.fill(0, full / 4, full / 4 + size);
+      k.maxPool2dBackward(putGeo(be.ctx, [n, c, h, w, h / 2, w / 2, 2, 2, 2, 2, 0, 0, 1]), dyp, idxp, full);
+      k.bnBackward(full, xp, dx1, n, c, s, mp!, ip!, wp!, batchStats ? 1 : 0, sd1, sx1, bp!, c, 0, dxSum1);
       const f64 = (p: number): Float64Array => new Float64Array(ar.memory.buffer, p, c).slice();
-      expectBits(f64(sd), want.sd);
-      expectBits(f64(sx), want.sx);
-      expectBits(ar.f32.slice(dx / 4, dx / 4 + size), want.dx);
-      expectBits(f64(dxSum), want.dxSum);
+      const f32 = (p: number): Float32Array => ar.f32.slice(p / 4, p / 4 + size);
+      const general = [f64(sd1), f64(sx1), f32(dx1), f64(dxSum1)];
+      for (const [j, [got, model, per]] of ([[f64(sd), want.sd, 1], [f64(sx), want.sx, 1], [f32(dx), want.dx, s], [f64(dxSum), want.dxSum, 1]] as const).entries()) {
+        expectBits(got, model.map((v, e) => (Math.floor(e / per) % c === c - 1 ? general[j]![e]! : v))); // per: values per channel and image
+      }
     }
   });
 });
