@@ -14,7 +14,7 @@ process.env.VAEGRAD_WASM_DEBUG = '1'; // read when the wasm backend is created, 
 import * as vg from '../../src/index.js';
 import { settle } from './gc.js';
 import { WasmBackend } from '../../src/backend/wasm/backend.js';
-import { releaseStorageOf } from '../../src/tensor.js';
+import { bornAfter, fromStorage, lastStorageSerial, releaseStorageOf } from '../../src/tensor.js';
 import { currentBackend } from '../../src/backend/registry.js';
 import type { WasmStorage } from '../../src/backend/wasm/memory/storage.js';
 import * as composite from '../../src/backend/composite.js';
@@ -100,6 +100,17 @@ describe('eager frees and the finalizer backstop (wasm, debug mode)', () => {
     expect(spy.mock.calls.length).toBe(1);
     expect(viaComposite).toEqual(b!.readSync(b!.batchNormReluForward(x, mean, invstd, weight, bias, g)));
     spy.mockRestore();
+  });
+
+  it("a storage's birth is its first tensor from an op: a later tensor over it does not make it newer than a mark", () => {
+    const old = vg.ones([3]).mul(2);
+    const mark = lastStorageSerial();
+    expect(bornAfter(old.storage, mark)).toBe(false);
+    fromStorage(old.storage, [3]); // a second tensor over the same storage, after the mark
+    expect(bornAfter(old.storage, mark)).toBe(false);
+    const fresh = old.add(1);
+    expect(bornAfter(fresh.storage, mark)).toBe(true);
+    expect(bornAfter(currentBackend().fromArray(new Float32Array(3)), 0)).toBe(false); // never given to fromStorage
   });
 
   it('use after free and double free throw', () => {
