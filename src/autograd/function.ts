@@ -40,6 +40,7 @@ export abstract class Function implements GradFn {
   // Assigned, not class fields: a base class's field initialiser sees every subclass's shape, and
   // V8 (Node 20) defines fields at such a megamorphic site through the runtime, ~2 us per op
   // (half of a tiny model's step went to Function bookkeeping); assignments take the fast path.
+  /** A Function before apply() runs it (apply() makes one per call: subclasses take no arguments). */
   constructor() {
     this.inputs = NONE;
     this.needsGrad = NONE;
