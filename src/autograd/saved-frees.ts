@@ -46,3 +46,10 @@ export function releaseInternal(t: Tensor): void {
   if (savers.has(t.storage)) internal.add(t.storage);
   else releaseStorageOf(t);
 }
+
+/** f(t), for a t the caller made and hands to no one else: t is then released as releaseInternal says. */
+export function releasedAfter<T>(t: Tensor, f: (t: Tensor) => T): T {
+  const y = f(t);
+  releaseInternal(t);
+  return y;
+}

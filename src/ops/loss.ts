@@ -1,7 +1,7 @@
 // Losses, with PyTorch's reductions: 'mean' (default), 'sum' or 'none'.
 
 import { OpFunction } from '../autograd/function.js';
-import { releaseInternal } from '../autograd/saved-frees.js';
+import { releaseInternal, releasedAfter } from '../autograd/saved-frees.js';
 import { fmtShape, shapeEq } from '../shape.js';
 import type { Tensor } from '../tensor.js';
 import { isGradEnabled, noGrad } from '../autograd/grad-mode.js';
@@ -16,26 +16,18 @@ export interface LossOptions {
   reduction?: Reduction;
 }
 
-/** The per-element loss (made by the loss function, never handed out when reduced) reduced as asked. */
+/**
+ * The per-element loss (made by the loss function, never handed out when reduced) reduced as
+ * asked. Reduced, it is freed now (the sum saves nothing), not at the next major collection: a
+ * batch's [N, 784] reconstruction loss would otherwise leave fresh wasm pages to fault in every step.
+ */
 function reduce(op: string, loss: Tensor, reduction: Reduction = 'mean'): Tensor {
-  let out: Tensor;
   switch (reduction) {
-    case 'mean': out = loss.mean(); break;
-    case 'sum': out = loss.sum(); break;
+    case 'mean': return releasedAfter(loss, (l) => l.mean());
+    case 'sum': return releasedAfter(loss, (l) => l.sum());
     case 'none': return loss;
     default: throw new Error(`${op}: reduction must be 'mean', 'sum' or 'none', got '${String(reduction)}'`);
   }
-  // Freed now (the sum saves nothing), not at the next major collection: a batch's [N, 784]
-  // reconstruction loss would otherwise leave fresh wasm pages to fault in every step.
-  releaseInternal(loss);
-  return out;
-}
-
-/** f(d), with d (made by the caller, not handed out) freed once no recorded backward reads it. */
-function through(d: Tensor, f: (d: Tensor) => Tensor): Tensor {
-  const y = f(d);
-  releaseInternal(d);
-  return y;
 }
 
 function pairArgs(op: string, input: Tensor, target: Tensor): Tensor {
@@ -135,13 +127,13 @@ export function binaryCrossEntropy(probs: Tensor, target: Tensor, opts: LossOpti
 /** Squared error of input against target, reduced (F.mse_loss). */
 export function mseLoss(input: Tensor, target: Tensor, opts: LossOptions = {}): Tensor {
   const t = pairArgs('mseLoss', input, target);
-  return reduce('mseLoss', through(input.sub(t), (d) => d.square()), opts.reduction);
+  return reduce('mseLoss', releasedAfter(input.sub(t), (d) => d.square()), opts.reduction);
 }
 
 /** Absolute error of input against target, reduced (F.l1_loss). */
 export function l1Loss(input: Tensor, target: Tensor, opts: LossOptions = {}): Tensor {
   const t = pairArgs('l1Loss', input, target);
-  return reduce('l1Loss', through(input.sub(t), (d) => d.abs()), opts.reduction);
+  return reduce('l1Loss', releasedAfter(input.sub(t), (d) => d.abs()), opts.reduction);
 }
 
 /**

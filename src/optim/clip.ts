@@ -1,7 +1,7 @@
 // Gradient clipping by global norm (torch.nn.utils.clip_grad_norm_).
 
 import { noGrad } from '../autograd/grad-mode.js';
-import { releaseInternal } from '../autograd/saved-frees.js';
+import { releasedAfter } from '../autograd/saved-frees.js';
 import type { Tensor } from '../tensor.js';
 import { peekGrad, replaceGrad } from '../tensor.js';
 
@@ -11,13 +11,8 @@ export function clipGradNorm(params: Tensor[], maxNorm: number, opts: { errorIfN
   return noGrad(() => {
     const grads = params.map(peekGrad).filter((g): g is Tensor => g !== null);
     if (!grads.length) return 0;
-    const sumOfSquares = (g: Tensor): number => {
-      const sq = g.square();
-      const s = sq.sum().item();
-      releaseInternal(sq); // a gradient-sized temporary: freed now, not at the next major collection
-      return s;
-    };
-    const total = Math.sqrt(grads.reduce((s, g) => s + sumOfSquares(g), 0));
+    // each gradient-sized square freed now, not at the next major collection
+    const total = Math.sqrt(grads.reduce((s, g) => s + releasedAfter(g.square(), (sq) => sq.sum().item()), 0));
     if (!Number.isFinite(total) && opts.errorIfNonfinite) {
       throw new Error(`clipGradNorm: the total norm of the gradients is ${total}; pass errorIfNonfinite: false to clip anyway`);
     }
