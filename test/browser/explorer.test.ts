@@ -56,6 +56,9 @@ suite('the explorer page (vaegrad serve) in headless Chromium', { timeout: 300_0
   let browser: Browser | undefined;
   let page!: Page;
   const problems: string[] = [];
+  /** Page loads so far (a reload adds one), and the load each request was made in. */
+  let documents = 0;
+  const startedIn = new WeakMap<object, number>();
   let setupError: unknown;
   let checkpoint!: Uint8Array;
 
@@ -77,10 +80,14 @@ suite('the explorer page (vaegrad serve) in headless Chromium', { timeout: 300_0
       page.setDefaultTimeout(120_000);
       page.on('console', (m) => { if (m.type() === 'error') problems.push(`console.error: ${m.text()}`); });
       page.on('pageerror', (e) => problems.push(`page error: ${e.stack ?? e.message}`));
-      // Playwright never reports a nested worker's script (the pool's browser-worker.js) as finished, so a
-      // navigation "aborts" the ones the online page started; a script that fails to load is a 404 (below) or no pool.
+      // Playwright never reports a nested worker's script (the pool's browser-worker.js) or, while it is
+      // still loading, the modules it imports as finished, so a navigation "aborts" the ones the page
+      // before it started; a script that fails to load is a 404 (below) or no pool.
+      page.on('request', (r) => startedIn.set(r, documents));
       page.on('requestfailed', (r) => {
-        if (!(r.url().endsWith('/threads/browser-worker.js') && r.failure()?.errorText === 'net::ERR_ABORTED')) problems.push(`request failed: ${r.url()} (${r.failure()?.errorText})`);
+        const aborted = r.failure()?.errorText === 'net::ERR_ABORTED';
+        const byNavigation = aborted && (r.url().endsWith('/threads/browser-worker.js') || startedIn.get(r) !== documents);
+        if (!byNavigation) problems.push(`request failed: ${r.url()} (${r.failure()?.errorText})`);
       });
       page.on('response', (r) => { if (r.status() >= 400) problems.push(`HTTP ${r.status()}: ${r.url()}`); });
       // 300 plotted points keep the suite fast on two busy cores; 300 t-SNE iterations (250 of them
@@ -307,6 +314,7 @@ suite('the explorer page (vaegrad serve) in headless Chromium', { timeout: 300_0
     await explorer!.close();
     await expect(fetch(`${explorer!.url}explorer/`)).rejects.toThrow(); // the server is gone
     const before = problems.length;
+    documents++;
     await page.reload({ waitUntil: 'commit' });
     await page.waitForFunction(() => 'explorer' in window);
     expect(await page.evaluate(() => (window as unknown as { explorer: { ready: Promise<boolean> } }).explorer.ready), await page.textContent('#error') ?? '').toBe(true);

@@ -1,7 +1,6 @@
 // Shared by the CLI tests: run `main()` in-process with captured streams, spawn the real bin,
 // scratch directories, small IDX data sets, and PNG headers.
 
-import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -10,6 +9,7 @@ import { gzipSync } from 'node:zlib';
 
 import { main } from '../../src/cli/index.js';
 import { serializeIdx } from '../../src/io/idx.js';
+import { spawnNode, type SpawnOptions, type SpawnResult } from '../spawn-node.js';
 
 export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 export const BIN = join(ROOT, 'bin/vaegrad.js');
@@ -54,20 +54,8 @@ export async function run(argv: string[], opts: { isTTY?: boolean; onStderr?: (c
 }
 
 /** `node bin/vaegrad.js ARGV...` as a child process; `onStderr` sees the child and its output as it comes. */
-export function spawnCli(argv: string[], opts: { cwd?: string; env?: NodeJS.ProcessEnv; onStderr?: (text: string, child: ReturnType<typeof spawn>) => void; onSpawn?: (child: ReturnType<typeof spawn>) => void } = {}): Promise<RunResult & { signal: NodeJS.Signals | null }> {
-  return new Promise((done, fail) => {
-    const child = spawn(process.execPath, [BIN, ...argv], { cwd: opts.cwd ?? ROOT, env: opts.env ?? process.env, stdio: ['ignore', 'pipe', 'pipe'] });
-    opts.onSpawn?.(child);
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => {
-      stderr += d.toString();
-      opts.onStderr?.(stderr, child);
-    });
-    child.on('error', fail);
-    child.on('close', (code, signal) => done({ code: code ?? -1, signal, stdout, stderr }));
-  });
+export function spawnCli(argv: string[], opts: SpawnOptions = {}): Promise<SpawnResult> {
+  return spawnNode([BIN, ...argv], { ...opts, cwd: opts.cwd ?? ROOT });
 }
 
 /** A fresh scratch directory; remove it with cleanup(). */
