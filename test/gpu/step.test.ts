@@ -11,9 +11,8 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import * as vg from '../../src/index.js';
 import { configureGpuBackend } from '../../src/backend/gpu/index.js';
-import { currentBackend } from '../../src/backend/registry.js';
+import { currentBackend, registerBackend } from '../../src/backend/registry.js';
 import { GpuBackend, type GpuJsModule, type KernelLaunch } from '../../src/backend/gpu/backend.js';
-import { registerBackend } from '../../src/backend/registry.js';
 import { MAX_ELEMENTS } from '../../src/backend/gpu/codegen.js';
 import { Trainer, stratifiedSubset } from '../../src/vae/index.js';
 import { mnist } from '../../src/node/index.js';
