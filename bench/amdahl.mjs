@@ -5,8 +5,10 @@
 // speedup at N threads, counting each job's chunks in rounds of N (a 19-chunk job at 16 threads
 // takes two rounds). An upper bound: it assumes free hand-offs and a machine with N full cores.
 //
-//   npm run build && VAEGRAD_THREADS=1 node bench/amdahl.mjs [steps=16]
+//   npm run build && VAEGRAD_THREADS=1 node bench/amdahl.mjs [steps=16] [--json]
 //
+// --json prints one line instead ({ stepMs, serialMs, rows: [{ threads, stepMs, speedup,
+// efficiency, perfectEfficiency }] }; amdahl.bench.mjs reads it for `npm run bench`).
 // The reference ConvVAE at batch 128 through the Trainer, on synthetic images (only shapes matter).
 
 import { dirname, join } from 'node:path';
@@ -22,7 +24,9 @@ const { Trainer, ImageDataset, DEFAULT_CONFIG } = await dist('vae/index.js');
 if (process.env.VAEGRAD_THREADS !== '1') console.warn('note: run with VAEGRAD_THREADS=1 (the prediction starts from a one-thread step)');
 await vg.setBackend('wasm');
 const WARM = 3;
-const steps = Number(process.argv[2] ?? 16);
+const args = process.argv.slice(2);
+const asJson = args.includes('--json');
+const steps = Number(args.find((a) => !a.startsWith('--')) ?? 16);
 const n = DEFAULT_CONFIG.batchSize * (WARM + steps);
 const px = Float32Array.from({ length: n * 784 }, (_, i) => 0.5 + 0.5 * Math.sin(i * 12.9898));
 const trainer = new Trainer({ ...DEFAULT_CONFIG });
@@ -70,16 +74,20 @@ const stepMs = (performance.now() - start) / steps;
 const perStep = (m) => [...m.values()].reduce((a, e) => a + e.ms, 0) / steps;
 const inPool = perStep(pooled);
 const serial = stepMs - inPool;
+const rows = [2, 4, 8, 16, 32].map((threads) => {
+  let par = 0;
+  for (const e of pooled.values()) par += (e.ms * Math.ceil(e.chunks / threads)) / e.chunks;
+  const t = serial + par / steps;
+  return { threads, stepMs: t, speedup: stepMs / t, efficiency: stepMs / t / threads, perfectEfficiency: stepMs / (serial + inPool / threads) / threads };
+});
+if (asJson) {
+  console.log(JSON.stringify({ stepMs, serialMs: serial, rows }));
+  process.exit(0);
+}
 const pct = (x) => `${((100 * x) / stepMs).toFixed(1)}%`;
 console.log(`one-thread step ${stepMs.toFixed(1)} ms: pooled jobs ${inPool.toFixed(1)} ms (${pct(inPool)}); serial ${serial.toFixed(1)} ms (${pct(serial)}: small jobs ${perStep(small).toFixed(1)}, outside jobs ${(serial - perStep(small)).toFixed(1)})`);
 console.log('\n| threads | predicted step (ms) | speedup | efficiency | with perfect chunking |\n|---:|---:|---:|---:|---:|');
-for (const N of [2, 4, 8, 16, 32]) {
-  let par = 0;
-  for (const e of pooled.values()) par += (e.ms * Math.ceil(e.chunks / N)) / e.chunks;
-  const t = serial + par / steps;
-  const ideal = serial + inPool / N;
-  console.log(`| ${N} | ${t.toFixed(1)} | ${(stepMs / t).toFixed(2)} | ${(stepMs / t / N).toFixed(2)} | ${(stepMs / ideal / N).toFixed(2)} |`);
-}
+for (const r of rows) console.log(`| ${r.threads} | ${r.stepMs.toFixed(1)} | ${r.speedup.toFixed(2)} | ${r.efficiency.toFixed(2)} | ${r.perfectEfficiency.toFixed(2)} |`);
 console.log('\npooled jobs, ms per step at one thread (calls per step):');
 for (const [k, e] of [...pooled].sort((a, b) => b[1].ms - a[1].ms)) console.log(`  ${k.padEnd(44)} ${(e.ms / steps).toFixed(2).padStart(8)} (${e.calls / steps})`);
 process.exit(0);
