@@ -33,7 +33,8 @@ export function spawnNode(args: string[], opts: SpawnOptions = {}): Promise<Spaw
       stderr += d.toString();
       opts.onStderr?.(stderr, child);
     });
-    child.on('error', (e) => { if (timer) clearTimeout(timer); fail(e); });
-    child.on('close', (code, signal) => { if (timer) clearTimeout(timer); done({ code: code ?? -1, signal, stdout, stderr }); });
+    const stopTimer = (): void => { if (timer) clearTimeout(timer); };
+    child.on('error', (e) => { stopTimer(); fail(e); });
+    child.on('close', (code, signal) => { stopTimer(); done({ code: code ?? -1, signal, stdout, stderr }); });
   });
 }

@@ -85,8 +85,7 @@ suite('the explorer page (vaegrad serve) in headless Chromium', { timeout: 300_0
       // before it started; a script that fails to load is a 404 (below) or no pool.
       page.on('request', (r) => startedIn.set(r, documents));
       page.on('requestfailed', (r) => {
-        const aborted = r.failure()?.errorText === 'net::ERR_ABORTED';
-        const byNavigation = aborted && (r.url().endsWith('/threads/browser-worker.js') || startedIn.get(r) !== documents);
+        const byNavigation = r.failure()?.errorText === 'net::ERR_ABORTED' && startedIn.get(r) !== documents;
         if (!byNavigation) problems.push(`request failed: ${r.url()} (${r.failure()?.errorText})`);
       });
       page.on('response', (r) => { if (r.status() >= 400) problems.push(`HTTP ${r.status()}: ${r.url()}`); });

@@ -39,30 +39,28 @@ const dryRunGpuJs: GpuJsModule = {
 };
 registerBackend('gpu-dry-run', () => new GpuBackend(dryRunGpuJs, { mode: 'cpu' }));
 
-async function twoSteps(backend: string, batch: number, record?: (b: GpuBackend) => void): Promise<number[]> {
+/** Two training steps' losses on `backend` (its launch profile too, with `profile`). */
+async function twoSteps(backend: string, batch: number, profile = false): Promise<{ losses: number[]; launches: KernelLaunch[] }> {
   await vg.setBackend(backend);
-  if (record) record(currentBackend() as GpuBackend);
+  const launches: KernelLaunch[] = [];
+  if (profile) (currentBackend() as GpuBackend).launches = launches;
   const data = stratifiedSubset(mnist({ train: true }), 2 * batch, 3);
   const tr = new Trainer({ model: 'conv', latent: 20, batchSize: batch, lr: 1e-3, beta: 1, seed: 11 });
-  const out: number[] = [];
-  await tr.trainEpoch(data, { onStep: (_s, _t, st) => out.push(st.loss) });
-  return out;
+  const losses: number[] = [];
+  await tr.trainEpoch(data, { onStep: (_s, _t, st) => losses.push(st.loss) });
+  if (profile) (currentBackend() as GpuBackend).launches = null;
+  return { losses, launches };
 }
 
 describe('gpu backend at training size (GPU.js cpu mode)', () => {
   afterAll(async () => { await vg.setBackend('wasm'); });
 
   it('a batch-32 reference-model step matches wasm (forward, then backward and Adam)', async () => {
-    const want = await twoSteps('wasm', 32);
+    const want = (await twoSteps('wasm', 32)).losses;
     configureGpuBackend({ mode: 'cpu' });
-    let launches: KernelLaunch[] = [];
-    const got = await twoSteps('gpu', 32, (b) => { b.launches = launches = []; });
-    (currentBackend() as GpuBackend).launches = null;
+    const { losses: got, launches } = await twoSteps('gpu', 32, true);
     // the dry run (next test) launches the same kernels, in the same order, with the same loops
-    let dry: KernelLaunch[] = [];
-    await twoSteps('gpu-dry-run', 32, (b) => { b.launches = dry = []; });
-    (currentBackend() as GpuBackend).launches = null;
-    expect(dry).toEqual(launches);
+    expect((await twoSteps('gpu-dry-run', 32, true)).launches).toEqual(launches);
     // step 1: the forward pass on equal parameters; step 2: after a backward pass and an Adam update on each side
     expect(got).toHaveLength(2);
     for (let i = 0; i < 2; i++) expect(Math.abs(got[i]! - want[i]!) / want[i]!).toBeLessThan(1e-4);
@@ -70,9 +68,7 @@ describe('gpu backend at training size (GPU.js cpu mode)', () => {
   }, 600_000); // GPU.js cpu mode runs every kernel as JavaScript
 
   it('a batch-256 step launches no kernel whose per-thread loop exceeds 4,096 iterations', async () => {
-    let launches: KernelLaunch[] = [];
-    await twoSteps('gpu-dry-run', 256, (b) => { b.launches = launches = []; });
-    (currentBackend() as GpuBackend).launches = null;
+    const { launches } = await twoSteps('gpu-dry-run', 256, true);
     const maxLoop = Math.max(...launches.map((l) => l.loop));
     expect(launches.length).toBeGreaterThan(100);
     expect(maxLoop).toBeLessThanOrEqual(4096);
