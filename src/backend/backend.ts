@@ -203,10 +203,9 @@ export interface Backend {
   /**
    * Optional: dst = dst * a + src * b in place, on whole float32 storages of one size, with the
    * bits of add(mul(dst, a), mul(src, b)) (a and b doubles, as mulScalar takes them): batch
-   * norm's running statistics in one call instead of three kernels and an assign. May return
-   * whether every value written is finite (as adamUpdate).
+   * norm's running statistics in one call instead of three kernels and an assign.
    */
-  scaledAddInPlace?(dst: Storage, a: number, src: Storage, b: number): boolean | void;
+  scaledAddInPlace?(dst: Storage, a: number, src: Storage, b: number): void;
 
   // ---- reductions: output has x's shape with `axes` set to 1 (keepdim), contiguous ----
   /** A reduction over `axes` (the output keeps them as size 1). */

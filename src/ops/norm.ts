@@ -25,7 +25,6 @@ import type { Tensor } from '../tensor.js';
 import { backend, checkFloat, checkTensor, fromStorage } from './kernel.js';
 import { gradChannelSumWanted, recordChannelSum } from './channel-sum.js';
 import { copy_ } from './movement.js';
-import { markFinite } from './finite.js';
 import { relu } from './elementwise.js';
 import type { Pair } from './conv.js';
 import { maxPool2d, pool2dGeometry, type Pool2dOptions } from './pool.js';
@@ -187,9 +186,8 @@ function updateRunning(r: Tensor, a: number, x: Tensor, b: number): void {
     copy_(r, r.mul(a).add(x.mul(b)));
     return;
   }
-  const finite = be.scaledAddInPlace(r.storage, a, x.storage, b);
+  be.scaledAddInPlace(r.storage, a, x.storage, b);
   r._bumpVersion(); // as copy_ does: a backward that saved r must see that it changed
-  if (finite === true) markFinite(r); // the Trainer's allFinite probe need not read it again
 }
 
 function checkParams(op: string, shape: readonly number[], dtype: DType, ...ts: (Tensor | null | undefined)[]): void {

@@ -117,7 +117,7 @@ describe.each(BACKEND_NAMES)('elementwise conformance [%s]', (name) => {
 });
 
 describe('wasm scaledAddInPlace (batch norm\'s running statistics)', () => {
-  it('writes add(mul(dst, a), mul(src, b))\'s bits into dst\'s storage, specials included, and says whether all are finite', () => {
+  it('writes add(mul(dst, a), mul(src, b))\'s bits into dst\'s storage, specials included', () => {
     const b = BACKENDS.wasm!();
     const coefs: [number, number][] = [[0.9, 0.1], [0.9, (0.1 * 784) / 783], [1 / 3, -2.5e-5], [0.5, 1e30], [1, 0], [0, -1]];
     const finiteOnly = (n: number, seed: number): Float32Array => specials(n, seed).map((v) => (Number.isFinite(v) ? v : 0.5));
@@ -127,8 +127,7 @@ describe('wasm scaledAddInPlace (batch norm\'s running statistics)', () => {
         const gen = k % 2 ? finiteOnly : specials;
         const d = gen(n, 7 * n + k), x = gen(n, 11 * n + k);
         const dst = b.fromArray(d.slice());
-        const finite = b.scaledAddInPlace!(dst, a, b.fromArray(x.slice()), c);
-        expect(finite, `n ${n}, coefficients ${k}`).toBe(Array.from(b.readSync(dst)!).every(Number.isFinite));
+        b.scaledAddInPlace!(dst, a, b.fromArray(x.slice()), c);
         const dv = (s: View['storage']): View => ({ storage: s, shape: [n], strides: [1], offset: 0 });
         const want = oracle.binary('add', dv(oracle.unary('mulScalar', dv(oracle.fromArray(d)), a)), dv(oracle.unary('mulScalar', dv(oracle.fromArray(x)), c)));
         expectExact(b.readSync(dst)!, oracle.readSync(want));

@@ -8,7 +8,7 @@ import { describe, expect, it, vi } from 'vitest';
 import fc from 'fast-check';
 import type { Conv2dGeometry, Storage } from '../../src/backend/backend.js';
 import { WasmBackend } from '../../src/backend/wasm/backend.js';
-import { loadKernelsSync, type KernelExports } from '../../src/backend/wasm/loader.js';
+import { loadSingleThreadKernelsSync, type KernelExports } from '../../src/backend/wasm/loader.js';
 import { U32, abs64, oracle, randomF32, to64 } from './backends.js';
 
 /** The conv geometry whose input gradient is ConvTranspose2d(o -> c, 4, 2, 1) of an ih x iw input (h = 2 ih + extra rows). */
@@ -16,9 +16,9 @@ function geo(n: number, c: number, o: number, ih: number, iw: number, extraH = 0
   return { n, c, h: 2 * ih + extraH, w: 2 * iw + extraW, o, kh: 4, kw: 4, oh: ih, ow: iw, strideH: 2, strideW: 2, padH: 1, padW: 1, dilH: 1, dilW: 1, groups: 1 };
 }
 
-/** A wasm backend whose kernel calls can be counted. */
+/** A wasm backend whose kernel calls can be counted (vi.spyOn(k, name)): the one-thread build, so that no chunk runs in a worker's instance. */
 function backend(minChannels: number, colTarget?: number): { b: WasmBackend; k: KernelExports } {
-  const loaded = loadKernelsSync();
+  const loaded = loadSingleThreadKernelsSync();
   const k = { ...loaded.exports };
   const b = new WasmBackend({ ...loaded, exports: k });
   b.winogradS2MinChannels = minChannels;

@@ -6,16 +6,16 @@ import { describe, expect, it, vi } from 'vitest';
 import fc from 'fast-check';
 import type { Conv2dGeometry } from '../../src/backend/backend.js';
 import { WasmBackend } from '../../src/backend/wasm/backend.js';
-import { loadKernelsSync, type KernelExports } from '../../src/backend/wasm/loader.js';
+import { loadSingleThreadKernelsSync, type KernelExports } from '../../src/backend/wasm/loader.js';
 import { U32, abs64, oracle, randomF32, to64 } from './backends.js';
 
 function geo(n: number, c: number, h: number, w: number, o: number, pad: number): Conv2dGeometry {
   return { n, c, h, w, o, kh: 3, kw: 3, oh: h + 2 * pad - 2, ow: w + 2 * pad - 2, strideH: 1, strideW: 1, padH: pad, padW: pad, dilH: 1, dilW: 1, groups: 1 };
 }
 
-/** A wasm backend whose kernel calls can be counted. */
+/** A wasm backend whose kernel calls can be counted (vi.spyOn(k, name)): the one-thread build, so that no chunk runs in a worker's instance. */
 function backend(minChannels: number, colTarget?: number): { b: WasmBackend; k: KernelExports } {
-  const loaded = loadKernelsSync();
+  const loaded = loadSingleThreadKernelsSync();
   const k = { ...loaded.exports };
   const b = new WasmBackend({ ...loaded, exports: k });
   b.winogradMinChannels = minChannels;

@@ -119,8 +119,8 @@ export class WasmBackend implements Backend {
   bceWithLogits(logits: Storage, target: Storage): Storage { return ew.bceWithLogits(this.ctx, logits, target); }
   bceWithLogitsBackward(logits: Storage, target: Storage, g: Storage): Storage { return ew.bceWithLogits(this.ctx, logits, target, g); }
   where(cond: View, a: View, b: View): Storage { return this.adopt(this.ref.where(cond, a, b)); }
-  scaledAddInPlace(dst: Storage, a: number, src: Storage, b: number): boolean {
-    return ew.scaledAddInPlace(this.ctx, dst, a, src, b);
+  scaledAddInPlace(dst: Storage, a: number, src: Storage, b: number): void {
+    ew.scaledAddInPlace(this.ctx, dst, a, src, b);
   }
   assign(dst: View, src: View): void {
     // the reference writes into the host array, so a resident destination moves out first (src may be the same storage)

@@ -6,6 +6,12 @@
 // It also owns the tensor store (float32 tensor storage in the same memory, memory/storage.ts)
 // and its budget.
 //
+// With threads, drivers launch() their jobs: the call returns once the workers have the job, and
+// this thread's JavaScript (autograd, the next op's setup) overlaps their kernels. sync() joins
+// the job; everything that touches linear memory from this thread calls it first: the kernels
+// called directly (k), the arena's views, the store's reads and moves, the next launch. Blocks
+// given back meanwhile stay out of reuse until then (Allocator.hold).
+//
 // WebAssembly memory can grow but never shrink. When the memory has become far larger than the
 // last few thousand kernel calls used at their peak (scratch plus resident tensor data: after one
 // oversize temporary, or an op that failed for lack of memory), the context moves the resident
@@ -21,11 +27,30 @@ import { WASM_MAX_MEMORY_BYTES, instantiate, type KernelExports, type LoadedKern
 import { getNumThreads } from './threads/config.js';
 import { CONTROL_BYTES, Pool } from './threads/pool.js';
 import { runJob } from './threads/run.js';
-import type { Job } from './threads/job.js';
+import { Job } from './threads/job.js';
 
 /** sgemm's micro-tile (MR x NR) and cache blocks (KC, MC, NC), as assembly/gemm.ts defines them. */
 export interface GemmBlocking {
   MR: number; NR: number; KC: number; MC: number; NC: number;
+}
+
+/**
+ * The kernels as this thread calls them directly: each call first waits for a launched job
+ * (sync), since it may read what the job writes. (The same functions, unwrapped, run jobs.)
+ */
+function syncedExports(raw: KernelExports, sync: () => void): KernelExports {
+  const fns = raw as unknown as Record<string, (...a: number[]) => unknown>;
+  const wrapped: Record<string, unknown> = {};
+  for (const name of Object.keys(raw)) {
+    if (typeof fns[name] !== 'function') continue;
+    // looked up at each call: a renewed memory's instance replaces raw's functions in place
+    wrapped[name] = function (this: unknown) {
+      sync();
+      // eslint-disable-next-line prefer-rest-params
+      return fns[name]!.apply(undefined, arguments as unknown as number[]);
+    };
+  }
+  return wrapped as unknown as KernelExports;
 }
 
 /** A memory at most this large is never replaced. */
@@ -119,13 +144,19 @@ export class WasmContext {
 
   constructor(loaded: LoadedKernels, opts: { debug?: boolean } = {}) {
     this.loaded = loaded;
-    this.k = loaded.exports;
+    const sync = (): void => this.sync();
+    this.k = syncedExports(loaded.exports, sync);
     // the pool's control words sit between the module's static data and the heap
     this.allocator = new Allocator(loaded.memory, this.k.heapBase() + CONTROL_BYTES, opts.debug ?? debugWanted());
-    this.store = new TensorStore(this.allocator, budgetWanted());
-    this.arena = new Arena(this.allocator, (need) => this.afterReset(need), () => this.store.spillAll());
+    this.store = new TensorStore(this.allocator, budgetWanted(), sync);
+    this.arena = new Arena(this.allocator, (need) => this.afterReset(need), () => this.store.spillAll(), sync);
     const [MR, NR, KC, MC, NC] = [0, 1, 2, 3, 4].map((i) => this.k.gemmBlocking(i)) as [number, number, number, number, number];
     this.blocking = { MR, NR, KC, MC, NC };
+  }
+
+  /** The kernels unwrapped, as jobs call them: from this thread only once no launched job runs (sync), or pure ones (sizes). */
+  get kernels(): KernelExports {
+    return this.loaded.exports;
   }
 
   /** Whether kernels can run on several threads (the threads build over a shared memory). */
@@ -148,9 +179,54 @@ export class WasmContext {
     return this.pool?.size ?? 0;
   }
 
-  /** Run a job's chunks: on the pool when it is big enough and threads are on, else here, in the same chunks. */
+  /** Run a job's chunks: on the pool when it is big enough and threads are on, else here, in the same chunks; returns when they are done. */
   run(job: Job): void {
-    runJob(this, job);
+    runJob(this, job, true);
+  }
+
+  /**
+   * Run a job as run() does, but where it goes to the pool, return once the workers have it:
+   * this thread goes on with the JavaScript that follows (autograd, the next op's setup) while
+   * they compute. Everything that touches linear memory from this thread waits for the job
+   * first (sync): the kernels called directly (k), the arena's views, values read or moved out
+   * of the store, the next job; and blocks given back meanwhile are not reused until then. A
+   * chunk's error is thrown by whatever waits.
+   */
+  launch(job: Job): void {
+    runJob(this, job, !this.overlap);
+  }
+
+  /** launch() a job of one call (fn, args): a kernel whose result the next jobs read. */
+  launchCall(fn: number, args: readonly number[]): void {
+    this.launch(new Job(0).chunk().call(fn, args));
+  }
+
+  /** Whether launch() returns before its job is done (tests and benches compare both). */
+  overlap = true;
+
+  /** Whether a launched job may still be running (it has not been waited for). */
+  get inFlight(): boolean {
+    return this.pool?.busy ?? false;
+  }
+
+  /** Wait for the launched job, if one runs; then the blocks given back meanwhile are reusable. */
+  sync(): void {
+    const pool = this.pool;
+    if (!pool?.busy) return;
+    try {
+      pool.wait();
+    } finally {
+      this.arena.idle();
+      this.allocator.unhold();
+    }
+  }
+
+  /** Hand a job to the pool (see launch): nothing it reads is freed for reuse until sync(). */
+  publish(prog: number, n: number, scratch: number, stride: number, threads: number): void {
+    this.sync();
+    this.poolFor().publish(prog, n, scratch, stride, threads, this.kernels as unknown as Record<string, (...a: number[]) => void>);
+    this.arena.markBusy();
+    this.allocator.hold();
   }
 
   /** The pool over the current memory (started on first use, and again after a job closed it). */
@@ -183,6 +259,7 @@ export class WasmContext {
    * move to the JS heap (and back in on next use), the scratch arena starts over.
    */
   renew(): void {
+    this.sync();
     this.store.beginCall(); // no block belongs to a call in progress
     this.store.spillAll();
     this.arena.releaseBlocks();
@@ -190,7 +267,7 @@ export class WasmContext {
     this.pool = null;
     const fresh = instantiate(this.loaded.module, this.loaded.flavor, this.loaded.shared, this.loaded.sharedNote);
     this.allocator.rebind(fresh.memory);
-    Object.assign(this.k, fresh.exports);
+    Object.assign(this.loaded.exports, fresh.exports);
     this.renewals++;
   }
 }

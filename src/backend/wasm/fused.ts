@@ -124,7 +124,7 @@ export function batchNormReluMaxPool(ctx: WasmContext, x: Storage, mean: Storage
     const o = output(ctx, size);
     const idx = outputI32(ctx, size);
     const S = pool.oh * pool.ow;
-    ctx.run(norm.imageJob(g, (job, i0, cnt) => job.call(FN.bnReluMaxPool2x2, [xp + i0 * g.c * g.s * F32, o.ptr + i0 * g.c * S * F32,
+    ctx.launch(norm.imageJob(g, (job, i0, cnt) => job.call(FN.bnReluMaxPool2x2, [xp + i0 * g.c * g.s * F32, o.ptr + i0 * g.c * S * F32,
       idx.ptr + i0 * g.c * S * 4, cnt, g.c, pool.h, pool.w, mp, ip, wp, bp, g.c])));
     return { out: o.storage, indices: idx.storage };
   }
@@ -167,9 +167,9 @@ function backward2x2(ctx: WasmContext, dy: Storage, indices: Storage, x: Storage
   const S = pool.oh * pool.ow;
   const per = norm.streamingChannels(g);
   let d = -1; // the chunk's masked gradient, pooled, and one channel's at full size, in each thread's scratch
-  ctx.run(norm.channelJob(g, 2, (job, c0, cnt) => {
+  ctx.launch(norm.channelJob(g, 2, (job, c0, cnt) => {
     const o = c0 * g.s * F32, po = c0 * S * F32, p = c0 * F32;
-    if (d < 0) d = job.scratch(ctx.k.bnPoolBackwardScratch(g.n, per, pool.h, pool.w));
+    if (d < 0) d = job.scratch(ctx.kernels.bnPoolBackwardScratch(g.n, per, pool.h, pool.w));
     job.call(FN.bnReluMaxPool2x2Backward, [dyp + po, ip + po, xp + o, dx.ptr + o, d, g.n, cnt, pool.h, pool.w,
       mp + p, isp + p, wp + p, bp + p, batchStats ? 1 : 0, sd + c0 * 8, sx + c0 * 8, bad + p, g.c, ss ? ss + c0 * 8 : 0], [4]);
   }, per));

@@ -4,6 +4,7 @@
 
 import type { WasmContext } from '../context.js';
 import { F32 } from '../memory/staging.js';
+import { FN, Job } from '../threads/job.js';
 
 /** A job has at least this many chunks of images where the batch allows (so every thread of a pool gets some). */
 export const MIN_IMAGE_CHUNKS = 16;
@@ -15,6 +16,8 @@ export function imagesPerChunk(ctx: WasmContext, n: number, perImage: number): n
 
 /** out = ((parts[0] + parts[1]) + parts[2]) + ... (`chunks` buffers of `size` floats): one fixed order at any thread count. */
 export function sumParts(ctx: WasmContext, parts: number, chunks: number, size: number, out: number): void {
-  if (chunks === 1) ctx.arena.f32.copyWithin(out / F32, parts / F32, parts / F32 + size);
-  for (let c = 1; c < chunks; c++) ctx.k.binaryF32(0, c === 1 ? parts : out, parts + c * size * F32, out, size); // op 0: add
+  const job = new Job(chunks * size).chunk();
+  if (chunks === 1) job.call(FN.copy, [out, parts, size * F32]);
+  for (let c = 1; c < chunks; c++) job.call(FN.binaryF32, [0, c === 1 ? parts : out, parts + c * size * F32, out, size]); // op 0: add
+  ctx.launch(job);
 }

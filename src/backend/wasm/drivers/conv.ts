@@ -145,7 +145,7 @@ export function forward(ctx: WasmContext, x: Storage, w: Storage, bias: Storage 
     // the direct and Winograd kernels add the bias to each output as they store it
     epilogueCalls(ctx, job, gemm ? epi : { ...epi, bias: 0 }, yb, yScr, cur, g.o, S, out + n0 * g.o * PS * F32);
   }
-  ctx.run(job);
+  ctx.launch(job);
   return res.storage;
 }
 
@@ -208,7 +208,7 @@ export function backwardData(ctx: WasmContext, dy: Storage, w: Storage, bias: St
     }
     epilogueCalls(ctx, job, gemm ? epi : { ...epi, bias: 0 }, dxb, false, cur, g.c, g.h * g.w, 0); // (Winograd adds the bias in its kernel)
   }
-  ctx.run(job);
+  ctx.launch(job);
   return res.storage;
 }
 
@@ -254,7 +254,7 @@ export function backwardFilter(ctx: WasmContext, x: Storage, dy: Storage, g: Con
       job.call(FN.gemmNT, [og, K, cur * S, ap, cur * S, col, cur * S, part + grp * og * K * F32, K, 0, 0, 0, 0, 0], cur > 1 ? [3, 5] : [5]);
     }
   }
-  ctx.run(job);
+  ctx.launch(job);
   sumParts(ctx, parts, chunks, size, dw.ptr);
   return dw.storage;
 }

@@ -27,7 +27,7 @@ function runElementwise(ctx: WasmContext, code: number, n: number, out: number, 
     const o = i * F32, len = Math.min(CHUNK, n - i);
     job.chunk().call(y === null ? FN.unaryF32 : FN.binaryF32, y === null ? [code, x + o, out + o, len, a, b] : [code, x + o, y + o, out + o, len]);
   }
-  ctx.run(job);
+  ctx.launch(job);
 }
 
 /** Op codes of assembly/elementwise.ts. */
@@ -81,20 +81,18 @@ export function binary(ctx: WasmContext, op: BinaryOp, code: number, a: View, b:
 
 /**
  * dst = dst * a + src * b in place (float32 storages of one size): the products in float64
- * rounded to float32 (as unaryF32's mulScalar) and their float32 sum (as binaryF32's add); and
- * whether every value written is finite. A loop here, not a kernel: it serves batch norm's
- * running statistics (one value per channel), where a job's setup would cost more than the arithmetic.
+ * rounded to float32 (unaryF32's mulScalar) and their float32 sum (binaryF32's add). One small
+ * job (batch norm's running statistics: one value per channel), so that the calling thread need
+ * not wait for the jobs before it; it leaves finiteness unknown (the probe reads a few values).
  */
-export function scaledAddInPlace(ctx: WasmContext, dst: Storage, a: number, src: Storage, b: number): boolean {
+export function scaledAddInPlace(ctx: WasmContext, dst: Storage, a: number, src: Storage, b: number): void {
+  const n = dst.size;
+  if (n === 0) return;
   ctx.arena.reset();
-  const [d, s] = inputs(ctx, [dst, src]).map((p) => p / F32) as [number, number];
-  const f = ctx.arena.f32;
-  let sum = 0; // finite exactly when every value is (x * 0 is NaN for NaN and +-Infinity)
-  for (let i = 0; i < dst.size; i++) {
-    f[d + i] = Math.fround(f[d + i]! * a) + Math.fround(f[s + i]! * b);
-    sum += f[d + i]! * 0;
-  }
-  return sum === 0;
+  const [d, s] = inputs(ctx, [dst, src]) as [number, number];
+  const t = ctx.arena.allocF32(2 * n);
+  const mul = UNARY.mulScalar!, add = BINARY.add!;
+  ctx.launch(new Job(0).chunk().call(FN.unaryF32, [mul, d, t, n, a, 0]).call(FN.unaryF32, [mul, s, t + n * F32, n, b, 0]).call(FN.binaryF32, [add, t, t + n * F32, d, n]));
 }
 
 /**
@@ -113,7 +111,7 @@ export function bceWithLogits(ctx: WasmContext, l: Storage, t: Storage, g: Stora
     job.chunk().call(gp === undefined ? FN.bceWithLogits : FN.bceWithLogitsGrad,
       gp === undefined ? [lp + at, tp + at, o.ptr + at, len] : [lp + at, tp + at, gp + at, o.ptr + at, len]);
   }
-  ctx.run(job);
+  ctx.launch(job);
   return o.storage;
 }
 
@@ -153,6 +151,6 @@ export function allFinite(ctx: WasmContext, xs: readonly View[]): boolean | null
       inChunk += len;
     }
   }
-  ctx.run(job);
+  ctx.launch(job);
   return ctx.arena.i32.subarray(flags / 4, flags / 4 + calls).every((f) => f === 0);
 }

@@ -118,9 +118,9 @@ function product(ctx: WasmContext, a: View, b: View, bias: Storage | null, bn: B
         }
       }
     }
-    ctx.run(job);
+    ctx.launch(job);
   } else {
-    for (const job of sgemmJobs(ctx, batches, rows, n, k, A.ptr, sab, sam, sak, B.ptr, sbb, sbk, sbn, C, rows * n, n, epi)) ctx.run(job);
+    for (const job of sgemmJobs(ctx, batches, rows, n, k, A.ptr, sab, sam, sak, B.ptr, sbb, sbk, sbn, C, rows * n, n, epi)) ctx.launch(job);
   }
   return out.storage;
 }

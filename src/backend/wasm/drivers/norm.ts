@@ -72,7 +72,7 @@ export function stats(ctx: WasmContext, x: Storage, g: ChannelGeometry): { mean:
   const xp = input(ctx, x);
   const mp = ar.alloc(g.c * 8);
   const vp = ar.alloc(g.c * 8);
-  ctx.run(channelJob(g, 2, (job, c0, cnt) => job.call(FN.bnStats, [xp + c0 * g.s * F32, g.n, cnt, g.s, mp + c0 * 8, vp + c0 * 8, g.c])));
+  ctx.launch(channelJob(g, 2, (job, c0, cnt) => job.call(FN.bnStats, [xp + c0 * g.s * F32, g.n, cnt, g.s, mp + c0 * 8, vp + c0 * 8, g.c])));
   return { mean: takeF64AsF32(ctx, mp, g.c), variance: takeF64AsF32(ctx, vp, g.c) };
 }
 
@@ -95,7 +95,7 @@ type Five = [number, number, number, number, number];
 
 /** bnForward of x into y (pointers; mean, invstd, weight, bias f32[c]), by chunks of images. */
 function runForward(ctx: WasmContext, [xp, mp, ip, wp, bp]: Five, y: number, g: ChannelGeometry, relu: boolean): void {
-  ctx.run(imageJob(g, (job, i0, cnt) => {
+  ctx.launch(imageJob(g, (job, i0, cnt) => {
     const o = i0 * g.c * g.s * F32;
     job.call(FN.bnForward, [xp + o, y + o, cnt, g.c, g.s, mp, ip, wp, bp, relu ? 1 : 0, g.c]);
   }));
@@ -122,7 +122,7 @@ export function backward(ctx: WasmContext, putDy: PutDy, x: Storage, mean: Stora
   const sx = ar.alloc(g.c * 8);
   const coef = g.s === 1 ? ar.alloc(g.c * 4 * F32) : 0; // the [n, c] kernel's per-channel coefficients (k, a, c, shift)
   const ss = dxSumAccumulators(ctx, g, wantDxSum);
-  ctx.run(channelJob(g, 2, (job, c0, cnt) => {
+  ctx.launch(channelJob(g, 2, (job, c0, cnt) => {
     const o = c0 * g.s * F32, p = c0 * F32;
     job.call(FN.bnBackward, [dyp + o, xp + o, dx.ptr + o, g.n, cnt, g.s, mp + p, ip + p, wp + p, batchStats ? 1 : 0, sd + c0 * 8, sx + c0 * 8,
       bp ? bp + p : 0, g.c, coef ? coef + c0 * 4 * F32 : 0, ss ? ss + c0 * 8 : 0]);

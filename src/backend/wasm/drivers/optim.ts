@@ -38,7 +38,7 @@ export function adamUpdate(ctx: WasmContext, items: readonly AdamStorages[], h: 
       inChunk += len;
     }
   });
-  ctx.run(job);
+  ctx.launch(job);
   firstCall.push(k);
   const f = ctx.arena.i32;
   return items.map((_, j) => f.subarray(flags / 4 + firstCall[j]!, flags / 4 + firstCall[j + 1]!).every((x) => x === 0));

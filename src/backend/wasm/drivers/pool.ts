@@ -30,7 +30,7 @@ export function runPool(ctx: WasmContext, op: PoolOp, g: Pool2dGeometry, ptrs: [
     if (backward) job.call(FN.zero, [at[at.length - 1]!, cur * ptrs[ptrs.length - 1]![1]]);
     job.call(FN[op], [geo, ...at]);
   }
-  ctx.run(job);
+  ctx.launch(job);
 }
 
 /** The pool kernels' geometry block, for `n` images (a chunk of g.n where a fused caller pools chunk by chunk). */

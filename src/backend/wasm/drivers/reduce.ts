@@ -24,7 +24,7 @@ function sumRowsByChunks(ctx: WasmContext, xp: number, outer: number, stride: nu
     job.chunk();
     for (let i = 0; i < outer; i++) job.call(FN.sumRows, [xp + (i * stride + r0 * len) * F32, cnt, len, acc + r0 * 8]);
   }
-  ctx.run(job);
+  ctx.launch(job);
 }
 
 export function sum(ctx: WasmContext, x: View, axes: readonly number[]): Storage | null {
@@ -48,14 +48,15 @@ export function sum(ctx: WasmContext, x: View, axes: readonly number[]): Storage
   const xp = ptrs[0]!;
   const acc = zeroedF64(ctx, outSize);
   const sz = groups.map((g) => g[0]);
-  const k = ctx.k;
   switch (pat) {
-    case 'R': k.sumRows(xp, 1, sz[0]!, acc); break;
+    case 'R': ctx.launchCall(FN.sumRows, [xp, 1, sz[0]!, acc]); break;
     case 'KR': sumRowsByChunks(ctx, xp, 1, 0, sz[0]!, sz[1]!, acc); break;
-    case 'RK': k.sumCols(xp, sz[0]!, sz[1]!, acc); break;
+    case 'RK': ctx.launchCall(FN.sumCols, [xp, sz[0]!, sz[1]!, acc]); break;
     case 'KRK': {
       const [a, b, c] = sz as [number, number, number];
-      for (let i = 0; i < a; i++) k.sumCols(xp + i * b * c * F32, b, c, acc + i * c * 8);
+      const job = new Job(0).chunk();
+      for (let i = 0; i < a; i++) job.call(FN.sumCols, [xp + i * b * c * F32, b, c, acc + i * c * 8]);
+      ctx.launch(job);
       break;
     }
     default: {

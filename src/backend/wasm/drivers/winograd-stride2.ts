@@ -51,7 +51,7 @@ export function plan(ctx: WasmContext, job: Job, w: number, g: Conv2dGeometry): 
   const nb = imagesPerChunk(ctx, g.n, k * (g.oh * g.ow + hp * wp) + m * g.h * g.w);
   const T = Math.max(8, Math.floor((1 << 17) / (9 * (k + 4 * m)) / 8) * 8);
   const u = ctx.arena.allocF32(9 * 4 * m * k);
-  ctx.k.winogradS2Filter(w, u, m, k);
+  ctx.launchCall(FN.winogradS2Filter, [w, u, m, k]);
   const geo = geoBlocks(ctx, [k, m, th, tw, g.h, g.w, T]);
   return {
     nb, k, ih: g.oh, iw: g.ow, hp, wp, u, geo,
@@ -95,7 +95,7 @@ export function planConv(ctx: WasmContext, job: Job, w: number, g: Conv2dGeometr
   const k = 4 * g.c, m = g.o, mp = roundUp(m, 4);
   const { th, tw, hp, wp, nb, T, geo } = convLayout(ctx, g);
   const u = ctx.arena.allocF32(9 * mp * k);
-  ctx.k.winogradS2ConvFilter(w, u, m, g.c);
+  ctx.launchCall(FN.winogradS2ConvFilter, [w, u, m, g.c]);
   return {
     nb, c: g.c, h: g.h, w: g.w, hp, wp, geo, u,
     xp: job.scratch(nb * k * hp * wp * F32), v: job.scratch(9 * (roundUp(T, 8) * k + XI_PAD) * F32), mm: job.scratch((9 * mp + 2) * roundUp(T, 8) * F32),
@@ -122,6 +122,6 @@ export function filterGrad(ctx: WasmContext, x: Storage, dy: Storage, g: Conv2dG
   return gradFromSums(ctx, x, dy, g, {
     count: 9, k: 4 * g.c, th, tw, hp, wp, nb, T, geo, sums: FN.winogradS2GradSums, outSize: g.o * g.c * 16,
     planes: (job, xb, xp, cur) => job.call(FN.phaseSplit, [xb, xp, cur * g.c, g.h, g.w, hp, wp], [1]),
-    filter: (du, dw) => ctx.k.winogradS2FilterGrad(du, dw, g.o, g.c),
+    filter: (du, dw) => ctx.launchCall(FN.winogradS2FilterGrad, [du, dw, g.o, g.c]),
   });
 }

@@ -61,7 +61,7 @@ export function plan(ctx: WasmContext, job: Job, w: number, flip: 0 | 1, k: numb
   const { th, tw, hp, wp, nb, T } = layout(ctx, n, k, m, oh, ow, h * wd);
   const mp = roundUp(m, 4);
   const u = ctx.arena.allocF32(16 * mp * k);
-  ctx.k.winogradFilter(w, u, m, k, flip);
+  ctx.launchCall(FN.winogradFilter, [w, u, m, k, flip]);
   return {
     k, h, w: wd, m, ph, pw, hp, wp, nb, u, geo: geoBlocks(ctx, [k, m, th, tw, hp, wp, oh, ow, T]),
     xp: job.scratch(nb * k * hp * wp * F32), v: job.scratch(16 * (T * k + XI_PAD) * F32), mm: job.scratch((16 * mp * T + 2 * T) * F32),
@@ -99,7 +99,7 @@ export function filterGrad(ctx: WasmContext, x: Storage, dy: Storage, g: Conv2dG
     count: 16, k: g.c, th, tw, hp, wp, nb, T, sums: FN.winogradGradSums, outSize: g.o * g.c * 9,
     geo: geoBlocks(ctx, [g.c, g.o, th, tw, hp, wp, g.oh, g.ow, T]),
     planes: (job, xb, xp, cur) => job.call(FN.padPlanes, [xb, xp, cur * g.c, g.h, g.w, hp, wp, g.padH, g.padW], [1]),
-    filter: (du, dw) => ctx.k.winogradFilterGrad(du, dw, g.o, g.c),
+    filter: (du, dw) => ctx.launchCall(FN.winogradFilterGrad, [du, dw, g.o, g.c]),
   });
 }
 
@@ -146,7 +146,7 @@ export function gradFromSums(ctx: WasmContext, x: Storage, dy: Storage, g: Conv2
     s.planes(job, xs + n0 * inImg * F32, xp, cur);
     job.call(s.sums, [s.geo(cur), xp, dyb, part, v, z], [1, 4, 5]);
   }
-  ctx.run(job);
+  ctx.launch(job);
   sumParts(ctx, parts, chunks, duSize, du);
   s.filter(du, dw.ptr);
   return dw.storage;

@@ -63,6 +63,8 @@ export class Allocator {
   private readonly cachedSmall = new Map<number, number>();
   private nextGen = 1;
   private liveBytes = 0;
+  /** Blocks given back while held (see hold), freed at release(); null when not held. */
+  private deferred: Set<Block> | null = null;
 
   constructor(private mem: WebAssembly.Memory, base: number, readonly debug = false) {
     this.base = Math.ceil(Math.max(base, ALIGN) / ALIGN) * ALIGN;
@@ -80,8 +82,29 @@ export class Allocator {
     return block;
   }
 
-  /** Give a block back. Throws on a double free (or a handle from before its block was reused). */
+  /**
+   * Keep every block given back from now on out of reuse until free() (a job still running on
+   * the workers may read or write it: WasmContext.sync).
+   */
+  hold(): void {
+    this.deferred ??= new Set();
+  }
+
+  /** End a hold: the blocks given back during it become reusable. */
+  unhold(): void {
+    const d = this.deferred;
+    if (!d) return;
+    this.deferred = null;
+    for (const b of d) this.release(b);
+  }
+
+  /** Give a block back (during a hold: once it ends). Throws on a double free (or a handle from before its block was reused). */
   release(block: Block): void {
+    if (this.deferred && this.live.get(block.ptr) === block) {
+      if (this.deferred.has(block)) throw new Error(`wasm allocator: double free of the ${block.size}-byte block at ${block.ptr} (generation ${block.gen})`);
+      this.deferred.add(block);
+      return;
+    }
     const cur = this.live.get(block.ptr);
     if (cur !== block) {
       throw new Error(`wasm allocator: double free of the ${block.size}-byte block at ${block.ptr} (generation ${block.gen}${cur ? `; the block now belongs to generation ${cur.gen}` : ''})`);

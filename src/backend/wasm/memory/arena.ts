@@ -8,13 +8,11 @@
 // calls now need (after one oversize call, or after a call that failed for lack of memory) is
 // given back at the next reset, so those bytes become reusable for anything else.
 //
-// Shared-memory note: the module is built with --importMemory, and the memory is created in
-// loader.ts (non-shared today: a shared memory needs SharedArrayBuffer, i.e. cross-origin
-// isolation in browsers, and the single-thread path has no use for it). A multi-core version
-// builds with `--enable simd,threads --sharedMemory` (AssemblyScript 0.28 with --importMemory), creates
-// `new WebAssembly.Memory({ initial, maximum, shared: true })`, posts the compiled Module and
-// the memory to worker_threads, and gives each worker its own packing buffers carved from this
-// same arena (inputs and outputs stay shared): kernels never allocate, so nothing else changes.
+// With threads, a call may return while its job still runs on the workers (WasmContext.launch),
+// reading the scratch and the job's words in the arena. So the arena has two sides: the call
+// after a launch reserves on the other one, and a side is reset only once no launched job reads
+// it. The views of memory (f32, i32) wait for a launched job first: what this thread reads or
+// writes through them may be what the job reads or writes.
 
 import { MemoryLimitError } from '../../backend.js';
 import type { Allocator, Block } from './allocator.js';
@@ -23,26 +21,40 @@ const ALIGN = 64; // cache line; also satisfies v128 alignment
 /** A scratch block above this size is kept only while calls keep using at least half of it. */
 export const ARENA_RETAIN_BYTES = 64 << 20;
 
-export class Arena {
-  private blocks: Block[] = [];
+/** One half of the arena: its blocks and the current (or last) call's reservations in them. */
+class Side {
+  blocks: Block[] = [];
   /** Bump position in the last block, and bytes reserved in this call over all blocks. */
-  private off = 0;
-  private used = 0;
+  off = 0;
+  used = 0;
   /** Bytes the last complete call reserved: the size of the next call's first block. */
-  private want = 0;
-  private failed = false;
+  want = 0;
+  failed = false;
+  /** A job that reads this side's scratch may still be running (see markBusy). */
+  busy = false;
+}
+
+export class Arena {
+  /**
+   * Two sides: a call after one that launched a job (WasmContext.launch) takes the other side,
+   * so that it can reserve and fill its scratch while that job still runs on the workers.
+   */
+  private readonly sides = [new Side(), new Side()];
+  private side: Side = this.sides[0]!;
   private f32View: Float32Array;
   private i32View: Int32Array;
 
   /**
    * onReset runs after every reset with the bytes the previous call reserved (0 when it failed
-   * for lack of memory); WasmContext uses it to replace an oversized, idle memory.
+   * for lack of memory); WasmContext uses it to replace an oversized, idle memory. sync waits for
+   * a launched job: before a side it may use is reset, and before any view of memory is handed out.
    */
   constructor(
     private readonly allocator: Allocator,
     private readonly onReset: (need: number) => void = () => undefined,
     /** Called when memory cannot hold a scratch block: frees what it can (tensor blocks moved out), returns the bytes. */
     private readonly reclaim: () => number = () => 0,
+    private readonly sync: () => void = () => undefined,
   ) {
     this.f32View = new Float32Array(allocator.memory.buffer);
     this.i32View = new Int32Array(allocator.memory.buffer);
@@ -52,26 +64,49 @@ export class Arena {
     return this.allocator.memory;
   }
 
-  /** Start a kernel call: every earlier reservation is released. */
+  /**
+   * Start a kernel call: every earlier reservation is released. While a launched job may still
+   * read the current side, the call takes the other one.
+   */
   reset(): void {
-    const first = this.blocks[0];
-    const oversized = first !== undefined && first.size > ARENA_RETAIN_BYTES && 2 * this.used < first.size;
-    const need = this.failed ? 0 : this.used;
-    if (this.blocks.length > 1 || oversized || this.failed) {
-      this.want = need;
-      this.releaseBlocks();
+    const prev = this.side;
+    const need = prev.failed ? 0 : prev.used;
+    let side = prev;
+    if (prev.busy) {
+      side = this.side = this.sides[prev === this.sides[0] ? 1 : 0]!;
+      if (side.busy) this.sync();
     }
-    this.failed = false;
-    this.off = 0;
-    this.used = 0;
+    const first = side.blocks[0];
+    const oversized = first !== undefined && first.size > ARENA_RETAIN_BYTES && 2 * side.used < first.size;
+    if (side.blocks.length > 1 || oversized || side.failed) {
+      side.want = side.failed ? 0 : side.used;
+      this.releaseSide(side);
+    }
+    side.failed = false;
+    side.off = 0;
+    side.used = 0;
     this.onReset(need);
+  }
+
+  /** A job launched now reads this call's scratch: the side is not reset before sync() (WasmContext.sync calls idle). */
+  markBusy(): void {
+    this.side.busy = true;
+  }
+
+  /** No launched job is running: every side may be reset. */
+  idle(): void {
+    this.sides[0]!.busy = this.sides[1]!.busy = false;
   }
 
   /** Give every scratch block back to the allocator (between calls). */
   releaseBlocks(): void {
-    for (const b of this.blocks) this.allocator.release(b);
-    this.blocks = [];
-    this.off = 0;
+    for (const side of this.sides) this.releaseSide(side);
+  }
+
+  private releaseSide(side: Side): void {
+    for (const b of side.blocks) this.allocator.release(b);
+    side.blocks = [];
+    side.off = 0;
   }
 
   /**
@@ -81,9 +116,10 @@ export class Arena {
    */
   alloc(bytes: number): number {
     const size = Math.ceil(Math.max(bytes, 0) / ALIGN) * ALIGN;
-    let last = this.blocks[this.blocks.length - 1];
-    if (!last || this.off + size > last.size) {
-      const want = Math.max(size, this.blocks.length === 0 ? this.want : last!.size);
+    const side = this.side;
+    let last = side.blocks[side.blocks.length - 1];
+    if (!last || side.off + size > last.size) {
+      const want = Math.max(size, side.blocks.length === 0 ? side.want : last!.size);
       try {
         last = this.allocator.alloc(want);
       } catch {
@@ -91,16 +127,16 @@ export class Arena {
           if (this.reclaim() === 0) throw new Error('nothing to reclaim');
           last = this.allocator.alloc(want);
         } catch {
-          this.failed = true; // give everything back at the next reset
-          throw new MemoryLimitError(this.used + size, this.memory.buffer.byteLength);
+          side.failed = true; // give everything back at the next reset
+          throw new MemoryLimitError(side.used + size, this.memory.buffer.byteLength);
         }
       }
-      this.blocks.push(last);
-      this.off = 0;
+      side.blocks.push(last);
+      side.off = 0;
     }
-    const p = last.ptr + this.off;
-    this.off += size;
-    this.used += size;
+    const p = last.ptr + side.off;
+    side.off += size;
+    side.used += size;
     return p;
   }
 
@@ -108,13 +144,21 @@ export class Arena {
     return this.alloc(count * 4);
   }
 
-  /** Float32 view of the whole memory (fresh after growth). */
+  /** Float32 view of the whole memory (fresh after growth), once no launched job runs. */
   get f32(): Float32Array {
+    this.sync();
     if (this.f32View.buffer !== this.memory.buffer) this.f32View = new Float32Array(this.memory.buffer);
     return this.f32View;
   }
 
+  /** Int32 view for writing this call's own reservations (no launched job reads them: no wait). */
+  get own32(): Int32Array {
+    if (this.i32View.buffer !== this.memory.buffer) this.i32View = new Int32Array(this.memory.buffer);
+    return this.i32View;
+  }
+
   get i32(): Int32Array {
+    this.sync();
     if (this.i32View.buffer !== this.memory.buffer) this.i32View = new Int32Array(this.memory.buffer);
     return this.i32View;
   }
@@ -125,11 +169,13 @@ export class Arena {
   }
 
   get heldBlocks(): number {
-    return this.blocks.length;
+    return this.sides[0]!.blocks.length + this.sides[1]!.blocks.length;
   }
 
   /** Bytes of scratch blocks held between calls. */
   get heldBytes(): number {
-    return this.blocks.reduce((s, b) => s + b.size, 0);
+    let bytes = 0;
+    for (const side of this.sides) for (const b of side.blocks) bytes += b.size;
+    return bytes;
   }
 }

@@ -11,6 +11,7 @@ import { HostStorage, host } from '../../js/storage.js';
 import { numel } from '../../../shape.js';
 import type { WasmContext } from '../context.js';
 import { WasmStorage, isWasmStorage } from './storage.js';
+import { FN, Job } from '../threads/job.js';
 
 /** Bytes per float32. */
 export const F32 = 4;
@@ -106,18 +107,17 @@ export function stageDense(ctx: WasmContext, shape: readonly number[], views: re
   if (!c) return null;
   const count = numel(c.shape);
   const ar = ctx.arena;
-  let geo = -1;
   return views.map((v, k) => {
     const base = input(ctx, v.storage) + v.offset * F32;
     const st = c.strides[k]!;
     if (c.shape[0]! * c.shape[1]! * c.shape[2]! === 1 && st[3] === 1) {
-      if (dst) ar.f32.copyWithin(dst / F32, base / F32, base / F32 + count);
+      if (dst) ctx.launchCall(FN.copy, [dst, base, count * F32]);
       return dst || base;
     }
-    if (geo < 0) geo = ar.alloc(32);
+    const geo = ar.alloc(32); // one per view: the first gather may still be running when the second is written
     const p = dst || ar.allocF32(count);
-    ar.i32.set([...c.shape, ...st], geo / F32);
-    ctx.k.gather4(base, p, geo);
+    ar.own32.set([...c.shape, ...st], geo / F32);
+    ctx.launchCall(FN.gather4, [base, p, geo]);
     return p;
   });
 }
@@ -141,7 +141,7 @@ export function zeroF32(ctx: WasmContext, p: number, count: number): void {
 /** Write a kernel's geometry block (up to 16 int32) into the arena; its offset. */
 export function putGeo(ctx: WasmContext, values: number[]): number {
   const p = ctx.arena.alloc(64);
-  ctx.arena.i32.set(values, p / F32);
+  ctx.arena.own32.set(values, p / F32);
   return p;
 }
 
@@ -154,7 +154,7 @@ export function outputI32(ctx: WasmContext, count: number): Output {
 /** float64 accumulators (`count` at p) rounded to a new float32 storage. */
 export function takeF64AsF32(ctx: WasmContext, p: number, count: number): Storage {
   const o = output(ctx, count);
-  if (count > 0) ctx.k.f64ToF32(p, o.ptr, count);
+  if (count > 0) ctx.launch(new Job(count).chunk().call(FN.f64ToF32, [p, o.ptr, count]));
   return o.storage;
 }
 

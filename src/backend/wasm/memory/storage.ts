@@ -124,6 +124,8 @@ export class TensorStore {
     private readonly allocator: Allocator,
     /** Resident tensor bytes above which least recently used blocks move to the JS heap. */
     public budget: number,
+    /** Waits for a launched job (WasmContext.sync): before values are read out of linear memory. */
+    private readonly sync: () => void = () => undefined,
   ) {}
 
   /** A kernel call begins: blocks touched from now on belong to it. */
@@ -168,6 +170,7 @@ export class TensorStore {
     const slot = s.slot;
     if (slot.freed) throw new Error(`wasm backend: use after free: reading a tensor of ${slot.size} ${slot.dtype} whose storage was freed`);
     if (!slot.block) return (s.host ?? slot.host!).slice();
+    this.sync();
     const t = performance.now();
     const out = valuesAt(slot.dtype, this.allocator.memory.buffer, slot.block.ptr, slot.size).slice();
     this.copied(slot.size, t);
@@ -316,6 +319,7 @@ export class TensorStore {
 
   /** A resident block's values to the JS heap (onto the storage when at hand), and the block freed. */
   private moveOut(slot: Slot, s: WasmStorage | null): void {
+    this.sync();
     const block = slot.block!;
     const t = performance.now();
     const data = valuesAt(slot.dtype, this.allocator.memory.buffer, block.ptr, slot.size).slice();

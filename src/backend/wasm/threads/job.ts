@@ -17,7 +17,8 @@ export const FN_NAMES = [
   'maxPool2dBackward', 'avgPool2d', 'avgPool2dBackward', 'adamUpdate', 'unaryF32', 'sumRows',
   'bceWithLogits', 'bceWithLogitsGrad', 'convDirect', 'sgemmPackA', 'sgemmPackB', 'sgemmPacked',
   'bnReluMaxPool2x2', 'bnReluMaxPool2x2Backward', 'nonFinite', 'addRowBias', 'convDirectBnReluPool2x2', 'winogradConvBnReluPool',
-  'winogradS2', 'phaseSplit', 'winogradS2Conv', 'winogradS2GradSums',
+  'winogradS2', 'phaseSplit', 'winogradS2Conv', 'winogradS2GradSums', 'f64ToF32',
+  'gather4', 'sumCols', 'winogradFilter', 'winogradFilterGrad', 'winogradS2Filter', 'winogradS2ConvFilter', 'winogradS2FilterGrad',
 ] as const;
 
 /** Call codes: kernels by name, and the three that execChunk runs itself. */

@@ -2,7 +2,9 @@
 // threads build of the kernels over the one shared WebAssembly.Memory. A job (./job.ts) is
 // written into that memory; the caller publishes it through a few Int32 control words, and every
 // thread claims chunks from an atomic counter until none is left. Workers spin briefly after a
-// job, then sleep in Atomics.wait; no message is posted on the hot path.
+// job, then sleep in Atomics.wait; no message is posted on the hot path. publish() returns at
+// once, so the caller goes on while the workers compute (WasmContext.launch); wait() joins the
+// job, claiming what is left, and returns when every chunk is done. One job is out at a time.
 //
 // Control words (Int32 at `ctrl`, a region below the allocator's heap that no kernel touches):
 //   EPOCH   job number; workers wait on it
@@ -99,12 +101,28 @@ export class Pool {
     }
   }
 
-  /**
-   * Run the program at `prog` (float64: n chunk starts, then the call words; see job.ts) on
-   * `threads` threads, this one included; returns when every chunk is done. Thread t's scratch
-   * is scratch + t * stride. Throws the first chunk's error after all chunks finished.
-   */
+  /** The job published and not yet waited for (see publish), or null. */
+  private inflight: { n: number; prog: number; scratch: number; k: Record<string, (...a: number[]) => void> } | null = null;
+
+  /** Whether a published job has not been waited for yet (its chunks may still be running). */
+  get busy(): boolean {
+    return this.inflight !== null;
+  }
+
+  /** Run a job on `threads` threads, this one included, and return when every chunk is done (publish, then wait). */
   run(prog: number, n: number, scratch: number, stride: number, threads: number, k: Record<string, (...a: number[]) => void>): void {
+    this.publish(prog, n, scratch, stride, threads, k);
+    this.wait();
+  }
+
+  /**
+   * Hand the program at `prog` (float64: n chunk starts, then the call words; see job.ts) to the
+   * workers and return at once: they run its chunks while this thread goes on, and wait() joins
+   * them. Thread t's scratch is scratch + t * stride. One job at a time: a job still published
+   * is waited for first.
+   */
+  publish(prog: number, n: number, scratch: number, stride: number, threads: number, k: Record<string, (...a: number[]) => void>): void {
+    if (this.inflight) this.wait();
     if (this.closed) throw new Error('internal: wasm thread pool used after close');
     if (n > MAX_CHUNKS) throw new Error(`internal: a job of ${n} chunks (at most ${MAX_CHUNKS})`);
     this.ensure(threads);
@@ -122,6 +140,19 @@ export class Pool {
     Atomics.store(c, C.CLAIM, tag);
     Atomics.store(c, C.EPOCH, e);
     Atomics.notify(c, C.EPOCH);
+    this.inflight = { n, prog, scratch, k };
+  }
+
+  /**
+   * Join the published job: take its unclaimed chunks here, then wait until every chunk is done.
+   * Throws the first chunk's error (after all chunks finished). Returns at once when none is published.
+   */
+  wait(): void {
+    const job = this.inflight;
+    if (!job) return;
+    this.inflight = null;
+    const { n, prog, scratch, k } = job;
+    const c = this.c;
     const f = new Float64Array(this.memory.buffer, prog);
     let error: unknown = null;
     for (;;) {
@@ -171,6 +202,7 @@ export class Pool {
   /** Stop and drop every worker (a renewed memory gets a new pool). */
   close(): void {
     if (this.closed) return;
+    this.inflight = null;
     this.closed = true;
     Atomics.store(this.c, C.STOP, 1);
     Atomics.store(this.c, C.EPOCH, (Atomics.load(this.c, C.EPOCH) + 1) | 0);

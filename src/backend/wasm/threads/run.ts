@@ -8,16 +8,22 @@ import { execChunk, FN_NAMES, type Job } from './job.js';
 
 const ALIGN = 64;
 
-export function runJob(ctx: WasmContext, job: Job): void {
+/** Run a job's chunks (WasmContext.run and launch); with wait false, a pooled job may still run on return. */
+export function runJob(ctx: WasmContext, job: Job, wait: boolean): void {
   job.seal();
   const n = job.chunks;
   if (n === 0) return;
   const order = chunkPermutation(n);
-  const threads = job.work < ctx.minParallelWork ? 1 : Math.min(ctx.threads, n);
+  // A job under minParallelWork is not worth waking many threads. A job for one thread (that, or
+  // one chunk) runs here when waited for; else one worker takes it while this thread goes on
+  // (and helps with what is left once it waits).
+  const many = job.work < ctx.minParallelWork ? 1 : Math.min(ctx.threads, n);
+  const threads = many > 1 ? many : wait || ctx.threads === 1 ? 1 : 2;
   const stride = Math.ceil(job.scratchBytes / ALIGN) * ALIGN;
   const scratch = stride > 0 ? ctx.arena.alloc(stride * threads) : 0;
-  const k = ctx.k as unknown as Record<string, (...a: number[]) => void>;
   if (threads === 1) {
+    ctx.sync();
+    const k = ctx.kernels as unknown as Record<string, (...a: number[]) => void>;
     for (let i = 0; i < n; i++) execChunk(k, FN_NAMES, ctx.arena.memory, job.words, job.starts[order ? order[i]! : i]!, scratch, false);
     return;
   }
@@ -26,5 +32,6 @@ export function runJob(ctx: WasmContext, job: Job): void {
   const f = new Float64Array(ctx.arena.memory.buffer, prog, n + job.words.length);
   for (let i = 0; i < n; i++) f[i] = n + job.starts[order ? order[i]! : i]!;
   f.set(job.words, n);
-  ctx.poolFor().run(prog, n, scratch, stride, threads, k);
+  ctx.publish(prog, n, scratch, stride, threads);
+  if (wait) ctx.sync();
 }
