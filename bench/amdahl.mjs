@@ -8,6 +8,7 @@
 // bounds: they assume free hand-offs and a machine with N full cores.
 //
 //   npm run build && VAEGRAD_THREADS=1 node bench/amdahl.mjs [steps=16] [--json]
+//   (what-ifs for the replay: AMDAHL_DEPTH=16 AMDAHL_CHUNKS=4, see overlapped())
 //
 // --json prints one line instead ({ stepMs, serialMs, rows: [{ threads, stepMs, speedup,
 // efficiency, perfectEfficiency, overlapStepMs, overlapEfficiency }] }; amdahl.bench.mjs reads
@@ -85,44 +86,62 @@ WasmContext.prototype.sync = function () {
 /**
  * The timeline replayed at N threads as launch() runs it (WasmContext.overlap): the calling
  * thread hands a job over and goes on with its JavaScript; at the next launch or wait it joins
- * the job (taking chunks until none is left) and waits for its end. The job's chunks (each
- * its one-thread time over the chunk count) go to whichever thread is free first: its workers
- * from the hand-over (a pooled job min(N, chunks) - 1 of them but at least one, a small one
- * one), the calling thread once it joins. Free hand-offs, N full cores.
+ * the job (taking chunks until none is left) and waits for its end. A job's chunks (each its
+ * one-thread time over the chunk count) go to whichever thread is free first: its workers from
+ * the hand-over (min(N, chunks) - 1 for a pooled job, but at least one; one for a small job), the
+ * calling thread once it joins. Jobs run in order, each after the one before. Free hand-offs, N
+ * full cores.
+ *
+ * What-ifs for designs not built (the defaults are the library's): AMDAHL_DEPTH=D lets D jobs be
+ * out at once (the caller joins the oldest only when D are out, or at a wait); AMDAHL_CHUNKS=c
+ * splits every pooled job into c times as many chunks.
  */
+const DEPTH = Number(process.env.AMDAHL_DEPTH ?? 1);
+const CHUNKS = Number(process.env.AMDAHL_CHUNKS ?? 1);
 function overlapped(threads, from, to) {
   let t = from; // the calling thread's clock
   let last = from; // end of the last event, on the one-thread clock
-  let pending = null; // the job handed over and not yet joined
-  const join = () => {
-    if (!pending) return;
-    const { begin, ms, chunks, pooled } = pending;
-    pending = null;
-    const free = new Array(pooled ? Math.max(1, Math.min(threads, chunks) - 1) : 1).fill(begin);
-    free.push(t);
+  let prevEnd = from; // when the last job taken off the queue ended
+  const out = []; // jobs handed over, oldest first
+  const finish = (job, begin, callerAt) => {
+    const free = new Array(job.pooled ? Math.max(1, Math.min(threads, job.chunks) - 1) : 1).fill(begin);
+    if (callerAt !== null) free.push(Math.max(callerAt, begin));
     let end = begin;
-    for (let i = 0; i < chunks; i++) {
+    for (let i = 0; i < job.chunks; i++) {
       let k = 0;
       for (let j = 1; j < free.length; j++) if (free[j] < free[k]) k = j;
-      free[k] += ms / chunks;
+      free[k] += job.ms / job.chunks;
       end = Math.max(end, free[k]);
     }
-    t = Math.max(t, end);
+    return end;
+  };
+  /** The caller (at t) joins the oldest jobs until fewer than `keep` are out. */
+  const join = (keep) => {
+    while (out.length > 0 && out.length >= keep) {
+      const job = out.shift();
+      const begin = Math.max(job.pub, prevEnd);
+      const alone = finish(job, begin, null);
+      if (alone <= t) {
+        prevEnd = alone;
+        continue;
+      }
+      prevEnd = t = finish(job, begin, t);
+    }
   };
   for (const ev of timeline) {
     if (ev.wait !== undefined) {
       t += ev.wait - last;
       last = ev.wait;
-      join();
+      join(1);
       continue;
     }
     t += ev.start - last;
-    join();
-    pending = { begin: t, ms: ev.ms, chunks: ev.chunks, pooled: ev.pooled };
+    join(DEPTH);
+    out.push({ pub: t, ms: ev.ms, chunks: ev.pooled ? ev.chunks * CHUNKS : ev.chunks, pooled: ev.pooled });
     last = ev.start + ev.ms;
   }
   t += to - last;
-  join();
+  join(1);
   return t - from;
 }
 
