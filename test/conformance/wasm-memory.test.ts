@@ -1,6 +1,6 @@
 // wasm-only: the arena in linear memory is reused call after call, so memory stays bounded by
 // the largest single kernel's working set; and conv chunking (several chunks per call) is exact.
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, onTestFinished } from 'vitest';
 import type { Conv2dGeometry, Pool2dGeometry } from '../../src/backend/backend.js';
 import { JsBackend } from '../../src/backend/js/index.js';
 import { isWasmStorage, type WasmStorage } from '../../src/backend/wasm/memory/storage.js';
@@ -9,9 +9,14 @@ import { loadKernelsSync } from '../../src/backend/wasm/loader.js';
 import { DEFAULT_BUDGET_BYTES } from '../../src/backend/wasm/context.js';
 import { abs64, expectClose, oracle, randomF32, to64 } from './backends.js';
 import { getBackend, setBackend } from '../../src/backend/registry.js';
+import { getNumThreads, setNumThreads } from '../../src/backend/wasm/threads/config.js';
 
 describe('wasm backend memory and loading', () => {
   it('memory does not grow over many repeated calls of the same size (results released, or spilled past a budget)', () => {
+    // two threads, whatever the machine: each thread's scratch is part of the working set bounded below
+    const threads = getNumThreads();
+    setNumThreads(2);
+    onTestFinished(() => setNumThreads(threads));
     const b = new WasmBackend(loadKernelsSync());
     b.setMemoryBudget(DEFAULT_BUDGET_BYTES); // whatever VAEGRAD_WASM_BUDGET says (tiny-budget.test.ts sets 1 MiB)
     const a = { storage: b.fromArray(randomF32(300 * 500, 1)), shape: [1, 300, 500], strides: [0, 500, 1], offset: 0 };
