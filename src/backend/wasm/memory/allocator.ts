@@ -63,7 +63,7 @@ export class Allocator {
   private readonly cachedSmall = new Map<number, number>();
   private nextGen = 1;
   private liveBytes = 0;
-  /** Blocks given back while held (see hold), freed at release(); null when not held. */
+  /** Blocks given back while held (see hold), reusable after unhold(); null when not held. */
   private deferred: Set<Block> | null = null;
 
   constructor(private mem: WebAssembly.Memory, base: number, readonly debug = false) {
@@ -83,7 +83,7 @@ export class Allocator {
   }
 
   /**
-   * Keep every block given back from now on out of reuse until free() (a job still running on
+   * Keep every block given back from now on out of reuse until unhold() (a job still running on
    * the workers may read or write it: WasmContext.sync).
    */
   hold(): void {
