@@ -109,12 +109,6 @@ export class Pool {
     return this.inflight !== null;
   }
 
-  /** Run a job on `threads` threads, this one included, and return when every chunk is done (publish, then wait). */
-  run(prog: number, n: number, scratch: number, stride: number, threads: number, k: Record<string, (...a: number[]) => void>): void {
-    this.publish(prog, n, scratch, stride, threads, k);
-    this.wait();
-  }
-
   /**
    * Hand the program at `prog` (float64: n chunk starts, then the call words; see job.ts) to the
    * workers and return at once: they run its chunks while this thread goes on, and wait() joins
