@@ -151,7 +151,7 @@ describe('launch', () => {
         thrown = e;
       }
     }
-    expect(String(thrown)).toMatch(/wasm thread pool: a chunk failed in worker 0: a chunk that throws in a worker \(test hook\)/);
+    expect(String(thrown)).toMatch(/wasm thread pool: a chunk failed in worker 0: a chunk that throws in a worker \(test hook\) \(in a job of 400 chunks calling zero, throwInWorker\)/);
     expect(ctx.inFlight).toBe(false);
     vg.manualSeed(1);
     const x = vg.randn([200, 200]);

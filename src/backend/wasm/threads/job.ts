@@ -38,6 +38,20 @@ export const FN = {
 
 export const END = -1;
 
+const OWN_NAMES: Record<number, string> = { 100: 'zero', 101: 'copy', 102: 'throwInWorker', 103: 'exitInWorker', 104: 'hangInWorker' };
+
+/** The kernels one chunk's calls (from `at` in `w`) run, for messages: 'padPlanes, winogradConv'. */
+export function chunkKernels(w: ArrayLike<number>, at: number): string {
+  const names: string[] = [];
+  for (let guard = 0; at < w.length && w[at]! >= 0 && guard < 64; guard++) {
+    const fn = w[at]!;
+    const name = FN_NAMES[fn] ?? OWN_NAMES[fn] ?? `#${fn}`;
+    if (!names.includes(name)) names.push(name);
+    at += 3 + w[at + 1]!;
+  }
+  return names.join(', ');
+}
+
 /** The most arguments a call may have (execChunk's cases). */
 export const MAX_ARGS = 20;
 

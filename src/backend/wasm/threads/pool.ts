@@ -19,7 +19,7 @@
 // is reported to the caller, which throws once every chunk is finished (no hang, no half-written
 // job left running). The browser's main thread cannot Atomics.wait: there the caller spins.
 
-import { execChunk, FN_NAMES } from './job.js';
+import { chunkKernels, execChunk, FN_NAMES } from './job.js';
 import { C, workerMain, type WorkerData } from './worker.js';
 
 /** Bytes of the control region (the allocator's heap starts above it). */
@@ -176,10 +176,11 @@ export class Pool {
         }
         const dead = Atomics.load(c, C.DEAD);
         if (dead || now - since > Pool.stallMs) {
+          const what = `; its chunks call ${chunkKernels(f, f[0]!)}`;
           this.close();
           throw new Error(dead
-            ? `wasm thread pool: worker ${dead - 1} exited during a job (${n - d} of ${n} chunks unfinished); the pool is closed and the next call starts a new one`
-            : `wasm thread pool: no chunk finished for ${Pool.stallMs} ms (${n - d} of ${n} unfinished): a worker stopped (killed, or out of memory?); the pool is closed and the next call starts a new one`);
+            ? `wasm thread pool: worker ${dead - 1} exited during a job (${n - d} of ${n} chunks unfinished); the pool is closed and the next call starts a new one${what}`
+            : `wasm thread pool: no chunk finished for ${Pool.stallMs} ms (${n - d} of ${n} unfinished): a worker stopped (killed, or out of memory?); the pool is closed and the next call starts a new one${what}`);
         }
       }
       if (this.canWait && s > C.SPIN) Atomics.wait(c, C.DONE, d, 100);
@@ -189,7 +190,7 @@ export class Pool {
     if (failed) {
       const len = c[C.MSG + C.MSG_LEN]!;
       const msg = String.fromCharCode(...c.subarray(C.MSG, C.MSG + len));
-      throw new Error(`wasm thread pool: a chunk failed in worker ${failed - 2}: ${msg}`);
+      throw new Error(`wasm thread pool: a chunk failed in worker ${failed - 2}: ${msg} (in a job of ${n} chunks calling ${chunkKernels(f, f[0]!)})`);
     }
   }
 
