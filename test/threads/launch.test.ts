@@ -10,6 +10,8 @@ import { currentBackend } from '../../src/backend/registry.js';
 import type { WasmBackend } from '../../src/backend/wasm/index.js';
 import type { WasmContext } from '../../src/backend/wasm/context.js';
 import { Allocator } from '../../src/backend/wasm/memory/allocator.js';
+import { Arena } from '../../src/backend/wasm/memory/arena.js';
+import { TensorStore } from '../../src/backend/wasm/memory/storage.js';
 import { FN, Job } from '../../src/backend/wasm/threads/job.js';
 
 const F32 = 4;
@@ -160,6 +162,21 @@ describe('launch', () => {
 });
 
 describe('allocator hold', () => {
+  it('a scratch reservation or a tensor that does not fit while blocks are held waits for the job and takes them', () => {
+    const al = new Allocator(new WebAssembly.Memory({ initial: 1, maximum: 4 }), 0); // 256 KiB at most
+    const arena = new Arena(al, undefined, () => 0, () => al.unhold());
+    const store = new TensorStore(al, 1 << 30, () => al.unhold());
+    for (const take of [() => { arena.reset(); arena.alloc(150 << 10); }, () => store.create((150 << 10) / 4)]) {
+      const held = al.alloc(150 << 10);
+      al.hold();
+      al.release(held);
+      expect(al.stats().liveBytes).toBeGreaterThanOrEqual(150 << 10); // held for the job
+      take();
+      arena.releaseBlocks();
+    }
+    expect(() => { arena.reset(); arena.alloc(300 << 10); }).toThrow(/one kernel call needs/);
+  });
+
   it('a block given back during a hold is reused only after it; a second give-back is still a double free', () => {
     const al = new Allocator(new WebAssembly.Memory({ initial: 1, maximum: 16 }), 0);
     const a = al.alloc(256);

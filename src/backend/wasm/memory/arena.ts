@@ -120,17 +120,14 @@ export class Arena {
     let last = side.blocks[side.blocks.length - 1];
     if (!last || side.off + size > last.size) {
       const want = Math.max(size, side.blocks.length === 0 ? side.want : last!.size);
-      try {
-        last = this.allocator.alloc(want);
-      } catch {
-        try {
-          if (this.reclaim() === 0) throw new Error('nothing to reclaim');
-          last = this.allocator.alloc(want);
-        } catch {
-          side.failed = true; // give everything back at the next reset
-          throw new MemoryLimitError(side.used + size, this.memory.buffer.byteLength);
-        }
+      // where memory cannot hold it: wait for a launched job (blocks given back meanwhile become
+      // reusable), then move tensors out
+      const block = this.tryAlloc(want) ?? (this.sync(), this.tryAlloc(want)) ?? (this.reclaim() > 0 ? this.tryAlloc(want) : null);
+      if (!block) {
+        side.failed = true; // give everything back at the next reset
+        throw new MemoryLimitError(side.used + size, this.memory.buffer.byteLength);
       }
+      last = block;
       side.blocks.push(last);
       side.off = 0;
     }
@@ -138,6 +135,14 @@ export class Arena {
     side.off += size;
     side.used += size;
     return p;
+  }
+
+  private tryAlloc(bytes: number): Block | null {
+    try {
+      return this.allocator.alloc(bytes);
+    } catch {
+      return null;
+    }
   }
 
   allocF32(count: number): number {

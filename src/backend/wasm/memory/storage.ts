@@ -234,6 +234,7 @@ export class TensorStore {
     try {
       block = this.allocator.alloc(bytes);
     } catch {
+      this.sync(); // blocks given back while a launched job runs become reusable
       this.spillAll();
       try {
         block = this.allocator.alloc(bytes);
