@@ -1,6 +1,7 @@
 // Running a job: choose how many threads it gets, place each thread's scratch in the arena, and
-// run the chunks, either here one after another or on the pool from shared memory. Either way
-// the chunks and their calls are the same words (job.ts), so the bits are the same.
+// run the chunks, either here one after another or on the pool from shared memory (returning
+// once the workers have it, where the caller need not wait: WasmContext.launch). Either way the
+// chunks and their calls are the same words (job.ts), so the bits are the same.
 
 import type { WasmContext } from '../context.js';
 import { chunkPermutation } from './config.js';
