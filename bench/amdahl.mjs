@@ -22,7 +22,7 @@ const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const dist = (p) => import(pathToFileURL(join(root, 'dist/src', p)).href);
 const vg = await dist('index.js');
 const { WasmContext } = await dist('backend/wasm/context.js');
-const { FN_NAMES, END } = await dist('backend/wasm/threads/job.js');
+const { chunkKernels } = await dist('backend/wasm/threads/job.js');
 const { Trainer, ImageDataset, DEFAULT_CONFIG } = await dist('vae/index.js');
 
 if (process.env.VAEGRAD_THREADS !== '1') console.warn('note: run with VAEGRAD_THREADS=1 (the prediction starts from a one-thread step)');
@@ -35,13 +35,8 @@ const n = DEFAULT_CONFIG.batchSize * (WARM + steps);
 const px = Float32Array.from({ length: n * 784 }, (_, i) => 0.5 + 0.5 * Math.sin(i * 12.9898));
 const trainer = new Trainer({ ...DEFAULT_CONFIG });
 
-/** A job's name: the kernels its first chunk calls (zero and copy are execChunk's own). */
-function jobName(job) {
-  const names = new Set();
-  const w = job.words;
-  for (let at = job.starts[0] ?? 0; w[at] !== END && at < w.length; at += 3 + w[at + 1]) if (FN_NAMES[w[at]]) names.add(FN_NAMES[w[at]]);
-  return `${[...names].join('+') || 'zero/copy'} x${job.starts.length}`;
-}
+/** A job's name: the kernels its first chunk calls, and its chunk count. */
+const jobName = (job) => `${chunkKernels(job.words, job.starts[0] ?? 0).replaceAll(', ', '+')} x${job.starts.length}`;
 
 const pooled = new Map();
 const small = new Map();

@@ -1,9 +1,10 @@
 // allFinite: isfinite(t).all() over a list of tensors (the Trainer's divergence check reads every
 // parameter, buffer and Adam moment each step), and what lets it skip tensors already known to
 // be finite: a kernel that wrote a whole storage and checked every value on the way (Adam's
-// update, backend.adamUpdate returning true) marks it finite at that storage's version; any later write bumps the version (every in-place
-// op does, copy_ and adamUpdateMany_), which ends the mark. So a training step's check reads
-// only what no such kernel wrote: the parameters Adam did not update, other buffers.
+// update, backend.adamUpdate returning true) marks it finite at that storage's version; any
+// later write bumps the version (every in-place op does, copy_ and adamUpdateMany_), which ends
+// the mark. So a training step's check reads only what no such kernel wrote: the parameters Adam
+// did not update, batch norm's running statistics, other buffers.
 
 import type { Storage } from '../backend/backend.js';
 import { isFloat } from '../dtype.js';

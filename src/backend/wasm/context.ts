@@ -27,7 +27,7 @@ import { WASM_MAX_MEMORY_BYTES, instantiate, type KernelExports, type LoadedKern
 import { getNumThreads } from './threads/config.js';
 import { CONTROL_BYTES, Pool } from './threads/pool.js';
 import { runJob } from './threads/run.js';
-import { Job } from './threads/job.js';
+import { Job, type KernelTable } from './threads/job.js';
 
 /** sgemm's micro-tile (MR x NR) and cache blocks (KC, MC, NC), as assembly/gemm.ts defines them. */
 export interface GemmBlocking {
@@ -224,7 +224,7 @@ export class WasmContext {
   /** Hand a job to the pool (see launch): nothing it reads is freed for reuse until sync(). */
   publish(prog: number, n: number, scratch: number, stride: number, threads: number): void {
     this.sync();
-    this.poolFor().publish(prog, n, scratch, stride, threads, this.kernels as unknown as Record<string, (...a: number[]) => void>);
+    this.poolFor().publish(prog, n, scratch, stride, threads, this.kernels as unknown as KernelTable);
     this.arena.markBusy();
     this.allocator.hold();
   }

@@ -162,10 +162,10 @@ export class Arena {
     return this.i32View;
   }
 
+  /** Int32 view of the whole memory, once no launched job runs. */
   get i32(): Int32Array {
     this.sync();
-    if (this.i32View.buffer !== this.memory.buffer) this.i32View = new Int32Array(this.memory.buffer);
-    return this.i32View;
+    return this.own32;
   }
 
   /** Bytes of linear memory (grows only; a renewed memory starts small again). */

@@ -11,7 +11,7 @@ import { HostStorage, host } from '../../js/storage.js';
 import { numel } from '../../../shape.js';
 import type { WasmContext } from '../context.js';
 import { WasmStorage, isWasmStorage } from './storage.js';
-import { FN, Job } from '../threads/job.js';
+import { FN } from '../threads/job.js';
 
 /** Bytes per float32. */
 export const F32 = 4;
@@ -154,7 +154,7 @@ export function outputI32(ctx: WasmContext, count: number): Output {
 /** float64 accumulators (`count` at p) rounded to a new float32 storage. */
 export function takeF64AsF32(ctx: WasmContext, p: number, count: number): Storage {
   const o = output(ctx, count);
-  if (count > 0) ctx.launch(new Job(count).chunk().call(FN.f64ToF32, [p, o.ptr, count]));
+  if (count > 0) ctx.launchCall(FN.f64ToF32, [p, o.ptr, count]);
   return o.storage;
 }
 

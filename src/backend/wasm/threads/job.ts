@@ -38,19 +38,23 @@ export const FN = {
 
 export const END = -1;
 
-const OWN_NAMES: Record<number, string> = { 100: 'zero', 101: 'copy', 102: 'throwInWorker', 103: 'exitInWorker', 104: 'hangInWorker' };
+/** The kernels a job can call, by code: FN inverted. */
+const NAME_OF = new Map(Object.entries(FN).map(([name, code]) => [code, name]));
 
 /** The kernels one chunk's calls (from `at` in `w`) run, for messages: 'padPlanes, winogradConv'. */
 export function chunkKernels(w: ArrayLike<number>, at: number): string {
   const names: string[] = [];
   for (let guard = 0; at < w.length && w[at]! >= 0 && guard < 64; guard++) {
     const fn = w[at]!;
-    const name = FN_NAMES[fn] ?? OWN_NAMES[fn] ?? `#${fn}`;
+    const name = NAME_OF.get(fn) ?? `#${fn}`;
     if (!names.includes(name)) names.push(name);
     at += 3 + w[at + 1]!;
   }
   return names.join(', ');
 }
+
+/** The kernels as jobs call them (the module's exports, by name). */
+export type KernelTable = Record<string, (...a: number[]) => void>;
 
 /** The most arguments a call may have (execChunk's cases). */
 export const MAX_ARGS = 20;
@@ -106,7 +110,7 @@ export class Job {
  * holds the kernel exports, `names` FN_NAMES; `scratch` is this thread's scratch base and
  * `worker` whether a worker runs it. Self-contained (the pool's worker source embeds its text).
  */
-export function execChunk(k: Record<string, (...a: number[]) => void>, names: readonly string[], memory: WebAssembly.Memory, w: ArrayLike<number>, at: number, scratch: number, worker: boolean): void {
+export function execChunk(k: KernelTable, names: readonly string[], memory: WebAssembly.Memory, w: ArrayLike<number>, at: number, scratch: number, worker: boolean): void {
   for (;;) {
     const fn = w[at]!;
     if (fn < 0) return;

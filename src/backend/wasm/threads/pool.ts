@@ -19,7 +19,7 @@
 // is reported to the caller, which throws once every chunk is finished (no hang, no half-written
 // job left running). The browser's main thread cannot Atomics.wait: there the caller spins.
 
-import { chunkKernels, execChunk, FN_NAMES } from './job.js';
+import { chunkKernels, execChunk, FN_NAMES, type KernelTable } from './job.js';
 import { C, workerMain, type WorkerData } from './worker.js';
 
 /** Bytes of the control region (the allocator's heap starts above it). */
@@ -102,7 +102,7 @@ export class Pool {
   }
 
   /** The job published and not yet waited for (see publish), or null. */
-  private inflight: { n: number; prog: number; scratch: number; k: Record<string, (...a: number[]) => void> } | null = null;
+  private inflight: { n: number; prog: number; scratch: number; k: KernelTable } | null = null;
 
   /** Whether a published job has not been waited for yet (its chunks may still be running). */
   get busy(): boolean {
@@ -115,7 +115,7 @@ export class Pool {
    * them. Thread t's scratch is scratch + t * stride. One job at a time: a job still published
    * is waited for first.
    */
-  publish(prog: number, n: number, scratch: number, stride: number, threads: number, k: Record<string, (...a: number[]) => void>): void {
+  publish(prog: number, n: number, scratch: number, stride: number, threads: number, k: KernelTable): void {
     if (this.inflight) this.wait();
     if (this.closed) throw new Error('internal: wasm thread pool used after close');
     if (n > MAX_CHUNKS) throw new Error(`internal: a job of ${n} chunks (at most ${MAX_CHUNKS})`);

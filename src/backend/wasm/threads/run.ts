@@ -5,7 +5,7 @@
 
 import type { WasmContext } from '../context.js';
 import { chunkPermutation } from './config.js';
-import { execChunk, FN_NAMES, type Job } from './job.js';
+import { execChunk, FN_NAMES, type Job, type KernelTable } from './job.js';
 
 const ALIGN = 64;
 
@@ -24,7 +24,7 @@ export function runJob(ctx: WasmContext, job: Job, wait: boolean): void {
   const scratch = stride > 0 ? ctx.arena.alloc(stride * threads) : 0;
   if (threads === 1) {
     ctx.sync();
-    const k = ctx.kernels as unknown as Record<string, (...a: number[]) => void>;
+    const k = ctx.kernels as unknown as KernelTable;
     for (let i = 0; i < n; i++) execChunk(k, FN_NAMES, ctx.arena.memory, job.words, job.starts[order ? order[i]! : i]!, scratch, false);
     return;
   }

@@ -3,7 +3,7 @@
 // self-contained: in Node the pool runs its text (with execChunk's) as the worker's source; in
 // browsers ./browser-worker.ts imports it.
 
-import type { execChunk } from './job.js';
+import type { execChunk, KernelTable } from './job.js';
 
 /**
  * Control word indices and sizes (see pool.ts). SPIN: loads of EPOCH a worker makes before it
@@ -24,7 +24,7 @@ export interface WorkerData {
 export function workerMain(d: WorkerData, exec: typeof execChunk): void {
   const { module, memory, ctrl, index, names, C } = d;
   const inst = new WebAssembly.Instance(module, { env: { memory, abort: () => { throw new Error('wasm kernel abort'); } } });
-  const k = inst.exports as unknown as Record<string, (...a: number[]) => void>;
+  const k = inst.exports as unknown as KernelTable;
   const c = new Int32Array(memory.buffer, ctrl, C.WORDS);
   // A Node worker that exits (process.exit in a kernel's host code, a fatal error) says so before
   // it goes, so that a caller waiting for its chunk throws instead of waiting forever.
