@@ -149,6 +149,19 @@ export interface MaxPoolResult {
 }
 
 /** Per-channel batch statistics. */
+/**
+ * How batchNormTrainStats moves the running statistics (whole float32 storages of c values, or
+ * null: not kept): running = running * keep + batch's * weight, as scaledAddInPlace does it.
+ */
+export interface RunningUpdate {
+  mean: Storage | null;
+  variance: Storage | null;
+  keep: number;
+  meanWeight: number;
+  /** Applied to the biased variance (the unbiased correction is folded in). */
+  varianceWeight: number;
+}
+
 export interface BatchStats {
   /** The mean of each channel. */
   mean: Storage;
@@ -290,6 +303,13 @@ export interface Backend {
   // ---- batch norm (contiguous storages; mean, invstd, weight, bias are [c]) ----
   /** Per-channel mean and biased variance. */
   batchNormStats(x: Storage, g: ChannelGeometry): BatchStats;
+  /**
+   * Optional: training's statistics in one call, with the bits of the calls it stands for:
+   * batchNormStats; scaledAddInPlace(running, keep, batch's, weight) for each running statistic
+   * given; invstd = unary powScalar(unary addScalar(variance, eps), -0.5). Null where the
+   * backend cannot (the caller makes those calls).
+   */
+  batchNormTrainStats?(x: Storage, g: ChannelGeometry, eps: number, running: RunningUpdate): { mean: Storage; invstd: Storage } | null;
   /** y = (x - mean) * invstd * weight + bias, per channel. */
   batchNormForward(x: Storage, mean: Storage, invstd: Storage, weight: Storage, bias: Storage, g: ChannelGeometry): Storage;
   /**

@@ -160,19 +160,36 @@ function batchNormImpl(
     const p = batchNormEvalParams(op, x.shape, x.dtype, runningMean, runningVar, weight, bias, eps);
     return BatchNormFn.apply(x, p.weight, p.bias, p.mean, p.invstd, g, false, fuseRelu, pool);
   }
-  const count = g.n * g.s;
-  const [mean, invstd] = noGrad((): [Tensor, Tensor] => {
-    if (count <= 1) throw new Error(`${op}: expected more than 1 value per channel when training, got input ${fmtShape(x.shape)}`);
-    const st = backend().batchNormStats(x.contiguous().storage, g);
-    const m = fromStorage(st.mean, [c]);
-    const v = fromStorage(st.variance, [c]);
-    if (runningMean) updateRunning(runningMean, 1 - momentum, m, momentum);
-    if (runningVar) updateRunning(runningVar, 1 - momentum, v, (momentum * count) / (count - 1));
-    return [m, v.add(eps).pow(-0.5)];
-  });
+  if (g.n * g.s <= 1) throw new Error(`${op}: expected more than 1 value per channel when training, got input ${fmtShape(x.shape)}`);
+  const [mean, invstd] = noGrad(() => trainStats(x, g, eps, runningMean, runningVar, momentum));
   const w = weight ?? full([c], 1, { dtype: x.dtype });
   const b = bias ?? full([c], 0, { dtype: x.dtype });
   return BatchNormFn.apply(x, w, b, mean, invstd, g, true, fuseRelu, pool);
+}
+
+/**
+ * The batch's mean and invstd for training, the running statistics moved toward its mean and
+ * unbiased variance: one backend call where it offers batchNormTrainStats, else the calls it
+ * stands for (same bits).
+ */
+function trainStats(x: Tensor, g: ChannelGeometry, eps: number, runningMean: Tensor | null, runningVar: Tensor | null, momentum: number): [Tensor, Tensor] {
+  const be = backend();
+  const count = g.n * g.s;
+  const up = { keep: 1 - momentum, meanWeight: momentum, varianceWeight: (momentum * count) / (count - 1) };
+  const xs = x.contiguous().storage;
+  const fused = be.batchNormTrainStats && [runningMean, runningVar].every((r) => !r || wholeF32(r, g.c))
+    ? be.batchNormTrainStats(xs, g, eps, { ...up, mean: runningMean?.storage ?? null, variance: runningVar?.storage ?? null }) : null;
+  if (fused) {
+    runningMean?._bumpVersion(); // as copy_ does: a backward that saved it must see that it changed
+    runningVar?._bumpVersion();
+    return [fromStorage(fused.mean, [g.c]), fromStorage(fused.invstd, [g.c])];
+  }
+  const st = be.batchNormStats(xs, g);
+  const m = fromStorage(st.mean, [g.c]);
+  const v = fromStorage(st.variance, [g.c]);
+  if (runningMean) updateRunning(runningMean, up.keep, m, up.meanWeight);
+  if (runningVar) updateRunning(runningVar, up.keep, v, up.varianceWeight);
+  return [m, v.add(eps).pow(-0.5)];
 }
 
 /**
@@ -181,14 +198,16 @@ function batchNormImpl(
  */
 function updateRunning(r: Tensor, a: number, x: Tensor, b: number): void {
   const be = backend();
-  const whole = (t: Tensor): boolean => t.dtype === 'float32' && t.isContiguous() && t.offset === 0 && t.storage.size === r.numel;
-  if (!be.scaledAddInPlace || !whole(r) || !whole(x)) {
+  if (!be.scaledAddInPlace || !wholeF32(r, r.numel) || !wholeF32(x, r.numel)) {
     copy_(r, r.mul(a).add(x.mul(b)));
     return;
   }
   be.scaledAddInPlace(r.storage, a, x.storage, b);
   r._bumpVersion(); // as copy_ does: a backward that saved r must see that it changed
 }
+
+/** Whether t is all of a float32 storage of `size` values (what the in-place kernels take). */
+const wholeF32 = (t: Tensor, size: number): boolean => t.dtype === 'float32' && t.isContiguous() && t.offset === 0 && t.storage.size === size;
 
 function checkParams(op: string, shape: readonly number[], dtype: DType, ...ts: (Tensor | null | undefined)[]): void {
   if (shape.length < 2) throw new Error(`${op}: expected input of at least 2 dims [N, C, ...], got ${fmtShape(shape)}`);

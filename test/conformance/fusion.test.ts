@@ -8,6 +8,8 @@
 //   batchNormReluMaxPool  == maxPool2d of batchNormReluForward (values and indices)
 //   batchNormReluMaxPoolBackward == batchNormReluBackward of maxPool2dBackward
 //   linear                == matmul, binary add of the broadcast bias, [batchNormReluForward over the columns]
+//   batchNormTrainStats   == batchNormStats, scaledAddInPlace of each running statistic, unary
+//                            powScalar(addScalar(variance, eps), -0.5)
 // on every backend that offers them (each against its own unfused kernels, and the fused
 // reference in the js backend against the float64 oracle's composition), and through nn:
 // Sequential(BatchNorm, ReLU [, MaxPool2d]) fuses and gives the same outputs, gradients and
@@ -135,6 +137,34 @@ describe.each(BACKEND_NAMES)('fused kernels equal their composition bit for bit 
           expectBits(b.readSync(r.dweight)!, oracle.readSync(o.dweight));
           expectBits(b.readSync(r.dbias)!, oracle.readSync(o.dbias));
         }
+      }
+    }
+  });
+
+  it.skipIf(!b.batchNormTrainStats)('batchNormTrainStats: the statistics, the running statistics moved and invstd, in one call', () => {
+    // planes and [n, c] rows; a few chunks of channels with a short last one (37 channels of 20x20
+    // at batch 9, 3136 columns at batch 128), one channel, specials in x; each running statistic
+    // kept or not
+    const cases: ChannelGeometry[] = [...geos, { n: 9, c: 37, s: 400 }, { n: 128, c: 3136, s: 1 }, { n: 3, c: 1, s: 7 }];
+    const st = (a: Float32Array): Storage => b.fromArray(a.slice());
+    for (const [k, g] of cases.entries()) {
+      const x = withSpecials(g.n * g.c * g.s, 200 + k, k === 4 ? 0.01 : 0).map((v, i) => v * 2 + (Math.floor(i / g.s) % g.c) * 0.25);
+      const rm = randomF32(g.c, 210 + k), rv = randomF32(g.c, 220 + k).map((v) => Math.abs(v) + 0.1);
+      const count = g.n * g.s, momentum = k % 3 === 0 ? 0.1 : 0.37, eps = k % 2 ? 1e-5 : 1e-3;
+      const up = { keep: 1 - momentum, meanWeight: momentum, varianceWeight: (momentum * count) / (count - 1) };
+      for (const keeps of [[true, true], [true, false], [false, false]]) {
+        const [m1, v1] = [st(rm), st(rv)];
+        const got = b.batchNormTrainStats!(st(x), g, eps, { ...up, mean: keeps[0] ? m1 : null, variance: keeps[1] ? v1 : null })!;
+        const s = b.batchNormStats(st(x), g);
+        const [m2, v2] = [st(rm), st(rv)];
+        if (keeps[0]) b.scaledAddInPlace!(m2, up.keep, s.mean, up.meanWeight);
+        if (keeps[1]) b.scaledAddInPlace!(v2, up.keep, s.variance, up.varianceWeight);
+        expectBits(b.readSync(got.mean)!, b.readSync(s.mean)!);
+        expectBits(b.readSync(got.invstd)!, b.readSync(b.unary('powScalar', flat(b.unary('addScalar', flat(s.variance), eps)), -0.5))!);
+        expectBits(b.readSync(m1)!, b.readSync(m2)!);
+        expectBits(b.readSync(v1)!, b.readSync(v2)!);
+        if (!keeps[0]) expectBits(b.readSync(m1)!, rm);
+        if (!keeps[1]) expectBits(b.readSync(v1)!, rv);
       }
     }
   });

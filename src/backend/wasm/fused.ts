@@ -162,8 +162,8 @@ function backward2x2(ctx: WasmContext, dy: Storage, indices: Storage, x: Storage
   const ip = inputI32(ctx, indices, dy.size + 4);
   const [dyp, xp, mp, isp, wp, bp] = inputs(ctx, [dy, x, mean, invstd, weight, bias]) as [number, number, number, number, number, number];
   const dx = output(ctx, x.size);
-  const sd = ar.alloc(g.c * 8), sx = ar.alloc(g.c * 8), bad = ar.alloc(g.c * 4);
-  const ss = norm.dxSumAccumulators(ctx, g, wantDxSum);
+  const bad = ar.alloc(g.c * 4);
+  const sums = norm.gradSums(ctx, g, wantDxSum);
   const S = pool.oh * pool.ow;
   const per = norm.streamingChannels(g);
   let d = -1; // the chunk's masked gradient, pooled, and one channel's at full size, in each thread's scratch
@@ -171,11 +171,13 @@ function backward2x2(ctx: WasmContext, dy: Storage, indices: Storage, x: Storage
     const o = c0 * g.s * F32, po = c0 * S * F32, p = c0 * F32;
     if (d < 0) d = job.scratch(ctx.kernels.bnPoolBackwardScratch(g.n, per, pool.h, pool.w));
     job.call(FN.bnReluMaxPool2x2Backward, [dyp + po, ip + po, xp + o, dx.ptr + o, d, g.n, cnt, pool.h, pool.w,
-      mp + p, isp + p, wp + p, bp + p, batchStats ? 1 : 0, sd + c0 * 8, sx + c0 * 8, bad + p, g.c, ss ? ss + c0 * 8 : 0], [4]);
+      mp + p, isp + p, wp + p, bp + p, batchStats ? 1 : 0, sums.sd + c0 * 8, sums.sx + c0 * 8, bad + p, g.c, sums.ss ? sums.ss + c0 * 8 : 0], [4]);
+    sums.round(job, c0, cnt);
   }, per));
   if (ar.i32.subarray(bad / 4, bad / 4 + g.c).some((v) => v !== 0)) {
     ctx.store.release(dx.storage as WasmStorage);
+    sums.release();
     return null;
   }
-  return norm.gradsOf(ctx, dx.storage, g, sd, sx, ss);
+  return sums.grads(dx.storage);
 }

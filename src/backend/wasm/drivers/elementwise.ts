@@ -14,8 +14,7 @@ import { HostStorage } from '../../js/storage.js';
 import { numel } from '../../../shape.js';
 import type { WasmContext } from '../context.js';
 import { F32, emptyF32, inputs, output, stageDense } from '../memory/staging.js';
-import { FN, Job } from '../threads/job.js';
-import { WORK_PER_ELEMENT } from './norm.js';
+import { FN, Job, WORK_PER_ELEMENT } from '../threads/job.js';
 
 /** Elements per chunk (a multiple of 4: SIMD runs stay whole). */
 const CHUNK = 1 << 15;
@@ -91,8 +90,13 @@ export function scaledAddInPlace(ctx: WasmContext, dst: Storage, a: number, src:
   ctx.arena.reset();
   const [d, s] = inputs(ctx, [dst, src]) as [number, number];
   const t = ctx.arena.allocF32(2 * n);
-  const mul = UNARY.mulScalar!, add = BINARY.add!;
-  ctx.launch(new Job(0).chunk().call(FN.unaryF32, [mul, d, t, n, a, 0]).call(FN.unaryF32, [mul, s, t + n * F32, n, b, 0]).call(FN.binaryF32, [add, t, t + n * F32, d, n]));
+  ctx.launch(scaledAddCalls(new Job(0).chunk(), d, a, s, b, t, t + n * F32, n));
+}
+
+/** Appends scaledAddInPlace's calls over n floats at d and s (t, u: n floats of temporaries). */
+export function scaledAddCalls(job: Job, d: number, a: number, s: number, b: number, t: number, u: number, n: number): Job {
+  const mul = UNARY.mulScalar!;
+  return job.call(FN.unaryF32, [mul, d, t, n, a, 0]).call(FN.unaryF32, [mul, s, u, n, b, 0]).call(FN.binaryF32, [BINARY.add!, t, u, d, n]);
 }
 
 /**

@@ -9,8 +9,7 @@
 import type { BatchNormParams, Storage, View } from '../../backend.js';
 import type { WasmContext } from '../context.js';
 import { F32, emptyF32, output, place } from '../memory/staging.js';
-import { FN, Job } from '../threads/job.js';
-import { WORK_PER_ELEMENT } from './norm.js';
+import { FN, Job, WORK_PER_ELEMENT } from '../threads/job.js';
 import { BINARY } from './elementwise.js';
 import { NO_TILE_EPILOGUE, stageTileEpilogue, tileEpilogueCalls, type TileEpilogue } from '../fused.js';
 

@@ -6,15 +6,15 @@
 // sums run in one chunk, in the same order whatever the split), so the bits do not depend on the
 // thread count. The forward has no sums and runs by chunks of images instead.
 
-import type { BatchNormGrads, ChannelGeometry, Storage } from '../../backend.js';
+import type { BatchNormGrads, BatchStats, ChannelGeometry, RunningUpdate, Storage } from '../../backend.js';
 import type { WasmContext } from '../context.js';
-import { F32, input, inputs, output, takeF64AsF32 } from '../memory/staging.js';
-import { FN, Job } from '../threads/job.js';
+import { F32, input, inputs, output } from '../memory/staging.js';
+import { isWasmStorage } from '../memory/storage.js';
+import { FN, Job, WORK_PER_ELEMENT } from '../threads/job.js';
+import { scaledAddCalls, UNARY } from './elementwise.js';
 
 /** Elements per chunk of a batch-norm job (whole channels, at least one). */
 const CHUNK_ELEMENTS = 1 << 15;
-/** Job.work per element of a memory-bound kernel: about what a GEMM does in the time it takes. */
-export const WORK_PER_ELEMENT = 40;
 
 /**
  * A job over g's channels in chunks: `call(job, c0, cnt)` adds the calls of channels
@@ -66,14 +66,46 @@ export function imageJob(g: ChannelGeometry, call: (job: Job, i0: number, cnt: n
 }
 
 /** Per-channel mean and biased variance. */
-export function stats(ctx: WasmContext, x: Storage, g: ChannelGeometry): { mean: Storage; variance: Storage } {
+export function stats(ctx: WasmContext, x: Storage, g: ChannelGeometry): BatchStats {
   const ar = ctx.arena;
   ar.reset();
   const xp = input(ctx, x);
-  const mp = ar.alloc(g.c * 8);
-  const vp = ar.alloc(g.c * 8);
-  ctx.launch(channelJob(g, 2, (job, c0, cnt) => job.call(FN.bnStats, [xp + c0 * g.s * F32, g.n, cnt, g.s, mp + c0 * 8, vp + c0 * 8, g.c])));
-  return { mean: takeF64AsF32(ctx, mp, g.c), variance: takeF64AsF32(ctx, vp, g.c) };
+  const mp = ar.alloc(g.c * 8), vp = ar.alloc(g.c * 8);
+  const mean = output(ctx, g.c), variance = output(ctx, g.c);
+  ctx.launch(channelJob(g, 2, (job, c0, cnt) => {
+    job.call(FN.bnStats, [xp + c0 * g.s * F32, g.n, cnt, g.s, mp + c0 * 8, vp + c0 * 8, g.c]);
+    roundSums(job, [[mp, mean.ptr], [vp, variance.ptr]], c0, cnt);
+  }));
+  return { mean: mean.storage, variance: variance.storage };
+}
+
+/**
+ * Training statistics in one job (Backend.batchNormTrainStats): each chunk of channels computes
+ * its mean and variance, moves the running statistics toward them and takes invstd, with the
+ * kernels and arguments of stats, scaledAddInPlace, addScalar and powScalar one after another.
+ */
+export function trainStats(ctx: WasmContext, x: Storage, g: ChannelGeometry, eps: number, run: RunningUpdate): { mean: Storage; invstd: Storage } {
+  const ar = ctx.arena;
+  ar.reset();
+  const xp = input(ctx, x);
+  const [rm, rv] = [run.mean, run.variance].map((r) => (r ? input(ctx, r) : 0)) as [number, number];
+  const mp = ar.alloc(g.c * 8), vp = ar.alloc(g.c * 8);
+  const v = ar.allocF32(g.c), t = ar.allocF32(g.c), u = ar.allocF32(g.c); // the variance in float32, two temporaries
+  const mean = output(ctx, g.c), invstd = output(ctx, g.c);
+  ctx.launch(channelJob(g, 2, (job, c0, cnt) => {
+    const p = c0 * F32;
+    job.call(FN.bnStats, [xp + c0 * g.s * F32, g.n, cnt, g.s, mp + c0 * 8, vp + c0 * 8, g.c]);
+    roundSums(job, [[mp, mean.ptr], [vp, v]], c0, cnt);
+    if (rm) scaledAddCalls(job, rm + p, run.keep, mean.ptr + p, run.meanWeight, t + p, u + p, cnt);
+    if (rv) scaledAddCalls(job, rv + p, run.keep, v + p, run.varianceWeight, t + p, u + p, cnt);
+    job.call(FN.unaryF32, [UNARY.addScalar!, v + p, t + p, cnt, eps, 0]).call(FN.unaryF32, [UNARY.powScalar!, t + p, invstd.ptr + p, cnt, -0.5, 0]);
+  }));
+  return { mean: mean.storage, invstd: invstd.storage };
+}
+
+/** Appends to a chunk the rounding of its channels' float64 sums to float32: [sums, out] pairs, channels [c0, c0 + cnt). */
+export function roundSums(job: Job, pairs: readonly (readonly [number, number])[], c0: number, cnt: number): void {
+  for (const [acc, out] of pairs) job.call(FN.f64ToF32, [acc + c0 * 8, out + c0 * F32, cnt]);
 }
 
 /** y = (x - mean) * invstd * weight + bias [then relu]. */
@@ -118,16 +150,15 @@ export function backward(ctx: WasmContext, putDy: PutDy, x: Storage, mean: Stora
   const [xp, mp, ip, wp] = inputs(ctx, [x, mean, invstd, weight]) as [number, number, number, number];
   const bp = reluBias ? input(ctx, reluBias) : 0;
   const dx = output(ctx, x.size);
-  const sd = ar.alloc(g.c * 8);
-  const sx = ar.alloc(g.c * 8);
   const coef = g.s === 1 ? ar.alloc(g.c * 4 * F32) : 0; // the [n, c] kernel's per-channel coefficients (k, a, c, shift)
-  const ss = dxSumAccumulators(ctx, g, wantDxSum);
+  const sums = gradSums(ctx, g, wantDxSum);
   ctx.launch(channelJob(g, 2, (job, c0, cnt) => {
     const o = c0 * g.s * F32, p = c0 * F32;
-    job.call(FN.bnBackward, [dyp + o, xp + o, dx.ptr + o, g.n, cnt, g.s, mp + p, ip + p, wp + p, batchStats ? 1 : 0, sd + c0 * 8, sx + c0 * 8,
-      bp ? bp + p : 0, g.c, coef ? coef + c0 * 4 * F32 : 0, ss ? ss + c0 * 8 : 0]);
+    job.call(FN.bnBackward, [dyp + o, xp + o, dx.ptr + o, g.n, cnt, g.s, mp + p, ip + p, wp + p, batchStats ? 1 : 0, sums.sd + c0 * 8, sums.sx + c0 * 8,
+      bp ? bp + p : 0, g.c, coef ? coef + c0 * 4 * F32 : 0, sums.ss ? sums.ss + c0 * 8 : 0]);
+    sums.round(job, c0, cnt);
   }, g.s === 1 ? undefined : streamingChannels(g)));
-  return gradsOf(ctx, dx.storage, g, sd, sx, ss);
+  return sums.grads(dx.storage);
 }
 
 /**
@@ -140,12 +171,31 @@ export function backward(ctx: WasmContext, putDy: PutDy, x: Storage, mean: Stora
  */
 export const dxSumsMatchReduce = (g: ChannelGeometry): boolean => g.s > 1 && g.c > 1;
 
-/** f64[c] accumulators for dx's channel sums where wanted and they match the reduce; else 0. */
-export const dxSumAccumulators = (ctx: WasmContext, g: ChannelGeometry, want: boolean): number => (want && dxSumsMatchReduce(g) ? ctx.arena.alloc(g.c * 8) : 0);
+/**
+ * A batch-norm backward's float64 sums (sd: of dy, sx: of dy * xhat, ss: of dx where wanted and
+ * they match the reduce, else 0) and the float32 gradients they round to, each chunk rounding its
+ * own channels (round) in the job that adds them up.
+ */
+export interface GradSums {
+  sd: number; sx: number; ss: number;
+  round(job: Job, c0: number, cnt: number): void;
+  grads(dx: Storage): BatchNormGrads;
+  /** Give the rounded gradients back (a job whose results are dropped). */
+  release(): void;
+}
 
-/** The batch-norm gradients from the kernels' f64 sums (dxSum where accumulated). */
-export function gradsOf(ctx: WasmContext, dx: Storage, g: ChannelGeometry, sumDy: number, sumDyXhat: number, dxSum: number): BatchNormGrads {
-  const r: BatchNormGrads = { dx, dweight: takeF64AsF32(ctx, sumDyXhat, g.c), dbias: takeF64AsF32(ctx, sumDy, g.c) };
-  if (dxSum) r.dxSum = takeF64AsF32(ctx, dxSum, g.c);
-  return r;
+export function gradSums(ctx: WasmContext, g: ChannelGeometry, wantDxSum: boolean): GradSums {
+  const ar = ctx.arena;
+  const sd = ar.alloc(g.c * 8), sx = ar.alloc(g.c * 8);
+  const ss = wantDxSum && dxSumsMatchReduce(g) ? ar.alloc(g.c * 8) : 0;
+  const dweight = output(ctx, g.c), dbias = output(ctx, g.c), dxSum = ss ? output(ctx, g.c) : null;
+  const pairs: [number, number][] = [[sx, dweight.ptr], [sd, dbias.ptr]];
+  if (dxSum) pairs.push([ss, dxSum.ptr]);
+  const outs = [dweight, dbias, dxSum].filter((o) => o !== null);
+  return {
+    sd, sx, ss,
+    round: (job, c0, cnt) => roundSums(job, pairs, c0, cnt),
+    grads: (dx) => (dxSum ? { dx, dweight: dweight.storage, dbias: dbias.storage, dxSum: dxSum.storage } : { dx, dweight: dweight.storage, dbias: dbias.storage }),
+    release: () => outs.forEach((o) => isWasmStorage(o.storage) && ctx.store.release(o.storage)),
+  };
 }

@@ -9,8 +9,7 @@ import type { AdamHyper, AdamStorages } from '../../backend.js';
 import { adamScalars } from '../../js/optim.js';
 import type { WasmContext } from '../context.js';
 import { F32, inputs } from '../memory/staging.js';
-import { FN, Job } from '../threads/job.js';
-import { WORK_PER_ELEMENT } from './norm.js';
+import { FN, Job, WORK_PER_ELEMENT } from '../threads/job.js';
 
 /** Elements per call, and at most per chunk (a multiple of 4: the kernel runs f32x4 lanes); small parameters share a chunk. */
 const CHUNK = 1 << 15;

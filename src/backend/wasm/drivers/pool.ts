@@ -5,9 +5,8 @@
 import type { Pool2dGeometry, Storage } from '../../backend.js';
 import type { WasmContext } from '../context.js';
 import { F32, emptyF32, input, inputI32, output, outputI32, putGeo } from '../memory/staging.js';
-import { FN, Job } from '../threads/job.js';
+import { FN, Job, WORK_PER_ELEMENT } from '../threads/job.js';
 import { MIN_IMAGE_CHUNKS } from './chunking.js';
-import { WORK_PER_ELEMENT } from './norm.js';
 
 type PoolOp = 'maxPool2d' | 'maxPool2dBackward' | 'avgPool2d' | 'avgPool2dBackward';
 

@@ -151,13 +151,6 @@ export function outputI32(ctx: WasmContext, count: number): Output {
   return ctx.store.create(count, 'int32');
 }
 
-/** float64 accumulators (`count` at p) rounded to a new float32 storage. */
-export function takeF64AsF32(ctx: WasmContext, p: number, count: number): Storage {
-  const o = output(ctx, count);
-  if (count > 0) ctx.launchCall(FN.f64ToF32, [p, o.ptr, count]);
-  return o.storage;
-}
-
 /** Reserve `count` float64 accumulators, zeroed; their offset. */
 export function zeroedF64(ctx: WasmContext, count: number): number {
   const p = ctx.arena.alloc(count * 8);

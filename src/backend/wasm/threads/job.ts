@@ -56,6 +56,9 @@ export function chunkKernels(w: ArrayLike<number>, at: number): string {
 /** The kernels as jobs call them (the module's exports, by name). */
 export type KernelTable = Record<string, (...a: number[]) => void>;
 
+/** Job.work per element of a memory-bound kernel: about what a GEMM does in the time it takes. */
+export const WORK_PER_ELEMENT = 40;
+
 /** The most arguments a call may have (execChunk's cases). */
 export const MAX_ARGS = 20;
 
