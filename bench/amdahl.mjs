@@ -10,6 +10,8 @@
 //   npm run build && VAEGRAD_THREADS=1 node bench/amdahl.mjs [steps=16] [--json]
 //   (what-ifs for the replay: AMDAHL_DEPTH=16 AMDAHL_CHUNKS=4, see overlapped())
 //
+// It also counts a step's jobs and the points where the calling thread waits for them.
+//
 // --json prints one line instead ({ stepMs, serialMs, rows: [{ threads, stepMs, speedup,
 // efficiency, perfectEfficiency, overlapStepMs, overlapEfficiency }] }; amdahl.bench.mjs reads
 // it for `npm run bench`).
@@ -172,6 +174,8 @@ if (asJson) {
 }
 const pct = (x) => `${((100 * x) / stepMs).toFixed(1)}%`;
 console.log(`one-thread step ${stepMs.toFixed(1)} ms: pooled jobs ${inPool.toFixed(1)} ms (${pct(inPool)}); serial ${serial.toFixed(1)} ms (${pct(serial)}: small jobs ${perStep(small).toFixed(1)}, outside jobs ${(serial - perStep(small)).toFixed(1)})`);
+const calls = (m) => [...m.values()].reduce((a, e) => a + e.calls, 0) / steps;
+console.log(`jobs per step: ${calls(pooled) + calls(small)} (${calls(pooled)} for the pool, ${calls(small)} small); the calling thread waits for them at ${timeline.filter((e) => e.wait !== undefined).length / steps} points`);
 console.log('\n| threads | jobs waited for: step (ms) | speedup | efficiency | with perfect chunking | jobs overlapped (launch): step (ms) | efficiency |\n|---:|---:|---:|---:|---:|---:|---:|');
 for (const r of rows) console.log(`| ${r.threads} | ${r.stepMs.toFixed(1)} | ${r.speedup.toFixed(2)} | ${r.efficiency.toFixed(2)} | ${r.perfectEfficiency.toFixed(2)} | ${r.overlapStepMs.toFixed(1)} | ${r.overlapEfficiency.toFixed(2)} |`);
 console.log('\npooled jobs, ms per step at one thread (calls per step):');
