@@ -1,7 +1,9 @@
 // Batch normalisation over dim 1 of [N, C] or [N, C, ...] input, as PyTorch's F.batch_norm:
 // training normalises with the biased batch variance and moves the running statistics toward
 // the batch's mean and unbiased variance; eval uses the running statistics. Forward and
-// backward are fused kernels (one pass each instead of a dozen elementwise ops).
+// backward are fused kernels (one pass each instead of a dozen elementwise ops), and so, where
+// the backend offers it, is training's bookkeeping: the batch's statistics, the running ones moved
+// and invstd in one call (batchNormTrainStats) instead of five.
 //
 // batchNormRelu is relu(batchNorm(...)) as one op, for the BatchNorm -> ReLU pairs that
 // nn.Sequential finds: where the backend has the optional fused kernels, the ReLU rides on the
