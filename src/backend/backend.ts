@@ -162,6 +162,14 @@ export interface RunningUpdate {
   varianceWeight: number;
 }
 
+/** What batchNormTrainStats gives: the batch's statistics as the normalisation uses them. */
+export interface TrainStats {
+  /** The mean of each channel. */
+  mean: Storage;
+  /** 1 / sqrt(variance + eps) of each channel (the biased variance). */
+  invstd: Storage;
+}
+
 export interface BatchStats {
   /** The mean of each channel. */
   mean: Storage;
@@ -309,7 +317,7 @@ export interface Backend {
    * given; invstd = unary powScalar(unary addScalar(variance, eps), -0.5). Null where the
    * backend cannot (the caller makes those calls).
    */
-  batchNormTrainStats?(x: Storage, g: ChannelGeometry, eps: number, running: RunningUpdate): { mean: Storage; invstd: Storage } | null;
+  batchNormTrainStats?(x: Storage, g: ChannelGeometry, eps: number, running: RunningUpdate): TrainStats | null;
   /** y = (x - mean) * invstd * weight + bias, per channel. */
   batchNormForward(x: Storage, mean: Storage, invstd: Storage, weight: Storage, bias: Storage, g: ChannelGeometry): Storage;
   /**

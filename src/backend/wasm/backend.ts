@@ -16,7 +16,7 @@
 // borrows float32 values (a copy) and whose float32 results are adopted without a copy. Which
 // kernels earn a wasm version was measured (bench/, and the numbers in the drivers' comments).
 
-import type { AdamHyper, AdamStorages, Backend, BatchNormGrads, BatchNormParams, BinaryOp, ChannelGeometry, Conv2dGeometry, MemoryStats, Pool2dGeometry, ReduceOp, RunningUpdate, Storage, UnaryOp, View } from '../backend.js';
+import type { AdamHyper, AdamStorages, Backend, BatchNormGrads, BatchNormParams, BinaryOp, ChannelGeometry, Conv2dGeometry, MemoryStats, Pool2dGeometry, ReduceOp, RunningUpdate, Storage, TrainStats, UnaryOp, View } from '../backend.js';
 import * as composite from '../composite.js';
 import type { DType, TypedArray } from '../../dtype.js';
 import { JsBackend } from '../js/index.js';
@@ -221,7 +221,7 @@ export class WasmBackend implements Backend {
     if (!isF32(x) || x.size === 0) return this.ref.batchNormStats(x, g);
     return norm.stats(this.ctx, x, g);
   }
-  batchNormTrainStats(x: Storage, g: ChannelGeometry, eps: number, running: RunningUpdate): { mean: Storage; invstd: Storage } | null {
+  batchNormTrainStats(x: Storage, g: ChannelGeometry, eps: number, running: RunningUpdate): TrainStats | null {
     return isF32(x) && x.size > 0 ? norm.trainStats(this.ctx, x, g, eps, running) : null;
   }
   batchNormForward(x: Storage, mean: Storage, invstd: Storage, weight: Storage, bias: Storage, g: ChannelGeometry): Storage {

@@ -6,7 +6,7 @@
 // sums run in one chunk, in the same order whatever the split), so the bits do not depend on the
 // thread count. The forward has no sums and runs by chunks of images instead.
 
-import type { BatchNormGrads, BatchStats, ChannelGeometry, RunningUpdate, Storage } from '../../backend.js';
+import type { BatchNormGrads, BatchStats, ChannelGeometry, RunningUpdate, Storage, TrainStats } from '../../backend.js';
 import type { WasmContext } from '../context.js';
 import { F32, input, inputs, output } from '../memory/staging.js';
 import { isWasmStorage } from '../memory/storage.js';
@@ -84,7 +84,7 @@ export function stats(ctx: WasmContext, x: Storage, g: ChannelGeometry): BatchSt
  * its mean and variance, moves the running statistics toward them and takes invstd, with the
  * kernels and arguments of stats, scaledAddInPlace, addScalar and powScalar one after another.
  */
-export function trainStats(ctx: WasmContext, x: Storage, g: ChannelGeometry, eps: number, run: RunningUpdate): { mean: Storage; invstd: Storage } {
+export function trainStats(ctx: WasmContext, x: Storage, g: ChannelGeometry, eps: number, run: RunningUpdate): TrainStats {
   const ar = ctx.arena;
   ar.reset();
   const xp = input(ctx, x);
