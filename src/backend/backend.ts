@@ -148,15 +148,18 @@ export interface MaxPoolResult {
   indices: Storage;
 }
 
-/** Per-channel batch statistics. */
 /**
  * How batchNormTrainStats moves the running statistics (whole float32 storages of c values, or
  * null: not kept): running = running * keep + batch's * weight, as scaledAddInPlace does it.
  */
 export interface RunningUpdate {
+  /** The running mean, or null. */
   mean: Storage | null;
+  /** The running (unbiased) variance, or null. */
   variance: Storage | null;
+  /** What each running statistic keeps of itself (1 - momentum). */
   keep: number;
+  /** The batch mean's weight (momentum). */
   meanWeight: number;
   /** Applied to the biased variance (the unbiased correction is folded in). */
   varianceWeight: number;
@@ -170,6 +173,7 @@ export interface TrainStats {
   invstd: Storage;
 }
 
+/** Per-channel batch statistics. */
 export interface BatchStats {
   /** The mean of each channel. */
   mean: Storage;
