@@ -67,15 +67,10 @@ export function imageJob(g: ChannelGeometry, call: (job: Job, i0: number, cnt: n
 
 /** Per-channel mean and biased variance. */
 export function stats(ctx: WasmContext, x: Storage, g: ChannelGeometry): BatchStats {
-  const ar = ctx.arena;
-  ar.reset();
+  ctx.arena.reset();
   const xp = input(ctx, x);
-  const mp = ar.alloc(g.c * 8), vp = ar.alloc(g.c * 8);
   const mean = output(ctx, g.c), variance = output(ctx, g.c);
-  ctx.launch(channelJob(g, 2, (job, c0, cnt) => {
-    job.call(FN.bnStats, [xp + c0 * g.s * F32, g.n, cnt, g.s, mp + c0 * 8, vp + c0 * 8, g.c]);
-    roundSums(job, [[mp, mean.ptr], [vp, variance.ptr]], c0, cnt);
-  }));
+  launchStats(ctx, xp, g, mean.ptr, variance.ptr);
   return { mean: mean.storage, variance: variance.storage };
 }
 
@@ -89,18 +84,28 @@ export function trainStats(ctx: WasmContext, x: Storage, g: ChannelGeometry, eps
   ar.reset();
   const xp = input(ctx, x);
   const [rm, rv] = [run.mean, run.variance].map((r) => (r ? input(ctx, r) : 0)) as [number, number];
-  const mp = ar.alloc(g.c * 8), vp = ar.alloc(g.c * 8);
   const v = ar.allocF32(g.c), t = ar.allocF32(g.c), u = ar.allocF32(g.c); // the variance in float32, two temporaries
   const mean = output(ctx, g.c), invstd = output(ctx, g.c);
-  ctx.launch(channelJob(g, 2, (job, c0, cnt) => {
+  launchStats(ctx, xp, g, mean.ptr, v, (job, c0, cnt) => {
     const p = c0 * F32;
-    job.call(FN.bnStats, [xp + c0 * g.s * F32, g.n, cnt, g.s, mp + c0 * 8, vp + c0 * 8, g.c]);
-    roundSums(job, [[mp, mean.ptr], [vp, v]], c0, cnt);
     if (rm) scaledAddCalls(job, rm + p, run.keep, mean.ptr + p, run.meanWeight, t + p, u + p, cnt);
     if (rv) scaledAddCalls(job, rv + p, run.keep, v + p, run.varianceWeight, t + p, u + p, cnt);
     job.call(FN.unaryF32, [UNARY.addScalar!, v + p, t + p, cnt, eps, 0]).call(FN.unaryF32, [UNARY.powScalar!, t + p, invstd.ptr + p, cnt, -0.5, 0]);
-  }));
+  });
   return { mean: mean.storage, invstd: invstd.storage };
+}
+
+/**
+ * The statistics' job, by chunks of channels: each chunk's float64 sums rounded into mean and
+ * variance (float32[c] at those offsets), then `then`'s calls for the same channels.
+ */
+function launchStats(ctx: WasmContext, xp: number, g: ChannelGeometry, mean: number, variance: number, then?: (job: Job, c0: number, cnt: number) => void): void {
+  const mp = ctx.arena.alloc(g.c * 8), vp = ctx.arena.alloc(g.c * 8);
+  ctx.launch(channelJob(g, 2, (job, c0, cnt) => {
+    job.call(FN.bnStats, [xp + c0 * g.s * F32, g.n, cnt, g.s, mp + c0 * 8, vp + c0 * 8, g.c]);
+    roundSums(job, [[mp, mean], [vp, variance]], c0, cnt);
+    then?.(job, c0, cnt);
+  }));
 }
 
 /** Appends to a chunk the rounding of its channels' float64 sums to float32: [sums, out] pairs, channels [c0, c0 + cnt). */
@@ -195,7 +200,7 @@ export function gradSums(ctx: WasmContext, g: ChannelGeometry, wantDxSum: boolea
   return {
     sd, sx, ss,
     round: (job, c0, cnt) => roundSums(job, pairs, c0, cnt),
-    grads: (dx) => (dxSum ? { dx, dweight: dweight.storage, dbias: dbias.storage, dxSum: dxSum.storage } : { dx, dweight: dweight.storage, dbias: dbias.storage }),
+    grads: (dx) => ({ dx, dweight: dweight.storage, dbias: dbias.storage, ...(dxSum && { dxSum: dxSum.storage }) }),
     release: () => outs.forEach((o) => isWasmStorage(o.storage) && ctx.store.release(o.storage)),
   };
 }
